@@ -1,0 +1,159 @@
+package dev.longctx.core.kernels;
+
+import dev.longctx.core.tensor.DType;
+import dev.longctx.core.tensor.Quantization;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Plain Java loops: the reference every vectorised kernel is tested against, and the fallback when
+ * the Vector API is not available. Obviously right first, reasonably fast second.
+ */
+public final class ScalarKernels implements VectorKernels {
+
+    /** Creates the scalar kernels (stateless; one instance may be shared). */
+    public ScalarKernels() {
+    }
+
+    @Override
+    public String name() {
+        return "scalar";
+    }
+
+    @Override
+    public boolean isVectorized() {
+        return false;
+    }
+
+    @Override
+    public float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        float s = 0f;
+        for (int i = 0; i < n; i++) {
+            s += a[aOff + i] * b[bOff + i];
+        }
+        return s;
+    }
+
+    @Override
+    public void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
+        for (int i = 0; i < n; i++) {
+            y[yOff + i] += alpha * x[xOff + i];
+        }
+    }
+
+    @Override
+    public void scale(float[] x, int off, int n, float s) {
+        for (int i = 0; i < n; i++) {
+            x[off + i] *= s;
+        }
+    }
+
+    @Override
+    public void add(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n) {
+        for (int i = 0; i < n; i++) {
+            out[outOff + i] = a[aOff + i] + b[bOff + i];
+        }
+    }
+
+    @Override
+    public void mul(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n) {
+        for (int i = 0; i < n; i++) {
+            out[outOff + i] = a[aOff + i] * b[bOff + i];
+        }
+    }
+
+    @Override
+    public float sumOfSquares(float[] x, int off, int n) {
+        float s = 0f;
+        for (int i = 0; i < n; i++) {
+            s += x[off + i] * x[off + i];
+        }
+        return s;
+    }
+
+    @Override
+    public float max(float[] x, int off, int n) {
+        float m = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) {
+            m = Math.max(m, x[off + i]);
+        }
+        return m;
+    }
+
+    @Override
+    public float expShiftSum(float[] x, int off, int n, float shift) {
+        float s = 0f;
+        for (int i = 0; i < n; i++) {
+            float e = (float) Math.exp(x[off + i] - shift);
+            x[off + i] = e;
+            s += e;
+        }
+        return s;
+    }
+
+    @Override
+    public void silu(float[] x, int off, int n) {
+        for (int i = 0; i < n; i++) {
+            float v = x[off + i];
+            x[off + i] = (float) (v / (1.0 + Math.exp(-v)));
+        }
+    }
+
+    @Override
+    public void gelu(float[] x, int off, int n) {
+        for (int i = 0; i < n; i++) {
+            x[off + i] = geluTanh(x[off + i]);
+        }
+    }
+
+    /** sqrt(2/pi), the constant of the tanh approximation (Hendrycks and Gimpel, 2016). */
+    static final float SQRT_2_OVER_PI = 0.7978845608028654f;
+    /** The cubic coefficient of the tanh approximation. */
+    static final float GELU_COEF_A = 0.044715f;
+
+    static float geluTanh(float v) {
+        return (float) (0.5 * v * (1.0 + Math.tanh(SQRT_2_OVER_PI * (v + GELU_COEF_A * v * v * v))));
+    }
+
+    @Override
+    public int argmax(float[] x, int off, int n) {
+        int best = 0;
+        float bv = Float.NEGATIVE_INFINITY;
+        boolean any = false;
+        for (int i = 0; i < n; i++) {
+            float v = x[off + i];
+            if (!Float.isNaN(v) && (!any || v > bv)) {
+                bv = v;
+                best = i;
+                any = true;
+            }
+        }
+        return best;
+    }
+
+    @Override
+    public void dequantize(DType type, MemorySegment src, long byteOffset, float[] dst, int dstOff, int n) {
+        Quantization.dequantize(type, src, byteOffset, dst, dstOff, n);
+    }
+
+    @Override
+    public void matvecRows(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
+                           float[] x, int xOff, float[] out, int outOff) {
+        float[] row = new float[cols];
+        for (int r = rowFrom; r < rowTo; r++) {
+            Quantization.dequantize(type, w, r * rowBytes, row, 0, cols);
+            out[outOff + r] = dot(row, 0, x, xOff, cols);
+        }
+    }
+
+    @Override
+    public void matmulRows(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
+                           float[] x, int tokens, float[] out, int outStride) {
+        float[] row = new float[cols];
+        for (int r = rowFrom; r < rowTo; r++) {
+            Quantization.dequantize(type, w, r * rowBytes, row, 0, cols);
+            for (int t = 0; t < tokens; t++) {
+                out[t * outStride + r] = dot(row, 0, x, t * cols, cols);
+            }
+        }
+    }
+}

@@ -1,0 +1,231 @@
+package dev.longctx.core.kernels;
+
+import dev.longctx.core.parallel.ComputePool;
+import dev.longctx.core.tensor.Tensor;
+import java.util.Objects;
+
+/**
+ * The kernels the engine calls: one {@link VectorKernels} implementation plus the shared
+ * {@link ComputePool}. Validates every shape once, with a message naming the operation, the
+ * shapes and the limit, then runs the single-threaded kernels over row chunks.
+ *
+ * <p>Determinism: matvec and matmul split work by fixed row chunks that do not depend on the
+ * thread count, and every output element is computed by one thread, so results are bit-identical
+ * for 1 and N threads. Reductions over a vector (dot, sums) run on one thread.
+ */
+public final class TensorOps {
+    /** Rows per matvec task: small enough to balance 2..16 threads on 576-row matrices. */
+    static final int MATVEC_ROWS_PER_TASK = 16;
+    /**
+     * Floats of decoded weights per matmul task (128 KiB): the task's weight rows stay in L2
+     * while they are multiplied with every block of tokens.
+     */
+    static final int MATMUL_TILE_FLOATS = 32 * 1024;
+    /** Most rows per matmul task, so that large matrices still split into many tasks. */
+    static final int MATMUL_MAX_ROWS_PER_TASK = 64;
+
+    private final VectorKernels kernels;
+    private final ComputePool pool;
+
+    /** Operations with the given kernels and pool. */
+    public TensorOps(VectorKernels kernels, ComputePool pool) {
+        this.kernels = Objects.requireNonNull(kernels, "kernels");
+        this.pool = Objects.requireNonNull(pool, "pool");
+    }
+
+    /** The provider's kernels ({@link KernelProvider#get()}) on the shared pool. */
+    public static TensorOps defaults() {
+        return new TensorOps(KernelProvider.get(), ComputePool.shared());
+    }
+
+    public VectorKernels kernels() {
+        return kernels;
+    }
+
+    public ComputePool pool() {
+        return pool;
+    }
+
+    /** Dot product of {@code a[aOff..aOff+n)} and {@code b[bOff..bOff+n)}. */
+    public float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        checkRange("dot", "a", a, aOff, n);
+        checkRange("dot", "b", b, bOff, n);
+        return kernels.dot(a, aOff, b, bOff, n);
+    }
+
+    /** {@code y += alpha * x} over n elements. */
+    public void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
+        checkRange("axpy", "x", x, xOff, n);
+        checkRange("axpy", "y", y, yOff, n);
+        kernels.axpy(alpha, x, xOff, y, yOff, n);
+    }
+
+    /** {@code x *= s} over n elements. */
+    public void scale(float[] x, int off, int n, float s) {
+        checkRange("scale", "x", x, off, n);
+        kernels.scale(x, off, n, s);
+    }
+
+    /** {@code out = a + b} over n elements. */
+    public void add(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n) {
+        checkRange("add", "a", a, aOff, n);
+        checkRange("add", "b", b, bOff, n);
+        checkRange("add", "out", out, outOff, n);
+        kernels.add(a, aOff, b, bOff, out, outOff, n);
+    }
+
+    /** {@code out = a * b} (elementwise) over n elements. */
+    public void mul(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n) {
+        checkRange("mul", "a", a, aOff, n);
+        checkRange("mul", "b", b, bOff, n);
+        checkRange("mul", "out", out, outOff, n);
+        kernels.mul(a, aOff, b, bOff, out, outOff, n);
+    }
+
+    /**
+     * RMSNorm as in Llama / HF {@code LlamaRMSNorm}:
+     * {@code out = x / sqrt(mean(x^2) + eps) * weight}. {@code out} may alias {@code x}.
+     */
+    public void rmsnorm(float[] x, int xOff, float[] weight, int wOff, float eps, float[] out, int outOff, int n) {
+        checkRange("rmsnorm", "x", x, xOff, n);
+        checkRange("rmsnorm", "weight", weight, wOff, n);
+        checkRange("rmsnorm", "out", out, outOff, n);
+        if (n == 0) {
+            return;
+        }
+        float ss = kernels.sumOfSquares(x, xOff, n);
+        float inv = (float) (1.0 / Math.sqrt(ss / n + (double) eps));
+        if (out != x || outOff != xOff) {
+            System.arraycopy(x, xOff, out, outOff, n);
+        }
+        kernels.scale(out, outOff, n, inv);
+        kernels.mul(out, outOff, weight, wOff, out, outOff, n);
+    }
+
+    /**
+     * Numerically stable softmax in place (subtracts the maximum before exponentiating).
+     *
+     * @return the log-sum-exp of the input, natural log. A row whose every entry is
+     *     {@code -infinity} (fully masked) becomes all zeros and returns {@code -infinity};
+     *     a NaN input makes the row NaN.
+     */
+    public float softmax(float[] x, int off, int n) {
+        checkRange("softmax", "x", x, off, n);
+        if (n == 0) {
+            return Float.NEGATIVE_INFINITY;
+        }
+        float m = kernels.max(x, off, n);
+        if (m == Float.NEGATIVE_INFINITY) {
+            java.util.Arrays.fill(x, off, off + n, 0f);
+            return Float.NEGATIVE_INFINITY;
+        }
+        float sum = kernels.expShiftSum(x, off, n, m);
+        kernels.scale(x, off, n, 1f / sum);
+        return m + (float) Math.log(sum);
+    }
+
+    /** SiLU in place. */
+    public void silu(float[] x, int off, int n) {
+        checkRange("silu", "x", x, off, n);
+        kernels.silu(x, off, n);
+    }
+
+    /** GELU (tanh approximation) in place. */
+    public void gelu(float[] x, int off, int n) {
+        checkRange("gelu", "x", x, off, n);
+        kernels.gelu(x, off, n);
+    }
+
+    /** Index (relative to off) of the first maximum; NaNs are ignored. */
+    public int argmax(float[] x, int off, int n) {
+        checkRange("argmax", "x", x, off, n);
+        if (n == 0) {
+            throw new IllegalArgumentException("argmax: empty range");
+        }
+        return kernels.argmax(x, off, n);
+    }
+
+    /**
+     * {@code out[outOff + r] = sum_c w[r, c] * x[xOff + c]} for a weight matrix {@code w}
+     * [rows, cols] of any dtype, dequantised in registers, spread over the pool by rows.
+     */
+    public void matvec(Tensor w, float[] x, int xOff, float[] out, int outOff) {
+        Objects.requireNonNull(w, "w");
+        int rows = checkedRows("matvec", w);
+        int cols = checkedCols("matvec", w);
+        checkRange("matvec", "x (length = weight columns " + cols + ")", x, xOff, cols);
+        checkRange("matvec", "out (length = weight rows " + rows + ")", out, outOff, rows);
+        var seg = w.segment();
+        long rowBytes = w.rowBytes();
+        int tasks = (rows + MATVEC_ROWS_PER_TASK - 1) / MATVEC_ROWS_PER_TASK;
+        pool.parallelFor(tasks, t -> {
+            int from = t * MATVEC_ROWS_PER_TASK;
+            int to = Math.min(rows, from + MATVEC_ROWS_PER_TASK);
+            kernels.matvecRows(w.dtype(), seg, rowBytes, cols, from, to, x, xOff, out, outOff);
+        });
+    }
+
+    /**
+     * Prefill matmul: {@code out[t, r] = sum_c w[r, c] * x[t, c]} for {@code tokens} rows of
+     * activations {@code x} [tokens, cols] (row-major) and a weight matrix {@code w} [rows, cols];
+     * {@code out} is [tokens, rows] row-major. Each weight tile is decoded once per block of tokens.
+     */
+    public void matmul(Tensor w, float[] x, int tokens, float[] out) {
+        Objects.requireNonNull(w, "w");
+        int rows = checkedRows("matmul", w);
+        int cols = checkedCols("matmul", w);
+        if (tokens < 0) {
+            throw new IllegalArgumentException("matmul: negative token count " + tokens);
+        }
+        checkRange("matmul", "x ([tokens=" + tokens + ", cols=" + cols + "])", x, 0, (long) tokens * cols);
+        checkRange("matmul", "out ([tokens=" + tokens + ", rows=" + rows + "])", out, 0, (long) tokens * rows);
+        if (tokens == 0 || rows == 0) {
+            return;
+        }
+        var seg = w.segment();
+        long rowBytes = w.rowBytes();
+        int rowsPerTask = matmulRowsPerTask(cols);
+        int tasks = (rows + rowsPerTask - 1) / rowsPerTask;
+        pool.parallelFor(tasks, t -> {
+            int from = t * rowsPerTask;
+            int to = Math.min(rows, from + rowsPerTask);
+            kernels.matmulRows(w.dtype(), seg, rowBytes, cols, from, to, x, tokens, out, rows);
+        });
+    }
+
+    /** Rows per matmul task: a multiple of 4 between 4 and 64 whose decoded tile fits 128 KiB. */
+    static int matmulRowsPerTask(int cols) {
+        int r = MATMUL_TILE_FLOATS / Math.max(1, cols);
+        r = Math.max(4, Math.min(MATMUL_MAX_ROWS_PER_TASK, r));
+        return r & ~3;
+    }
+
+    private static int checkedRows(String op, Tensor w) {
+        if (w.rank() < 1) {
+            throw new IllegalArgumentException(op + ": weight " + w + " must have rank >= 1");
+        }
+        long rows = w.rows();
+        if (rows > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(op + ": weight " + w + " has " + rows + " rows, more than "
+                    + Integer.MAX_VALUE);
+        }
+        return (int) rows;
+    }
+
+    private static int checkedCols(String op, Tensor w) {
+        long cols = w.columns();
+        if (cols > Integer.MAX_VALUE / 8) {
+            throw new IllegalArgumentException(op + ": weight " + w + " rows of " + cols + " elements exceed the limit "
+                    + Integer.MAX_VALUE / 8);
+        }
+        return (int) cols;
+    }
+
+    static void checkRange(String op, String name, float[] a, int off, long n) {
+        Objects.requireNonNull(a, () -> op + ": " + name + " is null");
+        if (n < 0 || off < 0 || off > a.length - n) {
+            throw new IllegalArgumentException(op + ": " + name + " range [" + off + ", " + (off + n)
+                    + ") does not fit an array of length " + a.length);
+        }
+    }
+}

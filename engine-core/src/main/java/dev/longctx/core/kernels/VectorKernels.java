@@ -1,0 +1,77 @@
+package dev.longctx.core.kernels;
+
+import dev.longctx.core.tensor.DType;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The single-threaded kernels one implementation provides: a scalar reference
+ * ({@link ScalarKernels}) and a Vector API one chosen at start-up by {@link KernelProvider}.
+ *
+ * <p>These methods trust their arguments (offsets and lengths inside the arrays, whole blocks for
+ * quantised types): {@link TensorOps} validates shapes once and spreads work over threads. Weight
+ * rows are read in place from a {@link MemorySegment} in any {@link DType}; activations are
+ * {@code float[]}.
+ */
+public interface VectorKernels {
+
+    /** A short name for logs and benchmark labels ({@code scalar}, {@code panama-512}, ...). */
+    String name();
+
+    /** True for the Vector API implementation. */
+    boolean isVectorized();
+
+    /** Sum of {@code a[i] * b[i]}. */
+    float dot(float[] a, int aOff, float[] b, int bOff, int n);
+
+    /** {@code y[i] += alpha * x[i]}. */
+    void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n);
+
+    /** {@code x[i] *= s}. */
+    void scale(float[] x, int off, int n, float s);
+
+    /** {@code out[i] = a[i] + b[i]} (out may alias a or b). */
+    void add(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n);
+
+    /** {@code out[i] = a[i] * b[i]} (out may alias a or b). */
+    void mul(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n);
+
+    /** Sum of {@code x[i]^2}. */
+    float sumOfSquares(float[] x, int off, int n);
+
+    /** Maximum of {@code x[off..off+n)}; {@code n >= 1}. */
+    float max(float[] x, int off, int n);
+
+    /**
+     * {@code x[i] = exp(x[i] - shift)} in place; returns the sum of the new values. The building
+     * block of a stable softmax (shift = max).
+     */
+    float expShiftSum(float[] x, int off, int n, float shift);
+
+    /** SiLU in place: {@code x / (1 + exp(-x))}. */
+    void silu(float[] x, int off, int n);
+
+    /** GELU, tanh approximation, in place: {@code 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))}. */
+    void gelu(float[] x, int off, int n);
+
+    /** Index of the first maximum; NaN compares below every number. */
+    int argmax(float[] x, int off, int n);
+
+    /** Decodes {@code n} elements of a weight row (see {@code Quantization.dequantize}). */
+    void dequantize(DType type, MemorySegment src, long byteOffset, float[] dst, int dstOff, int n);
+
+    /**
+     * Matrix-vector rows: for {@code r} in {@code [rowFrom, rowTo)},
+     * {@code out[outOff + r] = dot(row r of w, x[xOff .. xOff + cols))}, dequantising in registers.
+     * Row {@code r} starts at byte {@code r * rowBytes} of {@code w}.
+     */
+    void matvecRows(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
+                    float[] x, int xOff, float[] out, int outOff);
+
+    /**
+     * Matrix-matrix rows for prefill: for weight rows {@code r} in {@code [rowFrom, rowTo)} and tokens
+     * {@code t} in {@code [0, tokens)}, {@code out[t * outStride + r] = dot(row r of w, x[t * cols ..])}.
+     * Each weight row is decoded once per block of tokens, not once per token.
+     */
+    void matmulRows(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
+                    float[] x, int tokens, float[] out, int outStride);
+}

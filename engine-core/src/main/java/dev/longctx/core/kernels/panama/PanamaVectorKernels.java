@@ -1,0 +1,722 @@
+package dev.longctx.core.kernels.panama;
+
+import dev.longctx.core.kernels.VectorKernels;
+import dev.longctx.core.tensor.DType;
+import dev.longctx.core.tensor.Quantization;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector API kernels with the preferred species (512-bit on AVX-512, 256-bit on AVX2).
+ *
+ * <p>Weight rows are read in place from their {@link MemorySegment} and dequantised in registers:
+ * F16 by integer bit manipulation (JDK 25 has no half-float conversion operator), BF16 by a shift,
+ * Q8_0 and Q4_0 by byte-to-float conversion and one scale per block of 32.
+ *
+ * <p>Matvec processes four rows at a time so each activation vector is loaded once per four
+ * rows; matmul decodes a tile of weight rows once into a thread-local buffer and multiplies it with
+ * blocks of tokens through a 4x4 register-blocked microkernel (16 vector accumulators). Every
+ * output element is accumulated in one vector register in the same order whichever path computes
+ * it, so results do not depend on how rows are split between threads.
+ */
+public final class PanamaVectorKernels implements VectorKernels {
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    private static final int FL = FS.length();
+    private static final VectorSpecies<Integer> IS = VectorSpecies.of(int.class, FS.vectorShape());
+    /** Shorts for FL lanes of half floats; only built when the shape exists (FL >= 4). */
+    private static final VectorSpecies<Short> SS = FL >= 4
+            ? VectorSpecies.of(short.class, VectorShape.forBitSize(Math.max(64, FL * 16))) : null;
+    private static final VectorSpecies<Byte> BS = ByteVector.SPECIES_128;
+    /** Float vectors per 16 bytes converted with B2F. */
+    private static final int PARTS16 = 16 / Math.max(1, Math.min(16, FL));
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final int QK = Quantization.QK;
+    /** Floats of activations per token block in matmul (256 KiB: stays in L2 next to the weight tile). */
+    private static final int TOKEN_BLOCK_FLOATS = 64 * 1024;
+
+    private final ThreadLocal<float[]> tileScratch = ThreadLocal.withInitial(() -> new float[0]);
+
+    /** Creates the kernels; throws if {@link #unsupportedReason()} is not null. */
+    public PanamaVectorKernels() {
+        String why = unsupportedReason();
+        if (why != null) {
+            throw new UnsupportedOperationException(why);
+        }
+    }
+
+    /** Why these kernels cannot run with the preferred species, or null. */
+    public static String unsupportedReason() {
+        if (FL < 4) {
+            return "the preferred float species has " + FL + " lanes (fewer than 4): no useful SIMD";
+        }
+        if (FL > 16) {
+            return "the preferred float species has " + FL + " lanes: wider than 512 bits is not supported yet";
+        }
+        return null;
+    }
+
+    @Override
+    public String name() {
+        return "panama-" + FS.vectorBitSize();
+    }
+
+    @Override
+    public boolean isVectorized() {
+        return true;
+    }
+
+    // ---------------------------------------------------------------- elementwise
+
+    @Override
+    public float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        FloatVector s0 = FloatVector.zero(FS);
+        FloatVector s1 = FloatVector.zero(FS);
+        FloatVector s2 = FloatVector.zero(FS);
+        FloatVector s3 = FloatVector.zero(FS);
+        int i = 0;
+        int bound4 = n - n % (4 * FL);
+        for (; i < bound4; i += 4 * FL) {
+            s0 = FloatVector.fromArray(FS, a, aOff + i).fma(FloatVector.fromArray(FS, b, bOff + i), s0);
+            s1 = FloatVector.fromArray(FS, a, aOff + i + FL).fma(FloatVector.fromArray(FS, b, bOff + i + FL), s1);
+            s2 = FloatVector.fromArray(FS, a, aOff + i + 2 * FL).fma(FloatVector.fromArray(FS, b, bOff + i + 2 * FL), s2);
+            s3 = FloatVector.fromArray(FS, a, aOff + i + 3 * FL).fma(FloatVector.fromArray(FS, b, bOff + i + 3 * FL), s3);
+        }
+        int bound = n - n % FL;
+        for (; i < bound; i += FL) {
+            s0 = FloatVector.fromArray(FS, a, aOff + i).fma(FloatVector.fromArray(FS, b, bOff + i), s0);
+        }
+        float s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s += a[aOff + i] * b[bOff + i];
+        }
+        return s;
+    }
+
+    @Override
+    public void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
+        int i = 0;
+        int bound = n - n % FL;
+        for (; i < bound; i += FL) {
+            FloatVector.fromArray(FS, x, xOff + i)
+                    .fma(FloatVector.broadcast(FS, alpha), FloatVector.fromArray(FS, y, yOff + i))
+                    .intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) {
+            y[yOff + i] += alpha * x[xOff + i];
+        }
+    }
+
+    @Override
+    public void scale(float[] x, int off, int n, float s) {
+        int i = 0;
+        int bound = n - n % FL;
+        for (; i < bound; i += FL) {
+            FloatVector.fromArray(FS, x, off + i).mul(s).intoArray(x, off + i);
+        }
+        for (; i < n; i++) {
+            x[off + i] *= s;
+        }
+    }
+
+    @Override
+    public void add(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n) {
+        int i = 0;
+        int bound = n - n % FL;
+        for (; i < bound; i += FL) {
+            FloatVector.fromArray(FS, a, aOff + i).add(FloatVector.fromArray(FS, b, bOff + i)).intoArray(out, outOff + i);
+        }
+        for (; i < n; i++) {
+            out[outOff + i] = a[aOff + i] + b[bOff + i];
+        }
+    }
+
+    @Override
+    public void mul(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n) {
+        int i = 0;
+        int bound = n - n % FL;
+        for (; i < bound; i += FL) {
+            FloatVector.fromArray(FS, a, aOff + i).mul(FloatVector.fromArray(FS, b, bOff + i)).intoArray(out, outOff + i);
+        }
+        for (; i < n; i++) {
+            out[outOff + i] = a[aOff + i] * b[bOff + i];
+        }
+    }
+
+    @Override
+    public float sumOfSquares(float[] x, int off, int n) {
+        FloatVector s0 = FloatVector.zero(FS);
+        int i = 0;
+        int bound = n - n % FL;
+        for (; i < bound; i += FL) {
+            FloatVector v = FloatVector.fromArray(FS, x, off + i);
+            s0 = v.fma(v, s0);
+        }
+        float s = s0.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s += x[off + i] * x[off + i];
+        }
+        return s;
+    }
+
+    @Override
+    public float max(float[] x, int off, int n) {
+        FloatVector m = FloatVector.broadcast(FS, Float.NEGATIVE_INFINITY);
+        int i = 0;
+        int bound = n - n % FL;
+        for (; i < bound; i += FL) {
+            m = m.max(FloatVector.fromArray(FS, x, off + i));
+        }
+        float r = m.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) {
+            r = Math.max(r, x[off + i]);
+        }
+        return r;
+    }
+
+    @Override
+    public float expShiftSum(float[] x, int off, int n, float shift) {
+        FloatVector s = FloatVector.zero(FS);
+        int i = 0;
+        int bound = n - n % FL;
+        for (; i < bound; i += FL) {
+            FloatVector e = FloatVector.fromArray(FS, x, off + i).sub(shift).lanewise(VectorOperators.EXP);
+            e.intoArray(x, off + i);
+            s = s.add(e);
+        }
+        float r = s.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float e = (float) Math.exp(x[off + i] - shift);
+            x[off + i] = e;
+            r += e;
+        }
+        return r;
+    }
+
+    @Override
+    public void silu(float[] x, int off, int n) {
+        int i = 0;
+        int bound = n - n % FL;
+        for (; i < bound; i += FL) {
+            FloatVector v = FloatVector.fromArray(FS, x, off + i);
+            v.div(v.neg().lanewise(VectorOperators.EXP).add(1f)).intoArray(x, off + i);
+        }
+        for (; i < n; i++) {
+            float v = x[off + i];
+            x[off + i] = (float) (v / (1.0 + Math.exp(-v)));
+        }
+    }
+
+    /** sqrt(2/pi) of the tanh approximation (Hendrycks and Gimpel, 2016). */
+    private static final float SQRT_2_OVER_PI = 0.7978845608028654f;
+    private static final float GELU_COEF_A = 0.044715f;
+
+    @Override
+    public void gelu(float[] x, int off, int n) {
+        int i = 0;
+        int bound = n - n % FL;
+        for (; i < bound; i += FL) {
+            FloatVector v = FloatVector.fromArray(FS, x, off + i);
+            FloatVector inner = v.mul(v).mul(v).mul(GELU_COEF_A).add(v).mul(SQRT_2_OVER_PI);
+            v.mul(0.5f).mul(inner.lanewise(VectorOperators.TANH).add(1f)).intoArray(x, off + i);
+        }
+        for (; i < n; i++) {
+            float v = x[off + i];
+            x[off + i] = (float) (0.5 * v * (1.0 + Math.tanh(SQRT_2_OVER_PI * (v + GELU_COEF_A * v * v * v))));
+        }
+    }
+
+    @Override
+    public int argmax(float[] x, int off, int n) {
+        FloatVector m = FloatVector.broadcast(FS, Float.NEGATIVE_INFINITY);
+        int i = 0;
+        int bound = n - n % FL;
+        for (; i < bound; i += FL) {
+            FloatVector v = FloatVector.fromArray(FS, x, off + i);
+            m = m.max(v.blend(Float.NEGATIVE_INFINITY, v.test(VectorOperators.IS_NAN)));
+        }
+        float best = m.reduceLanes(VectorOperators.MAX);
+        for (int j = i; j < n; j++) {
+            if (x[off + j] > best) {
+                best = x[off + j];
+            }
+        }
+        for (i = 0; i < bound; i += FL) {
+            VectorMask<Float> eq = FloatVector.fromArray(FS, x, off + i).eq(best);
+            if (eq.anyTrue()) {
+                return i + eq.firstTrue();
+            }
+        }
+        for (; i < n; i++) {
+            if (x[off + i] == best) {
+                return i;
+            }
+        }
+        return 0;
+    }
+
+    // ---------------------------------------------------------------- weight decoding
+
+    /** FL half floats at byte offset {@code off} as floats: sign | exp+mantissa << 13, times 2^112. */
+    private static FloatVector loadF16(MemorySegment seg, long off) {
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(SS, seg, off, LE)
+                .convertShape(VectorOperators.S2I, IS, 0);
+        IntVector em = h.and(0x7FFF);
+        IntVector shifted = em.lanewise(VectorOperators.LSHL, 13);
+        // 2^112 rebiases the exponent from 15 to 127 and turns half subnormals into float normals.
+        IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        IntVector bits = finite.blend(shifted.or(0x7F800000), em.compare(VectorOperators.GE, 0x7C00));
+        return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+    }
+
+    /** FL bfloat16 values at byte offset {@code off} as floats. */
+    private static FloatVector loadBf16(MemorySegment seg, long off) {
+        return ((IntVector) ShortVector.fromMemorySegment(SS, seg, off, LE)
+                .convertShape(VectorOperators.S2I, IS, 0))
+                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    private static float scaleAt(MemorySegment seg, long off) {
+        return Float.float16ToFloat(seg.get(Quantization.SHORT_LE, off));
+    }
+
+    @Override
+    public void dequantize(DType type, MemorySegment src, long byteOffset, float[] dst, int dstOff, int n) {
+        switch (type) {
+            case F32 -> MemorySegment.copy(src, Quantization.FLOAT_LE, byteOffset, dst, dstOff, n);
+            case F16 -> {
+                int i = 0;
+                int bound = n - n % FL;
+                for (; i < bound; i += FL) {
+                    loadF16(src, byteOffset + 2L * i).intoArray(dst, dstOff + i);
+                }
+                for (; i < n; i++) {
+                    dst[dstOff + i] = Float.float16ToFloat(src.get(Quantization.SHORT_LE, byteOffset + 2L * i));
+                }
+            }
+            case BF16 -> {
+                int i = 0;
+                int bound = n - n % FL;
+                for (; i < bound; i += FL) {
+                    loadBf16(src, byteOffset + 2L * i).intoArray(dst, dstOff + i);
+                }
+                for (; i < n; i++) {
+                    dst[dstOff + i] = Float.intBitsToFloat((src.get(Quantization.SHORT_LE, byteOffset + 2L * i) & 0xFFFF) << 16);
+                }
+            }
+            case Q8_0 -> {
+                for (int b = 0; b < n / QK; b++) {
+                    long base = byteOffset + 34L * b;
+                    float d = scaleAt(src, base);
+                    for (int h = 0; h < 2; h++) {
+                        ByteVector q = ByteVector.fromMemorySegment(BS, src, base + 2 + 16 * h, LE);
+                        for (int p = 0; p < PARTS16; p++) {
+                            ((FloatVector) q.convertShape(VectorOperators.B2F, FS, p)).mul(d)
+                                    .intoArray(dst, dstOff + b * QK + 16 * h + p * FL);
+                        }
+                    }
+                }
+            }
+            case Q4_0 -> {
+                for (int b = 0; b < n / QK; b++) {
+                    long base = byteOffset + 18L * b;
+                    float d = scaleAt(src, base);
+                    ByteVector q = ByteVector.fromMemorySegment(BS, src, base + 2, LE);
+                    ByteVector lo = q.and((byte) 0x0F).sub((byte) 8);
+                    ByteVector hi = q.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F).sub((byte) 8);
+                    for (int p = 0; p < PARTS16; p++) {
+                        ((FloatVector) lo.convertShape(VectorOperators.B2F, FS, p)).mul(d)
+                                .intoArray(dst, dstOff + b * QK + p * FL);
+                        ((FloatVector) hi.convertShape(VectorOperators.B2F, FS, p)).mul(d)
+                                .intoArray(dst, dstOff + b * QK + 16 + p * FL);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- matvec
+
+    @Override
+    public void matvecRows(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
+                           float[] x, int xOff, float[] out, int outOff) {
+        int r = rowFrom;
+        for (; r + 4 <= rowTo; r += 4) {
+            long o = r * rowBytes;
+            switch (type) {
+                case F32 -> matvecF32x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
+                case F16 -> matvecF16x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
+                case BF16 -> matvecBf16x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
+                case Q8_0 -> matvecQ8x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
+                case Q4_0 -> matvecQ4x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
+            }
+        }
+        for (; r < rowTo; r++) {
+            long o = r * rowBytes;
+            out[outOff + r] = switch (type) {
+                case F32 -> matvecF32x1(w, o, cols, x, xOff);
+                case F16 -> matvecF16x1(w, o, cols, x, xOff);
+                case BF16 -> matvecBf16x1(w, o, cols, x, xOff);
+                case Q8_0 -> matvecQ8x1(w, o, cols, x, xOff);
+                case Q4_0 -> matvecQ4x1(w, o, cols, x, xOff);
+            };
+        }
+    }
+
+    private static void matvecF32x4(MemorySegment w, long o, long rb, int cols, float[] x, int xOff, float[] out, int oi) {
+        FloatVector a0 = FloatVector.zero(FS);
+        FloatVector a1 = FloatVector.zero(FS);
+        FloatVector a2 = FloatVector.zero(FS);
+        FloatVector a3 = FloatVector.zero(FS);
+        int bound = cols - cols % FL;
+        int c = 0;
+        for (; c < bound; c += FL) {
+            FloatVector xv = FloatVector.fromArray(FS, x, xOff + c);
+            long b = o + 4L * c;
+            a0 = FloatVector.fromMemorySegment(FS, w, b, LE).fma(xv, a0);
+            a1 = FloatVector.fromMemorySegment(FS, w, b + rb, LE).fma(xv, a1);
+            a2 = FloatVector.fromMemorySegment(FS, w, b + 2 * rb, LE).fma(xv, a2);
+            a3 = FloatVector.fromMemorySegment(FS, w, b + 3 * rb, LE).fma(xv, a3);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD);
+        float s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD);
+        float s3 = a3.reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            float xc = x[xOff + c];
+            long b = o + 4L * c;
+            s0 += w.get(Quantization.FLOAT_LE, b) * xc;
+            s1 += w.get(Quantization.FLOAT_LE, b + rb) * xc;
+            s2 += w.get(Quantization.FLOAT_LE, b + 2 * rb) * xc;
+            s3 += w.get(Quantization.FLOAT_LE, b + 3 * rb) * xc;
+        }
+        out[oi] = s0;
+        out[oi + 1] = s1;
+        out[oi + 2] = s2;
+        out[oi + 3] = s3;
+    }
+
+    private static float matvecF32x1(MemorySegment w, long o, int cols, float[] x, int xOff) {
+        FloatVector a0 = FloatVector.zero(FS);
+        int bound = cols - cols % FL;
+        int c = 0;
+        for (; c < bound; c += FL) {
+            a0 = FloatVector.fromMemorySegment(FS, w, o + 4L * c, LE).fma(FloatVector.fromArray(FS, x, xOff + c), a0);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            s0 += w.get(Quantization.FLOAT_LE, o + 4L * c) * x[xOff + c];
+        }
+        return s0;
+    }
+
+    private static void matvecF16x4(MemorySegment w, long o, long rb, int cols, float[] x, int xOff, float[] out, int oi) {
+        FloatVector a0 = FloatVector.zero(FS);
+        FloatVector a1 = FloatVector.zero(FS);
+        FloatVector a2 = FloatVector.zero(FS);
+        FloatVector a3 = FloatVector.zero(FS);
+        int bound = cols - cols % FL;
+        int c = 0;
+        for (; c < bound; c += FL) {
+            FloatVector xv = FloatVector.fromArray(FS, x, xOff + c);
+            long b = o + 2L * c;
+            a0 = loadF16(w, b).fma(xv, a0);
+            a1 = loadF16(w, b + rb).fma(xv, a1);
+            a2 = loadF16(w, b + 2 * rb).fma(xv, a2);
+            a3 = loadF16(w, b + 3 * rb).fma(xv, a3);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD);
+        float s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD);
+        float s3 = a3.reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            float xc = x[xOff + c];
+            long b = o + 2L * c;
+            s0 += Float.float16ToFloat(w.get(Quantization.SHORT_LE, b)) * xc;
+            s1 += Float.float16ToFloat(w.get(Quantization.SHORT_LE, b + rb)) * xc;
+            s2 += Float.float16ToFloat(w.get(Quantization.SHORT_LE, b + 2 * rb)) * xc;
+            s3 += Float.float16ToFloat(w.get(Quantization.SHORT_LE, b + 3 * rb)) * xc;
+        }
+        out[oi] = s0;
+        out[oi + 1] = s1;
+        out[oi + 2] = s2;
+        out[oi + 3] = s3;
+    }
+
+    private static float matvecF16x1(MemorySegment w, long o, int cols, float[] x, int xOff) {
+        FloatVector a0 = FloatVector.zero(FS);
+        int bound = cols - cols % FL;
+        int c = 0;
+        for (; c < bound; c += FL) {
+            a0 = loadF16(w, o + 2L * c).fma(FloatVector.fromArray(FS, x, xOff + c), a0);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            s0 += Float.float16ToFloat(w.get(Quantization.SHORT_LE, o + 2L * c)) * x[xOff + c];
+        }
+        return s0;
+    }
+
+    private static void matvecBf16x4(MemorySegment w, long o, long rb, int cols, float[] x, int xOff, float[] out, int oi) {
+        FloatVector a0 = FloatVector.zero(FS);
+        FloatVector a1 = FloatVector.zero(FS);
+        FloatVector a2 = FloatVector.zero(FS);
+        FloatVector a3 = FloatVector.zero(FS);
+        int bound = cols - cols % FL;
+        int c = 0;
+        for (; c < bound; c += FL) {
+            FloatVector xv = FloatVector.fromArray(FS, x, xOff + c);
+            long b = o + 2L * c;
+            a0 = loadBf16(w, b).fma(xv, a0);
+            a1 = loadBf16(w, b + rb).fma(xv, a1);
+            a2 = loadBf16(w, b + 2 * rb).fma(xv, a2);
+            a3 = loadBf16(w, b + 3 * rb).fma(xv, a3);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD);
+        float s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD);
+        float s3 = a3.reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            float xc = x[xOff + c];
+            long b = o + 2L * c;
+            s0 += bf16(w, b) * xc;
+            s1 += bf16(w, b + rb) * xc;
+            s2 += bf16(w, b + 2 * rb) * xc;
+            s3 += bf16(w, b + 3 * rb) * xc;
+        }
+        out[oi] = s0;
+        out[oi + 1] = s1;
+        out[oi + 2] = s2;
+        out[oi + 3] = s3;
+    }
+
+    private static float bf16(MemorySegment w, long b) {
+        return Float.intBitsToFloat((w.get(Quantization.SHORT_LE, b) & 0xFFFF) << 16);
+    }
+
+    private static float matvecBf16x1(MemorySegment w, long o, int cols, float[] x, int xOff) {
+        FloatVector a0 = FloatVector.zero(FS);
+        int bound = cols - cols % FL;
+        int c = 0;
+        for (; c < bound; c += FL) {
+            a0 = loadBf16(w, o + 2L * c).fma(FloatVector.fromArray(FS, x, xOff + c), a0);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            s0 += bf16(w, o + 2L * c) * x[xOff + c];
+        }
+        return s0;
+    }
+
+    /** Dot of one Q8_0 block (32 int8 at {@code q}) with x[xi..xi+32), unscaled, as a lane vector. */
+    private static FloatVector q8Block(MemorySegment w, long q, float[] x, int xi) {
+        FloatVector acc = FloatVector.zero(FS);
+        for (int h = 0; h < 2; h++) {
+            ByteVector bytes = ByteVector.fromMemorySegment(BS, w, q + 16 * h, LE);
+            for (int p = 0; p < PARTS16; p++) {
+                FloatVector qf = (FloatVector) bytes.convertShape(VectorOperators.B2F, FS, p);
+                acc = qf.fma(FloatVector.fromArray(FS, x, xi + 16 * h + p * FL), acc);
+            }
+        }
+        return acc;
+    }
+
+    private static void matvecQ8x4(MemorySegment w, long o, long rb, int cols, float[] x, int xOff, float[] out, int oi) {
+        FloatVector a0 = FloatVector.zero(FS);
+        FloatVector a1 = FloatVector.zero(FS);
+        FloatVector a2 = FloatVector.zero(FS);
+        FloatVector a3 = FloatVector.zero(FS);
+        int blocks = cols / QK;
+        for (int b = 0; b < blocks; b++) {
+            long bo = o + 34L * b;
+            int xi = xOff + b * QK;
+            a0 = q8Block(w, bo + 2, x, xi).fma(FloatVector.broadcast(FS, scaleAt(w, bo)), a0);
+            a1 = q8Block(w, bo + rb + 2, x, xi).fma(FloatVector.broadcast(FS, scaleAt(w, bo + rb)), a1);
+            a2 = q8Block(w, bo + 2 * rb + 2, x, xi).fma(FloatVector.broadcast(FS, scaleAt(w, bo + 2 * rb)), a2);
+            a3 = q8Block(w, bo + 3 * rb + 2, x, xi).fma(FloatVector.broadcast(FS, scaleAt(w, bo + 3 * rb)), a3);
+        }
+        out[oi] = a0.reduceLanes(VectorOperators.ADD);
+        out[oi + 1] = a1.reduceLanes(VectorOperators.ADD);
+        out[oi + 2] = a2.reduceLanes(VectorOperators.ADD);
+        out[oi + 3] = a3.reduceLanes(VectorOperators.ADD);
+    }
+
+    private static float matvecQ8x1(MemorySegment w, long o, int cols, float[] x, int xOff) {
+        FloatVector a0 = FloatVector.zero(FS);
+        int blocks = cols / QK;
+        for (int b = 0; b < blocks; b++) {
+            long bo = o + 34L * b;
+            a0 = q8Block(w, bo + 2, x, xOff + b * QK).fma(FloatVector.broadcast(FS, scaleAt(w, bo)), a0);
+        }
+        return a0.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Dot of one Q4_0 block (16 bytes of nibbles at {@code q}) with x[xi..xi+32), unscaled. */
+    private static FloatVector q4Block(MemorySegment w, long q, float[] x, int xi) {
+        ByteVector bytes = ByteVector.fromMemorySegment(BS, w, q, LE);
+        ByteVector lo = bytes.and((byte) 0x0F).sub((byte) 8);
+        ByteVector hi = bytes.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F).sub((byte) 8);
+        FloatVector acc = FloatVector.zero(FS);
+        for (int p = 0; p < PARTS16; p++) {
+            acc = ((FloatVector) lo.convertShape(VectorOperators.B2F, FS, p))
+                    .fma(FloatVector.fromArray(FS, x, xi + p * FL), acc);
+            acc = ((FloatVector) hi.convertShape(VectorOperators.B2F, FS, p))
+                    .fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), acc);
+        }
+        return acc;
+    }
+
+    private static void matvecQ4x4(MemorySegment w, long o, long rb, int cols, float[] x, int xOff, float[] out, int oi) {
+        FloatVector a0 = FloatVector.zero(FS);
+        FloatVector a1 = FloatVector.zero(FS);
+        FloatVector a2 = FloatVector.zero(FS);
+        FloatVector a3 = FloatVector.zero(FS);
+        int blocks = cols / QK;
+        for (int b = 0; b < blocks; b++) {
+            long bo = o + 18L * b;
+            int xi = xOff + b * QK;
+            a0 = q4Block(w, bo + 2, x, xi).fma(FloatVector.broadcast(FS, scaleAt(w, bo)), a0);
+            a1 = q4Block(w, bo + rb + 2, x, xi).fma(FloatVector.broadcast(FS, scaleAt(w, bo + rb)), a1);
+            a2 = q4Block(w, bo + 2 * rb + 2, x, xi).fma(FloatVector.broadcast(FS, scaleAt(w, bo + 2 * rb)), a2);
+            a3 = q4Block(w, bo + 3 * rb + 2, x, xi).fma(FloatVector.broadcast(FS, scaleAt(w, bo + 3 * rb)), a3);
+        }
+        out[oi] = a0.reduceLanes(VectorOperators.ADD);
+        out[oi + 1] = a1.reduceLanes(VectorOperators.ADD);
+        out[oi + 2] = a2.reduceLanes(VectorOperators.ADD);
+        out[oi + 3] = a3.reduceLanes(VectorOperators.ADD);
+    }
+
+    private static float matvecQ4x1(MemorySegment w, long o, int cols, float[] x, int xOff) {
+        FloatVector a0 = FloatVector.zero(FS);
+        int blocks = cols / QK;
+        for (int b = 0; b < blocks; b++) {
+            long bo = o + 18L * b;
+            a0 = q4Block(w, bo + 2, x, xOff + b * QK).fma(FloatVector.broadcast(FS, scaleAt(w, bo)), a0);
+        }
+        return a0.reduceLanes(VectorOperators.ADD);
+    }
+
+    // ---------------------------------------------------------------- matmul
+
+    @Override
+    public void matmulRows(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
+                           float[] x, int tokens, float[] out, int outStride) {
+        int rows = rowTo - rowFrom;
+        float[] tile = tileScratch.get();
+        if (tile.length < rows * cols) {
+            tile = new float[rows * cols];
+            tileScratch.set(tile);
+        }
+        // Decode this task's weight rows once; every block of tokens then reads them from L2.
+        for (int r = 0; r < rows; r++) {
+            dequantize(type, w, (rowFrom + r) * rowBytes, tile, r * cols, cols);
+        }
+        int tokenBlock = Math.max(4, (TOKEN_BLOCK_FLOATS / Math.max(1, cols)) & ~3);
+        for (int t0 = 0; t0 < tokens; t0 += tokenBlock) {
+            int t1 = Math.min(tokens, t0 + tokenBlock);
+            int r = 0;
+            for (; r + 4 <= rows; r += 4) {
+                int t = t0;
+                for (; t + 4 <= t1; t += 4) {
+                    micro4x4(tile, r * cols, x, t * cols, cols, out, t * outStride + rowFrom + r, outStride);
+                }
+                for (; t < t1; t++) {
+                    for (int rr = r; rr < r + 4; rr++) {
+                        out[t * outStride + rowFrom + rr] = dot1(tile, rr * cols, x, t * cols, cols);
+                    }
+                }
+            }
+            for (; r < rows; r++) {
+                for (int t = t0; t < t1; t++) {
+                    out[t * outStride + rowFrom + r] = dot1(tile, r * cols, x, t * cols, cols);
+                }
+            }
+        }
+    }
+
+    /** One accumulator per output, the same order of operations as {@link #micro4x4}. */
+    private static float dot1(float[] w, int wo, float[] x, int xo, int n) {
+        FloatVector a = FloatVector.zero(FS);
+        int bound = n - n % FL;
+        int c = 0;
+        for (; c < bound; c += FL) {
+            a = FloatVector.fromArray(FS, x, xo + c).fma(FloatVector.fromArray(FS, w, wo + c), a);
+        }
+        float s = a.reduceLanes(VectorOperators.ADD);
+        for (; c < n; c++) {
+            s += x[xo + c] * w[wo + c];
+        }
+        return s;
+    }
+
+    /**
+     * out[t][r] for 4 tokens x 4 weight rows: 16 accumulators, 8 loads per 16 FMAs.
+     * {@code oo} is the output index of (token 0, row 0).
+     */
+    private static void micro4x4(float[] w, int wo, float[] x, int xo, int n, float[] out, int oo, int os) {
+        FloatVector c00 = FloatVector.zero(FS), c01 = FloatVector.zero(FS), c02 = FloatVector.zero(FS), c03 = FloatVector.zero(FS);
+        FloatVector c10 = FloatVector.zero(FS), c11 = FloatVector.zero(FS), c12 = FloatVector.zero(FS), c13 = FloatVector.zero(FS);
+        FloatVector c20 = FloatVector.zero(FS), c21 = FloatVector.zero(FS), c22 = FloatVector.zero(FS), c23 = FloatVector.zero(FS);
+        FloatVector c30 = FloatVector.zero(FS), c31 = FloatVector.zero(FS), c32 = FloatVector.zero(FS), c33 = FloatVector.zero(FS);
+        int bound = n - n % FL;
+        int c = 0;
+        for (; c < bound; c += FL) {
+            FloatVector w0 = FloatVector.fromArray(FS, w, wo + c);
+            FloatVector w1 = FloatVector.fromArray(FS, w, wo + n + c);
+            FloatVector w2 = FloatVector.fromArray(FS, w, wo + 2 * n + c);
+            FloatVector w3 = FloatVector.fromArray(FS, w, wo + 3 * n + c);
+            FloatVector x0 = FloatVector.fromArray(FS, x, xo + c);
+            c00 = x0.fma(w0, c00);
+            c01 = x0.fma(w1, c01);
+            c02 = x0.fma(w2, c02);
+            c03 = x0.fma(w3, c03);
+            FloatVector x1 = FloatVector.fromArray(FS, x, xo + n + c);
+            c10 = x1.fma(w0, c10);
+            c11 = x1.fma(w1, c11);
+            c12 = x1.fma(w2, c12);
+            c13 = x1.fma(w3, c13);
+            FloatVector x2 = FloatVector.fromArray(FS, x, xo + 2 * n + c);
+            c20 = x2.fma(w0, c20);
+            c21 = x2.fma(w1, c21);
+            c22 = x2.fma(w2, c22);
+            c23 = x2.fma(w3, c23);
+            FloatVector x3 = FloatVector.fromArray(FS, x, xo + 3 * n + c);
+            c30 = x3.fma(w0, c30);
+            c31 = x3.fma(w1, c31);
+            c32 = x3.fma(w2, c32);
+            c33 = x3.fma(w3, c33);
+        }
+        store(c00, w, wo, x, xo, c, n, out, oo);
+        store(c01, w, wo + n, x, xo, c, n, out, oo + 1);
+        store(c02, w, wo + 2 * n, x, xo, c, n, out, oo + 2);
+        store(c03, w, wo + 3 * n, x, xo, c, n, out, oo + 3);
+        store(c10, w, wo, x, xo + n, c, n, out, oo + os);
+        store(c11, w, wo + n, x, xo + n, c, n, out, oo + os + 1);
+        store(c12, w, wo + 2 * n, x, xo + n, c, n, out, oo + os + 2);
+        store(c13, w, wo + 3 * n, x, xo + n, c, n, out, oo + os + 3);
+        store(c20, w, wo, x, xo + 2 * n, c, n, out, oo + 2 * os);
+        store(c21, w, wo + n, x, xo + 2 * n, c, n, out, oo + 2 * os + 1);
+        store(c22, w, wo + 2 * n, x, xo + 2 * n, c, n, out, oo + 2 * os + 2);
+        store(c23, w, wo + 3 * n, x, xo + 2 * n, c, n, out, oo + 2 * os + 3);
+        store(c30, w, wo, x, xo + 3 * n, c, n, out, oo + 3 * os);
+        store(c31, w, wo + n, x, xo + 3 * n, c, n, out, oo + 3 * os + 1);
+        store(c32, w, wo + 2 * n, x, xo + 3 * n, c, n, out, oo + 3 * os + 2);
+        store(c33, w, wo + 3 * n, x, xo + 3 * n, c, n, out, oo + 3 * os + 3);
+    }
+
+    /** Reduces an accumulator, adds the scalar tail [c, n) and stores. */
+    private static void store(FloatVector acc, float[] w, int wo, float[] x, int xo, int c, int n, float[] out, int oi) {
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (int k = c; k < n; k++) {
+            s += x[xo + k] * w[wo + k];
+        }
+        out[oi] = s;
+    }
+}

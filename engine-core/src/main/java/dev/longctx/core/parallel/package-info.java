@@ -1,0 +1,2 @@
+/** The shared compute pool all kernels run on. */
+package dev.longctx.core.parallel;

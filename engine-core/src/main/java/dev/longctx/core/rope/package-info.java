@@ -1,0 +1,2 @@
+/** Rotary position embeddings (RoPE) with HF-compatible scaling variants. */
+package dev.longctx.core.rope;

@@ -1,0 +1,18 @@
+/**
+ * The tensor core of longctx: tensors over {@link java.lang.foreign.MemorySegment}, GGUF-compatible
+ * dtypes, vectorised kernels behind a provider interface, RoPE, sampling and the shared compute pool.
+ *
+ * <p>The Vector API ({@code jdk.incubator.vector}) is an optional dependency: when the module is
+ * not resolvable at run time, the scalar kernels are used and the reason is logged.
+ */
+module dev.longctx.core {
+    requires static jdk.incubator.vector;
+    requires java.management;
+    requires org.slf4j;
+
+    exports dev.longctx.core.tensor;
+    exports dev.longctx.core.kernels;
+    exports dev.longctx.core.parallel;
+    exports dev.longctx.core.rope;
+    exports dev.longctx.core.sampling;
+}

@@ -1,0 +1,8 @@
+/**
+ * Paged KV cache, block pool, eviction policies and head profiles. Lands with the KV-cache issue.
+ */
+module dev.longctx.kvcache {
+    requires transitive dev.longctx.attention;
+    requires com.fasterxml.jackson.databind;
+    exports dev.longctx.kvcache;
+}
