@@ -4,5 +4,5 @@
  */
 module dev.longctx.attention {
     requires transitive dev.longctx.core;
-    exports dev.longctx.attention;
+    // Packages are exported when they gain their first public type.
 }

@@ -4,5 +4,5 @@
 module dev.longctx.kvcache {
     requires transitive dev.longctx.attention;
     requires com.fasterxml.jackson.databind;
-    exports dev.longctx.kvcache;
+    // Packages are exported when they gain their first public type.
 }

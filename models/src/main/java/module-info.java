@@ -4,5 +4,5 @@
  */
 module dev.longctx.models {
     requires transitive dev.longctx.kvcache;
-    exports dev.longctx.models;
+    // Packages are exported when they gain their first public type.
 }
