@@ -264,7 +264,11 @@ public final class PanamaVectorKernels implements VectorKernels {
 
     // ---------------------------------------------------------------- weight decoding
 
-    /** FL half floats at byte offset {@code off} as floats: sign | exp+mantissa << 13, times 2^112. */
+    /**
+     * FL half floats at byte offset {@code off} as floats: sign | exp+mantissa << 13, times 2^112.
+     * Exact for every finite and infinite value; NaNs stay NaN but keep their payload unquieted
+     * (the JDK's scalar conversion sets the quiet bit).
+     */
     private static FloatVector loadF16(MemorySegment seg, long off) {
         IntVector h = (IntVector) ShortVector.fromMemorySegment(SS, seg, off, LE)
                 .convertShape(VectorOperators.S2I, IS, 0);

@@ -1,0 +1,216 @@
+package dev.longctx.core.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Every elementwise kernel against the scalar reference, and the scalar one against double math. */
+class ElementwiseKernelsTest {
+    /** Awkward sizes: 1, odd, primes, not multiples of any vector length, long. */
+    static final int[] SIZES = {1, 7, 16, 31, 64, 127, 1000, 4099};
+    /** Offset into the arrays, so kernels are tested on unaligned starts too. */
+    static final int OFF = 3;
+
+    static Stream<org.junit.jupiter.params.provider.Arguments> providers() {
+        return Providers.all();
+    }
+
+    static float[] random(SplittableRandom r, int n, float scale) {
+        float[] a = new float[n + 2 * OFF];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = (float) ((r.nextDouble() * 2 - 1) * scale);
+        }
+        return a;
+    }
+
+    /** |x - y| <= rel * magnitude + abs: the bound for sums whose terms are reordered. */
+    static void assertClose(double expected, double actual, double magnitude, String what) {
+        double tol = 1e-5 * magnitude + 1e-6;
+        assertTrue(Math.abs(expected - actual) <= tol,
+                what + ": expected " + expected + " got " + actual + " (tolerance " + tol + ")");
+    }
+
+    static void assertAllClose(float[] expected, float[] actual, double rel, String what) {
+        for (int i = 0; i < expected.length; i++) {
+            double tol = rel * Math.max(1, Math.abs(expected[i]));
+            assertTrue(Math.abs(expected[i] - actual[i]) <= tol || (Float.isNaN(expected[i]) && Float.isNaN(actual[i])),
+                    what + " at " + i + ": expected " + expected[i] + " got " + actual[i]);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("providers")
+    void dotAndSumOfSquares(String name, TensorOps ops) {
+        SplittableRandom r = new SplittableRandom(1);
+        for (int n : SIZES) {
+            float[] a = random(r, n, 1);
+            float[] b = random(r, n, 1);
+            double exact = 0;
+            double mag = 0;
+            double ss = 0;
+            for (int i = 0; i < n; i++) {
+                exact += (double) a[OFF + i] * b[OFF + i];
+                mag += Math.abs((double) a[OFF + i] * b[OFF + i]);
+                ss += (double) a[OFF + i] * a[OFF + i];
+            }
+            assertClose(exact, ops.dot(a, OFF, b, OFF, n), mag, name + " dot n=" + n);
+            assertClose(Providers.reference().dot(a, OFF, b, OFF, n), ops.dot(a, OFF, b, OFF, n), mag, name + " dot vs scalar n=" + n);
+            assertClose(ss, ops.kernels().sumOfSquares(a, OFF, n), ss, name + " sumOfSquares n=" + n);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("providers")
+    void axpyScaleAddMul(String name, TensorOps ops) {
+        TensorOps ref = Providers.reference();
+        SplittableRandom r = new SplittableRandom(2);
+        for (int n : SIZES) {
+            float[] x = random(r, n, 3);
+            float[] y = random(r, n, 3);
+            float[] y1 = y.clone();
+            float[] y2 = y.clone();
+            ops.axpy(0.37f, x, OFF, y1, OFF, n);
+            ref.axpy(0.37f, x, OFF, y2, OFF, n);
+            assertAllClose(y2, y1, 1e-6, name + " axpy n=" + n);
+
+            float[] s1 = x.clone();
+            float[] s2 = x.clone();
+            ops.scale(s1, OFF, n, -1.5f);
+            ref.scale(s2, OFF, n, -1.5f);
+            assertArrayEquals(s2, s1, name + " scale n=" + n);
+
+            float[] o1 = new float[x.length];
+            float[] o2 = new float[x.length];
+            ops.add(x, OFF, y, OFF, o1, OFF, n);
+            ref.add(x, OFF, y, OFF, o2, OFF, n);
+            assertArrayEquals(o2, o1, name + " add n=" + n);
+            ops.mul(x, OFF, y, OFF, o1, OFF, n);
+            ref.mul(x, OFF, y, OFF, o2, OFF, n);
+            assertArrayEquals(o2, o1, name + " mul n=" + n);
+            // Untouched outside the range.
+            assertEquals(0f, o1[0]);
+            assertEquals(0f, o1[o1.length - 1]);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("providers")
+    void rmsnormMatchesDoubleFormula(String name, TensorOps ops) {
+        SplittableRandom r = new SplittableRandom(3);
+        for (int n : SIZES) {
+            float[] x = random(r, n, 2);
+            float[] w = random(r, n, 1);
+            float[] out = new float[x.length];
+            ops.rmsnorm(x, OFF, w, OFF, 1e-5f, out, OFF, n);
+            double ms = 0;
+            for (int i = 0; i < n; i++) {
+                ms += (double) x[OFF + i] * x[OFF + i];
+            }
+            double inv = 1 / Math.sqrt(ms / n + 1e-5);
+            for (int i = 0; i < n; i++) {
+                double e = x[OFF + i] * inv * w[OFF + i];
+                assertClose(e, out[OFF + i], Math.abs(e) * 10, name + " rmsnorm n=" + n + " i=" + i);
+            }
+            float[] inPlace = x.clone();
+            ops.rmsnorm(inPlace, OFF, w, OFF, 1e-5f, inPlace, OFF, n);
+            assertArrayEquals(Arrays.copyOfRange(out, OFF, OFF + n), Arrays.copyOfRange(inPlace, OFF, OFF + n));
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("providers")
+    void softmaxIsStableAndReturnsLogSumExp(String name, TensorOps ops) {
+        SplittableRandom r = new SplittableRandom(4);
+        for (int n : SIZES) {
+            float[] x = random(r, n, 20);
+            x[OFF] = 500f; // would overflow exp without the max shift
+            float[] y = x.clone();
+            float lse = ops.softmax(y, OFF, n);
+            double max = Double.NEGATIVE_INFINITY;
+            for (int i = 0; i < n; i++) {
+                max = Math.max(max, x[OFF + i]);
+            }
+            double sum = 0;
+            for (int i = 0; i < n; i++) {
+                sum += Math.exp(x[OFF + i] - max);
+            }
+            double total = 0;
+            for (int i = 0; i < n; i++) {
+                double e = Math.exp(x[OFF + i] - max) / sum;
+                assertClose(e, y[OFF + i], 10 * e + 1e-6, name + " softmax n=" + n);
+                total += y[OFF + i];
+            }
+            assertClose(1.0, total, 1, name + " softmax sum n=" + n);
+            assertClose(max + Math.log(sum), lse, Math.abs(max) + 1, name + " lse n=" + n);
+        }
+    }
+
+    @Test
+    void softmaxOfFullyMaskedRowIsZeroWithNegativeInfinityLse() {
+        for (var args : Providers.all().toList()) {
+            TensorOps ops = (TensorOps) args.get()[1];
+            float[] x = new float[5];
+            Arrays.fill(x, Float.NEGATIVE_INFINITY);
+            assertEquals(Float.NEGATIVE_INFINITY, ops.softmax(x, 0, 5));
+            assertArrayEquals(new float[5], x);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("providers")
+    void siluAndGelu(String name, TensorOps ops) {
+        SplittableRandom r = new SplittableRandom(5);
+        for (int n : SIZES) {
+            float[] x = random(r, n, 8);
+            float[] s = x.clone();
+            float[] g = x.clone();
+            ops.silu(s, OFF, n);
+            ops.gelu(g, OFF, n);
+            for (int i = 0; i < n; i++) {
+                double v = x[OFF + i];
+                double silu = v / (1 + Math.exp(-v));
+                double gelu = 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)));
+                assertClose(silu, s[OFF + i], 10 * Math.abs(silu) + 1, name + " silu x=" + v);
+                assertClose(gelu, g[OFF + i], 10 * Math.abs(gelu) + 1, name + " gelu x=" + v);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("providers")
+    void argmaxFindsFirstMaximumIgnoringNaN(String name, TensorOps ops) {
+        SplittableRandom r = new SplittableRandom(6);
+        for (int n : SIZES) {
+            float[] x = random(r, n, 1);
+            int expected = Providers.reference().argmax(x, OFF, n);
+            assertEquals(expected, ops.argmax(x, OFF, n), name + " n=" + n);
+            if (n > 2) {
+                x[OFF + n - 1] = 5f;
+                x[OFF + 1] = 5f;
+                x[OFF] = Float.NaN;
+                assertEquals(1, ops.argmax(x, OFF, n), name + " first of ties, NaN ignored, n=" + n);
+            }
+        }
+        float[] allNaN = {Float.NaN, Float.NaN};
+        assertEquals(0, ops.argmax(allNaN, 0, 2));
+    }
+
+    @Test
+    void badRangesNameTheOperation() {
+        TensorOps ops = Providers.reference();
+        var e = assertThrows(IllegalArgumentException.class, () -> ops.dot(new float[4], 0, new float[3], 0, 4));
+        assertTrue(e.getMessage().contains("dot") && e.getMessage().contains("length 3"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> ops.softmax(new float[4], -1, 2));
+        assertTrue(e.getMessage().contains("softmax"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> ops.argmax(new float[4], 0, 0));
+        assertTrue(e.getMessage().contains("empty"), e.getMessage());
+    }
+}

@@ -1,0 +1,218 @@
+package dev.longctx.core.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.longctx.core.parallel.ComputePool;
+import dev.longctx.core.tensor.DType;
+import dev.longctx.core.tensor.Quantization;
+import dev.longctx.core.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** matvec, matmul and dequantisation for every weight dtype against the scalar reference. */
+class WeightKernelsTest {
+    static final int[] ROWS = {1, 7, 16, 31, 64, 127};
+    /** Row lengths for plain dtypes: the awkward sizes. */
+    static final int[] PLAIN_COLS = {1, 7, 16, 31, 64, 127, 1000, 4099};
+    /** Row lengths for block dtypes: whole blocks of 32, 1 / odd / prime counts of blocks. */
+    static final int[] BLOCK_COLS = {32, 96, 224, 1024, 4128};
+
+    static Stream<Arguments> providersAndDtypes() {
+        return Providers.all().flatMap(a -> Stream.of(DType.values())
+                .map(t -> Arguments.of(a.get()[0] + "/" + t, a.get()[1], t)));
+    }
+
+    static int[] colsFor(DType t) {
+        return t.isQuantized() ? BLOCK_COLS : PLAIN_COLS;
+    }
+
+    static float[] random(SplittableRandom r, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) (r.nextGaussian());
+        }
+        return a;
+    }
+
+    /** A [rows, cols] weight tensor of type t holding the quantised random values. */
+    static Tensor weights(DType t, int rows, int cols, SplittableRandom r) {
+        Tensor w = Tensor.allocate(t, rows, cols);
+        float[] v = random(r, rows * cols);
+        for (int i = 0; i < rows; i++) {
+            Quantization.quantize(t, v, i * cols, cols, w.segment(), i * w.rowBytes());
+        }
+        return w;
+    }
+
+    /** Exact (double) product of the decoded weights with x, and the sum of |terms| for tolerances. */
+    static double[][] exact(Tensor w, float[] x, int xOff) {
+        int rows = (int) w.rows();
+        int cols = (int) w.columns();
+        float[] dec = w.toFloatArray();
+        double[][] out = new double[2][rows];
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                double p = (double) dec[r * cols + c] * x[xOff + c];
+                out[0][r] += p;
+                out[1][r] += Math.abs(p);
+            }
+        }
+        return out;
+    }
+
+    static void assertClose(double expected, double actual, double magnitude, String what) {
+        double tol = 2e-6 * magnitude + 1e-6;
+        assertTrue(Math.abs(expected - actual) <= tol,
+                what + ": expected " + expected + " got " + actual + " (tolerance " + tol + ")");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("providersAndDtypes")
+    void matvecMatchesReference(String name, TensorOps ops, DType t) {
+        SplittableRandom r = new SplittableRandom(11);
+        TensorOps ref = Providers.reference();
+        for (int rows : ROWS) {
+            for (int cols : colsFor(t)) {
+                try (Tensor w = weights(t, rows, cols, r)) {
+                    float[] x = random(r, cols + 5);
+                    float[] out = new float[rows + 2];
+                    float[] refOut = new float[rows + 2];
+                    ops.matvec(w, x, 5, out, 2);
+                    ref.matvec(w, x, 5, refOut, 2);
+                    double[][] ex = exact(w, x, 5);
+                    for (int i = 0; i < rows; i++) {
+                        String what = name + " rows=" + rows + " cols=" + cols + " row " + i;
+                        assertClose(refOut[2 + i], out[2 + i], ex[1][i], what + " vs scalar");
+                        assertClose(ex[0][i], out[2 + i], ex[1][i], what + " vs exact");
+                    }
+                    assertEquals(0f, out[0]);
+                    assertEquals(0f, out[1]);
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("providersAndDtypes")
+    void matmulMatchesReference(String name, TensorOps ops, DType t) {
+        SplittableRandom r = new SplittableRandom(12);
+        TensorOps ref = Providers.reference();
+        int[] tokensList = {1, 3, 4, 7, 17};
+        int[] rowsList = {1, 7, 31, 64, 127};
+        int[] colsList = t.isQuantized() ? new int[] {32, 96, 1024} : new int[] {1, 7, 16, 127, 1000};
+        for (int tokens : tokensList) {
+            for (int rows : rowsList) {
+                for (int cols : colsList) {
+                    try (Tensor w = weights(t, rows, cols, r)) {
+                        float[] x = random(r, tokens * cols);
+                        float[] out = new float[tokens * rows];
+                        float[] refOut = new float[tokens * rows];
+                        ops.matmul(w, x, tokens, out);
+                        ref.matmul(w, x, tokens, refOut);
+                        for (int tk = 0; tk < tokens; tk++) {
+                            double[][] ex = exact(w, x, tk * cols);
+                            for (int i = 0; i < rows; i++) {
+                                String what = name + " tokens=" + tokens + " rows=" + rows + " cols=" + cols
+                                        + " [" + tk + "," + i + "]";
+                                assertClose(refOut[tk * rows + i], out[tk * rows + i], ex[1][i], what + " vs scalar");
+                                assertClose(ex[0][i], out[tk * rows + i], ex[1][i], what + " vs exact");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void oneAndTwoThreadsGiveBitIdenticalResults() {
+        SplittableRandom r = new SplittableRandom(13);
+        try (ComputePool one = ComputePool.create(1); ComputePool two = ComputePool.create(2)) {
+            for (VectorKernels k : new VectorKernels[] {KernelProvider.scalar(), Providers.panama()}) {
+                TensorOps a = new TensorOps(k, one);
+                TensorOps b = new TensorOps(k, two);
+                for (DType t : DType.values()) {
+                    int cols = t.isQuantized() ? 320 : 333;
+                    try (Tensor w = weights(t, 203, cols, r)) {
+                        float[] x = random(r, 9 * cols);
+                        float[] o1 = new float[9 * 203];
+                        float[] o2 = new float[9 * 203];
+                        a.matvec(w, x, 0, o1, 0);
+                        b.matvec(w, x, 0, o2, 0);
+                        assertArrayEquals(o1, o2, k.name() + " " + t + " matvec");
+                        a.matmul(w, x, 9, o1);
+                        b.matmul(w, x, 9, o2);
+                        assertArrayEquals(o1, o2, k.name() + " " + t + " matmul");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void panamaDequantizeIsBitExactForEveryDtype() {
+        VectorKernels p = Providers.panama();
+        SplittableRandom r = new SplittableRandom(14);
+        for (DType t : DType.values()) {
+            int n = t.isQuantized() ? 4128 : 4099;
+            float[] v = random(r, n);
+            v[5] = 0f;
+            v[6] = -0f;
+            MemorySegment seg = MemorySegment.ofArray(new byte[(int) t.bytesFor(n)]);
+            Quantization.quantize(t, v, 0, n, seg, 0);
+            float[] a = new float[n];
+            float[] b = new float[n];
+            Quantization.dequantize(t, seg, 0, a, 0, n);
+            p.dequantize(t, seg, 0, b, 0, n);
+            assertArrayEquals(a, b, t.toString());
+        }
+    }
+
+    @Test
+    void panamaHalfConversionIsExactForAll65536Values() {
+        VectorKernels p = Providers.panama();
+        MemorySegment seg = MemorySegment.ofArray(new byte[2 * 65536]);
+        for (int h = 0; h < 65536; h++) {
+            seg.set(Quantization.SHORT_LE, 2L * h, (short) h);
+        }
+        float[] f16 = new float[65536];
+        float[] bf16 = new float[65536];
+        p.dequantize(DType.F16, seg, 0, f16, 0, 65536);
+        p.dequantize(DType.BF16, seg, 0, bf16, 0, 65536);
+        for (int h = 0; h < 65536; h++) {
+            float eb = Float.intBitsToFloat(h << 16);
+            assertEquals(Float.floatToRawIntBits(eb), Float.floatToRawIntBits(bf16[h]), "BF16 0x" + Integer.toHexString(h));
+            float e = Float.float16ToFloat((short) h);
+            if (Float.isNaN(e)) {
+                // NaN payloads are not meaningful (the JDK also sets the quiet bit); NaN-ness is.
+                assertTrue(Float.isNaN(f16[h]), "F16 NaN 0x" + Integer.toHexString(h) + " decoded as " + f16[h]);
+                continue;
+            }
+            assertEquals(Float.floatToRawIntBits(e), Float.floatToRawIntBits(f16[h]),
+                    "F16 0x" + Integer.toHexString(h) + ": expected " + e + " got " + f16[h]);
+        }
+    }
+
+    @Test
+    void badShapesAreClearErrors() {
+        TensorOps ops = Providers.reference();
+        try (Tensor w = Tensor.allocate(DType.F32, 4, 8)) {
+            var e = assertThrows(IllegalArgumentException.class, () -> ops.matvec(w, new float[7], 0, new float[4], 0));
+            assertTrue(e.getMessage().contains("matvec") && e.getMessage().contains("columns 8"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> ops.matvec(w, new float[8], 0, new float[3], 0));
+            assertTrue(e.getMessage().contains("rows 4"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> ops.matmul(w, new float[8], 2, new float[8]));
+            assertTrue(e.getMessage().contains("matmul") && e.getMessage().contains("tokens=2"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> ops.matmul(w, new float[16], -1, new float[8]));
+            assertTrue(e.getMessage().contains("negative token count"), e.getMessage());
+        }
+    }
+}
