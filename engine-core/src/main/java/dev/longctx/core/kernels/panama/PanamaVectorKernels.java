@@ -264,21 +264,6 @@ public final class PanamaVectorKernels implements VectorKernels {
 
     // ---------------------------------------------------------------- weight decoding
 
-    /**
-     * FL half floats at byte offset {@code off} as floats: sign | exp+mantissa << 13, times 2^112.
-     * Exact for every finite and infinite value; NaNs stay NaN but keep their payload unquieted
-     * (the JDK's scalar conversion sets the quiet bit).
-     */
-    private static FloatVector loadF16(MemorySegment seg, long off) {
-        IntVector h = (IntVector) ShortVector.fromMemorySegment(SS, seg, off, LE)
-                .convertShape(VectorOperators.S2I, IS, 0);
-        IntVector em = h.and(0x7FFF);
-        IntVector shifted = em.lanewise(VectorOperators.LSHL, 13);
-        // 2^112 rebiases the exponent from 15 to 127 and turns half subnormals into float normals.
-        IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
-        IntVector bits = finite.blend(shifted.or(0x7F800000), em.compare(VectorOperators.GE, 0x7C00));
-        return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
-    }
 
     /** FL bfloat16 values at byte offset {@code off} as floats. */
     private static FloatVector loadBf16(MemorySegment seg, long off) {
@@ -295,16 +280,7 @@ public final class PanamaVectorKernels implements VectorKernels {
     public void dequantize(DType type, MemorySegment src, long byteOffset, float[] dst, int dstOff, int n) {
         switch (type) {
             case F32 -> MemorySegment.copy(src, Quantization.FLOAT_LE, byteOffset, dst, dstOff, n);
-            case F16 -> {
-                int i = 0;
-                int bound = n - n % FL;
-                for (; i < bound; i += FL) {
-                    loadF16(src, byteOffset + 2L * i).intoArray(dst, dstOff + i);
-                }
-                for (; i < n; i++) {
-                    dst[dstOff + i] = Float.float16ToFloat(src.get(Quantization.SHORT_LE, byteOffset + 2L * i));
-                }
-            }
+            case F16 -> decodeF16(src, byteOffset, dst, dstOff, n);
             case BF16 -> {
                 int i = 0;
                 int bound = n - n % FL;
@@ -328,20 +304,51 @@ public final class PanamaVectorKernels implements VectorKernels {
                     }
                 }
             }
-            case Q4_0 -> {
-                for (int b = 0; b < n / QK; b++) {
-                    long base = byteOffset + 18L * b;
-                    float d = scaleAt(src, base);
-                    ByteVector q = ByteVector.fromMemorySegment(BS, src, base + 2, LE);
-                    ByteVector lo = q.and((byte) 0x0F).sub((byte) 8);
-                    ByteVector hi = q.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F).sub((byte) 8);
-                    for (int p = 0; p < PARTS16; p++) {
-                        ((FloatVector) lo.convertShape(VectorOperators.B2F, FS, p)).mul(d)
-                                .intoArray(dst, dstOff + b * QK + p * FL);
-                        ((FloatVector) hi.convertShape(VectorOperators.B2F, FS, p)).mul(d)
-                                .intoArray(dst, dstOff + b * QK + 16 + p * FL);
-                    }
-                }
+            case Q4_0 -> decodeQ4(src, byteOffset, dst, dstOff, n / QK);
+        }
+    }
+
+
+    /**
+     * Decodes n half floats. The conversion is written out in the loop body on purpose: as a
+     * separate method C2 compiles it on its own and then refuses to inline it ("callee is too
+     * large"), which boxes every vector and costs 10x.
+     */
+    private static void decodeF16(MemorySegment src, long off, float[] dst, int dstOff, int n) {
+        int i = 0;
+        int bound = n - n % FL;
+        for (; i < bound; i += FL) {
+            IntVector h = (IntVector) ShortVector.fromMemorySegment(SS, src, off + 2L * i, LE)
+                    .convertShape(VectorOperators.S2I, IS, 0);
+            IntVector em = h.and(0x7FFF);
+            IntVector shifted = em.lanewise(VectorOperators.LSHL, 13);
+            // 2^112 rebiases the exponent from 15 to 127 and turns half subnormals into float normals.
+            IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+            IntVector bits = finite.blend(shifted.or(0x7F800000), em.compare(VectorOperators.GE, 0x7C00));
+            bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().intoArray(dst, dstOff + i);
+        }
+        for (; i < n; i++) {
+            dst[dstOff + i] = Float.float16ToFloat(src.get(Quantization.SHORT_LE, off + 2L * i));
+        }
+    }
+
+    /**
+     * Decodes Q4_0 blocks. The nibble shift runs on 16-bit lanes (x86 has no byte shift; the
+     * mask drops the bits that cross into the neighbouring byte).
+     */
+    private static void decodeQ4(MemorySegment src, long off, float[] dst, int dstOff, int blocks) {
+        for (int b = 0; b < blocks; b++) {
+            long base = off + 18L * b;
+            FloatVector d = FloatVector.broadcast(FS, scaleAt(src, base));
+            ByteVector q = ByteVector.fromMemorySegment(BS, src, base + 2, LE);
+            ByteVector lo = q.and((byte) 0x0F).sub((byte) 8);
+            ByteVector hi = q.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
+                    .and((byte) 0x0F).sub((byte) 8);
+            for (int p = 0; p < PARTS16; p++) {
+                ((FloatVector) lo.convertShape(VectorOperators.B2F, FS, p)).mul(d)
+                        .intoArray(dst, dstOff + b * QK + p * FL);
+                ((FloatVector) hi.convertShape(VectorOperators.B2F, FS, p)).mul(d)
+                        .intoArray(dst, dstOff + b * QK + 16 + p * FL);
             }
         }
     }
@@ -356,22 +363,97 @@ public final class PanamaVectorKernels implements VectorKernels {
             long o = r * rowBytes;
             switch (type) {
                 case F32 -> matvecF32x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
-                case F16 -> matvecF16x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
+                case F16, Q4_0 -> matvecDecodedX4(type, w, o, rowBytes, cols, x, xOff, out, outOff + r);
                 case BF16 -> matvecBf16x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
                 case Q8_0 -> matvecQ8x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
-                case Q4_0 -> matvecQ4x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
             }
         }
         for (; r < rowTo; r++) {
             long o = r * rowBytes;
             out[outOff + r] = switch (type) {
                 case F32 -> matvecF32x1(w, o, cols, x, xOff);
-                case F16 -> matvecF16x1(w, o, cols, x, xOff);
+                case F16, Q4_0 -> matvecDecodedX1(type, w, o, cols, x, xOff);
                 case BF16 -> matvecBf16x1(w, o, cols, x, xOff);
                 case Q8_0 -> matvecQ8x1(w, o, cols, x, xOff);
-                case Q4_0 -> matvecQ4x1(w, o, cols, x, xOff);
             };
         }
+    }
+
+    /**
+     * Row elements decoded per step by the chunked matvec: 4 rows x 256 floats = 4 KiB, resident in
+     * L1 between the decode and the dot product.
+     */
+    private static final int CHUNK = 256;
+    private final ThreadLocal<float[]> chunkScratch = ThreadLocal.withInitial(() -> new float[4 * CHUNK]);
+
+    private static long byteOffsetOf(DType type, int elements) {
+        return (long) (elements / type.blockSize()) * type.blockBytes();
+    }
+
+    /**
+     * Matvec for dtypes whose decode is too large for C2 to inline into a 4-row loop (F16, Q4_0):
+     * each row is decoded 256 elements at a time into an L1-resident buffer, then multiplied.
+     * The weights are still read once and never copied as a whole.
+     */
+    private void matvecDecodedX4(DType type, MemorySegment w, long o, long rb, int cols, float[] x, int xOff,
+                                 float[] out, int oi) {
+        float[] buf = chunkScratch.get();
+        FloatVector a0 = FloatVector.zero(FS);
+        FloatVector a1 = FloatVector.zero(FS);
+        FloatVector a2 = FloatVector.zero(FS);
+        FloatVector a3 = FloatVector.zero(FS);
+        float t0 = 0f;
+        float t1 = 0f;
+        float t2 = 0f;
+        float t3 = 0f;
+        for (int c0 = 0; c0 < cols; c0 += CHUNK) {
+            int len = Math.min(CHUNK, cols - c0);
+            long bo = o + byteOffsetOf(type, c0);
+            dequantize(type, w, bo, buf, 0, len);
+            dequantize(type, w, bo + rb, buf, CHUNK, len);
+            dequantize(type, w, bo + 2 * rb, buf, 2 * CHUNK, len);
+            dequantize(type, w, bo + 3 * rb, buf, 3 * CHUNK, len);
+            int vb = len - len % FL;
+            int c = 0;
+            for (; c < vb; c += FL) {
+                FloatVector xv = FloatVector.fromArray(FS, x, xOff + c0 + c);
+                a0 = FloatVector.fromArray(FS, buf, c).fma(xv, a0);
+                a1 = FloatVector.fromArray(FS, buf, CHUNK + c).fma(xv, a1);
+                a2 = FloatVector.fromArray(FS, buf, 2 * CHUNK + c).fma(xv, a2);
+                a3 = FloatVector.fromArray(FS, buf, 3 * CHUNK + c).fma(xv, a3);
+            }
+            for (; c < len; c++) {
+                float xc = x[xOff + c0 + c];
+                t0 += buf[c] * xc;
+                t1 += buf[CHUNK + c] * xc;
+                t2 += buf[2 * CHUNK + c] * xc;
+                t3 += buf[3 * CHUNK + c] * xc;
+            }
+        }
+        out[oi] = a0.reduceLanes(VectorOperators.ADD) + t0;
+        out[oi + 1] = a1.reduceLanes(VectorOperators.ADD) + t1;
+        out[oi + 2] = a2.reduceLanes(VectorOperators.ADD) + t2;
+        out[oi + 3] = a3.reduceLanes(VectorOperators.ADD) + t3;
+    }
+
+    /** One row of {@link #matvecDecodedX4}, same order of operations. */
+    private float matvecDecodedX1(DType type, MemorySegment w, long o, int cols, float[] x, int xOff) {
+        float[] buf = chunkScratch.get();
+        FloatVector a0 = FloatVector.zero(FS);
+        float t0 = 0f;
+        for (int c0 = 0; c0 < cols; c0 += CHUNK) {
+            int len = Math.min(CHUNK, cols - c0);
+            dequantize(type, w, o + byteOffsetOf(type, c0), buf, 0, len);
+            int vb = len - len % FL;
+            int c = 0;
+            for (; c < vb; c += FL) {
+                a0 = FloatVector.fromArray(FS, buf, c).fma(FloatVector.fromArray(FS, x, xOff + c0 + c), a0);
+            }
+            for (; c < len; c++) {
+                t0 += buf[c] * x[xOff + c0 + c];
+            }
+        }
+        return a0.reduceLanes(VectorOperators.ADD) + t0;
     }
 
     private static void matvecF32x4(MemorySegment w, long o, long rb, int cols, float[] x, int xOff, float[] out, int oi) {
@@ -421,52 +503,7 @@ public final class PanamaVectorKernels implements VectorKernels {
         return s0;
     }
 
-    private static void matvecF16x4(MemorySegment w, long o, long rb, int cols, float[] x, int xOff, float[] out, int oi) {
-        FloatVector a0 = FloatVector.zero(FS);
-        FloatVector a1 = FloatVector.zero(FS);
-        FloatVector a2 = FloatVector.zero(FS);
-        FloatVector a3 = FloatVector.zero(FS);
-        int bound = cols - cols % FL;
-        int c = 0;
-        for (; c < bound; c += FL) {
-            FloatVector xv = FloatVector.fromArray(FS, x, xOff + c);
-            long b = o + 2L * c;
-            a0 = loadF16(w, b).fma(xv, a0);
-            a1 = loadF16(w, b + rb).fma(xv, a1);
-            a2 = loadF16(w, b + 2 * rb).fma(xv, a2);
-            a3 = loadF16(w, b + 3 * rb).fma(xv, a3);
-        }
-        float s0 = a0.reduceLanes(VectorOperators.ADD);
-        float s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD);
-        float s3 = a3.reduceLanes(VectorOperators.ADD);
-        for (; c < cols; c++) {
-            float xc = x[xOff + c];
-            long b = o + 2L * c;
-            s0 += Float.float16ToFloat(w.get(Quantization.SHORT_LE, b)) * xc;
-            s1 += Float.float16ToFloat(w.get(Quantization.SHORT_LE, b + rb)) * xc;
-            s2 += Float.float16ToFloat(w.get(Quantization.SHORT_LE, b + 2 * rb)) * xc;
-            s3 += Float.float16ToFloat(w.get(Quantization.SHORT_LE, b + 3 * rb)) * xc;
-        }
-        out[oi] = s0;
-        out[oi + 1] = s1;
-        out[oi + 2] = s2;
-        out[oi + 3] = s3;
-    }
 
-    private static float matvecF16x1(MemorySegment w, long o, int cols, float[] x, int xOff) {
-        FloatVector a0 = FloatVector.zero(FS);
-        int bound = cols - cols % FL;
-        int c = 0;
-        for (; c < bound; c += FL) {
-            a0 = loadF16(w, o + 2L * c).fma(FloatVector.fromArray(FS, x, xOff + c), a0);
-        }
-        float s0 = a0.reduceLanes(VectorOperators.ADD);
-        for (; c < cols; c++) {
-            s0 += Float.float16ToFloat(w.get(Quantization.SHORT_LE, o + 2L * c)) * x[xOff + c];
-        }
-        return s0;
-    }
 
     private static void matvecBf16x4(MemorySegment w, long o, long rb, int cols, float[] x, int xOff, float[] out, int oi) {
         FloatVector a0 = FloatVector.zero(FS);
@@ -562,50 +599,8 @@ public final class PanamaVectorKernels implements VectorKernels {
         return a0.reduceLanes(VectorOperators.ADD);
     }
 
-    /** Dot of one Q4_0 block (16 bytes of nibbles at {@code q}) with x[xi..xi+32), unscaled. */
-    private static FloatVector q4Block(MemorySegment w, long q, float[] x, int xi) {
-        ByteVector bytes = ByteVector.fromMemorySegment(BS, w, q, LE);
-        ByteVector lo = bytes.and((byte) 0x0F).sub((byte) 8);
-        ByteVector hi = bytes.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F).sub((byte) 8);
-        FloatVector acc = FloatVector.zero(FS);
-        for (int p = 0; p < PARTS16; p++) {
-            acc = ((FloatVector) lo.convertShape(VectorOperators.B2F, FS, p))
-                    .fma(FloatVector.fromArray(FS, x, xi + p * FL), acc);
-            acc = ((FloatVector) hi.convertShape(VectorOperators.B2F, FS, p))
-                    .fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), acc);
-        }
-        return acc;
-    }
 
-    private static void matvecQ4x4(MemorySegment w, long o, long rb, int cols, float[] x, int xOff, float[] out, int oi) {
-        FloatVector a0 = FloatVector.zero(FS);
-        FloatVector a1 = FloatVector.zero(FS);
-        FloatVector a2 = FloatVector.zero(FS);
-        FloatVector a3 = FloatVector.zero(FS);
-        int blocks = cols / QK;
-        for (int b = 0; b < blocks; b++) {
-            long bo = o + 18L * b;
-            int xi = xOff + b * QK;
-            a0 = q4Block(w, bo + 2, x, xi).fma(FloatVector.broadcast(FS, scaleAt(w, bo)), a0);
-            a1 = q4Block(w, bo + rb + 2, x, xi).fma(FloatVector.broadcast(FS, scaleAt(w, bo + rb)), a1);
-            a2 = q4Block(w, bo + 2 * rb + 2, x, xi).fma(FloatVector.broadcast(FS, scaleAt(w, bo + 2 * rb)), a2);
-            a3 = q4Block(w, bo + 3 * rb + 2, x, xi).fma(FloatVector.broadcast(FS, scaleAt(w, bo + 3 * rb)), a3);
-        }
-        out[oi] = a0.reduceLanes(VectorOperators.ADD);
-        out[oi + 1] = a1.reduceLanes(VectorOperators.ADD);
-        out[oi + 2] = a2.reduceLanes(VectorOperators.ADD);
-        out[oi + 3] = a3.reduceLanes(VectorOperators.ADD);
-    }
 
-    private static float matvecQ4x1(MemorySegment w, long o, int cols, float[] x, int xOff) {
-        FloatVector a0 = FloatVector.zero(FS);
-        int blocks = cols / QK;
-        for (int b = 0; b < blocks; b++) {
-            long bo = o + 18L * b;
-            a0 = q4Block(w, bo + 2, x, xOff + b * QK).fma(FloatVector.broadcast(FS, scaleAt(w, bo)), a0);
-        }
-        return a0.reduceLanes(VectorOperators.ADD);
-    }
 
     // ---------------------------------------------------------------- matmul
 
