@@ -13,4 +13,6 @@ module dev.longctx.core {
     exports dev.longctx.core.tensor;
     exports dev.longctx.core.kernels;
     exports dev.longctx.core.parallel;
+    exports dev.longctx.core.rope;
+    exports dev.longctx.core.sampling;
 }

@@ -6,8 +6,14 @@ Usage: python3 make_rope_fixture.py OUTPUT.json
 For each case it builds a LlamaConfig, instantiates transformers' own LlamaRotaryEmbedding on the
 CPU and records its inv_freq, its attention_scaling and the cos/sin it returns for a few positions
 (first half only: HF's cos/sin are cat(freqs, freqs), so both halves are equal; the script checks
-that). Where transformers exposes ROPE_INIT_FUNCTIONS for the type, the script also checks that
-the class and the init function agree, so the fixture is the library's own answer, not ours.
+that). Where transformers exposes ROPE_INIT_FUNCTIONS for the type, the script also calls the init
+function, requires the same attention factor and reports any inv_freq difference, so the fixture
+is the library's own answer, not ours.
+
+For dynamic NTK the recorded seq_len is max(position) + 1, the length HF's dynamic update uses.
+The init function, called with a Python int seq_len, computes the NTK base in doubles while the
+rotary module passes a tensor and gets float32 arithmetic; the module's inv_freq is the reference
+and, where the two differ, the init function's is kept as "inv_freq_init_function".
 
 Works with transformers 5.x (config.rope_parameters) and falls back to 4.4x-4.5x
 (config.rope_scaling + config.rope_theta). Every float is a float32 value written as the exact

@@ -127,6 +127,7 @@ public final class ComputePool implements AutoCloseable {
         }
     }
 
+    @SuppressWarnings("serial") // tasks are never serialised
     private static final class Range extends RecursiveAction {
         private final IntConsumer body;
         private final int from;
