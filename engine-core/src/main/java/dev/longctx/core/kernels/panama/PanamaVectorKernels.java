@@ -363,7 +363,13 @@ public final class PanamaVectorKernels implements VectorKernels {
             long o = r * rowBytes;
             switch (type) {
                 case F32 -> matvecF32x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
-                case F16, Q4_0 -> matvecDecodedX4(type, w, o, rowBytes, cols, x, xOff, out, outOff + r);
+                case F16, Q4_0 -> {
+                    for (int k = 0; k < 4; k++) {
+                        out[outOff + r + k] = type == DType.F16
+                                ? matvecF16Row(w, o + k * rowBytes, cols, x, xOff)
+                                : matvecQ4Row(w, o + k * rowBytes, cols, x, xOff);
+                    }
+                }
                 case BF16 -> matvecBf16x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
                 case Q8_0 -> matvecQ8x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
             }
@@ -372,7 +378,8 @@ public final class PanamaVectorKernels implements VectorKernels {
             long o = r * rowBytes;
             out[outOff + r] = switch (type) {
                 case F32 -> matvecF32x1(w, o, cols, x, xOff);
-                case F16, Q4_0 -> matvecDecodedX1(type, w, o, cols, x, xOff);
+                case F16 -> matvecF16Row(w, o, cols, x, xOff);
+                case Q4_0 -> matvecQ4Row(w, o, cols, x, xOff);
                 case BF16 -> matvecBf16x1(w, o, cols, x, xOff);
                 case Q8_0 -> matvecQ8x1(w, o, cols, x, xOff);
             };
@@ -380,80 +387,51 @@ public final class PanamaVectorKernels implements VectorKernels {
     }
 
     /**
-     * Row elements decoded per step by the chunked matvec: 4 rows x 256 floats = 4 KiB, resident in
-     * L1 between the decode and the dot product.
+     * One F16 row. The conversion is written out in the loop body (see {@link #decodeF16}); rows
+     * are done one at a time because four inlined conversions exceed C2's inlining budget.
      */
-    private static final int CHUNK = 256;
-    private final ThreadLocal<float[]> chunkScratch = ThreadLocal.withInitial(() -> new float[4 * CHUNK]);
-
-    private static long byteOffsetOf(DType type, int elements) {
-        return (long) (elements / type.blockSize()) * type.blockBytes();
+    private static float matvecF16Row(MemorySegment w, long o, int cols, float[] x, int xOff) {
+        FloatVector a0 = FloatVector.zero(FS);
+        int bound = cols - cols % FL;
+        int c = 0;
+        for (; c < bound; c += FL) {
+            IntVector h = (IntVector) ShortVector.fromMemorySegment(SS, w, o + 2L * c, LE)
+                    .convertShape(VectorOperators.S2I, IS, 0);
+            IntVector em = h.and(0x7FFF);
+            IntVector shifted = em.lanewise(VectorOperators.LSHL, 13);
+            IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+            IntVector bits = finite.blend(shifted.or(0x7F800000), em.compare(VectorOperators.GE, 0x7C00));
+            FloatVector wv = bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+            a0 = wv.fma(FloatVector.fromArray(FS, x, xOff + c), a0);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            s0 += Float.float16ToFloat(w.get(Quantization.SHORT_LE, o + 2L * c)) * x[xOff + c];
+        }
+        return s0;
     }
 
-    /**
-     * Matvec for dtypes whose decode is too large for C2 to inline into a 4-row loop (F16, Q4_0):
-     * each row is decoded 256 elements at a time into an L1-resident buffer, then multiplied.
-     * The weights are still read once and never copied as a whole.
-     */
-    private void matvecDecodedX4(DType type, MemorySegment w, long o, long rb, int cols, float[] x, int xOff,
-                                 float[] out, int oi) {
-        float[] buf = chunkScratch.get();
+    /** One Q4_0 row, the block decode written out in the loop body (see {@link #decodeQ4}). */
+    private static float matvecQ4Row(MemorySegment w, long o, int cols, float[] x, int xOff) {
         FloatVector a0 = FloatVector.zero(FS);
-        FloatVector a1 = FloatVector.zero(FS);
-        FloatVector a2 = FloatVector.zero(FS);
-        FloatVector a3 = FloatVector.zero(FS);
-        float t0 = 0f;
-        float t1 = 0f;
-        float t2 = 0f;
-        float t3 = 0f;
-        for (int c0 = 0; c0 < cols; c0 += CHUNK) {
-            int len = Math.min(CHUNK, cols - c0);
-            long bo = o + byteOffsetOf(type, c0);
-            dequantize(type, w, bo, buf, 0, len);
-            dequantize(type, w, bo + rb, buf, CHUNK, len);
-            dequantize(type, w, bo + 2 * rb, buf, 2 * CHUNK, len);
-            dequantize(type, w, bo + 3 * rb, buf, 3 * CHUNK, len);
-            int vb = len - len % FL;
-            int c = 0;
-            for (; c < vb; c += FL) {
-                FloatVector xv = FloatVector.fromArray(FS, x, xOff + c0 + c);
-                a0 = FloatVector.fromArray(FS, buf, c).fma(xv, a0);
-                a1 = FloatVector.fromArray(FS, buf, CHUNK + c).fma(xv, a1);
-                a2 = FloatVector.fromArray(FS, buf, 2 * CHUNK + c).fma(xv, a2);
-                a3 = FloatVector.fromArray(FS, buf, 3 * CHUNK + c).fma(xv, a3);
+        int blocks = cols / QK;
+        for (int b = 0; b < blocks; b++) {
+            long base = o + 18L * b;
+            int xi = xOff + b * QK;
+            ByteVector q = ByteVector.fromMemorySegment(BS, w, base + 2, LE);
+            ByteVector lo = q.and((byte) 0x0F).sub((byte) 8);
+            ByteVector hi = q.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
+                    .and((byte) 0x0F).sub((byte) 8);
+            FloatVector acc = FloatVector.zero(FS);
+            for (int p = 0; p < PARTS16; p++) {
+                acc = ((FloatVector) lo.convertShape(VectorOperators.B2F, FS, p))
+                        .fma(FloatVector.fromArray(FS, x, xi + p * FL), acc);
+                acc = ((FloatVector) hi.convertShape(VectorOperators.B2F, FS, p))
+                        .fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), acc);
             }
-            for (; c < len; c++) {
-                float xc = x[xOff + c0 + c];
-                t0 += buf[c] * xc;
-                t1 += buf[CHUNK + c] * xc;
-                t2 += buf[2 * CHUNK + c] * xc;
-                t3 += buf[3 * CHUNK + c] * xc;
-            }
+            a0 = acc.fma(FloatVector.broadcast(FS, scaleAt(w, base)), a0);
         }
-        out[oi] = a0.reduceLanes(VectorOperators.ADD) + t0;
-        out[oi + 1] = a1.reduceLanes(VectorOperators.ADD) + t1;
-        out[oi + 2] = a2.reduceLanes(VectorOperators.ADD) + t2;
-        out[oi + 3] = a3.reduceLanes(VectorOperators.ADD) + t3;
-    }
-
-    /** One row of {@link #matvecDecodedX4}, same order of operations. */
-    private float matvecDecodedX1(DType type, MemorySegment w, long o, int cols, float[] x, int xOff) {
-        float[] buf = chunkScratch.get();
-        FloatVector a0 = FloatVector.zero(FS);
-        float t0 = 0f;
-        for (int c0 = 0; c0 < cols; c0 += CHUNK) {
-            int len = Math.min(CHUNK, cols - c0);
-            dequantize(type, w, o + byteOffsetOf(type, c0), buf, 0, len);
-            int vb = len - len % FL;
-            int c = 0;
-            for (; c < vb; c += FL) {
-                a0 = FloatVector.fromArray(FS, buf, c).fma(FloatVector.fromArray(FS, x, xOff + c0 + c), a0);
-            }
-            for (; c < len; c++) {
-                t0 += buf[c] * x[xOff + c0 + c];
-            }
-        }
-        return a0.reduceLanes(VectorOperators.ADD) + t0;
+        return a0.reduceLanes(VectorOperators.ADD);
     }
 
     private static void matvecF32x4(MemorySegment w, long o, long rb, int cols, float[] x, int xOff, float[] out, int oi) {
