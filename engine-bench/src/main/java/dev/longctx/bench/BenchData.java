@@ -1,0 +1,59 @@
+package dev.longctx.bench;
+
+import dev.longctx.core.tensor.DType;
+import dev.longctx.core.tensor.Quantization;
+import dev.longctx.core.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.util.SplittableRandom;
+
+/** Seeded inputs shared by the benchmarks: random weight tensors and activation vectors. */
+final class BenchData {
+    /** Seed of every random input, so runs and forks compare like with like. */
+    static final long SEED = 0x10C7C7L;
+
+    private BenchData() {
+    }
+
+    /**
+     * An off-heap {@code [rows, cols]} tensor of {@code dtype} holding uniform values in [-1, 1)
+     * quantised through {@link Quantization#quantize}, row by row so no float copy of the whole
+     * matrix is needed.
+     */
+    static Tensor randomWeight(DType dtype, int rows, int cols, long seed) {
+        Tensor t = Tensor.allocate(dtype, rows, cols);
+        try {
+            SplittableRandom rnd = new SplittableRandom(seed);
+            float[] row = new float[cols];
+            MemorySegment seg = t.segment();
+            long rowBytes = t.rowBytes();
+            for (int r = 0; r < rows; r++) {
+                fill(rnd, row);
+                Quantization.quantize(dtype, row, 0, cols, seg, r * rowBytes);
+            }
+            return t;
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
+    }
+
+    /** A new off-heap tensor with the same dtype, shape and bytes as {@code src}. */
+    static Tensor copyOf(Tensor src) {
+        Tensor t = Tensor.allocate(src.dtype(), src.shape());
+        MemorySegment.copy(src.segment(), 0, t.segment(), 0, src.byteSize());
+        return t;
+    }
+
+    /** {@code n} uniform values in [-1, 1). */
+    static float[] randomFloats(int n, long seed) {
+        float[] a = new float[n];
+        fill(new SplittableRandom(seed), a);
+        return a;
+    }
+
+    private static void fill(SplittableRandom rnd, float[] a) {
+        for (int i = 0; i < a.length; i++) {
+            a[i] = (float) (rnd.nextDouble() * 2.0 - 1.0);
+        }
+    }
+}
