@@ -265,12 +265,6 @@ public final class PanamaVectorKernels implements VectorKernels {
     // ---------------------------------------------------------------- weight decoding
 
 
-    /** FL bfloat16 values at byte offset {@code off} as floats. */
-    private static FloatVector loadBf16(MemorySegment seg, long off) {
-        return ((IntVector) ShortVector.fromMemorySegment(SS, seg, off, LE)
-                .convertShape(VectorOperators.S2I, IS, 0))
-                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-    }
 
     private static float scaleAt(MemorySegment seg, long off) {
         return Float.float16ToFloat(seg.get(Quantization.SHORT_LE, off));
@@ -285,7 +279,9 @@ public final class PanamaVectorKernels implements VectorKernels {
                 int i = 0;
                 int bound = n - n % FL;
                 for (; i < bound; i += FL) {
-                    loadBf16(src, byteOffset + 2L * i).intoArray(dst, dstOff + i);
+                    ((IntVector) ShortVector.fromMemorySegment(SS, src, byteOffset + 2L * i, LE)
+                            .convertShape(VectorOperators.S2I, IS, 0))
+                            .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, dstOff + i);
                 }
                 for (; i < n; i++) {
                     dst[dstOff + i] = Float.intBitsToFloat((src.get(Quantization.SHORT_LE, byteOffset + 2L * i) & 0xFFFF) << 16);
@@ -358,78 +354,401 @@ public final class PanamaVectorKernels implements VectorKernels {
     @Override
     public void matvecRows(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
                            float[] x, int xOff, float[] out, int outOff) {
+        // Four rows at a time: four concurrent memory streams per thread (one stream per thread
+        // reaches only about half the read bandwidth) and four independent FMA chains. Decodes are
+        // written out in each loop body because C2 will not inline a vector helper that it has
+        // already compiled on its own, and would then box every vector.
         int r = rowFrom;
         for (; r + 4 <= rowTo; r += 4) {
             long o = r * rowBytes;
             switch (type) {
                 case F32 -> matvecF32x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
-                case F16, Q4_0 -> {
-                    for (int k = 0; k < 4; k++) {
-                        out[outOff + r + k] = type == DType.F16
-                                ? matvecF16Row(w, o + k * rowBytes, cols, x, xOff)
-                                : matvecQ4Row(w, o + k * rowBytes, cols, x, xOff);
-                    }
-                }
+                case F16 -> matvecF16x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
                 case BF16 -> matvecBf16x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
                 case Q8_0 -> matvecQ8x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
+                case Q4_0 -> matvecQ4x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
             }
         }
         for (; r < rowTo; r++) {
             long o = r * rowBytes;
             out[outOff + r] = switch (type) {
                 case F32 -> matvecF32x1(w, o, cols, x, xOff);
-                case F16 -> matvecF16Row(w, o, cols, x, xOff);
-                case Q4_0 -> matvecQ4Row(w, o, cols, x, xOff);
+                case F16 -> matvecF16x1(w, o, cols, x, xOff);
                 case BF16 -> matvecBf16x1(w, o, cols, x, xOff);
                 case Q8_0 -> matvecQ8x1(w, o, cols, x, xOff);
+                case Q4_0 -> matvecQ4x1(w, o, cols, x, xOff);
             };
         }
     }
 
-    /**
-     * One F16 row. The conversion is written out in the loop body (see {@link #decodeF16}); rows
-     * are done one at a time because four inlined conversions exceed C2's inlining budget.
-     */
-    private static float matvecF16Row(MemorySegment w, long o, int cols, float[] x, int xOff) {
+    /** Sign (bit 31) and exponent+mantissa (bits 13..27) of a sign-extended half shifted left by 13. */
+    private static final int F16_SIGN_EXP_MANT = 0x8FFFE000;
+    /** The half exponent field (31 = inf/NaN) after the shift by 13. */
+    private static final int F16_EXP_31 = 0x0F800000;
+    /** ORed onto a shifted half with exponent 31, it gives the float inf/NaN exponent (255). */
+    private static final int F16_INF_FIX = 0x70000000;
+
+    /** Four F16 rows: four memory streams, a cache line per row per step, the conversion written out. */
+    private static void matvecF16x4(MemorySegment w, long o, long rb, int cols, float[] x, int xOff, float[] out, int oi) {
         FloatVector a0 = FloatVector.zero(FS);
-        int bound = cols - cols % FL;
+        FloatVector b0 = FloatVector.zero(FS);
+        FloatVector a1 = FloatVector.zero(FS);
+        FloatVector b1 = FloatVector.zero(FS);
+        FloatVector a2 = FloatVector.zero(FS);
+        FloatVector b2 = FloatVector.zero(FS);
+        FloatVector a3 = FloatVector.zero(FS);
+        FloatVector b3 = FloatVector.zero(FS);
+        int bound2 = cols - cols % (2 * FL);
         int c = 0;
-        for (; c < bound; c += FL) {
-            IntVector h = (IntVector) ShortVector.fromMemorySegment(SS, w, o + 2L * c, LE)
-                    .convertShape(VectorOperators.S2I, IS, 0);
-            IntVector em = h.and(0x7FFF);
-            IntVector shifted = em.lanewise(VectorOperators.LSHL, 13);
-            IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
-            IntVector bits = finite.blend(shifted.or(0x7F800000), em.compare(VectorOperators.GE, 0x7C00));
-            FloatVector wv = bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
-            a0 = wv.fma(FloatVector.fromArray(FS, x, xOff + c), a0);
+        for (; c < bound2; c += 2 * FL) {
+            FloatVector xv = FloatVector.fromArray(FS, x, xOff + c);
+            FloatVector xw = FloatVector.fromArray(FS, x, xOff + c + FL);
+            IntVector ea0 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 2L * c, LE)
+                    .convertShape(VectorOperators.S2I, IS, 0)).lanewise(VectorOperators.LSHL, 13).and(F16_SIGN_EXP_MANT);
+            a0 = ea0.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                    .blend(ea0.or(F16_INF_FIX), ea0.and(F16_EXP_31).compare(VectorOperators.EQ, F16_EXP_31))
+                    .reinterpretAsFloats().fma(xv, a0);
+            IntVector eb0 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 2L * (c + FL), LE)
+                    .convertShape(VectorOperators.S2I, IS, 0)).lanewise(VectorOperators.LSHL, 13).and(F16_SIGN_EXP_MANT);
+            b0 = eb0.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                    .blend(eb0.or(F16_INF_FIX), eb0.and(F16_EXP_31).compare(VectorOperators.EQ, F16_EXP_31))
+                    .reinterpretAsFloats().fma(xw, b0);
+            IntVector ea1 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + rb + 2L * c, LE)
+                    .convertShape(VectorOperators.S2I, IS, 0)).lanewise(VectorOperators.LSHL, 13).and(F16_SIGN_EXP_MANT);
+            a1 = ea1.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                    .blend(ea1.or(F16_INF_FIX), ea1.and(F16_EXP_31).compare(VectorOperators.EQ, F16_EXP_31))
+                    .reinterpretAsFloats().fma(xv, a1);
+            IntVector eb1 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + rb + 2L * (c + FL), LE)
+                    .convertShape(VectorOperators.S2I, IS, 0)).lanewise(VectorOperators.LSHL, 13).and(F16_SIGN_EXP_MANT);
+            b1 = eb1.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                    .blend(eb1.or(F16_INF_FIX), eb1.and(F16_EXP_31).compare(VectorOperators.EQ, F16_EXP_31))
+                    .reinterpretAsFloats().fma(xw, b1);
+            IntVector ea2 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 2 * rb + 2L * c, LE)
+                    .convertShape(VectorOperators.S2I, IS, 0)).lanewise(VectorOperators.LSHL, 13).and(F16_SIGN_EXP_MANT);
+            a2 = ea2.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                    .blend(ea2.or(F16_INF_FIX), ea2.and(F16_EXP_31).compare(VectorOperators.EQ, F16_EXP_31))
+                    .reinterpretAsFloats().fma(xv, a2);
+            IntVector eb2 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 2 * rb + 2L * (c + FL), LE)
+                    .convertShape(VectorOperators.S2I, IS, 0)).lanewise(VectorOperators.LSHL, 13).and(F16_SIGN_EXP_MANT);
+            b2 = eb2.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                    .blend(eb2.or(F16_INF_FIX), eb2.and(F16_EXP_31).compare(VectorOperators.EQ, F16_EXP_31))
+                    .reinterpretAsFloats().fma(xw, b2);
+            IntVector ea3 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 3 * rb + 2L * c, LE)
+                    .convertShape(VectorOperators.S2I, IS, 0)).lanewise(VectorOperators.LSHL, 13).and(F16_SIGN_EXP_MANT);
+            a3 = ea3.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                    .blend(ea3.or(F16_INF_FIX), ea3.and(F16_EXP_31).compare(VectorOperators.EQ, F16_EXP_31))
+                    .reinterpretAsFloats().fma(xv, a3);
+            IntVector eb3 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 3 * rb + 2L * (c + FL), LE)
+                    .convertShape(VectorOperators.S2I, IS, 0)).lanewise(VectorOperators.LSHL, 13).and(F16_SIGN_EXP_MANT);
+            b3 = eb3.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                    .blend(eb3.or(F16_INF_FIX), eb3.and(F16_EXP_31).compare(VectorOperators.EQ, F16_EXP_31))
+                    .reinterpretAsFloats().fma(xw, b3);
         }
-        float s0 = a0.reduceLanes(VectorOperators.ADD);
+        int bound = cols - cols % FL;
+        for (; c < bound; c += FL) {
+            FloatVector xv = FloatVector.fromArray(FS, x, xOff + c);
+            IntVector ea0 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 2L * c, LE)
+                    .convertShape(VectorOperators.S2I, IS, 0)).lanewise(VectorOperators.LSHL, 13).and(F16_SIGN_EXP_MANT);
+            a0 = ea0.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                    .blend(ea0.or(F16_INF_FIX), ea0.and(F16_EXP_31).compare(VectorOperators.EQ, F16_EXP_31))
+                    .reinterpretAsFloats().fma(xv, a0);
+            IntVector ea1 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + rb + 2L * c, LE)
+                    .convertShape(VectorOperators.S2I, IS, 0)).lanewise(VectorOperators.LSHL, 13).and(F16_SIGN_EXP_MANT);
+            a1 = ea1.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                    .blend(ea1.or(F16_INF_FIX), ea1.and(F16_EXP_31).compare(VectorOperators.EQ, F16_EXP_31))
+                    .reinterpretAsFloats().fma(xv, a1);
+            IntVector ea2 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 2 * rb + 2L * c, LE)
+                    .convertShape(VectorOperators.S2I, IS, 0)).lanewise(VectorOperators.LSHL, 13).and(F16_SIGN_EXP_MANT);
+            a2 = ea2.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                    .blend(ea2.or(F16_INF_FIX), ea2.and(F16_EXP_31).compare(VectorOperators.EQ, F16_EXP_31))
+                    .reinterpretAsFloats().fma(xv, a2);
+            IntVector ea3 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 3 * rb + 2L * c, LE)
+                    .convertShape(VectorOperators.S2I, IS, 0)).lanewise(VectorOperators.LSHL, 13).and(F16_SIGN_EXP_MANT);
+            a3 = ea3.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                    .blend(ea3.or(F16_INF_FIX), ea3.and(F16_EXP_31).compare(VectorOperators.EQ, F16_EXP_31))
+                    .reinterpretAsFloats().fma(xv, a3);
+        }
+        float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD);
+        float s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
+        float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD);
+        float s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
         for (; c < cols; c++) {
-            s0 += Float.float16ToFloat(w.get(Quantization.SHORT_LE, o + 2L * c)) * x[xOff + c];
+            float xc = x[xOff + c];
+                s0 += Float.float16ToFloat(w.get(Quantization.SHORT_LE, o + 2L * c)) * xc;
+                s1 += Float.float16ToFloat(w.get(Quantization.SHORT_LE, o + rb + 2L * c)) * xc;
+                s2 += Float.float16ToFloat(w.get(Quantization.SHORT_LE, o + 2 * rb + 2L * c)) * xc;
+                s3 += Float.float16ToFloat(w.get(Quantization.SHORT_LE, o + 3 * rb + 2L * c)) * xc;
+        }
+        out[oi] = s0;
+        out[oi + 1] = s1;
+        out[oi + 2] = s2;
+        out[oi + 3] = s3;
+    }
+
+    /** One F16 row, same order of operations as {@link #matvecF16x4}. */
+    private static float matvecF16x1(MemorySegment w, long o, int cols, float[] x, int xOff) {
+        FloatVector a0 = FloatVector.zero(FS);
+        FloatVector b0 = FloatVector.zero(FS);
+        int bound2 = cols - cols % (2 * FL);
+        int c = 0;
+        for (; c < bound2; c += 2 * FL) {
+            FloatVector xv = FloatVector.fromArray(FS, x, xOff + c);
+            FloatVector xw = FloatVector.fromArray(FS, x, xOff + c + FL);
+            IntVector ea0 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 2L * c, LE)
+                    .convertShape(VectorOperators.S2I, IS, 0)).lanewise(VectorOperators.LSHL, 13).and(F16_SIGN_EXP_MANT);
+            a0 = ea0.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                    .blend(ea0.or(F16_INF_FIX), ea0.and(F16_EXP_31).compare(VectorOperators.EQ, F16_EXP_31))
+                    .reinterpretAsFloats().fma(xv, a0);
+            IntVector eb0 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 2L * (c + FL), LE)
+                    .convertShape(VectorOperators.S2I, IS, 0)).lanewise(VectorOperators.LSHL, 13).and(F16_SIGN_EXP_MANT);
+            b0 = eb0.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                    .blend(eb0.or(F16_INF_FIX), eb0.and(F16_EXP_31).compare(VectorOperators.EQ, F16_EXP_31))
+                    .reinterpretAsFloats().fma(xw, b0);
+        }
+        int bound = cols - cols % FL;
+        for (; c < bound; c += FL) {
+            FloatVector xv = FloatVector.fromArray(FS, x, xOff + c);
+            IntVector ea0 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 2L * c, LE)
+                    .convertShape(VectorOperators.S2I, IS, 0)).lanewise(VectorOperators.LSHL, 13).and(F16_SIGN_EXP_MANT);
+            a0 = ea0.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                    .blend(ea0.or(F16_INF_FIX), ea0.and(F16_EXP_31).compare(VectorOperators.EQ, F16_EXP_31))
+                    .reinterpretAsFloats().fma(xv, a0);
+        }
+        float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            float xc = x[xOff + c];
+                s0 += Float.float16ToFloat(w.get(Quantization.SHORT_LE, o + 2L * c)) * xc;
         }
         return s0;
     }
 
-    /** One Q4_0 row, the block decode written out in the loop body (see {@link #decodeQ4}). */
-    private static float matvecQ4Row(MemorySegment w, long o, int cols, float[] x, int xOff) {
+    /** Four BF16 rows: the decode is a sign extension and a shift. */
+    private static void matvecBf16x4(MemorySegment w, long o, long rb, int cols, float[] x, int xOff, float[] out, int oi) {
+        FloatVector a0 = FloatVector.zero(FS);
+        FloatVector b0 = FloatVector.zero(FS);
+        FloatVector a1 = FloatVector.zero(FS);
+        FloatVector b1 = FloatVector.zero(FS);
+        FloatVector a2 = FloatVector.zero(FS);
+        FloatVector b2 = FloatVector.zero(FS);
+        FloatVector a3 = FloatVector.zero(FS);
+        FloatVector b3 = FloatVector.zero(FS);
+        int bound2 = cols - cols % (2 * FL);
+        int c = 0;
+        for (; c < bound2; c += 2 * FL) {
+            FloatVector xv = FloatVector.fromArray(FS, x, xOff + c);
+            FloatVector xw = FloatVector.fromArray(FS, x, xOff + c + FL);
+            a0 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 2L * c, LE).convertShape(VectorOperators.S2I, IS, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xv, a0);
+            b0 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 2L * (c + FL), LE).convertShape(VectorOperators.S2I, IS, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xw, b0);
+            a1 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + rb + 2L * c, LE).convertShape(VectorOperators.S2I, IS, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xv, a1);
+            b1 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + rb + 2L * (c + FL), LE).convertShape(VectorOperators.S2I, IS, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xw, b1);
+            a2 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 2 * rb + 2L * c, LE).convertShape(VectorOperators.S2I, IS, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xv, a2);
+            b2 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 2 * rb + 2L * (c + FL), LE).convertShape(VectorOperators.S2I, IS, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xw, b2);
+            a3 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 3 * rb + 2L * c, LE).convertShape(VectorOperators.S2I, IS, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xv, a3);
+            b3 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 3 * rb + 2L * (c + FL), LE).convertShape(VectorOperators.S2I, IS, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xw, b3);
+        }
+        int bound = cols - cols % FL;
+        for (; c < bound; c += FL) {
+            FloatVector xv = FloatVector.fromArray(FS, x, xOff + c);
+            a0 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 2L * c, LE).convertShape(VectorOperators.S2I, IS, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xv, a0);
+            a1 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + rb + 2L * c, LE).convertShape(VectorOperators.S2I, IS, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xv, a1);
+            a2 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 2 * rb + 2L * c, LE).convertShape(VectorOperators.S2I, IS, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xv, a2);
+            a3 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 3 * rb + 2L * c, LE).convertShape(VectorOperators.S2I, IS, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xv, a3);
+        }
+        float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD);
+        float s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
+        float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD);
+        float s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            float xc = x[xOff + c];
+                s0 += Float.intBitsToFloat((w.get(Quantization.SHORT_LE, o + 2L * c) & 0xFFFF) << 16) * xc;
+                s1 += Float.intBitsToFloat((w.get(Quantization.SHORT_LE, o + rb + 2L * c) & 0xFFFF) << 16) * xc;
+                s2 += Float.intBitsToFloat((w.get(Quantization.SHORT_LE, o + 2 * rb + 2L * c) & 0xFFFF) << 16) * xc;
+                s3 += Float.intBitsToFloat((w.get(Quantization.SHORT_LE, o + 3 * rb + 2L * c) & 0xFFFF) << 16) * xc;
+        }
+        out[oi] = s0;
+        out[oi + 1] = s1;
+        out[oi + 2] = s2;
+        out[oi + 3] = s3;
+    }
+
+    /** One BF16 row, same order of operations as {@link #matvecBf16x4}. */
+    private static float matvecBf16x1(MemorySegment w, long o, int cols, float[] x, int xOff) {
+        FloatVector a0 = FloatVector.zero(FS);
+        FloatVector b0 = FloatVector.zero(FS);
+        int bound2 = cols - cols % (2 * FL);
+        int c = 0;
+        for (; c < bound2; c += 2 * FL) {
+            FloatVector xv = FloatVector.fromArray(FS, x, xOff + c);
+            FloatVector xw = FloatVector.fromArray(FS, x, xOff + c + FL);
+            a0 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 2L * c, LE).convertShape(VectorOperators.S2I, IS, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xv, a0);
+            b0 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 2L * (c + FL), LE).convertShape(VectorOperators.S2I, IS, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xw, b0);
+        }
+        int bound = cols - cols % FL;
+        for (; c < bound; c += FL) {
+            FloatVector xv = FloatVector.fromArray(FS, x, xOff + c);
+            a0 = ((IntVector) ShortVector.fromMemorySegment(SS, w, o + 2L * c, LE).convertShape(VectorOperators.S2I, IS, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xv, a0);
+        }
+        float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            float xc = x[xOff + c];
+                s0 += Float.intBitsToFloat((w.get(Quantization.SHORT_LE, o + 2L * c) & 0xFFFF) << 16) * xc;
+        }
+        return s0;
+    }
+
+    /** Four Q8_0 rows: int8 codes to floats, times the block scale, into one FMA chain per row. */
+    private static void matvecQ8x4(MemorySegment w, long o, long rb, int cols, float[] x, int xOff, float[] out, int oi) {
+        FloatVector a0 = FloatVector.zero(FS);
+        FloatVector a1 = FloatVector.zero(FS);
+        FloatVector a2 = FloatVector.zero(FS);
+        FloatVector a3 = FloatVector.zero(FS);
+        int blocks = cols / QK;
+        for (int b = 0; b < blocks; b++) {
+            int xi = xOff + b * QK;
+            long q0 = o + 34L * b;
+            FloatVector d0 = FloatVector.broadcast(FS, scaleAt(w, q0));
+            ByteVector l0 = ByteVector.fromMemorySegment(BS, w, q0 + 2, LE);
+            ByteVector h0 = ByteVector.fromMemorySegment(BS, w, q0 + 18, LE);
+            for (int p = 0; p < PARTS16; p++) {
+                a0 = ((FloatVector) l0.convertShape(VectorOperators.B2F, FS, p)).mul(d0).fma(FloatVector.fromArray(FS, x, xi + p * FL), a0);
+                a0 = ((FloatVector) h0.convertShape(VectorOperators.B2F, FS, p)).mul(d0).fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), a0);
+            }
+            long q1 = o + rb + 34L * b;
+            FloatVector d1 = FloatVector.broadcast(FS, scaleAt(w, q1));
+            ByteVector l1 = ByteVector.fromMemorySegment(BS, w, q1 + 2, LE);
+            ByteVector h1 = ByteVector.fromMemorySegment(BS, w, q1 + 18, LE);
+            for (int p = 0; p < PARTS16; p++) {
+                a1 = ((FloatVector) l1.convertShape(VectorOperators.B2F, FS, p)).mul(d1).fma(FloatVector.fromArray(FS, x, xi + p * FL), a1);
+                a1 = ((FloatVector) h1.convertShape(VectorOperators.B2F, FS, p)).mul(d1).fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), a1);
+            }
+            long q2 = o + 2 * rb + 34L * b;
+            FloatVector d2 = FloatVector.broadcast(FS, scaleAt(w, q2));
+            ByteVector l2 = ByteVector.fromMemorySegment(BS, w, q2 + 2, LE);
+            ByteVector h2 = ByteVector.fromMemorySegment(BS, w, q2 + 18, LE);
+            for (int p = 0; p < PARTS16; p++) {
+                a2 = ((FloatVector) l2.convertShape(VectorOperators.B2F, FS, p)).mul(d2).fma(FloatVector.fromArray(FS, x, xi + p * FL), a2);
+                a2 = ((FloatVector) h2.convertShape(VectorOperators.B2F, FS, p)).mul(d2).fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), a2);
+            }
+            long q3 = o + 3 * rb + 34L * b;
+            FloatVector d3 = FloatVector.broadcast(FS, scaleAt(w, q3));
+            ByteVector l3 = ByteVector.fromMemorySegment(BS, w, q3 + 2, LE);
+            ByteVector h3 = ByteVector.fromMemorySegment(BS, w, q3 + 18, LE);
+            for (int p = 0; p < PARTS16; p++) {
+                a3 = ((FloatVector) l3.convertShape(VectorOperators.B2F, FS, p)).mul(d3).fma(FloatVector.fromArray(FS, x, xi + p * FL), a3);
+                a3 = ((FloatVector) h3.convertShape(VectorOperators.B2F, FS, p)).mul(d3).fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), a3);
+            }
+        }
+        out[oi] = a0.reduceLanes(VectorOperators.ADD);
+        out[oi + 1] = a1.reduceLanes(VectorOperators.ADD);
+        out[oi + 2] = a2.reduceLanes(VectorOperators.ADD);
+        out[oi + 3] = a3.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** One Q8_0 row, same order of operations as {@link #matvecQ8x4}. */
+    private static float matvecQ8x1(MemorySegment w, long o, int cols, float[] x, int xOff) {
         FloatVector a0 = FloatVector.zero(FS);
         int blocks = cols / QK;
         for (int b = 0; b < blocks; b++) {
-            long base = o + 18L * b;
             int xi = xOff + b * QK;
-            ByteVector q = ByteVector.fromMemorySegment(BS, w, base + 2, LE);
-            ByteVector lo = q.and((byte) 0x0F).sub((byte) 8);
-            ByteVector hi = q.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
-                    .and((byte) 0x0F).sub((byte) 8);
-            FloatVector acc = FloatVector.zero(FS);
+            long q0 = o + 34L * b;
+            FloatVector d0 = FloatVector.broadcast(FS, scaleAt(w, q0));
+            ByteVector l0 = ByteVector.fromMemorySegment(BS, w, q0 + 2, LE);
+            ByteVector h0 = ByteVector.fromMemorySegment(BS, w, q0 + 18, LE);
             for (int p = 0; p < PARTS16; p++) {
-                acc = ((FloatVector) lo.convertShape(VectorOperators.B2F, FS, p))
-                        .fma(FloatVector.fromArray(FS, x, xi + p * FL), acc);
-                acc = ((FloatVector) hi.convertShape(VectorOperators.B2F, FS, p))
-                        .fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), acc);
+                a0 = ((FloatVector) l0.convertShape(VectorOperators.B2F, FS, p)).mul(d0).fma(FloatVector.fromArray(FS, x, xi + p * FL), a0);
+                a0 = ((FloatVector) h0.convertShape(VectorOperators.B2F, FS, p)).mul(d0).fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), a0);
             }
-            a0 = acc.fma(FloatVector.broadcast(FS, scaleAt(w, base)), a0);
+        }
+        return a0.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Four Q4_0 rows; the nibble shift runs on 16-bit lanes (x86 has no byte shift). */
+    private static void matvecQ4x4(MemorySegment w, long o, long rb, int cols, float[] x, int xOff, float[] out, int oi) {
+        FloatVector a0 = FloatVector.zero(FS);
+        FloatVector a1 = FloatVector.zero(FS);
+        FloatVector a2 = FloatVector.zero(FS);
+        FloatVector a3 = FloatVector.zero(FS);
+        int blocks = cols / QK;
+        for (int b = 0; b < blocks; b++) {
+            int xi = xOff + b * QK;
+            long q0 = o + 18L * b;
+            FloatVector d0 = FloatVector.broadcast(FS, scaleAt(w, q0));
+            ByteVector n0 = ByteVector.fromMemorySegment(BS, w, q0 + 2, LE);
+            ByteVector l0 = n0.and((byte) 0x0F).sub((byte) 8);
+            ByteVector h0 = n0.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
+                    .and((byte) 0x0F).sub((byte) 8);
+            for (int p = 0; p < PARTS16; p++) {
+                a0 = ((FloatVector) l0.convertShape(VectorOperators.B2F, FS, p)).mul(d0).fma(FloatVector.fromArray(FS, x, xi + p * FL), a0);
+                a0 = ((FloatVector) h0.convertShape(VectorOperators.B2F, FS, p)).mul(d0).fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), a0);
+            }
+            long q1 = o + rb + 18L * b;
+            FloatVector d1 = FloatVector.broadcast(FS, scaleAt(w, q1));
+            ByteVector n1 = ByteVector.fromMemorySegment(BS, w, q1 + 2, LE);
+            ByteVector l1 = n1.and((byte) 0x0F).sub((byte) 8);
+            ByteVector h1 = n1.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
+                    .and((byte) 0x0F).sub((byte) 8);
+            for (int p = 0; p < PARTS16; p++) {
+                a1 = ((FloatVector) l1.convertShape(VectorOperators.B2F, FS, p)).mul(d1).fma(FloatVector.fromArray(FS, x, xi + p * FL), a1);
+                a1 = ((FloatVector) h1.convertShape(VectorOperators.B2F, FS, p)).mul(d1).fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), a1);
+            }
+            long q2 = o + 2 * rb + 18L * b;
+            FloatVector d2 = FloatVector.broadcast(FS, scaleAt(w, q2));
+            ByteVector n2 = ByteVector.fromMemorySegment(BS, w, q2 + 2, LE);
+            ByteVector l2 = n2.and((byte) 0x0F).sub((byte) 8);
+            ByteVector h2 = n2.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
+                    .and((byte) 0x0F).sub((byte) 8);
+            for (int p = 0; p < PARTS16; p++) {
+                a2 = ((FloatVector) l2.convertShape(VectorOperators.B2F, FS, p)).mul(d2).fma(FloatVector.fromArray(FS, x, xi + p * FL), a2);
+                a2 = ((FloatVector) h2.convertShape(VectorOperators.B2F, FS, p)).mul(d2).fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), a2);
+            }
+            long q3 = o + 3 * rb + 18L * b;
+            FloatVector d3 = FloatVector.broadcast(FS, scaleAt(w, q3));
+            ByteVector n3 = ByteVector.fromMemorySegment(BS, w, q3 + 2, LE);
+            ByteVector l3 = n3.and((byte) 0x0F).sub((byte) 8);
+            ByteVector h3 = n3.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
+                    .and((byte) 0x0F).sub((byte) 8);
+            for (int p = 0; p < PARTS16; p++) {
+                a3 = ((FloatVector) l3.convertShape(VectorOperators.B2F, FS, p)).mul(d3).fma(FloatVector.fromArray(FS, x, xi + p * FL), a3);
+                a3 = ((FloatVector) h3.convertShape(VectorOperators.B2F, FS, p)).mul(d3).fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), a3);
+            }
+        }
+        out[oi] = a0.reduceLanes(VectorOperators.ADD);
+        out[oi + 1] = a1.reduceLanes(VectorOperators.ADD);
+        out[oi + 2] = a2.reduceLanes(VectorOperators.ADD);
+        out[oi + 3] = a3.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** One Q4_0 row, same order of operations as {@link #matvecQ4x4}. */
+    private static float matvecQ4x1(MemorySegment w, long o, int cols, float[] x, int xOff) {
+        FloatVector a0 = FloatVector.zero(FS);
+        int blocks = cols / QK;
+        for (int b = 0; b < blocks; b++) {
+            int xi = xOff + b * QK;
+            long q0 = o + 18L * b;
+            FloatVector d0 = FloatVector.broadcast(FS, scaleAt(w, q0));
+            ByteVector n0 = ByteVector.fromMemorySegment(BS, w, q0 + 2, LE);
+            ByteVector l0 = n0.and((byte) 0x0F).sub((byte) 8);
+            ByteVector h0 = n0.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
+                    .and((byte) 0x0F).sub((byte) 8);
+            for (int p = 0; p < PARTS16; p++) {
+                a0 = ((FloatVector) l0.convertShape(VectorOperators.B2F, FS, p)).mul(d0).fma(FloatVector.fromArray(FS, x, xi + p * FL), a0);
+                a0 = ((FloatVector) h0.convertShape(VectorOperators.B2F, FS, p)).mul(d0).fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), a0);
+            }
         }
         return a0.reduceLanes(VectorOperators.ADD);
     }
@@ -483,99 +802,14 @@ public final class PanamaVectorKernels implements VectorKernels {
 
 
 
-    private static void matvecBf16x4(MemorySegment w, long o, long rb, int cols, float[] x, int xOff, float[] out, int oi) {
-        FloatVector a0 = FloatVector.zero(FS);
-        FloatVector a1 = FloatVector.zero(FS);
-        FloatVector a2 = FloatVector.zero(FS);
-        FloatVector a3 = FloatVector.zero(FS);
-        int bound = cols - cols % FL;
-        int c = 0;
-        for (; c < bound; c += FL) {
-            FloatVector xv = FloatVector.fromArray(FS, x, xOff + c);
-            long b = o + 2L * c;
-            a0 = loadBf16(w, b).fma(xv, a0);
-            a1 = loadBf16(w, b + rb).fma(xv, a1);
-            a2 = loadBf16(w, b + 2 * rb).fma(xv, a2);
-            a3 = loadBf16(w, b + 3 * rb).fma(xv, a3);
-        }
-        float s0 = a0.reduceLanes(VectorOperators.ADD);
-        float s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD);
-        float s3 = a3.reduceLanes(VectorOperators.ADD);
-        for (; c < cols; c++) {
-            float xc = x[xOff + c];
-            long b = o + 2L * c;
-            s0 += bf16(w, b) * xc;
-            s1 += bf16(w, b + rb) * xc;
-            s2 += bf16(w, b + 2 * rb) * xc;
-            s3 += bf16(w, b + 3 * rb) * xc;
-        }
-        out[oi] = s0;
-        out[oi + 1] = s1;
-        out[oi + 2] = s2;
-        out[oi + 3] = s3;
-    }
 
     private static float bf16(MemorySegment w, long b) {
         return Float.intBitsToFloat((w.get(Quantization.SHORT_LE, b) & 0xFFFF) << 16);
     }
 
-    private static float matvecBf16x1(MemorySegment w, long o, int cols, float[] x, int xOff) {
-        FloatVector a0 = FloatVector.zero(FS);
-        int bound = cols - cols % FL;
-        int c = 0;
-        for (; c < bound; c += FL) {
-            a0 = loadBf16(w, o + 2L * c).fma(FloatVector.fromArray(FS, x, xOff + c), a0);
-        }
-        float s0 = a0.reduceLanes(VectorOperators.ADD);
-        for (; c < cols; c++) {
-            s0 += bf16(w, o + 2L * c) * x[xOff + c];
-        }
-        return s0;
-    }
 
-    /** Dot of one Q8_0 block (32 int8 at {@code q}) with x[xi..xi+32), unscaled, as a lane vector. */
-    private static FloatVector q8Block(MemorySegment w, long q, float[] x, int xi) {
-        FloatVector acc = FloatVector.zero(FS);
-        for (int h = 0; h < 2; h++) {
-            ByteVector bytes = ByteVector.fromMemorySegment(BS, w, q + 16 * h, LE);
-            for (int p = 0; p < PARTS16; p++) {
-                FloatVector qf = (FloatVector) bytes.convertShape(VectorOperators.B2F, FS, p);
-                acc = qf.fma(FloatVector.fromArray(FS, x, xi + 16 * h + p * FL), acc);
-            }
-        }
-        return acc;
-    }
 
-    private static void matvecQ8x4(MemorySegment w, long o, long rb, int cols, float[] x, int xOff, float[] out, int oi) {
-        FloatVector a0 = FloatVector.zero(FS);
-        FloatVector a1 = FloatVector.zero(FS);
-        FloatVector a2 = FloatVector.zero(FS);
-        FloatVector a3 = FloatVector.zero(FS);
-        int blocks = cols / QK;
-        for (int b = 0; b < blocks; b++) {
-            long bo = o + 34L * b;
-            int xi = xOff + b * QK;
-            a0 = q8Block(w, bo + 2, x, xi).fma(FloatVector.broadcast(FS, scaleAt(w, bo)), a0);
-            a1 = q8Block(w, bo + rb + 2, x, xi).fma(FloatVector.broadcast(FS, scaleAt(w, bo + rb)), a1);
-            a2 = q8Block(w, bo + 2 * rb + 2, x, xi).fma(FloatVector.broadcast(FS, scaleAt(w, bo + 2 * rb)), a2);
-            a3 = q8Block(w, bo + 3 * rb + 2, x, xi).fma(FloatVector.broadcast(FS, scaleAt(w, bo + 3 * rb)), a3);
-        }
-        out[oi] = a0.reduceLanes(VectorOperators.ADD);
-        out[oi + 1] = a1.reduceLanes(VectorOperators.ADD);
-        out[oi + 2] = a2.reduceLanes(VectorOperators.ADD);
-        out[oi + 3] = a3.reduceLanes(VectorOperators.ADD);
-    }
 
-    private static float matvecQ8x1(MemorySegment w, long o, int cols, float[] x, int xOff) {
-        FloatVector a0 = FloatVector.zero(FS);
-        int blocks = cols / QK;
-        for (int b = 0; b < blocks; b++) {
-            long bo = o + 34L * b;
-            a0 = q8Block(w, bo + 2, x, xOff + b * QK).fma(FloatVector.broadcast(FS, scaleAt(w, bo)), a0);
-        }
-        return a0.reduceLanes(VectorOperators.ADD);
-    }
 
 
 
