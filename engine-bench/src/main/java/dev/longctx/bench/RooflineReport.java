@@ -32,7 +32,7 @@ public final class RooflineReport {
      * @param benchmark {@code Class.method} or the package-qualified JMH name
      * @param params the JMH parameters, in order
      * @param score the primary score
-     * @param scoreError the 99.9% half-width JMH reports (NaN when it has too few samples)
+     * @param scoreError half the spread between the best and the worst iteration (or JMH's error)
      * @param unit the score unit, e.g. {@code us/op}
      */
     public record Raw(String benchmark, Map<String, String> params, double score, double scoreError, String unit) {

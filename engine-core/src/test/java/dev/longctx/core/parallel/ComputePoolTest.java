@@ -28,7 +28,18 @@ class ComputePoolTest {
     void workReallyRunsOnSeveralThreads() {
         try (ComputePool p = ComputePool.create(2)) {
             var names = java.util.concurrent.ConcurrentHashMap.<String>newKeySet();
-            p.parallelFor(2, i -> names.add(Thread.currentThread().getName()));
+            // Each task waits until both have started: one thread alone could never finish.
+            var bothStarted = new java.util.concurrent.CountDownLatch(2);
+            p.parallelFor(2, i -> {
+                names.add(Thread.currentThread().getName());
+                bothStarted.countDown();
+                try {
+                    assertTrue(bothStarted.await(30, java.util.concurrent.TimeUnit.SECONDS), "second thread never came");
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException(e);
+                }
+            });
             assertEquals(2, names.size(), names.toString());
         }
     }
@@ -43,6 +54,41 @@ class ComputePoolTest {
             }));
             assertTrue(e.getMessage().contains("task 7"), e.getMessage());
         }
+    }
+
+    @Test
+    void concurrentCallersEachGetAllTheirTasks() throws Exception {
+        try (ComputePool p = ComputePool.create(2)) {
+            int callers = 4;
+            AtomicIntegerArray[] hits = new AtomicIntegerArray[callers];
+            Thread[] ts = new Thread[callers];
+            for (int c = 0; c < callers; c++) {
+                hits[c] = new AtomicIntegerArray(50);
+                AtomicIntegerArray h = hits[c];
+                ts[c] = new Thread(() -> {
+                    for (int round = 0; round < 200; round++) {
+                        p.parallelFor(50, h::incrementAndGet);
+                    }
+                });
+                ts[c].start();
+            }
+            for (Thread t : ts) {
+                t.join();
+            }
+            for (AtomicIntegerArray h : hits) {
+                for (int i = 0; i < 50; i++) {
+                    assertEquals(200, h.get(i));
+                }
+            }
+        }
+    }
+
+    @Test
+    void closedPoolRejectsWork() {
+        ComputePool p = ComputePool.create(2);
+        p.close();
+        p.close();
+        assertThrows(IllegalStateException.class, () -> p.parallelFor(3, i -> { }));
     }
 
     @Test
