@@ -4,5 +4,5 @@
  */
 module dev.longctx.attention {
     requires transitive dev.longctx.core;
-    // Packages are exported when they gain their first public type.
+    exports dev.longctx.attention;
 }

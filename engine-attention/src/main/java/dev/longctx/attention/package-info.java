@@ -1,4 +1,8 @@
 /**
- * Attention kernels and the {@code KvView} they read. Not implemented yet: see the attention issue.
+ * Attention kernels and the read-only {@link dev.longctx.attention.KvView} they run against.
+ *
+ * <p>{@link dev.longctx.attention.NaiveAttention} is the oracle; every other kernel is tested
+ * against it with the equivalent explicit mask. Partial results combine with
+ * {@link dev.longctx.attention.PartialState#merge}.
  */
 package dev.longctx.attention;

@@ -1,0 +1,214 @@
+package dev.longctx.attention;
+
+import dev.longctx.core.kernels.VectorKernels;
+import java.util.Arrays;
+
+/**
+ * The inner loop of FlashAttention-2 (Dao, 2023) on a CPU: a tile of query rows (some tokens
+ * times the g query heads of one KV head) walks the pages of that head's view, keeping per row a
+ * running maximum {@code m}, a running sum {@code l} and an unnormalised output {@code O}:
+ * {@code m' = max(m, rowmax S)}, {@code l' = l e^{m-m'} + sum e^{S-m'}},
+ * {@code O' = O e^{m-m'} + e^{S-m'} V}. Pages the mask excludes for every row are skipped without
+ * being read; pages it includes for every row skip the per-element mask.
+ *
+ * <p>Extra memory is O(tile): the packed queries, one page of logits and one decoded value page.
+ * Not thread-safe: one instance per thread.
+ */
+final class OnlineSoftmaxTile {
+    private final VectorKernels k;
+    private AttentionProblem p;
+    private int kvHead;
+    private int firstRow;
+    private int tokens;
+    private int rows;
+    private int d;
+    private long qLo;
+    private long qHi;
+    private float[] q = new float[0];
+    private float[] s = new float[0];
+    private float[] v = new float[0];
+    private float[] o = new float[0];
+    private float[] m = new float[0];
+    private float[] l = new float[0];
+    private float[] probs = new float[0];
+
+    OnlineSoftmaxTile(VectorKernels k) {
+        this.k = k;
+    }
+
+    /** Starts a tile: query tokens {@code [i0, i1)} with the g heads of KV head {@code kh}. */
+    void reset(AttentionProblem problem, int kh, int i0, int i1) {
+        this.p = problem;
+        this.kvHead = kh;
+        this.firstRow = i0;
+        this.tokens = i1 - i0;
+        int g = problem.groupSize();
+        this.rows = tokens * g;
+        this.d = problem.headDim();
+        int ps = problem.kv()[kh].pageSize();
+        q = grow(q, rows * d);
+        s = grow(s, rows * ps);
+        v = grow(v, ps * d);
+        o = grow(o, rows * d);
+        m = grow(m, rows);
+        l = grow(l, rows);
+        probs = grow(probs, ps);
+        qLo = Long.MAX_VALUE;
+        qHi = Long.MIN_VALUE;
+        for (int t = 0; t < tokens; t++) {
+            long pos = problem.queryPositions()[i0 + t];
+            qLo = Math.min(qLo, pos);
+            qHi = Math.max(qHi, pos);
+            for (int j = 0; j < g; j++) {
+                // Pre-scaled so that S = Q K^T are the logits.
+                int r = t * g + j;
+                System.arraycopy(problem.queries(), problem.queryIndex(i0 + t, kh * g + j), q, r * d, d);
+                k.scale(q, r * d, d, problem.scale());
+            }
+        }
+        Arrays.fill(o, 0, rows * d, 0f);
+        Arrays.fill(m, 0, rows, Float.NEGATIVE_INFINITY);
+        Arrays.fill(l, 0, rows, 0f);
+    }
+
+    /**
+     * Computes the tile's logits against one page into {@code s} ([rows][n]) with the soft cap and
+     * the mask applied (masked: -infinity).
+     *
+     * @return false when the mask excludes the whole page for every row (nothing computed)
+     */
+    private boolean logits(KvView view, int page, int n) {
+        long kLo = view.pageMinPosition(page);
+        long kHi = view.pageMaxPosition(page);
+        AttentionMask mask = p.mask();
+        if (!mask.mayAttend(qLo, qHi, kLo, kHi)) {
+            return false;
+        }
+        k.matmulRows(view.dtype(), view.keys(page), view.rowBytes(), d, 0, n, q, rows, s, n);
+        float cap = p.softCap();
+        if (cap > 0) {
+            float inv = 1f / cap;
+            for (int i = 0; i < rows * n; i++) {
+                s[i] = cap * (float) Math.tanh(s[i] * inv);
+            }
+        }
+        if (!view.allValid(page) || !mask.attendsAll(qLo, qHi, kLo, kHi)) {
+            int g = p.groupSize();
+            for (int t = 0; t < tokens; t++) {
+                long qPos = p.queryPositions()[firstRow + t];
+                for (int slot = 0; slot < n; slot++) {
+                    if (!view.isValid(page, slot) || !mask.allows(qPos, view.position(page, slot))) {
+                        for (int j = 0; j < g; j++) {
+                            s[(t * g + j) * n + slot] = Float.NEGATIVE_INFINITY;
+                        }
+                    }
+                }
+            }
+        }
+        return true;
+    }
+
+    /** Folds one page of the tile's KV head into the running state. */
+    void accumulate(int page) {
+        KvView view = p.kv()[kvHead];
+        int n = view.pageLength(page);
+        if (n == 0 || !logits(view, page, n)) {
+            return;
+        }
+        boolean decoded = false;
+        for (int r = 0; r < rows; r++) {
+            int so = r * n;
+            float mx = k.max(s, so, n);
+            if (mx == Float.NEGATIVE_INFINITY) {
+                continue; // nothing visible to this row in this page
+            }
+            float mNew = Math.max(m[r], mx);
+            float corr = m[r] == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(m[r] - mNew);
+            float sum = k.expShiftSum(s, so, n, mNew);
+            if (corr != 1f) {
+                k.scale(o, r * d, d, corr);
+            }
+            l[r] = l[r] * corr + sum;
+            m[r] = mNew;
+            if (!decoded) {
+                k.dequantize(view.dtype(), view.values(page), 0, v, 0, n * d);
+                decoded = true;
+            }
+            for (int slot = 0; slot < n; slot++) {
+                float w = s[so + slot];
+                if (w != 0f) {
+                    k.axpy(w, v, slot * d, o, r * d, d);
+                }
+            }
+        }
+    }
+
+    /** Normalises: O /= l, and turns (m, l) into the log-sum-exp; empty rows get O = 0, -inf. */
+    void finish() {
+        for (int r = 0; r < rows; r++) {
+            if (l[r] == 0f) {
+                Arrays.fill(o, r * d, r * d + d, 0f);
+                m[r] = Float.NEGATIVE_INFINITY;
+            } else {
+                k.scale(o, r * d, d, 1f / l[r]);
+                m[r] = m[r] + (float) Math.log(l[r]);
+            }
+        }
+    }
+
+    /** Row count of the tile (tokens x g). */
+    int rows() {
+        return rows;
+    }
+
+    /** Normalised output of tile row r (after {@link #finish}). */
+    float[] output() {
+        return o;
+    }
+
+    /** Log-sum-exp of each tile row (after {@link #finish}). */
+    float[] lse() {
+        return m;
+    }
+
+    /** Writes the finished rows into the problem's output layout. */
+    void write(float[] out, float[] lseOut) {
+        int g = p.groupSize();
+        for (int t = 0; t < tokens; t++) {
+            for (int j = 0; j < g; j++) {
+                int r = t * g + j;
+                int h = kvHead * g + j;
+                System.arraycopy(o, r * d, out, ((firstRow + t) * p.queryHeads() + h) * d, d);
+                if (lseOut != null) {
+                    lseOut[(firstRow + t) * p.queryHeads() + h] = m[r];
+                }
+            }
+        }
+    }
+
+    /**
+     * Reports the exact probabilities of one page to the observer, given each tile row's final
+     * log-sum-exp in {@code rowLse} (indexed like the tile's rows).
+     */
+    void observe(int page, float[] rowLse, AttentionObserver observer) {
+        KvView view = p.kv()[kvHead];
+        int n = view.pageLength(page);
+        if (n == 0) {
+            return;
+        }
+        int g = p.groupSize();
+        boolean any = logits(view, page, n);
+        for (int r = 0; r < rows; r++) {
+            for (int slot = 0; slot < n; slot++) {
+                float e = any ? s[r * n + slot] : Float.NEGATIVE_INFINITY;
+                probs[slot] = e == Float.NEGATIVE_INFINITY || rowLse[r] == Float.NEGATIVE_INFINITY
+                        ? 0f : (float) Math.exp(e - rowLse[r]);
+            }
+            observer.observe(firstRow + r / g, kvHead * g + r % g, kvHead, page, probs, n);
+        }
+    }
+
+    private static float[] grow(float[] a, int n) {
+        return a.length >= n ? a : new float[Math.max(n, a.length * 2)];
+    }
+}

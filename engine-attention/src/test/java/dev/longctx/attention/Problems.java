@@ -1,0 +1,96 @@
+package dev.longctx.attention;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.longctx.core.kernels.KernelProvider;
+import dev.longctx.core.kernels.TensorOps;
+import dev.longctx.core.kernels.VectorKernels;
+import dev.longctx.core.parallel.ComputePool;
+import dev.longctx.core.tensor.DType;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/** Random problems and comparison helpers shared by the kernel tests. */
+final class Problems {
+    static final ComputePool ONE = ComputePool.create(1);
+    static final ComputePool TWO = ComputePool.create(2);
+
+    private Problems() {
+    }
+
+    /** Scalar and Panama kernels on 1 and 2 threads; asserts that Panama really is Panama. */
+    static List<TensorOps> allOps() {
+        VectorKernels panama = KernelProvider.panama();
+        assertTrue(panama.isVectorized(), "expected Panama kernels, got " + panama.name());
+        List<TensorOps> out = new ArrayList<>();
+        for (VectorKernels k : List.of(KernelProvider.scalar(), panama)) {
+            out.add(new TensorOps(k, ONE));
+            out.add(new TensorOps(k, TWO));
+        }
+        return out;
+    }
+
+    static TensorOps panamaTwoThreads() {
+        return new TensorOps(KernelProvider.panama(), TWO);
+    }
+
+    static float[] gaussian(SplittableRandom r, int n, double scale) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) (r.nextGaussian() * scale);
+        }
+        return a;
+    }
+
+    /**
+     * KV views with random keys and values; the first {@code sinks} keys get a large component
+     * along the mean query direction so they draw attention, as attention sinks do in real models.
+     */
+    static KvView[] views(SplittableRandom r, int kvHeads, int lk, int d, DType dtype, int pageSize, int sinks) {
+        KvView[] out = new KvView[kvHeads];
+        for (int h = 0; h < kvHeads; h++) {
+            float[] k = gaussian(r, lk * d, 1);
+            float[] v = gaussian(r, lk * d, 1);
+            for (int i = 0; i < Math.min(sinks, lk); i++) {
+                k[i * d] += 4f;
+            }
+            out[h] = DenseKvView.of(k, v, d, dtype, pageSize);
+        }
+        return out;
+    }
+
+    /** Normwise relative error: max |a - b| / max |b| (0 when both are zero). */
+    static double relativeError(float[] actual, float[] expected, int n) {
+        double maxDiff = 0;
+        double maxRef = 0;
+        for (int i = 0; i < n; i++) {
+            if (Float.isNaN(actual[i]) != Float.isNaN(expected[i])) {
+                return Double.POSITIVE_INFINITY;
+            }
+            if (Float.isNaN(actual[i])) {
+                continue;
+            }
+            maxDiff = Math.max(maxDiff, Math.abs((double) actual[i] - expected[i]));
+            maxRef = Math.max(maxRef, Math.abs(expected[i]));
+        }
+        return maxRef == 0 ? maxDiff : maxDiff / maxRef;
+    }
+
+    /** Runs a kernel and the naive reference and checks outputs and LSEs. */
+    static void assertMatchesNaive(AttentionKernel kernel, AttentionProblem p, double tol, String what) {
+        float[] out = new float[p.outputLength()];
+        float[] lse = new float[p.queryRows() * p.queryHeads()];
+        float[] refOut = new float[p.outputLength()];
+        float[] refLse = new float[p.queryRows() * p.queryHeads()];
+        kernel.attend(p, out, lse, null);
+        new NaiveAttention().attend(p, refOut, refLse, null);
+        double err = relativeError(out, refOut, out.length);
+        assertTrue(err <= tol, what + " " + p + ": relative error " + err + " > " + tol);
+        for (int i = 0; i < lse.length; i++) {
+            boolean bothEmpty = lse[i] == Float.NEGATIVE_INFINITY && refLse[i] == Float.NEGATIVE_INFINITY;
+            assertTrue(bothEmpty || Math.abs(lse[i] - refLse[i]) <= 1e-4 * Math.max(1, Math.abs(refLse[i])),
+                    what + " " + p + ": lse[" + i + "] " + lse[i] + " vs " + refLse[i]);
+        }
+    }
+}

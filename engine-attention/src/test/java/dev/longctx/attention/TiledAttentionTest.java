@@ -1,0 +1,176 @@
+package dev.longctx.attention;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.longctx.core.kernels.TensorOps;
+import dev.longctx.core.tensor.DType;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.DoubleAdder;
+import org.junit.jupiter.api.Test;
+
+class TiledAttentionTest {
+
+    /** (Lq, Lk, D, g) combinations covering every value of each list of the issue at least once. */
+    static final int[][] SHAPES = {
+            {1, 1, 8, 1}, {1, 17, 16, 2}, {3, 17, 64, 4}, {1, 512, 128, 8}, {3, 512, 8, 2},
+            {64, 512, 64, 1}, {64, 4099, 16, 4}, {257, 512, 128, 2}, {257, 4099, 8, 8}, {1, 4099, 128, 4},
+    };
+
+    @Test
+    void matchesNaiveAcrossShapesProvidersAndThreads() {
+        SplittableRandom r = new SplittableRandom(1);
+        for (int[] s : SHAPES) {
+            int lq = s[0];
+            int lk = s[1];
+            int d = s[2];
+            int g = s[3];
+            int kvHeads = 2;
+            KvView[] kv = Problems.views(r, kvHeads, lk, d, DType.F32, 32, 4);
+            float[] q = Problems.gaussian(r, lq * kvHeads * g * d, 1);
+            AttentionProblem p = AttentionProblem.causal(q, lq, kvHeads * g, kv);
+            for (TensorOps ops : Problems.allOps()) {
+                Problems.assertMatchesNaive(new TiledAttention(ops), p, 1e-5,
+                        ops.kernels().name() + "/" + ops.pool().threads() + "t");
+            }
+        }
+    }
+
+    @Test
+    void f16AndBf16AndQ8PagesMatchNaiveOnTheSamePagesAndF32WithinTheirPrecision() {
+        SplittableRandom r = new SplittableRandom(2);
+        TensorOps ops = Problems.panamaTwoThreads();
+        for (DType t : new DType[] {DType.F16, DType.BF16, DType.Q8_0}) {
+            int d = 64;
+            int lk = 300;
+            float[] k = Problems.gaussian(r, lk * d, 1);
+            float[] v = Problems.gaussian(r, lk * d, 1);
+            float[] q = Problems.gaussian(r, 5 * 4 * d, 1);
+            AttentionProblem quant = AttentionProblem.causal(q, 5, 4, DenseKvView.of(k, v, d, t, 16));
+            AttentionProblem exact = AttentionProblem.causal(q, 5, 4, DenseKvView.of(k, v, d, DType.F32, 16));
+            Problems.assertMatchesNaive(new TiledAttention(ops), quant, 1e-5, t + " pages");
+            float[] a = new float[quant.outputLength()];
+            float[] b = new float[exact.outputLength()];
+            new TiledAttention(ops).attend(quant, a, null, null);
+            new NaiveAttention().attend(exact, b, null, null);
+            double err = Problems.relativeError(a, b, a.length);
+            double bound = t == DType.F16 ? 2e-2 : 5e-2; // BF16 keeps 8 mantissa bits, Q8_0 about 7
+            assertTrue(err <= bound, t + " vs f32 pages: " + err);
+        }
+    }
+
+    @Test
+    void softCappingSlidingWindowAndSinksMatchNaive() {
+        SplittableRandom r = new SplittableRandom(3);
+        KvView[] kv = Problems.views(r, 2, 700, 32, DType.F32, 16, 4);
+        float[] q = Problems.gaussian(r, 40 * 4 * 32, 3);
+        long[] pos = AttentionProblem.lastPositions(kv[0], 40);
+        for (AttentionMask mask : new AttentionMask[] {AttentionMask.CAUSAL, AttentionMask.NONE,
+                AttentionMask.slidingWindow(64, 4), AttentionMask.slidingWindow(1, 0), AttentionMask.slidingWindow(100, 0)}) {
+            for (float cap : new float[] {0f, 5f}) {
+                AttentionProblem p = new AttentionProblem(q, 0, 40, 4, kv, pos, 0.2f, cap, mask);
+                for (TensorOps ops : Problems.allOps()) {
+                    Problems.assertMatchesNaive(new TiledAttention(ops), p, 1e-5, mask + " cap=" + cap);
+                }
+            }
+        }
+    }
+
+    @Test
+    void fullyMaskedRowsGiveZeroAndNegativeInfinity() {
+        SplittableRandom r = new SplittableRandom(4);
+        int d = 16;
+        float[] k = Problems.gaussian(r, 50 * d, 1);
+        float[] v = Problems.gaussian(r, 50 * d, 1);
+        long[] kpos = new long[50];
+        for (int i = 0; i < 50; i++) {
+            kpos[i] = 100 + i;
+        }
+        KvView view = DenseKvView.of(k, v, kpos, d, DType.F32, 16);
+        float[] q = Problems.gaussian(r, 3 * d, 1);
+        // Row 0 sits before every key (fully masked), rows 1 and 2 see some keys.
+        AttentionProblem p = new AttentionProblem(q, 0, 3, 1, new KvView[] {view}, new long[] {50, 120, 149},
+                0.25f, 0f, AttentionMask.CAUSAL);
+        float[] out = new float[p.outputLength()];
+        float[] lse = new float[3];
+        new TiledAttention(Problems.panamaTwoThreads()).attend(p, out, lse, null);
+        for (int c = 0; c < d; c++) {
+            assertEquals(0f, out[c]);
+        }
+        assertEquals(Float.NEGATIVE_INFINITY, lse[0]);
+        assertTrue(Float.isFinite(lse[1]) && Float.isFinite(lse[2]));
+        Problems.assertMatchesNaive(new TiledAttention(Problems.panamaTwoThreads()), p, 1e-5, "partly masked");
+    }
+
+    @Test
+    void evictedSlotsAreNeverAttended() {
+        SplittableRandom r = new SplittableRandom(5);
+        int d = 16;
+        DenseKvView view = (DenseKvView) Problems.views(r, 1, 100, d, DType.F32, 16, 0)[0];
+        for (int i = 10; i < 40; i += 3) {
+            view.invalidate(i);
+        }
+        float[] q = Problems.gaussian(r, 7 * 2 * d, 1);
+        AttentionProblem p = AttentionProblem.causal(q, 7, 2, view);
+        Problems.assertMatchesNaive(new TiledAttention(Problems.panamaTwoThreads()), p, 1e-5, "evicted slots");
+    }
+
+    @Test
+    void observerProbabilitiesSumToOneAndEqualTheReference() {
+        SplittableRandom r = new SplittableRandom(6);
+        KvView[] kv = Problems.views(r, 2, 257, 16, DType.F32, 16, 4);
+        float[] q = Problems.gaussian(r, 9 * 4 * 16, 1);
+        AttentionProblem p = AttentionProblem.causal(q, 9, 4, kv);
+        int ps = kv[0].pageSize();
+        float[][] tiled = new float[9 * 4][kv[0].pageCount() * ps];
+        float[][] naive = new float[9 * 4][kv[0].pageCount() * ps];
+        DoubleAdder calls = new DoubleAdder();
+        new TiledAttention(Problems.panamaTwoThreads()).attend(p, new float[p.outputLength()], null,
+                (row, head, kvHead, page, probs, count) -> {
+                    assertEquals(head / 2, kvHead);
+                    System.arraycopy(probs, 0, tiled[row * 4 + head], page * ps, count);
+                    calls.add(1);
+                });
+        new NaiveAttention().attend(p, new float[p.outputLength()], null,
+                (row, head, kvHead, page, probs, count) -> System.arraycopy(probs, 0, naive[row * 4 + head], page * ps, count));
+        assertEquals(9 * 4 * kv[0].pageCount(), calls.sum());
+        for (int i = 0; i < tiled.length; i++) {
+            double sum = 0;
+            for (float f : tiled[i]) {
+                sum += f;
+            }
+            assertEquals(1.0, sum, 1e-5, "row " + i);
+            for (int k = 0; k < tiled[i].length; k++) {
+                assertEquals(naive[i][k], tiled[i][k], 1e-6, "row " + i + " key " + k);
+            }
+        }
+    }
+
+    @Test
+    void nanInputsGiveNaNRowsWithoutHanging() {
+        SplittableRandom r = new SplittableRandom(7);
+        KvView[] kv = Problems.views(r, 1, 40, 16, DType.F32, 16, 0);
+        float[] q = Problems.gaussian(r, 2 * 16, 1);
+        q[3] = Float.NaN;
+        AttentionProblem p = AttentionProblem.causal(q, 2, 1, kv);
+        float[] out = new float[p.outputLength()];
+        new TiledAttention(Problems.panamaTwoThreads()).attend(p, out, null, null);
+        assertTrue(Float.isNaN(out[0]), "row with NaN query");
+        assertTrue(Float.isFinite(out[16]), "other row unaffected");
+    }
+
+    @Test
+    void oneAndTwoThreadsAreBitIdentical() {
+        SplittableRandom r = new SplittableRandom(8);
+        KvView[] kv = Problems.views(r, 2, 1000, 64, DType.F16, 32, 4);
+        float[] q = Problems.gaussian(r, 100 * 8 * 64, 1);
+        AttentionProblem p = AttentionProblem.causal(q, 100, 8, kv);
+        var ops = Problems.allOps();
+        float[] a = new float[p.outputLength()];
+        float[] b = new float[p.outputLength()];
+        new TiledAttention(ops.get(2)).attend(p, a, null, null);
+        new TiledAttention(ops.get(3)).attend(p, b, null, null);
+        assertArrayEquals(a, b);
+    }
+}
