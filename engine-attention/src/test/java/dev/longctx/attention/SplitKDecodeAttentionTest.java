@@ -1,0 +1,101 @@
+package dev.longctx.attention;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.longctx.core.kernels.TensorOps;
+import dev.longctx.core.tensor.DType;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+class SplitKDecodeAttentionTest {
+
+    @Test
+    void cutCoversEveryPageOnceAndCrossesHeadBoundaries() {
+        int[] pages = {5, 0, 7, 1};
+        List<int[]> segs = SplitKDecodeAttention.cut(pages, 4);
+        int[] seen = new int[13];
+        boolean crossed = false;
+        int prevHead = -1;
+        for (int[] s : segs) {
+            int base = s[0] == 0 ? 0 : s[0] == 1 ? 5 : s[0] == 2 ? 5 : 12;
+            for (int p = s[1]; p < s[2]; p++) {
+                seen[base + p]++;
+            }
+            crossed |= prevHead >= 0 && s[0] != prevHead && s[1] != 0;
+            prevHead = s[0];
+        }
+        for (int c : seen) {
+            assertEquals(1, c);
+        }
+        // 13 pages in units of 4: the second unit (pages 4..7) spans heads 0 and 2.
+        assertEquals(0, segs.get(1)[0]);
+        assertEquals(2, segs.get(2)[0]);
+        assertEquals(0, SplitKDecodeAttention.cut(new int[] {0, 0}, 8).size());
+    }
+
+    @Test
+    void matchesNaiveForDecodeShapes() {
+        SplittableRandom r = new SplittableRandom(1);
+        int[][] shapes = {{1, 1, 8, 1}, {1, 17, 16, 2}, {3, 512, 64, 4}, {1, 4099, 128, 8}, {1, 4099, 16, 4}, {2, 512, 128, 2}};
+        for (int[] s : shapes) {
+            KvView[] kv = Problems.views(r, 2, s[1], s[2], DType.F32, 32, 4);
+            float[] q = Problems.gaussian(r, s[0] * 2 * s[3] * s[2], 1);
+            AttentionProblem p = AttentionProblem.causal(q, s[0], 2 * s[3], kv);
+            for (TensorOps ops : Problems.allOps()) {
+                Problems.assertMatchesNaive(new SplitKDecodeAttention(ops), p, 1e-5,
+                        "split-k " + ops.kernels().name() + "/" + ops.pool().threads() + "t");
+            }
+        }
+    }
+
+    @Test
+    void unevenHeadsSoftCapAndF16Pages() {
+        SplittableRandom r = new SplittableRandom(2);
+        int d = 64;
+        KvView a = DenseKvView.of(Problems.gaussian(r, 1000 * d, 1), Problems.gaussian(r, 1000 * d, 1), d, DType.F16, 16);
+        KvView b = DenseKvView.of(Problems.gaussian(r, 37 * d, 1), Problems.gaussian(r, 37 * d, 1), d, DType.F16, 16);
+        float[] q = Problems.gaussian(r, 8 * d, 2);
+        // Head b is shorter: its query row sits at its own last position.
+        AttentionProblem p = new AttentionProblem(q, 0, 1, 8, new KvView[] {a, b}, new long[] {999}, 0.125f, 10f,
+                AttentionMask.NONE);
+        Problems.assertMatchesNaive(new SplitKDecodeAttention(Problems.panamaTwoThreads()), p, 1e-5, "uneven heads");
+    }
+
+    @Test
+    void oneAndTwoThreadsAreBitIdenticalAndEqualTheTiledKernelClosely() {
+        SplittableRandom r = new SplittableRandom(3);
+        KvView[] kv = Problems.views(r, 4, 3000, 64, DType.F16, 32, 4);
+        float[] q = Problems.gaussian(r, 16 * 64, 1);
+        AttentionProblem p = AttentionProblem.causal(q, 1, 16, kv);
+        var ops = Problems.allOps();
+        float[] a = new float[p.outputLength()];
+        float[] b = new float[p.outputLength()];
+        new SplitKDecodeAttention(ops.get(2)).attend(p, a, null, null);
+        new SplitKDecodeAttention(ops.get(3)).attend(p, b, null, null);
+        assertArrayEquals(a, b);
+    }
+
+    @Test
+    void observerSeesProbabilitiesThatSumToOne() {
+        SplittableRandom r = new SplittableRandom(4);
+        KvView[] kv = Problems.views(r, 2, 700, 16, DType.F32, 16, 4);
+        float[] q = Problems.gaussian(r, 4 * 16, 1);
+        AttentionProblem p = AttentionProblem.causal(q, 1, 4, kv);
+        double[] sums = new double[4];
+        new SplitKDecodeAttention(Problems.panamaTwoThreads()).attend(p, new float[p.outputLength()], null,
+                (row, head, kvHead, page, probs, count) -> {
+                    double s = 0;
+                    for (int i = 0; i < count; i++) {
+                        s += probs[i];
+                    }
+                    synchronized (sums) {
+                        sums[head] += s;
+                    }
+                });
+        for (double s : sums) {
+            assertEquals(1.0, s, 1e-5);
+        }
+    }
+}
