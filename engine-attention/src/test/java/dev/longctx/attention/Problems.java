@@ -60,6 +60,23 @@ final class Problems {
         return out;
     }
 
+    /**
+     * The output once the JIT has settled (see TensorOps: the Vector API's lane sums differ between
+     * interpreted and compiled code): runs until two runs in a row agree.
+     */
+    static float[] compiled(AttentionKernel k, AttentionProblem p) {
+        float[] prev = null;
+        for (int i = 0; i < 200; i++) {
+            float[] out = new float[p.outputLength()];
+            k.attend(p, out, null, null);
+            if (prev != null && java.util.Arrays.equals(prev, out)) {
+                return out;
+            }
+            prev = out;
+        }
+        throw new AssertionError("results never settled after 200 runs");
+    }
+
     /** Normwise relative error: max |a - b| / max |b| (0 when both are zero). */
     static double relativeError(float[] actual, float[] expected, int n) {
         double maxDiff = 0;
