@@ -134,12 +134,7 @@ final class OnlineSoftmaxTile {
                 k.dequantize(view.dtype(), view.values(page), 0, v, 0, n * d);
                 decoded = true;
             }
-            for (int slot = 0; slot < n; slot++) {
-                float w = s[so + slot];
-                if (w != 0f) {
-                    k.axpy(w, v, slot * d, o, r * d, d);
-                }
-            }
+            k.weightedRowSum(s, so, n, v, 0, d, o, r * d);
         }
     }
 

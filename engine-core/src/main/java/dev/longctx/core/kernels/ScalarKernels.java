@@ -62,6 +62,16 @@ public final class ScalarKernels implements VectorKernels {
     }
 
     @Override
+    public void weightedRowSum(float[] w, int wOff, int n, float[] rows, int rowsOff, int d, float[] out, int outOff) {
+        for (int k = 0; k < n; k++) {
+            float wk = w[wOff + k];
+            for (int c = 0; c < d; c++) {
+                out[outOff + c] += wk * rows[rowsOff + k * d + c];
+            }
+        }
+    }
+
+    @Override
     public float sumOfSquares(float[] x, int off, int n) {
         float s = 0f;
         for (int i = 0; i < n; i++) {

@@ -35,6 +35,13 @@ public interface VectorKernels {
     /** {@code out[i] = a[i] * b[i]} (out may alias a or b). */
     void mul(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n);
 
+    /**
+     * {@code out[outOff + c] += sum_{k < n} w[wOff + k] * rows[rowsOff + k * d + c]} for
+     * {@code c < d}: a weighted sum of {@code n} consecutive rows of length {@code d} (attention's
+     * P.V for one query row). Each output element accumulates its terms in k order.
+     */
+    void weightedRowSum(float[] w, int wOff, int n, float[] rows, int rowsOff, int d, float[] out, int outOff);
+
     /** Sum of {@code x[i]^2}. */
     float sumOfSquares(float[] x, int off, int n);
 

@@ -103,6 +103,34 @@ class ElementwiseKernelsTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("providers")
+    void weightedRowSumMatchesReference(String name, TensorOps ops) {
+        SplittableRandom r = new SplittableRandom(9);
+        for (int d : SIZES) {
+            if (d > 1000) {
+                continue;
+            }
+            for (int n : new int[] {1, 7, 64}) {
+                float[] w = random(r, n, 1);
+                float[] rows = random(r, n * d, 1);
+                float[] out = random(r, d, 1);
+                float[] ref = out.clone();
+                ops.kernels().weightedRowSum(w, OFF, n, rows, OFF, d, out, OFF);
+                for (int c = 0; c < d; c++) {
+                    double e = ref[OFF + c];
+                    double mag = Math.abs(e);
+                    for (int k = 0; k < n; k++) {
+                        e += (double) w[OFF + k] * rows[OFF + k * d + c];
+                        mag += Math.abs((double) w[OFF + k] * rows[OFF + k * d + c]);
+                    }
+                    assertClose(e, out[OFF + c], mag, name + " weightedRowSum d=" + d + " n=" + n + " c=" + c);
+                }
+                assertEquals(ref[0], out[0]);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("providers")
     void rmsnormMatchesDoubleFormula(String name, TensorOps ops) {
         SplittableRandom r = new SplittableRandom(3);
         for (int n : SIZES) {

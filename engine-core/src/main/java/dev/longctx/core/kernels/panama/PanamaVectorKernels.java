@@ -150,6 +150,62 @@ public final class PanamaVectorKernels implements VectorKernels {
         }
     }
 
+    /**
+     * Keeps up to 8 vectors of the output in registers and streams the rows through them: per
+     * row 8 loads and 8 FMAs, no stores (instead of an axpy per row, which loads and stores the
+     * output every time and pays a call per row).
+     */
+    @Override
+    public void weightedRowSum(float[] w, int wOff, int n, float[] rows, int rowsOff, int d, float[] out, int outOff) {
+        int c0 = 0;
+        int block = 8 * FL;
+        for (; c0 + block <= d; c0 += block) {
+            int o = outOff + c0;
+            FloatVector o0 = FloatVector.fromArray(FS, out, o);
+            FloatVector o1 = FloatVector.fromArray(FS, out, o + FL);
+            FloatVector o2 = FloatVector.fromArray(FS, out, o + 2 * FL);
+            FloatVector o3 = FloatVector.fromArray(FS, out, o + 3 * FL);
+            FloatVector o4 = FloatVector.fromArray(FS, out, o + 4 * FL);
+            FloatVector o5 = FloatVector.fromArray(FS, out, o + 5 * FL);
+            FloatVector o6 = FloatVector.fromArray(FS, out, o + 6 * FL);
+            FloatVector o7 = FloatVector.fromArray(FS, out, o + 7 * FL);
+            for (int k = 0; k < n; k++) {
+                FloatVector wk = FloatVector.broadcast(FS, w[wOff + k]);
+                int r = rowsOff + k * d + c0;
+                o0 = FloatVector.fromArray(FS, rows, r).fma(wk, o0);
+                o1 = FloatVector.fromArray(FS, rows, r + FL).fma(wk, o1);
+                o2 = FloatVector.fromArray(FS, rows, r + 2 * FL).fma(wk, o2);
+                o3 = FloatVector.fromArray(FS, rows, r + 3 * FL).fma(wk, o3);
+                o4 = FloatVector.fromArray(FS, rows, r + 4 * FL).fma(wk, o4);
+                o5 = FloatVector.fromArray(FS, rows, r + 5 * FL).fma(wk, o5);
+                o6 = FloatVector.fromArray(FS, rows, r + 6 * FL).fma(wk, o6);
+                o7 = FloatVector.fromArray(FS, rows, r + 7 * FL).fma(wk, o7);
+            }
+            o0.intoArray(out, o);
+            o1.intoArray(out, o + FL);
+            o2.intoArray(out, o + 2 * FL);
+            o3.intoArray(out, o + 3 * FL);
+            o4.intoArray(out, o + 4 * FL);
+            o5.intoArray(out, o + 5 * FL);
+            o6.intoArray(out, o + 6 * FL);
+            o7.intoArray(out, o + 7 * FL);
+        }
+        for (; c0 + FL <= d; c0 += FL) {
+            FloatVector acc = FloatVector.fromArray(FS, out, outOff + c0);
+            for (int k = 0; k < n; k++) {
+                acc = FloatVector.fromArray(FS, rows, rowsOff + k * d + c0).fma(FloatVector.broadcast(FS, w[wOff + k]), acc);
+            }
+            acc.intoArray(out, outOff + c0);
+        }
+        for (; c0 < d; c0++) {
+            float acc = out[outOff + c0];
+            for (int k = 0; k < n; k++) {
+                acc += w[wOff + k] * rows[rowsOff + k * d + c0];
+            }
+            out[outOff + c0] = acc;
+        }
+    }
+
     @Override
     public float sumOfSquares(float[] x, int off, int n) {
         FloatVector s0 = FloatVector.zero(FS);
@@ -826,8 +882,14 @@ public final class PanamaVectorKernels implements VectorKernels {
             tileScratch.set(tile);
         }
         // Decode this task's weight rows once; every block of tokens then reads them from L2.
-        for (int r = 0; r < rows; r++) {
-            dequantize(type, w, (rowFrom + r) * rowBytes, tile, r * cols, cols);
+        // Contiguous rows (weights, KV pages) decode in one call: a call per short row (a
+        // 128-element key) cost more than the decoding itself.
+        if (rowBytes == type.bytesFor(cols)) {
+            dequantize(type, w, rowFrom * rowBytes, tile, 0, rows * cols);
+        } else {
+            for (int r = 0; r < rows; r++) {
+                dequantize(type, w, (rowFrom + r) * rowBytes, tile, r * cols, cols);
+            }
         }
         int tokenBlock = Math.max(4, (TOKEN_BLOCK_FLOATS / Math.max(1, cols)) & ~3);
         for (int t0 = 0; t0 < tokens; t0 += tokenBlock) {
