@@ -71,6 +71,24 @@ public final class ScalarKernels implements VectorKernels {
         }
     }
 
+    private static final int B = VectorKernels.TRANSPOSED_TOKEN_MULTIPLE;
+
+    @Override
+    public void matmulRowsTransposed(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
+                                     float[] xt, int tokenStride, int tokens, float[] out, int outStride) {
+        float[] row = new float[cols];
+        for (int r = rowFrom; r < rowTo; r++) {
+            Quantization.dequantize(type, w, r * rowBytes, row, 0, cols);
+            for (int t = 0; t < tokens; t++) {
+                float s = 0f;
+                for (int c = 0; c < cols; c++) {
+                    s += row[c] * xt[(t / B) * B * cols + c * B + t % B];
+                }
+                out[t * outStride + r] = s;
+            }
+        }
+    }
+
     @Override
     public float sumOfSquares(float[] x, int off, int n) {
         float s = 0f;

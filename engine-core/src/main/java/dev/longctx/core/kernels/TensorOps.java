@@ -190,11 +190,47 @@ public final class TensorOps {
         long rowBytes = w.rowBytes();
         int rowsPerTask = matmulRowsPerTask(cols);
         int tasks = (rows + rowsPerTask - 1) / rowsPerTask;
+        if (tokens >= TRANSPOSE_MIN_TOKENS) {
+            // Transposed once for all tasks: the outer-product kernel then needs no horizontal sums.
+            int stride = roundUp(tokens, VectorKernels.TRANSPOSED_TOKEN_MULTIPLE);
+            float[] xt = transpose(x, tokens, cols, stride);
+            pool.parallelFor(tasks, t -> {
+                int from = t * rowsPerTask;
+                int to = Math.min(rows, from + rowsPerTask);
+                kernels.matmulRowsTransposed(w.dtype(), seg, rowBytes, cols, from, to, xt, stride, tokens, out, rows);
+            });
+            return;
+        }
         pool.parallelFor(tasks, t -> {
             int from = t * rowsPerTask;
             int to = Math.min(rows, from + rowsPerTask);
             kernels.matmulRows(w.dtype(), seg, rowBytes, cols, from, to, x, tokens, out, rows);
         });
+    }
+
+    /**
+     * From this many tokens on, matmul transposes the activations and uses the outer-product
+     * kernel; below it the padding to {@link VectorKernels#TRANSPOSED_TOKEN_MULTIPLE} would waste
+     * most of the work.
+     */
+    static final int TRANSPOSE_MIN_TOKENS = 16;
+
+    /** x [tokens][cols] to the blocked column-major layout of {@link VectorKernels#matmulRowsTransposed}. */
+    static float[] transpose(float[] x, int tokens, int cols, int stride) {
+        int b = VectorKernels.TRANSPOSED_TOKEN_MULTIPLE;
+        float[] xt = new float[Math.multiplyExact(cols, stride)];
+        for (int t = 0; t < tokens; t++) {
+            int xo = t * cols;
+            int base = (t / b) * b * cols + t % b;
+            for (int c = 0; c < cols; c++) {
+                xt[base + c * b] = x[xo + c];
+            }
+        }
+        return xt;
+    }
+
+    private static int roundUp(int n, int multiple) {
+        return (n + multiple - 1) / multiple * multiple;
     }
 
     /** Rows per matmul task: a multiple of 4 between 4 and 64 whose decoded tile fits 128 KiB. */

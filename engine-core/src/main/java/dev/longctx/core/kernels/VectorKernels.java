@@ -81,4 +81,19 @@ public interface VectorKernels {
      */
     void matmulRows(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
                     float[] x, int tokens, float[] out, int outStride);
+
+    /**
+     * {@link #matmulRows} with the activations packed column-major in blocks of
+     * {@code B = }{@link #TRANSPOSED_TOKEN_MULTIPLE} tokens: token {@code t}, column {@code c} at
+     * {@code xt[(t / B) * B * cols + c * B + t % B]}, padded with zeros to {@code tokenStride}
+     * tokens (a multiple of B). A block's columns are then contiguous, which is what the
+     * outer-product kernel streams. Every output element is the sum over c in column order,
+     * whatever the blocking, so results do not depend on how rows or tokens are split (nor on
+     * whether the JIT has compiled the kernel: there is no horizontal sum).
+     */
+    void matmulRowsTransposed(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
+                              float[] xt, int tokenStride, int tokens, float[] out, int outStride);
+
+    /** Token padding {@link #matmulRowsTransposed} needs: 32 (two 512-bit vectors of floats). */
+    int TRANSPOSED_TOKEN_MULTIPLE = 32;
 }

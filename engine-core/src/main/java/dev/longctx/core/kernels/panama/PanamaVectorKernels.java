@@ -39,6 +39,8 @@ public final class PanamaVectorKernels implements VectorKernels {
     private static final int PARTS16 = 16 / Math.max(1, Math.min(16, FL));
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final int QK = Quantization.QK;
+    /** Tokens per block of the transposed activation layout (see VectorKernels). */
+    private static final int TB = VectorKernels.TRANSPOSED_TOKEN_MULTIPLE;
     /** Floats of activations per token block in matmul (256 KiB: stays in L2 next to the weight tile). */
     private static final int TOKEN_BLOCK_FLOATS = 64 * 1024;
 
@@ -54,6 +56,9 @@ public final class PanamaVectorKernels implements VectorKernels {
 
     /** Why these kernels cannot run with the preferred species, or null. */
     public static String unsupportedReason() {
+        if (2 * FL > VectorKernels.TRANSPOSED_TOKEN_MULTIPLE && FL <= 16) {
+            return "internal: token padding " + VectorKernels.TRANSPOSED_TOKEN_MULTIPLE + " is not a multiple of 2 x " + FL;
+        }
         if (FL < 4) {
             return "the preferred float species has " + FL + " lanes (fewer than 4): no useful SIMD";
         }
@@ -910,6 +915,123 @@ public final class PanamaVectorKernels implements VectorKernels {
                 for (int t = t0; t < t1; t++) {
                     out[t * outStride + rowFrom + r] = dot1(tile, r * cols, x, t * cols, cols);
                 }
+            }
+        }
+    }
+
+    @Override
+    public void matmulRowsTransposed(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
+                                     float[] xt, int tokenStride, int tokens, float[] out, int outStride) {
+        int rows = rowTo - rowFrom;
+        float[] tile = tileScratch.get();
+        if (tile.length < rows * cols) {
+            tile = new float[rows * cols];
+            tileScratch.set(tile);
+        }
+        if (rowBytes == type.bytesFor(cols)) {
+            dequantize(type, w, rowFrom * rowBytes, tile, 0, rows * cols);
+        } else {
+            for (int r = 0; r < rows; r++) {
+                dequantize(type, w, (rowFrom + r) * rowBytes, tile, r * cols, cols);
+            }
+        }
+        float[] lanes = new float[8 * 2 * FL];
+        for (int t0 = 0; t0 < tokens; t0 += 2 * FL) {
+            int r = 0;
+            for (; r + 8 <= rows; r += 8) {
+                outer8x2(tile, r * cols, cols, xt, tokenStride, t0, lanes);
+                scatter(lanes, 8, t0, tokens, out, outStride, rowFrom + r);
+            }
+            for (; r < rows; r++) {
+                outer1x2(tile, r * cols, cols, xt, tokenStride, t0, lanes);
+                scatter(lanes, 1, t0, tokens, out, outStride, rowFrom + r);
+            }
+        }
+    }
+
+    /**
+     * Outer-product microkernel: 8 weight rows x 2 vectors of tokens = 16 accumulators; per column
+     * 2 token-vector loads, 8 weight broadcasts, 16 FMAs and no horizontal reduction. Leaves
+     * {@code lanes[(row * 2 + v) * FL + j]} = output of (row, token t0 + v * FL + j).
+     */
+    private static void outer8x2(float[] w, int wo, int cols, float[] xt, int ts, int t0, float[] lanes) {
+        FloatVector a00 = FloatVector.zero(FS), a01 = FloatVector.zero(FS);
+        FloatVector a10 = FloatVector.zero(FS), a11 = FloatVector.zero(FS);
+        FloatVector a20 = FloatVector.zero(FS), a21 = FloatVector.zero(FS);
+        FloatVector a30 = FloatVector.zero(FS), a31 = FloatVector.zero(FS);
+        FloatVector a40 = FloatVector.zero(FS), a41 = FloatVector.zero(FS);
+        FloatVector a50 = FloatVector.zero(FS), a51 = FloatVector.zero(FS);
+        FloatVector a60 = FloatVector.zero(FS), a61 = FloatVector.zero(FS);
+        FloatVector a70 = FloatVector.zero(FS), a71 = FloatVector.zero(FS);
+        for (int c = 0; c < cols; c++) {
+            int xo = (t0 / TB) * TB * cols + c * TB + t0 % TB;
+            FloatVector x0 = FloatVector.fromArray(FS, xt, xo);
+            FloatVector x1 = FloatVector.fromArray(FS, xt, xo + FL);
+            int o = wo + c;
+            FloatVector b = FloatVector.broadcast(FS, w[o]);
+            a00 = x0.fma(b, a00);
+            a01 = x1.fma(b, a01);
+            b = FloatVector.broadcast(FS, w[o + cols]);
+            a10 = x0.fma(b, a10);
+            a11 = x1.fma(b, a11);
+            b = FloatVector.broadcast(FS, w[o + 2 * cols]);
+            a20 = x0.fma(b, a20);
+            a21 = x1.fma(b, a21);
+            b = FloatVector.broadcast(FS, w[o + 3 * cols]);
+            a30 = x0.fma(b, a30);
+            a31 = x1.fma(b, a31);
+            b = FloatVector.broadcast(FS, w[o + 4 * cols]);
+            a40 = x0.fma(b, a40);
+            a41 = x1.fma(b, a41);
+            b = FloatVector.broadcast(FS, w[o + 5 * cols]);
+            a50 = x0.fma(b, a50);
+            a51 = x1.fma(b, a51);
+            b = FloatVector.broadcast(FS, w[o + 6 * cols]);
+            a60 = x0.fma(b, a60);
+            a61 = x1.fma(b, a61);
+            b = FloatVector.broadcast(FS, w[o + 7 * cols]);
+            a70 = x0.fma(b, a70);
+            a71 = x1.fma(b, a71);
+        }
+        a00.intoArray(lanes, 0);
+        a01.intoArray(lanes, FL);
+        a10.intoArray(lanes, 2 * FL);
+        a11.intoArray(lanes, 3 * FL);
+        a20.intoArray(lanes, 4 * FL);
+        a21.intoArray(lanes, 5 * FL);
+        a30.intoArray(lanes, 6 * FL);
+        a31.intoArray(lanes, 7 * FL);
+        a40.intoArray(lanes, 8 * FL);
+        a41.intoArray(lanes, 9 * FL);
+        a50.intoArray(lanes, 10 * FL);
+        a51.intoArray(lanes, 11 * FL);
+        a60.intoArray(lanes, 12 * FL);
+        a61.intoArray(lanes, 13 * FL);
+        a70.intoArray(lanes, 14 * FL);
+        a71.intoArray(lanes, 15 * FL);
+    }
+
+    /** One weight row of {@link #outer8x2}, same order of operations. */
+    private static void outer1x2(float[] w, int wo, int cols, float[] xt, int ts, int t0, float[] lanes) {
+        FloatVector a0 = FloatVector.zero(FS);
+        FloatVector a1 = FloatVector.zero(FS);
+        for (int c = 0; c < cols; c++) {
+            int xo = (t0 / TB) * TB * cols + c * TB + t0 % TB;
+            FloatVector b = FloatVector.broadcast(FS, w[wo + c]);
+            a0 = FloatVector.fromArray(FS, xt, xo).fma(b, a0);
+            a1 = FloatVector.fromArray(FS, xt, xo + FL).fma(b, a1);
+        }
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, FL);
+    }
+
+    /** Writes the lanes of {@code rowCount} rows to out[t][row] for the real tokens of the block. */
+    private static void scatter(float[] lanes, int rowCount, int t0, int tokens, float[] out, int os, int row0) {
+        int n = Math.min(2 * FL, tokens - t0);
+        for (int r = 0; r < rowCount; r++) {
+            int base = r * 2 * FL;
+            for (int j = 0; j < n; j++) {
+                out[(t0 + j) * os + row0 + r] = lanes[base + j];
             }
         }
     }
