@@ -15,6 +15,13 @@ import java.util.Arrays;
  * Not thread-safe: one instance per thread.
  */
 final class OnlineSoftmaxTile {
+    /**
+     * Tiles of at least this many rows (prefill) compute logits with the outer-product kernel on
+     * packed queries; smaller ones (decode: the g heads of one token) would waste most of its
+     * 32-row blocks and use the dot-product kernel.
+     */
+    static final int PACKED_MIN_ROWS = 16;
+
     private final VectorKernels k;
     private AttentionProblem p;
     private int kvHead;
@@ -25,6 +32,9 @@ final class OnlineSoftmaxTile {
     private long qLo;
     private long qHi;
     private float[] q = new float[0];
+    /** The queries packed for the outer-product kernel (tiles of at least 16 rows), else unused. */
+    private float[] qPacked = new float[0];
+    private int qStride;
     private float[] s = new float[0];
     private float[] v = new float[0];
     private float[] o = new float[0];
@@ -66,6 +76,18 @@ final class OnlineSoftmaxTile {
                 k.scale(q, r * d, d, problem.scale());
             }
         }
+        if (rows >= PACKED_MIN_ROWS) {
+            int b = VectorKernels.TRANSPOSED_TOKEN_MULTIPLE;
+            qStride = (rows + b - 1) / b * b;
+            qPacked = grow(qPacked, qStride * d);
+            Arrays.fill(qPacked, 0, qStride * d, 0f);
+            for (int r = 0; r < rows; r++) {
+                int base = (r / b) * b * d + r % b;
+                for (int c = 0; c < d; c++) {
+                    qPacked[base + c * b] = q[r * d + c];
+                }
+            }
+        }
         Arrays.fill(o, 0, rows * d, 0f);
         Arrays.fill(m, 0, rows, Float.NEGATIVE_INFINITY);
         Arrays.fill(l, 0, rows, 0f);
@@ -84,7 +106,11 @@ final class OnlineSoftmaxTile {
         if (!mask.mayAttend(qLo, qHi, kLo, kHi)) {
             return false;
         }
-        k.matmulRows(view.dtype(), view.keys(page), view.rowBytes(), d, 0, n, q, rows, s, n);
+        if (rows >= PACKED_MIN_ROWS) {
+            k.matmulRowsTransposed(view.dtype(), view.keys(page), view.rowBytes(), d, 0, n, qPacked, qStride, rows, s, n);
+        } else {
+            k.matmulRows(view.dtype(), view.keys(page), view.rowBytes(), d, 0, n, q, rows, s, n);
+        }
         float cap = p.softCap();
         if (cap > 0) {
             float inv = 1f / cap;
@@ -115,12 +141,14 @@ final class OnlineSoftmaxTile {
         if (n == 0 || !logits(view, page, n)) {
             return;
         }
-        boolean decoded = false;
+        boolean any = false;
         for (int r = 0; r < rows; r++) {
             int so = r * n;
             float mx = k.max(s, so, n);
             if (mx == Float.NEGATIVE_INFINITY) {
-                continue; // nothing visible to this row in this page
+                // Nothing visible to this row in this page: its probabilities are all 0 below.
+                java.util.Arrays.fill(s, so, so + n, 0f);
+                continue;
             }
             float mNew = Math.max(m[r], mx);
             float corr = m[r] == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(m[r] - mNew);
@@ -130,11 +158,12 @@ final class OnlineSoftmaxTile {
             }
             l[r] = l[r] * corr + sum;
             m[r] = mNew;
-            if (!decoded) {
-                k.dequantize(view.dtype(), view.values(page), 0, v, 0, n * d);
-                decoded = true;
-            }
-            k.weightedRowSum(s, so, n, v, 0, d, o, r * d);
+            any = true;
+        }
+        if (any) {
+            // P.V for the whole tile at once: each decoded value row serves every query row.
+            k.dequantize(view.dtype(), view.values(page), 0, v, 0, n * d);
+            k.weightedRowSums(s, 0, n, rows, n, v, 0, d, o, 0);
         }
     }
 

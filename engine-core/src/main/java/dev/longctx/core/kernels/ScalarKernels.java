@@ -90,6 +90,14 @@ public final class ScalarKernels implements VectorKernels {
     }
 
     @Override
+    public void weightedRowSums(float[] w, int wOff, int wStride, int m, int n, float[] rows, int rowsOff, int d,
+                                float[] out, int outOff) {
+        for (int i = 0; i < m; i++) {
+            weightedRowSum(w, wOff + i * wStride, n, rows, rowsOff, d, out, outOff + i * d);
+        }
+    }
+
+    @Override
     public float sumOfSquares(float[] x, int off, int n) {
         float s = 0f;
         for (int i = 0; i < n; i++) {

@@ -42,6 +42,15 @@ public interface VectorKernels {
      */
     void weightedRowSum(float[] w, int wOff, int n, float[] rows, int rowsOff, int d, float[] out, int outOff);
 
+    /**
+     * {@link #weightedRowSum} for {@code m} weight vectors at once (attention's P.V for a tile of
+     * query rows): for {@code i < m}, {@code out[outOff + i * d + c] += sum_{k < n}
+     * w[wOff + i * wStride + k] * rows[rowsOff + k * d + c]}. Each output element accumulates in k
+     * order, so the result equals m separate {@link #weightedRowSum} calls.
+     */
+    void weightedRowSums(float[] w, int wOff, int wStride, int m, int n, float[] rows, int rowsOff, int d,
+                         float[] out, int outOff);
+
     /** Sum of {@code x[i]^2}. */
     float sumOfSquares(float[] x, int off, int n);
 

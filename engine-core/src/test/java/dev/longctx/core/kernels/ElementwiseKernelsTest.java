@@ -131,6 +131,26 @@ class ElementwiseKernelsTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("providers")
+    void weightedRowSumsEqualsOneCallPerRow(String name, TensorOps ops) {
+        SplittableRandom r = new SplittableRandom(10);
+        for (int d : new int[] {1, 7, 16, 64, 127, 128}) {
+            for (int m : new int[] {1, 3, 4, 9}) {
+                int n = 13;
+                float[] w = random(r, m * n, 1);
+                float[] rows = random(r, n * d, 1);
+                float[] out = random(r, m * d, 1);
+                float[] expected = out.clone();
+                for (int i = 0; i < m; i++) {
+                    ops.kernels().weightedRowSum(w, OFF + i * n, n, rows, OFF, d, expected, OFF + i * d);
+                }
+                ops.kernels().weightedRowSums(w, OFF, n, m, n, rows, OFF, d, out, OFF);
+                assertArrayEquals(expected, out, name + " d=" + d + " m=" + m);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("providers")
     void rmsnormMatchesDoubleFormula(String name, TensorOps ops) {
         SplittableRandom r = new SplittableRandom(3);
         for (int n : SIZES) {

@@ -1,0 +1,139 @@
+package dev.longctx.attention;
+
+import dev.longctx.core.tensor.DType;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.BitSet;
+
+/**
+ * A view holding copies of selected keys and values of another view, packed densely into pages of
+ * the same size and dtype, in the original order (so positions still increase). For token-level
+ * selections: attention over k gathered keys reads O(k) rows, however the selection is scattered
+ * over the underlying pages, where a {@link SelectedKvView} would read every page it touches.
+ *
+ * <p>Reusable: {@link #reset} refills it and keeps its buffers, so a per-thread instance allocates
+ * only while the largest selection grows. Gathering costs O(k * rowBytes) copying. Not thread-safe.
+ */
+final class GatheredKvView implements KeySubsetView {
+    private KvView base;
+    private DType dtype;
+    private int pageSize;
+    private int headDim;
+    private long rowBytes;
+    private int count;
+    private MemorySegment[] keys = new MemorySegment[0];
+    private MemorySegment[] values = new MemorySegment[0];
+    private long[] positions = new long[0];
+    private int[] baseKeys = new int[0];
+
+    /** Refills the view with the keys of {@code base} in {@code selected} (key indices page * pageSize + slot). */
+    GatheredKvView reset(KvView base, BitSet selected) {
+        if (this.base == null || base.dtype() != dtype || base.pageSize() != pageSize || base.headDim() != headDim) {
+            // Page buffers are sized for one (dtype, page size, head dim); drop them when that changes.
+            keys = new MemorySegment[0];
+            values = new MemorySegment[0];
+        }
+        this.base = base;
+        this.dtype = base.dtype();
+        this.pageSize = base.pageSize();
+        this.headDim = base.headDim();
+        this.rowBytes = base.rowBytes();
+        int n = selected.cardinality();
+        int pages = (n + pageSize - 1) / pageSize;
+        if (keys.length < pages) {
+            int old = keys.length;
+            keys = Arrays.copyOf(keys, Math.max(pages, 2 * old));
+            values = Arrays.copyOf(values, keys.length);
+            // Off-heap, as DenseKvView and the cache: the Vector API intrinsifies 16-bit loads only from
+            // native segments. An automatic arena frees the pages with the view.
+            Arena arena = Arena.ofAuto();
+            for (int p = old; p < keys.length; p++) {
+                keys[p] = arena.allocate(rowBytes * pageSize, 64);
+                values[p] = arena.allocate(rowBytes * pageSize, 64);
+            }
+        }
+        if (positions.length < n) {
+            positions = new long[Math.max(n, 2 * positions.length)];
+            baseKeys = new int[positions.length];
+        }
+        int i = 0;
+        for (int key = selected.nextSetBit(0); key >= 0; key = selected.nextSetBit(key + 1)) {
+            int bp = key / pageSize;
+            int slot = key % pageSize;
+            long dst = (long) (i % pageSize) * rowBytes;
+            MemorySegment.copy(base.keys(bp), slot * rowBytes, keys[i / pageSize], dst, rowBytes);
+            MemorySegment.copy(base.values(bp), slot * rowBytes, values[i / pageSize], dst, rowBytes);
+            positions[i] = base.position(bp, slot);
+            baseKeys[i] = key;
+            i++;
+        }
+        this.count = n;
+        return this;
+    }
+
+    @Override
+    public KvView base() {
+        return base;
+    }
+
+    @Override
+    public int baseKey(int page, int slot) {
+        return baseKeys[page * pageSize + slot];
+    }
+
+    @Override
+    public int headDim() {
+        return headDim;
+    }
+
+    @Override
+    public DType dtype() {
+        return dtype;
+    }
+
+    @Override
+    public int pageSize() {
+        return pageSize;
+    }
+
+    @Override
+    public int pageCount() {
+        return (count + pageSize - 1) / pageSize;
+    }
+
+    @Override
+    public int pageLength(int page) {
+        return Math.min(pageSize, count - page * pageSize);
+    }
+
+    @Override
+    public MemorySegment keys(int page) {
+        return keys[page];
+    }
+
+    @Override
+    public MemorySegment values(int page) {
+        return values[page];
+    }
+
+    @Override
+    public long position(int page, int slot) {
+        return positions[page * pageSize + slot];
+    }
+
+    @Override
+    public boolean isValid(int page, int slot) {
+        return slot < pageLength(page);
+    }
+
+    @Override
+    public boolean allValid(int page) {
+        return true;
+    }
+
+    @Override
+    public int length() {
+        return count;
+    }
+}

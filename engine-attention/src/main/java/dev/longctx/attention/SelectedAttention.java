@@ -1,0 +1,274 @@
+package dev.longctx.attention;
+
+import dev.longctx.core.kernels.TensorOps;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.Objects;
+
+/**
+ * Top-k selected attention: for each query row and KV head, first choose at most a budget of keys
+ * (sinks and a recent window always, then the keys or pages a cheap score ranks highest), then run
+ * exact attention (the {@link TiledAttention} inner loop, same mask, scale and soft cap) over the
+ * chosen keys only. The output is exactly softmax attention restricted to the selection; it
+ * approximates full attention as well as the selection captures the attention mass.
+ *
+ * <p><b>Selection granularity.</b> Every query row selects its own keys (one selection per row and
+ * KV head, shared by the g query heads of the group, so each selected K/V row is read once per
+ * group). In decode (Lq = 1) that is one selection per KV head and step, as in the papers; for a
+ * block of rows (Lq > 1) the selection work is repeated per row. Only keys the row's mask allows
+ * and the view holds valid are ever selected: the selection never crosses the mask.
+ *
+ * <p><b>Work.</b> One task per (query row, KV head), spread over the {@link TensorOps} pool; each
+ * task writes only its own outputs, so results are bit-identical for any thread count. The
+ * observer receives, per (row, query head, page of the original view), the exact probabilities
+ * over the selection: they sum to 1 and unselected keys report 0.
+ *
+ * <p><b>Cost</b> per query row and KV head: the subclass's selection, then O(k * D * g) for the
+ * exact pass over k selected keys (head dim D, group size g). Extra memory per thread: buffers of
+ * O(g * Lk) floats (the scores, and with an observer the scattered probabilities) and one tile.
+ *
+ * <p>Subclasses: {@link QuestAttention} (page-level, Tang et al., 2024) and
+ * {@link TokenSelectAttention} (token-level, Wu et al., 2024).
+ */
+public abstract sealed class SelectedAttention implements AttentionKernel permits QuestAttention, TokenSelectAttention {
+    final TensorOps ops;
+    final SelectedAttentionBudget budget;
+    private final ThreadLocal<Workspace> workspaces;
+
+    SelectedAttention(TensorOps ops, SelectedAttentionBudget budget) {
+        this.ops = Objects.requireNonNull(ops, "ops");
+        this.budget = Objects.requireNonNull(budget, "budget");
+        this.workspaces = ThreadLocal.withInitial(() -> new Workspace(ops));
+    }
+
+    /** The budget, sinks and window this kernel selects with. */
+    public SelectedAttentionBudget budget() {
+        return budget;
+    }
+
+    @Override
+    public final void attend(AttentionProblem p, float[] out, float[] lse, AttentionObserver observer) {
+        AttentionKernel.checkOutputs(p, out, lse);
+        int lq = p.queryRows();
+        if (lq == 0) {
+            return;
+        }
+        int kvHeads = p.kvHeads();
+        ops.pool().parallelFor(lq * kvHeads, t -> {
+            int row = t / kvHeads;
+            int kh = t % kvHeads;
+            Workspace ws = workspaces.get();
+            KeySubsetView sel = select(ws, p, row, kh);
+            exact(ws, p, row, kh, sel, out, lse, observer);
+        });
+    }
+
+    /**
+     * The keys query row {@code row} of {@code p} attends through KV head {@code kvHead}, as key
+     * indices {@code page * pageSize + slot} of {@code p.kv()[kvHead]}: exactly the keys
+     * {@link #attend} runs exact attention over. For tests, accuracy harnesses and policies that
+     * want to know what was kept.
+     */
+    public final BitSet selectedKeys(AttentionProblem p, int row, int kvHead) {
+        Objects.requireNonNull(p, "problem");
+        if (row < 0 || row >= p.queryRows()) {
+            throw new IllegalArgumentException(name() + ": row " + row + " outside [0, " + p.queryRows() + ")");
+        }
+        if (kvHead < 0 || kvHead >= p.kvHeads()) {
+            throw new IllegalArgumentException(name() + ": kvHead " + kvHead + " outside [0, " + p.kvHeads() + ")");
+        }
+        KeySubsetView sel = select(workspaces.get(), p, row, kvHead);
+        BitSet keys = new BitSet();
+        for (int page = 0; page < sel.pageCount(); page++) {
+            for (int slot = 0; slot < sel.pageLength(page); slot++) {
+                if (sel.isValid(page, slot)) {
+                    keys.set(sel.baseKey(page, slot));
+                }
+            }
+        }
+        return keys;
+    }
+
+    /**
+     * Chooses the keys of one (row, KV head) and returns a view of them. The view may share the
+     * workspace's buffers: it is valid until the next call with the same workspace.
+     */
+    abstract KeySubsetView select(Workspace ws, AttentionProblem p, int row, int kvHead);
+
+    /** Exact attention of row {@code row}'s g query heads over the selection, plus the observer. */
+    private static void exact(Workspace ws, AttentionProblem p, int row, int kh, KeySubsetView sel, float[] out,
+                              float[] lse, AttentionObserver observer) {
+        KvView[] kv = p.kv().clone();
+        kv[kh] = sel;
+        // The same problem with this head's view replaced: the tile writes into the caller's layout.
+        AttentionProblem sub = new AttentionProblem(p.queries(), p.queryOffset(), p.queryRows(), p.queryHeads(), kv,
+                p.queryPositions(), p.scale(), p.softCap(), p.mask());
+        OnlineSoftmaxTile tile = ws.tile;
+        tile.reset(sub, kh, row, row + 1);
+        for (int page = 0; page < sel.pageCount(); page++) {
+            tile.accumulate(page);
+        }
+        tile.finish();
+        tile.write(out, lse);
+        if (observer != null) {
+            observe(ws, p, row, kh, sel, tile, observer);
+        }
+    }
+
+    /**
+     * Reports the selection's probabilities in the original view's pages: scattered into a
+     * [g][slots] buffer (unselected keys stay 0), then one call per (query head, original page).
+     */
+    private static void observe(Workspace ws, AttentionProblem p, int row, int kh, KeySubsetView sel,
+                                OnlineSoftmaxTile tile, AttentionObserver observer) {
+        KvView base = p.kv()[kh];
+        int g = p.groupSize();
+        int ps = base.pageSize();
+        int slots = base.pageCount() * ps;
+        float[] probs = ws.probs = grow(ws.probs, g * slots);
+        Arrays.fill(probs, 0, g * slots, 0f);
+        float[] rowLse = Arrays.copyOf(tile.lse(), g);
+        for (int page = 0; page < sel.pageCount(); page++) {
+            tile.observe(page, rowLse, (r, head, kvHead, pg, pr, count) -> {
+                int off = (head - kh * g) * slots;
+                for (int s = 0; s < count; s++) {
+                    if (pr[s] != 0f) {
+                        probs[off + sel.baseKey(pg, s)] = pr[s];
+                    }
+                }
+            });
+        }
+        float[] pageProbs = ws.pageProbs = grow(ws.pageProbs, ps);
+        for (int j = 0; j < g; j++) {
+            for (int bp = 0; bp < base.pageCount(); bp++) {
+                System.arraycopy(probs, j * slots + bp * ps, pageProbs, 0, ps);
+                observer.observe(row, kh * g + j, kh, bp, pageProbs, base.pageLength(bp));
+            }
+        }
+    }
+
+    /** Scaled queries of the g heads of KV head {@code kh} for row {@code row}, into {@code dst[0 .. g*d)}. */
+    static void scaledQueries(AttentionProblem p, int row, int kh, float[] dst) {
+        int d = p.headDim();
+        int g = p.groupSize();
+        for (int j = 0; j < g; j++) {
+            int qi = p.queryIndex(row, kh * g + j);
+            for (int c = 0; c < d; c++) {
+                dst[j * d + c] = p.queries()[qi + c] * p.scale();
+            }
+        }
+    }
+
+    /**
+     * Marks in {@code chosen} (cleared first) the {@code k} of the {@code n} scores that rank
+     * highest; ties are broken towards the lower index, so the choice is deterministic. NaN ranks
+     * as +infinity (a score that cannot be computed is treated as unbounded, never as negligible).
+     * Expected O(n): a quickselect finds the k-th largest score, then one pass marks.
+     */
+    static void markTop(float[] score, int n, int k, float[] scratch, BitSet chosen) {
+        chosen.clear();
+        if (k <= 0) {
+            return;
+        }
+        if (k >= n) {
+            chosen.set(0, n);
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            scratch[i] = rankable(score[i]);
+        }
+        float t = kthSmallest(scratch, n, n - k);
+        int above = 0;
+        for (int i = 0; i < n; i++) {
+            if (rankable(score[i]) > t) {
+                chosen.set(i);
+                above++;
+            }
+        }
+        for (int i = 0, ties = k - above; i < n && ties > 0; i++) {
+            if (rankable(score[i]) == t) {
+                chosen.set(i);
+                ties--;
+            }
+        }
+    }
+
+    private static float rankable(float s) {
+        return s != s ? Float.POSITIVE_INFINITY : s;
+    }
+
+    /** Hoare's selection: the element of rank {@code target} (0-based, ascending); reorders {@code a}. */
+    static float kthSmallest(float[] a, int n, int target) {
+        int lo = 0;
+        int hi = n - 1;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            // Median of three keeps sorted and reverse-sorted inputs (scores by position) linear.
+            float x = a[lo];
+            float y = a[mid];
+            float z = a[hi];
+            float pivot = Math.max(Math.min(x, y), Math.min(Math.max(x, y), z));
+            int i = lo;
+            int j = hi;
+            while (i <= j) {
+                while (a[i] < pivot) {
+                    i++;
+                }
+                while (a[j] > pivot) {
+                    j--;
+                }
+                if (i <= j) {
+                    float tmp = a[i];
+                    a[i] = a[j];
+                    a[j] = tmp;
+                    i++;
+                    j--;
+                }
+            }
+            if (target <= j) {
+                hi = j;
+            } else if (target >= i) {
+                lo = i;
+            } else {
+                return a[target]; // between the two halves: equal to the pivot
+            }
+        }
+        return a[target];
+    }
+
+    static float[] grow(float[] a, int n) {
+        return a.length >= n ? a : new float[Math.max(n, a.length * 2)];
+    }
+
+    static int[] grow(int[] a, int n) {
+        return a.length >= n ? a : new int[Math.max(n, a.length * 2)];
+    }
+
+    static boolean[] grow(boolean[] a, int n) {
+        return a.length >= n ? a : new boolean[Math.max(n, a.length * 2)];
+    }
+
+    /** Per-thread buffers of one kernel instance; grown on demand, never shrunk. */
+    static final class Workspace {
+        final OnlineSoftmaxTile tile;
+        final BitSet keys = new BitSet();
+        final BitSet chosen = new BitSet();
+        final GatheredKvView gathered = new GatheredKvView();
+        float[] q = new float[0];
+        float[] bounds = new float[0];
+        float[] score = new float[0];
+        float[] scratch = new float[0];
+        float[] page = new float[0];
+        float[] min = new float[0];
+        float[] max = new float[0];
+        float[] probs = new float[0];
+        float[] pageProbs = new float[0];
+        int[] index = new int[0];
+        int[] pages = new int[0];
+        boolean[] flag = new boolean[0];
+
+        Workspace(TensorOps ops) {
+            this.tile = new OnlineSoftmaxTile(ops.kernels());
+        }
+    }
+}

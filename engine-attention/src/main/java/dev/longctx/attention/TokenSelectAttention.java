@@ -1,0 +1,156 @@
+package dev.longctx.attention;
+
+import dev.longctx.core.kernels.TensorOps;
+import dev.longctx.core.kernels.VectorKernels;
+import java.util.BitSet;
+
+/**
+ * TokenSelect-style token-level selection (Wu et al., 2024, "TokenSelect: Efficient Long-Context
+ * Inference and Length Extrapolation for LLMs via Dynamic Token-Level KV Cache Selection"): score
+ * every key with the real logits, keep the top-k tokens per KV head, then run exact attention over
+ * those tokens only.
+ *
+ * <p><b>Score.</b> For each query head h of the group, the logits {@code l_h = scale q_h.k}
+ * (soft-capped like the attention itself) over every key the row may attend, then a softmax per
+ * head; a key's score is the sum over the g heads of its probabilities ("soft voting": every head
+ * gets one unit of vote, whatever its logit scale). The forced keys (sinks, recent window) take
+ * part in the softmax, as in the reference code, but not in the top-k.
+ *
+ * <p><b>Budget.</b> Sinks and the recent window are always kept and counted; the remaining budget
+ * goes to the best-scored keys (ties to the older key). The selected keys and values are gathered
+ * into dense pages ({@code GatheredKvView}), so the exact pass reads k rows however scattered they
+ * are over the cache's pages.
+ *
+ * <p><b>Cost</b> per query row and KV head, with Lk visible keys, head dim D and group size g:
+ * O(Lk * D * g) for the scores, O(Lk * g) for the softmax and O(Lk) for the selection, then
+ * O(k * D) copying and O(k * D * g) exact attention. <b>Scoring reads every key</b>: the kernel
+ * saves the V traffic and the exact pass over unselected keys, not the K traffic, so at long
+ * context it is at best about twice as fast as exact attention. (The paper amortises this with a
+ * selection cache that it ships switched off; {@link QuestAttention} reads only page metadata.)
+ */
+public final class TokenSelectAttention extends SelectedAttention {
+
+    /** Token-level selection with the given budget on the given kernels and pool. */
+    public TokenSelectAttention(TensorOps ops, SelectedAttentionBudget budget) {
+        super(ops, budget);
+    }
+
+    /** Token-level selection with a budget of {@code budget} keys and the default sinks and window. */
+    public TokenSelectAttention(TensorOps ops, int budget) {
+        this(ops, SelectedAttentionBudget.of(budget));
+    }
+
+    @Override
+    public String name() {
+        return "tokenselect";
+    }
+
+    @Override
+    KeySubsetView select(Workspace ws, AttentionProblem p, int row, int kh) {
+        VectorKernels k = ops.kernels();
+        KvView view = p.kv()[kh];
+        int d = p.headDim();
+        int g = p.groupSize();
+        int ps = view.pageSize();
+        int pages = view.pageCount();
+        int slots = pages * ps;
+        long qPos = p.queryPositions()[row];
+        AttentionMask mask = p.mask();
+        float cap = p.softCap();
+        // A budget as large as the view keeps every visible key: skip the scores.
+        boolean score = budget.budget() < view.length();
+
+        float[] q = ws.q = grow(ws.q, g * d);
+        scaledQueries(p, row, kh, q);
+        // Logits of visible keys, compacted: head j's at [j * slots, j * slots + nc).
+        float[] logits = ws.bounds = grow(ws.bounds, score ? g * slots : 0);
+        float[] s = ws.page = grow(ws.page, g * ps);
+        int[] cand = ws.index = grow(ws.index, slots);
+        boolean[] forced = ws.flag = grow(ws.flag, slots);
+        int nc = 0;
+        int nForced = 0;
+        for (int pg = 0; pg < pages; pg++) {
+            int n = view.pageLength(pg);
+            if (n == 0) {
+                continue;
+            }
+            long kLo = view.pageMinPosition(pg);
+            long kHi = view.pageMaxPosition(pg);
+            if (!mask.mayAttend(qPos, qPos, kLo, kHi)) {
+                continue;
+            }
+            if (score) {
+                k.matmulRows(view.dtype(), view.keys(pg), view.rowBytes(), d, 0, n, q, g, s, n);
+                if (cap > 0) {
+                    float inv = 1f / cap;
+                    for (int i = 0; i < g * n; i++) {
+                        s[i] = cap * (float) Math.tanh(s[i] * inv);
+                    }
+                }
+            }
+            boolean all = mask.attendsAll(qPos, qPos, kLo, kHi) && view.allValid(pg);
+            boolean anyForced = budget.forcesAny(qPos, kLo, kHi);
+            if (all && !anyForced) {
+                // The common page: every slot visible, none forced.
+                for (int slot = 0; slot < n; slot++) {
+                    cand[nc + slot] = pg * ps + slot;
+                    forced[nc + slot] = false;
+                }
+                if (score) {
+                    for (int j = 0; j < g; j++) {
+                        System.arraycopy(s, j * n, logits, j * slots + nc, n);
+                    }
+                }
+                nc += n;
+                continue;
+            }
+            for (int slot = 0; slot < n; slot++) {
+                long pos = view.position(pg, slot);
+                if (!all && (!view.isValid(pg, slot) || !mask.allows(qPos, pos))) {
+                    continue;
+                }
+                boolean f = anyForced && (budget.isSink(pos) || budget.isRecent(qPos, pos));
+                cand[nc] = pg * ps + slot;
+                forced[nc] = f;
+                nForced += f ? 1 : 0;
+                if (score) {
+                    for (int j = 0; j < g; j++) {
+                        logits[j * slots + nc] = s[j * n + slot];
+                    }
+                }
+                nc++;
+            }
+        }
+
+        BitSet keys = ws.keys;
+        keys.clear();
+        int remaining = Math.max(0, budget.budget() - nForced);
+        if (!score || nc - nForced <= remaining) {
+            for (int c = 0; c < nc; c++) {
+                keys.set(cand[c]);
+            }
+        } else {
+            float[] votes = ws.score = grow(ws.score, nc);
+            float[] scratch = ws.scratch = grow(ws.scratch, nc);
+            java.util.Arrays.fill(votes, 0, nc, 0f);
+            for (int j = 0; j < g; j++) {
+                int off = j * slots;
+                float m = k.max(logits, off, nc);
+                float sum = k.expShiftSum(logits, off, nc, m);
+                // Softmax per head, summed over the group; NaN (a NaN query) ranks as unbounded.
+                k.axpy(1f / sum, logits, off, votes, 0, nc);
+            }
+            for (int c = 0; c < nc; c++) {
+                if (forced[c]) {
+                    votes[c] = Float.NEGATIVE_INFINITY; // taken below, outside the top-k
+                    keys.set(cand[c]);
+                }
+            }
+            markTop(votes, nc, remaining, scratch, ws.chosen);
+            for (int c = ws.chosen.nextSetBit(0); c >= 0; c = ws.chosen.nextSetBit(c + 1)) {
+                keys.set(cand[c]);
+            }
+        }
+        return ws.gathered.reset(view, keys);
+    }
+}
