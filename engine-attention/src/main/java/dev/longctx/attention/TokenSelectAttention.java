@@ -24,9 +24,12 @@ import java.util.BitSet;
  * <p><b>Cost</b> per query row and KV head, with Lk visible keys, head dim D and group size g:
  * O(Lk * D * g) for the scores, O(Lk * g) for the softmax and O(Lk) for the selection, then
  * O(k * D) copying and O(k * D * g) exact attention. <b>Scoring reads every key</b>: the kernel
- * saves the V traffic and the exact pass over unselected keys, not the K traffic, so at long
- * context it is at best about twice as fast as exact attention. (The paper amortises this with a
- * selection cache that it ships switched off; {@link QuestAttention} reads only page metadata.)
+ * saves the V traffic and the exact pass over unselected keys, not the K traffic. On a CPU the
+ * scoring pass costs about as much as exact decode itself (it is the same q.k product), and the
+ * softmax and selection come on top: measured about 2x slower than exact split-K decode at 128K
+ * tokens (SelectedAttentionBench). It is a reference for the quality of token-level selection,
+ * not a speed-up; the paper amortises the scoring with a selection cache (shipped switched off),
+ * and {@link QuestAttention} reads only page metadata.
  */
 public final class TokenSelectAttention extends SelectedAttention {
 

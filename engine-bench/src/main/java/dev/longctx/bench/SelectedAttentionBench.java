@@ -39,12 +39,15 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code quest}: {@link QuestAttention} with a {@code budget}-token budget: reads the page
  *       bounds (2 x 128 f32 per page and head) and the K/V of the selected pages only.</li>
  *   <li>{@code tokenselect}: {@link TokenSelectAttention}, same budget: reads every key to score
- *       it, then gathers the selected K/V; at best about 2x faster than exact.</li>
+ *       it (the same q.k work as exact decode), then selects and gathers the selected K/V: slower
+ *       than exact on a CPU, a reference for selection quality.</li>
  *   <li>{@code splitk}: {@link SplitKDecodeAttention}, the exact decode kernel, and {@code tiled}:
  *       {@link TiledAttention}. Both read all of K and V: {@code 2 * lk * 8 * 128 * 2} bytes.</li>
  * </ul>
  * The issue's target: Quest at 128K with a 4K budget at least 10x faster than exact split-K.
- * The views are built once per trial (about 268 MB of F16 per K and per V at 128K, off-heap).
+ * Quest calls the vector dot kernel about 130K times per op, so it needs a few seconds of warm-up
+ * before C2 has compiled it: use warm-up iterations of 2 s or more. The views are built once per
+ * trial (about 268 MB of F16 per K and per V at 128K, off-heap).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
