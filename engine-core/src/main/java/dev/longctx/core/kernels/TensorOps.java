@@ -10,12 +10,13 @@ import java.util.Objects;
  * shapes and the limit, then runs the single-threaded kernels over row chunks.
  *
  * <p>Determinism: matvec and matmul split work by fixed row chunks that do not depend on the
- * thread count, and every output element is computed by one thread with the same code, so results
- * are bit-identical for 1 and N threads. One exception, measured: the Vector API's
- * {@code reduceLanes(ADD)} sums the lanes in a different order in interpreted code than in C2's
- * intrinsic, so while the JIT warms up (the first few hundred calls of a kernel) a result can
- * differ from the compiled result in the last bits. A deterministic lane sum cost 1.5-2x in
- * matvec (C2 then boxed vectors), so it was not kept.
+ * thread count, and every output element is computed by one thread with the same code. The
+ * scalar kernels and the prefill matmul (an outer-product kernel without horizontal sums) are
+ * therefore bit-identical for 1 and N threads. The Panama matvec and the small-token matmul are
+ * not, measured: the Vector API's {@code reduceLanes(ADD)} sums lanes in an order that depends on
+ * how the JIT compiled the call site (interpreted, C1, C2, intrinsified or not), so their last
+ * bits can change from one call to the next, independently of the thread count. A lane sum
+ * through memory made F32 matvec 1.5-2x slower, so it was not kept.
  */
 public final class TensorOps {
     /** Rows per matvec task: small enough to balance 2..16 threads on 576-row matrices. */
