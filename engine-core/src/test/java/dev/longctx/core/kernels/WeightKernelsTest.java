@@ -107,7 +107,7 @@ class WeightKernelsTest {
         TensorOps ref = Providers.reference();
         int[] tokensList = {1, 3, 4, 7, 17};
         int[] rowsList = {1, 7, 31, 64, 127};
-        int[] colsList = t.isQuantized() ? new int[] {32, 96, 1024} : new int[] {1, 7, 16, 127, 1000};
+        int[] colsList = t.isQuantized() ? new int[] {32, 96, 1024} : new int[] {1, 7, 16, 31, 64, 127, 1000};
         for (int tokens : tokensList) {
             for (int rows : rowsList) {
                 for (int cols : colsList) {
@@ -126,6 +126,32 @@ class WeightKernelsTest {
                                 assertClose(ex[0][i], out[tk * rows + i], ex[1][i], what + " vs exact");
                             }
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("providersAndDtypes")
+    void matmulHandlesLongRows(String name, TensorOps ops, DType t) {
+        // The longest awkward size, through both matmul paths (fewer than 16 tokens: dot-product
+        // kernel; 16 or more: outer-product kernel on transposed activations).
+        SplittableRandom r = new SplittableRandom(15);
+        int cols = t.isQuantized() ? 4128 : 4099;
+        TensorOps ref = Providers.reference();
+        for (int tokens : new int[] {3, 17}) {
+            try (Tensor w = weights(t, 7, cols, r)) {
+                float[] x = random(r, tokens * cols);
+                float[] out = new float[tokens * 7];
+                float[] refOut = new float[tokens * 7];
+                ops.matmul(w, x, tokens, out);
+                ref.matmul(w, x, tokens, refOut);
+                for (int tk = 0; tk < tokens; tk++) {
+                    double[][] ex = exact(w, x, tk * cols);
+                    for (int i = 0; i < 7; i++) {
+                        assertClose(ex[0][i], out[tk * 7 + i], ex[1][i], name + " tokens=" + tokens + " [" + tk + "," + i + "]");
+                        assertClose(refOut[tk * 7 + i], out[tk * 7 + i], ex[1][i], name + " vs scalar");
                     }
                 }
             }

@@ -225,62 +225,7 @@ public final class PanamaVectorKernels implements VectorKernels {
         for (; i + 4 <= m; i += 4) {
             int c0 = 0;
             for (; c0 + cBlock <= d; c0 += cBlock) {
-                int o0 = outOff + i * d + c0;
-                int o1 = o0 + d;
-                int o2 = o1 + d;
-                int o3 = o2 + d;
-                FloatVector a00 = FloatVector.fromArray(FS, out, o0), a01 = FloatVector.fromArray(FS, out, o0 + FL);
-                FloatVector a02 = FloatVector.fromArray(FS, out, o0 + 2 * FL), a03 = FloatVector.fromArray(FS, out, o0 + 3 * FL);
-                FloatVector a10 = FloatVector.fromArray(FS, out, o1), a11 = FloatVector.fromArray(FS, out, o1 + FL);
-                FloatVector a12 = FloatVector.fromArray(FS, out, o1 + 2 * FL), a13 = FloatVector.fromArray(FS, out, o1 + 3 * FL);
-                FloatVector a20 = FloatVector.fromArray(FS, out, o2), a21 = FloatVector.fromArray(FS, out, o2 + FL);
-                FloatVector a22 = FloatVector.fromArray(FS, out, o2 + 2 * FL), a23 = FloatVector.fromArray(FS, out, o2 + 3 * FL);
-                FloatVector a30 = FloatVector.fromArray(FS, out, o3), a31 = FloatVector.fromArray(FS, out, o3 + FL);
-                FloatVector a32 = FloatVector.fromArray(FS, out, o3 + 2 * FL), a33 = FloatVector.fromArray(FS, out, o3 + 3 * FL);
-                int w0 = wOff + i * wStride;
-                for (int k = 0; k < n; k++) {
-                    int r = rowsOff + k * d + c0;
-                    FloatVector v0 = FloatVector.fromArray(FS, rows, r);
-                    FloatVector v1 = FloatVector.fromArray(FS, rows, r + FL);
-                    FloatVector v2 = FloatVector.fromArray(FS, rows, r + 2 * FL);
-                    FloatVector v3 = FloatVector.fromArray(FS, rows, r + 3 * FL);
-                    FloatVector b = FloatVector.broadcast(FS, w[w0 + k]);
-                    a00 = v0.fma(b, a00);
-                    a01 = v1.fma(b, a01);
-                    a02 = v2.fma(b, a02);
-                    a03 = v3.fma(b, a03);
-                    b = FloatVector.broadcast(FS, w[w0 + wStride + k]);
-                    a10 = v0.fma(b, a10);
-                    a11 = v1.fma(b, a11);
-                    a12 = v2.fma(b, a12);
-                    a13 = v3.fma(b, a13);
-                    b = FloatVector.broadcast(FS, w[w0 + 2 * wStride + k]);
-                    a20 = v0.fma(b, a20);
-                    a21 = v1.fma(b, a21);
-                    a22 = v2.fma(b, a22);
-                    a23 = v3.fma(b, a23);
-                    b = FloatVector.broadcast(FS, w[w0 + 3 * wStride + k]);
-                    a30 = v0.fma(b, a30);
-                    a31 = v1.fma(b, a31);
-                    a32 = v2.fma(b, a32);
-                    a33 = v3.fma(b, a33);
-                }
-                a00.intoArray(out, o0);
-                a01.intoArray(out, o0 + FL);
-                a02.intoArray(out, o0 + 2 * FL);
-                a03.intoArray(out, o0 + 3 * FL);
-                a10.intoArray(out, o1);
-                a11.intoArray(out, o1 + FL);
-                a12.intoArray(out, o1 + 2 * FL);
-                a13.intoArray(out, o1 + 3 * FL);
-                a20.intoArray(out, o2);
-                a21.intoArray(out, o2 + FL);
-                a22.intoArray(out, o2 + 2 * FL);
-                a23.intoArray(out, o2 + 3 * FL);
-                a30.intoArray(out, o3);
-                a31.intoArray(out, o3 + FL);
-                a32.intoArray(out, o3 + 2 * FL);
-                a33.intoArray(out, o3 + 3 * FL);
+                weightedRowSums4(w, wOff + i * wStride, wStride, n, rows, rowsOff + c0, d, out, outOff + i * d + c0);
             }
             if (c0 < d) {
                 for (int ii = i; ii < i + 4; ii++) {
@@ -291,6 +236,70 @@ public final class PanamaVectorKernels implements VectorKernels {
         for (; i < m; i++) {
             weightedRowSum(w, wOff + i * wStride, n, rows, rowsOff, d, out, outOff + i * d);
         }
+    }
+
+    /**
+     * One 4 x (4 vectors) block of {@link #weightedRowSums}: its own method so that C2 compiles it
+     * small enough to intrinsify every vector operation (inside the larger caller it did not, and
+     * ran the boxed fallback).
+     */
+    private static void weightedRowSums4(float[] w, int wOff, int wStride, int n, float[] rows, int rowsOff, int d,
+                                         float[] out, int outOff) {
+        int o0 = outOff;
+        int o1 = o0 + d;
+        int o2 = o1 + d;
+        int o3 = o2 + d;
+        FloatVector a00 = FloatVector.fromArray(FS, out, o0), a01 = FloatVector.fromArray(FS, out, o0 + FL);
+        FloatVector a02 = FloatVector.fromArray(FS, out, o0 + 2 * FL), a03 = FloatVector.fromArray(FS, out, o0 + 3 * FL);
+        FloatVector a10 = FloatVector.fromArray(FS, out, o1), a11 = FloatVector.fromArray(FS, out, o1 + FL);
+        FloatVector a12 = FloatVector.fromArray(FS, out, o1 + 2 * FL), a13 = FloatVector.fromArray(FS, out, o1 + 3 * FL);
+        FloatVector a20 = FloatVector.fromArray(FS, out, o2), a21 = FloatVector.fromArray(FS, out, o2 + FL);
+        FloatVector a22 = FloatVector.fromArray(FS, out, o2 + 2 * FL), a23 = FloatVector.fromArray(FS, out, o2 + 3 * FL);
+        FloatVector a30 = FloatVector.fromArray(FS, out, o3), a31 = FloatVector.fromArray(FS, out, o3 + FL);
+        FloatVector a32 = FloatVector.fromArray(FS, out, o3 + 2 * FL), a33 = FloatVector.fromArray(FS, out, o3 + 3 * FL);
+        for (int k = 0; k < n; k++) {
+            int r = rowsOff + k * d;
+            FloatVector v0 = FloatVector.fromArray(FS, rows, r);
+            FloatVector v1 = FloatVector.fromArray(FS, rows, r + FL);
+            FloatVector v2 = FloatVector.fromArray(FS, rows, r + 2 * FL);
+            FloatVector v3 = FloatVector.fromArray(FS, rows, r + 3 * FL);
+            FloatVector b = FloatVector.broadcast(FS, w[wOff + k]);
+            a00 = v0.fma(b, a00);
+            a01 = v1.fma(b, a01);
+            a02 = v2.fma(b, a02);
+            a03 = v3.fma(b, a03);
+            b = FloatVector.broadcast(FS, w[wOff + wStride + k]);
+            a10 = v0.fma(b, a10);
+            a11 = v1.fma(b, a11);
+            a12 = v2.fma(b, a12);
+            a13 = v3.fma(b, a13);
+            b = FloatVector.broadcast(FS, w[wOff + 2 * wStride + k]);
+            a20 = v0.fma(b, a20);
+            a21 = v1.fma(b, a21);
+            a22 = v2.fma(b, a22);
+            a23 = v3.fma(b, a23);
+            b = FloatVector.broadcast(FS, w[wOff + 3 * wStride + k]);
+            a30 = v0.fma(b, a30);
+            a31 = v1.fma(b, a31);
+            a32 = v2.fma(b, a32);
+            a33 = v3.fma(b, a33);
+        }
+        a00.intoArray(out, o0);
+        a01.intoArray(out, o0 + FL);
+        a02.intoArray(out, o0 + 2 * FL);
+        a03.intoArray(out, o0 + 3 * FL);
+        a10.intoArray(out, o1);
+        a11.intoArray(out, o1 + FL);
+        a12.intoArray(out, o1 + 2 * FL);
+        a13.intoArray(out, o1 + 3 * FL);
+        a20.intoArray(out, o2);
+        a21.intoArray(out, o2 + FL);
+        a22.intoArray(out, o2 + 2 * FL);
+        a23.intoArray(out, o2 + 3 * FL);
+        a30.intoArray(out, o3);
+        a31.intoArray(out, o3 + FL);
+        a32.intoArray(out, o3 + 2 * FL);
+        a33.intoArray(out, o3 + 3 * FL);
     }
 
     /** Columns {@code [c0, d)} of one weighted row sum, k in ascending order per element. */
