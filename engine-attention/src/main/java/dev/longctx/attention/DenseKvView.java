@@ -23,6 +23,8 @@ public final class DenseKvView implements KvView {
     private final boolean[] valid;
     private final float[][] keyMin;
     private final float[][] keyMax;
+    /** Pages that still have an evicted slot; {@link #allValid} is then false. */
+    private final java.util.BitSet pagesWithHoles = new java.util.BitSet();
 
     private DenseKvView(int headDim, DType dtype, int pageSize, int length, MemorySegment[] keys, MemorySegment[] values,
                         long[] positions, boolean[] valid, float[][] keyMin, float[][] keyMax) {
@@ -118,6 +120,7 @@ public final class DenseKvView implements KvView {
             throw new IllegalArgumentException("DenseKvView: token " + token + " outside [0, " + length + ")");
         }
         valid[token] = false;
+        pagesWithHoles.set(token / pageSize);
         return this;
     }
 
@@ -164,6 +167,11 @@ public final class DenseKvView implements KvView {
     @Override
     public boolean isValid(int page, int slot) {
         return slot < pageLength(page) && valid[page * pageSize + slot];
+    }
+
+    @Override
+    public boolean allValid(int page) {
+        return !pagesWithHoles.get(page);
     }
 
     @Override
