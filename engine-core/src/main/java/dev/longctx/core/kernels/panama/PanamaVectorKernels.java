@@ -797,32 +797,44 @@ public final class PanamaVectorKernels implements VectorKernels {
             ByteVector l0 = ByteVector.fromMemorySegment(BS, w, q0 + 2, LE);
             ByteVector h0 = ByteVector.fromMemorySegment(BS, w, q0 + 18, LE);
             for (int p = 0; p < PARTS16; p++) {
-                a0 = ((FloatVector) l0.convertShape(VectorOperators.B2F, FS, p)).mul(d0).fma(FloatVector.fromArray(FS, x, xi + p * FL), a0);
-                a0 = ((FloatVector) h0.convertShape(VectorOperators.B2F, FS, p)).mul(d0).fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), a0);
+                FloatVector t0 = ((FloatVector) l0.convertShape(VectorOperators.B2F, FS, p))
+                        .mul(FloatVector.fromArray(FS, x, xi + p * FL));
+                t0 = ((FloatVector) h0.convertShape(VectorOperators.B2F, FS, p))
+                        .fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), t0);
+                a0 = t0.fma(d0, a0); // one scale per block, not per vector
             }
             long q1 = o + rb + 34L * b;
             FloatVector d1 = FloatVector.broadcast(FS, scaleAt(w, q1));
             ByteVector l1 = ByteVector.fromMemorySegment(BS, w, q1 + 2, LE);
             ByteVector h1 = ByteVector.fromMemorySegment(BS, w, q1 + 18, LE);
             for (int p = 0; p < PARTS16; p++) {
-                a1 = ((FloatVector) l1.convertShape(VectorOperators.B2F, FS, p)).mul(d1).fma(FloatVector.fromArray(FS, x, xi + p * FL), a1);
-                a1 = ((FloatVector) h1.convertShape(VectorOperators.B2F, FS, p)).mul(d1).fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), a1);
+                FloatVector t1 = ((FloatVector) l1.convertShape(VectorOperators.B2F, FS, p))
+                        .mul(FloatVector.fromArray(FS, x, xi + p * FL));
+                t1 = ((FloatVector) h1.convertShape(VectorOperators.B2F, FS, p))
+                        .fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), t1);
+                a1 = t1.fma(d1, a1); // one scale per block, not per vector
             }
             long q2 = o + 2 * rb + 34L * b;
             FloatVector d2 = FloatVector.broadcast(FS, scaleAt(w, q2));
             ByteVector l2 = ByteVector.fromMemorySegment(BS, w, q2 + 2, LE);
             ByteVector h2 = ByteVector.fromMemorySegment(BS, w, q2 + 18, LE);
             for (int p = 0; p < PARTS16; p++) {
-                a2 = ((FloatVector) l2.convertShape(VectorOperators.B2F, FS, p)).mul(d2).fma(FloatVector.fromArray(FS, x, xi + p * FL), a2);
-                a2 = ((FloatVector) h2.convertShape(VectorOperators.B2F, FS, p)).mul(d2).fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), a2);
+                FloatVector t2 = ((FloatVector) l2.convertShape(VectorOperators.B2F, FS, p))
+                        .mul(FloatVector.fromArray(FS, x, xi + p * FL));
+                t2 = ((FloatVector) h2.convertShape(VectorOperators.B2F, FS, p))
+                        .fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), t2);
+                a2 = t2.fma(d2, a2); // one scale per block, not per vector
             }
             long q3 = o + 3 * rb + 34L * b;
             FloatVector d3 = FloatVector.broadcast(FS, scaleAt(w, q3));
             ByteVector l3 = ByteVector.fromMemorySegment(BS, w, q3 + 2, LE);
             ByteVector h3 = ByteVector.fromMemorySegment(BS, w, q3 + 18, LE);
             for (int p = 0; p < PARTS16; p++) {
-                a3 = ((FloatVector) l3.convertShape(VectorOperators.B2F, FS, p)).mul(d3).fma(FloatVector.fromArray(FS, x, xi + p * FL), a3);
-                a3 = ((FloatVector) h3.convertShape(VectorOperators.B2F, FS, p)).mul(d3).fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), a3);
+                FloatVector t3 = ((FloatVector) l3.convertShape(VectorOperators.B2F, FS, p))
+                        .mul(FloatVector.fromArray(FS, x, xi + p * FL));
+                t3 = ((FloatVector) h3.convertShape(VectorOperators.B2F, FS, p))
+                        .fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), t3);
+                a3 = t3.fma(d3, a3); // one scale per block, not per vector
             }
         }
         out[oi] = a0.reduceLanes(VectorOperators.ADD);
@@ -842,8 +854,11 @@ public final class PanamaVectorKernels implements VectorKernels {
             ByteVector l0 = ByteVector.fromMemorySegment(BS, w, q0 + 2, LE);
             ByteVector h0 = ByteVector.fromMemorySegment(BS, w, q0 + 18, LE);
             for (int p = 0; p < PARTS16; p++) {
-                a0 = ((FloatVector) l0.convertShape(VectorOperators.B2F, FS, p)).mul(d0).fma(FloatVector.fromArray(FS, x, xi + p * FL), a0);
-                a0 = ((FloatVector) h0.convertShape(VectorOperators.B2F, FS, p)).mul(d0).fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), a0);
+                FloatVector t0 = ((FloatVector) l0.convertShape(VectorOperators.B2F, FS, p))
+                        .mul(FloatVector.fromArray(FS, x, xi + p * FL));
+                t0 = ((FloatVector) h0.convertShape(VectorOperators.B2F, FS, p))
+                        .fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), t0);
+                a0 = t0.fma(d0, a0); // one scale per block, not per vector
             }
         }
         return a0.reduceLanes(VectorOperators.ADD);
@@ -865,8 +880,11 @@ public final class PanamaVectorKernels implements VectorKernels {
             ByteVector h0 = n0.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
                     .and((byte) 0x0F).sub((byte) 8);
             for (int p = 0; p < PARTS16; p++) {
-                a0 = ((FloatVector) l0.convertShape(VectorOperators.B2F, FS, p)).mul(d0).fma(FloatVector.fromArray(FS, x, xi + p * FL), a0);
-                a0 = ((FloatVector) h0.convertShape(VectorOperators.B2F, FS, p)).mul(d0).fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), a0);
+                FloatVector t0 = ((FloatVector) l0.convertShape(VectorOperators.B2F, FS, p))
+                        .mul(FloatVector.fromArray(FS, x, xi + p * FL));
+                t0 = ((FloatVector) h0.convertShape(VectorOperators.B2F, FS, p))
+                        .fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), t0);
+                a0 = t0.fma(d0, a0); // one scale per block, not per vector
             }
             long q1 = o + rb + 18L * b;
             FloatVector d1 = FloatVector.broadcast(FS, scaleAt(w, q1));
@@ -875,8 +893,11 @@ public final class PanamaVectorKernels implements VectorKernels {
             ByteVector h1 = n1.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
                     .and((byte) 0x0F).sub((byte) 8);
             for (int p = 0; p < PARTS16; p++) {
-                a1 = ((FloatVector) l1.convertShape(VectorOperators.B2F, FS, p)).mul(d1).fma(FloatVector.fromArray(FS, x, xi + p * FL), a1);
-                a1 = ((FloatVector) h1.convertShape(VectorOperators.B2F, FS, p)).mul(d1).fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), a1);
+                FloatVector t1 = ((FloatVector) l1.convertShape(VectorOperators.B2F, FS, p))
+                        .mul(FloatVector.fromArray(FS, x, xi + p * FL));
+                t1 = ((FloatVector) h1.convertShape(VectorOperators.B2F, FS, p))
+                        .fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), t1);
+                a1 = t1.fma(d1, a1); // one scale per block, not per vector
             }
             long q2 = o + 2 * rb + 18L * b;
             FloatVector d2 = FloatVector.broadcast(FS, scaleAt(w, q2));
@@ -885,8 +906,11 @@ public final class PanamaVectorKernels implements VectorKernels {
             ByteVector h2 = n2.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
                     .and((byte) 0x0F).sub((byte) 8);
             for (int p = 0; p < PARTS16; p++) {
-                a2 = ((FloatVector) l2.convertShape(VectorOperators.B2F, FS, p)).mul(d2).fma(FloatVector.fromArray(FS, x, xi + p * FL), a2);
-                a2 = ((FloatVector) h2.convertShape(VectorOperators.B2F, FS, p)).mul(d2).fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), a2);
+                FloatVector t2 = ((FloatVector) l2.convertShape(VectorOperators.B2F, FS, p))
+                        .mul(FloatVector.fromArray(FS, x, xi + p * FL));
+                t2 = ((FloatVector) h2.convertShape(VectorOperators.B2F, FS, p))
+                        .fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), t2);
+                a2 = t2.fma(d2, a2); // one scale per block, not per vector
             }
             long q3 = o + 3 * rb + 18L * b;
             FloatVector d3 = FloatVector.broadcast(FS, scaleAt(w, q3));
@@ -895,8 +919,11 @@ public final class PanamaVectorKernels implements VectorKernels {
             ByteVector h3 = n3.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
                     .and((byte) 0x0F).sub((byte) 8);
             for (int p = 0; p < PARTS16; p++) {
-                a3 = ((FloatVector) l3.convertShape(VectorOperators.B2F, FS, p)).mul(d3).fma(FloatVector.fromArray(FS, x, xi + p * FL), a3);
-                a3 = ((FloatVector) h3.convertShape(VectorOperators.B2F, FS, p)).mul(d3).fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), a3);
+                FloatVector t3 = ((FloatVector) l3.convertShape(VectorOperators.B2F, FS, p))
+                        .mul(FloatVector.fromArray(FS, x, xi + p * FL));
+                t3 = ((FloatVector) h3.convertShape(VectorOperators.B2F, FS, p))
+                        .fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), t3);
+                a3 = t3.fma(d3, a3); // one scale per block, not per vector
             }
         }
         out[oi] = a0.reduceLanes(VectorOperators.ADD);
@@ -918,8 +945,11 @@ public final class PanamaVectorKernels implements VectorKernels {
             ByteVector h0 = n0.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
                     .and((byte) 0x0F).sub((byte) 8);
             for (int p = 0; p < PARTS16; p++) {
-                a0 = ((FloatVector) l0.convertShape(VectorOperators.B2F, FS, p)).mul(d0).fma(FloatVector.fromArray(FS, x, xi + p * FL), a0);
-                a0 = ((FloatVector) h0.convertShape(VectorOperators.B2F, FS, p)).mul(d0).fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), a0);
+                FloatVector t0 = ((FloatVector) l0.convertShape(VectorOperators.B2F, FS, p))
+                        .mul(FloatVector.fromArray(FS, x, xi + p * FL));
+                t0 = ((FloatVector) h0.convertShape(VectorOperators.B2F, FS, p))
+                        .fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), t0);
+                a0 = t0.fma(d0, a0); // one scale per block, not per vector
             }
         }
         return a0.reduceLanes(VectorOperators.ADD);
