@@ -4,5 +4,5 @@
 module dev.longctx.kvcache {
     requires transitive dev.longctx.attention;
     requires com.fasterxml.jackson.databind;
-    // Packages are exported when they gain their first public type.
+    exports dev.longctx.kvcache;
 }

@@ -1,4 +1,7 @@
 /**
- * Paged KV cache and eviction policies. Not implemented yet: see the KV-cache issue.
+ * The paged KV cache: a {@link dev.longctx.kvcache.BlockPool} of fixed-size per-head pages within a
+ * byte budget, shared by {@link dev.longctx.kvcache.SequenceKvCache sequences} that append,
+ * fork (copy-on-write) and expose their pages to the attention kernels as
+ * {@link dev.longctx.attention.KvView}s. Eviction policies are not implemented yet.
  */
 package dev.longctx.kvcache;

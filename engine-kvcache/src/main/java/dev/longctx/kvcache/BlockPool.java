@@ -1,0 +1,213 @@
+package dev.longctx.kvcache;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Fixed-size KV pages allocated off-heap from one arena, within a byte budget, shared by every
+ * sequence of a model.
+ *
+ * <p><b>Invariants</b> (under the pool lock): every page id in {@code [0, allocatedPages)} is
+ * either on the free list with reference count 0, or referenced by at least one block table with
+ * a reference count equal to the number of tables holding it. A page with a count above 1 is never
+ * written (sequences copy it first). {@code allocatedPages * pageBytes <= budget}.
+ *
+ * <p>Memory is committed lazily, {@link #SLAB_PAGES} pages at a time, so a large budget costs
+ * nothing until it is used; freed pages return to the free list, and the arena is released by
+ * {@link #close()}. Thread-safe.
+ */
+public final class BlockPool implements AutoCloseable {
+    /** Pages allocated together: fewer native allocations, and the budget is still honoured exactly. */
+    static final int SLAB_PAGES = 16;
+
+    private final KvLayout layout;
+    private final long budgetBytes;
+    private final int maxPages;
+    private final Arena arena = Arena.ofShared();
+    private final ReentrantLock lock = new ReentrantLock();
+    private final List<MemorySegment> data = new ArrayList<>();
+    private final List<PageMeta> metas = new ArrayList<>();
+    private int[] refCounts = new int[0];
+    private int[] freeList = new int[0];
+    private int freeCount;
+    private boolean closed;
+
+    /**
+     * A pool for pages of {@code layout} within {@code budgetBytes} (page data plus its metadata).
+     *
+     * @throws IllegalArgumentException if the budget is smaller than one page, naming both
+     */
+    public BlockPool(KvLayout layout, long budgetBytes) {
+        this.layout = Objects.requireNonNull(layout, "layout");
+        long perPage = pageBytes(layout);
+        if (budgetBytes < perPage) {
+            throw new IllegalArgumentException("KV budget of " + budgetBytes + " bytes is smaller than one page of "
+                    + perPage + " bytes (" + layout.pageSize() + " tokens x " + layout.headDim() + " dims, " + layout.dtype()
+                    + ", K and V, with metadata)");
+        }
+        this.budgetBytes = budgetBytes;
+        this.maxPages = (int) Math.min(Integer.MAX_VALUE - 8, budgetBytes / perPage);
+    }
+
+    /** Bytes one page costs against the budget: K and V data plus metadata. */
+    public static long pageBytes(KvLayout layout) {
+        return layout.pageDataBytes() + layout.pageMetadataBytes();
+    }
+
+    public KvLayout layout() {
+        return layout;
+    }
+
+    /** The most pages the budget allows. */
+    public int maxPages() {
+        return maxPages;
+    }
+
+    /** A page with reference count 1 and empty metadata. */
+    int allocate() {
+        lock.lock();
+        try {
+            checkOpen();
+            if (freeCount == 0) {
+                grow();
+            }
+            int page = freeList[--freeCount];
+            refCounts[page] = 1;
+            metas.get(page).reset();
+            return page;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void grow() {
+        int have = data.size();
+        if (have >= maxPages) {
+            long per = pageBytes(layout);
+            throw new KvCacheFullException("KV cache budget of " + budgetBytes + " bytes is full: all " + maxPages
+                    + " pages of " + per + " bytes are in use and one more is needed", budgetBytes, per);
+        }
+        int n = Math.min(SLAB_PAGES, maxPages - have);
+        long pageData = layout.pageDataBytes();
+        MemorySegment slab = arena.allocate(pageData * n, 64);
+        refCounts = Arrays.copyOf(refCounts, have + n);
+        freeList = Arrays.copyOf(freeList, have + n);
+        for (int i = 0; i < n; i++) {
+            data.add(slab.asSlice(pageData * i, pageData));
+            metas.add(new PageMeta(layout.pageSize(), layout.headDim()));
+        }
+        // Pushed in reverse so the lowest new id is handed out first.
+        for (int i = n - 1; i >= 0; i--) {
+            freeList[freeCount++] = have + i;
+        }
+    }
+
+    /** Adds a reference (a fork sharing the page). */
+    void retain(int page) {
+        lock.lock();
+        try {
+            checkLive(page);
+            refCounts[page]++;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Drops a reference; the page returns to the free list at zero. */
+    void release(int page) {
+        lock.lock();
+        try {
+            checkLive(page);
+            if (--refCounts[page] == 0) {
+                freeList[freeCount++] = page;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Current reference count (0 = free). */
+    int refCount(int page) {
+        lock.lock();
+        try {
+            return refCounts[page];
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Keys of a page: pageSize rows. */
+    MemorySegment keys(int page) {
+        return data.get(page).asSlice(0, layout.rowBytes() * layout.pageSize());
+    }
+
+    /** Values of a page: pageSize rows. */
+    MemorySegment values(int page) {
+        long half = layout.rowBytes() * layout.pageSize();
+        return data.get(page).asSlice(half, half);
+    }
+
+    PageMeta meta(int page) {
+        return metas.get(page);
+    }
+
+    /** A consistent snapshot for monitoring. */
+    public PoolStats stats() {
+        lock.lock();
+        try {
+            int allocated = data.size();
+            long per = pageBytes(layout);
+            return new PoolStats(budgetBytes, maxPages, allocated, freeCount, allocated - freeCount,
+                    (long) (allocated - freeCount) * per, (long) allocated * layout.pageDataBytes());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Pool figures.
+     *
+     * @param budgetBytes the budget
+     * @param maxPages pages the budget allows
+     * @param allocatedPages pages committed so far
+     * @param freePages committed pages on the free list
+     * @param pagesInUse referenced pages
+     * @param bytesInUse pages in use times the page cost (data and metadata)
+     * @param committedDataBytes off-heap bytes committed
+     */
+    public record PoolStats(long budgetBytes, int maxPages, int allocatedPages, int freePages, int pagesInUse,
+                            long bytesInUse, long committedDataBytes) {
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("block pool is closed");
+        }
+    }
+
+    private void checkLive(int page) {
+        checkOpen();
+        if (page < 0 || page >= data.size() || refCounts[page] <= 0) {
+            throw new IllegalStateException("page " + page + " is not in use (pool invariant broken)");
+        }
+    }
+
+    /** Frees all off-heap memory; every view and cache of this pool becomes unusable. */
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            if (!closed) {
+                closed = true;
+                arena.close();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+}

@@ -1,0 +1,45 @@
+package dev.longctx.kvcache;
+
+import java.util.Arrays;
+
+/**
+ * Metadata of one page, kept up to date on append: slots used, the position and validity of each
+ * slot, and the per-channel min and max of the stored keys (Quest's page bounds). Bounds only grow
+ * (evicting a slot does not shrink them), so they always bound the valid keys.
+ *
+ * <p>Not thread-safe: written only by the sequence that owns the page exclusively (a shared page is
+ * copied before a write).
+ */
+final class PageMeta {
+    final long[] positions;
+    final boolean[] valid;
+    final float[] keyMin;
+    final float[] keyMax;
+    int count;
+    int invalid;
+
+    PageMeta(int pageSize, int headDim) {
+        positions = new long[pageSize];
+        valid = new boolean[pageSize];
+        keyMin = new float[headDim];
+        keyMax = new float[headDim];
+        reset();
+    }
+
+    void reset() {
+        count = 0;
+        invalid = 0;
+        Arrays.fill(valid, false);
+        Arrays.fill(keyMin, Float.POSITIVE_INFINITY);
+        Arrays.fill(keyMax, Float.NEGATIVE_INFINITY);
+    }
+
+    void copyFrom(PageMeta o) {
+        System.arraycopy(o.positions, 0, positions, 0, positions.length);
+        System.arraycopy(o.valid, 0, valid, 0, valid.length);
+        System.arraycopy(o.keyMin, 0, keyMin, 0, keyMin.length);
+        System.arraycopy(o.keyMax, 0, keyMax, 0, keyMax.length);
+        count = o.count;
+        invalid = o.invalid;
+    }
+}

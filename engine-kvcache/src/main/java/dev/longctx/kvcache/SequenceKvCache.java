@@ -1,0 +1,335 @@
+package dev.longctx.kvcache;
+
+import dev.longctx.attention.KvView;
+import dev.longctx.core.tensor.DType;
+import dev.longctx.core.tensor.Quantization;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * The KV cache of one sequence: per layer and KV head a block table of pages from a shared
+ * {@link BlockPool}.
+ *
+ * <p>Appends quantise into the head's last page (F32, F16, BF16 or Q8_0, as the layout says) and
+ * update its metadata; a full page is followed by a fresh one. {@link #fork()} shares every page
+ * with a new sequence (reference counts); the last page of a head is copied before either sequence
+ * writes into it (copy-on-write), so a shared page is never written. {@link #close()} releases the
+ * pages.
+ *
+ * <p>Contract: one sequence is used by one thread at a time; different sequences of one pool may
+ * be used concurrently (the pool is thread-safe, and pages are written only by their sole owner).
+ */
+public final class SequenceKvCache implements AutoCloseable {
+    private final BlockPool pool;
+    private final KvLayout layout;
+    /** [layer][head] page ids; only the first {@code tableSizes[l][h]} entries are used. */
+    private final int[][][] tables;
+    private final int[][] tableSizes;
+    private final long[][] lastPositions;
+    private final float[] decoded;
+    private boolean closed;
+
+    private SequenceKvCache(BlockPool pool) {
+        this.pool = pool;
+        this.layout = pool.layout();
+        int l = layout.layers();
+        int h = layout.kvHeads();
+        tables = new int[l][h][4];
+        tableSizes = new int[l][h];
+        lastPositions = new long[l][h];
+        for (long[] row : lastPositions) {
+            Arrays.fill(row, Long.MIN_VALUE);
+        }
+        decoded = new float[layout.headDim()];
+    }
+
+    /** An empty cache drawing pages from {@code pool}. */
+    public static SequenceKvCache create(BlockPool pool) {
+        return new SequenceKvCache(Objects.requireNonNull(pool, "pool"));
+    }
+
+    public KvLayout layout() {
+        return layout;
+    }
+
+    /**
+     * Appends one token's keys and values for every KV head of a layer.
+     *
+     * @param keys {@code [kvHeads][headDim]} floats
+     * @param values likewise
+     * @param position the token's position; strictly greater than the previous one of each head
+     * @throws KvCacheFullException when the pool's budget has no page left (nothing is written)
+     */
+    public void append(int layer, float[] keys, float[] values, long position) {
+        int d = layout.headDim();
+        int need = layout.kvHeads() * d;
+        if (keys == null || values == null || keys.length != need || values.length != need) {
+            throw new IllegalArgumentException("KV append: keys and values must be [kvHeads=" + layout.kvHeads()
+                    + "][headDim=" + d + "] = " + need + " floats, got " + (keys == null ? "null" : keys.length)
+                    + " and " + (values == null ? "null" : values.length));
+        }
+        checkLayer(layer);
+        // Every head's page is reserved before anything is written: if the pool is full, the pages
+        // already taken stay in their tables empty (or as private copies), and no token is half-written.
+        int[] pages = new int[layout.kvHeads()];
+        for (int h = 0; h < layout.kvHeads(); h++) {
+            checkPosition(layer, h, position);
+        }
+        for (int h = 0; h < layout.kvHeads(); h++) {
+            pages[h] = writablePage(layer, h);
+        }
+        for (int h = 0; h < layout.kvHeads(); h++) {
+            write(layer, h, pages[h], keys, h * d, values, h * d, position);
+        }
+    }
+
+    /** Appends one token to a single KV head (head-wise policies keep heads at different lengths). */
+    public void appendHead(int layer, int head, float[] key, int keyOff, float[] value, int valueOff, long position) {
+        checkLayer(layer);
+        checkHead(head);
+        int d = layout.headDim();
+        if (keyOff < 0 || valueOff < 0 || keyOff > key.length - d || valueOff > value.length - d) {
+            throw new IllegalArgumentException("KV append: key and value need " + d + " floats at offsets " + keyOff + " and "
+                    + valueOff + " of arrays of " + key.length + " and " + value.length);
+        }
+        checkPosition(layer, head, position);
+        write(layer, head, writablePage(layer, head), key, keyOff, value, valueOff, position);
+    }
+
+    private void checkPosition(int layer, int head, long position) {
+        checkOpen();
+        if (position < 0 || position <= lastPositions[layer][head]) {
+            throw new IllegalArgumentException("KV append: position " + position + " of layer " + layer + " head " + head
+                    + " must be >= 0 and greater than the previous position " + lastPositions[layer][head]);
+        }
+    }
+
+    /** The page the next token of (layer, head) goes into: the last one if it has room and is ours alone. */
+    private int writablePage(int layer, int head) {
+        int n = tableSizes[layer][head];
+        if (n > 0) {
+            int last = tables[layer][head][n - 1];
+            if (pool.meta(last).count < layout.pageSize()) {
+                if (pool.refCount(last) == 1) {
+                    return last;
+                }
+                // Copy-on-write: a shared page is copied before this sequence writes into it.
+                int copy = pool.allocate();
+                MemorySegment.copy(pool.keys(last), 0, pool.keys(copy), 0, pool.keys(last).byteSize());
+                MemorySegment.copy(pool.values(last), 0, pool.values(copy), 0, pool.values(last).byteSize());
+                pool.meta(copy).copyFrom(pool.meta(last));
+                tables[layer][head][n - 1] = copy;
+                pool.release(last);
+                return copy;
+            }
+        }
+        int page = pool.allocate();
+        if (n == tables[layer][head].length) {
+            tables[layer][head] = Arrays.copyOf(tables[layer][head], n * 2);
+        }
+        tables[layer][head][n] = page;
+        tableSizes[layer][head] = n + 1;
+        return page;
+    }
+
+    private void write(int layer, int head, int page, float[] k, int kOff, float[] v, int vOff, long position) {
+        PageMeta m = pool.meta(page);
+        int slot = m.count;
+        long off = slot * layout.rowBytes();
+        int d = layout.headDim();
+        DType t = layout.dtype();
+        MemorySegment ks = pool.keys(page);
+        Quantization.quantize(t, k, kOff, d, ks, off);
+        Quantization.quantize(t, v, vOff, d, pool.values(page), off);
+        // Bounds of the stored (rounded) key, so Quest's bound holds for what kernels read.
+        Quantization.dequantize(t, ks, off, decoded, 0, d);
+        for (int c = 0; c < d; c++) {
+            m.keyMin[c] = Math.min(m.keyMin[c], decoded[c]);
+            m.keyMax[c] = Math.max(m.keyMax[c], decoded[c]);
+        }
+        m.positions[slot] = position;
+        m.valid[slot] = true;
+        m.count = slot + 1;
+        lastPositions[layer][head] = position;
+    }
+
+    /** The read-only view the attention kernels run against, for one layer and KV head. */
+    public KvView view(int layer, int head) {
+        checkOpen();
+        checkLayer(layer);
+        checkHead(head);
+        return new PagedKvView(layer, head);
+    }
+
+    /** Views of every KV head of a layer, in head order. */
+    public KvView[] views(int layer) {
+        KvView[] out = new KvView[layout.kvHeads()];
+        for (int h = 0; h < out.length; h++) {
+            out[h] = view(layer, h);
+        }
+        return out;
+    }
+
+    /** Cached slots (valid or evicted) of one layer and head. */
+    public int length(int layer, int head) {
+        checkLayer(layer);
+        checkHead(head);
+        int n = tableSizes[layer][head];
+        return n == 0 ? 0 : (n - 1) * layout.pageSize() + pool.meta(tables[layer][head][n - 1]).count;
+    }
+
+    /** Pages this sequence references (shared pages included). */
+    public int pages() {
+        int n = 0;
+        for (int[] row : tableSizes) {
+            for (int s : row) {
+                n += s;
+            }
+        }
+        return n;
+    }
+
+    /** Bytes of the pages this sequence references, against the pool's budget (shared pages counted fully). */
+    public long bytesInUse() {
+        return pages() * BlockPool.pageBytes(layout);
+    }
+
+    /** Pages of one layer and head. */
+    public int pages(int layer, int head) {
+        checkLayer(layer);
+        checkHead(head);
+        return tableSizes[layer][head];
+    }
+
+    /** A new sequence sharing every page of this one (copy-on-write); both stay independent. */
+    public SequenceKvCache fork() {
+        checkOpen();
+        SequenceKvCache f = new SequenceKvCache(pool);
+        for (int l = 0; l < layout.layers(); l++) {
+            for (int h = 0; h < layout.kvHeads(); h++) {
+                int n = tableSizes[l][h];
+                f.tables[l][h] = Arrays.copyOf(tables[l][h], Math.max(4, n));
+                f.tableSizes[l][h] = n;
+                f.lastPositions[l][h] = lastPositions[l][h];
+                for (int i = 0; i < n; i++) {
+                    pool.retain(tables[l][h][i]);
+                }
+            }
+        }
+        return f;
+    }
+
+    /** Releases every page. Idempotent; any later use throws {@link IllegalStateException}. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (int l = 0; l < layout.layers(); l++) {
+            for (int h = 0; h < layout.kvHeads(); h++) {
+                for (int i = 0; i < tableSizes[l][h]; i++) {
+                    pool.release(tables[l][h][i]);
+                }
+                tableSizes[l][h] = 0;
+            }
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("KV cache of this sequence is closed");
+        }
+    }
+
+    private void checkLayer(int layer) {
+        if (layer < 0 || layer >= layout.layers()) {
+            throw new IllegalArgumentException("KV cache: layer " + layer + " outside [0, " + layout.layers() + ")");
+        }
+    }
+
+    private void checkHead(int head) {
+        if (head < 0 || head >= layout.kvHeads()) {
+            throw new IllegalArgumentException("KV cache: KV head " + head + " outside [0, " + layout.kvHeads() + ")");
+        }
+    }
+
+    /** A live view of one (layer, head): later appends are visible through it. */
+    private final class PagedKvView implements KvView {
+        private final int layer;
+        private final int head;
+
+        PagedKvView(int layer, int head) {
+            this.layer = layer;
+            this.head = head;
+        }
+
+        private int page(int i) {
+            checkOpen();
+            return tables[layer][head][i];
+        }
+
+        @Override
+        public int headDim() {
+            return layout.headDim();
+        }
+
+        @Override
+        public DType dtype() {
+            return layout.dtype();
+        }
+
+        @Override
+        public int pageSize() {
+            return layout.pageSize();
+        }
+
+        @Override
+        public int pageCount() {
+            checkOpen();
+            return tableSizes[layer][head];
+        }
+
+        @Override
+        public int pageLength(int page) {
+            return pool.meta(page(page)).count;
+        }
+
+        @Override
+        public MemorySegment keys(int page) {
+            return pool.keys(page(page));
+        }
+
+        @Override
+        public MemorySegment values(int page) {
+            return pool.values(page(page));
+        }
+
+        @Override
+        public long position(int page, int slot) {
+            return pool.meta(page(page)).positions[slot];
+        }
+
+        @Override
+        public boolean isValid(int page, int slot) {
+            PageMeta m = pool.meta(page(page));
+            return slot < m.count && m.valid[slot];
+        }
+
+        @Override
+        public boolean allValid(int page) {
+            return pool.meta(page(page)).invalid == 0;
+        }
+
+        @Override
+        public float[] keyMin(int page) {
+            return pool.meta(page(page)).keyMin;
+        }
+
+        @Override
+        public float[] keyMax(int page) {
+            return pool.meta(page(page)).keyMax;
+        }
+    }
+}

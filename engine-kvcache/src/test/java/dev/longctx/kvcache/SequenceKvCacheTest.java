@@ -1,0 +1,214 @@
+package dev.longctx.kvcache;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.longctx.attention.AttentionProblem;
+import dev.longctx.attention.DenseKvView;
+import dev.longctx.attention.KvView;
+import dev.longctx.attention.TiledAttention;
+import dev.longctx.core.kernels.KernelProvider;
+import dev.longctx.core.kernels.TensorOps;
+import dev.longctx.core.parallel.ComputePool;
+import dev.longctx.core.tensor.DType;
+import dev.longctx.core.tensor.Quantization;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+class SequenceKvCacheTest {
+    static final int D = 32;
+
+    static float[] gaussian(SplittableRandom r, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) r.nextGaussian();
+        }
+        return a;
+    }
+
+    /** Keys of every appended token of (layer 0, head h), decoded from the view. */
+    static float[] decodedKeys(KvView v) {
+        float[] out = new float[v.length() * v.headDim()];
+        int i = 0;
+        for (int p = 0; p < v.pageCount(); p++) {
+            for (int s = 0; s < v.pageLength(p); s++) {
+                Quantization.dequantize(v.dtype(), v.keys(p), s * v.rowBytes(), out, i * v.headDim(), v.headDim());
+                i++;
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void appendedTokensReadBackAsTheyWereQuantisedAndAttentionMatchesADenseView() {
+        SplittableRandom r = new SplittableRandom(1);
+        for (DType t : new DType[] {DType.F32, DType.F16, DType.BF16, DType.Q8_0}) {
+            KvLayout layout = new KvLayout(2, 2, D, 16, t);
+            try (BlockPool pool = new BlockPool(layout, 1 << 24); SequenceKvCache cache = SequenceKvCache.create(pool)) {
+                int n = 100;
+                float[][] k = new float[2][n * D];
+                float[][] v = new float[2][n * D];
+                for (int i = 0; i < n; i++) {
+                    float[] kk = gaussian(r, 2 * D);
+                    float[] vv = gaussian(r, 2 * D);
+                    cache.append(1, kk, vv, 10 + i);
+                    for (int h = 0; h < 2; h++) {
+                        System.arraycopy(kk, h * D, k[h], i * D, D);
+                        System.arraycopy(vv, h * D, v[h], i * D, D);
+                    }
+                }
+                assertEquals(n, cache.length(1, 0));
+                assertEquals(0, cache.length(0, 0));
+                assertEquals(7, cache.pages(1, 1)); // ceil(100 / 16)
+                long[] pos = new long[n];
+                for (int i = 0; i < n; i++) {
+                    pos[i] = 10 + i;
+                }
+                KvView[] dense = new KvView[2];
+                for (int h = 0; h < 2; h++) {
+                    dense[h] = DenseKvView.of(k[h], v[h], pos, D, t, 16);
+                    assertArrayEquals(decodedKeys(dense[h]), decodedKeys(cache.view(1, h)), t + " head " + h);
+                    KvView pv = cache.view(1, h);
+                    assertEquals(10, pv.position(0, 0));
+                    assertEquals(109, pv.position(6, 3));
+                    for (int c = 0; c < D; c++) {
+                        assertEquals(dense[h].keyMin(2)[c], pv.keyMin(2)[c]);
+                        assertEquals(dense[h].keyMax(2)[c], pv.keyMax(2)[c]);
+                    }
+                }
+                TensorOps ops = new TensorOps(KernelProvider.scalar(), ComputePool.create(1));
+                float[] q = gaussian(r, 3 * 4 * D);
+                float[] a = new float[3 * 4 * D];
+                float[] b = new float[3 * 4 * D];
+                new TiledAttention(ops).attend(AttentionProblem.causal(q, 3, 4, cache.views(1)), a, null, null);
+                new TiledAttention(ops).attend(AttentionProblem.causal(q, 3, 4, dense), b, null, null);
+                assertArrayEquals(b, a, t + ": attention over the paged cache equals the dense view");
+            }
+        }
+    }
+
+    @Test
+    void forkSharesPagesAndCopiesTheLastOneBeforeAWrite() {
+        SplittableRandom r = new SplittableRandom(2);
+        KvLayout layout = new KvLayout(1, 1, D, 8, DType.F32);
+        try (BlockPool pool = new BlockPool(layout, 1 << 22)) {
+            SequenceKvCache a = SequenceKvCache.create(pool);
+            for (int i = 0; i < 12; i++) {
+                a.append(0, gaussian(r, D), gaussian(r, D), i);
+            }
+            float[] before = decodedKeys(a.view(0, 0));
+            assertEquals(2, pool.stats().pagesInUse());
+            SequenceKvCache b = a.fork();
+            assertEquals(2, pool.stats().pagesInUse(), "a fork shares pages");
+            b.append(0, gaussian(r, D), gaussian(r, D), 12);
+            assertEquals(3, pool.stats().pagesInUse(), "the shared last page was copied before b wrote");
+            a.append(0, gaussian(r, D), gaussian(r, D), 12);
+            assertEquals(3, pool.stats().pagesInUse(), "a owns the original last page alone again");
+            float[] afterA = decodedKeys(a.view(0, 0));
+            float[] afterB = decodedKeys(b.view(0, 0));
+            for (int i = 0; i < before.length; i++) {
+                assertEquals(before[i], afterA[i]);
+                assertEquals(before[i], afterB[i]);
+            }
+            assertTrue(afterA[12 * D] != afterB[12 * D], "each sequence sees its own 13th token");
+            a.close();
+            b.close();
+            assertEquals(0, pool.stats().pagesInUse(), "no page leaks");
+        }
+    }
+
+    @Test
+    void aFullBudgetIsAClearErrorAndTheCacheStaysUsable() {
+        SplittableRandom r = new SplittableRandom(3);
+        KvLayout layout = new KvLayout(1, 2, D, 4, DType.F16);
+        long budget = 5 * BlockPool.pageBytes(layout);
+        try (BlockPool pool = new BlockPool(layout, budget)) {
+            SequenceKvCache c = SequenceKvCache.create(pool);
+            for (int i = 0; i < 8; i++) {
+                c.append(0, gaussian(r, 2 * D), gaussian(r, 2 * D), i);
+            }
+            var e = assertThrows(KvCacheFullException.class, () -> c.append(0, gaussian(r, 2 * D), gaussian(r, 2 * D), 8));
+            assertTrue(e.getMessage().contains(String.valueOf(budget)), e.getMessage());
+            assertEquals(budget, e.budgetBytes());
+            assertEquals(8, c.length(0, 0));
+            assertEquals(8, c.length(0, 1), "no half-written token");
+            SequenceKvCache other = SequenceKvCache.create(pool);
+            assertThrows(KvCacheFullException.class, () -> other.append(0, gaussian(r, 2 * D), gaussian(r, 2 * D), 0));
+            c.close();
+            other.append(0, gaussian(r, 2 * D), gaussian(r, 2 * D), 0);
+            assertEquals(1, other.length(0, 1));
+            other.close();
+            assertEquals(0, pool.stats().pagesInUse());
+        }
+    }
+
+    @Test
+    void badInputIsRejectedWithTheExpectedShape() {
+        KvLayout layout = new KvLayout(2, 2, D, 8, DType.F32);
+        var e = assertThrows(IllegalArgumentException.class, () -> new BlockPool(layout, 100));
+        assertTrue(e.getMessage().contains("smaller than one page"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new KvLayout(1, 1, 48, 8, DType.Q8_0));
+        assertThrows(IllegalArgumentException.class, () -> new KvLayout(1, 1, 32, 8, DType.Q4_0));
+        try (BlockPool pool = new BlockPool(layout, 1 << 20)) {
+            SequenceKvCache c = SequenceKvCache.create(pool);
+            e = assertThrows(IllegalArgumentException.class, () -> c.append(0, new float[D], new float[2 * D], 0));
+            assertTrue(e.getMessage().contains("[kvHeads=2][headDim=32]"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> c.append(2, new float[2 * D], new float[2 * D], 0));
+            assertTrue(e.getMessage().contains("layer 2"), e.getMessage());
+            c.append(0, new float[2 * D], new float[2 * D], 5);
+            e = assertThrows(IllegalArgumentException.class, () -> c.append(0, new float[2 * D], new float[2 * D], 5));
+            assertTrue(e.getMessage().contains("greater than the previous position 5"), e.getMessage());
+            c.close();
+            assertThrows(IllegalStateException.class, () -> c.view(0, 0));
+            assertThrows(IllegalStateException.class, () -> c.append(0, new float[2 * D], new float[2 * D], 9));
+        }
+    }
+
+    @Test
+    void manySequencesOnTwoThreadsEachMatchTheirOwnRunAlone() throws Exception {
+        KvLayout layout = new KvLayout(1, 2, D, 8, DType.F16);
+        try (BlockPool pool = new BlockPool(layout, 1 << 24)) {
+            int sequences = 8;
+            List<float[]> alone = new ArrayList<>();
+            for (int s = 0; s < sequences; s++) {
+                try (SequenceKvCache c = SequenceKvCache.create(pool)) {
+                    fill(c, s);
+                    alone.add(decodedKeys(c.view(0, 1)));
+                }
+            }
+            List<SequenceKvCache> caches = new ArrayList<>();
+            for (int s = 0; s < sequences; s++) {
+                caches.add(SequenceKvCache.create(pool));
+            }
+            Thread[] threads = new Thread[2];
+            for (int t = 0; t < 2; t++) {
+                int first = t;
+                threads[t] = new Thread(() -> {
+                    for (int s = first; s < sequences; s += 2) {
+                        fill(caches.get(s), s);
+                    }
+                });
+                threads[t].start();
+            }
+            for (Thread t : threads) {
+                t.join();
+            }
+            for (int s = 0; s < sequences; s++) {
+                assertArrayEquals(alone.get(s), decodedKeys(caches.get(s).view(0, 1)), "sequence " + s);
+                caches.get(s).close();
+            }
+            assertEquals(0, pool.stats().pagesInUse());
+        }
+    }
+
+    private static void fill(SequenceKvCache c, int seed) {
+        SplittableRandom r = new SplittableRandom(100 + seed);
+        for (int i = 0; i < 50 + seed; i++) {
+            c.append(0, gaussian(r, 2 * D), gaussian(r, 2 * D), i);
+        }
+    }
+}
