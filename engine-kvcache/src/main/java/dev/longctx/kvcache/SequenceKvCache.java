@@ -195,6 +195,20 @@ public final class SequenceKvCache implements AutoCloseable {
         return pages() * BlockPool.pageBytes(layout);
     }
 
+    /** Bytes of the pages of one layer and head, against the pool's budget. */
+    public long bytesInUse(int layer, int head) {
+        return pages(layer, head) * BlockPool.pageBytes(layout);
+    }
+
+    /** Bytes of the pages of one layer (all its KV heads), against the pool's budget. */
+    public long bytesInUse(int layer) {
+        long n = 0;
+        for (int h = 0; h < layout.kvHeads(); h++) {
+            n += bytesInUse(layer, h);
+        }
+        return n;
+    }
+
     /** Pages of one layer and head. */
     public int pages(int layer, int head) {
         checkLayer(layer);

@@ -64,6 +64,12 @@ class SequenceKvCacheTest {
                 assertEquals(n, cache.length(1, 0));
                 assertEquals(0, cache.length(0, 0));
                 assertEquals(7, cache.pages(1, 1)); // ceil(100 / 16)
+                long page = BlockPool.pageBytes(layout);
+                assertEquals(7 * page, cache.bytesInUse(1, 0));
+                assertEquals(14 * page, cache.bytesInUse(1));
+                assertEquals(0, cache.bytesInUse(0));
+                assertEquals(14 * page, cache.bytesInUse());
+                assertEquals(14, pool.stats().pagesInUse());
                 long[] pos = new long[n];
                 for (int i = 0; i < n; i++) {
                     pos[i] = 10 + i;
