@@ -57,11 +57,11 @@ public record KvLayout(int layers, int kvHeads, int headDim, int pageSize, DType
     }
 
     /**
-     * Bytes of per-page metadata kept on the heap: positions (8 per slot), validity (1 per slot)
-     * and the key min/max per channel (Quest, 8 per channel).
+     * Bytes of per-page metadata kept on the heap: position (8), validity (1) and H2O score (4) per
+     * slot, and the key min/max per channel (Quest, 8 per channel).
      */
     public long pageMetadataBytes() {
-        return 9L * pageSize + 8L * headDim;
+        return 13L * pageSize + 8L * headDim;
     }
 
     /** KV bytes per cached token over all layers and heads: 2 x layers x kvHeads x row bytes. */

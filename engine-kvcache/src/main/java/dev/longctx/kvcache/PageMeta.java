@@ -15,6 +15,11 @@ final class PageMeta {
     final boolean[] valid;
     final float[] keyMin;
     final float[] keyMax;
+    /**
+     * Accumulated attention probability per slot (H2O's heavy-hitter score), summed over the query
+     * heads of the group and over steps; written under the owning sequence's monitor.
+     */
+    final float[] score;
     int count;
     int invalid;
 
@@ -23,6 +28,7 @@ final class PageMeta {
         valid = new boolean[pageSize];
         keyMin = new float[headDim];
         keyMax = new float[headDim];
+        score = new float[pageSize];
         reset();
     }
 
@@ -30,6 +36,7 @@ final class PageMeta {
         count = 0;
         invalid = 0;
         Arrays.fill(valid, false);
+        Arrays.fill(score, 0f);
         Arrays.fill(keyMin, Float.POSITIVE_INFINITY);
         Arrays.fill(keyMax, Float.NEGATIVE_INFINITY);
     }
@@ -39,6 +46,7 @@ final class PageMeta {
         System.arraycopy(o.valid, 0, valid, 0, valid.length);
         System.arraycopy(o.keyMin, 0, keyMin, 0, keyMin.length);
         System.arraycopy(o.keyMax, 0, keyMax, 0, keyMax.length);
+        System.arraycopy(o.score, 0, score, 0, score.length);
         count = o.count;
         invalid = o.invalid;
     }

@@ -111,17 +111,7 @@ public final class SequenceKvCache implements AutoCloseable {
         if (n > 0) {
             int last = tables[layer][head][n - 1];
             if (pool.meta(last).count < layout.pageSize()) {
-                if (pool.refCount(last) == 1) {
-                    return last;
-                }
-                // Copy-on-write: a shared page is copied before this sequence writes into it.
-                int copy = pool.allocate();
-                MemorySegment.copy(pool.keys(last), 0, pool.keys(copy), 0, pool.keys(last).byteSize());
-                MemorySegment.copy(pool.values(last), 0, pool.values(copy), 0, pool.values(last).byteSize());
-                pool.meta(copy).copyFrom(pool.meta(last));
-                tables[layer][head][n - 1] = copy;
-                pool.release(last);
-                return copy;
+                return privatePage(layer, head, n - 1);
             }
         }
         int page = pool.allocate();
@@ -131,6 +121,86 @@ public final class SequenceKvCache implements AutoCloseable {
         tables[layer][head][n] = page;
         tableSizes[layer][head] = n + 1;
         return page;
+    }
+
+    /**
+     * The page at table index {@code i}, copied first if another sequence shares it
+     * (copy-on-write: a shared page is never written).
+     */
+    private int privatePage(int layer, int head, int i) {
+        int page = tables[layer][head][i];
+        if (pool.refCount(page) == 1) {
+            return page;
+        }
+        int copy = pool.allocate();
+        MemorySegment.copy(pool.keys(page), 0, pool.keys(copy), 0, pool.keys(page).byteSize());
+        MemorySegment.copy(pool.values(page), 0, pool.values(copy), 0, pool.values(page).byteSize());
+        pool.meta(copy).copyFrom(pool.meta(page));
+        tables[layer][head][i] = copy;
+        pool.release(page);
+        return copy;
+    }
+
+    /**
+     * Evicts one cached token: slot {@code slot} of the head's page at index {@code pageIndex}
+     * (the {@link KvView} page index). Kernels never attend it again; a page whose every slot is
+     * evicted is released, except the last page, which still takes appends. Shared pages are
+     * copied first.
+     */
+    public void evict(int layer, int head, int pageIndex, int slot) {
+        checkOpen();
+        checkLayer(layer);
+        checkHead(head);
+        int n = tableSizes[layer][head];
+        if (pageIndex < 0 || pageIndex >= n) {
+            throw new IllegalArgumentException("KV evict: page " + pageIndex + " outside [0, " + n + ") of layer " + layer
+                    + " head " + head);
+        }
+        PageMeta m = pool.meta(tables[layer][head][pageIndex]);
+        if (slot < 0 || slot >= m.count) {
+            throw new IllegalArgumentException("KV evict: slot " + slot + " outside [0, " + m.count + ")");
+        }
+        if (!m.valid[slot]) {
+            return;
+        }
+        int page = privatePage(layer, head, pageIndex);
+        m = pool.meta(page);
+        m.valid[slot] = false;
+        m.invalid++;
+        if (m.invalid == m.count && pageIndex < n - 1) {
+            pool.release(page);
+            System.arraycopy(tables[layer][head], pageIndex + 1, tables[layer][head], pageIndex, n - pageIndex - 1);
+            tableSizes[layer][head] = n - 1;
+        }
+    }
+
+    /** Valid (not evicted) cached tokens of one layer and head. */
+    public int validLength(int layer, int head) {
+        checkLayer(layer);
+        checkHead(head);
+        int v = 0;
+        for (int i = 0; i < tableSizes[layer][head]; i++) {
+            PageMeta m = pool.meta(tables[layer][head][i]);
+            v += m.count - m.invalid;
+        }
+        return v;
+    }
+
+    /** H2O score of a slot (see {@link #addScores}). */
+    public synchronized float score(int layer, int head, int pageIndex, int slot) {
+        return pool.meta(tables[layer][head][pageIndex]).score[slot];
+    }
+
+    /**
+     * Adds attention probabilities to the scores of a page's slots (H2O). Synchronised: the
+     * kernels' observers call it from several pool threads at once during one attention call of
+     * this sequence. Scores live in page metadata, so a shared page is copied first.
+     */
+    public synchronized void addScores(int layer, int head, int pageIndex, float[] probabilities, int count) {
+        PageMeta m = pool.meta(privatePage(layer, head, pageIndex));
+        for (int i = 0; i < count; i++) {
+            m.score[i] += probabilities[i];
+        }
     }
 
     private void write(int layer, int head, int page, float[] k, int kOff, float[] v, int vOff, long position) {
