@@ -69,8 +69,8 @@ class EvictionPolicyTest {
                 {0.5, 0.1, 0.4},
                 {0.4, 0.1, 0.2, 0.3},
                 {0.3, 0.1, 0.2, 0.2, 0.2},
-                {0.3, 0.05, 0.15, 0.2, 0.1, 0.2},      // scores 0:3.1 1:0.75 2:0.75 3:0.7 ... -> evict 1 (0.75 = 2's, older)
-                {0.3, 0.0, 0.1, 0.05, 0.25, 0.1, 0.2}, // valid {0,2,3,4,5,6}: candidates 0:3.4 2:0.85 3:0.75 -> evict 3
+                {0.3, 0.05, 0.15, 0.2, 0.1, 0.2},      // recent {3,4,5}; scores 0:3.1 1:0.75 2:0.95 -> evict 1
+                {0.3, 0.0, 0.1, 0.05, 0.25, 0.1, 0.2}, // recent {4,5,6}; scores 0:3.4 2:1.05 3:0.75 -> evict 3
         };
         KvLayout layout = new KvLayout(1, 1, D, 2, DType.F32);
         SplittableRandom r = new SplittableRandom(2);
@@ -89,7 +89,7 @@ class EvictionPolicyTest {
                 }
                 policy.afterStep(c, 0);
             }
-            // Token 1 went at t=5 (0.75 ties with token 2, the older goes first); token 3 at t=6.
+            // Token 1 went at t=5, token 3 at t=6.
             assertEquals(List.of(0L, 2L, 4L, 5L, 6L), keptPositions(c.view(0, 0)));
             // Kept keys keep their scores: token 0 has 1.0+0.6+0.5+0.4+0.3+0.3+0.3.
             KvView v = c.view(0, 0);
