@@ -54,9 +54,12 @@ public final class BlockPool implements AutoCloseable {
         this.maxPages = (int) Math.min(Integer.MAX_VALUE - 8, budgetBytes / perPage);
     }
 
-    /** Bytes one page costs against the budget: K and V data plus metadata. */
+    /**
+     * Bytes one page costs against the budget: K and V data plus the largest metadata it can carry
+     * (with scores), so a scoring policy can never push the pool past its budget.
+     */
     public static long pageBytes(KvLayout layout) {
-        return layout.pageDataBytes() + layout.pageMetadataBytes();
+        return layout.pageDataBytes() + layout.scoredPageMetadataBytes();
     }
 
     public KvLayout layout() {

@@ -57,11 +57,17 @@ public record KvLayout(int layers, int kvHeads, int headDim, int pageSize, DType
     }
 
     /**
-     * Bytes of per-page metadata kept on the heap: position (8), validity (1) and H2O score (4) per
-     * slot, and the key min/max per channel (Quest, 8 per channel).
+     * Bytes of per-page metadata kept on the heap: position (8) and validity (1) per slot, and the
+     * key min/max per channel (Quest, 8 per channel). A scoring policy (H2O) adds 4 bytes per slot
+     * when it first scores the page; that is counted against the budget too (see BlockPool).
      */
     public long pageMetadataBytes() {
-        return 13L * pageSize + 8L * headDim;
+        return 9L * pageSize + 8L * headDim;
+    }
+
+    /** Metadata bytes of a page that also carries H2O scores. */
+    public long scoredPageMetadataBytes() {
+        return pageMetadataBytes() + 4L * pageSize;
     }
 
     /** KV bytes per cached token over all layers and heads: 2 x layers x kvHeads x row bytes. */

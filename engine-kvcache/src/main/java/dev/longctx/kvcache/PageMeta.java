@@ -17,9 +17,10 @@ final class PageMeta {
     final float[] keyMax;
     /**
      * Accumulated attention probability per slot (H2O's heavy-hitter score), summed over the query
-     * heads of the group and over steps; written under the owning sequence's monitor.
+     * heads of the group and over steps; written under the owning sequence's monitor. Allocated on
+     * first use, so caches without a scoring policy carry no score memory.
      */
-    final float[] score;
+    float[] score;
     int count;
     int invalid;
 
@@ -28,15 +29,22 @@ final class PageMeta {
         valid = new boolean[pageSize];
         keyMin = new float[headDim];
         keyMax = new float[headDim];
-        score = new float[pageSize];
         reset();
+    }
+
+    /** The score array, allocated on first use. */
+    float[] scores() {
+        if (score == null) {
+            score = new float[positions.length];
+        }
+        return score;
     }
 
     void reset() {
         count = 0;
         invalid = 0;
         Arrays.fill(valid, false);
-        Arrays.fill(score, 0f);
+        score = null;
         Arrays.fill(keyMin, Float.POSITIVE_INFINITY);
         Arrays.fill(keyMax, Float.NEGATIVE_INFINITY);
     }
@@ -46,7 +54,7 @@ final class PageMeta {
         System.arraycopy(o.valid, 0, valid, 0, valid.length);
         System.arraycopy(o.keyMin, 0, keyMin, 0, keyMin.length);
         System.arraycopy(o.keyMax, 0, keyMax, 0, keyMax.length);
-        System.arraycopy(o.score, 0, score, 0, score.length);
+        score = o.score == null ? null : o.score.clone();
         count = o.count;
         invalid = o.invalid;
     }

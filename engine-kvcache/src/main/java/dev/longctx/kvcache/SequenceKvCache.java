@@ -188,7 +188,8 @@ public final class SequenceKvCache implements AutoCloseable {
 
     /** H2O score of a slot (see {@link #addScores}). */
     public synchronized float score(int layer, int head, int pageIndex, int slot) {
-        return pool.meta(tables[layer][head][pageIndex]).score[slot];
+        float[] sc = pool.meta(tables[layer][head][pageIndex]).score;
+        return sc == null ? 0f : sc[slot];
     }
 
     /**
@@ -197,9 +198,9 @@ public final class SequenceKvCache implements AutoCloseable {
      * this sequence. Scores live in page metadata, so a shared page is copied first.
      */
     public synchronized void addScores(int layer, int head, int pageIndex, float[] probabilities, int count) {
-        PageMeta m = pool.meta(privatePage(layer, head, pageIndex));
+        float[] sc = pool.meta(privatePage(layer, head, pageIndex)).scores();
         for (int i = 0; i < count; i++) {
-            m.score[i] += probabilities[i];
+            sc[i] += probabilities[i];
         }
     }
 
