@@ -144,8 +144,8 @@ public final class SequenceKvCache implements AutoCloseable {
     /**
      * Evicts one cached token: slot {@code slot} of the head's page at index {@code pageIndex}
      * (the {@link KvView} page index). Kernels never attend it again; a page whose every slot is
-     * evicted is released, except the last page, which still takes appends. Shared pages are
-     * copied first.
+     * evicted is released, except a last page that still has free slots. Shared pages are copied
+     * first.
      */
     public void evict(int layer, int head, int pageIndex, int slot) {
         checkOpen();
@@ -167,7 +167,9 @@ public final class SequenceKvCache implements AutoCloseable {
         m = pool.meta(page);
         m.valid[slot] = false;
         m.invalid++;
-        if (m.invalid == m.count && pageIndex < n - 1) {
+        // A fully evicted page leaves the table, unless it is the last page and can still take
+        // appends (then it would only be freed and allocated again).
+        if (m.invalid == m.count && (pageIndex < n - 1 || m.count == layout.pageSize())) {
             pool.release(page);
             System.arraycopy(tables[layer][head], pageIndex + 1, tables[layer][head], pageIndex, n - pageIndex - 1);
             tableSizes[layer][head] = n - 1;
