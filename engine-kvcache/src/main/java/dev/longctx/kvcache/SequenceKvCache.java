@@ -1,6 +1,8 @@
 package dev.longctx.kvcache;
 
 import dev.longctx.attention.KvView;
+import dev.longctx.core.rope.Rope;
+import dev.longctx.core.rope.RopePairing;
 import dev.longctx.core.tensor.DType;
 import dev.longctx.core.tensor.Quantization;
 import java.lang.foreign.MemorySegment;
@@ -174,6 +176,82 @@ public final class SequenceKvCache implements AutoCloseable {
             System.arraycopy(tables[layer][head], pageIndex + 1, tables[layer][head], pageIndex, n - pageIndex - 1);
             tableSizes[layer][head] = n - 1;
         }
+    }
+
+    /**
+     * Re-assigns the valid tokens of one layer and head contiguous positions {@code first,
+     * first + 1, ...} in cache order (StreamingLLM's way of running past the trained length), and
+     * re-rotates each cached key by its position change so that it equals a key rotated at the new
+     * position. The re-rotation is a pure rotation ({@link Rope#rotateBy}: no attention factor), so
+     * repeated shifts never compound a scale. Keys must have been cached after RoPE with
+     * {@code rope}'s frequencies and {@code pairing}. Shared pages are copied first; page key bounds
+     * are recomputed.
+     *
+     * @return the position the next appended token must use
+     */
+    public long reposition(int layer, int head, long first, Rope rope, RopePairing pairing) {
+        checkOpen();
+        checkLayer(layer);
+        checkHead(head);
+        Objects.requireNonNull(rope, "rope");
+        Objects.requireNonNull(pairing, "pairing");
+        if (rope.headDim() != layout.headDim()) {
+            throw new IllegalArgumentException("KV reposition: RoPE head dim " + rope.headDim() + " != cache head dim "
+                    + layout.headDim());
+        }
+        if (first < 0) {
+            throw new IllegalArgumentException("KV reposition: first position must be >= 0, got " + first);
+        }
+        int d = layout.headDim();
+        DType t = layout.dtype();
+        long next = first;
+        for (int i = 0; i < tableSizes[layer][head]; i++) {
+            int page = tables[layer][head][i];
+            PageMeta m = pool.meta(page);
+            boolean moves = false;
+            long probe = next;
+            for (int slot = 0; slot < m.count; slot++) {
+                if (m.valid[slot] && m.positions[slot] != probe++) {
+                    moves = true;
+                }
+            }
+            if (!moves) {
+                for (int slot = 0; slot < m.count; slot++) {
+                    if (m.valid[slot]) {
+                        next++;
+                    }
+                }
+                continue;
+            }
+            page = privatePage(layer, head, i);
+            m = pool.meta(page);
+            MemorySegment ks = pool.keys(page);
+            java.util.Arrays.fill(m.keyMin, Float.POSITIVE_INFINITY);
+            java.util.Arrays.fill(m.keyMax, Float.NEGATIVE_INFINITY);
+            for (int slot = 0; slot < m.count; slot++) {
+                long off = slot * layout.rowBytes();
+                Quantization.dequantize(t, ks, off, decoded, 0, d);
+                if (m.valid[slot]) {
+                    long delta = next - m.positions[slot];
+                    if (delta != 0) {
+                        rope.rotateBy(decoded, 0, 1, delta, pairing);
+                        Quantization.quantize(t, decoded, 0, d, ks, off);
+                        Quantization.dequantize(t, ks, off, decoded, 0, d);
+                    }
+                    m.positions[slot] = next++;
+                } else {
+                    // Evicted slots take the position before the next valid one, so a page's first
+                    // and last slots still bound its valid positions.
+                    m.positions[slot] = next - 1;
+                }
+                for (int c = 0; c < d; c++) {
+                    m.keyMin[c] = Math.min(m.keyMin[c], decoded[c]);
+                    m.keyMax[c] = Math.max(m.keyMax[c], decoded[c]);
+                }
+            }
+        }
+        lastPositions[layer][head] = next - 1;
+        return next;
     }
 
     /** Valid (not evicted) cached tokens of one layer and head. */
@@ -407,6 +485,28 @@ public final class SequenceKvCache implements AutoCloseable {
         @Override
         public boolean allValid(int page) {
             return pool.meta(page(page)).invalid == 0;
+        }
+
+        @Override
+        public long pageMinPosition(int page) {
+            PageMeta m = pool.meta(page(page));
+            for (int s = 0; s < m.count; s++) {
+                if (m.valid[s]) {
+                    return m.positions[s];
+                }
+            }
+            return m.count == 0 ? 0 : m.positions[0];
+        }
+
+        @Override
+        public long pageMaxPosition(int page) {
+            PageMeta m = pool.meta(page(page));
+            for (int s = m.count - 1; s >= 0; s--) {
+                if (m.valid[s]) {
+                    return m.positions[s];
+                }
+            }
+            return m.count == 0 ? 0 : m.positions[m.count - 1];
         }
 
         @Override
