@@ -41,26 +41,30 @@ public record StreamingLlmPolicy(int sinks, int window) implements EvictionPolic
     @Override
     public void afterStep(SequenceKvCache cache, int layer) {
         for (int h = 0; h < cache.layout().kvHeads(); h++) {
-            int valid = cache.validLength(layer, h);
-            int excess = valid - sinks - window;
-            // The oldest non-sink tokens go first: walk valid tokens in order, skip the sinks.
-            int rank = 0;
-            for (int p = 0; excess > 0 && p < cache.pages(layer, h); p++) {
-                var view = cache.view(layer, h);
-                int before = cache.pages(layer, h);
-                for (int s = 0; excess > 0 && s < view.pageLength(p); s++) {
-                    if (!view.isValid(p, s)) {
-                        continue;
-                    }
-                    if (rank++ < sinks) {
-                        continue;
-                    }
-                    cache.evict(layer, h, p, s);
-                    excess--;
-                    if (cache.pages(layer, h) < before) {
-                        p--; // the page was released; the next page moved into its index
-                        break;
-                    }
+            prune(cache, layer, h);
+        }
+    }
+
+    /** Applies the rule to one KV head (the retrieval-head split uses it on streaming heads). */
+    void prune(SequenceKvCache cache, int layer, int h) {
+        int excess = cache.validLength(layer, h) - sinks - window;
+        // The oldest non-sink tokens go first: walk valid tokens in order, skip the sinks.
+        int rank = 0;
+        for (int p = 0; excess > 0 && p < cache.pages(layer, h); p++) {
+            var view = cache.view(layer, h);
+            int before = cache.pages(layer, h);
+            for (int s = 0; excess > 0 && s < view.pageLength(p); s++) {
+                if (!view.isValid(p, s)) {
+                    continue;
+                }
+                if (rank++ < sinks) {
+                    continue;
+                }
+                cache.evict(layer, h, p, s);
+                excess--;
+                if (cache.pages(layer, h) < before) {
+                    p--; // the page was released; the next page moved into its index
+                    break;
                 }
             }
         }
