@@ -11,6 +11,7 @@ module dev.longctx.bench {
     requires dev.longctx.core;
     requires dev.longctx.models;
     requires dev.longctx.attention;
+    requires dev.longctx.kvcache;
     requires jdk.incubator.vector;
     requires jmh.core;
     requires org.slf4j;

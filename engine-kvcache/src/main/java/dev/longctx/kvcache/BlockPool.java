@@ -31,6 +31,9 @@ public final class BlockPool implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final ReentrantLock lock = new ReentrantLock();
     private final List<MemorySegment> data = new ArrayList<>();
+    /** Keys and values halves of each page, sliced once (slicing per access allocated on the hot path). */
+    private final List<MemorySegment> keySegments = new ArrayList<>();
+    private final List<MemorySegment> valueSegments = new ArrayList<>();
     private final List<PageMeta> metas = new ArrayList<>();
     private int[] refCounts = new int[0];
     private int[] freeList = new int[0];
@@ -100,8 +103,12 @@ public final class BlockPool implements AutoCloseable {
         MemorySegment slab = arena.allocate(pageData * n, 64);
         refCounts = Arrays.copyOf(refCounts, have + n);
         freeList = Arrays.copyOf(freeList, have + n);
+        long half = pageData / 2;
         for (int i = 0; i < n; i++) {
-            data.add(slab.asSlice(pageData * i, pageData));
+            MemorySegment page = slab.asSlice(pageData * i, pageData);
+            data.add(page);
+            keySegments.add(page.asSlice(0, half));
+            valueSegments.add(page.asSlice(half, half));
             metas.add(new PageMeta(layout.pageSize(), layout.headDim()));
         }
         // Pushed in reverse so the lowest new id is handed out first.
@@ -146,13 +153,12 @@ public final class BlockPool implements AutoCloseable {
 
     /** Keys of a page: pageSize rows. */
     MemorySegment keys(int page) {
-        return data.get(page).asSlice(0, layout.rowBytes() * layout.pageSize());
+        return keySegments.get(page);
     }
 
     /** Values of a page: pageSize rows. */
     MemorySegment values(int page) {
-        long half = layout.rowBytes() * layout.pageSize();
-        return data.get(page).asSlice(half, half);
+        return valueSegments.get(page);
     }
 
     PageMeta meta(int page) {

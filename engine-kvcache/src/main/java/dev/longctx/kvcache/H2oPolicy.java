@@ -1,7 +1,6 @@
 package dev.longctx.kvcache;
 
 import dev.longctx.attention.AttentionObserver;
-import dev.longctx.attention.KvView;
 
 /**
  * H2O (Zhang et al., 2023, "H2O: Heavy-Hitter Oracle for Efficient Generative Inference"): keep
@@ -59,26 +58,7 @@ public record H2oPolicy(int heavy, int recent) implements EvictionPolicy {
 
     /** Evicts the valid token with the lowest score among all but the last {@code recent} valid ones. */
     private void evictLowest(SequenceKvCache cache, int layer, int head) {
-        KvView view = cache.view(layer, head);
-        int candidates = cache.validLength(layer, head) - recent;
-        int bestPage = -1;
-        int bestSlot = -1;
-        float best = Float.POSITIVE_INFINITY;
-        int seen = 0;
-        for (int p = 0; p < view.pageCount() && seen < candidates; p++) {
-            for (int s = 0; s < view.pageLength(p) && seen < candidates; s++) {
-                if (!view.isValid(p, s)) {
-                    continue;
-                }
-                seen++;
-                float score = cache.score(layer, head, p, s);
-                if (score < best) {
-                    best = score;
-                    bestPage = p;
-                    bestSlot = s;
-                }
-            }
-        }
-        cache.evict(layer, head, bestPage, bestSlot);
+        int[] victim = cache.lowestScore(layer, head, cache.validLength(layer, head) - recent);
+        cache.evict(layer, head, victim[0], victim[1]);
     }
 }

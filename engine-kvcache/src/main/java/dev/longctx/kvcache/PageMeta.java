@@ -4,8 +4,9 @@ import java.util.Arrays;
 
 /**
  * Metadata of one page, kept up to date on append: slots used, the position and validity of each
- * slot, and the per-channel min and max of the stored keys (Quest's page bounds). Bounds only grow
- * (evicting a slot does not shrink them), so they always bound the valid keys.
+ * slot, and the per-channel min and max of the stored keys (Quest's page bounds). The bounds are
+ * recomputed lazily, when read after a write (most pages never change again, and appends stay
+ * cheap); they cover every stored key, evicted ones included, so they always bound the valid keys.
  *
  * <p>Not thread-safe: written only by the sequence that owns the page exclusively (a shared page is
  * copied before a write).
@@ -23,6 +24,8 @@ final class PageMeta {
     float[] score;
     int count;
     int invalid;
+    /** Whether keys were written since {@link #keyMin}/{@link #keyMax} were last computed. */
+    boolean boundsDirty;
 
     PageMeta(int pageSize, int headDim) {
         positions = new long[pageSize];
@@ -43,6 +46,7 @@ final class PageMeta {
     void reset() {
         count = 0;
         invalid = 0;
+        boundsDirty = false;
         Arrays.fill(valid, false);
         score = null;
         Arrays.fill(keyMin, Float.POSITIVE_INFINITY);
@@ -57,5 +61,6 @@ final class PageMeta {
         score = o.score == null ? null : o.score.clone();
         count = o.count;
         invalid = o.invalid;
+        boundsDirty = o.boundsDirty;
     }
 }

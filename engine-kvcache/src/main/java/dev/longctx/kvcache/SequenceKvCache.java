@@ -1,6 +1,8 @@
 package dev.longctx.kvcache;
 
 import dev.longctx.attention.KvView;
+import dev.longctx.core.kernels.KernelProvider;
+import dev.longctx.core.kernels.VectorKernels;
 import dev.longctx.core.rope.Rope;
 import dev.longctx.core.rope.RopePairing;
 import dev.longctx.core.tensor.DType;
@@ -30,6 +32,8 @@ public final class SequenceKvCache implements AutoCloseable {
     private final int[][] tableSizes;
     private final long[][] lastPositions;
     private final float[] decoded;
+    /** The provider's kernels: the write path encodes and decodes with them (bit-exact with the reference). */
+    private final VectorKernels kernels = KernelProvider.get();
     private boolean closed;
 
     private SequenceKvCache(BlockPool pool) {
@@ -249,9 +253,38 @@ public final class SequenceKvCache implements AutoCloseable {
                     m.keyMax[c] = Math.max(m.keyMax[c], decoded[c]);
                 }
             }
+            m.boundsDirty = false;
         }
         lastPositions[layer][head] = next - 1;
         return next;
+    }
+
+    /**
+     * The valid token with the lowest score among the first {@code candidates} valid tokens in
+     * cache order (ties: the oldest), as {page index, slot}, or null when there is none. Reads the
+     * score arrays directly: called on the owning thread after the step's attention, when no
+     * observer writes.
+     */
+    int[] lowestScore(int layer, int head, int candidates) {
+        int[] best = null;
+        float bestScore = Float.POSITIVE_INFINITY;
+        int seen = 0;
+        for (int i = 0; i < tableSizes[layer][head] && seen < candidates; i++) {
+            PageMeta m = pool.meta(tables[layer][head][i]);
+            float[] sc = m.score;
+            for (int s = 0; s < m.count && seen < candidates; s++) {
+                if (!m.valid[s]) {
+                    continue;
+                }
+                seen++;
+                float v = sc == null ? 0f : sc[s];
+                if (v < bestScore || best == null) {
+                    bestScore = v;
+                    best = new int[] {i, s};
+                }
+            }
+        }
+        return best;
     }
 
     /** Valid (not evicted) cached tokens of one layer and head. */
@@ -291,14 +324,9 @@ public final class SequenceKvCache implements AutoCloseable {
         int d = layout.headDim();
         DType t = layout.dtype();
         MemorySegment ks = pool.keys(page);
-        Quantization.quantize(t, k, kOff, d, ks, off);
-        Quantization.quantize(t, v, vOff, d, pool.values(page), off);
-        // Bounds of the stored (rounded) key, so Quest's bound holds for what kernels read.
-        Quantization.dequantize(t, ks, off, decoded, 0, d);
-        for (int c = 0; c < d; c++) {
-            m.keyMin[c] = Math.min(m.keyMin[c], decoded[c]);
-            m.keyMax[c] = Math.max(m.keyMax[c], decoded[c]);
-        }
+        kernels.quantize(t, k, kOff, d, ks, off);
+        kernels.quantize(t, v, vOff, d, pool.values(page), off);
+        m.boundsDirty = true;
         m.positions[slot] = position;
         m.valid[slot] = true;
         m.count = slot + 1;
@@ -420,6 +448,32 @@ public final class SequenceKvCache implements AutoCloseable {
         }
     }
 
+    /**
+     * The page's metadata with key bounds of its stored (rounded) keys, recomputed if keys were
+     * written since. Synchronised on the metadata: kernel threads may ask concurrently.
+     */
+    private PageMeta bounds(int page) {
+        PageMeta m = pool.meta(page);
+        synchronized (m) {
+            if (m.boundsDirty) {
+                int d = layout.headDim();
+                float[] row = new float[d];
+                java.util.Arrays.fill(m.keyMin, Float.POSITIVE_INFINITY);
+                java.util.Arrays.fill(m.keyMax, Float.NEGATIVE_INFINITY);
+                MemorySegment ks = pool.keys(page);
+                for (int s = 0; s < m.count; s++) {
+                    kernels.dequantize(layout.dtype(), ks, s * layout.rowBytes(), row, 0, d);
+                    for (int c = 0; c < d; c++) {
+                        m.keyMin[c] = Math.min(m.keyMin[c], row[c]);
+                        m.keyMax[c] = Math.max(m.keyMax[c], row[c]);
+                    }
+                }
+                m.boundsDirty = false;
+            }
+        }
+        return m;
+    }
+
     /** A live view of one (layer, head): later appends are visible through it. */
     private final class PagedKvView implements KvView {
         private final int layer;
@@ -511,12 +565,12 @@ public final class SequenceKvCache implements AutoCloseable {
 
         @Override
         public float[] keyMin(int page) {
-            return pool.meta(page(page)).keyMin;
+            return bounds(page(page)).keyMin;
         }
 
         @Override
         public float[] keyMax(int page) {
-            return pool.meta(page(page)).keyMax;
+            return bounds(page(page)).keyMax;
         }
     }
 }

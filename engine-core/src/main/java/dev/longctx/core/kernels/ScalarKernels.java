@@ -167,6 +167,11 @@ public final class ScalarKernels implements VectorKernels {
     }
 
     @Override
+    public void quantize(DType type, float[] src, int srcOff, int n, MemorySegment dst, long byteOffset) {
+        Quantization.quantize(type, src, srcOff, n, dst, byteOffset);
+    }
+
+    @Override
     public void dequantize(DType type, MemorySegment src, long byteOffset, float[] dst, int dstOff, int n) {
         Quantization.dequantize(type, src, byteOffset, dst, dstOff, n);
     }

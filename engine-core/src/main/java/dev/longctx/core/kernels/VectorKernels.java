@@ -72,6 +72,12 @@ public interface VectorKernels {
     /** Index of the first maximum; NaN compares below every number. */
     int argmax(float[] x, int off, int n);
 
+    /**
+     * Encodes {@code n} floats as {@code type} at byte {@code byteOffset} of {@code dst}, bit-exact
+     * with {@code Quantization.quantize} (the KV cache's write path).
+     */
+    void quantize(DType type, float[] src, int srcOff, int n, MemorySegment dst, long byteOffset);
+
     /** Decodes {@code n} elements of a weight row (see {@code Quantization.dequantize}). */
     void dequantize(DType type, MemorySegment src, long byteOffset, float[] dst, int dstOff, int n);
 

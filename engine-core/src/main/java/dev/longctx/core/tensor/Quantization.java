@@ -36,19 +36,20 @@ public final class Quantization {
     public static void dequantize(DType type, MemorySegment src, long byteOffset, float[] dst, int dstOff, int n) {
         checkRun(type, n, dst.length, dstOff);
         switch (type) {
-            case F32 -> {
-                for (int i = 0; i < n; i++) {
-                    dst[dstOff + i] = src.get(FLOAT_LE, byteOffset + 4L * i);
-                }
-            }
+            case F32 -> MemorySegment.copy(src, FLOAT_LE, byteOffset, dst, dstOff, n);
             case F16 -> {
+                // Bulk copy, then a plain counted loop, which C2 vectorises (vcvtph2ps).
+                short[] h = new short[n];
+                MemorySegment.copy(src, SHORT_LE, byteOffset, h, 0, n);
                 for (int i = 0; i < n; i++) {
-                    dst[dstOff + i] = Float.float16ToFloat(src.get(SHORT_LE, byteOffset + 2L * i));
+                    dst[dstOff + i] = Float.float16ToFloat(h[i]);
                 }
             }
             case BF16 -> {
+                short[] h = new short[n];
+                MemorySegment.copy(src, SHORT_LE, byteOffset, h, 0, n);
                 for (int i = 0; i < n; i++) {
-                    dst[dstOff + i] = Halfs.bf16ToFloat(src.get(SHORT_LE, byteOffset + 2L * i));
+                    dst[dstOff + i] = Float.intBitsToFloat((h[i] & 0xFFFF) << 16);
                 }
             }
             case Q8_0 -> {
@@ -81,20 +82,21 @@ public final class Quantization {
     public static void quantize(DType type, float[] src, int srcOff, int n, MemorySegment dst, long byteOffset) {
         checkRun(type, n, src.length, srcOff);
         switch (type) {
-            case F32 -> {
-                for (int i = 0; i < n; i++) {
-                    dst.set(FLOAT_LE, byteOffset + 4L * i, src[srcOff + i]);
-                }
-            }
+            case F32 -> MemorySegment.copy(src, srcOff, dst, FLOAT_LE, byteOffset, n);
             case F16 -> {
+                // A plain counted loop C2 vectorises (vcvtps2ph), then one bulk copy.
+                short[] h = new short[n];
                 for (int i = 0; i < n; i++) {
-                    dst.set(SHORT_LE, byteOffset + 2L * i, Float.floatToFloat16(src[srcOff + i]));
+                    h[i] = Float.floatToFloat16(src[srcOff + i]);
                 }
+                MemorySegment.copy(h, 0, dst, SHORT_LE, byteOffset, n);
             }
             case BF16 -> {
+                short[] h = new short[n];
                 for (int i = 0; i < n; i++) {
-                    dst.set(SHORT_LE, byteOffset + 2L * i, Halfs.floatToBf16(src[srcOff + i]));
+                    h[i] = Halfs.floatToBf16(src[srcOff + i]);
                 }
+                MemorySegment.copy(h, 0, dst, SHORT_LE, byteOffset, n);
             }
             case Q8_0 -> {
                 for (int b = 0; b < n / QK; b++) {

@@ -214,6 +214,46 @@ class WeightKernelsTest {
     }
 
     @Test
+    void panamaF16EncodingIsBitExactWithTheJdk() {
+        VectorKernels p = Providers.panama();
+        SplittableRandom r = new SplittableRandom(16);
+        int n = 1 << 16;
+        float[] v = new float[n + 3];
+        for (int round = 0; round < 64; round++) {
+            for (int i = 0; i < v.length; i++) {
+                // Every bit pattern is fair game: subnormals, overflow, infinities, NaNs, ties.
+                v[i] = round % 2 == 0 ? Float.intBitsToFloat(r.nextInt())
+                        : (float) (r.nextGaussian() * Math.pow(2, r.nextInt(-30, 20)));
+            }
+            v[0] = 65504f;
+            v[1] = 65520f;
+            v[2] = 0x1p-24f * 1.5f;
+            v[3] = -0f;
+            MemorySegment a = MemorySegment.ofArray(new byte[2 * v.length]);
+            MemorySegment b = MemorySegment.ofArray(new byte[2 * v.length]);
+            Quantization.quantize(DType.F16, v, 0, v.length, a, 0);
+            p.quantize(DType.F16, v, 0, v.length, b, 0);
+            for (int i = 0; i < v.length; i++) {
+                short x = a.get(Quantization.SHORT_LE, 2L * i);
+                short y = b.get(Quantization.SHORT_LE, 2L * i);
+                if (Float.isNaN(v[i])) {
+                    assertTrue(Float.isNaN(Float.float16ToFloat(y)), "NaN stays NaN");
+                } else {
+                    assertEquals(x, y, "F16 of " + v[i] + " (0x" + Integer.toHexString(Float.floatToRawIntBits(v[i])) + ")");
+                }
+            }
+        }
+        for (DType t : DType.values()) {
+            float[] w = random(r, 96);
+            MemorySegment a = MemorySegment.ofArray(new byte[(int) t.bytesFor(96)]);
+            MemorySegment b = MemorySegment.ofArray(new byte[(int) t.bytesFor(96)]);
+            Quantization.quantize(t, w, 0, 96, a, 0);
+            p.quantize(t, w, 0, 96, b, 0);
+            assertEquals(-1L, a.mismatch(b), t.toString());
+        }
+    }
+
+    @Test
     void panamaHalfConversionIsExactForAll65536Values() {
         VectorKernels p = Providers.panama();
         MemorySegment seg = MemorySegment.ofArray(new byte[2 * 65536]);

@@ -442,6 +442,51 @@ public final class PanamaVectorKernels implements VectorKernels {
         return Float.float16ToFloat(seg.get(Quantization.SHORT_LE, off));
     }
 
+    /**
+     * F16 encoding in vectors (JDK 25's Vector API has no float-to-half conversion), bit-exact with
+     * {@link Float#floatToFloat16}: round to nearest even, subnormals through a float addition of a
+     * magic constant, overflow to infinity, NaN to a quiet NaN (after F. Giesen's
+     * "float_to_half_fast3_rtne"). Other dtypes use the scalar reference.
+     */
+    @Override
+    public void quantize(DType type, float[] src, int srcOff, int n, MemorySegment dst, long byteOffset) {
+        if (type != DType.F16) {
+            Quantization.quantize(type, src, srcOff, n, dst, byteOffset);
+            return;
+        }
+        int i = 0;
+        int bound = n - n % FL;
+        for (; i < bound; i += FL) {
+            IntVector raw = FloatVector.fromArray(FS, src, srcOff + i).reinterpretAsInts();
+            IntVector abs = raw.and(0x7FFFFFFF);
+            IntVector sign = raw.lanewise(VectorOperators.LSHR, 16).and(0x8000);
+            // Normal halves: rebias the exponent (127 -> 15), round to nearest even at bit 13.
+            IntVector odd = abs.lanewise(VectorOperators.LSHR, 13).and(1);
+            IntVector normal = abs.add(F2H_REBIAS + 0xFFF).add(odd).lanewise(VectorOperators.LSHR, 13);
+            // Subnormal halves and zero: adding 0.5 (2^-1) makes the FPU round the mantissa for us.
+            IntVector sub = abs.reinterpretAsFloats().add(F2H_DENORM_MAGIC).reinterpretAsInts().sub(F2H_DENORM_MAGIC_BITS);
+            IntVector h = normal.blend(sub, abs.compare(VectorOperators.LT, F2H_MIN_NORMAL));
+            IntVector special = abs.compare(VectorOperators.GT, 0x7F800000).toVector().reinterpretAsInts()
+                    .and(0x0200).or(0x7C00); // 0x7E00 for NaN, 0x7C00 for infinity and overflow
+            h = h.blend(special, abs.compare(VectorOperators.GE, F2H_OVERFLOW));
+            ((ShortVector) h.or(sign).convertShape(VectorOperators.I2S, SS, 0))
+                    .intoMemorySegment(dst, byteOffset + 2L * i, LE);
+        }
+        for (; i < n; i++) {
+            dst.set(Quantization.SHORT_LE, byteOffset + 2L * i, Float.floatToFloat16(src[srcOff + i]));
+        }
+    }
+
+    /** Adds (15 - 127) to the exponent field: float to half bias. */
+    private static final int F2H_REBIAS = (15 - 127) << 23;
+    /** Floats below 2^-14 (exponent 113) become half subnormals. */
+    private static final int F2H_MIN_NORMAL = 113 << 23;
+    /** Floats at or above 65520 (2^16 with the rounding bit set) overflow to infinity. */
+    private static final int F2H_OVERFLOW = (127 + 16) << 23;
+    /** 0.5f: adding it aligns a subnormal half's mantissa at the float's last bits. */
+    private static final int F2H_DENORM_MAGIC_BITS = ((127 - 15) + (23 - 10) + 1) << 23;
+    private static final float F2H_DENORM_MAGIC = Float.intBitsToFloat(F2H_DENORM_MAGIC_BITS);
+
     @Override
     public void dequantize(DType type, MemorySegment src, long byteOffset, float[] dst, int dstOff, int n) {
         switch (type) {
