@@ -1,5 +1,8 @@
 package dev.longctx.kvcache;
 
+import dev.longctx.attention.AttentionKernel;
+import dev.longctx.attention.AttentionMask;
+import dev.longctx.attention.PerHeadAttention;
 import java.util.Objects;
 
 /**
@@ -23,6 +26,21 @@ public final class RetrievalHeadPolicy implements EvictionPolicy {
         this.profile = Objects.requireNonNull(profile, "profile");
         profile.checkMatches(layout);
         this.streaming = new StreamingLlmPolicy(sinks, window);
+    }
+
+    /**
+     * The attention kernel of one layer under this split: retrieval heads run {@code retrieval}
+     * (exact, or a selection such as Quest: policies compose with kernels) with the causal mask;
+     * streaming heads run {@code streaming} with a sliding-window + sinks mask, so they never
+     * attend what the policy is about to evict.
+     */
+    public AttentionKernel kernelForLayer(int layer, AttentionKernel retrieval, AttentionKernel streaming) {
+        Objects.requireNonNull(retrieval, "retrieval");
+        Objects.requireNonNull(streaming, "streaming");
+        AttentionMask window = AttentionMask.slidingWindow(this.streaming.window(), this.streaming.sinks());
+        return new PerHeadAttention(
+                h -> profile.role(layer, h) == HeadProfile.Role.RETRIEVAL ? retrieval : streaming,
+                h -> profile.role(layer, h) == HeadProfile.Role.RETRIEVAL ? AttentionMask.CAUSAL : window);
     }
 
     @Override

@@ -76,4 +76,40 @@ class HeadProfileTest {
         assertThrows(IllegalArgumentException.class,
                 () -> new RetrievalHeadPolicy(profile, new KvLayout(2, 2, 32, 4, DType.F16), 2, 3));
     }
+
+    @Test
+    void theSplitComposesWithQuestOnRetrievalHeads() {
+        KvLayout layout = new KvLayout(1, 2, 32, 8, DType.F16);
+        HeadProfile profile = HeadProfile.byThreshold(new float[][] {{0.8f, 0.1f}}, 0.5f);
+        RetrievalHeadPolicy policy = new RetrievalHeadPolicy(profile, layout, 4, 16);
+        var ops = new dev.longctx.core.kernels.TensorOps(dev.longctx.core.kernels.KernelProvider.scalar(),
+                dev.longctx.core.parallel.ComputePool.create(1));
+        java.util.SplittableRandom r = new java.util.SplittableRandom(7);
+        try (BlockPool pool = new BlockPool(layout, 1 << 22); SequenceKvCache c = SequenceKvCache.create(pool)) {
+            for (int t = 0; t < 200; t++) {
+                float[] k = new float[64];
+                float[] v = new float[64];
+                float[] q = new float[4 * 32];
+                for (int i = 0; i < 64; i++) {
+                    k[i] = (float) r.nextGaussian();
+                    v[i] = (float) r.nextGaussian();
+                }
+                for (int i = 0; i < q.length; i++) {
+                    q[i] = (float) r.nextGaussian();
+                }
+                c.append(0, k, v, t);
+                var problem = dev.longctx.attention.AttentionProblem.causal(q, 1, 4, c.views(0));
+                float[] out = new float[4 * 32];
+                float[] lse = new float[4];
+                policy.kernelForLayer(0, new dev.longctx.attention.QuestAttention(ops, 64),
+                        new dev.longctx.attention.TiledAttention(ops)).attend(problem, out, lse, null);
+                for (float f : out) {
+                    assertTrue(Float.isFinite(f));
+                }
+                policy.afterStep(c, 0);
+            }
+            assertEquals(200, c.validLength(0, 0), "the retrieval head keeps everything");
+            assertEquals(20, c.validLength(0, 1), "the streaming head keeps 4 sinks + 16 recent");
+        }
+    }
 }
