@@ -7,10 +7,25 @@ import dev.longctx.attention.AttentionObserver;
  * append the token's keys and values, run attention with {@link #observer} (null for policies that
  * need no probabilities), then {@link #afterStep}.
  *
- * <p>Policies here keep the original positions of cached keys (keys cached after RoPE, gaps
- * allowed), as H2O, SnapKV, Quest and DuoAttention do.
+ * <p>Each policy declares its {@link #positions() position mode}: whether cached keys keep their
+ * original positions (cached after RoPE, gaps allowed, as H2O, SnapKV, Quest and DuoAttention do)
+ * or are re-assigned contiguous positions inside the cache (StreamingLLM's way, which lets a model
+ * run past its trained length; see {@link SequenceKvCache#reposition}).
  */
 public interface EvictionPolicy {
+
+    /** How cached keys' positions evolve under a policy. */
+    enum Positions {
+        /** Keys keep the positions they were rotated at; evictions leave gaps. */
+        ORIGINAL,
+        /** After evicting, kept keys are re-rotated to contiguous positions 0..n-1. */
+        CONTIGUOUS
+    }
+
+    /** The policy's position mode (ORIGINAL unless it says otherwise). */
+    default Positions positions() {
+        return Positions.ORIGINAL;
+    }
 
     /** A short name for logs and benchmark tables. */
     String name();

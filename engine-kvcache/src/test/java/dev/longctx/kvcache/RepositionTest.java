@@ -53,6 +53,34 @@ class RepositionTest {
         }
     }
 
+    @Test
+    void contiguousStreamingLlmRepositionsAfterEachEviction() {
+        Rope rope = Rope.standard(D, 10000, 4096);
+        KvLayout layout = new KvLayout(1, 1, D, 4, DType.F32);
+        StreamingLlmPolicy policy = StreamingLlmPolicy.contiguous(2, 6, rope, RopePairing.ROTATE_HALF);
+        assertEquals(EvictionPolicy.Positions.CONTIGUOUS, policy.positions());
+        assertEquals(EvictionPolicy.Positions.ORIGINAL, new StreamingLlmPolicy(2, 6).positions());
+        try (BlockPool pool = new BlockPool(layout, 1 << 22); SequenceKvCache c = SequenceKvCache.create(pool)) {
+            long pos = 0;
+            for (int t = 0; t < 40; t++) {
+                c.append(0, new float[D], new float[D], pos);
+                policy.afterStep(c, 0);
+                pos = c.validLength(0, 0); // the next token is rotated at the cache length
+            }
+            KvView v = c.view(0, 0);
+            long expected = 0;
+            for (int p = 0; p < v.pageCount(); p++) {
+                for (int s = 0; s < v.pageLength(p); s++) {
+                    if (v.isValid(p, s)) {
+                        assertEquals(expected++, v.position(p, s));
+                    }
+                }
+            }
+            assertEquals(8, expected);
+        }
+        assertEquals("full", new FullCachePolicy().name());
+    }
+
     /** Valid key j (in cache order) must equal base[original index] rotated freshly at first + j. */
     private static void assertKeysRotatedAt(SequenceKvCache c, float[][] base, Rope rope, long first) {
         KvView v = c.view(0, 0);
