@@ -1211,13 +1211,17 @@ public final class PanamaVectorKernels implements VectorKernels {
         a1.intoArray(lanes, FL);
     }
 
-    /** Writes the lanes of {@code rowCount} rows to out[t][row] for the real tokens of the block. */
+    /**
+     * Writes the lanes of {@code rowCount} rows to out[t][row] for the real tokens of the block:
+     * token by token, so each token's {@code rowCount} outputs are written contiguously (row by
+     * row wrote one float per cache line).
+     */
     private static void scatter(float[] lanes, int rowCount, int t0, int tokens, float[] out, int os, int row0) {
         int n = Math.min(2 * FL, tokens - t0);
-        for (int r = 0; r < rowCount; r++) {
-            int base = r * 2 * FL;
-            for (int j = 0; j < n; j++) {
-                out[(t0 + j) * os + row0 + r] = lanes[base + j];
+        for (int j = 0; j < n; j++) {
+            int o = (t0 + j) * os + row0;
+            for (int r = 0; r < rowCount; r++) {
+                out[o + r] = lanes[r * 2 * FL + j];
             }
         }
     }
