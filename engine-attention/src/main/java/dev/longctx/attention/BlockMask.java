@@ -19,9 +19,11 @@ import java.util.Objects;
  * ones. Immutable and thread-safe.
  *
  * <p><b>Query blocks.</b> Block {@code b} covers query rows {@code [b * Bq, min(Lq, (b + 1) * Bq))}.
- * {@link #defaultQueryBlockTokens(int)} gives the block size {@link TiledAttention} tiles with
- * ({@code max(1, TILE_ROWS / g)} tokens), which is what makes a keep-everything mask reproduce
- * {@link TiledAttention} bit for bit.
+ * {@link #defaultQueryBlockTokens(int)} gives {@code max(1, 64 / g)} tokens (64 tile rows of
+ * (token, query head), the granularity MInference's 64-token blocks have). Every query row walks
+ * its kept pages in order with the same per-row arithmetic whatever the tiling, so a
+ * keep-everything mask reproduces {@link TiledAttention}, which tiles more coarsely, bit for bit
+ * with the scalar kernels.
  */
 public final class BlockMask {
     private final int queryBlockTokens;
@@ -45,16 +47,15 @@ public final class BlockMask {
         this.keptTotal = total;
     }
 
-    /**
-     * The query block size (tokens) that makes {@link BlockSparseAttention}'s tiles the same as
-     * {@link TiledAttention}'s: {@code max(1, TILE_ROWS / g)} tokens, i.e. {@code TILE_ROWS} tile rows
-     * of (token, query head) when g divides {@code TILE_ROWS}.
-     */
+    /** Tile rows (tokens x g) of a default query block. */
+    static final int QUERY_BLOCK_ROWS = 64;
+
+    /** The default query block size: {@code max(1, 64 / g)} tokens. */
     public static int defaultQueryBlockTokens(int groupSize) {
         if (groupSize <= 0) {
             throw new IllegalArgumentException("block mask: group size must be positive, got " + groupSize);
         }
-        return Math.max(1, TiledAttention.TILE_ROWS / groupSize);
+        return Math.max(1, QUERY_BLOCK_ROWS / groupSize);
     }
 
     /**

@@ -14,14 +14,13 @@ import java.util.Objects;
  * vertical-slash or top-k blocks, {@link MInferenceEstimators}) or is given to
  * {@link #attend(AttentionProblem, BlockMask, float[], float[], AttentionObserver)}. Over the kept
  * blocks the result is exact: it equals {@link NaiveAttention} on the equivalent element mask up to
- * f32 rounding, and with a keep-everything mask it equals {@link TiledAttention} bit for bit
- * (same tiles, same {@link OnlineSoftmaxTile} accumulation, pages in the same order).
+ * f32 rounding, and with a keep-everything mask it equals {@link TiledAttention} bit for bit with
+ * the scalar kernels (the same {@link OnlineSoftmaxTile} accumulation per row, pages in the same
+ * order; the tiles are smaller, which changes no row's arithmetic) and to rounding with Panama.
  *
  * <p><b>Work.</b> One task per (KV head, query block) on the {@link TensorOps} pool; a task is one
- * {@link TiledAttention} tile ({@code Bq} tokens x g query heads, {@code Bq = max(1, TILE_ROWS / g)}
- * with the default mask) that visits only its row's kept pages, in increasing order. A mask built
- * with another {@code Bq} gives tiles of {@code Bq x g} rows (still exact, but no longer the tiled
- * kernel's tiles, so equal to it only up to rounding). Time
+ * tile of {@code Bq} tokens x g query heads ({@code Bq = max(1, 64 / g)} with the default mask)
+ * that visits only its kept pages, in increasing order. Time
  * O(kept blocks x Bq x g x pageSize x D), i.e. the tiled kernel's cost times the mask's density
  * (over the blocks the position mask leaves); extra memory O(tile) per thread. Estimation costs
  * come on top and are stated by each estimator.

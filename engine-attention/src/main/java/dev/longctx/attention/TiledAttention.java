@@ -16,8 +16,13 @@ import java.util.Objects;
  * pass that recomputes the logits with the final log-sum-exp.
  */
 public final class TiledAttention implements AttentionKernel {
-    /** Rows (tokens x g) per query tile: 64 rows of 128 floats = 32 KiB of queries, L1/L2-resident. */
-    static final int TILE_ROWS = 64;
+    /**
+     * Rows (tokens x g) per query tile: 128 rows of 128 floats = 64 KiB of queries, L2-resident.
+     * Each page's keys and values are decoded once per tile, so larger tiles amortise the decode
+     * and the per-page bookkeeping; measured at n = 4096 (32 q / 8 kv heads, D = 128, 2 threads):
+     * 64 rows 724-836 ms, 128 rows 562-578 ms, 256 rows 588 ms.
+     */
+    static final int TILE_ROWS = 128;
 
     private final TensorOps ops;
     private final ThreadLocal<OnlineSoftmaxTile> tiles;
