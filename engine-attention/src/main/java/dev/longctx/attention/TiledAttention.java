@@ -19,8 +19,9 @@ public final class TiledAttention implements AttentionKernel {
     /**
      * Rows (tokens x g) per query tile: 128 rows of 128 floats = 64 KiB of queries, L2-resident.
      * Each page's keys and values are decoded once per tile, so larger tiles amortise the decode
-     * and the per-page bookkeeping; measured at n = 4096 (32 q / 8 kv heads, D = 128, 2 threads):
-     * 64 rows 724-836 ms, 128 rows 562-578 ms, 256 rows 588 ms.
+     * and the per-page bookkeeping. Measured at n = 4096 (32 q / 8 kv heads, D = 128, 2 threads):
+     * in a quiet period 64 rows 724-836 ms, 128 rows 562-578 ms, 256 rows 588 ms; in a noisy one,
+     * alternating, 64 rows 698-878 ms and 128 rows 748-773 ms.
      */
     static final int TILE_ROWS = 128;
 
