@@ -1,8 +1,9 @@
 /**
  * Model configs, GGUF/safetensors loaders, tokenizers, the decoder, generation and the CLI.
- * Lands with the models issues.
+ * So far: the GGUF reader and the model-format exception.
  */
 module dev.longctx.models {
     requires transitive dev.longctx.kvcache;
-    // Packages are exported when they gain their first public type.
+    exports dev.longctx.models;
+    exports dev.longctx.models.gguf;
 }

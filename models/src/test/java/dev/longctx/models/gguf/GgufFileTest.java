@@ -1,0 +1,166 @@
+package dev.longctx.models.gguf;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.longctx.core.tensor.DType;
+import dev.longctx.core.tensor.Tensor;
+import dev.longctx.models.ModelFormatException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+class GgufFileTest {
+    /** The shared fixture: ../shared/fixtures from the repository root (CI puts shared/ beside it). */
+    static final Path STORIES = locate("fixtures/stories260k/stories260K.gguf");
+
+    static Path locate(String rel) {
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            Path p = dir.resolve("shared").resolve(rel);
+            if (Files.exists(p)) {
+                return p;
+            }
+            Path q = dir.resolveSibling("shared").resolve(rel);
+            if (Files.exists(q)) {
+                return q;
+            }
+        }
+        throw new IllegalStateException("fixture " + rel + " not found above " + Path.of("").toAbsolutePath());
+    }
+
+    @Test
+    void readsTheStoriesModel() throws Exception {
+        try (GgufFile g = GgufFile.open(STORIES)) {
+            assertEquals(3, g.version());
+            assertEquals(48, g.tensors().size());
+            assertEquals(19, g.metadata().size());
+            assertEquals("llama", g.string("general.architecture"));
+            assertEquals(64, g.integer("llama.embedding_length"));
+            assertEquals(5, g.integer("llama.block_count"));
+            GgufFile.TensorInfo emb = g.tensors().get("token_embd.weight");
+            assertArrayEquals(new long[] {512, 64}, emb.shape());
+            assertEquals(DType.F32, emb.dtype());
+            Tensor t = g.tensor("token_embd.weight");
+            float[] v = t.toFloatArray();
+            assertEquals(512 * 64, v.length);
+            assertTrue(Float.isFinite(v[0]) && Float.isFinite(v[v.length - 1]));
+            assertTrue(g.metadata().get("tokenizer.ggml.tokens") instanceof List<?> l && l.size() == 512);
+            var e = assertThrows(ModelFormatException.class, () -> g.tensor("no.such.tensor"));
+            assertTrue(e.getMessage().contains("no.such.tensor"), e.getMessage());
+        }
+    }
+
+    @Test
+    void handWrittenBadFilesNameTheProblem() {
+        assertBad(bytes(b -> b.putInt(0x12345678).putInt(3).putLong(0).putLong(0).putLong(0)), "wrong magic");
+        assertBad(bytes(b -> b.putInt(GgufFile.MAGIC).putInt(1).putLong(0).putLong(0).putLong(0)), "unsupported GGUF version 1");
+        assertBad(bytes(b -> b.putInt(GgufFile.MAGIC).putInt(3).putLong(0).putLong(1L << 60).putLong(0)),
+                "metadata count 1152921504606846976 cannot fit");
+        assertBad(bytes(b -> b.putInt(GgufFile.MAGIC).putInt(3).putLong(1L << 60).putLong(0).putLong(0)), "tensor count");
+        // One metadata key with a 2^60-byte string length.
+        assertBad(bytes(b -> b.putInt(GgufFile.MAGIC).putInt(3).putLong(0).putLong(1).putLong(1L << 60).putLong(0)),
+                "string length");
+        // One tensor with an unsupported type (Q4_K = 12).
+        assertBad(bytes(b -> {
+            b.putInt(GgufFile.MAGIC).putInt(3).putLong(1).putLong(0);
+            b.putLong(1).put((byte) 'w').putInt(1).putLong(32).putInt(12).putLong(0);
+            b.put(new byte[64]);
+        }), "tensor 'w' has unsupported type 12");
+        // Dimensions whose product overflows.
+        assertBad(bytes(b -> {
+            b.putInt(GgufFile.MAGIC).putInt(3).putLong(1).putLong(0);
+            b.putLong(1).put((byte) 'w').putInt(2).putLong(1L << 40).putLong(1L << 40).putInt(0).putLong(0);
+        }), "overflows");
+        // A tensor past the end.
+        assertBad(bytes(b -> {
+            b.putInt(GgufFile.MAGIC).putInt(3).putLong(1).putLong(0);
+            b.putLong(1).put((byte) 'w').putInt(1).putLong(1024).putInt(0).putLong(0);
+            b.put(new byte[40]);
+        }), "past the end");
+    }
+
+    private static MemorySegment bytes(java.util.function.Consumer<ByteBuffer> fill) {
+        ByteBuffer b = ByteBuffer.allocate(4096).order(ByteOrder.LITTLE_ENDIAN);
+        fill.accept(b);
+        byte[] out = new byte[b.position()];
+        b.flip().get(out);
+        return MemorySegment.ofArray(out);
+    }
+
+    private static void assertBad(MemorySegment file, String expected) {
+        var e = assertThrows(ModelFormatException.class, () -> GgufFile.parse(file, "bad.gguf"));
+        assertTrue(e.getMessage().contains("bad.gguf") && e.getMessage().contains(expected), e.getMessage());
+    }
+
+    /**
+     * 10,000 seeded mutations of the real file (byte flips in the header and tensor infos, 64-bit
+     * fields set to huge values, truncations): each either parses or is rejected with a
+     * ModelFormatException; nothing else (no OutOfMemoryError, NegativeArraySizeException, index
+     * error) ever escapes.
+     */
+    @Test
+    void tenThousandMutatedCopiesNeverCrash() throws Exception {
+        byte[] original = Files.readAllBytes(STORIES);
+        int header = headerLength(original);
+        SplittableRandom r = new SplittableRandom(2026);
+        byte[] work = original.clone();
+        int rejected = 0;
+        for (int trial = 0; trial < 10_000; trial++) {
+            int kind = r.nextInt(4);
+            int length = work.length;
+            int[] touched = new int[8];
+            int nt = 0;
+            if (kind == 0) {
+                for (int i = 0; i < 1 + r.nextInt(4); i++) {
+                    int at = r.nextInt(header);
+                    touched[nt++] = at;
+                    work[at] ^= (byte) (1 << r.nextInt(8));
+                }
+            } else if (kind == 1) {
+                int at = r.nextInt(header - 8);
+                long huge = r.nextBoolean() ? (1L << r.nextInt(40, 63)) : -1L - r.nextInt(5);
+                for (int i = 0; i < 8; i++) {
+                    touched[nt++] = at + i;
+                }
+                ByteBuffer.wrap(work).order(ByteOrder.LITTLE_ENDIAN).putLong(at, huge);
+            } else if (kind == 2) {
+                length = r.nextInt(work.length);
+            } else {
+                int at = r.nextInt(header);
+                touched[nt++] = at;
+                work[at] = (byte) r.nextInt(256);
+            }
+            MemorySegment seg = MemorySegment.ofArray(work).asSlice(0, length);
+            try {
+                GgufFile.parse(seg, "mutant-" + trial + ".gguf");
+            } catch (ModelFormatException e) {
+                rejected++;
+            } catch (Throwable t) {
+                fail("trial " + trial + " (kind " + kind + "): " + t, t);
+            }
+            for (int i = 0; i < nt; i++) {
+                work[touched[i]] = original[touched[i]];
+            }
+            if (kind == 1) {
+                System.arraycopy(original, touched[0], work, touched[0], 8);
+            }
+        }
+        assertTrue(rejected > 1000, "the mutations should mostly be caught, rejected " + rejected);
+    }
+
+    /** Bytes before the data section of the real file. */
+    private static int headerLength(byte[] file) {
+        MemorySegment seg = MemorySegment.ofArray(file);
+        long first = GgufFile.parse(seg, "stories").tensors().values().stream()
+                .mapToLong(GgufFile.TensorInfo::offset).min().orElseThrow();
+        return (int) first;
+    }
+}
