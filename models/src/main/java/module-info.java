@@ -1,9 +1,11 @@
 /**
  * Model configs, GGUF/safetensors loaders, tokenizers, the decoder, generation and the CLI.
- * So far: the GGUF reader and the model-format exception.
+ * So far: the GGUF and safetensors readers and the model-format exception.
  */
 module dev.longctx.models {
     requires transitive dev.longctx.kvcache;
+    requires com.fasterxml.jackson.databind;
     exports dev.longctx.models;
     exports dev.longctx.models.gguf;
+    exports dev.longctx.models.safetensors;
 }
