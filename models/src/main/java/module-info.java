@@ -8,4 +8,5 @@ module dev.longctx.models {
     exports dev.longctx.models;
     exports dev.longctx.models.gguf;
     exports dev.longctx.models.safetensors;
+    exports dev.longctx.models.config;
 }

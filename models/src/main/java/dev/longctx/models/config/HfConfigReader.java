@@ -1,0 +1,163 @@
+package dev.longctx.models.config;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.longctx.core.rope.RopeScaling;
+import dev.longctx.models.ModelFormatException;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Reads a Hugging Face model folder's {@code config.json} (and {@code generation_config.json}
+ * when present, for the EOS ids) into a {@link ModelConfig}. Both RoPE key styles are read: the
+ * older {@code rope_theta} + {@code rope_scaling} and the newer {@code rope_parameters}.
+ */
+public final class HfConfigReader {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private HfConfigReader() {
+    }
+
+    /** Reads {@code dir/config.json} and, if present, {@code dir/generation_config.json}. */
+    public static ModelConfig read(Path dir) throws IOException {
+        Path config = dir.resolve("config.json");
+        JsonNode c = parse(config);
+        Path gen = dir.resolve("generation_config.json");
+        JsonNode g = Files.exists(gen) ? parse(gen) : null;
+        return fromJson(c, g, config.toString());
+    }
+
+    private static JsonNode parse(Path file) throws IOException {
+        try {
+            JsonNode n = JSON.readTree(Files.readString(file, StandardCharsets.UTF_8));
+            if (n == null || !n.isObject()) {
+                throw new ModelFormatException(file.toString(), -1, "expected a JSON object");
+            }
+            return n;
+        } catch (JsonProcessingException e) {
+            throw new ModelFormatException(file.toString(), -1, "malformed JSON: " + e.getOriginalMessage());
+        }
+    }
+
+    /** The config from parsed JSON ({@code generation} may be null); {@code source} names errors. */
+    public static ModelConfig fromJson(JsonNode c, JsonNode generation, String source) {
+        String type = text(c, "model_type", source).toLowerCase(Locale.ROOT);
+        ModelConfig.Architecture arch = switch (type) {
+            case "llama" -> ModelConfig.Architecture.LLAMA;
+            case "mistral" -> ModelConfig.Architecture.MISTRAL;
+            case "qwen2" -> ModelConfig.Architecture.QWEN2;
+            case "qwen3" -> ModelConfig.Architecture.QWEN3;
+            case "phi3" -> ModelConfig.Architecture.PHI3;
+            case "gemma2" -> ModelConfig.Architecture.GEMMA2;
+            default -> throw new ModelFormatException(source, -1, "model_type '" + type
+                    + "' is not supported (llama, mistral, qwen2, qwen3, phi3, gemma2)");
+        };
+        int hidden = integer(c, "hidden_size", source);
+        int heads = integer(c, "num_attention_heads", source);
+        int kvHeads = c.has("num_key_value_heads") && !c.get("num_key_value_heads").isNull()
+                ? integer(c, "num_key_value_heads", source) : heads;
+        int headDim = c.has("head_dim") && !c.get("head_dim").isNull() ? integer(c, "head_dim", source) : hidden / heads;
+        int maxPos = integer(c, "max_position_embeddings", source);
+        // Newer style: rope_parameters holds theta and the scaling; older: rope_theta + rope_scaling.
+        JsonNode params = c.get("rope_parameters");
+        JsonNode scaling = params != null && params.isObject() ? params : c.get("rope_scaling");
+        double theta = params != null && params.has("rope_theta") ? number(params, "rope_theta", source)
+                : c.has("rope_theta") ? number(c, "rope_theta", source) : 10000.0;
+        RopeScaling rope = scaling(scaling, maxPos, source);
+        int window = 0;
+        boolean useWindow = !c.has("use_sliding_window") || c.get("use_sliding_window").asBoolean(true);
+        if (useWindow && c.has("sliding_window") && !c.get("sliding_window").isNull()) {
+            window = integer(c, "sliding_window", source);
+        }
+        boolean bias = arch == ModelConfig.Architecture.QWEN2
+                || (c.has("attention_bias") && c.get("attention_bias").asBoolean(false));
+        List<Integer> eos = ids(generation != null && generation.has("eos_token_id") ? generation.get("eos_token_id")
+                : c.get("eos_token_id"));
+        int bos = c.has("bos_token_id") && c.get("bos_token_id").canConvertToInt() ? c.get("bos_token_id").asInt() : -1;
+        try {
+            return new ModelConfig(arch, integer(c, "vocab_size", source), hidden, integer(c, "intermediate_size", source),
+                    integer(c, "num_hidden_layers", source), heads, kvHeads, headDim, maxPos,
+                    c.has("rms_norm_eps") ? number(c, "rms_norm_eps", source) : 1e-6, theta, rope,
+                    c.has("partial_rotary_factor") ? number(c, "partial_rotary_factor", source) : 1.0,
+                    c.path("tie_word_embeddings").asBoolean(false), bias, window, bos, eos);
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(source, -1, e.getMessage());
+        }
+    }
+
+    private static RopeScaling scaling(JsonNode s, int maxPos, String source) {
+        if (s == null || s.isNull()) {
+            return RopeScaling.none();
+        }
+        String type = s.has("rope_type") ? s.get("rope_type").asText() : s.path("type").asText("default");
+        try {
+            return switch (type) {
+                case "default" -> RopeScaling.none();
+                case "linear" -> new RopeScaling.Linear(number(s, "factor", source));
+                case "dynamic" -> new RopeScaling.DynamicNtk(number(s, "factor", source),
+                        s.has("original_max_position_embeddings") ? integer(s, "original_max_position_embeddings", source) : maxPos);
+                case "yarn" -> new RopeScaling.Yarn(number(s, "factor", source),
+                        s.has("original_max_position_embeddings") ? integer(s, "original_max_position_embeddings", source) : maxPos,
+                        s.has("beta_fast") ? number(s, "beta_fast", source) : RopeScaling.Yarn.DEFAULT_BETA_FAST,
+                        s.has("beta_slow") ? number(s, "beta_slow", source) : RopeScaling.Yarn.DEFAULT_BETA_SLOW,
+                        s.path("mscale").asDouble(0), s.path("mscale_all_dim").asDouble(0),
+                        s.has("attention_factor") && !s.get("attention_factor").isNull()
+                                ? number(s, "attention_factor", source) : Double.NaN,
+                        s.path("truncate").asBoolean(true));
+                case "llama3" -> new RopeScaling.Llama3(number(s, "factor", source), number(s, "low_freq_factor", source),
+                        number(s, "high_freq_factor", source), integer(s, "original_max_position_embeddings", source));
+                default -> throw new ModelFormatException(source, -1, "rope type '" + type
+                        + "' is not supported (default, linear, dynamic, yarn, llama3)");
+            };
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(source, -1, "rope scaling: " + e.getMessage());
+        }
+    }
+
+    private static List<Integer> ids(JsonNode n) {
+        List<Integer> out = new ArrayList<>();
+        if (n == null || n.isNull()) {
+            return out;
+        }
+        if (n.isArray()) {
+            n.forEach(v -> {
+                if (v.canConvertToInt()) {
+                    out.add(v.asInt());
+                }
+            });
+        } else if (n.canConvertToInt()) {
+            out.add(n.asInt());
+        }
+        return out;
+    }
+
+    private static String text(JsonNode c, String key, String source) {
+        JsonNode n = c.get(key);
+        if (n == null || !n.isTextual()) {
+            throw new ModelFormatException(source, -1, "\"" + key + "\" must be a string");
+        }
+        return n.asText();
+    }
+
+    private static int integer(JsonNode c, String key, String source) {
+        JsonNode n = c.get(key);
+        if (n == null || !n.isIntegralNumber() || !n.canConvertToInt()) {
+            throw new ModelFormatException(source, -1, "\"" + key + "\" must be an integer, got " + n);
+        }
+        return n.asInt();
+    }
+
+    private static double number(JsonNode c, String key, String source) {
+        JsonNode n = c.get(key);
+        if (n == null || !n.isNumber() || !Double.isFinite(n.asDouble())) {
+            throw new ModelFormatException(source, -1, "\"" + key + "\" must be a finite number, got " + n);
+        }
+        return n.asDouble();
+    }
+}
