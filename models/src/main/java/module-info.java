@@ -9,4 +9,5 @@ module dev.longctx.models {
     exports dev.longctx.models.gguf;
     exports dev.longctx.models.safetensors;
     exports dev.longctx.models.config;
+    exports dev.longctx.models.llama2c;
 }
