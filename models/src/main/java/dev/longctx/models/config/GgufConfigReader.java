@@ -1,0 +1,98 @@
+package dev.longctx.models.config;
+
+import dev.longctx.core.rope.RopeScaling;
+import dev.longctx.models.ModelFormatException;
+import dev.longctx.models.gguf.GgufFile;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Reads a {@link ModelConfig} from GGUF metadata ({@code general.architecture} and the
+ * {@code <arch>.*} keys llama.cpp writes). The output projection is tied when the file has no
+ * {@code output.weight} tensor.
+ */
+public final class GgufConfigReader {
+    private GgufConfigReader() {
+    }
+
+    /** The config of an open GGUF file. */
+    public static ModelConfig read(GgufFile g) {
+        String source = g.toString();
+        String arch = g.string("general.architecture").toLowerCase(Locale.ROOT);
+        ModelConfig.Architecture a = switch (arch) {
+            case "llama" -> ModelConfig.Architecture.LLAMA;
+            case "mistral" -> ModelConfig.Architecture.MISTRAL;
+            case "qwen2" -> ModelConfig.Architecture.QWEN2;
+            case "qwen3" -> ModelConfig.Architecture.QWEN3;
+            case "phi3" -> ModelConfig.Architecture.PHI3;
+            case "gemma2" -> ModelConfig.Architecture.GEMMA2;
+            default -> throw new ModelFormatException(source, -1, "general.architecture '" + arch
+                    + "' is not supported (llama, mistral, qwen2, qwen3, phi3, gemma2)");
+        };
+        Map<String, Object> m = g.metadata();
+        int hidden = (int) integer(g, arch + ".embedding_length");
+        int heads = (int) integer(g, arch + ".attention.head_count");
+        int kvHeads = m.containsKey(arch + ".attention.head_count_kv") ? (int) integer(g, arch + ".attention.head_count_kv")
+                : heads;
+        int headDim = m.containsKey(arch + ".attention.key_length") ? (int) integer(g, arch + ".attention.key_length")
+                : hidden / Math.max(1, heads);
+        int rotary = m.containsKey(arch + ".rope.dimension_count") ? (int) integer(g, arch + ".rope.dimension_count")
+                : headDim;
+        int vocab;
+        if (m.containsKey(arch + ".vocab_size")) {
+            vocab = (int) integer(g, arch + ".vocab_size");
+        } else if (m.get("tokenizer.ggml.tokens") instanceof List<?> tokens) {
+            vocab = tokens.size();
+        } else {
+            throw new ModelFormatException(source, -1, "neither " + arch + ".vocab_size nor tokenizer.ggml.tokens is present");
+        }
+        int maxPos = (int) integer(g, arch + ".context_length");
+        double eps = m.containsKey(arch + ".attention.layer_norm_rms_epsilon")
+                ? number(g, arch + ".attention.layer_norm_rms_epsilon") : 1e-5;
+        double theta = m.containsKey(arch + ".rope.freq_base") ? number(g, arch + ".rope.freq_base") : 10000.0;
+        RopeScaling scaling = RopeScaling.none();
+        Object type = m.get(arch + ".rope.scaling.type");
+        if (type instanceof String t && !t.equals("none")) {
+            double factor = number(g, arch + ".rope.scaling.factor");
+            int original = m.containsKey(arch + ".rope.scaling.original_context_length")
+                    ? (int) integer(g, arch + ".rope.scaling.original_context_length") : maxPos;
+            scaling = switch (t) {
+                case "linear" -> new RopeScaling.Linear(factor);
+                case "yarn" -> new RopeScaling.Yarn(factor, original);
+                default -> throw new ModelFormatException(source, -1, "rope scaling type '" + t + "' is not supported");
+            };
+        }
+        int window = m.containsKey(arch + ".attention.sliding_window") ? (int) integer(g, arch + ".attention.sliding_window") : 0;
+        int bos = m.containsKey("tokenizer.ggml.bos_token_id") ? (int) integer(g, "tokenizer.ggml.bos_token_id") : -1;
+        List<Integer> eos = m.containsKey("tokenizer.ggml.eos_token_id")
+                ? List.of((int) integer(g, "tokenizer.ggml.eos_token_id")) : List.of();
+        try {
+            return new ModelConfig(a, vocab, hidden, (int) integer(g, arch + ".feed_forward_length"),
+                    (int) integer(g, arch + ".block_count"), heads, kvHeads, headDim, maxPos, eps, theta, scaling,
+                    (double) rotary / headDim, !g.tensors().containsKey("output.weight"),
+                    g.tensors().containsKey("blk.0.attn_q.bias"), window, bos, eos);
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(source, -1, e.getMessage());
+        }
+    }
+
+    private static long integer(GgufFile g, String key) {
+        long v = g.integer(key);
+        if (v <= 0 || v > Integer.MAX_VALUE) {
+            throw new ModelFormatException(g.toString(), -1, "metadata '" + key + "' = " + v + " is out of range");
+        }
+        return v;
+    }
+
+    private static double number(GgufFile g, String key) {
+        Object v = g.metadata().get(key);
+        if (v instanceof Double d && Double.isFinite(d)) {
+            return d;
+        }
+        if (v instanceof Long l) {
+            return l;
+        }
+        throw new ModelFormatException(g.toString(), -1, "metadata '" + key + "' is " + v + ", expected a number");
+    }
+}
