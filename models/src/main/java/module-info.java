@@ -10,4 +10,5 @@ module dev.longctx.models {
     exports dev.longctx.models.safetensors;
     exports dev.longctx.models.config;
     exports dev.longctx.models.llama2c;
+    exports dev.longctx.models.decoder;
 }
