@@ -37,6 +37,23 @@ final class BenchData {
         }
     }
 
+    /**
+     * A weight of uniform values in [-scale, scale) (a model-like magnitude keeps activations
+     * finite through many layers), or all ones for {@code scale < 0} (norm vectors).
+     */
+    static Tensor randomWeight(DType dtype, int rows, int cols, long seed, double scale) {
+        Tensor t = Tensor.allocate(dtype, rows, cols);
+        SplittableRandom rnd = new SplittableRandom(seed);
+        float[] row = new float[cols];
+        for (int r = 0; r < rows; r++) {
+            for (int i = 0; i < cols; i++) {
+                row[i] = scale < 0 ? 1f : (float) ((rnd.nextDouble() * 2.0 - 1.0) * scale);
+            }
+            Quantization.quantize(dtype, row, 0, cols, t.segment(), r * t.rowBytes());
+        }
+        return t;
+    }
+
     /** A new off-heap tensor with the same dtype, shape and bytes as {@code src}. */
     static Tensor copyOf(Tensor src) {
         Tensor t = Tensor.allocate(src.dtype(), src.shape());
