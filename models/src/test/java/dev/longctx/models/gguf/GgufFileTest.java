@@ -19,10 +19,17 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 class GgufFileTest {
-    /** The shared fixture: ../shared/fixtures from the repository root (CI puts shared/ beside it). */
+    /**
+     * The shared fixture: shared/fixtures beside the repository (CI puts shared/ there), or under
+     * $LONGCTX_SHARED.
+     */
     static final Path STORIES = locate("fixtures/stories260k/stories260K.gguf");
 
     static Path locate(String rel) {
+        String override = System.getenv("LONGCTX_SHARED");
+        if (override != null && Files.exists(Path.of(override).resolve(rel))) {
+            return Path.of(override).resolve(rel);
+        }
         for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
             Path p = dir.resolve("shared").resolve(rel);
             if (Files.exists(p)) {
@@ -33,7 +40,8 @@ class GgufFileTest {
                 return q;
             }
         }
-        throw new IllegalStateException("fixture " + rel + " not found above " + Path.of("").toAbsolutePath());
+        throw new IllegalStateException("fixture " + rel + " not found: looked for shared/ beside and above "
+                + Path.of("").toAbsolutePath() + " (set LONGCTX_SHARED to the shared folder)");
     }
 
     @Test
