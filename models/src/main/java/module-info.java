@@ -5,10 +5,13 @@
 module dev.longctx.models {
     requires transitive dev.longctx.kvcache;
     requires com.fasterxml.jackson.databind;
+    requires info.picocli;
     exports dev.longctx.models;
     exports dev.longctx.models.gguf;
     exports dev.longctx.models.safetensors;
     exports dev.longctx.models.config;
     exports dev.longctx.models.llama2c;
     exports dev.longctx.models.decoder;
+    exports dev.longctx.models.cli;
+    opens dev.longctx.models.cli to info.picocli;
 }

@@ -1,0 +1,122 @@
+package dev.longctx.models.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.longctx.core.kernels.TensorOps;
+import dev.longctx.core.tensor.DType;
+import dev.longctx.kvcache.BlockPool;
+import dev.longctx.kvcache.KvLayout;
+import dev.longctx.kvcache.SequenceKvCache;
+import dev.longctx.models.LoadedModel;
+import dev.longctx.models.ModelFormatException;
+import dev.longctx.models.config.ModelConfig;
+import dev.longctx.models.decoder.Decoder;
+import dev.longctx.models.gguf.GgufFile;
+import dev.longctx.models.safetensors.SafetensorsModel;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** The {@code longctx} command line: {@code logits} and {@code inspect} so far. */
+@Command(name = "longctx", mixinStandardHelpOptions = true, version = "longctx 0.1.0-SNAPSHOT",
+        subcommands = {LongctxCli.Logits.class, LongctxCli.Inspect.class},
+        description = "Long-context inference engine for the JVM.")
+public final class LongctxCli implements Runnable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    /** Entry point; exits with picocli's status (2 for bad usage, 1 for a model error). */
+    public static void main(String[] args) {
+        CommandLine cl = new CommandLine(new LongctxCli());
+        cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            cmd.getErr().println("longctx: " + e.getMessage());
+            return e instanceof ModelFormatException || e instanceof IllegalArgumentException ? 1 : 3;
+        });
+        System.exit(cl.execute(args));
+    }
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    /** Prints {"logits": [[...], ...]}: the logits after every position of the given ids. */
+    @Command(name = "logits", description = "Print the logits after every position of the given token ids as JSON.")
+    static final class Logits implements Callable<Integer> {
+        @Option(names = "--model", required = true, description = "GGUF file, llama2.c .bin or Hugging Face folder")
+        Path model;
+
+        @Option(names = "--ids", required = true, split = ",", description = "token ids, comma-separated")
+        int[] ids;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            try (LoadedModel m = LoadedModel.open(model)) {
+                ModelConfig c = m.config();
+                KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), 64, DType.F32);
+                long budget = Math.max(BlockPool.pageBytes(layout) * (long) c.layers() * c.kvHeads() * 2,
+                        layout.bytesPerToken() * (ids.length + 64L) * 2);
+                try (BlockPool pool = new BlockPool(layout, budget); SequenceKvCache cache = SequenceKvCache.create(pool)) {
+                    float[] logits = new Decoder(m.weights(), TensorOps.defaults()).forward(cache, ids, 0, true);
+                    ObjectNode root = JSON.createObjectNode();
+                    ArrayNode rows = root.putArray("logits");
+                    for (int p = 0; p < ids.length; p++) {
+                        ArrayNode row = rows.addArray();
+                        for (int v = 0; v < c.vocabSize(); v++) {
+                            row.add(logits[p * c.vocabSize() + v]);
+                        }
+                    }
+                    PrintWriter out = spec.commandLine().getOut();
+                    out.println(JSON.writeValueAsString(root));
+                    out.flush();
+                }
+            }
+            return 0;
+        }
+    }
+
+    /** Prints a model's format, architecture, sizes, tensors and KV bytes per token. */
+    @Command(name = "inspect", description = "Describe a model file: format, architecture, tensors, KV bytes per token.")
+    static final class Inspect implements Callable<Integer> {
+        @Option(names = "--model", required = true, description = "GGUF file, llama2.c .bin or Hugging Face folder")
+        Path model;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter out = spec.commandLine().getOut();
+            try (LoadedModel m = LoadedModel.open(model)) {
+                ModelConfig c = m.config();
+                out.printf("format: %s%narchitecture: %s%nlayers: %d, hidden: %d, heads: %d, KV heads: %d, head dim: %d, FFN: %d,"
+                        + " vocab: %d%ncontext length: %d, rope theta: %.0f, rope scaling: %s%n", m.format(), c.architecture(),
+                        c.layers(), c.hiddenSize(), c.heads(), c.kvHeads(), c.headDim(), c.intermediateSize(), c.vocabSize(),
+                        c.maxPositions(), c.ropeTheta(), c.ropeScaling());
+                for (DType t : new DType[] {DType.F32, DType.F16, DType.Q8_0}) {
+                    if (c.headDim() % t.blockSize() == 0) {
+                        out.printf("KV bytes per token (%s pages): %d%n", t,
+                                new KvLayout(c.layers(), c.kvHeads(), c.headDim(), 64, t).bytesPerToken());
+                    }
+                }
+                if (m.resource() instanceof GgufFile g) {
+                    g.tensors().values().forEach(t -> out.printf("  %-40s %-5s %s%n", t.name(), t.dtype(),
+                            java.util.Arrays.toString(t.shape())));
+                } else if (m.resource() instanceof SafetensorsModel st) {
+                    st.names().forEach(n -> out.printf("  %-40s %s%n", n, st.tensor(n)));
+                }
+            }
+            out.flush();
+            return 0;
+        }
+    }
+}
