@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.longctx.models.gguf.GgufFileTestSupport;
+import dev.longctx.models.SharedFixtures;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -25,9 +25,9 @@ class LongctxCliTest {
 
     @Test
     void logitsPrintsJsonMatchingLlamaCpp() throws Exception {
-        String model = GgufFileTestSupport.locate("fixtures/stories260k/stories260K.gguf").toString();
+        String model = SharedFixtures.locate("fixtures/stories260k/stories260K.gguf").toString();
         JsonNode ref = new ObjectMapper().readTree(Files.readString(
-                GgufFileTestSupport.locate("fixtures/stories260k/reference/logits_llamacpp.json")));
+                SharedFixtures.locate("fixtures/stories260k/reference/logits_llamacpp.json")));
         StringBuilder ids = new StringBuilder();
         for (int i = 0; i < 8; i++) {
             ids.append(i == 0 ? "" : ",").append(ref.get("token_ids").get(i).asInt());
@@ -45,7 +45,7 @@ class LongctxCliTest {
 
     @Test
     void inspectDescribesTheModelAndBadPathsAreClearErrors() {
-        String model = GgufFileTestSupport.locate("fixtures/stories260k/stories260K.gguf").toString();
+        String model = SharedFixtures.locate("fixtures/stories260k/stories260K.gguf").toString();
         String result = run(new StringWriter(), "inspect", "--model", model);
         assertTrue(result.contains("format: gguf") && result.contains("KV heads: 4") && result.contains("token_embd.weight"),
                 result);

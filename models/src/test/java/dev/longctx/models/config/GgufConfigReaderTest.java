@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.longctx.core.rope.RopeScaling;
 import dev.longctx.models.gguf.GgufFile;
-import dev.longctx.models.gguf.GgufFileTestSupport;
+import dev.longctx.models.SharedFixtures;
 import dev.longctx.models.llama2c.Llama2cCheckpoint;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -14,8 +14,8 @@ class GgufConfigReaderTest {
 
     @Test
     void theStoriesGgufAndItsLlama2cTwinDescribeTheSameModel() throws Exception {
-        try (GgufFile g = GgufFile.open(GgufFileTestSupport.locate("fixtures/stories260k/stories260K.gguf"));
-             Llama2cCheckpoint c = Llama2cCheckpoint.open(GgufFileTestSupport.locate("fixtures/stories260k/stories260K.bin"))) {
+        try (GgufFile g = GgufFile.open(SharedFixtures.locate("fixtures/stories260k/stories260K.gguf"));
+             Llama2cCheckpoint c = Llama2cCheckpoint.open(SharedFixtures.locate("fixtures/stories260k/stories260K.bin"))) {
             ModelConfig fromGguf = GgufConfigReader.read(g);
             ModelConfig fromBin = c.config();
             assertEquals(ModelConfig.Architecture.LLAMA, fromGguf.architecture());

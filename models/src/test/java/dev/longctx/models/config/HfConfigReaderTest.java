@@ -7,14 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.longctx.core.rope.RopeScaling;
 import dev.longctx.models.ModelFormatException;
-import dev.longctx.models.gguf.GgufFileTestSupport;
+import dev.longctx.models.SharedFixtures;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class HfConfigReaderTest {
     static Path dir(String name) {
-        return GgufFileTestSupport.locate("fixtures/hf/" + name + "/config.json").getParent();
+        return SharedFixtures.locate("fixtures/hf/" + name + "/config.json").getParent();
     }
 
     @Test

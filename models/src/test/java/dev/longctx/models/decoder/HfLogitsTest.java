@@ -13,7 +13,7 @@ import dev.longctx.kvcache.KvLayout;
 import dev.longctx.kvcache.SequenceKvCache;
 import dev.longctx.models.config.HfConfigReader;
 import dev.longctx.models.config.ModelConfig;
-import dev.longctx.models.gguf.GgufFileTestSupport;
+import dev.longctx.models.SharedFixtures;
 import dev.longctx.models.safetensors.SafetensorsModel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,38 +24,48 @@ import org.junit.jupiter.params.provider.ValueSource;
 /** Logits at every position of every case against Hugging Face transformers' reference logits. */
 class HfLogitsTest {
 
-    /** Max |logit difference| per position of every case: [case][position]. */
+    /** Max |logit difference| per position of every case of the model's reference.json: [case][position]. */
     static double[][] differences(String model) throws Exception {
-        Path dir = GgufFileTestSupport.locate("fixtures/hf/" + model + "/config.json").getParent();
+        JsonNode cases = new ObjectMapper().readTree(Files.readString(modelDir(model).resolve("reference.json"))).get("cases");
+        double[][] out = new double[cases.size()][];
+        for (int c = 0; c < cases.size(); c++) {
+            out[c] = differences(model, cases.get(c));
+        }
+        return out;
+    }
+
+    /**
+     * Runs the model over {@code kase.input_ids} in one prefill and returns, per position, the max
+     * |logit difference| against {@code kase.logits}.
+     */
+    static double[] differences(String model, JsonNode kase) throws Exception {
+        Path dir = modelDir(model);
         ModelConfig config = HfConfigReader.read(dir);
-        JsonNode ref = new ObjectMapper().readTree(Files.readString(dir.resolve("reference.json")));
+        int[] ids = new int[kase.get("input_ids").size()];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = kase.get("input_ids").get(i).asInt();
+        }
         TensorOps ops = new TensorOps(KernelProvider.get(), ComputePool.create(2));
         KvLayout layout = new KvLayout(config.layers(), config.kvHeads(), config.headDim(), 16, DType.F32);
-        JsonNode cases = ref.get("cases");
-        double[][] out = new double[cases.size()][];
-        try (SafetensorsModel st = SafetensorsModel.open(dir); BlockPool pool = new BlockPool(layout, 64L << 20)) {
-            Decoder d = new Decoder(ModelWeights.fromHfNames(config, st::tensor, st::has), ops);
-            for (int c = 0; c < cases.size(); c++) {
-                JsonNode kase = cases.get(c);
-                int[] ids = new int[kase.get("input_ids").size()];
-                for (int i = 0; i < ids.length; i++) {
-                    ids[i] = kase.get("input_ids").get(i).asInt();
-                }
-                float[] logits;
-                try (SequenceKvCache cache = SequenceKvCache.create(pool)) {
-                    logits = d.forward(cache, ids, 0, true);
-                }
-                int vocab = config.vocabSize();
-                out[c] = new double[ids.length];
-                for (int p = 0; p < ids.length; p++) {
-                    JsonNode row = kase.get("logits").get(p);
-                    for (int j = 0; j < vocab; j++) {
-                        out[c][p] = Math.max(out[c][p], Math.abs(logits[p * vocab + j] - row.get(j).asDouble()));
-                    }
-                }
+        float[] logits;
+        try (SafetensorsModel st = SafetensorsModel.open(dir);
+                BlockPool pool = new BlockPool(layout, 64L << 20);
+                SequenceKvCache cache = SequenceKvCache.create(pool)) {
+            logits = new Decoder(ModelWeights.fromHfNames(config, st::tensor, st::has), ops).forward(cache, ids, 0, true);
+        }
+        int vocab = config.vocabSize();
+        double[] out = new double[ids.length];
+        for (int p = 0; p < ids.length; p++) {
+            JsonNode row = kase.get("logits").get(p);
+            for (int j = 0; j < vocab; j++) {
+                out[p] = Math.max(out[p], Math.abs(logits[p * vocab + j] - row.get(j).asDouble()));
             }
         }
         return out;
+    }
+
+    private static Path modelDir(String model) {
+        return SharedFixtures.locate("fixtures/hf/" + model + "/config.json").getParent();
     }
 
     @ParameterizedTest(name = "{0}")
@@ -92,33 +102,12 @@ class HfLogitsTest {
      */
     @Test
     void bf16WeightsMatchTransformersFp32Upcast() throws Exception {
-        Path dir = GgufFileTestSupport.locate("fixtures/hf/llama-bf16/config.json").getParent();
-        ModelConfig config = HfConfigReader.read(dir);
         JsonNode ref;
         try (var in = HfLogitsTest.class.getResourceAsStream("/fixtures/llama-bf16-transformers-fp32.json")) {
             assertTrue(in != null, "missing test resource llama-bf16-transformers-fp32.json");
             ref = new ObjectMapper().readTree(in);
         }
-        int[] ids = new int[ref.get("input_ids").size()];
-        for (int i = 0; i < ids.length; i++) {
-            ids[i] = ref.get("input_ids").get(i).asInt();
-        }
-        TensorOps ops = new TensorOps(KernelProvider.get(), ComputePool.create(2));
-        KvLayout layout = new KvLayout(config.layers(), config.kvHeads(), config.headDim(), 16, DType.F32);
-        double max = 0;
-        try (SafetensorsModel st = SafetensorsModel.open(dir);
-                BlockPool pool = new BlockPool(layout, 64L << 20);
-                SequenceKvCache cache = SequenceKvCache.create(pool)) {
-            Decoder d = new Decoder(ModelWeights.fromHfNames(config, st::tensor, st::has), ops);
-            float[] logits = d.forward(cache, ids, 0, true);
-            int vocab = config.vocabSize();
-            for (int p = 0; p < ids.length; p++) {
-                for (int j = 0; j < vocab; j++) {
-                    double want = ref.get("logits").get(p).get(j).asDouble();
-                    max = Math.max(max, Math.abs(logits[p * vocab + j] - want));
-                }
-            }
-        }
+        double max = java.util.Arrays.stream(differences("llama-bf16", ref)).max().orElse(Double.NaN);
         assertTrue(max <= 1e-4, "llama-bf16 vs transformers fp32 upcast: max |diff| " + max);
     }
 }

@@ -14,7 +14,7 @@ import dev.longctx.kvcache.SequenceKvCache;
 import dev.longctx.models.config.GgufConfigReader;
 import dev.longctx.models.config.ModelConfig;
 import dev.longctx.models.gguf.GgufFile;
-import dev.longctx.models.gguf.GgufFileTestSupport;
+import dev.longctx.models.SharedFixtures;
 import dev.longctx.models.llama2c.Llama2cCheckpoint;
 import java.nio.file.Files;
 import org.junit.jupiter.api.Test;
@@ -28,7 +28,7 @@ class StoriesLogitsTest {
     static {
         try {
             REF = new ObjectMapper().readTree(Files.readString(
-                    GgufFileTestSupport.locate("fixtures/stories260k/reference/logits_llamacpp.json")));
+                    SharedFixtures.locate("fixtures/stories260k/reference/logits_llamacpp.json")));
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
@@ -62,8 +62,8 @@ class StoriesLogitsTest {
     @Test
     void ggufAndLlama2cMatchLlamaCppInAnyChunking() throws Exception {
         TensorOps ops = new TensorOps(KernelProvider.get(), ComputePool.create(2));
-        try (GgufFile g = GgufFile.open(GgufFileTestSupport.locate("fixtures/stories260k/stories260K.gguf"));
-             Llama2cCheckpoint b = Llama2cCheckpoint.open(GgufFileTestSupport.locate("fixtures/stories260k/stories260K.bin"))) {
+        try (GgufFile g = GgufFile.open(SharedFixtures.locate("fixtures/stories260k/stories260K.gguf"));
+             Llama2cCheckpoint b = Llama2cCheckpoint.open(SharedFixtures.locate("fixtures/stories260k/stories260K.bin"))) {
             ModelConfig config = GgufConfigReader.read(g);
             Decoder fromGguf = new Decoder(ModelWeights.fromGgufNames(config, g::tensor, g.tensors()::containsKey), ops);
             Decoder fromBin = new Decoder(ModelWeights.fromGgufNames(b.config(), b.tensors()::get, b.tensors()::containsKey), ops);

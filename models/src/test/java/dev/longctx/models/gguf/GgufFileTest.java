@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import dev.longctx.core.tensor.DType;
 import dev.longctx.core.tensor.Tensor;
 import dev.longctx.models.ModelFormatException;
+import dev.longctx.models.SharedFixtures;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -23,26 +24,7 @@ class GgufFileTest {
      * The shared fixture: shared/fixtures beside the repository (CI puts shared/ there), or under
      * $LONGCTX_SHARED.
      */
-    static final Path STORIES = locate("fixtures/stories260k/stories260K.gguf");
-
-    static Path locate(String rel) {
-        String override = System.getenv("LONGCTX_SHARED");
-        if (override != null && Files.exists(Path.of(override).resolve(rel))) {
-            return Path.of(override).resolve(rel);
-        }
-        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
-            Path p = dir.resolve("shared").resolve(rel);
-            if (Files.exists(p)) {
-                return p;
-            }
-            Path q = dir.resolveSibling("shared").resolve(rel);
-            if (Files.exists(q)) {
-                return q;
-            }
-        }
-        throw new IllegalStateException("fixture " + rel + " not found: looked for shared/ beside and above "
-                + Path.of("").toAbsolutePath() + " (set LONGCTX_SHARED to the shared folder)");
-    }
+    static final Path STORIES = SharedFixtures.locate("fixtures/stories260k/stories260K.gguf");
 
     @Test
     void readsTheStoriesModel() throws Exception {

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.longctx.models.ModelFormatException;
 import dev.longctx.models.gguf.GgufFile;
-import dev.longctx.models.gguf.GgufFileTestSupport;
+import dev.longctx.models.SharedFixtures;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -16,8 +16,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class Llama2cCheckpointTest {
-    static final Path BIN = GgufFileTestSupport.locate("fixtures/stories260k/stories260K.bin");
-    static final Path GGUF = GgufFileTestSupport.locate("fixtures/stories260k/stories260K.gguf");
+    static final Path BIN = SharedFixtures.locate("fixtures/stories260k/stories260K.bin");
+    static final Path GGUF = SharedFixtures.locate("fixtures/stories260k/stories260K.gguf");
 
     @Test
     void holdsTheSameWeightsAsTheGguf() throws Exception {

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.longctx.core.tensor.DType;
 import dev.longctx.models.ModelFormatException;
-import dev.longctx.models.gguf.GgufFileTestSupport;
+import dev.longctx.models.SharedFixtures;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -19,8 +19,8 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 class SafetensorsFileTest {
-    static final Path BF16 = GgufFileTestSupport.locate("fixtures/hf/llama-bf16/model.safetensors");
-    static final Path GQA = GgufFileTestSupport.locate("fixtures/hf/llama-gqa/model.safetensors");
+    static final Path BF16 = SharedFixtures.locate("fixtures/hf/llama-bf16/model.safetensors");
+    static final Path GQA = SharedFixtures.locate("fixtures/hf/llama-gqa/model.safetensors");
 
     @Test
     void readsTheHfFixtures() throws Exception {

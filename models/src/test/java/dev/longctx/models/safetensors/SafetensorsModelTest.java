@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.longctx.models.ModelFormatException;
-import dev.longctx.models.gguf.GgufFileTestSupport;
+import dev.longctx.models.SharedFixtures;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -51,7 +51,7 @@ class SafetensorsModelTest {
 
     @Test
     void shardsListedInTheIndexReadLikeTheSingleFile(@TempDir Path dir) throws Exception {
-        Path gqa = GgufFileTestSupport.locate("fixtures/hf/llama-gqa/model.safetensors").getParent();
+        Path gqa = SharedFixtures.locate("fixtures/hf/llama-gqa/model.safetensors").getParent();
         try (SafetensorsModel single = SafetensorsModel.open(gqa);
              SafetensorsFile src = SafetensorsFile.open(gqa.resolve("model.safetensors"))) {
             List<String> names = new ArrayList<>(src.tensors().keySet());
