@@ -177,12 +177,40 @@ public final class TensorOps {
      */
     public void matmul(Tensor w, float[] x, int tokens, float[] out) {
         Objects.requireNonNull(w, "w");
-        int rows = checkedRows("matmul", w);
-        int cols = checkedCols("matmul", w);
+        matmul(w, matmulInput(x, tokens, checkedCols("matmul", w)), out);
+    }
+
+    /**
+     * Prepares activations {@code x} [tokens, cols] once for several {@link #matmul(Tensor,
+     * MatmulInput, float[])} calls over weights with {@code cols} columns, so that shared inputs
+     * are transposed only once.
+     */
+    public MatmulInput matmulInput(float[] x, int tokens, int cols) {
         if (tokens < 0) {
             throw new IllegalArgumentException("matmul: negative token count " + tokens);
         }
+        if (cols < 0) {
+            throw new IllegalArgumentException("matmul: negative column count " + cols);
+        }
         checkRange("matmul", "x ([tokens=" + tokens + ", cols=" + cols + "])", x, 0, (long) tokens * cols);
+        if (tokens < TRANSPOSE_MIN_TOKENS) {
+            return new MatmulInput(x, tokens, cols, null, 0);
+        }
+        int stride = roundUp(tokens, VectorKernels.TRANSPOSED_TOKEN_MULTIPLE);
+        return new MatmulInput(x, tokens, cols, transpose(x, tokens, cols, stride), stride);
+    }
+
+    /** {@link #matmul(Tensor, float[], int, float[])} on activations prepared by {@link #matmulInput}. */
+    public void matmul(Tensor w, MatmulInput in, float[] out) {
+        Objects.requireNonNull(w, "w");
+        Objects.requireNonNull(in, "in");
+        int rows = checkedRows("matmul", w);
+        int cols = checkedCols("matmul", w);
+        int tokens = in.tokens();
+        if (in.cols() != cols) {
+            throw new IllegalArgumentException("matmul: activations have " + in.cols() + " columns, weight " + w
+                    + " has " + cols);
+        }
         checkRange("matmul", "out ([tokens=" + tokens + ", rows=" + rows + "])", out, 0, (long) tokens * rows);
         if (tokens == 0 || rows == 0) {
             return;
@@ -191,10 +219,10 @@ public final class TensorOps {
         long rowBytes = w.rowBytes();
         int rowsPerTask = matmulRowsPerTask(cols);
         int tasks = (rows + rowsPerTask - 1) / rowsPerTask;
-        if (tokens >= TRANSPOSE_MIN_TOKENS) {
-            // Transposed once for all tasks: the outer-product kernel then needs no horizontal sums.
-            int stride = roundUp(tokens, VectorKernels.TRANSPOSED_TOKEN_MULTIPLE);
-            float[] xt = transpose(x, tokens, cols, stride);
+        float[] xt = in.transposed();
+        if (xt != null) {
+            // The outer-product kernel on transposed activations needs no horizontal sums.
+            int stride = in.stride();
             pool.parallelFor(tasks, t -> {
                 int from = t * rowsPerTask;
                 int to = Math.min(rows, from + rowsPerTask);
@@ -202,6 +230,7 @@ public final class TensorOps {
             });
             return;
         }
+        float[] x = in.x();
         pool.parallelFor(tasks, t -> {
             int from = t * rowsPerTask;
             int to = Math.min(rows, from + rowsPerTask);

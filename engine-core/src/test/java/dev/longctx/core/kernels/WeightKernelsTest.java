@@ -278,6 +278,28 @@ class WeightKernelsTest {
         }
     }
 
+    /** A prepared input shared by several weights gives exactly what a fresh matmul gives each. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("providersAndDtypes")
+    void sharedMatmulInputEqualsFreshMatmul(String name, TensorOps ops, DType t) {
+        SplittableRandom r = new SplittableRandom(17);
+        int cols = colsFor(t)[2];
+        for (int tokens : new int[] {1, 7, 15, 16, 31, 64}) {
+            float[] x = random(r, tokens * cols);
+            MatmulInput in = ops.matmulInput(x, tokens, cols);
+            assertEquals(tokens >= TensorOps.TRANSPOSE_MIN_TOKENS, in.transposed() != null, "transposed at " + tokens);
+            for (int rows : new int[] {7, 64}) {
+                try (Tensor w = weights(t, rows, cols, r)) {
+                    float[] fresh = new float[tokens * rows];
+                    float[] shared = new float[tokens * rows];
+                    ops.matmul(w, x, tokens, fresh);
+                    ops.matmul(w, in, shared);
+                    assertArrayEquals(fresh, shared, name + " tokens=" + tokens + " rows=" + rows);
+                }
+            }
+        }
+    }
+
     @Test
     void badShapesAreClearErrors() {
         TensorOps ops = Providers.reference();
@@ -290,6 +312,9 @@ class WeightKernelsTest {
             assertTrue(e.getMessage().contains("matmul") && e.getMessage().contains("tokens=2"), e.getMessage());
             e = assertThrows(IllegalArgumentException.class, () -> ops.matmul(w, new float[16], -1, new float[8]));
             assertTrue(e.getMessage().contains("negative token count"), e.getMessage());
+            MatmulInput narrow = ops.matmulInput(new float[14], 2, 7);
+            e = assertThrows(IllegalArgumentException.class, () -> ops.matmul(w, narrow, new float[8]));
+            assertTrue(e.getMessage().contains("7 columns") && e.getMessage().contains("has 8"), e.getMessage());
         }
     }
 }

@@ -4,6 +4,7 @@ import dev.longctx.attention.AttentionProblem;
 import dev.longctx.attention.AttentionMask;
 import dev.longctx.attention.KvView;
 import dev.longctx.attention.TiledAttention;
+import dev.longctx.core.kernels.MatmulInput;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.rope.Rope;
 import dev.longctx.kvcache.SequenceKvCache;
@@ -81,9 +82,10 @@ public final class Decoder {
             for (int i = 0; i < t; i++) {
                 ops.rmsnorm(x, i * h, y.attnNorm(), 0, (float) c.rmsNormEps(), xn, i * h, h);
             }
-            project(y.wq(), xn, t, q, y.bq());
-            project(y.wk(), xn, t, k, y.bk());
-            project(y.wv(), xn, t, v, y.bv());
+            MatmulInput attnIn = ops.matmulInput(xn, t, h); // shared by Q, K and V: transposed once
+            project(y.wq(), attnIn, q, y.bq());
+            project(y.wk(), attnIn, k, y.bk());
+            project(y.wv(), attnIn, v, y.bv());
             for (int i = 0; i < t; i++) {
                 rope.cosSin(positions[i], (int) Math.max(positions[i] + 1, 1), cos, sin);
                 for (int hh = 0; hh < c.heads(); hh++) {
@@ -103,8 +105,9 @@ public final class Decoder {
             for (int i = 0; i < t; i++) {
                 ops.rmsnorm(x, i * h, y.ffnNorm(), 0, (float) c.rmsNormEps(), xn, i * h, h);
             }
-            project(y.gate(), xn, t, gate, null);
-            project(y.up(), xn, t, up, null);
+            MatmulInput ffnIn = ops.matmulInput(xn, t, h); // shared by gate and up
+            project(y.gate(), ffnIn, gate, null);
+            project(y.up(), ffnIn, up, null);
             ops.silu(gate, 0, t * ffn);
             ops.mul(gate, 0, up, 0, gate, 0, t * ffn);
             project(y.down(), gate, t, down, null);
@@ -123,11 +126,16 @@ public final class Decoder {
 
     /** out[t][rows of w] = w . in[t] (+ bias), through matvec for one token and matmul for more. */
     private void project(dev.longctx.core.tensor.Tensor weight, float[] in, int tokens, float[] out, float[] bias) {
+        project(weight, ops.matmulInput(in, tokens, (int) weight.columns()), out, bias);
+    }
+
+    private void project(dev.longctx.core.tensor.Tensor weight, MatmulInput in, float[] out, float[] bias) {
         int rows = (int) weight.rows();
+        int tokens = in.tokens();
         if (tokens == 1) {
-            ops.matvec(weight, in, 0, out, 0);
+            ops.matvec(weight, in.x(), 0, out, 0);
         } else {
-            ops.matmul(weight, in, tokens, out);
+            ops.matmul(weight, in, out);
         }
         if (bias != null) {
             for (int t = 0; t < tokens; t++) {
