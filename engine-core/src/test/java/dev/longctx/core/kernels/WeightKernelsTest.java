@@ -278,7 +278,10 @@ class WeightKernelsTest {
         }
     }
 
-    /** A prepared input shared by several weights gives exactly what a fresh matmul gives each. */
+    /**
+     * A prepared input shared by several weights gives what a fresh matmul gives each: bit for bit
+     * on the transposed (outer-product) path and with scalar kernels.
+     */
     @ParameterizedTest(name = "{0}")
     @MethodSource("providersAndDtypes")
     void sharedMatmulInputEqualsFreshMatmul(String name, TensorOps ops, DType t) {
@@ -294,7 +297,18 @@ class WeightKernelsTest {
                     float[] shared = new float[tokens * rows];
                     ops.matmul(w, x, tokens, fresh);
                     ops.matmul(w, in, shared);
-                    assertArrayEquals(fresh, shared, name + " tokens=" + tokens + " rows=" + rows);
+                    if (in.transposed() != null || ops.kernels() instanceof ScalarKernels) {
+                        assertArrayEquals(fresh, shared, name + " tokens=" + tokens + " rows=" + rows);
+                    } else {
+                        // Same code, but Panama's reduceLanes order may differ between calls (see TensorOps).
+                        for (int tk = 0; tk < tokens; tk++) {
+                            double[] magnitude = exact(w, x, tk * cols)[1];
+                            for (int j = 0; j < rows; j++) {
+                                assertClose(fresh[tk * rows + j], shared[tk * rows + j], magnitude[j],
+                                        name + " tokens=" + tokens + " rows=" + rows + " at " + tk + "," + j);
+                            }
+                        }
+                    }
                 }
             }
         }
