@@ -3,7 +3,9 @@
 Why: shared/fixtures/hf/llama-bf16/reference.json says its logits come from the BF16 weights
 upcast to fp32, but transformers 5.17.0 run that way (CPU or CUDA fp32) differs from it by
 2.3e-3. This script records what that documented procedure actually produces, so the engine can
-be checked against it; the shared reference itself is left untouched.
+be checked against it; the shared reference itself is left untouched. (Cause, found later: the
+shared reference equals, to 5.1e-7, a model cast with .to(torch.bfloat16).float(), which rounds
+the RoPE inv_freq buffer to BF16 as well as the weights.)
 
 Usage (on a host with torch + transformers):
     python3 bf16_fp32_reference.py <llama-bf16 dir> <out.json>

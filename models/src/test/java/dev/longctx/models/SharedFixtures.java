@@ -36,6 +36,22 @@ public final class SharedFixtures {
                 + Path.of("").toAbsolutePath() + " (set LONGCTX_SHARED to the shared folder)");
     }
 
+    /**
+     * The path of {@code rel} among this module's own test resources (the fixtures made by
+     * {@code models/src/test/python}); fails the calling test when absent.
+     */
+    public static Path resource(String rel) {
+        java.net.URL url = SharedFixtures.class.getResource("/" + rel);
+        if (url == null) {
+            return fail("test resource " + rel + " not found on the test classpath");
+        }
+        try {
+            return checked(Path.of(url.toURI()));
+        } catch (java.net.URISyntaxException e) {
+            return fail("test resource " + rel + ": " + e);
+        }
+    }
+
     private static Path checked(Path p) {
         assertTrue(Files.isReadable(p), "fixture " + p + " exists but is not readable");
         return p;

@@ -67,14 +67,38 @@ public final class GgufConfigReader {
         int bos = m.containsKey("tokenizer.ggml.bos_token_id") ? (int) integer(g, "tokenizer.ggml.bos_token_id") : -1;
         List<Integer> eos = m.containsKey("tokenizer.ggml.eos_token_id")
                 ? List.of((int) integer(g, "tokenizer.ggml.eos_token_id")) : List.of();
+        int layers = (int) integer(g, arch + ".block_count");
         try {
             return new ModelConfig(a, vocab, hidden, (int) integer(g, arch + ".feed_forward_length"),
-                    (int) integer(g, arch + ".block_count"), heads, kvHeads, headDim, maxPos, eps, theta, scaling,
+                    layers, heads, kvHeads, headDim, maxPos, eps, theta, scaling,
                     (double) rotary / headDim, !g.tensors().containsKey("output.weight"),
-                    g.tensors().containsKey("blk.0.attn_q.bias"), window, bos, eos);
+                    g.tensors().containsKey("blk.0.attn_q.bias"), window, bos, eos, options(g, a, arch, layers, hidden, heads, headDim));
         } catch (IllegalArgumentException e) {
             throw new ModelFormatException(source, -1, e.getMessage());
         }
+    }
+
+    /**
+     * Gemma 2's extras as llama.cpp reads them: GELU-tanh, the two soft-caps from metadata, sliding
+     * attention on even layers; GGUF has no query_pre_attn_scalar, so llama.cpp scales by
+     * 1/sqrt(head_dim) except for the 27B model (46 layers), whose HF config sets it to
+     * hidden / heads (144), and so does this.
+     */
+    private static ModelConfig.FamilyOptions options(GgufFile g, ModelConfig.Architecture a, String arch, int layers, int hidden,
+                                                     int heads, int headDim) {
+        if (a != ModelConfig.Architecture.GEMMA2) {
+            return ModelConfig.FamilyOptions.STANDARD;
+        }
+        Map<String, Object> m = g.metadata();
+        double attnCap = m.containsKey(arch + ".attn_logit_softcapping") ? number(g, arch + ".attn_logit_softcapping") : 0;
+        double finalCap = m.containsKey(arch + ".final_logit_softcapping") ? number(g, arch + ".final_logit_softcapping") : 0;
+        final int gemma2Of27bLayers = 46; // llama.cpp: LLM_TYPE_27B for gemma2 is n_layer == 46
+        double queryScalar = layers == gemma2Of27bLayers ? (double) hidden / heads : headDim;
+        List<ModelConfig.LayerType> types = new java.util.ArrayList<>();
+        for (int i = 0; i < layers; i++) {
+            types.add(i % 2 == 0 ? ModelConfig.LayerType.SLIDING_ATTENTION : ModelConfig.LayerType.FULL_ATTENTION);
+        }
+        return new ModelConfig.FamilyOptions(ModelConfig.Activation.GELU_TANH, queryScalar, attnCap, finalCap, types);
     }
 
     private static long integer(GgufFile g, String key) {

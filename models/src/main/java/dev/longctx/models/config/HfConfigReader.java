@@ -80,15 +80,84 @@ public final class HfConfigReader {
         List<Integer> eos = ids(generation != null && generation.has("eos_token_id") ? generation.get("eos_token_id")
                 : c.get("eos_token_id"));
         int bos = c.has("bos_token_id") && c.get("bos_token_id").canConvertToInt() ? c.get("bos_token_id").asInt() : -1;
+        int layers = integer(c, "num_hidden_layers", source);
+        // partial_rotary_factor sits at the top level (Phi-3, older configs) or inside rope_parameters (transformers 5)
+        double partialRotary = c.has("partial_rotary_factor") ? number(c, "partial_rotary_factor", source)
+                : params != null && params.has("partial_rotary_factor") ? number(params, "partial_rotary_factor", source) : 1.0;
         try {
+            ModelConfig.FamilyOptions options = new ModelConfig.FamilyOptions(activation(c, arch, source),
+                    optionalNumber(c, "query_pre_attn_scalar", source), optionalNumber(c, "attn_logit_softcapping", source),
+                    optionalNumber(c, "final_logit_softcapping", source), layerTypes(c, arch, layers, window, source));
             return new ModelConfig(arch, integer(c, "vocab_size", source), hidden, integer(c, "intermediate_size", source),
-                    integer(c, "num_hidden_layers", source), heads, kvHeads, headDim, maxPos,
-                    c.has("rms_norm_eps") ? number(c, "rms_norm_eps", source) : 1e-6, theta, rope,
-                    c.has("partial_rotary_factor") ? number(c, "partial_rotary_factor", source) : 1.0,
-                    c.path("tie_word_embeddings").asBoolean(false), bias, window, bos, eos);
+                    layers, heads, kvHeads, headDim, maxPos,
+                    c.has("rms_norm_eps") ? number(c, "rms_norm_eps", source) : 1e-6, theta, rope, partialRotary,
+                    c.path("tie_word_embeddings").asBoolean(arch == ModelConfig.Architecture.GEMMA2), bias, window, bos, eos,
+                    options);
         } catch (IllegalArgumentException e) {
             throw new ModelFormatException(source, -1, e.getMessage());
         }
+    }
+
+    /** The FFN activation: Gemma 2's {@code hidden_activation} (default GELU-tanh), else {@code hidden_act} (default SiLU). */
+    private static ModelConfig.Activation activation(JsonNode c, ModelConfig.Architecture arch, String source) {
+        boolean gemma = arch == ModelConfig.Architecture.GEMMA2;
+        String key = gemma && c.hasNonNull("hidden_activation") ? "hidden_activation" : "hidden_act";
+        if (!c.hasNonNull(key)) {
+            return gemma ? ModelConfig.Activation.GELU_TANH : ModelConfig.Activation.SILU;
+        }
+        String name = text(c, key, source);
+        return switch (name) {
+            case "silu", "swish" -> ModelConfig.Activation.SILU;
+            // both are 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) in transformers' activations.py
+            case "gelu_pytorch_tanh", "gelu_new" -> ModelConfig.Activation.GELU_TANH;
+            default -> throw new ModelFormatException(source, -1, "\"" + key + "\" '" + name
+                    + "' is not supported (silu, gelu_pytorch_tanh, gelu_new)");
+        };
+    }
+
+    /**
+     * Per-layer attention types: {@code layer_types} when listed; else as transformers derives them:
+     * Gemma 2 alternates sliding (even layers) and full; Qwen2/3 slide from {@code max_window_layers}
+     * on; the others slide everywhere when they have a window.
+     */
+    private static List<ModelConfig.LayerType> layerTypes(JsonNode c, ModelConfig.Architecture arch, int layers, int window,
+                                                          String source) {
+        List<ModelConfig.LayerType> out = new ArrayList<>();
+        JsonNode listed = c.get("layer_types");
+        if (listed != null && !listed.isNull()) {
+            if (!listed.isArray()) {
+                throw new ModelFormatException(source, -1, "\"layer_types\" must be an array, got " + listed);
+            }
+            for (JsonNode t : listed) {
+                out.add(switch (t.asText()) {
+                    case "full_attention" -> ModelConfig.LayerType.FULL_ATTENTION;
+                    case "sliding_attention" -> ModelConfig.LayerType.SLIDING_ATTENTION;
+                    default -> throw new ModelFormatException(source, -1, "layer_types entry " + t
+                            + " is not supported (full_attention, sliding_attention)");
+                });
+            }
+            if (out.size() != layers) {
+                throw new ModelFormatException(source, -1, "layer_types lists " + out.size() + " layers, num_hidden_layers is "
+                        + layers);
+            }
+            return out;
+        }
+        if (arch == ModelConfig.Architecture.GEMMA2) {
+            for (int i = 0; i < layers; i++) {
+                out.add(i % 2 == 0 ? ModelConfig.LayerType.SLIDING_ATTENTION : ModelConfig.LayerType.FULL_ATTENTION);
+            }
+        } else if (window > 0 && (arch == ModelConfig.Architecture.QWEN2 || arch == ModelConfig.Architecture.QWEN3)
+                && c.hasNonNull("max_window_layers")) {
+            int from = integer(c, "max_window_layers", source);
+            for (int i = 0; i < layers; i++) {
+                out.add(i >= from ? ModelConfig.LayerType.SLIDING_ATTENTION : ModelConfig.LayerType.FULL_ATTENTION);
+            }
+        }
+        return out;
+    }
+
+    private static double optionalNumber(JsonNode c, String key, String source) {
+        return c.hasNonNull(key) ? number(c, key, source) : 0;
     }
 
     private static RopeScaling scaling(JsonNode s, int maxPos, String source) {

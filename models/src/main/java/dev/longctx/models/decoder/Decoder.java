@@ -9,16 +9,23 @@ import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.rope.Rope;
 import dev.longctx.kvcache.SequenceKvCache;
 import dev.longctx.models.config.ModelConfig;
+import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * The Llama-family forward pass (Llama 2/3, Mistral, Qwen2 with q/k/v bias), read top to bottom:
- * a chunk of tokens goes through every layer as matrix-matrix products, with keys and values
- * appended to the sequence's paged KV cache and exact tiled attention over it; logits are computed
- * only for the rows asked for. Prefilling in one chunk, in several or token by token gives the
- * same logits up to rounding.
+ * The forward pass of every supported family (Llama 2/3, Mistral, Qwen2/2.5, Qwen3, Phi-3,
+ * Gemma 2), read top to bottom: a chunk of tokens goes through every layer as matrix-matrix
+ * products, with keys and values appended to the sequence's paged KV cache and exact tiled
+ * attention over it; logits are computed only for the rows asked for. Prefilling in one chunk, in
+ * several or token by token gives the same logits up to rounding (dynamic NTK RoPE aside: like
+ * transformers it picks its frequencies from the length reached by the chunk).
  *
- * <p>Not yet: Qwen3 q/k norms, Phi-3 fused projections, Gemma 2 extras (see docs/models.md).
+ * <p>The families differ only in what {@link ModelWeights} holds (fused projections are already
+ * cut, Gemma's {@code 1 + w} norms already added) and in {@link ModelConfig.FamilyOptions}: an
+ * optional per-head q/k RMSNorm before RoPE (Qwen3), optional norms on the attention and FFN
+ * outputs before each residual add (Gemma 2), embeddings scaled by {@code sqrt(hidden)} (Gemma 2),
+ * the attention scale, attention and final logit soft-capping, per-layer sliding windows and the
+ * FFN activation.
  */
 public final class Decoder {
     private final ModelWeights w;
@@ -52,14 +59,8 @@ public final class Decoder {
         int qDim = c.heads() * hd;
         int kvDim = c.kvHeads() * hd;
         int ffn = c.intermediateSize();
-        float[] x = new float[t * h];
-        for (int i = 0; i < t; i++) {
-            if (tokens[i] < 0 || tokens[i] >= c.vocabSize()) {
-                throw new IllegalArgumentException("token id " + tokens[i] + " outside the vocabulary of " + c.vocabSize());
-            }
-            ops.kernels().dequantize(w.tokenEmbedding().dtype(), w.tokenEmbedding().segment(),
-                    tokens[i] * w.tokenEmbedding().rowBytes(), x, i * h, h);
-        }
+        float eps = (float) c.rmsNormEps();
+        float[] x = embed(tokens);
         float[] xn = new float[t * h];
         float[] q = new float[t * qDim];
         float[] k = new float[t * kvDim];
@@ -70,58 +71,111 @@ public final class Decoder {
         float[] up = new float[t * ffn];
         float[] down = new float[t * h];
         long[] positions = new long[t];
+        float[][] cos = new float[t][c.rotaryDim() / 2];
+        float[][] sin = new float[t][c.rotaryDim() / 2];
+        // Dynamic NTK RoPE depends on the sequence length; transformers takes the length reached by
+        // the whole forward call for every token in it, and so does this chunk.
+        int seqLen = (int) Math.min(Integer.MAX_VALUE, firstPosition + t);
         for (int i = 0; i < t; i++) {
             positions[i] = firstPosition + i;
+            rope.cosSin(positions[i], seqLen, cos[i], sin[i]);
         }
-        float scale = (float) (1 / Math.sqrt(hd));
-        AttentionMask mask = c.slidingWindow() > 0 ? AttentionMask.slidingWindow(c.slidingWindow(), 0) : AttentionMask.CAUSAL;
-        float[] cos = new float[c.rotaryDim() / 2];
-        float[] sin = new float[c.rotaryDim() / 2];
+        float scale = (float) c.attentionScale();
+        float softCap = (float) c.options().attnLogitSoftcap();
         for (int l = 0; l < c.layers(); l++) {
             ModelWeights.Layer y = w.layers()[l];
             for (int i = 0; i < t; i++) {
-                ops.rmsnorm(x, i * h, y.attnNorm(), 0, (float) c.rmsNormEps(), xn, i * h, h);
+                ops.rmsnorm(x, i * h, y.attnNorm(), 0, eps, xn, i * h, h);
             }
             MatmulInput attnIn = ops.matmulInput(xn, t, h); // shared by Q, K and V: transposed once
             project(y.wq(), attnIn, q, y.bq());
             project(y.wk(), attnIn, k, y.bk());
             project(y.wv(), attnIn, v, y.bv());
             for (int i = 0; i < t; i++) {
-                rope.cosSin(positions[i], (int) Math.max(positions[i] + 1, 1), cos, sin);
                 for (int hh = 0; hh < c.heads(); hh++) {
-                    rope.apply(q, i * qDim + hh * hd, cos, sin, w.pairing());
+                    int off = i * qDim + hh * hd;
+                    if (y.qNorm() != null) {
+                        ops.rmsnorm(q, off, y.qNorm(), 0, eps, q, off, hd);
+                    }
+                    rope.apply(q, off, cos[i], sin[i], w.pairing());
                 }
                 for (int hh = 0; hh < c.kvHeads(); hh++) {
-                    rope.apply(k, i * kvDim + hh * hd, cos, sin, w.pairing());
+                    int off = i * kvDim + hh * hd;
+                    if (y.kNorm() != null) {
+                        ops.rmsnorm(k, off, y.kNorm(), 0, eps, k, off, hd);
+                    }
+                    rope.apply(k, off, cos[i], sin[i], w.pairing());
                 }
-                float[] ki = java.util.Arrays.copyOfRange(k, i * kvDim, (i + 1) * kvDim);
-                float[] vi = java.util.Arrays.copyOfRange(v, i * kvDim, (i + 1) * kvDim);
+                float[] ki = Arrays.copyOfRange(k, i * kvDim, (i + 1) * kvDim);
+                float[] vi = Arrays.copyOfRange(v, i * kvDim, (i + 1) * kvDim);
                 cache.append(l, ki, vi, positions[i]);
             }
+            int window = c.slidingWindow(l);
+            AttentionMask mask = window > 0 ? AttentionMask.slidingWindow(window, 0) : AttentionMask.CAUSAL;
             KvView[] views = cache.views(l);
-            attention.attend(new AttentionProblem(q, 0, t, c.heads(), views, positions, scale, 0f, mask), att, null, null);
+            attention.attend(new AttentionProblem(q, 0, t, c.heads(), views, positions, scale, softCap, mask), att, null, null);
             project(y.wo(), att, t, o, null);
+            normRows(o, t, y.postAttnNorm());
             ops.add(x, 0, o, 0, x, 0, t * h);
             for (int i = 0; i < t; i++) {
-                ops.rmsnorm(x, i * h, y.ffnNorm(), 0, (float) c.rmsNormEps(), xn, i * h, h);
+                ops.rmsnorm(x, i * h, y.ffnNorm(), 0, eps, xn, i * h, h);
             }
             MatmulInput ffnIn = ops.matmulInput(xn, t, h); // shared by gate and up
             project(y.gate(), ffnIn, gate, null);
             project(y.up(), ffnIn, up, null);
-            ops.silu(gate, 0, t * ffn);
+            switch (c.options().activation()) {
+                case SILU -> ops.silu(gate, 0, t * ffn);
+                case GELU_TANH -> ops.gelu(gate, 0, t * ffn);
+            }
             ops.mul(gate, 0, up, 0, gate, 0, t * ffn);
             project(y.down(), gate, t, down, null);
+            normRows(down, t, y.postFfnNorm());
             ops.add(x, 0, down, 0, x, 0, t * h);
         }
         int from = allLogits ? 0 : t - 1;
         int rows = t - from;
         float[] last = new float[rows * h];
         for (int i = 0; i < rows; i++) {
-            ops.rmsnorm(x, (from + i) * h, w.outputNorm(), 0, (float) c.rmsNormEps(), last, i * h, h);
+            ops.rmsnorm(x, (from + i) * h, w.outputNorm(), 0, eps, last, i * h, h);
         }
         float[] logits = new float[rows * c.vocabSize()];
         project(w.output(), last, rows, logits, null);
+        float cap = (float) c.options().finalLogitSoftcap();
+        if (cap > 0) {
+            for (int i = 0; i < logits.length; i++) { // as transformers: (logits / cap).tanh() * cap, in float32
+                logits[i] = (float) Math.tanh(logits[i] / cap) * cap;
+            }
+        }
         return logits;
+    }
+
+    /** The token embeddings of a chunk ({@code [tokens][hidden]}), scaled by sqrt(hidden) for Gemma 2. */
+    private float[] embed(int[] tokens) {
+        int h = c.hiddenSize();
+        float[] x = new float[tokens.length * h];
+        for (int i = 0; i < tokens.length; i++) {
+            if (tokens[i] < 0 || tokens[i] >= c.vocabSize()) {
+                throw new IllegalArgumentException("token id " + tokens[i] + " outside the vocabulary of " + c.vocabSize());
+            }
+            ops.kernels().dequantize(w.tokenEmbedding().dtype(), w.tokenEmbedding().segment(),
+                    tokens[i] * w.tokenEmbedding().rowBytes(), x, i * h, h);
+        }
+        if (c.architecture() == ModelConfig.Architecture.GEMMA2) {
+            // transformers' Gemma2Model: the normaliser sqrt(hidden) is a tensor of the hidden dtype (float32)
+            ops.scale(x, 0, x.length, (float) Math.sqrt(h));
+        }
+        return x;
+    }
+
+    /** RMSNorm of each of {@code tokens} rows of {@code [tokens][hidden]} in place, when {@code weight} is present. */
+    private void normRows(float[] rows, int tokens, float[] weight) {
+        if (weight == null) {
+            return;
+        }
+        int h = c.hiddenSize();
+        for (int i = 0; i < tokens; i++) {
+            ops.rmsnorm(rows, i * h, weight, 0, (float) c.rmsNormEps(), rows, i * h, h);
+        }
     }
 
     /** out[t][rows of w] = w . in[t] (+ bias), through matvec for one token and matmul for more. */

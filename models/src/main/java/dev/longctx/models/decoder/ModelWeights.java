@@ -9,10 +9,17 @@ import java.util.function.Function;
 import java.util.function.Predicate;
 
 /**
- * The tensors of a Llama-family decoder, mapped in place (norm vectors are small and decoded once
- * to float arrays), named the same whatever the file: GGUF names ({@code blk.N.attn_q.weight}) or
- * Hugging Face names ({@code model.layers.N.self_attn.q_proj.weight}). The RoPE pairing follows the
- * format: GGUF llama tensors pair adjacent elements, HF checkpoints rotate halves.
+ * The tensors of a decoder, mapped in place (norm vectors are small and decoded once to float
+ * arrays), named the same whatever the file: GGUF names ({@code blk.N.attn_q.weight}) or Hugging
+ * Face names ({@code model.layers.N.self_attn.q_proj.weight}).
+ *
+ * <p>Family differences are resolved here, so the decoder sees one layout: Phi-3's fused
+ * {@code qkv_proj} and {@code gate_up_proj} are cut into row views (no copy); Gemma 2's norms,
+ * which scale by {@code 1 + w}, hold {@code 1 + w} (GGUF files store it that way already:
+ * llama.cpp's converter adds the one); Qwen3's per-head q/k norms and Gemma 2's post-norms are
+ * null where a family has none. The RoPE pairing follows the format and family: GGUF llama and
+ * mistral tensors pair adjacent elements (llama.cpp's converter permutes them), every HF
+ * checkpoint and llama.cpp's NEOX families (Qwen2, Qwen3, Phi-3, Gemma 2) rotate halves.
  *
  * @param config the model config
  * @param tokenEmbedding [vocab, hidden]
@@ -24,42 +31,130 @@ import java.util.function.Predicate;
 public record ModelWeights(ModelConfig config, Tensor tokenEmbedding, Tensor output, float[] outputNorm, Layer[] layers,
                            RopePairing pairing) {
 
-    /** One transformer layer. Biases are null when absent. */
+    /**
+     * One transformer layer. Optional parts are null when absent: biases (Qwen2), per-head q/k norms
+     * of {@code head_dim} elements (Qwen3), and the norms applied to the attention and FFN outputs
+     * before the residual add (Gemma 2).
+     */
     public record Layer(float[] attnNorm, Tensor wq, Tensor wk, Tensor wv, Tensor wo, float[] bq, float[] bk, float[] bv,
-                        float[] ffnNorm, Tensor gate, Tensor up, Tensor down) {
+                        float[] qNorm, float[] kNorm, float[] postAttnNorm, float[] ffnNorm, Tensor gate, Tensor up, Tensor down,
+                        float[] postFfnNorm) {
     }
 
     /** Weights named as in GGUF files (and llama2.c checkpoints read by this project). */
     public static ModelWeights fromGgufNames(ModelConfig c, Function<String, Tensor> get, Predicate<String> has) {
+        if (has.test("rope_factors_long.weight") || has.test("rope_factors_short.weight")) {
+            throw new ModelFormatException("weights", -1, "rope_factors_long/short (Phi-3 LongRoPE) are not supported");
+        }
         Layer[] layers = new Layer[c.layers()];
+        int q = c.heads() * c.headDim();
+        int kv = c.kvHeads() * c.headDim();
         for (int l = 0; l < layers.length; l++) {
             String p = "blk." + l + ".";
-            layers[l] = new Layer(floats(get.apply(p + "attn_norm.weight")), get.apply(p + "attn_q.weight"),
-                    get.apply(p + "attn_k.weight"), get.apply(p + "attn_v.weight"), get.apply(p + "attn_output.weight"),
+            Tensor wq;
+            Tensor wk;
+            Tensor wv;
+            if (has.test(p + "attn_qkv.weight")) { // Phi-3: q, k and v stacked by rows
+                Tensor qkv = fusedRows(get.apply(p + "attn_qkv.weight"), p + "attn_qkv.weight", q + 2L * kv);
+                wq = qkv.slice(0, q);
+                wk = qkv.slice(q, kv);
+                wv = qkv.slice(q + kv, kv);
+            } else {
+                wq = get.apply(p + "attn_q.weight");
+                wk = get.apply(p + "attn_k.weight");
+                wv = get.apply(p + "attn_v.weight");
+            }
+            Tensor gate;
+            Tensor up;
+            if (!has.test(p + "ffn_gate.weight")) { // Phi-3: ffn_up holds gate then up
+                Tensor gateUp = fusedRows(get.apply(p + "ffn_up.weight"), p + "ffn_up.weight", 2L * c.intermediateSize());
+                gate = gateUp.slice(0, c.intermediateSize());
+                up = gateUp.slice(c.intermediateSize(), c.intermediateSize());
+            } else {
+                gate = get.apply(p + "ffn_gate.weight");
+                up = get.apply(p + "ffn_up.weight");
+            }
+            layers[l] = new Layer(floats(get.apply(p + "attn_norm.weight")), wq, wk, wv, get.apply(p + "attn_output.weight"),
                     optional(get, has, p + "attn_q.bias"), optional(get, has, p + "attn_k.bias"),
-                    optional(get, has, p + "attn_v.bias"), floats(get.apply(p + "ffn_norm.weight")),
-                    get.apply(p + "ffn_gate.weight"), get.apply(p + "ffn_up.weight"), get.apply(p + "ffn_down.weight"));
+                    optional(get, has, p + "attn_v.bias"), optional(get, has, p + "attn_q_norm.weight"),
+                    optional(get, has, p + "attn_k_norm.weight"), optional(get, has, p + "post_attention_norm.weight"),
+                    floats(get.apply(p + "ffn_norm.weight")), gate, up, get.apply(p + "ffn_down.weight"),
+                    optional(get, has, p + "post_ffw_norm.weight"));
         }
         Tensor emb = get.apply("token_embd.weight");
         Tensor out = has.test("output.weight") ? get.apply("output.weight") : emb;
-        return checked(new ModelWeights(c, emb, out, floats(get.apply("output_norm.weight")), layers, RopePairing.ADJACENT));
+        RopePairing pairing = switch (c.architecture()) {
+            case LLAMA, MISTRAL -> RopePairing.ADJACENT;
+            case QWEN2, QWEN3, PHI3, GEMMA2 -> RopePairing.ROTATE_HALF; // llama.cpp's LLAMA_ROPE_TYPE_NEOX
+        };
+        return checked(new ModelWeights(c, emb, out, floats(get.apply("output_norm.weight")), layers, pairing));
     }
 
     /** Weights named as in Hugging Face checkpoints. */
     public static ModelWeights fromHfNames(ModelConfig c, Function<String, Tensor> get, Predicate<String> has) {
+        boolean gemma = c.architecture() == ModelConfig.Architecture.GEMMA2;
+        Function<String, float[]> norm = gemma ? name -> onePlus(floats(get.apply(name))) : name -> floats(get.apply(name));
         Layer[] layers = new Layer[c.layers()];
+        int q = c.heads() * c.headDim();
+        int kv = c.kvHeads() * c.headDim();
         for (int l = 0; l < layers.length; l++) {
             String p = "model.layers." + l + ".";
-            layers[l] = new Layer(floats(get.apply(p + "input_layernorm.weight")), get.apply(p + "self_attn.q_proj.weight"),
-                    get.apply(p + "self_attn.k_proj.weight"), get.apply(p + "self_attn.v_proj.weight"),
-                    get.apply(p + "self_attn.o_proj.weight"), optional(get, has, p + "self_attn.q_proj.bias"),
-                    optional(get, has, p + "self_attn.k_proj.bias"), optional(get, has, p + "self_attn.v_proj.bias"),
-                    floats(get.apply(p + "post_attention_layernorm.weight")), get.apply(p + "mlp.gate_proj.weight"),
-                    get.apply(p + "mlp.up_proj.weight"), get.apply(p + "mlp.down_proj.weight"));
+            Tensor wq;
+            Tensor wk;
+            Tensor wv;
+            if (has.test(p + "self_attn.qkv_proj.weight")) { // Phi-3
+                Tensor qkv = fusedRows(get.apply(p + "self_attn.qkv_proj.weight"), p + "self_attn.qkv_proj.weight",
+                        q + 2L * kv);
+                wq = qkv.slice(0, q);
+                wk = qkv.slice(q, kv);
+                wv = qkv.slice(q + kv, kv);
+            } else {
+                wq = get.apply(p + "self_attn.q_proj.weight");
+                wk = get.apply(p + "self_attn.k_proj.weight");
+                wv = get.apply(p + "self_attn.v_proj.weight");
+            }
+            Tensor gate;
+            Tensor up;
+            if (has.test(p + "mlp.gate_up_proj.weight")) { // Phi-3: gate rows first, then up (Phi3MLP's chunk(2))
+                Tensor gateUp = fusedRows(get.apply(p + "mlp.gate_up_proj.weight"), p + "mlp.gate_up_proj.weight",
+                        2L * c.intermediateSize());
+                gate = gateUp.slice(0, c.intermediateSize());
+                up = gateUp.slice(c.intermediateSize(), c.intermediateSize());
+            } else {
+                gate = get.apply(p + "mlp.gate_proj.weight");
+                up = get.apply(p + "mlp.up_proj.weight");
+            }
+            // Gemma 2 names its norms differently: post_attention_layernorm follows attention, and
+            // pre_feedforward_layernorm is what the Llama family calls post_attention_layernorm.
+            float[] postAttn = gemma ? norm.apply(p + "post_attention_layernorm.weight") : null;
+            float[] ffnNorm = norm.apply(p + (gemma ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"));
+            float[] postFfn = gemma ? norm.apply(p + "post_feedforward_layernorm.weight") : null;
+            layers[l] = new Layer(norm.apply(p + "input_layernorm.weight"), wq, wk, wv, get.apply(p + "self_attn.o_proj.weight"),
+                    optional(get, has, p + "self_attn.q_proj.bias"), optional(get, has, p + "self_attn.k_proj.bias"),
+                    optional(get, has, p + "self_attn.v_proj.bias"), optional(get, has, p + "self_attn.q_norm.weight"),
+                    optional(get, has, p + "self_attn.k_norm.weight"), postAttn, ffnNorm, gate, up,
+                    get.apply(p + "mlp.down_proj.weight"), postFfn);
         }
         Tensor emb = get.apply("model.embed_tokens.weight");
         Tensor out = !c.tieEmbeddings() && has.test("lm_head.weight") ? get.apply("lm_head.weight") : emb;
-        return checked(new ModelWeights(c, emb, out, floats(get.apply("model.norm.weight")), layers, RopePairing.ROTATE_HALF));
+        return checked(new ModelWeights(c, emb, out, norm.apply("model.norm.weight"), layers, RopePairing.ROTATE_HALF));
+    }
+
+    /** Gemma's RMSNorm multiplies by {@code 1 + w} (in float32, as transformers' Gemma2RMSNorm). */
+    private static float[] onePlus(float[] w) {
+        for (int i = 0; i < w.length; i++) {
+            w[i] = 1.0f + w[i];
+        }
+        return w;
+    }
+
+    /** A fused tensor must have exactly the rows its parts are cut from (the columns are checked with the parts). */
+    private static Tensor fusedRows(Tensor t, String name, long rows) {
+        if (t.rank() != 2 || t.rows() != rows) {
+            throw new ModelFormatException("weights", -1, "fused tensor " + name + " is " + t + ", the config needs [" + rows
+                    + ", hidden]");
+        }
+        return t;
     }
 
     private static float[] optional(Function<String, Tensor> get, Predicate<String> has, String name) {
@@ -86,6 +181,14 @@ public record ModelWeights(ModelConfig config, Tensor tokenEmbedding, Tensor out
             shape(y.wk(), p + "k projection", kv, c.hiddenSize());
             shape(y.wv(), p + "v projection", kv, c.hiddenSize());
             shape(y.wo(), p + "output projection", c.hiddenSize(), q);
+            if (c.architecture() == ModelConfig.Architecture.QWEN3 || y.qNorm() != null || y.kNorm() != null) {
+                length(y.qNorm(), p + "q norm", c.headDim());
+                length(y.kNorm(), p + "k norm", c.headDim());
+            }
+            if (c.architecture() == ModelConfig.Architecture.GEMMA2 || y.postAttnNorm() != null || y.postFfnNorm() != null) {
+                length(y.postAttnNorm(), p + "post-attention norm", c.hiddenSize());
+                length(y.postFfnNorm(), p + "post-FFN norm", c.hiddenSize());
+            }
             if (y.bq() != null) {
                 length(y.bq(), p + "q bias", q);
                 length(y.bk(), p + "k bias", kv);
