@@ -94,11 +94,8 @@ public final class GgufConfigReader {
         double finalCap = m.containsKey(arch + ".final_logit_softcapping") ? number(g, arch + ".final_logit_softcapping") : 0;
         final int gemma2Of27bLayers = 46; // llama.cpp: LLM_TYPE_27B for gemma2 is n_layer == 46
         double queryScalar = layers == gemma2Of27bLayers ? (double) hidden / heads : headDim;
-        List<ModelConfig.LayerType> types = new java.util.ArrayList<>();
-        for (int i = 0; i < layers; i++) {
-            types.add(i % 2 == 0 ? ModelConfig.LayerType.SLIDING_ATTENTION : ModelConfig.LayerType.FULL_ATTENTION);
-        }
-        return new ModelConfig.FamilyOptions(ModelConfig.Activation.GELU_TANH, queryScalar, attnCap, finalCap, types);
+        return new ModelConfig.FamilyOptions(ModelConfig.Activation.GELU_TANH, queryScalar, attnCap, finalCap,
+                ModelConfig.alternatingLayerTypes(layers));
     }
 
     private static long integer(GgufFile g, String key) {

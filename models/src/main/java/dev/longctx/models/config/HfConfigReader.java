@@ -34,15 +34,24 @@ public final class HfConfigReader {
     }
 
     private static JsonNode parse(Path file) throws IOException {
+        return parse(Files.readString(file, StandardCharsets.UTF_8), file.toString());
+    }
+
+    private static JsonNode parse(String json, String source) {
         try {
-            JsonNode n = JSON.readTree(Files.readString(file, StandardCharsets.UTF_8));
+            JsonNode n = JSON.readTree(json);
             if (n == null || !n.isObject()) {
-                throw new ModelFormatException(file.toString(), -1, "expected a JSON object");
+                throw new ModelFormatException(source, -1, "expected a JSON object");
             }
             return n;
         } catch (JsonProcessingException e) {
-            throw new ModelFormatException(file.toString(), -1, "malformed JSON: " + e.getOriginalMessage());
+            throw new ModelFormatException(source, -1, "malformed JSON: " + e.getOriginalMessage());
         }
+    }
+
+    /** The config from the text of a {@code config.json} (no generation config); {@code source} names errors. */
+    public static ModelConfig fromText(String configJson, String source) {
+        return fromJson(parse(configJson, source), null, source);
     }
 
     /** The config from parsed JSON ({@code generation} may be null); {@code source} names errors. */
@@ -62,6 +71,9 @@ public final class HfConfigReader {
         int heads = integer(c, "num_attention_heads", source);
         int kvHeads = c.has("num_key_value_heads") && !c.get("num_key_value_heads").isNull()
                 ? integer(c, "num_key_value_heads", source) : heads;
+        if (heads <= 0) {
+            throw new ModelFormatException(source, -1, "\"num_attention_heads\" must be positive, got " + heads);
+        }
         int headDim = c.has("head_dim") && !c.get("head_dim").isNull() ? integer(c, "head_dim", source) : hidden / heads;
         int maxPos = integer(c, "max_position_embeddings", source);
         // Newer style: rope_parameters holds theta and the scaling; older: rope_theta + rope_scaling.
@@ -143,15 +155,11 @@ public final class HfConfigReader {
             return out;
         }
         if (arch == ModelConfig.Architecture.GEMMA2) {
-            for (int i = 0; i < layers; i++) {
-                out.add(i % 2 == 0 ? ModelConfig.LayerType.SLIDING_ATTENTION : ModelConfig.LayerType.FULL_ATTENTION);
-            }
-        } else if (window > 0 && (arch == ModelConfig.Architecture.QWEN2 || arch == ModelConfig.Architecture.QWEN3)
+            return ModelConfig.alternatingLayerTypes(layers);
+        }
+        if (window > 0 && (arch == ModelConfig.Architecture.QWEN2 || arch == ModelConfig.Architecture.QWEN3)
                 && c.hasNonNull("max_window_layers")) {
-            int from = integer(c, "max_window_layers", source);
-            for (int i = 0; i < layers; i++) {
-                out.add(i >= from ? ModelConfig.LayerType.SLIDING_ATTENTION : ModelConfig.LayerType.FULL_ATTENTION);
-            }
+            return ModelConfig.slidingFrom(layers, Math.max(0, integer(c, "max_window_layers", source)));
         }
         return out;
     }

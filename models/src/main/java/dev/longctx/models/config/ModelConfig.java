@@ -94,6 +94,33 @@ public record ModelConfig(Architecture architecture, int vocabSize, int hiddenSi
                 FamilyOptions.STANDARD);
     }
 
+    /**
+     * Most layers a config may declare: far above any published decoder (the deepest have about 160
+     * layers), low enough that per-layer arrays sized from a hostile file stay small.
+     */
+    public static final int MAX_LAYERS = 4096;
+
+    /** Gemma 2's pattern: sliding attention on even layers, full on odd ones (transformers and llama.cpp). */
+    public static List<LayerType> alternatingLayerTypes(int layers) {
+        return slidingFrom(layers, -1);
+    }
+
+    /**
+     * Layer types for {@code layers} layers: full below {@code from}, sliding from it on; a negative
+     * {@code from} alternates (sliding on even layers).
+     */
+    public static List<LayerType> slidingFrom(int layers, int from) {
+        if (layers < 0 || layers > MAX_LAYERS) {
+            throw new IllegalArgumentException("config: num_hidden_layers " + layers + " is outside 1.." + MAX_LAYERS);
+        }
+        LayerType[] out = new LayerType[layers];
+        for (int i = 0; i < layers; i++) {
+            boolean sliding = from < 0 ? i % 2 == 0 : i >= from;
+            out[i] = sliding ? LayerType.SLIDING_ATTENTION : LayerType.FULL_ATTENTION;
+        }
+        return List.of(out);
+    }
+
     /** Validates that the numbers describe a model. */
     public ModelConfig {
         Objects.requireNonNull(architecture, "architecture");
@@ -104,6 +131,9 @@ public record ModelConfig(Architecture architecture, int vocabSize, int hiddenSi
         positive("hidden_size", hiddenSize);
         positive("intermediate_size", intermediateSize);
         positive("num_hidden_layers", layers);
+        if (layers > MAX_LAYERS) {
+            throw new IllegalArgumentException("config: num_hidden_layers " + layers + " is above the limit of " + MAX_LAYERS);
+        }
         positive("num_attention_heads", heads);
         positive("num_key_value_heads", kvHeads);
         positive("head_dim", headDim);
@@ -115,6 +145,10 @@ public record ModelConfig(Architecture architecture, int vocabSize, int hiddenSi
         if (!(rmsNormEps > 0) || !(ropeTheta > 1) || !(partialRotaryFactor > 0 && partialRotaryFactor <= 1)) {
             throw new IllegalArgumentException("config: need rms_norm_eps > 0, rope_theta > 1 and 0 < partial_rotary_factor <= 1, got "
                     + rmsNormEps + ", " + ropeTheta + ", " + partialRotaryFactor);
+        }
+        if (rotaryDim(headDim, partialRotaryFactor) < 2) { // fields are not assigned yet in a compact constructor
+            throw new IllegalArgumentException("config: head_dim " + headDim + " x partial_rotary_factor " + partialRotaryFactor
+                    + " leaves fewer than 2 rotated elements");
         }
         if (slidingWindow < 0) {
             throw new IllegalArgumentException("config: sliding_window must be >= 0, got " + slidingWindow);
@@ -155,6 +189,10 @@ public record ModelConfig(Architecture architecture, int vocabSize, int hiddenSi
 
     /** Rotated elements per head. */
     public int rotaryDim() {
+        return rotaryDim(headDim, partialRotaryFactor);
+    }
+
+    private static int rotaryDim(int headDim, double partialRotaryFactor) {
         int r = (int) (headDim * partialRotaryFactor);
         return r - (r & 1);
     }

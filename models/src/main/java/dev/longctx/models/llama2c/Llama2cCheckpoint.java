@@ -7,6 +7,7 @@ import dev.longctx.core.tensor.Tensor;
 import dev.longctx.models.ModelFormatException;
 import dev.longctx.models.config.ModelConfig;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
@@ -38,15 +39,23 @@ public final class Llama2cCheckpoint implements AutoCloseable {
     public static Llama2cCheckpoint open(Path path) throws IOException {
         MappedFile mf = MappedFile.open(path);
         try {
-            return parse(mf, path.toString());
+            return parse(mf.segment(), path.toString(), mf);
         } catch (RuntimeException e) {
             mf.close();
             throw e;
         }
     }
 
-    private static Llama2cCheckpoint parse(MappedFile mf, String source) {
-        long size = mf.size();
+    /**
+     * Validates a checkpoint held in memory ({@code source} names it in errors); the tensors are
+     * views of {@code file}, which the caller keeps alive. Closing the result closes nothing.
+     */
+    public static Llama2cCheckpoint parse(MemorySegment file, String source) {
+        return parse(file, source, null);
+    }
+
+    private static Llama2cCheckpoint parse(MemorySegment seg, String source, MappedFile mf) {
+        long size = seg.byteSize();
         if (size < HEADER_BYTES) {
             throw new ModelFormatException(source, 0, "too small for a llama2.c header (" + size + " bytes)");
         }
@@ -54,7 +63,7 @@ public final class Llama2cCheckpoint implements AutoCloseable {
         String[] names = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len"};
         int[] h = new int[7];
         for (int i = 0; i < 7; i++) {
-            h[i] = mf.segment().get(le, 4L * i);
+            h[i] = seg.get(le, 4L * i);
         }
         boolean shared = h[5] > 0;
         int vocab = Math.abs(h[5]);
@@ -86,7 +95,7 @@ public final class Llama2cCheckpoint implements AutoCloseable {
                 throw new ModelFormatException(source, pos[0], "tensor '" + name + "' [" + rows + ", " + cols + "] needs "
                         + bytes + " bytes but the file has " + (size - pos[0]) + " left");
             }
-            t.put(name, mf.tensor(DType.F32, pos[0], rows, cols));
+            t.put(name, Tensor.wrap(DType.F32, seg.asSlice(pos[0], bytes), rows, cols));
             pos[0] += bytes;
         };
         cut.take("token_embd.weight", vocab, dim);
@@ -124,8 +133,13 @@ public final class Llama2cCheckpoint implements AutoCloseable {
         if (!shared) {
             cut.take("output.weight", vocab, dim);
         }
-        ModelConfig config = new ModelConfig(ModelConfig.Architecture.LLAMA, vocab, dim, hidden, layers, heads, kvHeads,
-                headSize, seqLen, 1e-5, 10000.0, RopeScaling.none(), 1.0, shared, false, 0, 1, List.of(2));
+        ModelConfig config;
+        try {
+            config = new ModelConfig(ModelConfig.Architecture.LLAMA, vocab, dim, hidden, layers, heads, kvHeads,
+                    headSize, seqLen, 1e-5, 10000.0, RopeScaling.none(), 1.0, shared, false, 0, 1, List.of(2));
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(source, 0, "header: " + e.getMessage());
+        }
         return new Llama2cCheckpoint(mf, config, t);
     }
 
@@ -149,6 +163,8 @@ public final class Llama2cCheckpoint implements AutoCloseable {
 
     @Override
     public void close() {
-        file.close();
+        if (file != null) {
+            file.close();
+        }
     }
 }

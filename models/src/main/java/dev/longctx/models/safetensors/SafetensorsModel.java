@@ -26,10 +26,12 @@ public final class SafetensorsModel implements AutoCloseable {
     public static final String INDEX = "model.safetensors.index.json";
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    private final Path dir;
     private final List<SafetensorsFile> files;
     private final Map<String, SafetensorsFile> byTensor;
 
-    private SafetensorsModel(List<SafetensorsFile> files, Map<String, SafetensorsFile> byTensor) {
+    private SafetensorsModel(Path dir, List<SafetensorsFile> files, Map<String, SafetensorsFile> byTensor) {
+        this.dir = dir;
         this.files = files;
         this.byTensor = byTensor;
     }
@@ -44,7 +46,7 @@ public final class SafetensorsModel implements AutoCloseable {
                 SafetensorsFile f = SafetensorsFile.open(dir.resolve("model.safetensors"));
                 files.add(f);
                 f.tensors().keySet().forEach(n -> byTensor.put(n, f));
-                return new SafetensorsModel(files, Collections.unmodifiableMap(byTensor));
+                return new SafetensorsModel(dir, files, Collections.unmodifiableMap(byTensor));
             }
             JsonNode root;
             try {
@@ -78,7 +80,7 @@ public final class SafetensorsModel implements AutoCloseable {
                 }
                 byTensor.put(e.getKey(), f);
             }
-            return new SafetensorsModel(files, Collections.unmodifiableMap(byTensor));
+            return new SafetensorsModel(dir, files, Collections.unmodifiableMap(byTensor));
         } catch (IOException | RuntimeException e) {
             files.forEach(SafetensorsFile::close);
             throw e;
@@ -99,7 +101,7 @@ public final class SafetensorsModel implements AutoCloseable {
     public Tensor tensor(String name) {
         SafetensorsFile f = byTensor.get(name);
         if (f == null) {
-            throw new ModelFormatException("safetensors model", -1, "missing tensor '" + name + "'");
+            throw new ModelFormatException(dir.toString(), -1, "missing tensor '" + name + "' (not in any safetensors file of the folder)");
         }
         return f.tensor(name);
     }
