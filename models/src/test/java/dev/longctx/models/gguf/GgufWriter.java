@@ -1,0 +1,113 @@
+package dev.longctx.models.gguf;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A minimal GGUF v3 writer for tests: metadata of the scalar types llama.cpp writes for a model
+ * config (uint32, float32, string, bool) and F32 tensors, 32-byte aligned, dimensions innermost
+ * first as the format wants. Public for the decoder tests that convert HF fixtures.
+ */
+public final class GgufWriter {
+    private static final int ALIGNMENT = 32; // GGUF's default general.alignment
+    private final Map<String, Object> metadata = new LinkedHashMap<>();
+    private final List<String> names = new ArrayList<>();
+    private final List<long[]> shapes = new ArrayList<>();
+    private final List<float[]> data = new ArrayList<>();
+
+    public GgufWriter put(String key, Object value) {
+        metadata.put(key, value);
+        return this;
+    }
+
+    /** A tensor of {@code shape} (outermost first, as {@code Tensor}) holding {@code values}. */
+    public GgufWriter tensor(String name, float[] values, long... shape) {
+        names.add(name);
+        shapes.add(shape.clone());
+        data.add(values);
+        return this;
+    }
+
+    public void write(Path file) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        putInt(out, 0x46554747); // "GGUF"
+        putInt(out, 3);
+        putLong(out, names.size());
+        putLong(out, metadata.size());
+        for (Map.Entry<String, Object> e : metadata.entrySet()) {
+            putString(out, e.getKey());
+            switch (e.getValue()) {
+                case Integer i -> {
+                    putInt(out, 4); // UINT32
+                    putInt(out, i);
+                }
+                case Float f -> {
+                    putInt(out, 6); // FLOAT32
+                    putInt(out, Float.floatToRawIntBits(f));
+                }
+                case Boolean b -> {
+                    putInt(out, 7); // BOOL
+                    out.write(b ? 1 : 0);
+                }
+                case String s -> {
+                    putInt(out, 8); // STRING
+                    putString(out, s);
+                }
+                default -> throw new IllegalArgumentException("unsupported metadata value " + e.getValue());
+            }
+        }
+        long offset = 0;
+        for (int i = 0; i < names.size(); i++) {
+            putString(out, names.get(i));
+            long[] s = shapes.get(i);
+            putInt(out, s.length);
+            for (int d = s.length - 1; d >= 0; d--) {
+                putLong(out, s[d]);
+            }
+            putInt(out, 0); // GGML_TYPE_F32
+            putLong(out, offset);
+            offset = align(offset + 4L * data.get(i).length);
+        }
+        pad(out);
+        for (float[] values : data) {
+            ByteBuffer b = ByteBuffer.allocate(4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+            b.asFloatBuffer().put(values);
+            out.write(b.array());
+            pad(out);
+        }
+        Files.write(file, out.toByteArray());
+    }
+
+    private static long align(long n) {
+        return (n + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
+    }
+
+    private static void pad(ByteArrayOutputStream out) {
+        while (out.size() % ALIGNMENT != 0) {
+            out.write(0);
+        }
+    }
+
+    private static void putInt(ByteArrayOutputStream out, int v) {
+        out.writeBytes(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(v).array());
+    }
+
+    private static void putLong(ByteArrayOutputStream out, long v) {
+        out.writeBytes(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(v).array());
+    }
+
+    private static void putString(ByteArrayOutputStream out, String s) {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        putLong(out, b.length);
+        out.writeBytes(b);
+    }
+}
