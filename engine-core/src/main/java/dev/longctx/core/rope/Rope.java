@@ -85,6 +85,7 @@ public final class Rope {
             case RopeScaling.DynamicNtk _ -> defaultInvFreq((float) theta, rotaryDim);
             case RopeScaling.Yarn y -> yarnInvFreq(theta, rotaryDim, y);
             case RopeScaling.Llama3 l3 -> llama3InvFreq((float) theta, rotaryDim, l3);
+            case RopeScaling.FrequencyFactors ff -> factorInvFreq((float) theta, rotaryDim, ff);
         };
         this.attentionFactor = scaling instanceof RopeScaling.Yarn y ? (float) y.resolvedAttentionFactor() : 1f;
     }
@@ -317,6 +318,20 @@ public final class Rope {
         float[] f = new float[dim / 2];
         for (int i = 0; i < f.length; i++) {
             f[i] = 1f / posFreq(base, i, dim);
+        }
+        return f;
+    }
+
+    /** {@code inv_freq[i] / factors[i]} (llama.cpp's rope freq_factors). */
+    static float[] factorInvFreq(float base, int dim, RopeScaling.FrequencyFactors ff) {
+        float[] factors = ff.factors();
+        if (factors.length != dim / 2) {
+            throw new IllegalArgumentException("Rope: FrequencyFactors has " + factors.length + " factors, rotaryDim / 2 = "
+                    + dim / 2 + " needed");
+        }
+        float[] f = defaultInvFreq(base, dim);
+        for (int i = 0; i < f.length; i++) {
+            f[i] /= factors[i];
         }
         return f;
     }

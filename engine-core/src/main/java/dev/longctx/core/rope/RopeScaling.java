@@ -13,7 +13,7 @@ package dev.longctx.core.rope;
  */
 public sealed interface RopeScaling
         permits RopeScaling.None, RopeScaling.Linear, RopeScaling.DynamicNtk, RopeScaling.Yarn,
-                RopeScaling.Llama3 {
+                RopeScaling.Llama3, RopeScaling.FrequencyFactors {
 
     /** The unscaled RoPE of the original paper (HF {@code _compute_default_rope_parameters}). */
     static RopeScaling none() {
@@ -149,6 +149,44 @@ public sealed interface RopeScaling
                 throw new IllegalArgumentException("RopeScaling.Llama3: highFreqFactor " + highFreqFactor
                         + " must be greater than lowFreqFactor " + lowFreqFactor);
             }
+        }
+    }
+
+    /**
+     * Explicit per-pair divisors of the default inverse frequencies: {@code inv_freq[i] / factors[i]}.
+     * This is how GGUF files carry Llama 3.1-style scaling: llama.cpp's converter evaluates the
+     * Llama 3 rule once and stores the divisors as the {@code rope_freqs.weight} tensor (and
+     * llama.cpp divides each angle by them: {@code ggml_rope_ext}'s freq_factors).
+     *
+     * @param factors one finite positive divisor per rotated pair ({@code rotaryDim / 2}); copied
+     */
+    record FrequencyFactors(float[] factors) implements RopeScaling {
+        public FrequencyFactors {
+            factors = factors.clone();
+            for (int i = 0; i < factors.length; i++) {
+                requirePositive("FrequencyFactors", "factors[" + i + "]", factors[i]);
+            }
+        }
+
+        /** The divisors (a copy). */
+        @Override
+        public float[] factors() {
+            return factors.clone();
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof FrequencyFactors f && java.util.Arrays.equals(factors, f.factors);
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Arrays.hashCode(factors);
+        }
+
+        @Override
+        public String toString() {
+            return "FrequencyFactors" + java.util.Arrays.toString(factors);
         }
     }
 

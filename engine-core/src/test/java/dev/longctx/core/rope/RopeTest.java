@@ -216,6 +216,40 @@ class RopeTest {
         assertMessage(() -> rope.cosSin(0, -1, cos, sin), "seqLen must be >= 0");
     }
 
+    /**
+     * GGUF files carry Llama 3.1 scaling as divisors computed by llama.cpp's converter
+     * ({@code LlamaModel.generate_extra_tensors}); dividing the default frequencies by them gives
+     * HF's Llama 3 frequencies up to float rounding.
+     */
+    @Test
+    void frequencyFactorsFromTheLlama3RuleReproduceLlama3() {
+        int dim = 128;
+        double base = 500000;
+        float[] factors = new float[dim / 2];
+        double lowWavelen = 8192 / 1.0;
+        double highWavelen = 8192 / 4.0;
+        for (int i = 0; i < factors.length; i++) {
+            double freq = 1.0 / Math.pow(base, (2.0 * i) / dim);
+            double wavelen = 2 * Math.PI / freq;
+            if (wavelen < highWavelen) {
+                factors[i] = 1;
+            } else if (wavelen > lowWavelen) {
+                factors[i] = 8;
+            } else {
+                double smooth = (8192 / wavelen - 1.0) / (4.0 - 1.0);
+                factors[i] = (float) (1 / ((1 - smooth) / 8 + smooth));
+            }
+        }
+        float[] expected = new Rope(dim, dim, base, new RopeScaling.Llama3(8, 1, 4, 8192), 131072).inverseFrequencies();
+        float[] actual = new Rope(dim, dim, base, new RopeScaling.FrequencyFactors(factors), 131072).inverseFrequencies();
+        for (int i = 0; i < expected.length; i++) {
+            assertEquals(expected[i], actual[i], 2e-6 * expected[i], "pair " + i);
+        }
+        assertMessage(() -> new Rope(dim, dim, base, new RopeScaling.FrequencyFactors(new float[3]), 4096), "factors[0]");
+        assertMessage(() -> new Rope(dim, dim, base, new RopeScaling.FrequencyFactors(new float[] {1, 2}), 4096),
+                "FrequencyFactors has 2 factors, rotaryDim / 2 = 64 needed");
+    }
+
     private static void assertMessage(Runnable r, String fragment) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, r::run);
         assertTrue(e.getMessage().contains(fragment), "message '" + e.getMessage() + "' should contain '" + fragment + "'");

@@ -10,7 +10,8 @@ import java.util.Map;
 /**
  * Reads a {@link ModelConfig} from GGUF metadata ({@code general.architecture} and the
  * {@code <arch>.*} keys llama.cpp writes). The output projection is tied when the file has no
- * {@code output.weight} tensor.
+ * {@code output.weight} tensor; a {@code rope_freqs.weight} tensor (Llama 3.1 scaling as
+ * llama.cpp's converter stores it) becomes {@link RopeScaling.FrequencyFactors}.
  */
 public final class GgufConfigReader {
     private GgufConfigReader() {
@@ -62,6 +63,20 @@ public final class GgufConfigReader {
                 case "yarn" -> new RopeScaling.Yarn(factor, original);
                 default -> throw new ModelFormatException(source, -1, "rope scaling type '" + t + "' is not supported");
             };
+        }
+        GgufFile.TensorInfo freqs = g.tensors().get("rope_freqs.weight");
+        if (freqs != null) {
+            // Llama 3.1-style scaling as llama.cpp's converter stores it: one divisor per rotated pair
+            long count = java.util.Arrays.stream(freqs.shape()).reduce(1, Math::multiplyExact);
+            if (!(scaling instanceof RopeScaling.None) || count != rotary / 2) {
+                throw new ModelFormatException(source, freqs.offset(), "tensor rope_freqs.weight has " + count
+                        + " elements, rope.dimension_count / 2 = " + rotary / 2 + " needed, and no other rope scaling");
+            }
+            try {
+                scaling = new RopeScaling.FrequencyFactors(g.tensor("rope_freqs.weight").toFloatArray());
+            } catch (IllegalArgumentException e) {
+                throw new ModelFormatException(source, freqs.offset(), "tensor rope_freqs.weight: " + e.getMessage());
+            }
         }
         int window = m.containsKey(arch + ".attention.sliding_window") ? (int) integer(g, arch + ".attention.sliding_window") : 0;
         int bos = m.containsKey("tokenizer.ggml.bos_token_id") ? (int) integer(g, "tokenizer.ggml.bos_token_id") : -1;

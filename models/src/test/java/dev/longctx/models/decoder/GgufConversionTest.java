@@ -10,6 +10,7 @@ import dev.longctx.core.kernels.KernelProvider;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.rope.RopePairing;
+import dev.longctx.core.rope.RopeScaling;
 import dev.longctx.core.tensor.DType;
 import dev.longctx.core.tensor.Tensor;
 import dev.longctx.kvcache.BlockPool;
@@ -38,33 +39,35 @@ import org.junit.jupiter.params.provider.ValueSource;
 class GgufConversionTest {
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"llama-gqa", "qwen2-bias-tied", "own/qwen3-qknorm", "own/phi3-fused"})
+    @ValueSource(strings = {"llama-gqa", "llama3-ropescaled", "qwen2-bias-tied", "own/qwen3-qknorm", "own/phi3-fused"})
     void convertedModelsMatchTransformers(String model, @TempDir Path tmp) throws Exception {
         Path gguf = convert(HfLogitsTest.modelDir(model), tmp.resolve("model.gguf"));
-        JsonNode kase = new ObjectMapper().readTree(Files.readString(HfLogitsTest.modelDir(model).resolve("reference.json")))
-                .get("cases").get(0);
-        int[] ids = new int[kase.get("input_ids").size()];
-        for (int i = 0; i < ids.length; i++) {
-            ids[i] = kase.get("input_ids").get(i).asInt();
-        }
+        JsonNode cases = new ObjectMapper().readTree(Files.readString(HfLogitsTest.modelDir(model).resolve("reference.json")))
+                .get("cases");
         try (LoadedModel m = LoadedModel.open(gguf)) {
             assertEquals("gguf", m.format());
             boolean llama = m.config().architecture() == ModelConfig.Architecture.LLAMA;
             assertEquals(llama ? RopePairing.ADJACENT : RopePairing.ROTATE_HALF, m.weights().pairing());
             ModelConfig c = m.config();
-            KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), 16, DType.F32);
-            float[] logits;
-            try (BlockPool pool = new BlockPool(layout, 64L << 20); SequenceKvCache cache = SequenceKvCache.create(pool)) {
-                logits = new Decoder(m.weights(), new TensorOps(KernelProvider.get(), ComputePool.create(2)))
-                        .forward(cache, ids, 0, true);
-            }
-            double max = 0;
-            for (int p = 0; p < ids.length; p++) {
-                for (int j = 0; j < c.vocabSize(); j++) {
-                    max = Math.max(max, Math.abs(logits[p * c.vocabSize() + j] - kase.get("logits").get(p).get(j).asDouble()));
+            for (JsonNode kase : cases) {
+                int[] ids = new int[kase.get("input_ids").size()];
+                for (int i = 0; i < ids.length; i++) {
+                    ids[i] = kase.get("input_ids").get(i).asInt();
                 }
+                KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), 16, DType.F32);
+                float[] logits;
+                try (BlockPool pool = new BlockPool(layout, 64L << 20); SequenceKvCache cache = SequenceKvCache.create(pool)) {
+                    logits = new Decoder(m.weights(), new TensorOps(KernelProvider.get(), ComputePool.create(2)))
+                            .forward(cache, ids, 0, true);
+                }
+                double max = 0;
+                for (int p = 0; p < ids.length; p++) {
+                    for (int j = 0; j < c.vocabSize(); j++) {
+                        max = Math.max(max, Math.abs(logits[p * c.vocabSize() + j] - kase.get("logits").get(p).get(j).asDouble()));
+                    }
+                }
+                assertTrue(max <= 1e-3, model + " via GGUF, " + ids.length + " tokens: max |diff| " + max);
             }
-            assertTrue(max <= 1e-3, model + " via GGUF: max |diff| " + max);
         }
     }
 
@@ -122,6 +125,9 @@ class GgufConversionTest {
                     .put(arch + ".attention.sliding_window", c.slidingWindow());
         }
         boolean permute = c.architecture() == ModelConfig.Architecture.LLAMA;
+        if (c.ropeScaling() instanceof RopeScaling.Llama3 l3) {
+            w.tensor("rope_freqs.weight", llama3Divisors(c, l3), c.rotaryDim() / 2);
+        }
         try (SafetensorsModel st = SafetensorsModel.open(hfDir)) {
             Copier copy = (from, to, addOne) -> {
                 Tensor t = st.tensor(from);
@@ -178,6 +184,27 @@ class GgufConversionTest {
             }
         }
         w.write(out);
+        return out;
+    }
+
+    /** llama.cpp's converter, {@code LlamaModel.generate_extra_tensors}: the Llama 3 rule as one divisor per pair. */
+    private static float[] llama3Divisors(ModelConfig c, RopeScaling.Llama3 l) {
+        int dim = c.rotaryDim();
+        float[] out = new float[dim / 2];
+        double lowWavelen = l.originalMaxPositions() / l.lowFreqFactor();
+        double highWavelen = l.originalMaxPositions() / l.highFreqFactor();
+        for (int i = 0; i < out.length; i++) {
+            double freq = 1.0 / Math.pow(c.ropeTheta(), (2.0 * i) / dim);
+            double wavelen = 2 * Math.PI / freq;
+            if (wavelen < highWavelen) {
+                out[i] = 1;
+            } else if (wavelen > lowWavelen) {
+                out[i] = (float) l.factor();
+            } else {
+                double smooth = (l.originalMaxPositions() / wavelen - l.lowFreqFactor()) / (l.highFreqFactor() - l.lowFreqFactor());
+                out[i] = (float) (1 / ((1 - smooth) / l.factor() + smooth));
+            }
+        }
         return out;
     }
 
