@@ -12,6 +12,7 @@ module dev.longctx.models {
     exports dev.longctx.models.config;
     exports dev.longctx.models.llama2c;
     exports dev.longctx.models.decoder;
+    exports dev.longctx.models.tokenizer;
     exports dev.longctx.models.cli;
     opens dev.longctx.models.cli to info.picocli;
 }
