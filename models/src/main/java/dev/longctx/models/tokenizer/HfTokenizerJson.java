@@ -256,7 +256,7 @@ public final class HfTokenizerJson {
                 case "ByteLevel" -> new TokenDecoder.ByteLevelDecoder();
                 case "ByteFallback" -> new TokenDecoder.ByteFallback();
                 case "Fuse" -> (p, first) -> p;
-                case "Metaspace" -> new TokenDecoder.MetaspaceDecoder(replacement(n), !prependScheme(n).equals("never"));
+                case "Metaspace" -> new TokenDecoder.MetaspaceDecoder(replacement(n), !prependScheme(n).equals("never"), afterFuse);
                 case "Replace" -> {
                     if (!n.path("pattern").has("String")) {
                         throw bad("decoder Replace with a regex pattern is not supported");

@@ -52,18 +52,19 @@ interface TokenDecoder {
         }
     }
 
-    /** {@code Metaspace}: the replacement back to spaces, the first token's leading one dropped unless the scheme is never. */
-    record MetaspaceDecoder(char replacement, boolean stripFirst) implements TokenDecoder {
+    /**
+     * {@code Metaspace}: the replacement back to spaces, except that, as in {@code tokenizers}, every
+     * replacement of the first token is dropped (not only its leading one) unless the scheme is
+     * {@code never}; after {@code Fuse} the first token is the whole text, so all of them are.
+     */
+    record MetaspaceDecoder(char replacement, boolean stripFirst, boolean wholeText) implements TokenDecoder {
         @Override
         public Piece apply(Piece p, boolean first) {
             if (p.raw()) {
                 return p;
             }
-            String t = p.text().replace(replacement, ' ');
-            if (first && stripFirst && t.startsWith(" ")) {
-                t = t.substring(1);
-            }
-            return new Piece(t, false);
+            boolean drop = stripFirst && (first || wholeText);
+            return new Piece(p.text().replace(String.valueOf(replacement), drop ? "" : " "), false);
         }
     }
 

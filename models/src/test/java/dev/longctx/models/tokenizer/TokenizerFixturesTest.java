@@ -15,6 +15,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Every tokenizer against the ids and texts of the tools that define it. */
 class TokenizerFixturesTest {
@@ -89,6 +91,26 @@ class TokenizerFixturesTest {
             String text = c.get("text").asText();
             assertArrayEquals(ints(c.get("ids")), t.encode(text), "ids of '" + text + "'");
             assertEquals(c.get("decoded").asText(), t.decode(ints(c.get("ids"))), "decode of '" + text + "'");
+        }
+    }
+
+    /**
+     * SentencePiece-style tokenizer.json files (Metaspace, byte fallback) in the three shapes real
+     * Llama 2 / Mistral files take, made by models/src/test/python/make_sentencepiece_tokenizers.py:
+     * ids and decoded text exact, HF's quirks included (the legacy normaliser prefixes every segment
+     * after a special token; the Metaspace decoder drops every "▁" of the first token).
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"sentencepiece-legacy", "sentencepiece-metaspace", "sentencepiece-metaspace-split"})
+    void sentencePieceTokenizerJsonMatchesTokenizers(String variant) throws Exception {
+        Path dir = SharedFixtures.resource("fixtures/tokenizers/" + variant + "/tokenizer.json").getParent();
+        Tokenizer t = HfTokenizerJson.read(dir.resolve("tokenizer.json"));
+        assertEquals(1, t.bosId());
+        assertEquals(2, t.eosId());
+        for (JsonNode c : JSON.readTree(Files.readString(dir.resolve("encodings.json"))).get("cases")) {
+            String text = c.get("text").asText();
+            assertArrayEquals(ints(c.get("ids")), t.encode(text), variant + ": ids of '" + text + "'");
+            assertEquals(c.get("decoded").asText(), t.decode(ints(c.get("ids"))), variant + ": decode of '" + text + "'");
         }
     }
 
