@@ -183,6 +183,96 @@ public final class SequenceKvCache implements AutoCloseable {
     }
 
     /**
+     * Packs the valid tokens of one layer and head into the fewest pages, in cache order, and
+     * releases the pages left over. Policies that evict scattered tokens (H2O, SnapKV) otherwise
+     * leave partly valid pages pinned, so the memory a head holds would not shrink with its token
+     * count. Keys, values, positions and scores move with their tokens (keys stay rotated at their
+     * positions); key bounds are recomputed lazily. Works in place, front to back, so it needs no
+     * free page (a page shared with a fork is copied before it is written, as on any write).
+     *
+     * @return the number of pages released
+     */
+    public int compact(int layer, int head) {
+        checkOpen();
+        checkLayer(layer);
+        checkHead(head);
+        int n = tableSizes[layer][head];
+        int ps = layout.pageSize();
+        int valid = validLength(layer, head);
+        int needed = (valid + ps - 1) / ps;
+        if (n <= Math.max(needed, 1)) {
+            return 0;
+        }
+        long rb = layout.rowBytes();
+        int dstIndex = 0;
+        int dstSlot = 0;
+        int dst = -1;
+        for (int i = 0; i < n; i++) {
+            int src = tables[layer][head][i];
+            PageMeta sm = pool.meta(src);
+            int count = sm.count;
+            for (int s = 0; s < count; s++) {
+                if (!sm.valid[s]) {
+                    continue;
+                }
+                if (dst == -1) {
+                    dst = privatePage(layer, head, dstIndex); // may copy a shared page; i >= dstIndex
+                    if (dstIndex == i) {
+                        src = dst;
+                        sm = pool.meta(src);
+                    }
+                }
+                PageMeta dm = pool.meta(dst);
+                if (src != dst || s != dstSlot) {
+                    MemorySegment.copy(pool.keys(src), s * rb, pool.keys(dst), dstSlot * rb, rb);
+                    MemorySegment.copy(pool.values(src), s * rb, pool.values(dst), dstSlot * rb, rb);
+                    dm.positions[dstSlot] = sm.positions[s];
+                    if (sm.score != null || dm.score != null) {
+                        dm.scores()[dstSlot] = sm.score == null ? 0f : sm.score[s];
+                    }
+                }
+                dm.valid[dstSlot] = true;
+                dstSlot++;
+                if (dstSlot == ps) {
+                    finishPacked(dm, ps);
+                    dstIndex++;
+                    dstSlot = 0;
+                    dst = -1;
+                }
+            }
+        }
+        int kept = dstIndex;
+        if (dst != -1) {
+            finishPacked(pool.meta(dst), dstSlot);
+            kept++;
+        }
+        kept = Math.max(kept, 1);
+        if (dst == -1 && kept == 1 && dstIndex == 0) {
+            // nothing valid: keep the first page as an empty last page
+            PageMeta first = pool.meta(privatePage(layer, head, 0));
+            finishPacked(first, 0);
+        }
+        for (int i = kept; i < n; i++) {
+            pool.release(tables[layer][head][i]);
+        }
+        tableSizes[layer][head] = kept;
+        return n - kept;
+    }
+
+    /** Marks a packed page as holding exactly its first {@code count} slots, all valid. */
+    private static void finishPacked(PageMeta m, int count) {
+        for (int s = count; s < m.valid.length; s++) {
+            m.valid[s] = false;
+            if (m.score != null) {
+                m.score[s] = 0f;
+            }
+        }
+        m.count = count;
+        m.invalid = 0;
+        m.boundsDirty = true;
+    }
+
+    /**
      * Re-assigns the valid tokens of one layer and head contiguous positions {@code first,
      * first + 1, ...} in cache order (StreamingLLM's way of running past the trained length), and
      * re-rotates each cached key by its position change so that it equals a key rotated at the new

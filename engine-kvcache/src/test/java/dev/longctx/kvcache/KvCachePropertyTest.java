@@ -107,7 +107,15 @@ class KvCachePropertyTest {
                         assertTrue(done, where + ": token at " + pos + " not found");
                         kept.remove(victim);
                     }
-                } else if (op < 92) {
+                } else if (op < 87) {
+                    int h = r.nextInt(HEADS);
+                    int before = c.pages(0, h);
+                    int released = c.compact(0, h);
+                    int valid = c.validLength(0, h);
+                    assertEquals(before - released, c.pages(0, h), where + ": compact's count");
+                    assertTrue(c.pages(0, h) <= Math.max(1, (valid + 3) / 4), where + ": compact left "
+                            + c.pages(0, h) + " pages for " + valid + " tokens");
+                } else if (op < 94) {
                     caches.add(c.fork());
                     models.add(m.copy());
                 } else {
