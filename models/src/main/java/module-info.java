@@ -6,6 +6,7 @@ module dev.longctx.models {
     requires transitive dev.longctx.kvcache;
     requires com.fasterxml.jackson.databind;
     requires info.picocli;
+    requires org.slf4j;
     exports dev.longctx.models;
     exports dev.longctx.models.gguf;
     exports dev.longctx.models.safetensors;
@@ -13,6 +14,7 @@ module dev.longctx.models {
     exports dev.longctx.models.llama2c;
     exports dev.longctx.models.decoder;
     exports dev.longctx.models.tokenizer;
+    exports dev.longctx.models.session;
     exports dev.longctx.models.cli;
     opens dev.longctx.models.cli to info.picocli;
 }

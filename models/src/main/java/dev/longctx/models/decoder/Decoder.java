@@ -3,7 +3,6 @@ package dev.longctx.models.decoder;
 import dev.longctx.attention.AttentionProblem;
 import dev.longctx.attention.AttentionMask;
 import dev.longctx.attention.KvView;
-import dev.longctx.attention.TiledAttention;
 import dev.longctx.core.kernels.MatmulInput;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.rope.Rope;
@@ -32,7 +31,7 @@ public final class Decoder {
     private final ModelConfig c;
     private final TensorOps ops;
     private final Rope rope;
-    private final TiledAttention attention;
+    private final AttentionPlan exact;
 
     /** A decoder over the given weights, kernels and pool. */
     public Decoder(ModelWeights weights, TensorOps ops) {
@@ -40,7 +39,7 @@ public final class Decoder {
         this.c = weights.config();
         this.ops = Objects.requireNonNull(ops, "ops");
         this.rope = new Rope(c.rotaryDim(), c.headDim(), c.ropeTheta(), c.ropeScaling(), c.maxPositions());
-        this.attention = new TiledAttention(ops);
+        this.exact = AttentionPlan.exact(ops);
     }
 
     public ModelConfig config() {
@@ -53,7 +52,27 @@ public final class Decoder {
      * ({@code [tokens][vocab]}) when {@code allLogits}, else of the last one only.
      */
     public float[] forward(SequenceKvCache cache, int[] tokens, long firstPosition, boolean allLogits) {
+        return forward(cache, tokens, firstPosition, allLogits, exact, true);
+    }
+
+    /** The model's RoPE (for strategies that re-rotate cached keys). */
+    public Rope rope() {
+        return rope;
+    }
+
+    /**
+     * As {@link #forward(SequenceKvCache, int[], long, boolean)}, with a long-context strategy's
+     * {@code plan} choosing kernels, observers and evictions.
+     *
+     * @param endsPrompt whether this chunk holds the last prompt tokens (SnapKV observes them)
+     */
+    public float[] forward(SequenceKvCache cache, int[] tokens, long firstPosition, boolean allLogits, AttentionPlan plan,
+                           boolean endsPrompt) {
+        Objects.requireNonNull(plan, "plan");
         int t = tokens.length;
+        if (t == 0) {
+            throw new IllegalArgumentException("forward: no tokens");
+        }
         int h = c.hiddenSize();
         int hd = c.headDim();
         int qDim = c.heads() * hd;
@@ -113,7 +132,9 @@ public final class Decoder {
             int window = c.slidingWindow(l);
             AttentionMask mask = window > 0 ? AttentionMask.slidingWindow(window, 0) : AttentionMask.CAUSAL;
             KvView[] views = cache.views(l);
-            attention.attend(new AttentionProblem(q, 0, t, c.heads(), views, positions, scale, softCap, mask), att, null, null);
+            plan.kernel(l, t).attend(new AttentionProblem(q, 0, t, c.heads(), views, positions, scale, softCap, mask), att, null,
+                    plan.observer(cache, l, t, endsPrompt));
+            plan.afterAttention(cache, l, t, endsPrompt);
             project(y.wo(), att, t, o, null);
             normRows(o, t, y.postAttnNorm());
             ops.add(x, 0, o, 0, x, 0, t * h);

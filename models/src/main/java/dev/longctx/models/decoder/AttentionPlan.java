@@ -1,0 +1,40 @@
+package dev.longctx.models.decoder;
+
+import dev.longctx.attention.AttentionKernel;
+import dev.longctx.attention.AttentionObserver;
+import dev.longctx.attention.SplitKDecodeAttention;
+import dev.longctx.attention.TiledAttention;
+import dev.longctx.core.kernels.TensorOps;
+import dev.longctx.kvcache.SequenceKvCache;
+
+/**
+ * What a long-context strategy decides inside the forward pass, per layer: the attention kernel
+ * for a chunk of query rows, the observer it reports probabilities to (H2O, SnapKV), and the
+ * eviction that follows. The decoder calls, per layer: append keys and values, {@link #kernel}
+ * with {@link #observer}, then {@link #afterAttention}.
+ */
+public interface AttentionPlan {
+
+    /** The kernel for {@code queryRows} rows of {@code layer} (1 row: a decode step). */
+    AttentionKernel kernel(int layer, int queryRows);
+
+    /**
+     * The observer for that call, or null.
+     *
+     * @param endsPrompt whether this chunk holds the last prompt tokens
+     */
+    default AttentionObserver observer(SequenceKvCache cache, int layer, int queryRows, boolean endsPrompt) {
+        return null;
+    }
+
+    /** Runs after the attention of {@code layer} (eviction, compaction). */
+    default void afterAttention(SequenceKvCache cache, int layer, int queryRows, boolean endsPrompt) {
+    }
+
+    /** Exact attention, nothing evicted: tiled (FlashAttention-2) for chunks, split-K for decode steps. */
+    static AttentionPlan exact(TensorOps ops) {
+        TiledAttention tiled = new TiledAttention(ops);
+        SplitKDecodeAttention splitK = new SplitKDecodeAttention(ops);
+        return (layer, rows) -> rows == 1 ? splitK : tiled;
+    }
+}

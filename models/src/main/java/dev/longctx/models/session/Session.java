@@ -1,0 +1,446 @@
+package dev.longctx.models.session;
+
+import dev.longctx.core.kernels.TensorOps;
+import dev.longctx.core.sampling.Sampler;
+import dev.longctx.core.tensor.DType;
+import dev.longctx.kvcache.BlockPool;
+import dev.longctx.kvcache.KvLayout;
+import dev.longctx.kvcache.SequenceKvCache;
+import dev.longctx.models.config.ModelConfig;
+import dev.longctx.models.decoder.Decoder;
+import dev.longctx.models.decoder.ModelWeights;
+import dev.longctx.models.tokenizer.StreamingDecoder;
+import dev.longctx.models.tokenizer.Tokenizer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One conversation with a model under a long-context strategy: its own paged KV cache inside a
+ * memory budget, chunked prefill with progress, and generation with streaming tokens, stop ids and
+ * stop strings. Sessions of one model are independent (each has its own block pool; a
+ * {@link #fork()} shares its parent's pool and prefix pages, copy-on-write) and may run on
+ * different threads at the same time; one session is used by one thread at a time.
+ *
+ * <pre>{@code
+ * try (LoadedModel model = LoadedModel.open(path);
+ *      Session s = Session.builder(model.weights()).tokenizer(tok)
+ *              .strategy(new Strategy.Streaming(4, 0)).budgetTokens(4096).build()) {
+ *     Generation g = s.generate(tok.encode(prompt), GenerateOptions.greedy(200), (id, text) -> System.out.print(text));
+ * }
+ * }</pre>
+ */
+public final class Session implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Session.class);
+
+    /** Receives prefill progress: {@code done} of {@code total} prompt tokens. */
+    @FunctionalInterface
+    public interface Progress {
+        void onProgress(int done, int total);
+    }
+
+    /** Receives each generated token and the text it completes (empty without a tokenizer). */
+    @FunctionalInterface
+    public interface TokenListener {
+        void onToken(int id, String text);
+    }
+
+    /** A block pool shared by a session and its forks, closed with the last of them. */
+    private static final class SharedPool {
+        final BlockPool pool;
+        final AtomicInteger users = new AtomicInteger(1);
+
+        SharedPool(BlockPool pool) {
+            this.pool = pool;
+        }
+
+        void release() {
+            if (users.decrementAndGet() == 0) {
+                pool.close();
+            }
+        }
+    }
+
+    private final ModelConfig config;
+    private final Decoder decoder;
+    private final StrategyPlan plan;
+    private final Tokenizer tokenizer;
+    private final SharedPool pool;
+    private final SequenceKvCache cache;
+    private final int chunk;
+    private long position;
+    private int[] history = new int[64];
+    private int historyLength;
+    /** A sampled token not yet run through the model (the next call feeds it first), or -1. */
+    private int pending = -1;
+    private boolean closed;
+
+    private Session(ModelConfig config, Decoder decoder, StrategyPlan plan, Tokenizer tokenizer, SharedPool pool,
+                    SequenceKvCache cache, int chunk) {
+        this.config = config;
+        this.decoder = decoder;
+        this.plan = plan;
+        this.tokenizer = tokenizer;
+        this.pool = pool;
+        this.cache = cache;
+        this.chunk = chunk;
+    }
+
+    /** A builder for a session over {@code weights}. */
+    public static Builder builder(ModelWeights weights) {
+        return new Builder(weights);
+    }
+
+    /** Options of a new session. */
+    public static final class Builder {
+        private final ModelWeights weights;
+        private Tokenizer tokenizer;
+        private Strategy strategy = new Strategy.Full();
+        private int budgetTokens;
+        private long budgetBytes;
+        private DType kvType = DType.F16;
+        private int pageSize = KvLayout.DEFAULT_PAGE_SIZE;
+        private int chunk = 256;
+        private TensorOps ops;
+
+        private Builder(ModelWeights weights) {
+            this.weights = Objects.requireNonNull(weights, "weights");
+        }
+
+        /** The tokenizer, for streamed text and stop strings (optional). */
+        public Builder tokenizer(Tokenizer t) {
+            this.tokenizer = t;
+            return this;
+        }
+
+        /** The long-context strategy (default {@link Strategy.Full}). */
+        public Builder strategy(Strategy s) {
+            this.strategy = Objects.requireNonNull(s, "strategy");
+            return this;
+        }
+
+        /**
+         * The budget in tokens per KV head: what evicting strategies keep (their zero parameters
+         * are derived from it), and the longest context for strategies that keep every token.
+         * Default: 4096 for evicting strategies, the model's context length otherwise.
+         */
+        public Builder budgetTokens(int tokens) {
+            if (tokens <= 0) {
+                throw new IllegalArgumentException("budgetTokens must be positive, got " + tokens);
+            }
+            this.budgetTokens = tokens;
+            this.budgetBytes = 0;
+            return this;
+        }
+
+        /** The budget in bytes of KV pages (data and metadata): a hard cap; the token budget is the most that fits. */
+        public Builder budgetBytes(long bytes) {
+            if (bytes <= 0) {
+                throw new IllegalArgumentException("budgetBytes must be positive, got " + bytes);
+            }
+            this.budgetBytes = bytes;
+            this.budgetTokens = 0;
+            return this;
+        }
+
+        /** The KV page dtype: F32, F16 (default), BF16 or Q8_0. */
+        public Builder kvType(DType t) {
+            this.kvType = Objects.requireNonNull(t, "kvType");
+            return this;
+        }
+
+        /** Tokens per KV page (default 64). */
+        public Builder pageSize(int tokens) {
+            this.pageSize = tokens;
+            return this;
+        }
+
+        /** Prompt tokens per prefill chunk (default 256). */
+        public Builder chunkSize(int tokens) {
+            if (tokens <= 0) {
+                throw new IllegalArgumentException("chunkSize must be positive, got " + tokens);
+            }
+            this.chunk = tokens;
+            return this;
+        }
+
+        /** Kernels and thread pool (default {@link TensorOps#defaults()}). */
+        public Builder ops(TensorOps o) {
+            this.ops = Objects.requireNonNull(o, "ops");
+            return this;
+        }
+
+        /**
+         * Creates the session.
+         *
+         * @throws ContextBudgetException when the budget cannot hold the strategy's protected sets
+         */
+        public Session build() {
+            ModelConfig c = weights.config();
+            TensorOps o = ops != null ? ops : TensorOps.defaults();
+            KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), pageSize, kvType);
+            long pageBytes = BlockPool.pageBytes(layout);
+            StrategyPlan plan;
+            long bytes;
+            if (budgetBytes > 0) {
+                plan = largestFitting(layout, o, pageBytes);
+                bytes = budgetBytes;
+            } else {
+                int tokens = budgetTokens > 0 ? budgetTokens : strategy.keepsEveryToken() ? c.maxPositions() : 4096;
+                plan = StrategyPlan.resolve(strategy, tokens, layout, chunk, o);
+                bytes = poolBytes(plan, layout, pageBytes);
+            }
+            LOG.debug("session: {} with {} tokens per KV head, {} bytes of KV pages ({})", plan.strategy, plan.budgetTokens, bytes,
+                    layout);
+            SharedPool pool = new SharedPool(new BlockPool(layout, bytes));
+            return new Session(c, new Decoder(weights, o), plan, tokenizer, pool, SequenceKvCache.create(pool.pool), chunk);
+        }
+
+        /** The plan with the largest token budget whose pages fit {@link #budgetBytes}. */
+        private StrategyPlan largestFitting(KvLayout layout, TensorOps o, long pageBytes) {
+            long perHeadPages = budgetBytes / pageBytes / ((long) layout.layers() * layout.kvHeads());
+            int lo = 1;
+            int hi = (int) Math.min(Integer.MAX_VALUE / 2, Math.max(1, perHeadPages * layout.pageSize()));
+            StrategyPlan best = null;
+            while (lo <= hi) {
+                int mid = lo + (hi - lo) / 2;
+                StrategyPlan p;
+                try {
+                    p = StrategyPlan.resolve(strategy, mid, layout, chunk, o);
+                } catch (ContextBudgetException e) {
+                    lo = mid + 1;
+                    continue;
+                }
+                if (poolBytes(p, layout, pageBytes) <= budgetBytes) {
+                    best = p;
+                    lo = mid + 1;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            if (best == null) {
+                throw new ContextBudgetException("a KV budget of " + budgetBytes + " bytes is too small for " + strategy.name()
+                        + " (pages of " + pageBytes + " bytes, " + layout.layers() + " layers x " + layout.kvHeads()
+                        + " KV heads, prefill chunks of " + chunk + " tokens)");
+            }
+            return best;
+        }
+
+        private static long poolBytes(StrategyPlan plan, KvLayout layout, long pageBytes) {
+            long pages = 0;
+            for (int l = 0; l < layout.layers(); l++) {
+                for (int h = 0; h < layout.kvHeads(); h++) {
+                    pages += plan.pagesPerHead(l, h);
+                }
+            }
+            return pages * pageBytes;
+        }
+    }
+
+    /** The strategy with its parameters resolved. */
+    public Strategy strategy() {
+        return plan.strategy;
+    }
+
+    /** The token budget per KV head. */
+    public int budgetTokens() {
+        return plan.budgetTokens;
+    }
+
+    /** The bytes of KV pages this session's pool may hold. */
+    public long kvBudgetBytes() {
+        return pool.pool.stats().budgetBytes();
+    }
+
+    /** KV bytes this session's cache holds now. */
+    public long kvBytesInUse() {
+        checkOpen();
+        return cache.bytesInUse();
+    }
+
+    /** Tokens run through the model so far (the next token's position). */
+    public long position() {
+        return position;
+    }
+
+    /**
+     * Runs {@code ids} through the model in chunks, after any token sampled but not yet run, and
+     * returns the logits after the last one.
+     *
+     * @throws ContextBudgetException before any work when the context would not fit
+     */
+    public float[] prefill(int[] ids, Progress progress) {
+        checkOpen();
+        Objects.requireNonNull(ids, "ids");
+        checkContext(ids.length + (pending >= 0 ? 1 : 0), 0);
+        return run(ids, progress);
+    }
+
+    private float[] run(int[] ids, Progress progress) {
+        int[] tokens = ids;
+        if (pending >= 0) {
+            tokens = new int[ids.length + 1];
+            tokens[0] = pending;
+            System.arraycopy(ids, 0, tokens, 1, ids.length);
+            pending = -1;
+        }
+        if (tokens.length == 0) {
+            throw new IllegalArgumentException("prefill: no tokens");
+        }
+        for (int id : tokens) {
+            if (id < 0 || id >= config.vocabSize()) {
+                throw new IllegalArgumentException("token id " + id + " outside the vocabulary of " + config.vocabSize());
+            }
+        }
+        float[] logits = null;
+        for (int from = 0; from < tokens.length; from += chunk) {
+            int to = Math.min(tokens.length, from + chunk);
+            logits = decoder.forward(cache, Arrays.copyOfRange(tokens, from, to), position, false, plan, to == tokens.length);
+            position += to - from;
+            if (progress != null) {
+                progress.onProgress(to, tokens.length);
+            }
+        }
+        for (int id : tokens) {
+            remember(id);
+        }
+        return logits;
+    }
+
+    private void remember(int id) {
+        if (historyLength == history.length) {
+            history = Arrays.copyOf(history, history.length * 2);
+        }
+        history[historyLength++] = id;
+    }
+
+    /**
+     * Prefills {@code prompt} and generates up to {@code options.maxTokens()} tokens, calling
+     * {@code listener} for each. The context (this session's tokens, the prompt and the tokens to
+     * generate) is checked against the budget before any work.
+     *
+     * @throws ContextBudgetException when the context would not fit
+     */
+    public Generation generate(int[] prompt, GenerateOptions options, TokenListener listener) {
+        return generate(prompt, options, listener, null);
+    }
+
+    /** As {@link #generate(int[], GenerateOptions, TokenListener)}, reporting prefill progress. */
+    public Generation generate(int[] prompt, GenerateOptions options, TokenListener listener, Progress progress) {
+        checkOpen();
+        Objects.requireNonNull(prompt, "prompt");
+        Objects.requireNonNull(options, "options");
+        if (!options.stopStrings().isEmpty() && tokenizer == null) {
+            throw new IllegalArgumentException("stop strings need a tokenizer (Session.Builder.tokenizer)");
+        }
+        checkContext(prompt.length + (pending >= 0 ? 1 : 0), options.maxTokens());
+        long t0 = System.nanoTime();
+        float[] logits = run(prompt, progress);
+        long t1 = System.nanoTime();
+        List<Integer> stops = options.stopIds() != null ? options.stopIds() : config.eosTokenIds();
+        Sampler sampler = new Sampler(options.sampler());
+        StreamingDecoder text = tokenizer == null ? null : tokenizer.streamingDecoder(true);
+        StringBuilder out = new StringBuilder();
+        List<Integer> ids = new ArrayList<>();
+        String reason = "length";
+        for (int i = 0; i < options.maxTokens(); i++) {
+            int id = sampler.sample(logits, 0, config.vocabSize(), history, historyLength);
+            ids.add(id);
+            remember(id);
+            String piece = text == null ? "" : text.accept(id);
+            int before = out.length();
+            out.append(piece);
+            if (listener != null) {
+                listener.onToken(id, piece);
+            }
+            if (stops.contains(id)) {
+                reason = "eos";
+                pending = id;
+                break;
+            }
+            int cut = stopStringAt(out, before, options.stopStrings());
+            if (cut >= 0) {
+                out.setLength(cut);
+                reason = "stop_string";
+                pending = id;
+                break;
+            }
+            if (i == options.maxTokens() - 1) {
+                pending = id; // not run yet: a later call feeds it first
+                break;
+            }
+            logits = decoder.forward(cache, new int[] {id}, position, false, plan, false);
+            position++;
+        }
+        if (text != null && reason.equals("length")) {
+            out.append(text.flush());
+        }
+        historyLength--; // the pending token is remembered again when it is run
+        long t2 = System.nanoTime();
+        return new Generation(prompt.clone(), ids.stream().mapToInt(Integer::intValue).toArray(), out.toString(), reason, t1 - t0,
+                t2 - t1);
+    }
+
+    /** The index where a stop string starts in {@code text}, looking only where the last piece could complete one; -1 if none. */
+    private static int stopStringAt(StringBuilder text, int pieceStart, List<String> stops) {
+        int best = -1;
+        for (String s : stops) {
+            int from = Math.max(0, pieceStart - s.length() + 1);
+            int at = text.indexOf(s, from);
+            if (at >= 0 && (best < 0 || at < best)) {
+                best = at;
+            }
+        }
+        return best;
+    }
+
+    private void checkContext(long adding, int generating) {
+        long total = position + adding + generating;
+        if (plan.strategy.keepsEveryToken() && total > config.maxPositions()) {
+            throw new ContextBudgetException("a context of " + total + " tokens is longer than the model's context length of "
+                    + config.maxPositions() + " under " + plan.strategy.name() + "; strategies that bound the cache run past it: "
+                    + "streaming, h2o, snapkv");
+        }
+        if (total > plan.maxContext()) {
+            throw new ContextBudgetException("a context of " + total + " tokens (" + position + " cached, " + adding + " to prefill, "
+                    + generating + " to generate) does not fit the budget of " + plan.budgetTokens + " tokens per KV head under "
+                    + plan.strategy.name() + ", which keeps every token; strategies that keep a bounded set fit any length: "
+                    + "streaming, h2o, snapkv (or raise the budget)");
+        }
+    }
+
+    /**
+     * A new session continuing from this one's state: it shares the cached prefix pages
+     * (copy-on-write) and the pool, and is independent from then on.
+     */
+    public Session fork() {
+        checkOpen();
+        pool.users.incrementAndGet();
+        Session s = new Session(config, decoder, plan, tokenizer, pool, cache.fork(), chunk);
+        s.position = position;
+        s.history = history.clone();
+        s.historyLength = historyLength;
+        s.pending = pending;
+        return s;
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("this session is closed");
+        }
+    }
+
+    /** Frees this session's pages (and the pool, with the last of its forks). Idempotent. */
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            cache.close();
+            pool.release();
+        }
+    }
+}

@@ -1,0 +1,197 @@
+package dev.longctx.models.session;
+
+import dev.longctx.kvcache.HeadProfile;
+import java.util.Locale;
+import java.util.Objects;
+
+/**
+ * A long-context strategy: what the KV cache keeps and how attention reads it. Parameters left at
+ * 0 are derived from the session's token budget (see each record). Names (for the CLI and
+ * benchmark tables): {@code full}, {@code streaming}, {@code h2o}, {@code snapkv}, {@code quest},
+ * {@code duo}, {@code sparse-prefill}.
+ */
+public sealed interface Strategy {
+    /** The short name. */
+    String name();
+
+    /** Whether the cache keeps every token (memory grows with the context). */
+    boolean keepsEveryToken();
+
+    /** Exact attention over the full cache: the reference. */
+    record Full() implements Strategy {
+        @Override
+        public String name() {
+            return "full";
+        }
+
+        @Override
+        public boolean keepsEveryToken() {
+            return true;
+        }
+    }
+
+    /**
+     * StreamingLLM (Xiao et al., 2023): {@code sinks} first tokens plus the last {@code window}.
+     * Cached keys keep their original positions.
+     *
+     * @param sinks attention sinks (0: the paper's 4)
+     * @param window recent tokens (0: the budget less the sinks)
+     */
+    record Streaming(int sinks, int window) implements Strategy {
+        public Streaming {
+            nonNegative("streaming sinks", sinks);
+            nonNegative("streaming window", window);
+        }
+
+        @Override
+        public String name() {
+            return "streaming";
+        }
+
+        @Override
+        public boolean keepsEveryToken() {
+            return false;
+        }
+    }
+
+    /**
+     * H2O (Zhang et al., 2023): the {@code heavy} tokens with the most accumulated attention plus
+     * the last {@code recent}.
+     *
+     * @param heavy heavy hitters (0: half the budget)
+     * @param recent recent tokens (0: the rest of the budget)
+     */
+    record H2o(int heavy, int recent) implements Strategy {
+        public H2o {
+            nonNegative("h2o heavy", heavy);
+            nonNegative("h2o recent", recent);
+        }
+
+        @Override
+        public String name() {
+            return "h2o";
+        }
+
+        @Override
+        public boolean keepsEveryToken() {
+            return false;
+        }
+    }
+
+    /**
+     * SnapKV (Li et al., 2024), chunked: after each prefill chunk that leaves a head over
+     * {@code capacity}, the chunk's last {@code window} queries vote (votes accumulate over chunks
+     * and decode steps) and each head keeps its top prefix tokens plus the window. Decoded tokens
+     * are appended; once they put a head a page over capacity the selection runs again, so memory
+     * stays bounded.
+     *
+     * @param capacity tokens kept per head after each selection (0: the budget)
+     * @param window observation window (0: the paper's 32)
+     */
+    record SnapKv(int capacity, int window) implements Strategy {
+        public SnapKv {
+            nonNegative("snapkv capacity", capacity);
+            nonNegative("snapkv window", window);
+        }
+
+        @Override
+        public String name() {
+            return "snapkv";
+        }
+
+        @Override
+        public boolean keepsEveryToken() {
+            return false;
+        }
+    }
+
+    /**
+     * Quest (Tang et al., 2024): the full cache, and each decode step attends only the pages whose
+     * key bounds promise the most, {@code selected} tokens' worth. Saves reads, not memory.
+     *
+     * @param selected keys attended per step (0: the budget)
+     */
+    record Quest(int selected) implements Strategy {
+        public Quest {
+            nonNegative("quest selected", selected);
+        }
+
+        @Override
+        public String name() {
+            return "quest";
+        }
+
+        @Override
+        public boolean keepsEveryToken() {
+            return true;
+        }
+    }
+
+    /**
+     * DuoAttention's retrieval-head split (Xiao et al., 2024) from a head profile: retrieval heads
+     * keep everything, streaming heads keep {@code sinks} plus {@code window}.
+     *
+     * @param profile which KV heads are retrieval heads
+     * @param sinks sinks of streaming heads (0: 4)
+     * @param window window of streaming heads (0: the budget less the sinks)
+     */
+    record RetrievalHeads(HeadProfile profile, int sinks, int window) implements Strategy {
+        public RetrievalHeads {
+            Objects.requireNonNull(profile, "profile");
+            nonNegative("duo sinks", sinks);
+            nonNegative("duo window", window);
+        }
+
+        @Override
+        public String name() {
+            return "duo";
+        }
+
+        @Override
+        public boolean keepsEveryToken() {
+            return profile.retrievalHeads() > 0;
+        }
+    }
+
+    /**
+     * MInference-style block-sparse prefill (Jiang et al., 2024) with a vertical-slash estimator,
+     * then exact decode over the full cache.
+     */
+    record SparsePrefill() implements Strategy {
+        @Override
+        public String name() {
+            return "sparse-prefill";
+        }
+
+        @Override
+        public boolean keepsEveryToken() {
+            return true;
+        }
+    }
+
+    /**
+     * A strategy by name with budget-derived parameters ({@code duo} needs a profile, so it is
+     * not available here).
+     *
+     * @throws IllegalArgumentException naming the known strategies
+     */
+    static Strategy parse(String name) {
+        return switch (name.toLowerCase(Locale.ROOT)) {
+            case "full" -> new Full();
+            case "streaming", "streamingllm" -> new Streaming(0, 0);
+            case "h2o" -> new H2o(0, 0);
+            case "snapkv" -> new SnapKv(0, 0);
+            case "quest" -> new Quest(0);
+            case "sparse-prefill", "minference" -> new SparsePrefill();
+            case "duo" -> throw new IllegalArgumentException("strategy 'duo' needs a head profile (--profile FILE)");
+            default -> throw new IllegalArgumentException("unknown strategy '" + name
+                    + "' (full, streaming, h2o, snapkv, quest, duo, sparse-prefill)");
+        };
+    }
+
+    private static void nonNegative(String what, int v) {
+        if (v < 0) {
+            throw new IllegalArgumentException(what + " must be >= 0 (0 derives it from the budget), got " + v);
+        }
+    }
+}

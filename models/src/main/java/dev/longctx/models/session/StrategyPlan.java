@@ -1,0 +1,196 @@
+package dev.longctx.models.session;
+
+import dev.longctx.attention.AttentionKernel;
+import dev.longctx.attention.AttentionMask;
+import dev.longctx.attention.AttentionObserver;
+import dev.longctx.attention.BlockSparseAttention;
+import dev.longctx.attention.MInferenceEstimators;
+import dev.longctx.attention.PerHeadAttention;
+import dev.longctx.attention.QuestAttention;
+import dev.longctx.attention.SplitKDecodeAttention;
+import dev.longctx.attention.TiledAttention;
+import dev.longctx.core.kernels.TensorOps;
+import dev.longctx.kvcache.EvictionPolicy;
+import dev.longctx.kvcache.H2oPolicy;
+import dev.longctx.kvcache.HeadProfile;
+import dev.longctx.kvcache.KvLayout;
+import dev.longctx.kvcache.RetrievalHeadPolicy;
+import dev.longctx.kvcache.SequenceKvCache;
+import dev.longctx.kvcache.SnapKvPolicy;
+import dev.longctx.kvcache.StreamingLlmPolicy;
+import dev.longctx.models.decoder.AttentionPlan;
+
+/**
+ * A {@link Strategy} with its parameters resolved against a token budget, as the decoder runs it:
+ * kernels, observers, eviction after each layer's attention, and compaction of heads whose
+ * scattered evictions left pages partly used. Also says how many pages a head may need, which
+ * sizes the session's block pool. Holds no per-sequence state (scores live in the cache), so forks
+ * share it.
+ */
+final class StrategyPlan implements AttentionPlan {
+    /** StreamingLLM's number of attention sinks (Xiao et al., 2023). */
+    static final int DEFAULT_SINKS = 4;
+
+    final Strategy strategy;
+    final int budgetTokens;
+    private final EvictionPolicy policy;
+    private final KvLayout layout;
+    private final int chunk;
+    private final AttentionKernel tiled;
+    private final AttentionKernel splitK;
+    private final AttentionKernel special;
+
+    private StrategyPlan(Strategy strategy, int budgetTokens, EvictionPolicy policy, KvLayout layout, int chunk, TensorOps ops) {
+        this.strategy = strategy;
+        this.budgetTokens = budgetTokens;
+        this.policy = policy;
+        this.layout = layout;
+        this.chunk = chunk;
+        this.tiled = new TiledAttention(ops);
+        this.splitK = new SplitKDecodeAttention(ops);
+        this.special = switch (strategy) {
+            case Strategy.Quest q -> new QuestAttention(ops, q.selected());
+            case Strategy.SparsePrefill sp -> new BlockSparseAttention(ops, MInferenceEstimators.verticalSlash());
+            case Strategy.Streaming s -> new PerHeadAttention(h -> tiled, h -> AttentionMask.slidingWindow(s.window(), s.sinks()));
+            default -> null;
+        };
+    }
+
+    /**
+     * Resolves {@code s}'s zero parameters from {@code budget} tokens per head and checks that its
+     * protected sets fit.
+     *
+     * @throws ContextBudgetException when they do not
+     */
+    static StrategyPlan resolve(Strategy s, int budget, KvLayout layout, int chunk, TensorOps ops) {
+        Strategy r = switch (s) {
+            case Strategy.Streaming st -> {
+                int sinks = st.sinks() > 0 ? st.sinks() : DEFAULT_SINKS;
+                int window = st.window() > 0 ? st.window() : budget - sinks;
+                need(window >= 1 && sinks + window <= budget, s, budget, "sinks " + sinks + " + window " + Math.max(window, 1));
+                yield new Strategy.Streaming(sinks, window);
+            }
+            case Strategy.H2o h -> {
+                int heavy = h.heavy() > 0 ? h.heavy() : budget / 2;
+                int recent = h.recent() > 0 ? h.recent() : budget - heavy;
+                need(recent >= 1 && heavy + recent <= budget, s, budget, "heavy " + heavy + " + recent " + Math.max(recent, 1));
+                yield new Strategy.H2o(heavy, recent);
+            }
+            case Strategy.SnapKv k -> {
+                int window = k.window() > 0 ? k.window() : SnapKvPolicy.DEFAULT_WINDOW;
+                int capacity = k.capacity() > 0 ? k.capacity() : budget;
+                need(capacity >= window && capacity <= budget, s, budget, "capacity " + capacity + " >= window " + window);
+                yield new Strategy.SnapKv(capacity, window);
+            }
+            case Strategy.Quest q -> new Strategy.Quest(q.selected() > 0 ? q.selected() : Math.min(budget, 4096));
+            case Strategy.RetrievalHeads d -> {
+                int sinks = d.sinks() > 0 ? d.sinks() : DEFAULT_SINKS;
+                int window = d.window() > 0 ? d.window() : budget - sinks;
+                need(window >= 1 && sinks + window <= budget, s, budget, "sinks " + sinks + " + window " + Math.max(window, 1));
+                yield new Strategy.RetrievalHeads(d.profile(), sinks, window);
+            }
+            default -> s;
+        };
+        EvictionPolicy policy = switch (r) {
+            case Strategy.Streaming st -> new StreamingLlmPolicy(st.sinks(), st.window());
+            case Strategy.H2o h -> new H2oPolicy(h.heavy(), h.recent());
+            case Strategy.SnapKv k -> new SnapKvPolicy(k.capacity(), k.window(), SnapKvPolicy.DEFAULT_KERNEL, true);
+            case Strategy.RetrievalHeads d -> new RetrievalHeadPolicy(d.profile(), layout, d.sinks(), d.window());
+            default -> null;
+        };
+        return new StrategyPlan(r, budget, policy, layout, chunk, ops);
+    }
+
+    private static void need(boolean ok, Strategy s, int budget, String what) {
+        if (!ok) {
+            throw new ContextBudgetException("a budget of " + budget + " tokens per KV head is too small for " + s.name() + ": it needs "
+                    + what + " to fit");
+        }
+    }
+
+    /**
+     * Pages the KV head {@code head} of {@code layer} may hold at most: the strategy's working set
+     * plus a prefill chunk (or, for SnapKV, a page of decoded tokens between selections), rounded
+     * up to pages, plus partly filled ones. Strategies that keep every token hold the budget.
+     */
+    long pagesPerHead(int layer, int head) {
+        int ps = layout.pageSize();
+        return switch (strategy) {
+            case Strategy.Streaming s -> ceil(s.sinks(), ps) + ceil(s.window() + chunk, ps) + 1;
+            case Strategy.H2o h -> ceil(h.heavy() + h.recent() + chunk, ps) + 2;
+            case Strategy.SnapKv k -> ceil(k.capacity() + Math.max(chunk, ps), ps) + 2;
+            case Strategy.RetrievalHeads d -> d.profile().role(layer, head) == HeadProfile.Role.RETRIEVAL
+                    ? ceil(budgetTokens, ps) + 1 : ceil(d.sinks(), ps) + ceil(d.window() + chunk, ps) + 1;
+            default -> ceil(budgetTokens, ps) + 1;
+        };
+    }
+
+    /** The longest context (prompt and generated tokens) the budget holds: the budget where every token is kept, else unbounded. */
+    long maxContext() {
+        return strategy.keepsEveryToken() ? budgetTokens : Long.MAX_VALUE;
+    }
+
+    private static long ceil(long a, int b) {
+        return (a + b - 1) / b;
+    }
+
+    @Override
+    public AttentionKernel kernel(int layer, int queryRows) {
+        AttentionKernel exact = queryRows == 1 ? splitK : tiled;
+        return switch (strategy) {
+            case Strategy.Quest q -> queryRows == 1 ? special : tiled;
+            case Strategy.SparsePrefill sp -> queryRows == 1 ? splitK : special;
+            case Strategy.Streaming s -> special;
+            case Strategy.RetrievalHeads d -> ((RetrievalHeadPolicy) policy).kernelForLayer(layer, exact, tiled);
+            default -> exact;
+        };
+    }
+
+    @Override
+    public AttentionObserver observer(SequenceKvCache cache, int layer, int queryRows, boolean endsPrompt) {
+        return switch (policy) {
+            case H2oPolicy h -> h.observer(cache, layer);
+            case SnapKvPolicy k -> k.prefillObserver(cache, layer, queryRows);
+            case null, default -> null;
+        };
+    }
+
+    @Override
+    public void afterAttention(SequenceKvCache cache, int layer, int queryRows, boolean endsPrompt) {
+        switch (policy) {
+            case SnapKvPolicy k -> {
+                // Select after a prefill chunk, or once decoded tokens put a head a page over capacity.
+                if (queryRows > 1 || overCapacity(cache, layer, k.capacity() + layout.pageSize())) {
+                    k.afterPrefill(cache, layer);
+                    compact(cache, layer);
+                }
+            }
+            case H2oPolicy h -> {
+                h.afterStep(cache, layer);
+                compact(cache, layer);
+            }
+            case null -> {
+            }
+            default -> policy.afterStep(cache, layer);
+        }
+    }
+
+    private boolean overCapacity(SequenceKvCache cache, int layer, int limit) {
+        for (int h = 0; h < layout.kvHeads(); h++) {
+            if (cache.validLength(layer, h) > limit) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Packs heads whose evictions left more than one spare page. */
+    private void compact(SequenceKvCache cache, int layer) {
+        int ps = layout.pageSize();
+        for (int h = 0; h < layout.kvHeads(); h++) {
+            if (cache.pages(layer, h) > ceil(cache.validLength(layer, h), ps) + 1) {
+                cache.compact(layer, h);
+            }
+        }
+    }
+}

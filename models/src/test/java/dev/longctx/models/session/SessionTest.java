@@ -1,0 +1,233 @@
+package dev.longctx.models.session;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.longctx.core.kernels.KernelProvider;
+import dev.longctx.core.kernels.TensorOps;
+import dev.longctx.core.parallel.ComputePool;
+import dev.longctx.core.tensor.DType;
+import dev.longctx.kvcache.HeadProfile;
+import dev.longctx.models.LoadedModel;
+import dev.longctx.models.SharedFixtures;
+import dev.longctx.models.tokenizer.Tokenizer;
+import dev.longctx.models.tokenizer.Tokenizers;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Sessions on stories260K: greedy output as llama.cpp's, every strategy, budgets, forks, concurrency, misuse. */
+class SessionTest {
+    private static LoadedModel model;
+    private static Tokenizer tokenizer;
+    private static JsonNode greedy;
+    private static final TensorOps OPS = new TensorOps(KernelProvider.get(), ComputePool.create(2));
+
+    @BeforeAll
+    static void open() throws Exception {
+        model = LoadedModel.open(SharedFixtures.locate("fixtures/stories260k/stories260K.gguf"));
+        tokenizer = Tokenizers.fromGguf((dev.longctx.models.gguf.GgufFile) model.resource());
+        greedy = new ObjectMapper().readTree(Files.readString(SharedFixtures.locate("fixtures/stories260k/reference/greedy.json")))
+                .get("cases");
+    }
+
+    @AfterAll
+    static void close() throws Exception {
+        model.close();
+    }
+
+    static int[] ints(JsonNode a) {
+        int[] out = new int[a.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = a.get(i).asInt();
+        }
+        return out;
+    }
+
+    private static Session.Builder session(Strategy s) {
+        return Session.builder(model.weights()).tokenizer(tokenizer).strategy(s).kvType(DType.F32).pageSize(16).chunkSize(7)
+                .ops(OPS);
+    }
+
+    /** llama.cpp ran 64 tokens with no stop id. */
+    private static final GenerateOptions SIXTY_FOUR = GenerateOptions.greedy(64).withStopIds(List.of());
+
+    /** All three prompts: ids and text exactly as llama.cpp's greedy run (prompt encoded by our tokenizer). */
+    @Test
+    void fullCacheGreedyMatchesLlamaCpp() {
+        for (JsonNode c : greedy) {
+            int[] prompt = tokenizer.encode(c.get("prompt").asText());
+            assertArrayEquals(ints(c.get("prompt_ids")), prompt);
+            StringBuilder streamed = new StringBuilder();
+            try (Session s = session(new Strategy.Full()).budgetTokens(256).build()) {
+                Generation g = s.generate(prompt, SIXTY_FOUR, (id, text) -> streamed.append(text));
+                assertArrayEquals(ints(c.get("generated_ids")), g.outputIds(), c.get("prompt").asText());
+                assertEquals(c.get("continuation_text").asText(), g.text());
+                assertEquals(g.text(), streamed.toString());
+                assertEquals("length", g.stopReason());
+            }
+        }
+    }
+
+    /** The llama2.c checkpoint with tok512.bin gives the same greedy ids. */
+    @Test
+    void llama2cCheckpointGreedyMatchesLlamaCpp() throws Exception {
+        try (LoadedModel bin = LoadedModel.open(SharedFixtures.locate("fixtures/stories260k/stories260K.bin"))) {
+            Tokenizer tok = Tokenizers.fromLlama2c(SharedFixtures.locate("fixtures/stories260k/tok512.bin"), 512);
+            for (JsonNode c : greedy) {
+                try (Session s = Session.builder(bin.weights()).tokenizer(tok).kvType(DType.F32).ops(OPS).budgetTokens(128).build()) {
+                    Generation g = s.generate(tok.encode(c.get("prompt").asText()), SIXTY_FOUR, null);
+                    assertArrayEquals(ints(c.get("generated_ids")), g.outputIds());
+                }
+            }
+        }
+    }
+
+    private static List<Strategy> everyStrategy() {
+        HeadProfile half = halfRetrievalProfile();
+        return List.of(new Strategy.Streaming(0, 0), new Strategy.H2o(0, 0), new Strategy.SnapKv(0, 0), new Strategy.Quest(0),
+                new Strategy.SparsePrefill(), new Strategy.RetrievalHeads(half, 0, 0));
+    }
+
+    /** Even KV heads retrieval, odd ones streaming. */
+    private static HeadProfile halfRetrievalProfile() {
+        var c = model.config();
+        float[][] scores = new float[c.layers()][c.kvHeads()];
+        for (int l = 0; l < c.layers(); l++) {
+            for (int h = 0; h < c.kvHeads(); h++) {
+                scores[l][h] = h % 2 == 0 ? 1f : 0f;
+            }
+        }
+        return HeadProfile.byThreshold(scores, 0.5f);
+    }
+
+    /** With a budget covering the whole context, every strategy reproduces the full cache's greedy output exactly. */
+    @Test
+    void everyStrategyWithABudgetCoveringTheContextIsExact() {
+        JsonNode c = greedy.get(1);
+        int[] prompt = ints(c.get("prompt_ids"));
+        for (Strategy s : everyStrategy()) {
+            try (Session session = session(s).budgetTokens(prompt.length + 64 + 32).build()) {
+                Generation g = session.generate(prompt, SIXTY_FOUR, null);
+                assertArrayEquals(ints(c.get("generated_ids")), g.outputIds(), s.name());
+            }
+        }
+    }
+
+    /**
+     * Tight budgets (32 tokens per head against a 128-token prompt plus 64 generated): every evicting
+     * strategy runs to completion inside its pool; those that keep every token refuse up front.
+     */
+    @Test
+    void tightBudgetsRunToCompletionOrRefuseUpFront() throws Exception {
+        JsonNode story = new ObjectMapper().readTree(Files.readString(
+                SharedFixtures.locate("fixtures/stories260k/reference/logits_llamacpp.json"))).get("token_ids");
+        int[] prompt = ints(story);
+        for (Strategy s : everyStrategy()) {
+            try (Session session = session(s).budgetTokens(32).build()) {
+                if (s.keepsEveryToken()) {
+                    var e = assertThrows(ContextBudgetException.class, () -> session.generate(prompt, SIXTY_FOUR, null), s.name());
+                    assertTrue(e.getMessage().contains("streaming, h2o, snapkv"), e.getMessage());
+                    assertEquals(0, session.position(), "refused before any work");
+                    continue;
+                }
+                long[] peak = {0};
+                Generation g = session.generate(prompt, SIXTY_FOUR, (id, t) -> peak[0] = Math.max(peak[0], session.kvBytesInUse()));
+                assertEquals(64, g.outputIds().length, s.name());
+                assertTrue(peak[0] <= session.kvBudgetBytes(), s.name() + ": " + peak[0] + " > " + session.kvBudgetBytes());
+            }
+        }
+    }
+
+    /** Budgets in bytes: the largest token budget that fits, and a clear error when nothing fits. */
+    @Test
+    void byteBudgetsAndProtectedSets() {
+        try (Session s = session(new Strategy.Streaming(4, 0)).budgetBytes(200_000).build()) {
+            assertTrue(s.budgetTokens() > 4 && s.kvBudgetBytes() == 200_000, s.budgetTokens() + " tokens");
+            assertTrue(s.strategy() instanceof Strategy.Streaming st && st.window() == s.budgetTokens() - 4);
+        }
+        var e = assertThrows(ContextBudgetException.class, () -> session(new Strategy.Streaming(4, 100)).budgetTokens(50).build());
+        assertTrue(e.getMessage().contains("sinks 4 + window 100"), e.getMessage());
+        assertThrows(ContextBudgetException.class, () -> session(new Strategy.H2o(0, 0)).budgetBytes(1000).build());
+        var tooLong = assertThrows(ContextBudgetException.class, () -> {
+            try (Session s = session(new Strategy.Full()).build()) {
+                s.prefill(new int[3000], null);
+            }
+        });
+        assertTrue(tooLong.getMessage().contains("context length of 2048"), tooLong.getMessage());
+    }
+
+    /** Two sessions one after the other and at the same time each give what they give alone; a fork continues like its parent. */
+    @Test
+    void sessionsAreIndependentAndForksShareTheirPrefix() throws Exception {
+        int[] a = ints(greedy.get(0).get("prompt_ids"));
+        int[] b = ints(greedy.get(2).get("prompt_ids"));
+        int[] aloneA;
+        int[] aloneB;
+        try (Session s = session(new Strategy.H2o(0, 0)).budgetTokens(48).build()) {
+            aloneA = s.generate(a, SIXTY_FOUR, null).outputIds();
+        }
+        try (Session s = session(new Strategy.H2o(0, 0)).budgetTokens(48).build()) {
+            aloneB = s.generate(b, SIXTY_FOUR, null).outputIds();
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            List<Future<int[]>> runs = new ArrayList<>();
+            for (int[] p : new int[][] {a, b, a, b}) {
+                runs.add(pool.submit(() -> {
+                    try (Session s = session(new Strategy.H2o(0, 0)).budgetTokens(48).build()) {
+                        return s.generate(p, SIXTY_FOUR, null).outputIds();
+                    }
+                }));
+            }
+            for (int i = 0; i < runs.size(); i++) {
+                assertArrayEquals(i % 2 == 0 ? aloneA : aloneB, runs.get(i).get(), "concurrent session " + i);
+            }
+        } finally {
+            pool.shutdown();
+        }
+        try (Session parent = session(new Strategy.Full()).budgetTokens(256).build()) {
+            parent.prefill(java.util.Arrays.copyOf(a, a.length - 1), null);
+            try (Session child = parent.fork()) {
+                int[] last = {a[a.length - 1]};
+                int[] fromChild = child.generate(last, SIXTY_FOUR, null).outputIds();
+                int[] fromParent = parent.generate(last, SIXTY_FOUR, null).outputIds();
+                assertArrayEquals(ints(greedy.get(0).get("generated_ids")), fromChild);
+                assertArrayEquals(fromChild, fromParent);
+            }
+        }
+    }
+
+    /** Stop ids and strings end generation; a closed session refuses work. */
+    @Test
+    void stopConditionsAndClosedSessions() {
+        JsonNode c = greedy.get(0);
+        int[] prompt = ints(c.get("prompt_ids"));
+        int[] expected = ints(c.get("generated_ids"));
+        try (Session s = session(new Strategy.Full()).budgetTokens(256).build()) {
+            Generation g = s.generate(prompt, SIXTY_FOUR.withStopIds(List.of(expected[5])), null);
+            assertEquals("eos", g.stopReason());
+            assertArrayEquals(java.util.Arrays.copyOf(expected, 6), g.outputIds());
+        }
+        try (Session s = session(new Strategy.Full()).budgetTokens(256).build()) {
+            Generation g = s.generate(prompt, SIXTY_FOUR.withStopStrings(List.of("little girl")), null);
+            assertEquals("stop_string", g.stopReason());
+            assertEquals(", there was a ", g.text());
+        }
+        Session closed = session(new Strategy.Full()).budgetTokens(64).build();
+        closed.close();
+        closed.close();
+        assertThrows(IllegalStateException.class, () -> closed.prefill(prompt, null));
+        assertThrows(IllegalStateException.class, closed::fork);
+    }
+}
