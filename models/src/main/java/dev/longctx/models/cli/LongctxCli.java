@@ -21,9 +21,10 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** The {@code longctx} command line: {@code logits} and {@code inspect} so far. */
+/** The {@code longctx} command line: {@code generate}, {@code tokenize}, {@code logits}, {@code inspect}, {@code profile-heads}. */
 @Command(name = "longctx", mixinStandardHelpOptions = true, version = "longctx 0.1.0-SNAPSHOT",
-        subcommands = {LongctxCli.Logits.class, LongctxCli.Inspect.class},
+        subcommands = {GenerateCommand.class, TokenizeCommand.class, LongctxCli.Logits.class, LongctxCli.Inspect.class,
+            ProfileHeadsCommand.class},
         description = "Long-context inference engine for the JVM.")
 public final class LongctxCli implements Runnable {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -36,7 +37,8 @@ public final class LongctxCli implements Runnable {
         CommandLine cl = new CommandLine(new LongctxCli());
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
             cmd.getErr().println("longctx: " + e.getMessage());
-            return e instanceof ModelFormatException || e instanceof IllegalArgumentException ? 1 : 3;
+            return e instanceof ModelFormatException || e instanceof IllegalArgumentException
+                    || e instanceof java.io.IOException || e instanceof IllegalStateException ? 1 : 3;
         });
         System.exit(cl.execute(args));
     }

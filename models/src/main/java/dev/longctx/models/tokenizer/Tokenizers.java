@@ -52,15 +52,49 @@ public final class Tokenizers {
     }
 
     /**
+     * The tokenizer that comes with a model: {@code tokenizer.json} in a Hugging Face folder, or the
+     * vocabulary embedded in a GGUF file. A llama2.c checkpoint has none: pass its
+     * {@code tokenizer.bin} to {@link #fromFile}.
+     */
+    public static Tokenizer forModel(Path model) throws IOException {
+        if (Files.isDirectory(model)) {
+            Path json = model.resolve("tokenizer.json");
+            if (!Files.exists(json)) {
+                throw new ModelFormatException(model.toString(), -1, "no tokenizer.json in the model folder");
+            }
+            return HfTokenizerJson.read(json);
+        }
+        if (model.getFileName().toString().endsWith(".gguf")) {
+            try (GgufFile g = GgufFile.open(model)) {
+                return fromGguf(g);
+            }
+        }
+        throw new ModelFormatException(model.toString(), -1, "a llama2.c checkpoint carries no vocabulary: give its tokenizer.bin");
+    }
+
+    /** A tokenizer file: {@code tokenizer.json} (Hugging Face) or a llama2.c {@code tokenizer.bin} (read to its end). */
+    public static Tokenizer fromFile(Path file) throws IOException {
+        if (file.getFileName().toString().endsWith(".json")) {
+            return HfTokenizerJson.read(file);
+        }
+        return fromLlama2c(file, 0);
+    }
+
+    /**
      * A llama2.c {@code tokenizer.bin} ({@code max_token_length}, then per token a float score, an
      * int length and the bytes) for a vocabulary of {@code vocabSize}. Its pieces use plain spaces
      * and wrap BOS/EOS in newlines; they are read the way llama.cpp's converter reads them (spaces
      * as "▁", {@code <s>} and {@code </s>}), BOS 1, EOS 2, unknown 0.
+     *
+     * @param vocabSize tokens to read (the model's vocabulary size), or 0 to read to the end of the file
      */
     public static Tokenizer fromLlama2c(Path file, int vocabSize) throws IOException {
         String source = file.toString();
         byte[] bytes = Files.readAllBytes(file);
         ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        if (vocabSize == 0) {
+            vocabSize = countLlama2cTokens(b, source);
+        }
         if (vocabSize <= 0 || vocabSize > bytes.length / 8) {
             throw new ModelFormatException(source, 0, "a vocabulary of " + vocabSize + " tokens cannot fit in " + bytes.length
                     + " bytes");
@@ -96,6 +130,30 @@ public final class Tokenizers {
             };
         }
         return new SentencePieceTokenizer(tokens, scores, null, 1, 2, 0, true, false, true, source);
+    }
+
+    /** Counts the entries of a tokenizer.bin by walking its length fields. */
+    private static int countLlama2cTokens(ByteBuffer file, String source) {
+        ByteBuffer b = file.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        if (b.remaining() < 4) {
+            throw new ModelFormatException(source, 0, "too small for a llama2.c tokenizer header");
+        }
+        b.getInt();
+        int n = 0;
+        while (b.remaining() >= 8) {
+            b.getFloat();
+            int len = b.getInt();
+            if (len < 0 || len > b.remaining()) {
+                throw new ModelFormatException(source, b.position() - 4, "token " + n + " has length " + len + " with "
+                        + b.remaining() + " bytes left");
+            }
+            b.position(b.position() + len);
+            n++;
+        }
+        if (b.remaining() != 0) {
+            throw new ModelFormatException(source, b.position(), b.remaining() + " stray bytes after " + n + " tokens");
+        }
+        return n;
     }
 
     private static String[] strings(Object v, String key, String source) {

@@ -60,4 +60,55 @@ class LongctxCliTest {
         assertTrue(err.toString().contains("no such model"), err.toString());
         assertEquals(2, new CommandLine(new LongctxCli()).execute("logits", "--model", model));
     }
+
+    private static int exit(StringWriter err, String... args) {
+        CommandLine cl = new CommandLine(new LongctxCli());
+        cl.setOut(new PrintWriter(new StringWriter()));
+        cl.setErr(new PrintWriter(err));
+        cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            cmd.getErr().println("longctx: " + e.getMessage());
+            return 1;
+        });
+        return cl.execute(args);
+    }
+
+    /** tokenize prints llama.cpp's ids; generate --json prints llama.cpp's greedy ids and text; profile-heads writes a profile duo can use. */
+    @Test
+    void tokenizeGenerateAndProfileHeads(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        String model = SharedFixtures.locate("fixtures/stories260k/stories260K.gguf").toString();
+        ObjectMapper json = new ObjectMapper();
+        String tokens = run(new StringWriter(), "tokenize", "--model", model, "--text", "Hello, world!");
+        assertEquals("0\n{\"ids\":[1,346,306,414,432,263,304,341,443]}\n", tokens);
+        JsonNode greedy = json.readTree(Files.readString(SharedFixtures.locate("fixtures/stories260k/reference/greedy.json")))
+                .get("cases").get(0);
+        String result = run(new StringWriter(), "generate", "--model", model, "--prompt", "Once upon a time", "--temperature", "0",
+                "-n", "64", "--ignore-eos", "--kv-type", "F32", "--json", "--threads", "2");
+        assertTrue(result.startsWith("0\n"), result);
+        JsonNode g = json.readTree(result.substring(2));
+        assertEquals(greedy.get("prompt_ids"), g.get("prompt_ids"));
+        assertEquals(greedy.get("generated_ids"), g.get("output_ids"));
+        assertEquals(greedy.get("continuation_text").asText(), g.get("text").asText());
+        assertTrue(g.get("timings").get("decode_tps").asDouble() > 0);
+        java.nio.file.Path profile = tmp.resolve("profile.json");
+        String wrote = run(new StringWriter(), "profile-heads", "--model", model, "--out", profile.toString(), "--context", "64",
+                "--needle", "8", "--threads", "2");
+        assertTrue(wrote.startsWith("0\n") && wrote.contains("retrieval heads"), wrote);
+        String duo = run(new StringWriter(), "generate", "--model", model, "--prompt", "Once upon a time", "--temperature", "0",
+                "-n", "8", "--strategy", "duo", "--profile", profile.toString(), "--budget", "64", "--json", "--threads", "2");
+        assertEquals("duo", json.readTree(duo.substring(2)).get("strategy").asText(), duo);
+    }
+
+    /** Bad usage exits 2; a context the strategy cannot hold exits 1 with a message naming strategies that fit. */
+    @Test
+    void generateRefusesBadRequestsClearly() {
+        String model = SharedFixtures.locate("fixtures/stories260k/stories260K.gguf").toString();
+        assertEquals(2, exit(new StringWriter(), "generate", "--model", model));
+        assertEquals(2, exit(new StringWriter(), "generate", "--model", model, "--prompt", "x", "--strategy", "duo"));
+        StringWriter err = new StringWriter();
+        assertEquals(1, exit(err, "generate", "--model", model, "--prompt", "Once upon a time", "--budget", "16", "-n", "64"));
+        assertTrue(err.toString().contains("streaming, h2o, snapkv"), err.toString());
+        err = new StringWriter();
+        assertEquals(1, exit(err, "generate", "--model", model, "--prompt", "x", "--strategy", "lru"));
+        assertTrue(err.toString().contains("unknown strategy 'lru'"), err.toString());
+    }
 }
