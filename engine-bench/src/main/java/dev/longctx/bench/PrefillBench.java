@@ -3,18 +3,12 @@ package dev.longctx.bench;
 import dev.longctx.core.kernels.KernelProvider;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.parallel.ComputePool;
-import dev.longctx.core.rope.RopeScaling;
 import dev.longctx.core.tensor.DType;
-import dev.longctx.core.tensor.Tensor;
 import dev.longctx.kvcache.BlockPool;
 import dev.longctx.kvcache.KvLayout;
 import dev.longctx.kvcache.SequenceKvCache;
 import dev.longctx.models.config.ModelConfig;
 import dev.longctx.models.decoder.Decoder;
-import dev.longctx.models.decoder.ModelWeights;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -58,45 +52,24 @@ public class PrefillBench {
     public int threads;
 
     private ComputePool pool;
+    private SyntheticModel model;
     private Decoder decoder;
     private BlockPool blocks;
     private int[] prompt;
-    private final Map<String, Tensor> weights = new HashMap<>();
 
     /** Builds the synthetic model. */
     @Setup(Level.Trial)
     public void setup() {
-        ModelConfig c = new ModelConfig(ModelConfig.Architecture.LLAMA, 49152, 576, 1536, 30, 9, 3, 64, 8192, 1e-5, 100000,
-                RopeScaling.none(), 1.0, true, false, 0, 1, List.of(2));
-        DType t = DType.valueOf(dtype);
-        SplittableRandom r = new SplittableRandom(BenchData.SEED);
-        put("token_embd.weight", t, c.vocabSize(), c.hiddenSize(), r, 0.02);
-        put("output_norm.weight", DType.F32, 1, c.hiddenSize(), r, -1);
-        for (int l = 0; l < c.layers(); l++) {
-            String p = "blk." + l + ".";
-            put(p + "attn_norm.weight", DType.F32, 1, c.hiddenSize(), r, -1);
-            put(p + "ffn_norm.weight", DType.F32, 1, c.hiddenSize(), r, -1);
-            put(p + "attn_q.weight", t, c.heads() * c.headDim(), c.hiddenSize(), r, 0.02);
-            put(p + "attn_k.weight", t, c.kvHeads() * c.headDim(), c.hiddenSize(), r, 0.02);
-            put(p + "attn_v.weight", t, c.kvHeads() * c.headDim(), c.hiddenSize(), r, 0.02);
-            put(p + "attn_output.weight", t, c.hiddenSize(), c.heads() * c.headDim(), r, 0.02);
-            put(p + "ffn_gate.weight", t, c.intermediateSize(), c.hiddenSize(), r, 0.02);
-            put(p + "ffn_up.weight", t, c.intermediateSize(), c.hiddenSize(), r, 0.02);
-            put(p + "ffn_down.weight", t, c.hiddenSize(), c.intermediateSize(), r, 0.02);
-        }
+        model = SyntheticModel.smollm2(DType.valueOf(dtype), BenchData.SEED);
+        ModelConfig c = model.config();
         pool = ComputePool.create(threads);
-        decoder = new Decoder(ModelWeights.fromGgufNames(c, weights::get, weights::containsKey),
-                new TensorOps(KernelProvider.get(), pool));
+        decoder = new Decoder(model.weights(), new TensorOps(KernelProvider.get(), pool));
         blocks = new BlockPool(new KvLayout(c.layers(), c.kvHeads(), c.headDim(), 64, DType.F16), 1L << 30);
+        SplittableRandom r = new SplittableRandom(BenchData.SEED + 1);
         prompt = new int[tokens];
         for (int i = 0; i < tokens; i++) {
             prompt[i] = r.nextInt(c.vocabSize());
         }
-    }
-
-    /** A weight filled with seeded Gaussian values times {@code scale}, or ones for scale < 0 (norms). */
-    private void put(String name, DType t, int rows, int cols, SplittableRandom r, double scale) {
-        weights.put(name, BenchData.randomWeight(t, rows, cols, r.nextLong(), scale));
     }
 
     /** Frees everything. */
@@ -104,7 +77,7 @@ public class PrefillBench {
     public void tearDown() {
         blocks.close();
         pool.close();
-        weights.values().forEach(Tensor::close);
+        model.close();
     }
 
     /** One prefill of the prompt into a fresh sequence, logits of the last token. */
