@@ -171,6 +171,38 @@ public final class TensorOps {
     }
 
     /**
+     * Several matvecs over the same input in one pool dispatch ({@code outs[i] = ws[i] . x}), e.g.
+     * the Q, K and V projections of a decode step: one fork/join instead of one per matrix, and the
+     * row tasks of all matrices balance together. Each output equals {@link #matvec}'s.
+     */
+    public void matvecs(Tensor[] ws, float[] x, int xOff, float[][] outs) {
+        Objects.requireNonNull(ws, "ws");
+        Objects.requireNonNull(outs, "outs");
+        if (ws.length != outs.length) {
+            throw new IllegalArgumentException("matvecs: " + ws.length + " weights but " + outs.length + " outputs");
+        }
+        int[] firstTask = new int[ws.length + 1];
+        for (int i = 0; i < ws.length; i++) {
+            int rows = checkedRows("matvecs", ws[i]);
+            int cols = checkedCols("matvecs", ws[i]);
+            checkRange("matvecs", "x (length = weight columns " + cols + ")", x, xOff, cols);
+            checkRange("matvecs", "out (length = weight rows " + rows + ")", outs[i], 0, rows);
+            firstTask[i + 1] = firstTask[i] + (rows + MATVEC_ROWS_PER_TASK - 1) / MATVEC_ROWS_PER_TASK;
+        }
+        pool.parallelFor(firstTask[ws.length], t -> {
+            int i = 0;
+            while (t >= firstTask[i + 1]) {
+                i++;
+            }
+            Tensor w = ws[i];
+            int rows = (int) w.rows();
+            int from = (t - firstTask[i]) * MATVEC_ROWS_PER_TASK;
+            int to = Math.min(rows, from + MATVEC_ROWS_PER_TASK);
+            kernels.matvecRows(w.dtype(), w.segment(), w.rowBytes(), (int) w.columns(), from, to, x, xOff, outs[i], 0);
+        });
+    }
+
+    /**
      * Prefill matmul: {@code out[t, r] = sum_c w[r, c] * x[t, c]} for {@code tokens} rows of
      * activations {@code x} [tokens, cols] (row-major) and a weight matrix {@code w} [rows, cols];
      * {@code out} is [tokens, rows] row-major. Each weight tile is decoded once per block of tokens.

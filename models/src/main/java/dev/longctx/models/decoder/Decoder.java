@@ -6,6 +6,7 @@ import dev.longctx.attention.KvView;
 import dev.longctx.core.kernels.MatmulInput;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.rope.Rope;
+import dev.longctx.core.tensor.Tensor;
 import dev.longctx.kvcache.SequenceKvCache;
 import dev.longctx.models.config.ModelConfig;
 import java.util.Arrays;
@@ -106,10 +107,17 @@ public final class Decoder {
             for (int i = 0; i < t; i++) {
                 ops.rmsnorm(x, i * h, y.attnNorm(), 0, eps, xn, i * h, h);
             }
-            MatmulInput attnIn = ops.matmulInput(xn, t, h); // shared by Q, K and V: transposed once
-            project(y.wq(), attnIn, q, y.bq());
-            project(y.wk(), attnIn, k, y.bk());
-            project(y.wv(), attnIn, v, y.bv());
+            if (t == 1) { // decode: one pool dispatch for Q, K and V
+                ops.matvecs(new Tensor[] {y.wq(), y.wk(), y.wv()}, xn, 0, new float[][] {q, k, v});
+                addBias(q, y.bq(), 1);
+                addBias(k, y.bk(), 1);
+                addBias(v, y.bv(), 1);
+            } else {
+                MatmulInput attnIn = ops.matmulInput(xn, t, h); // shared by Q, K and V: transposed once
+                project(y.wq(), attnIn, q, y.bq());
+                project(y.wk(), attnIn, k, y.bk());
+                project(y.wv(), attnIn, v, y.bv());
+            }
             for (int i = 0; i < t; i++) {
                 for (int hh = 0; hh < c.heads(); hh++) {
                     int off = i * qDim + hh * hd;
@@ -141,9 +149,13 @@ public final class Decoder {
             for (int i = 0; i < t; i++) {
                 ops.rmsnorm(x, i * h, y.ffnNorm(), 0, eps, xn, i * h, h);
             }
-            MatmulInput ffnIn = ops.matmulInput(xn, t, h); // shared by gate and up
-            project(y.gate(), ffnIn, gate, null);
-            project(y.up(), ffnIn, up, null);
+            if (t == 1) {
+                ops.matvecs(new Tensor[] {y.gate(), y.up()}, xn, 0, new float[][] {gate, up});
+            } else {
+                MatmulInput ffnIn = ops.matmulInput(xn, t, h); // shared by gate and up
+                project(y.gate(), ffnIn, gate, null);
+                project(y.up(), ffnIn, up, null);
+            }
             switch (c.options().activation()) {
                 case SILU -> ops.silu(gate, 0, t * ffn);
                 case GELU_TANH -> ops.gelu(gate, 0, t * ffn);
@@ -200,11 +212,11 @@ public final class Decoder {
     }
 
     /** out[t][rows of w] = w . in[t] (+ bias), through matvec for one token and matmul for more. */
-    private void project(dev.longctx.core.tensor.Tensor weight, float[] in, int tokens, float[] out, float[] bias) {
+    private void project(Tensor weight, float[] in, int tokens, float[] out, float[] bias) {
         project(weight, ops.matmulInput(in, tokens, (int) weight.columns()), out, bias);
     }
 
-    private void project(dev.longctx.core.tensor.Tensor weight, MatmulInput in, float[] out, float[] bias) {
+    private void project(Tensor weight, MatmulInput in, float[] out, float[] bias) {
         int rows = (int) weight.rows();
         int tokens = in.tokens();
         if (tokens == 1) {
@@ -212,9 +224,13 @@ public final class Decoder {
         } else {
             ops.matmul(weight, in, out);
         }
+        addBias(out, bias, tokens);
+    }
+
+    private void addBias(float[] out, float[] bias, int tokens) {
         if (bias != null) {
             for (int t = 0; t < tokens; t++) {
-                ops.add(out, t * rows, bias, 0, out, t * rows, rows);
+                ops.add(out, t * bias.length, bias, 0, out, t * bias.length, bias.length);
             }
         }
     }
