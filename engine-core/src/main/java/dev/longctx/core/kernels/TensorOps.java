@@ -19,8 +19,21 @@ import java.util.Objects;
  * through memory made F32 matvec 1.5-2x slower, so it was not kept.
  */
 public final class TensorOps {
-    /** Rows per matvec task: small enough to balance 2..16 threads on 576-row matrices. */
+    /** Smallest rows per matvec task, and the unit task sizes are rounded to (a cache line of outputs). */
     static final int MATVEC_ROWS_PER_TASK = 16;
+    /**
+     * Matvec tasks per thread: enough for dynamic balancing, few enough that claiming and finishing
+     * a task (an atomic increment, a cache line of outputs shared with the neighbour task) stays
+     * small next to its work. 16-row tasks were too small for Q8_0 decode rows (576 columns): two
+     * threads ran slower than one (2026-11-26).
+     */
+    static final int MATVEC_TASKS_PER_THREAD = 4;
+
+    /** Rows per matvec task for a matrix of {@code rows} rows: results do not depend on it. */
+    private int matvecRowsPerTask(int rows) {
+        int per = (rows + pool.threads() * MATVEC_TASKS_PER_THREAD - 1) / (pool.threads() * MATVEC_TASKS_PER_THREAD);
+        return Math.max(MATVEC_ROWS_PER_TASK, (per + MATVEC_ROWS_PER_TASK - 1) / MATVEC_ROWS_PER_TASK * MATVEC_ROWS_PER_TASK);
+    }
     /**
      * Floats of decoded weights per matmul task (128 KiB): the task's weight rows stay in L2
      * while they are multiplied with every block of tokens.
@@ -162,10 +175,11 @@ public final class TensorOps {
         checkRange("matvec", "out (length = weight rows " + rows + ")", out, outOff, rows);
         var seg = w.segment();
         long rowBytes = w.rowBytes();
-        int tasks = (rows + MATVEC_ROWS_PER_TASK - 1) / MATVEC_ROWS_PER_TASK;
+        int perTask = matvecRowsPerTask(rows);
+        int tasks = (rows + perTask - 1) / perTask;
         pool.parallelFor(tasks, t -> {
-            int from = t * MATVEC_ROWS_PER_TASK;
-            int to = Math.min(rows, from + MATVEC_ROWS_PER_TASK);
+            int from = t * perTask;
+            int to = Math.min(rows, from + perTask);
             kernels.matvecRows(w.dtype(), seg, rowBytes, cols, from, to, x, xOff, out, outOff);
         });
     }
@@ -182,12 +196,14 @@ public final class TensorOps {
             throw new IllegalArgumentException("matvecs: " + ws.length + " weights but " + outs.length + " outputs");
         }
         int[] firstTask = new int[ws.length + 1];
+        int[] perTask = new int[ws.length];
         for (int i = 0; i < ws.length; i++) {
             int rows = checkedRows("matvecs", ws[i]);
             int cols = checkedCols("matvecs", ws[i]);
             checkRange("matvecs", "x (length = weight columns " + cols + ")", x, xOff, cols);
             checkRange("matvecs", "out (length = weight rows " + rows + ")", outs[i], 0, rows);
-            firstTask[i + 1] = firstTask[i] + (rows + MATVEC_ROWS_PER_TASK - 1) / MATVEC_ROWS_PER_TASK;
+            perTask[i] = matvecRowsPerTask(rows);
+            firstTask[i + 1] = firstTask[i] + (rows + perTask[i] - 1) / perTask[i];
         }
         pool.parallelFor(firstTask[ws.length], t -> {
             int i = 0;
@@ -196,8 +212,8 @@ public final class TensorOps {
             }
             Tensor w = ws[i];
             int rows = (int) w.rows();
-            int from = (t - firstTask[i]) * MATVEC_ROWS_PER_TASK;
-            int to = Math.min(rows, from + MATVEC_ROWS_PER_TASK);
+            int from = (t - firstTask[i]) * perTask[i];
+            int to = Math.min(rows, from + perTask[i]);
             kernels.matvecRows(w.dtype(), w.segment(), w.rowBytes(), (int) w.columns(), from, to, x, xOff, outs[i], 0);
         });
     }
