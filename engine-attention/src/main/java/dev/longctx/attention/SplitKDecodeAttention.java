@@ -92,8 +92,16 @@ public final class SplitKDecodeAttention implements AttentionKernel {
         int d = p.headDim();
         int hkv = p.kvHeads();
         int[] pagesPerHead = new int[hkv];
+        int totalPages = 0;
         for (int h = 0; h < hkv; h++) {
             pagesPerHead[h] = p.kv()[h].pageCount();
+            totalPages += pagesPerHead[h];
+        }
+        if (totalPages < UNITS) {
+            // Fewer pages than work units: each unit would hold at most a page and the split and
+            // merge are pure overhead (600 keys x 3 heads: 35 us against the tiled kernel's 29).
+            fallback.attend(p, out, lse, observer);
+            return;
         }
         List<Segment> segments = cut(pagesPerHead, UNITS).stream().map(s -> new Segment(s[0], s[1], s[2])).toList();
         float[][] segOut = new float[segments.size()][];

@@ -255,9 +255,71 @@ public final class PanamaVectorKernels implements VectorKernels {
                 }
             }
         }
+        if (m - i == 3) {
+            // Three weight vectors left (decode with a group of 3 query heads): each row of
+            // {@code rows} loaded once for the three, four columns of vectors at a time.
+            int c0 = 0;
+            for (; c0 + cBlock <= d; c0 += cBlock) {
+                weightedRowSums3(w, wOff + i * wStride, wStride, n, rows, rowsOff + c0, d, out, outOff + i * d + c0);
+            }
+            if (c0 < d) {
+                for (int ii = i; ii < m; ii++) {
+                    weightedRowSumColumns(w, wOff + ii * wStride, n, rows, rowsOff, d, out, outOff + ii * d, c0);
+                }
+            }
+            return;
+        }
         for (; i < m; i++) {
             weightedRowSum(w, wOff + i * wStride, n, rows, rowsOff, d, out, outOff + i * d);
         }
+    }
+
+    /** One 3 x (4 vectors) block of {@link #weightedRowSums}; k ascending per element, as weightedRowSum. */
+    private static void weightedRowSums3(float[] w, int wOff, int wStride, int n, float[] rows, int rowsOff, int d,
+                                         float[] out, int outOff) {
+        int p0 = outOff;
+        int p1 = p0 + d;
+        int p2 = p1 + d;
+        FloatVector a0 = FloatVector.fromArray(FS, out, p0), a1 = FloatVector.fromArray(FS, out, p0 + FL);
+        FloatVector a2 = FloatVector.fromArray(FS, out, p0 + 2 * FL), a3 = FloatVector.fromArray(FS, out, p0 + 3 * FL);
+        FloatVector b0 = FloatVector.fromArray(FS, out, p1), b1 = FloatVector.fromArray(FS, out, p1 + FL);
+        FloatVector b2 = FloatVector.fromArray(FS, out, p1 + 2 * FL), b3 = FloatVector.fromArray(FS, out, p1 + 3 * FL);
+        FloatVector c0 = FloatVector.fromArray(FS, out, p2), c1 = FloatVector.fromArray(FS, out, p2 + FL);
+        FloatVector c2 = FloatVector.fromArray(FS, out, p2 + 2 * FL), c3 = FloatVector.fromArray(FS, out, p2 + 3 * FL);
+        for (int k = 0; k < n; k++) {
+            int r = rowsOff + k * d;
+            FloatVector v0 = FloatVector.fromArray(FS, rows, r);
+            FloatVector v1 = FloatVector.fromArray(FS, rows, r + FL);
+            FloatVector v2 = FloatVector.fromArray(FS, rows, r + 2 * FL);
+            FloatVector v3 = FloatVector.fromArray(FS, rows, r + 3 * FL);
+            FloatVector wa = FloatVector.broadcast(FS, w[wOff + k]);
+            a0 = v0.fma(wa, a0);
+            a1 = v1.fma(wa, a1);
+            a2 = v2.fma(wa, a2);
+            a3 = v3.fma(wa, a3);
+            FloatVector wb = FloatVector.broadcast(FS, w[wOff + wStride + k]);
+            b0 = v0.fma(wb, b0);
+            b1 = v1.fma(wb, b1);
+            b2 = v2.fma(wb, b2);
+            b3 = v3.fma(wb, b3);
+            FloatVector wc = FloatVector.broadcast(FS, w[wOff + 2 * wStride + k]);
+            c0 = v0.fma(wc, c0);
+            c1 = v1.fma(wc, c1);
+            c2 = v2.fma(wc, c2);
+            c3 = v3.fma(wc, c3);
+        }
+        a0.intoArray(out, p0);
+        a1.intoArray(out, p0 + FL);
+        a2.intoArray(out, p0 + 2 * FL);
+        a3.intoArray(out, p0 + 3 * FL);
+        b0.intoArray(out, p1);
+        b1.intoArray(out, p1 + FL);
+        b2.intoArray(out, p1 + 2 * FL);
+        b3.intoArray(out, p1 + 3 * FL);
+        c0.intoArray(out, p2);
+        c1.intoArray(out, p2 + FL);
+        c2.intoArray(out, p2 + 2 * FL);
+        c3.intoArray(out, p2 + 3 * FL);
     }
 
     /**
