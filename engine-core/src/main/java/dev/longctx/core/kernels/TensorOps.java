@@ -22,12 +22,12 @@ public final class TensorOps {
     /** Smallest rows per matvec task, and the unit task sizes are rounded to (a cache line of outputs). */
     static final int MATVEC_ROWS_PER_TASK = 16;
     /**
-     * Matvec tasks per thread: enough for dynamic balancing, few enough that claiming and finishing
-     * a task (an atomic increment, a cache line of outputs shared with the neighbour task) stays
-     * small next to its work. 16-row tasks were too small for Q8_0 decode rows (576 columns): two
-     * threads ran slower than one (2026-11-26).
+     * Matvec tasks per thread: two, so that each task streams a long contiguous run of rows (a
+     * stream's hardware prefetch needs a few kilobytes to ramp up) while a slow thread can still
+     * hand a task over. Measured on a SmolLM2-135M decode step, 2 threads, Q8_0 (2026-11-26): 16-row
+     * tasks 14.3 ms, 8 per thread 9.8, 4 per thread 8.4, 2 per thread 7.0, 1 per thread 8.2.
      */
-    static final int MATVEC_TASKS_PER_THREAD = 4;
+    static final int MATVEC_TASKS_PER_THREAD = 2;
 
     /** Rows per matvec task for a matrix of {@code rows} rows: results do not depend on it. */
     private int matvecRowsPerTask(int rows) {
