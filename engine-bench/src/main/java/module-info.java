@@ -15,8 +15,12 @@ module dev.longctx.bench {
     requires jdk.incubator.vector;
     requires jmh.core;
     requires org.slf4j;
+    requires info.picocli;
+    requires org.knowm.xchart;
+    requires java.desktop;
+    requires com.fasterxml.jackson.databind;
 
     exports dev.longctx.bench;
-    opens dev.longctx.bench to jmh.core;
+    opens dev.longctx.bench to jmh.core, info.picocli;
     opens dev.longctx.bench.jmh_generated to jmh.core;
 }

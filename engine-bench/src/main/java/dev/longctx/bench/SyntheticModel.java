@@ -20,6 +20,9 @@ public final class SyntheticModel implements AutoCloseable {
     private final ModelWeights modelWeights;
 
     private SyntheticModel(ModelConfig config, DType type, long seed) {
+        if (type != DType.F32 && config.hiddenSize() % type.blockSize() != 0) {
+            throw new IllegalArgumentException(type + " weights need rows that are a multiple of " + type.blockSize());
+        }
         this.config = config;
         SplittableRandom r = new SplittableRandom(seed);
         ModelConfig c = config;
@@ -32,6 +35,11 @@ public final class SyntheticModel implements AutoCloseable {
             put(p + "attn_q.weight", type, c.heads() * c.headDim(), c.hiddenSize(), r, 0.02);
             put(p + "attn_k.weight", type, c.kvHeads() * c.headDim(), c.hiddenSize(), r, 0.02);
             put(p + "attn_v.weight", type, c.kvHeads() * c.headDim(), c.hiddenSize(), r, 0.02);
+            if (c.attentionBias()) {
+                put(p + "attn_q.bias", DType.F32, 1, c.heads() * c.headDim(), r, 0.02);
+                put(p + "attn_k.bias", DType.F32, 1, c.kvHeads() * c.headDim(), r, 0.02);
+                put(p + "attn_v.bias", DType.F32, 1, c.kvHeads() * c.headDim(), r, 0.02);
+            }
             put(p + "attn_output.weight", type, c.hiddenSize(), c.heads() * c.headDim(), r, 0.02);
             put(p + "ffn_gate.weight", type, c.intermediateSize(), c.hiddenSize(), r, 0.02);
             put(p + "ffn_up.weight", type, c.intermediateSize(), c.hiddenSize(), r, 0.02);
@@ -48,6 +56,33 @@ public final class SyntheticModel implements AutoCloseable {
     public static SyntheticModel smollm2(DType weights, long seed) {
         return new SyntheticModel(new ModelConfig(ModelConfig.Architecture.LLAMA, 49152, 576, 1536, 30, 9, 3, 64, 8192, 1e-5,
                 100000, RopeScaling.none(), 1.0, true, false, 0, 1, List.of(2)), weights, seed);
+    }
+
+    /** The built-in presets, by name. */
+    public static final java.util.List<String> PRESETS = java.util.List.of("smollm2-135m", "qwen2.5-0.5b", "llama-3.2-1b", "tiny");
+
+    /**
+     * A preset by name: {@code smollm2-135m} ({@link #smollm2}), {@code qwen2.5-0.5b} (24 layers,
+     * hidden 896, 14 heads, 2 KV heads, head dim 64, FFN 4864, vocabulary 151936, tied, q/k/v bias,
+     * theta 1e6; HF Qwen/Qwen2.5-0.5B) or {@code llama-3.2-1b} (16 layers, hidden 2048, 32 heads,
+     * 8 KV heads, head dim 64, FFN 8192, vocabulary 128256, tied, theta 500000 with Llama 3 scaling
+     * 32 / 1 / 4 / 8192; HF meta-llama/Llama-3.2-1B); {@code tiny} (2 layers, hidden 64, 4 heads,
+     * 2 KV heads, FFN 128, vocabulary 256: smoke tests).
+     *
+     * @throws IllegalArgumentException naming the presets for an unknown name
+     */
+    public static SyntheticModel preset(String name, DType weights, long seed) {
+        return switch (name) {
+            case "smollm2-135m" -> smollm2(weights, seed);
+            case "qwen2.5-0.5b" -> new SyntheticModel(new ModelConfig(ModelConfig.Architecture.QWEN2, 151936, 896, 4864, 24, 14, 2,
+                    64, 32768, 1e-6, 1e6, RopeScaling.none(), 1.0, true, true, 0, 151643, List.of(151643)), weights, seed);
+            case "llama-3.2-1b" -> new SyntheticModel(new ModelConfig(ModelConfig.Architecture.LLAMA, 128256, 2048, 8192, 16, 32, 8,
+                    64, 131072, 1e-5, 500000, new RopeScaling.Llama3(32, 1, 4, 8192), 1.0, true, false, 0, 128000,
+                    List.of(128001)), weights, seed);
+            case "tiny" -> new SyntheticModel(new ModelConfig(ModelConfig.Architecture.LLAMA, 256, 64, 128, 2, 4, 2, 16, 4096, 1e-5,
+                    10000, RopeScaling.none(), 1.0, true, false, 0, 1, List.of(2)), weights, seed);
+            default -> throw new IllegalArgumentException("unknown preset '" + name + "' (" + String.join(", ", PRESETS) + ")");
+        };
     }
 
     /** A weight filled with seeded Gaussian values times {@code scale}, or ones for scale < 0 (norms). */

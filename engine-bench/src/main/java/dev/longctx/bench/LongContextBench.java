@@ -1,0 +1,284 @@
+package dev.longctx.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.longctx.core.kernels.KernelProvider;
+import dev.longctx.core.kernels.TensorOps;
+import dev.longctx.core.parallel.ComputePool;
+import dev.longctx.core.tensor.DType;
+import dev.longctx.models.LoadedModel;
+import dev.longctx.models.decoder.ModelWeights;
+import dev.longctx.models.session.ContextBudgetException;
+import dev.longctx.models.session.GenerateOptions;
+import dev.longctx.models.session.Generation;
+import dev.longctx.models.session.Session;
+import dev.longctx.models.session.Strategy;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code longctx bench}: prefill and decode speed, KV memory and resident memory for each
+ * long-context strategy at each depth, on a model file or a built-in synthetic-weight preset of a
+ * real shape. Each (strategy, depth) runs {@code reps} times in a fresh session: a prompt of
+ * {@code depth} random token ids is prefilled, then {@code decode} tokens are generated greedily;
+ * the medians are reported with the spread (half the range) over repetitions, as llama-bench does.
+ * Synthetic weights measure speed and memory, not text quality.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Prefill and decode tokens/s and KV memory per strategy and depth.")
+public final class LongContextBench implements Callable<Integer> {
+    @Option(names = "--model", defaultValue = "smollm2-135m",
+            description = "a preset (smollm2-135m, qwen2.5-0.5b, llama-3.2-1b) or a model path (default ${DEFAULT-VALUE})")
+    String model;
+
+    @Option(names = "--weights", defaultValue = "Q8_0", description = "preset weight dtype: F32, F16, BF16, Q8_0 (default ${DEFAULT-VALUE})")
+    DType weights;
+
+    @Option(names = "--kv-type", defaultValue = "F16", description = "KV page dtype (default ${DEFAULT-VALUE})")
+    DType kvType;
+
+    @Option(names = "--strategies", split = ",", defaultValue = "full,streaming,h2o,snapkv,quest,sparse-prefill",
+            description = "strategies (default ${DEFAULT-VALUE})")
+    List<String> strategies;
+
+    @Option(names = "--depths", split = ",", defaultValue = "1024,4096", description = "context depths (default ${DEFAULT-VALUE})")
+    List<Integer> depths;
+
+    @Option(names = "--budget", defaultValue = "2048", description = "KV budget in tokens per head for evicting strategies"
+            + " (default ${DEFAULT-VALUE}); strategies that keep every token get the depth")
+    int budget;
+
+    @Option(names = "--decode", defaultValue = "32", description = "tokens generated per run (default ${DEFAULT-VALUE})")
+    int decode;
+
+    @Option(names = "--reps", defaultValue = "3", description = "repetitions per cell (default ${DEFAULT-VALUE})")
+    int reps;
+
+    @Option(names = "--threads", description = "compute threads (default: available cores)")
+    Integer threads;
+
+    @Option(names = "--chunk", defaultValue = "512", description = "prefill chunk (default ${DEFAULT-VALUE})")
+    int chunk;
+
+    @Option(names = "--seed", defaultValue = "42", description = "seed for weights and prompts (default ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--json", description = "print one JSON record per strategy and depth instead of the table")
+    boolean json;
+
+    @Option(names = "--chart", description = "write a PNG chart of decode tokens/s and KV MiB against depth")
+    Path chart;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    /** One (strategy, depth) cell: medians and spreads over the repetitions. */
+    record Cell(String strategy, int depth, double prefillTps, double prefillSpread, double decodeTps, double decodeSpread,
+                long kvBytes, long rssBytes, String skipped) {
+    }
+
+    /** Entry point. */
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new LongContextBench()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        if (reps < 1 || decode < 2 || depths.stream().anyMatch(d -> d < 1)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "need --reps >= 1, --decode >= 2 and positive depths");
+        }
+        TensorOps ops = new TensorOps(KernelProvider.get(), threads == null ? ComputePool.shared() : ComputePool.create(threads));
+        List<Cell> cells = new ArrayList<>();
+        try (Weights w = weights()) {
+            err.printf("model %s (%s), %d threads, KV %s, budget %d tokens/head, %d decoded tokens, %d reps%n", model,
+                    w.description(), ops.pool().threads(), kvType, budget, decode, reps);
+            warmUp(w.weights(), ops);
+            for (String name : strategies) {
+                Strategy s = Strategy.parse(name.trim());
+                for (int depth : depths) {
+                    cells.add(run(w.weights(), s, depth, ops, err));
+                }
+            }
+        }
+        if (json) {
+            ObjectMapper m = new ObjectMapper();
+            ArrayNode arr = m.createArrayNode();
+            for (Cell c : cells) {
+                ObjectNode o = arr.addObject();
+                o.put("strategy", c.strategy());
+                o.put("depth", c.depth());
+                if (c.skipped() != null) {
+                    o.put("skipped", c.skipped());
+                    continue;
+                }
+                o.put("prefill_tps", c.prefillTps());
+                o.put("prefill_tps_spread", c.prefillSpread());
+                o.put("decode_tps", c.decodeTps());
+                o.put("decode_tps_spread", c.decodeSpread());
+                o.put("kv_bytes", c.kvBytes());
+                o.put("rss_bytes", c.rssBytes());
+            }
+            out.println(m.writerWithDefaultPrettyPrinter().writeValueAsString(arr));
+        } else {
+            out.printf("%-15s %8s %18s %18s %12s %10s%n", "strategy", "depth", "prefill tok/s", "decode tok/s", "KV MiB", "RSS MiB");
+            for (Cell c : cells) {
+                if (c.skipped() != null) {
+                    out.printf("%-15s %8d   skipped: %s%n", c.strategy(), c.depth(), c.skipped());
+                } else {
+                    out.printf(Locale.ROOT, "%-15s %8d %10.1f ± %5.1f %10.2f ± %5.2f %12.1f %10.0f%n", c.strategy(), c.depth(),
+                            c.prefillTps(), c.prefillSpread(), c.decodeTps(), c.decodeSpread(), c.kvBytes() / 1048576.0,
+                            c.rssBytes() / 1048576.0);
+                }
+            }
+        }
+        out.flush();
+        if (chart != null) {
+            writeChart(cells, chart);
+            err.println("chart: " + chart);
+        }
+        return 0;
+    }
+
+    private Cell run(ModelWeights w, Strategy s, int depth, TensorOps ops, PrintWriter err) {
+        double[] prefill = new double[reps];
+        double[] dec = new double[reps];
+        long kv = 0;
+        long rss = 0;
+        SplittableRandom r = new SplittableRandom(seed + depth);
+        int[] prompt = new int[depth];
+        for (int i = 0; i < depth; i++) {
+            prompt[i] = r.nextInt(w.config().vocabSize());
+        }
+        int tokens = s.keepsEveryToken() ? depth + decode + 1 : budget;
+        for (int rep = 0; rep < reps; rep++) {
+            int repNo = rep + 1;
+            Session.Builder b = Session.builder(w).strategy(s).budgetTokens(tokens).kvType(kvType).chunkSize(chunk).ops(ops);
+            try (Session session = b.build()) {
+                Generation g = session.generate(prompt, GenerateOptions.greedy(decode).withStopIds(List.of()), null,
+                        (done, total) -> err.printf("\r%s depth %d rep %d: prefill %d/%d", s.name(), depth, repNo, done, total));
+                prefill[rep] = g.prefillTokensPerSecond();
+                dec[rep] = g.decodeTokensPerSecond();
+                kv = session.kvBytesInUse();
+                rss = Math.max(rss, residentBytes());
+                err.printf(Locale.ROOT, "\r%s depth %d rep %d: prefill %.1f tok/s, decode %.2f tok/s, KV %d bytes%n", s.name(), depth,
+                        rep + 1, prefill[rep], dec[rep], kv);
+            } catch (ContextBudgetException e) {
+                err.printf("%n%s depth %d: skipped (%s)%n", s.name(), depth, e.getMessage());
+                return new Cell(s.name(), depth, 0, 0, 0, 0, 0, 0, e.getMessage());
+            }
+        }
+        return new Cell(s.name(), depth, median(prefill), spread(prefill), median(dec), spread(dec), kv, rss, null);
+    }
+
+    /** One untimed short run, so that the first cell does not pay for compiling the kernels. */
+    private void warmUp(ModelWeights w, TensorOps ops) {
+        int n = Math.min(256, w.config().maxPositions() / 2);
+        try (Session s = Session.builder(w).budgetTokens(n + decode + 1).kvType(kvType).chunkSize(chunk).ops(ops).build()) {
+            s.generate(new int[n], GenerateOptions.greedy(decode).withStopIds(List.of()), null);
+        }
+    }
+
+    static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    /** Half the range. */
+    static double spread(double[] v) {
+        return (Arrays.stream(v).max().orElse(0) - Arrays.stream(v).min().orElse(0)) / 2;
+    }
+
+    /** This process's resident set (Linux {@code /proc/self/status} VmRSS), or 0 where unavailable. */
+    static long residentBytes() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return 0;
+        }
+        return 0;
+    }
+
+    private void writeChart(List<Cell> cells, Path file) throws IOException {
+        XYChart c = new XYChartBuilder().width(900).height(500).title("longctx bench: " + model).xAxisTitle("context depth (tokens)")
+                .yAxisTitle("decode tokens/s").build();
+        c.setYAxisGroupTitle(1, "KV MiB");
+        c.getStyler().setYAxisGroupPosition(1, org.knowm.xchart.style.Styler.YAxisPosition.Right);
+        for (String name : cells.stream().map(Cell::strategy).distinct().toList()) {
+            List<Cell> rows = cells.stream().filter(x -> x.strategy().equals(name) && x.skipped() == null).toList();
+            if (rows.isEmpty()) {
+                continue;
+            }
+            double[] x = rows.stream().mapToDouble(Cell::depth).toArray();
+            c.addSeries(name + " tok/s", x, rows.stream().mapToDouble(Cell::decodeTps).toArray());
+            XYSeries kv = c.addSeries(name + " KV", x, rows.stream().mapToDouble(v -> v.kvBytes() / 1048576.0).toArray());
+            kv.setYAxisGroup(1);
+        }
+        BitmapEncoder.saveBitmap(c, file.toString().replaceFirst("\\.png$", ""), BitmapEncoder.BitmapFormat.PNG);
+    }
+
+    /** The model under test, closed after the run. */
+    private interface Weights extends AutoCloseable {
+        ModelWeights weights();
+
+        String description();
+
+        @Override
+        void close() throws Exception;
+    }
+
+    private Weights weights() throws IOException {
+        if (SyntheticModel.PRESETS.contains(model)) {
+            SyntheticModel m = SyntheticModel.preset(model, weights, seed);
+            return new Weights() {
+                public ModelWeights weights() {
+                    return m.weights();
+                }
+
+                public String description() {
+                    return "synthetic " + weights + " weights: speed and memory only, not text quality";
+                }
+
+                public void close() {
+                    m.close();
+                }
+            };
+        }
+        LoadedModel m = LoadedModel.open(Path.of(model));
+        return new Weights() {
+            public ModelWeights weights() {
+                return m.weights();
+            }
+
+            public String description() {
+                return m.format() + " " + m.config().architecture();
+            }
+
+            public void close() throws Exception {
+                m.close();
+            }
+        };
+    }
+}

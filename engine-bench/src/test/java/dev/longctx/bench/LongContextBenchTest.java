@@ -1,0 +1,50 @@
+package dev.longctx.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** {@code longctx bench} end to end on the tiny preset: one JSON record per strategy and depth, and a chart. */
+class LongContextBenchTest {
+
+    @Test
+    void jsonRecordsAndChart(@TempDir Path tmp) throws Exception {
+        StringWriter out = new StringWriter();
+        CommandLine cl = new CommandLine(new LongContextBench());
+        cl.setOut(new PrintWriter(out));
+        cl.setErr(new PrintWriter(new StringWriter()));
+        Path chart = tmp.resolve("bench.png");
+        int code = cl.execute("--model", "tiny", "--weights", "F32", "--strategies", "full,streaming,h2o", "--depths", "40,300",
+                "--budget", "48", "--decode", "4", "--reps", "2", "--threads", "2", "--chunk", "16", "--json", "--chart",
+                chart.toString());
+        assertEquals(0, code, out.toString());
+        JsonNode records = new ObjectMapper().readTree(out.toString());
+        assertEquals(6, records.size());
+        for (JsonNode r : records) {
+            assertTrue(r.get("prefill_tps").asDouble() > 0 && r.get("decode_tps").asDouble() > 0, r.toString());
+            assertTrue(r.get("kv_bytes").asLong() > 0, r.toString());
+        }
+        // At depth 300 the bounded strategies hold less KV than the full cache.
+        long full = records.get(1).get("kv_bytes").asLong();
+        long streaming = records.get(3).get("kv_bytes").asLong();
+        assertEquals("full", records.get(1).get("strategy").asText());
+        assertTrue(streaming < full, streaming + " vs " + full);
+        assertTrue(Files.size(chart) > 1000, "chart written");
+    }
+
+    @Test
+    void mediansAndSpreads() {
+        assertEquals(2.0, LongContextBench.median(new double[] {3, 1, 2}));
+        assertEquals(2.5, LongContextBench.median(new double[] {4, 1, 2, 3}));
+        assertEquals(1.5, LongContextBench.spread(new double[] {4, 1, 2}));
+    }
+}
