@@ -50,13 +50,20 @@ public final class SyntheticModel implements AutoCloseable {
 
     /**
      * SmolLM2-135M's shape: 30 layers, hidden 576, 9 heads, 3 KV heads (head dim 64), FFN 1536,
-     * vocabulary 49152, tied embeddings, RoPE theta 100000, context 8192 (HF config of
-     * HuggingFaceTB/SmolLM2-135M).
+     * vocabulary 49152, tied embeddings, RoPE theta 100000 (HF config of HuggingFaceTB/SmolLM2-135M);
+     * context {@link #SYNTHETIC_CONTEXT}.
      */
     public static SyntheticModel smollm2(DType weights, long seed) {
-        return new SyntheticModel(new ModelConfig(ModelConfig.Architecture.LLAMA, 49152, 576, 1536, 30, 9, 3, 64, 8192, 1e-5,
+        return new SyntheticModel(new ModelConfig(ModelConfig.Architecture.LLAMA, 49152, 576, 1536, 30, 9, 3, 64, SYNTHETIC_CONTEXT, 1e-5,
                 100000, RopeScaling.none(), 1.0, true, false, 0, 1, List.of(2)), weights, seed);
     }
+
+    /**
+     * The context length the presets declare: random weights have no trained length, so the
+     * benchmarks may run any strategy as deep as memory allows (the real checkpoints declare 8192,
+     * 32768 and 131072).
+     */
+    public static final int SYNTHETIC_CONTEXT = 1 << 20;
 
     /** The built-in presets, by name. */
     public static final java.util.List<String> PRESETS = java.util.List.of("smollm2-135m", "qwen2.5-0.5b", "llama-3.2-1b", "tiny");
@@ -75,9 +82,9 @@ public final class SyntheticModel implements AutoCloseable {
         return switch (name) {
             case "smollm2-135m" -> smollm2(weights, seed);
             case "qwen2.5-0.5b" -> new SyntheticModel(new ModelConfig(ModelConfig.Architecture.QWEN2, 151936, 896, 4864, 24, 14, 2,
-                    64, 32768, 1e-6, 1e6, RopeScaling.none(), 1.0, true, true, 0, 151643, List.of(151643)), weights, seed);
+                    64, SYNTHETIC_CONTEXT, 1e-6, 1e6, RopeScaling.none(), 1.0, true, true, 0, 151643, List.of(151643)), weights, seed);
             case "llama-3.2-1b" -> new SyntheticModel(new ModelConfig(ModelConfig.Architecture.LLAMA, 128256, 2048, 8192, 16, 32, 8,
-                    64, 131072, 1e-5, 500000, new RopeScaling.Llama3(32, 1, 4, 8192), 1.0, true, false, 0, 128000,
+                    64, SYNTHETIC_CONTEXT, 1e-5, 500000, new RopeScaling.Llama3(32, 1, 4, 8192), 1.0, true, false, 0, 128000,
                     List.of(128001)), weights, seed);
             case "tiny" -> new SyntheticModel(new ModelConfig(ModelConfig.Architecture.LLAMA, 256, 64, 128, 2, 4, 2, 16, 4096, 1e-5,
                     10000, RopeScaling.none(), 1.0, true, false, 0, 1, List.of(2)), weights, seed);

@@ -72,6 +72,7 @@ public final class Session implements AutoCloseable {
     private final SharedPool pool;
     private final SequenceKvCache cache;
     private final int chunk;
+    private final TensorOps ops;
     private long position;
     private int[] history = new int[64];
     private int historyLength;
@@ -80,7 +81,7 @@ public final class Session implements AutoCloseable {
     private boolean closed;
 
     private Session(ModelConfig config, Decoder decoder, StrategyPlan plan, Tokenizer tokenizer, SharedPool pool,
-                    SequenceKvCache cache, int chunk) {
+                    SequenceKvCache cache, int chunk, TensorOps ops) {
         this.config = config;
         this.decoder = decoder;
         this.plan = plan;
@@ -88,6 +89,7 @@ public final class Session implements AutoCloseable {
         this.pool = pool;
         this.cache = cache;
         this.chunk = chunk;
+        this.ops = ops;
     }
 
     /** A builder for a session over {@code weights}. */
@@ -197,7 +199,7 @@ public final class Session implements AutoCloseable {
             LOG.debug("session: {} with {} tokens per KV head, {} bytes of KV pages ({})", plan.strategy, plan.budgetTokens, bytes,
                     layout);
             SharedPool pool = new SharedPool(new BlockPool(layout, bytes));
-            return new Session(c, new Decoder(weights, o), plan, tokenizer, pool, SequenceKvCache.create(pool.pool), chunk);
+            return new Session(c, new Decoder(weights, o), plan, tokenizer, pool, SequenceKvCache.create(pool.pool), chunk, o);
         }
 
         /** The plan with the largest token budget whose pages fit {@link #budgetBytes}. */
@@ -420,7 +422,28 @@ public final class Session implements AutoCloseable {
     public Session fork() {
         checkOpen();
         pool.users.incrementAndGet();
-        Session s = new Session(config, decoder, plan, tokenizer, pool, cache.fork(), chunk);
+        return copyState(new Session(config, decoder, plan, tokenizer, pool, cache.fork(), chunk, ops));
+    }
+
+    /**
+     * A fork that continues under another strategy, e.g. Quest decoding after an exact prefill.
+     * The cache is shared as it is, so both strategies must keep every token ({@code Full},
+     * {@code Quest}, {@code SparsePrefill}); the budget stays this session's.
+     *
+     * @throws IllegalArgumentException when either strategy evicts
+     */
+    public Session fork(Strategy strategy) {
+        checkOpen();
+        if (!plan.strategy.keepsEveryToken() || !strategy.keepsEveryToken()) {
+            throw new IllegalArgumentException("fork(strategy) needs strategies that keep every token, got " + plan.strategy.name()
+                    + " -> " + strategy.name());
+        }
+        StrategyPlan other = StrategyPlan.resolve(strategy, plan.budgetTokens, cache.layout(), chunk, ops);
+        pool.users.incrementAndGet();
+        return copyState(new Session(config, decoder, other, tokenizer, pool, cache.fork(), chunk, ops));
+    }
+
+    private Session copyState(Session s) {
         s.position = position;
         s.history = history.clone();
         s.historyLength = historyLength;

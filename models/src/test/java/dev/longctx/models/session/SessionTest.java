@@ -208,6 +208,21 @@ class SessionTest {
         }
     }
 
+    /** A full-cache session forks under Quest (same cache) and continues exactly; evicting strategies cannot. */
+    @Test
+    void forkUnderAnotherStrategyThatKeepsTheCache() {
+        int[] prompt = ints(greedy.get(2).get("prompt_ids"));
+        try (Session full = session(new Strategy.Full()).budgetTokens(256).build()) {
+            full.prefill(java.util.Arrays.copyOf(prompt, prompt.length - 1), null);
+            try (Session quest = full.fork(new Strategy.Quest(0))) {
+                assertTrue(quest.strategy() instanceof Strategy.Quest);
+                int[] out = quest.generate(new int[] {prompt[prompt.length - 1]}, SIXTY_FOUR, null).outputIds();
+                assertArrayEquals(ints(greedy.get(2).get("generated_ids")), out);
+            }
+            assertThrows(IllegalArgumentException.class, () -> full.fork(new Strategy.Streaming(0, 0)));
+        }
+    }
+
     /** Stop ids and strings end generation; a closed session refuses work. */
     @Test
     void stopConditionsAndClosedSessions() {

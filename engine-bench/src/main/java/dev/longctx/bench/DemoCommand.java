@@ -1,0 +1,195 @@
+package dev.longctx.bench;
+
+import dev.longctx.core.kernels.KernelProvider;
+import dev.longctx.core.kernels.TensorOps;
+import dev.longctx.core.parallel.ComputePool;
+import dev.longctx.core.tensor.DType;
+import dev.longctx.models.LoadedModel;
+import dev.longctx.models.decoder.ModelWeights;
+import dev.longctx.models.session.ContextBudgetException;
+import dev.longctx.models.session.GenerateOptions;
+import dev.longctx.models.session.Generation;
+import dev.longctx.models.session.Session;
+import dev.longctx.models.session.Strategy;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code longctx demo}, the main job: a long prompt prefilled under each long-context strategy,
+ * then a greedy continuation, with a table of prefill and decode tokens/s, KV memory and how far
+ * each strategy's next-token logits and continuation are from the full cache's.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = "Prefill a long prompt under each long-context strategy and compare speed, KV memory and fidelity.")
+public final class DemoCommand implements Callable<Integer> {
+    @Option(names = "--model", defaultValue = "smollm2-135m",
+            description = "a synthetic preset (smollm2-135m, qwen2.5-0.5b, llama-3.2-1b, tiny) or a GGUF / safetensors / llama2.c"
+                    + " model path (default ${DEFAULT-VALUE})")
+    String model;
+
+    @Option(names = "--weights", defaultValue = "Q8_0", description = "preset weight dtype (default ${DEFAULT-VALUE})")
+    DType weights;
+
+    @Option(names = "--context", defaultValue = "16384", description = "prompt tokens (default ${DEFAULT-VALUE})")
+    int context;
+
+    @Option(names = "--decode", defaultValue = "32", description = "tokens generated per strategy (default ${DEFAULT-VALUE})")
+    int decode;
+
+    @Option(names = "--budget", defaultValue = "2048", description = "KV budget per head for evicting strategies (default ${DEFAULT-VALUE})")
+    int budget;
+
+    @Option(names = "--strategies", split = ",", defaultValue = "full,streaming,h2o,snapkv,quest",
+            description = "strategies; full always runs first as the reference (default ${DEFAULT-VALUE})")
+    List<String> strategies;
+
+    @Option(names = "--kv-type", defaultValue = "F16", description = "KV page dtype (default ${DEFAULT-VALUE})")
+    DType kvType;
+
+    @Option(names = "--threads", description = "compute threads (default: available cores)")
+    Integer threads;
+
+    @Option(names = "--seed", defaultValue = "42", description = "seed for weights and the prompt (default ${DEFAULT-VALUE})")
+    long seed;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    /** One strategy's row. */
+    record Row(String strategy, double prefillTps, double decodeTps, long kvBytes, double logitError, double agreement) {
+    }
+
+    /** Entry point. */
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new DemoCommand()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        TensorOps ops = new TensorOps(KernelProvider.get(), threads == null ? ComputePool.shared() : ComputePool.create(threads));
+        boolean synthetic = SyntheticModel.PRESETS.contains(model);
+        out.printf("longctx demo: %d-token prompt, %d generated tokens, KV %s pages, %d threads%n", context, decode, kvType,
+                ops.pool().threads());
+        if (synthetic) {
+            out.printf("model: %s shape with synthetic %s weights (seed %d). Synthetic weights measure speed and memory, not"
+                    + " text quality; run a real model with --model PATH (GGUF, Hugging Face folder or llama2.c .bin).%n", model,
+                    weights, seed);
+        }
+        out.flush();
+        List<Row> rows = new ArrayList<>();
+        try (AutoCloseable owner = synthetic ? SyntheticModel.preset(model, weights, seed) : LoadedModel.open(Path.of(model))) {
+            ModelWeights w = owner instanceof SyntheticModel s ? s.weights() : ((LoadedModel) owner).weights();
+            SplittableRandom r = new SplittableRandom(seed);
+            int[] prompt = new int[context];
+            for (int i = 0; i < context; i++) {
+                prompt[i] = r.nextInt(w.config().vocabSize());
+            }
+            List<String> order = new ArrayList<>(List.of("full"));
+            strategies.stream().map(String::trim).filter(x -> !x.equals("full")).forEach(order::add);
+            float[] referenceLogits = null;
+            int[] referenceIds = null;
+            Session full = null;
+            try {
+                for (String name : order) {
+                    Strategy strategy = Strategy.parse(name);
+                    int tokens = strategy.keepsEveryToken() ? context + decode + 1 : budget;
+                    // Quest reads the same full cache as the exact prefill: it forks the full session
+                    // after its prefill instead of repeating it (its prefill speed is full's).
+                    boolean reuse = strategy instanceof Strategy.Quest && full != null;
+                    try (Session s = reuse ? full.fork(strategy)
+                            : Session.builder(w).strategy(strategy).budgetTokens(tokens).kvType(kvType).ops(ops).build()) {
+                        double prefillTps;
+                        float[] logits;
+                        if (reuse) {
+                            prefillTps = rows.getFirst().prefillTps();
+                            logits = referenceLogits;
+                        } else {
+                            long t0 = System.nanoTime();
+                            logits = s.prefill(prompt, (done, total) -> progress(err, name, done, total));
+                            prefillTps = context * 1e9 / (System.nanoTime() - t0);
+                        }
+                        if (full == null && strategy instanceof Strategy.Full) {
+                            full = s.fork(); // kept for forks under other full-cache strategies
+                        }
+                        Generation g = s.generate(new int[] {argmax(logits)}, GenerateOptions.greedy(decode).withStopIds(List.of()),
+                                null);
+                        if (referenceLogits == null) {
+                            referenceLogits = logits;
+                            referenceIds = g.outputIds();
+                        }
+                        rows.add(new Row(s.strategy().name() + (reuse ? " (forked)" : ""), prefillTps, g.decodeTokensPerSecond(),
+                                s.kvBytesInUse(), relativeL2(logits, referenceLogits), agreement(g.outputIds(), referenceIds)));
+                    } catch (ContextBudgetException e) {
+                        err.printf("%n%s skipped: %s%n", name, e.getMessage());
+                    }
+                }
+            } finally {
+                if (full != null) {
+                    full.close();
+                }
+            }
+        }
+        out.printf("%n%-15s %14s %13s %10s %22s %18s%n", "strategy", "prefill tok/s", "decode tok/s", "KV MiB",
+                "logits rel. L2 vs full", "tokens as full");
+        for (Row row : rows) {
+            out.printf(Locale.ROOT, "%-15s %14.1f %13.2f %10.1f %22.2e %17.0f%%%n", row.strategy(), row.prefillTps(), row.decodeTps(),
+                    row.kvBytes() / 1048576.0, row.logitError(), 100 * row.agreement());
+        }
+        out.printf("%nlogits rel. L2: ||l - l_full|| / ||l_full|| of the next-token logits after the prompt; tokens as full: share"
+                + " of the %d greedy tokens equal to the full cache's. More: ./longctx bench --help, ./longctx generate --help.%n",
+                decode);
+        out.flush();
+        return 0;
+    }
+
+    private static void progress(PrintWriter err, String name, int done, int total) {
+        int width = 30;
+        int filled = (int) ((long) done * width / Math.max(1, total));
+        err.printf("\r%-15s prefill [%s%s] %d/%d", name, "#".repeat(filled), ".".repeat(width - filled), done, total);
+        if (done == total) {
+            err.println();
+        }
+        err.flush();
+    }
+
+    static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    static double relativeL2(float[] a, float[] ref) {
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < ref.length; i++) {
+            double d = a[i] - ref[i];
+            num += d * d;
+            den += (double) ref[i] * ref[i];
+        }
+        return den == 0 ? 0 : Math.sqrt(num / den);
+    }
+
+    static double agreement(int[] a, int[] ref) {
+        int same = 0;
+        for (int i = 0; i < Math.min(a.length, ref.length); i++) {
+            if (a[i] == ref[i]) {
+                same++;
+            }
+        }
+        return ref.length == 0 ? 1 : (double) same / ref.length;
+    }
+}

@@ -1,0 +1,38 @@
+package dev.longctx.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** The main job end to end on the tiny preset: every strategy gets a row, full is its own reference. */
+class DemoCommandTest {
+
+    @Test
+    void printsARowPerStrategy() {
+        StringWriter out = new StringWriter();
+        CommandLine cl = new CommandLine(new DemoCommand());
+        cl.setOut(new PrintWriter(out));
+        cl.setErr(new PrintWriter(new StringWriter()));
+        int code = cl.execute("--model", "tiny", "--weights", "F32", "--context", "300", "--decode", "6", "--budget", "64",
+                "--threads", "2");
+        String text = out.toString();
+        assertEquals(0, code, text);
+        assertTrue(text.contains("Synthetic weights measure speed and memory, not text quality"), text);
+        for (String s : new String[] {"full ", "streaming", "h2o", "snapkv", "quest (forked)"}) {
+            assertTrue(text.contains("\n" + s), "row for " + s + ":\n" + text);
+        }
+        String fullRow = text.lines().filter(l -> l.startsWith("full ")).findFirst().orElseThrow();
+        assertTrue(fullRow.contains("0.00e+00") && fullRow.endsWith("100%"), fullRow);
+    }
+
+    @Test
+    void fidelityMeasures() {
+        assertEquals(0.0, DemoCommand.relativeL2(new float[] {1, 2}, new float[] {1, 2}));
+        assertEquals(0.5, DemoCommand.agreement(new int[] {1, 2, 3, 4}, new int[] {1, 0, 3, 0}));
+        assertEquals(2, DemoCommand.argmax(new float[] {0, 1, 5, 2}));
+    }
+}
