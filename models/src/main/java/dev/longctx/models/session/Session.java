@@ -313,6 +313,51 @@ public final class Session implements AutoCloseable {
         return logits;
     }
 
+    /**
+     * Runs {@code ids} through the model in chunks (evicting as the strategy does, like
+     * {@link #prefill}) and returns the natural-log probability the model gave each next token:
+     * {@code out[i] = ln p(ids[i + 1] | ..., ids[i])}, {@code ids.length - 1} values. For
+     * perplexity: {@code exp(-mean(out))}.
+     *
+     * @throws IllegalStateException when a sampled token is still pending (call it on a fresh session or after prefill)
+     */
+    public double[] logProbabilities(int[] ids, Progress progress) {
+        checkOpen();
+        Objects.requireNonNull(ids, "ids");
+        if (pending >= 0) {
+            throw new IllegalStateException("logProbabilities: a generated token is pending; use a fresh session");
+        }
+        if (ids.length < 2) {
+            throw new IllegalArgumentException("logProbabilities needs at least 2 tokens, got " + ids.length);
+        }
+        checkContext(ids.length, 0);
+        int vocab = config.vocabSize();
+        double[] out = new double[ids.length - 1];
+        for (int from = 0; from < ids.length; from += chunk) {
+            int to = Math.min(ids.length, from + chunk);
+            float[] logits = decoder.forward(cache, Arrays.copyOfRange(ids, from, to), position, true, plan, to == ids.length);
+            position += to - from;
+            for (int r = 0; r < to - from && from + r + 1 < ids.length; r++) {
+                double max = Double.NEGATIVE_INFINITY;
+                for (int v = 0; v < vocab; v++) {
+                    max = Math.max(max, logits[r * vocab + v]);
+                }
+                double sum = 0;
+                for (int v = 0; v < vocab; v++) {
+                    sum += Math.exp(logits[r * vocab + v] - max);
+                }
+                out[from + r] = logits[r * vocab + ids[from + r + 1]] - max - Math.log(sum);
+            }
+            if (progress != null) {
+                progress.onProgress(to, ids.length);
+            }
+        }
+        for (int id : ids) {
+            remember(id);
+        }
+        return out;
+    }
+
     private void remember(int id) {
         if (historyLength == history.length) {
             history = Arrays.copyOf(history, history.length * 2);

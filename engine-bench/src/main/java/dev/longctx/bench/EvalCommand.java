@@ -1,0 +1,220 @@
+package dev.longctx.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.longctx.core.kernels.KernelProvider;
+import dev.longctx.core.kernels.TensorOps;
+import dev.longctx.core.parallel.ComputePool;
+import dev.longctx.core.tensor.DType;
+import dev.longctx.models.LoadedModel;
+import dev.longctx.models.session.ContextBudgetException;
+import dev.longctx.models.session.GenerateOptions;
+import dev.longctx.models.session.Generation;
+import dev.longctx.models.session.Session;
+import dev.longctx.models.session.Strategy;
+import dev.longctx.models.tokenizer.Tokenizer;
+import dev.longctx.models.tokenizer.Tokenizers;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code longctx eval}: accuracy of each long-context strategy against the full cache on a real
+ * model. Perplexity of a text (default: a short story shipped with the engine) under each
+ * strategy, and its ratio to the full cache's; with {@code --passkey}, passkey retrieval (the
+ * standard prompt of Mohtashami and Jaggi, 2023, as LM-Infinite and others use it) at several
+ * lengths and depths, exact match per cell.
+ */
+@Command(name = "eval", mixinStandardHelpOptions = true, description = "Perplexity and passkey retrieval per strategy.")
+public final class EvalCommand implements Callable<Integer> {
+    /** The standard passkey prompt's parts. */
+    static final String TASK = "There is an important info hidden inside a lot of irrelevant text. Find it and memorize it."
+            + " I will quiz you about the important information there.";
+    static final String FILLER = " The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.";
+    static final String NEEDLE = " The pass key is %s. Remember it. %s is the pass key.";
+    static final String QUESTION = " What is the pass key? The pass key is";
+
+    @Option(names = "--model", required = true, description = "GGUF file, Hugging Face folder or llama2.c .bin")
+    Path model;
+
+    @Option(names = "--tokenizer", description = "tokenizer.json or llama2.c tokenizer.bin (default: the model's own)")
+    Path tokenizerFile;
+
+    @Option(names = "--text", description = "text for perplexity (default: a short story shipped with the engine)")
+    Path text;
+
+    @Option(names = "--strategies", split = ",", defaultValue = "full,streaming,h2o,snapkv,quest",
+            description = "strategies (default ${DEFAULT-VALUE})")
+    List<String> strategies;
+
+    @Option(names = "--budget", defaultValue = "64", description = "KV budget per head for evicting strategies (default ${DEFAULT-VALUE})")
+    int budget;
+
+    @Option(names = "--chunk", defaultValue = "16", description = "prefill chunk: evictions run between chunks (default ${DEFAULT-VALUE})")
+    int chunk;
+
+    @Option(names = "--kv-type", defaultValue = "F32", description = "KV page dtype (default ${DEFAULT-VALUE})")
+    DType kvType;
+
+    @Option(names = "--passkey", description = "also run passkey retrieval")
+    boolean passkey;
+
+    @Option(names = "--lengths", split = ",", defaultValue = "512,1024", description = "passkey prompt lengths in tokens")
+    List<Integer> lengths;
+
+    @Option(names = "--depths", split = ",", defaultValue = "0,25,50,75,100", description = "needle depths in percent")
+    List<Integer> depths;
+
+    @Option(names = "--seed", defaultValue = "42", description = "seed of the pass keys (default ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--threads", description = "compute threads (default: available cores)")
+    Integer threads;
+
+    @Option(names = "--json", description = "print JSON instead of tables")
+    boolean json;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    /** Entry point. */
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new EvalCommand()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        TensorOps ops = new TensorOps(KernelProvider.get(), threads == null ? ComputePool.shared() : ComputePool.create(threads));
+        ObjectMapper mapper = new ObjectMapper();
+        ObjectNode root = mapper.createObjectNode();
+        try (LoadedModel m = LoadedModel.open(model)) {
+            Tokenizer tok = tokenizerFile != null ? Tokenizers.fromFile(tokenizerFile) : Tokenizers.forModel(model);
+            int[] ids = tok.encode(text != null ? Files.readString(text, StandardCharsets.UTF_8) : shortStory());
+            ArrayNode ppl = root.putArray("perplexity");
+            double fullPpl = Double.NaN;
+            for (String name : strategies) {
+                Strategy s = strategy(name);
+                try (Session session = session(m, s, ids.length, ops)) {
+                    double[] lp = session.logProbabilities(ids, null);
+                    double p = Math.exp(-Arrays.stream(lp).average().orElse(0));
+                    if (s instanceof Strategy.Full) {
+                        fullPpl = p;
+                    }
+                    ppl.addObject().put("strategy", s.name()).put("perplexity", p).put("tokens", ids.length);
+                } catch (ContextBudgetException e) {
+                    ppl.addObject().put("strategy", s.name()).put("skipped", e.getMessage());
+                }
+            }
+            for (var n : ppl) {
+                if (n.has("perplexity") && !Double.isNaN(fullPpl)) {
+                    ((ObjectNode) n).put("ratio_to_full", n.get("perplexity").asDouble() / fullPpl);
+                }
+            }
+            if (passkey) {
+                root.set("passkey", passkeyGrid(m, tok, ops, mapper));
+            }
+        }
+        if (json) {
+            out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(root));
+        } else {
+            print(root, out);
+        }
+        out.flush();
+        return 0;
+    }
+
+    /** A strategy by name; Quest attends {@code --budget} keys per step, like the evicting strategies keep. */
+    private Strategy strategy(String name) {
+        Strategy s = Strategy.parse(name.trim());
+        return s instanceof Strategy.Quest ? new Strategy.Quest(budget) : s;
+    }
+
+    /** Quest selects pages for decode steps only, so its text is scored one token at a time (a decode step each). */
+    private Session session(LoadedModel m, Strategy s, int context, TensorOps ops) {
+        int tokens = s.keepsEveryToken() ? context + 64 : budget;
+        return Session.builder(m.weights()).strategy(s).budgetTokens(tokens).kvType(kvType)
+                .chunkSize(s instanceof Strategy.Quest ? 1 : chunk).ops(ops).build();
+    }
+
+    private ArrayNode passkeyGrid(LoadedModel m, Tokenizer tok, TensorOps ops, ObjectMapper mapper) {
+        ArrayNode grid = mapper.createArrayNode();
+        SplittableRandom r = new SplittableRandom(seed);
+        for (int length : lengths) {
+            for (int depth : depths) {
+                String key = String.valueOf(10000 + r.nextInt(90000));
+                int[] prompt = tok.encode(passkeyPrompt(tok, key, length, depth / 100.0));
+                for (String name : strategies) {
+                    Strategy s = strategy(name);
+                    ObjectNode cell = grid.addObject().put("strategy", s.name()).put("length", length).put("depth", depth)
+                            .put("prompt_tokens", prompt.length);
+                    try (Session session = Session.builder(m.weights()).tokenizer(tok).strategy(s)
+                            .budgetTokens(s.keepsEveryToken() ? prompt.length + 16 : budget).kvType(kvType).chunkSize(chunk)
+                            .ops(ops).build()) {
+                        Generation g = session.generate(prompt, GenerateOptions.greedy(8).withStopIds(List.of()), null);
+                        cell.put("output", g.text()).put("correct", g.text().contains(key));
+                    } catch (ContextBudgetException e) {
+                        cell.put("skipped", e.getMessage());
+                    }
+                }
+            }
+        }
+        return grid;
+    }
+
+    /**
+     * The standard prompt: the task line, filler repeated so that the whole is about
+     * {@code length} tokens, the needle at {@code depth} (0 = right after the task, 1 = just before
+     * the question), and the question.
+     */
+    static String passkeyPrompt(Tokenizer tok, String key, int length, double depth) {
+        int fixed = tok.encode(TASK + String.format(NEEDLE, key, key) + QUESTION, false, false).length;
+        int per = Math.max(1, tok.encode(FILLER, false, false).length);
+        int repeats = Math.max(0, (length - fixed) / per);
+        int before = (int) Math.round(repeats * depth);
+        return TASK + FILLER.repeat(before) + String.format(NEEDLE, key, key) + FILLER.repeat(repeats - before) + QUESTION;
+    }
+
+    static String shortStory() throws IOException {
+        try (InputStream in = EvalCommand.class.getResourceAsStream("short-story.txt")) {
+            if (in == null) {
+                throw new IOException("missing resource short-story.txt");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8).strip();
+        }
+    }
+
+    private static void print(ObjectNode root, PrintWriter out) {
+        out.printf("%-15s %12s %14s%n", "strategy", "perplexity", "ratio to full");
+        for (var n : root.get("perplexity")) {
+            if (n.has("skipped")) {
+                out.printf("%-15s   skipped: %s%n", n.get("strategy").asText(), n.get("skipped").asText());
+            } else {
+                out.printf(Locale.ROOT, "%-15s %12.3f %14.4f%n", n.get("strategy").asText(), n.get("perplexity").asDouble(),
+                        n.path("ratio_to_full").asDouble(Double.NaN));
+            }
+        }
+        if (root.has("passkey")) {
+            out.printf("%npasskey retrieval (exact match)%n%-15s %8s %6s %8s%n", "strategy", "length", "depth", "correct");
+            List<String> lines = new ArrayList<>();
+            for (var c : root.get("passkey")) {
+                lines.add(String.format(Locale.ROOT, "%-15s %8d %5d%% %8s", c.get("strategy").asText(), c.get("length").asInt(),
+                        c.get("depth").asInt(), c.has("skipped") ? "skipped" : c.get("correct").asBoolean() ? "yes" : "no"));
+            }
+            lines.forEach(out::println);
+        }
+    }
+}
