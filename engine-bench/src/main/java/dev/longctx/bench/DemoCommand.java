@@ -4,8 +4,10 @@ import dev.longctx.core.kernels.KernelProvider;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.tensor.DType;
+import dev.longctx.kvcache.KvLayout;
 import dev.longctx.models.LoadedModel;
 import dev.longctx.models.decoder.ModelWeights;
+import dev.longctx.models.session.AttentionFidelity;
 import dev.longctx.models.session.ContextBudgetException;
 import dev.longctx.models.session.GenerateOptions;
 import dev.longctx.models.session.Generation;
@@ -64,7 +66,8 @@ public final class DemoCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     /** One strategy's row. */
-    record Row(String strategy, double prefillTps, double decodeTps, long kvBytes, double logitError, double agreement) {
+    record Row(String strategy, double prefillTps, double decodeTps, long kvBytes, double attentionError, double massKept,
+               double logitError, double agreement) {
     }
 
     /** Entry point. */
@@ -102,7 +105,9 @@ public final class DemoCommand implements Callable<Integer> {
             try {
                 for (String name : order) {
                     Strategy strategy = Strategy.parse(name);
-                    int tokens = strategy.keepsEveryToken() ? context + decode + 1 : budget;
+                    // Keep-all strategies: room for the context plus two spare pages per head, which the
+                    // forks of the fidelity measurement copy on write.
+                    int tokens = strategy.keepsEveryToken() ? context + decode + 1 + 2 * KvLayout.DEFAULT_PAGE_SIZE : budget;
                     // Quest reads the same full cache as the exact prefill: it forks the full session
                     // after its prefill instead of repeating it (its prefill speed is full's).
                     boolean reuse = strategy instanceof Strategy.Quest && full != null;
@@ -121,6 +126,15 @@ public final class DemoCommand implements Callable<Integer> {
                         if (full == null && strategy instanceof Strategy.Full) {
                             full = s.fork(); // kept for forks under other full-cache strategies
                         }
+                        double attnError = Double.NaN;
+                        double massKept = Double.NaN;
+                        if (full != null) { // attention of the next step against exact, on forks of both
+                            try (Session a = full.fork(); Session b = s.fork()) {
+                                AttentionFidelity f = AttentionFidelity.measure(a, b, argmax(logits));
+                                attnError = f.meanRelativeError();
+                                massKept = f.meanMassRecovered();
+                            }
+                        }
                         Generation g = s.generate(new int[] {argmax(logits)}, GenerateOptions.greedy(decode).withStopIds(List.of()),
                                 null);
                         if (referenceLogits == null) {
@@ -128,7 +142,8 @@ public final class DemoCommand implements Callable<Integer> {
                             referenceIds = g.outputIds();
                         }
                         rows.add(new Row(s.strategy().name() + (reuse ? " (forked)" : ""), prefillTps, g.decodeTokensPerSecond(),
-                                s.kvBytesInUse(), relativeL2(logits, referenceLogits), agreement(g.outputIds(), referenceIds)));
+                                s.kvBytesInUse(), attnError, massKept, relativeL2(logits, referenceLogits),
+                                agreement(g.outputIds(), referenceIds)));
                     } catch (ContextBudgetException e) {
                         err.printf("%n%s skipped: %s%n", name, e.getMessage());
                     }
@@ -139,15 +154,18 @@ public final class DemoCommand implements Callable<Integer> {
                 }
             }
         }
-        out.printf("%n%-15s %14s %13s %10s %22s %18s%n", "strategy", "prefill tok/s", "decode tok/s", "KV MiB",
-                "logits rel. L2 vs full", "tokens as full");
+        out.printf("%n%-15s %13s %12s %9s %12s %10s %12s %14s%n", "strategy", "prefill tok/s", "decode tok/s", "KV MiB",
+                "attn rel.L2", "attn mass", "logit rel.L2", "tokens as full");
         for (Row row : rows) {
-            out.printf(Locale.ROOT, "%-15s %14.1f %13.2f %10.1f %22.2e %17.0f%%%n", row.strategy(), row.prefillTps(), row.decodeTps(),
-                    row.kvBytes() / 1048576.0, row.logitError(), 100 * row.agreement());
+            out.printf(Locale.ROOT, "%-15s %13.1f %12.2f %9.1f %12.2e %10.4f %12.2e %13.0f%%%n", row.strategy(), row.prefillTps(),
+                    row.decodeTps(), row.kvBytes() / 1048576.0, row.attentionError(), row.massKept(), row.logitError(),
+                    100 * row.agreement());
         }
-        out.printf("%nlogits rel. L2: ||l - l_full|| / ||l_full|| of the next-token logits after the prompt; tokens as full: share"
-                + " of the %d greedy tokens equal to the full cache's. More: ./longctx bench --help, ./longctx generate --help.%n",
-                decode);
+        out.printf("%nattn rel.L2 / attn mass: at the first generated step, each layer's and query head's attention output"
+                + " against exact attention with the same queries (||o - o_exact|| / ||o_exact||, mean) and the exact attention"
+                + " probability of the keys the strategy still holds (mean); logit rel.L2: the same for the next-token logits;"
+                + " tokens as full: share of the %d greedy tokens equal to the full cache's. More: ./longctx bench --help,"
+                + " ./longctx eval --help.%n", decode);
         out.flush();
         return 0;
     }

@@ -8,6 +8,7 @@ import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.tensor.DType;
 import dev.longctx.models.LoadedModel;
+import dev.longctx.models.session.AttentionFidelity;
 import dev.longctx.models.session.ContextBudgetException;
 import dev.longctx.models.session.GenerateOptions;
 import dev.longctx.models.session.Generation;
@@ -33,7 +34,9 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code longctx eval}: accuracy of each long-context strategy against the full cache on a real
- * model. Perplexity of a text (default: a short story shipped with the engine) under each
+ * model. Attention fidelity (per layer and query head: the relative L2 error of the attention
+ * output against exact attention and the attention mass kept, at the text's last token),
+ * perplexity of a text (default: a short story shipped with the engine) under each
  * strategy, and its ratio to the full cache's; with {@code --passkey}, passkey retrieval (the
  * standard prompt of Mohtashami and Jaggi, 2023, as LM-Infinite and others use it) at several
  * lengths and depths, exact match per cell.
@@ -119,6 +122,7 @@ public final class EvalCommand implements Callable<Integer> {
                     ppl.addObject().put("strategy", s.name()).put("skipped", e.getMessage());
                 }
             }
+            root.set("attention_fidelity", fidelity(m, ids, ops, mapper));
             for (var n : ppl) {
                 if (n.has("perplexity") && !Double.isNaN(fullPpl)) {
                     ((ObjectNode) n).put("ratio_to_full", n.get("perplexity").asDouble() / fullPpl);
@@ -148,6 +152,39 @@ public final class EvalCommand implements Callable<Integer> {
         int tokens = s.keepsEveryToken() ? context + 64 : budget;
         return Session.builder(m.weights()).strategy(s).budgetTokens(tokens).kvType(kvType)
                 .chunkSize(s instanceof Strategy.Quest ? 1 : chunk).ops(ops).build();
+    }
+
+    /**
+     * Per strategy: at the step that reads the text's last token, the relative L2 error of each
+     * layer's and query head's attention output against exact attention, and the exact attention
+     * mass of the keys the strategy holds (means, and per layer in the JSON).
+     */
+    private ArrayNode fidelity(LoadedModel m, int[] ids, TensorOps ops, ObjectMapper mapper) {
+        ArrayNode out = mapper.createArrayNode();
+        int[] prompt = Arrays.copyOf(ids, ids.length - 1);
+        for (String name : strategies) {
+            Strategy s = strategy(name);
+            ObjectNode row = out.addObject().put("strategy", s.name());
+            try (Session full = session(m, new Strategy.Full(), ids.length, ops); Session other = session(m, s, ids.length, ops)) {
+                full.prefill(prompt, null);
+                other.prefill(prompt, null);
+                AttentionFidelity f = AttentionFidelity.measure(full, other, ids[ids.length - 1]);
+                row.put("mean_relative_l2", f.meanRelativeError()).put("mean_mass_recovered", f.meanMassRecovered());
+                ArrayNode layers = row.putArray("layers");
+                for (int l = 0; l < f.relativeError().length; l++) {
+                    ObjectNode layer = layers.addObject();
+                    ArrayNode e = layer.putArray("relative_l2");
+                    ArrayNode ms = layer.putArray("mass_recovered");
+                    for (int h = 0; h < f.relativeError()[l].length; h++) {
+                        e.add(f.relativeError()[l][h]);
+                        ms.add(f.massRecovered()[l][h]);
+                    }
+                }
+            } catch (ContextBudgetException e) {
+                row.put("skipped", e.getMessage());
+            }
+        }
+        return out;
     }
 
     private ArrayNode passkeyGrid(LoadedModel m, Tokenizer tok, TensorOps ops, ObjectMapper mapper) {
@@ -205,6 +242,16 @@ public final class EvalCommand implements Callable<Integer> {
             } else {
                 out.printf(Locale.ROOT, "%-15s %12.3f %14.4f%n", n.get("strategy").asText(), n.get("perplexity").asDouble(),
                         n.path("ratio_to_full").asDouble(Double.NaN));
+            }
+        }
+        out.printf("%nattention fidelity at the text's last token (means over layers and query heads)%n%-15s %14s %14s%n",
+                "strategy", "rel. L2 error", "mass kept");
+        for (var n : root.get("attention_fidelity")) {
+            if (n.has("skipped")) {
+                out.printf("%-15s   skipped: %s%n", n.get("strategy").asText(), n.get("skipped").asText());
+            } else {
+                out.printf(Locale.ROOT, "%-15s %14.3e %14.4f%n", n.get("strategy").asText(), n.get("mean_relative_l2").asDouble(),
+                        n.get("mean_mass_recovered").asDouble());
             }
         }
         if (root.has("passkey")) {

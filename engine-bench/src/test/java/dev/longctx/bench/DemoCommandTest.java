@@ -26,7 +26,7 @@ class DemoCommandTest {
             assertTrue(text.contains("\n" + s), "row for " + s + ":\n" + text);
         }
         String fullRow = text.lines().filter(l -> l.startsWith("full ")).findFirst().orElseThrow();
-        assertTrue(fullRow.contains("0.00e+00") && fullRow.endsWith("100%"), fullRow);
+        assertTrue(fullRow.contains("0.00e+00") && fullRow.contains(" 1.0000 ") && fullRow.endsWith("100%"), fullRow);
     }
 
     @Test

@@ -49,6 +49,12 @@ class EvalCommandTest {
         }
         // The story is longer than the budget, so the evicting strategies lose some context.
         assertTrue(ppl.get(1).get("tokens").asInt() > 48);
+        JsonNode fid = root.get("attention_fidelity");
+        assertEquals(3, fid.size());
+        assertEquals(0, fid.get(0).get("mean_relative_l2").asDouble(), 1e-5);
+        assertEquals(1, fid.get(0).get("mean_mass_recovered").asDouble(), 1e-4);
+        assertTrue(fid.get(1).get("mean_mass_recovered").asDouble() < 1, fid.get(1).toString());
+        assertEquals(5, fid.get(1).get("layers").size());
         assertEquals(2 * 3, root.get("passkey").size());
         root.get("passkey").forEach(c -> assertTrue(c.has("correct") && c.get("prompt_tokens").asInt() > 60, c.toString()));
     }

@@ -243,6 +243,36 @@ public final class Session implements AutoCloseable {
         }
     }
 
+    ModelConfig config() {
+        return config;
+    }
+
+    int pendingToken() {
+        return pending;
+    }
+
+    SequenceKvCache cache() {
+        return cache;
+    }
+
+    StrategyPlan plan() {
+        return plan;
+    }
+
+    /** Runs one token through the model with another plan (fidelity measurement). */
+    void stepWith(int token, dev.longctx.models.decoder.AttentionPlan spy) {
+        checkOpen();
+        decoder.forward(cache, new int[] {token}, position, false, spy, false);
+        position++;
+        remember(token);
+    }
+
+    /** Records a token whose keys and values were appended to this cache by someone else. */
+    void advanceExternally(int token) {
+        position++;
+        remember(token);
+    }
+
     /** The strategy with its parameters resolved. */
     public Strategy strategy() {
         return plan.strategy;

@@ -223,6 +223,38 @@ class SessionTest {
         }
     }
 
+    /**
+     * Attention fidelity: the full cache against itself is exact with all the mass; StreamingLLM with
+     * a window covering the context too; with a tight window it keeps part of the mass and errs.
+     */
+    @Test
+    void attentionFidelityAgainstTheFullCache() throws Exception {
+        int[] story = ints(new ObjectMapper().readTree(Files.readString(
+                SharedFixtures.locate("fixtures/stories260k/reference/logits_llamacpp.json"))).get("token_ids"));
+        int next = story[story.length - 1];
+        int[] prompt = java.util.Arrays.copyOf(story, story.length - 1);
+        double[] tightMass = new double[1];
+        for (int window : new int[] {0, 200, 24}) {
+            try (Session full = session(new Strategy.Full()).budgetTokens(256).build();
+                    Session other = window == 0 ? session(new Strategy.Full()).budgetTokens(256).build()
+                            : session(new Strategy.Streaming(4, window)).budgetTokens(window + 4).build()) {
+                full.prefill(prompt, null);
+                other.prefill(prompt, null);
+                AttentionFidelity f = AttentionFidelity.measure(full, other, next);
+                assertEquals(model.config().layers(), f.relativeError().length);
+                if (window == 24) {
+                    assertTrue(f.meanRelativeError() > 1e-3 && f.meanMassRecovered() < 0.999, f.meanRelativeError() + " "
+                            + f.meanMassRecovered());
+                    tightMass[0] = f.meanMassRecovered();
+                } else {
+                    assertEquals(0, f.meanRelativeError(), 1e-5, "window " + window);
+                    assertEquals(1, f.meanMassRecovered(), 1e-4, "window " + window);
+                }
+            }
+        }
+        assertTrue(tightMass[0] > 0.2, "sinks and window keep a good share of the mass: " + tightMass[0]);
+    }
+
     /** Stop ids and strings end generation; a closed session refuses work. */
     @Test
     void stopConditionsAndClosedSessions() {
