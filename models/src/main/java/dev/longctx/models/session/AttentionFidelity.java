@@ -7,7 +7,7 @@ import dev.longctx.attention.KvView;
 import dev.longctx.core.tensor.Quantization;
 import dev.longctx.kvcache.SequenceKvCache;
 import dev.longctx.models.decoder.AttentionPlan;
-import java.util.HashMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.Map;
 
 /**
@@ -122,7 +122,7 @@ public record AttentionFidelity(double[][] relativeError, double[][] massRecover
     private static Map<Long, Float>[] newMaps(int n) {
         Map<Long, Float>[] out = new Map[n];
         for (int i = 0; i < n; i++) {
-            out[i] = new HashMap<>();
+            out[i] = new ConcurrentHashMap<>(); // split-K kernels observe from several threads
         }
         return out;
     }

@@ -234,9 +234,11 @@ class SessionTest {
         int next = story[story.length - 1];
         int[] prompt = java.util.Arrays.copyOf(story, story.length - 1);
         double[] tightMass = new double[1];
-        for (int window : new int[] {0, 200, 24}) {
-            try (Session full = session(new Strategy.Full()).budgetTokens(256).build();
-                    Session other = window == 0 ? session(new Strategy.Full()).budgetTokens(256).build()
+        // window -1: full against full with 4-token pages, so the split-K kernel (64+ pages) observes from both threads
+        for (int window : new int[] {0, -1, 200, 24}) {
+            int page = window < 0 ? 4 : 16;
+            try (Session full = session(new Strategy.Full()).pageSize(page).budgetTokens(256).build();
+                    Session other = window <= 0 ? session(new Strategy.Full()).pageSize(page).budgetTokens(256).build()
                             : session(new Strategy.Streaming(4, window)).budgetTokens(window + 4).build()) {
                 full.prefill(prompt, null);
                 other.prefill(prompt, null);
