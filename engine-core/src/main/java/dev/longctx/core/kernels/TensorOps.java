@@ -22,16 +22,26 @@ public final class TensorOps {
     /** Smallest rows per matvec task, and the unit task sizes are rounded to (a cache line of outputs). */
     static final int MATVEC_ROWS_PER_TASK = 16;
     /**
-     * Matvec tasks per thread: two, so that each task streams a long contiguous run of rows (a
-     * stream's hardware prefetch needs a few kilobytes to ramp up) while a slow thread can still
-     * hand a task over. Measured on a SmolLM2-135M decode step, 2 threads, Q8_0 (2026-11-26): 16-row
-     * tasks 14.3 ms, 8 per thread 9.8, 4 per thread 8.4, 2 per thread 7.0, 1 per thread 8.2.
+     * Matvec tasks per thread, at least: two, so that each task of a decode-sized matrix streams a
+     * long contiguous run of rows (a stream's hardware prefetch needs a few kilobytes to ramp up)
+     * while a slow thread can still hand a task over. Measured on a SmolLM2-135M decode step, 2
+     * threads, Q8_0 (2026-11-26): 16-row tasks 14.3 ms, 8 per thread 9.8, 4 per thread 8.4, 2 per
+     * thread 7.0, 1 per thread 8.2.
      */
     static final int MATVEC_TASKS_PER_THREAD = 2;
+    /**
+     * Weight bytes per matvec task, at most about: large matrices are cut finer, so a thread slowed
+     * by a neighbour does not hold up a quarter of the work. (Side-by-side runs against one task
+     * per quarter of the matrix were inconclusive on this shared machine, 2026-11-26: run-to-run
+     * swings of 40% exceeded the difference.)
+     */
+    static final long MATVEC_TASK_BYTES = 256 << 10;
 
-    /** Rows per matvec task for a matrix of {@code rows} rows: results do not depend on it. */
-    private int matvecRowsPerTask(int rows) {
-        int per = (rows + pool.threads() * MATVEC_TASKS_PER_THREAD - 1) / (pool.threads() * MATVEC_TASKS_PER_THREAD);
+    /** Rows per matvec task for a matrix of {@code rows} rows of {@code rowBytes}: results do not depend on it. */
+    private int matvecRowsPerTask(int rows, long rowBytes) {
+        long bySize = (rows * rowBytes + MATVEC_TASK_BYTES - 1) / MATVEC_TASK_BYTES;
+        int tasks = (int) Math.max(pool.threads() * MATVEC_TASKS_PER_THREAD, Math.min(rows, bySize));
+        int per = (rows + tasks - 1) / tasks;
         return Math.max(MATVEC_ROWS_PER_TASK, (per + MATVEC_ROWS_PER_TASK - 1) / MATVEC_ROWS_PER_TASK * MATVEC_ROWS_PER_TASK);
     }
     /**
@@ -175,7 +185,7 @@ public final class TensorOps {
         checkRange("matvec", "out (length = weight rows " + rows + ")", out, outOff, rows);
         var seg = w.segment();
         long rowBytes = w.rowBytes();
-        int perTask = matvecRowsPerTask(rows);
+        int perTask = matvecRowsPerTask(rows, rowBytes);
         int tasks = (rows + perTask - 1) / perTask;
         pool.parallelFor(tasks, t -> {
             int from = t * perTask;
@@ -202,7 +212,7 @@ public final class TensorOps {
             int cols = checkedCols("matvecs", ws[i]);
             checkRange("matvecs", "x (length = weight columns " + cols + ")", x, xOff, cols);
             checkRange("matvecs", "out (length = weight rows " + rows + ")", outs[i], 0, rows);
-            perTask[i] = matvecRowsPerTask(rows);
+            perTask[i] = matvecRowsPerTask(rows, ws[i].rowBytes());
             firstTask[i + 1] = firstTask[i] + (rows + perTask[i] - 1) / perTask[i];
         }
         pool.parallelFor(firstTask[ws.length], t -> {

@@ -652,8 +652,8 @@ public final class PanamaVectorKernels implements VectorKernels {
 
     // ---------------------------------------------------------------- matvec
 
-    /** F16 rows at least this long use the four-row kernel (see matvecRows). */
-    private static final int F16_FOUR_ROW_MIN_COLS = 1024;
+    /** Q8_0 and F16 rows shorter than this use the one-row kernel (see matvecRows). */
+    private static final int ONE_ROW_MAX_COLS = 4096;
 
     @Override
     public void matvecRows(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
@@ -663,18 +663,18 @@ public final class PanamaVectorKernels implements VectorKernels {
         // written out in each loop body because C2 will not inline a vector helper that it has
         // already compiled on its own, and would then box every vector.
         int r = rowFrom;
-        // Q8_0 (and F16 on short rows) run one row at a time: C2 keeps the four-row bodies' vectors
-        // in registers badly there. Measured side by side (MatvecBench, 2 threads, 2026-11-26):
-        // Q8_0 576x1536 77 -> 50 us, 49152x576 3170 -> 2260 us, 2048x8192 unchanged; F16 576x1536
-        // 84 -> 68 us, but 2048x8192 1280 -> 1640 us, so long F16 rows keep four streams.
-        boolean fourRows = type != DType.Q8_0 && !(type == DType.F16 && cols < F16_FOUR_ROW_MIN_COLS);
+        // Q8_0 and F16 on short rows run one row at a time: C2 keeps those four-row bodies' vectors in
+        // registers badly there. Measured side by side (MatvecBench, 2 threads, 2026-11-26): Q8_0
+        // 576x1536 77 -> 50 us and 49152x576 3170 -> 2260 us, F16 576x1536 84 -> 68 us; on 8192-long
+        // rows four rows stay ahead (2048x8192: Q8_0 865 vs 880-1040 us, F16 1280 vs 1640 us).
+        boolean fourRows = !((type == DType.Q8_0 || type == DType.F16) && cols < ONE_ROW_MAX_COLS);
         for (; fourRows && r + 4 <= rowTo; r += 4) {
             long o = r * rowBytes;
             switch (type) {
                 case F32 -> matvecF32x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
                 case F16 -> matvecF16x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
                 case BF16 -> matvecBf16x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
-                case Q8_0 -> throw new AssertionError("Q8_0 runs one row at a time");
+                case Q8_0 -> matvecQ8x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
                 case Q4_0 -> matvecQ4x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
             }
         }
@@ -920,7 +920,67 @@ public final class PanamaVectorKernels implements VectorKernels {
         return s0;
     }
 
-    /** One Q8_0 row: int8 codes to floats, times the block scale, into one FMA chain. */
+    /** Four Q8_0 rows: int8 codes to floats, times the block scale, into one FMA chain per row. */
+    private static void matvecQ8x4(MemorySegment w, long o, long rb, int cols, float[] x, int xOff, float[] out, int oi) {
+        FloatVector a0 = FloatVector.zero(FS);
+        FloatVector a1 = FloatVector.zero(FS);
+        FloatVector a2 = FloatVector.zero(FS);
+        FloatVector a3 = FloatVector.zero(FS);
+        int blocks = cols / QK;
+        for (int b = 0; b < blocks; b++) {
+            int xi = xOff + b * QK;
+            long q0 = o + 34L * b;
+            FloatVector d0 = FloatVector.broadcast(FS, scaleAt(w, q0));
+            ByteVector l0 = ByteVector.fromMemorySegment(BS, w, q0 + 2, LE);
+            ByteVector h0 = ByteVector.fromMemorySegment(BS, w, q0 + 18, LE);
+            for (int p = 0; p < PARTS16; p++) {
+                FloatVector t0 = ((FloatVector) l0.convertShape(VectorOperators.B2F, FS, p))
+                        .mul(FloatVector.fromArray(FS, x, xi + p * FL));
+                t0 = ((FloatVector) h0.convertShape(VectorOperators.B2F, FS, p))
+                        .fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), t0);
+                a0 = t0.fma(d0, a0); // one scale per block, not per vector
+            }
+            long q1 = o + rb + 34L * b;
+            FloatVector d1 = FloatVector.broadcast(FS, scaleAt(w, q1));
+            ByteVector l1 = ByteVector.fromMemorySegment(BS, w, q1 + 2, LE);
+            ByteVector h1 = ByteVector.fromMemorySegment(BS, w, q1 + 18, LE);
+            for (int p = 0; p < PARTS16; p++) {
+                FloatVector t1 = ((FloatVector) l1.convertShape(VectorOperators.B2F, FS, p))
+                        .mul(FloatVector.fromArray(FS, x, xi + p * FL));
+                t1 = ((FloatVector) h1.convertShape(VectorOperators.B2F, FS, p))
+                        .fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), t1);
+                a1 = t1.fma(d1, a1); // one scale per block, not per vector
+            }
+            long q2 = o + 2 * rb + 34L * b;
+            FloatVector d2 = FloatVector.broadcast(FS, scaleAt(w, q2));
+            ByteVector l2 = ByteVector.fromMemorySegment(BS, w, q2 + 2, LE);
+            ByteVector h2 = ByteVector.fromMemorySegment(BS, w, q2 + 18, LE);
+            for (int p = 0; p < PARTS16; p++) {
+                FloatVector t2 = ((FloatVector) l2.convertShape(VectorOperators.B2F, FS, p))
+                        .mul(FloatVector.fromArray(FS, x, xi + p * FL));
+                t2 = ((FloatVector) h2.convertShape(VectorOperators.B2F, FS, p))
+                        .fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), t2);
+                a2 = t2.fma(d2, a2); // one scale per block, not per vector
+            }
+            long q3 = o + 3 * rb + 34L * b;
+            FloatVector d3 = FloatVector.broadcast(FS, scaleAt(w, q3));
+            ByteVector l3 = ByteVector.fromMemorySegment(BS, w, q3 + 2, LE);
+            ByteVector h3 = ByteVector.fromMemorySegment(BS, w, q3 + 18, LE);
+            for (int p = 0; p < PARTS16; p++) {
+                FloatVector t3 = ((FloatVector) l3.convertShape(VectorOperators.B2F, FS, p))
+                        .mul(FloatVector.fromArray(FS, x, xi + p * FL));
+                t3 = ((FloatVector) h3.convertShape(VectorOperators.B2F, FS, p))
+                        .fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), t3);
+                a3 = t3.fma(d3, a3); // one scale per block, not per vector
+            }
+        }
+        out[oi] = a0.reduceLanes(VectorOperators.ADD);
+        out[oi + 1] = a1.reduceLanes(VectorOperators.ADD);
+        out[oi + 2] = a2.reduceLanes(VectorOperators.ADD);
+        out[oi + 3] = a3.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** One Q8_0 row, same order of operations as {@link #matvecQ8x4}. */
     private static float matvecQ8x1(MemorySegment w, long o, int cols, float[] x, int xOff) {
         FloatVector a0 = FloatVector.zero(FS);
         int blocks = cols / QK;
