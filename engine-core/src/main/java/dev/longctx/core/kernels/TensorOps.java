@@ -29,18 +29,14 @@ public final class TensorOps {
      * thread 7.0, 1 per thread 8.2.
      */
     static final int MATVEC_TASKS_PER_THREAD = 2;
-    /**
-     * Weight bytes per matvec task, at most about: large matrices are cut finer, so a thread slowed
-     * by a neighbour does not hold up a quarter of the work. (Side-by-side runs against one task
-     * per quarter of the matrix were inconclusive on this shared machine, 2026-11-26: run-to-run
-     * swings of 40% exceeded the difference.)
-     */
-    static final long MATVEC_TASK_BYTES = 256 << 10;
 
-    /** Rows per matvec task for a matrix of {@code rows} rows of {@code rowBytes}: results do not depend on it. */
+    /**
+     * Rows per matvec task for a matrix of {@code rows} rows: results do not depend on it. (Cutting
+     * large matrices finer, about 256 KiB of weights per task, was tried: side-by-side runs were
+     * inconclusive on this shared machine, run-to-run swings of 40% exceeding the difference.)
+     */
     private int matvecRowsPerTask(int rows, long rowBytes) {
-        long bySize = (rows * rowBytes + MATVEC_TASK_BYTES - 1) / MATVEC_TASK_BYTES;
-        int tasks = (int) Math.max(pool.threads() * MATVEC_TASKS_PER_THREAD, Math.min(rows, bySize));
+        int tasks = pool.threads() * MATVEC_TASKS_PER_THREAD;
         int per = (rows + tasks - 1) / tasks;
         return Math.max(MATVEC_ROWS_PER_TASK, (per + MATVEC_ROWS_PER_TASK - 1) / MATVEC_ROWS_PER_TASK * MATVEC_ROWS_PER_TASK);
     }
