@@ -35,7 +35,7 @@ public final class TensorOps {
      * large matrices finer, about 256 KiB of weights per task, was tried: side-by-side runs were
      * inconclusive on this shared machine, run-to-run swings of 40% exceeding the difference.)
      */
-    private int matvecRowsPerTask(int rows, long rowBytes) {
+    private int matvecRowsPerTask(int rows) {
         int tasks = pool.threads() * MATVEC_TASKS_PER_THREAD;
         int per = (rows + tasks - 1) / tasks;
         return Math.max(MATVEC_ROWS_PER_TASK, (per + MATVEC_ROWS_PER_TASK - 1) / MATVEC_ROWS_PER_TASK * MATVEC_ROWS_PER_TASK);
@@ -181,7 +181,7 @@ public final class TensorOps {
         checkRange("matvec", "out (length = weight rows " + rows + ")", out, outOff, rows);
         var seg = w.segment();
         long rowBytes = w.rowBytes();
-        int perTask = matvecRowsPerTask(rows, rowBytes);
+        int perTask = matvecRowsPerTask(rows);
         int tasks = (rows + perTask - 1) / perTask;
         pool.parallelFor(tasks, t -> {
             int from = t * perTask;
@@ -208,7 +208,7 @@ public final class TensorOps {
             int cols = checkedCols("matvecs", ws[i]);
             checkRange("matvecs", "x (length = weight columns " + cols + ")", x, xOff, cols);
             checkRange("matvecs", "out (length = weight rows " + rows + ")", outs[i], 0, rows);
-            perTask[i] = matvecRowsPerTask(rows, ws[i].rowBytes());
+            perTask[i] = matvecRowsPerTask(rows);
             firstTask[i + 1] = firstTask[i] + (rows + perTask[i] - 1) / perTask[i];
         }
         pool.parallelFor(firstTask[ws.length], t -> {
