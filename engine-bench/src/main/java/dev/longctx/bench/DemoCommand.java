@@ -50,7 +50,8 @@ public final class DemoCommand implements Callable<Integer> {
     int budget;
 
     @Option(names = "--strategies", split = ",", defaultValue = "full,streaming,h2o,snapkv,quest",
-            description = "strategies; full always runs first as the reference (default ${DEFAULT-VALUE})")
+            description = "strategies (also duo, sparse-prefill); full always runs first as the reference"
+                    + " (default ${DEFAULT-VALUE})")
     List<String> strategies;
 
     @Option(names = "--kv-type", defaultValue = "F16", description = "KV page dtype (default ${DEFAULT-VALUE})")
@@ -61,6 +62,9 @@ public final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--seed", defaultValue = "42", description = "seed for weights and the prompt (default ${DEFAULT-VALUE})")
     long seed;
+
+    @Option(names = "--profile", description = "head profile JSON for duo (default: profile the model first)")
+    Path profile;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -99,12 +103,13 @@ public final class DemoCommand implements Callable<Integer> {
             }
             List<String> order = new ArrayList<>(List.of("full"));
             strategies.stream().map(String::trim).filter(x -> !x.equals("full")).forEach(order::add);
+            StrategyNames names = new StrategyNames(w, budget, profile, ops, err);
             float[] referenceLogits = null;
             int[] referenceIds = null;
             Session full = null;
             try {
                 for (String name : order) {
-                    Strategy strategy = Strategy.parse(name);
+                    Strategy strategy = names.parse(name);
                     // Keep-all strategies: room for the context plus two spare pages per head, which the
                     // forks of the fidelity measurement copy on write.
                     int tokens = strategy.keepsEveryToken() ? context + decode + 1 + 2 * KvLayout.DEFAULT_PAGE_SIZE : budget;

@@ -90,6 +90,11 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print JSON instead of tables")
     boolean json;
 
+    @Option(names = "--profile", description = "head profile JSON for duo (default: profile the model first)")
+    Path profile;
+
+    private StrategyNames names;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -105,6 +110,7 @@ public final class EvalCommand implements Callable<Integer> {
         ObjectMapper mapper = new ObjectMapper();
         ObjectNode root = mapper.createObjectNode();
         try (LoadedModel m = LoadedModel.open(model)) {
+            names = new StrategyNames(m.weights(), budget, profile, ops, spec.commandLine().getErr());
             Tokenizer tok = tokenizerFile != null ? Tokenizers.fromFile(tokenizerFile) : Tokenizers.forModel(model);
             int[] ids = tok.encode(text != null ? Files.readString(text, StandardCharsets.UTF_8) : shortStory());
             ArrayNode ppl = root.putArray("perplexity");
@@ -142,8 +148,8 @@ public final class EvalCommand implements Callable<Integer> {
     }
 
     /** A strategy by name; Quest attends {@code --budget} keys per step, like the evicting strategies keep. */
-    private Strategy strategy(String name) {
-        Strategy s = Strategy.parse(name.trim());
+    private Strategy strategy(String name) throws IOException {
+        Strategy s = names.parse(name);
         return s instanceof Strategy.Quest ? new Strategy.Quest(budget) : s;
     }
 
@@ -159,7 +165,7 @@ public final class EvalCommand implements Callable<Integer> {
      * layer's and query head's attention output against exact attention, and the exact attention
      * mass of the keys the strategy holds (means, and per layer in the JSON).
      */
-    private ArrayNode fidelity(LoadedModel m, int[] ids, TensorOps ops, ObjectMapper mapper) {
+    private ArrayNode fidelity(LoadedModel m, int[] ids, TensorOps ops, ObjectMapper mapper) throws IOException {
         ArrayNode out = mapper.createArrayNode();
         int[] prompt = Arrays.copyOf(ids, ids.length - 1);
         for (String name : strategies) {
@@ -187,7 +193,7 @@ public final class EvalCommand implements Callable<Integer> {
         return out;
     }
 
-    private ArrayNode passkeyGrid(LoadedModel m, Tokenizer tok, TensorOps ops, ObjectMapper mapper) {
+    private ArrayNode passkeyGrid(LoadedModel m, Tokenizer tok, TensorOps ops, ObjectMapper mapper) throws IOException {
         ArrayNode grid = mapper.createArrayNode();
         SplittableRandom r = new SplittableRandom(seed);
         for (int length : lengths) {

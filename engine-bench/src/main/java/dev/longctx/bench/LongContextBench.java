@@ -53,7 +53,7 @@ public final class LongContextBench implements Callable<Integer> {
     @Option(names = "--kv-type", defaultValue = "F16", description = "KV page dtype (default ${DEFAULT-VALUE})")
     DType kvType;
 
-    @Option(names = "--strategies", split = ",", defaultValue = "full,streaming,h2o,snapkv,quest,sparse-prefill",
+    @Option(names = "--strategies", split = ",", defaultValue = "full,streaming,h2o,snapkv,quest,duo,sparse-prefill",
             description = "strategies (default ${DEFAULT-VALUE})")
     List<String> strategies;
 
@@ -85,6 +85,9 @@ public final class LongContextBench implements Callable<Integer> {
     @Option(names = "--chart", description = "write a PNG chart of decode tokens/s and KV MiB against depth")
     Path chart;
 
+    @Option(names = "--profile", description = "head profile JSON for duo (default: profile the model first)")
+    Path profile;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -111,8 +114,9 @@ public final class LongContextBench implements Callable<Integer> {
             err.printf("model %s (%s), %d threads, KV %s, budget %d tokens/head, %d decoded tokens, %d reps%n", model,
                     w.description(), ops.pool().threads(), kvType, budget, decode, reps);
             warmUp(w.weights(), ops);
+            StrategyNames names = new StrategyNames(w.weights(), budget, profile, ops, err);
             for (String name : strategies) {
-                Strategy s = Strategy.parse(name.trim());
+                Strategy s = names.parse(name);
                 for (int depth : depths) {
                     cells.add(run(w.weights(), s, depth, ops, err));
                 }

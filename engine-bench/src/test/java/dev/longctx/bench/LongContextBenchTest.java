@@ -23,12 +23,13 @@ class LongContextBenchTest {
         cl.setOut(new PrintWriter(out));
         cl.setErr(new PrintWriter(new StringWriter()));
         Path chart = tmp.resolve("bench.png");
-        int code = cl.execute("--model", "tiny", "--weights", "F32", "--strategies", "full,streaming,h2o", "--depths", "40,300",
+        int code = cl.execute("--model", "tiny", "--weights", "F32", "--strategies", "full,streaming,h2o,duo", "--depths", "40,300",
                 "--budget", "48", "--decode", "4", "--reps", "2", "--threads", "2", "--chunk", "16", "--json", "--chart",
                 chart.toString());
         assertEquals(0, code, out.toString());
         JsonNode records = new ObjectMapper().readTree(out.toString());
-        assertEquals(6, records.size());
+        assertEquals(8, records.size());
+        assertEquals("duo", records.get(7).get("strategy").asText());
         for (JsonNode r : records) {
             assertTrue(r.get("prefill_tps").asDouble() > 0 && r.get("decode_tps").asDouble() > 0, r.toString());
             assertTrue(r.get("kv_bytes").asLong() > 0, r.toString());
