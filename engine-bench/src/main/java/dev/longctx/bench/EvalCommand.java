@@ -155,7 +155,7 @@ public final class EvalCommand implements Callable<Integer> {
 
     /** Quest selects pages for decode steps only, so its text is scored one token at a time (a decode step each). */
     private Session session(LoadedModel m, Strategy s, int context, TensorOps ops) {
-        int tokens = s.keepsEveryToken() ? context + 64 : budget;
+        int tokens = s.keepsEveryToken() ? Math.max(budget, context + 64) : budget;
         return Session.builder(m.weights()).strategy(s).budgetTokens(tokens).kvType(kvType)
                 .chunkSize(s instanceof Strategy.Quest ? 1 : chunk).ops(ops).build();
     }
@@ -205,7 +205,7 @@ public final class EvalCommand implements Callable<Integer> {
                     ObjectNode cell = grid.addObject().put("strategy", s.name()).put("length", length).put("depth", depth)
                             .put("prompt_tokens", prompt.length);
                     try (Session session = Session.builder(m.weights()).tokenizer(tok).strategy(s)
-                            .budgetTokens(s.keepsEveryToken() ? prompt.length + 16 : budget).kvType(kvType).chunkSize(chunk)
+                            .budgetTokens(s.keepsEveryToken() ? Math.max(budget, prompt.length + 16) : budget).kvType(kvType).chunkSize(chunk)
                             .ops(ops).build()) {
                         Generation g = session.generate(prompt, GenerateOptions.greedy(8).withStopIds(List.of()), null);
                         cell.put("output", g.text()).put("correct", g.text().contains(key));

@@ -171,7 +171,7 @@ public final class LongContextBench implements Callable<Integer> {
         for (int i = 0; i < depth; i++) {
             prompt[i] = r.nextInt(w.config().vocabSize());
         }
-        int tokens = s.keepsEveryToken() ? depth + decode + 1 : budget;
+        int tokens = s.keepsEveryToken() ? Math.max(budget, depth + decode + 1) : budget; // duo also needs its window
         for (int rep = 0; rep < reps; rep++) {
             int repNo = rep + 1;
             Session.Builder b = Session.builder(w).strategy(s).budgetTokens(tokens).kvType(kvType).chunkSize(chunk).ops(ops);
