@@ -51,34 +51,16 @@ public record ModelWeights(ModelConfig config, Tensor tokenEmbedding, Tensor out
         int kv = c.kvHeads() * c.headDim();
         for (int l = 0; l < layers.length; l++) {
             String p = "blk." + l + ".";
-            Tensor wq;
-            Tensor wk;
-            Tensor wv;
-            if (has.test(p + "attn_qkv.weight")) { // Phi-3: q, k and v stacked by rows
-                Tensor qkv = fusedRows(get.apply(p + "attn_qkv.weight"), p + "attn_qkv.weight", q + 2L * kv);
-                wq = qkv.slice(0, q);
-                wk = qkv.slice(q, kv);
-                wv = qkv.slice(q + kv, kv);
-            } else {
-                wq = get.apply(p + "attn_q.weight");
-                wk = get.apply(p + "attn_k.weight");
-                wv = get.apply(p + "attn_v.weight");
-            }
-            Tensor gate;
-            Tensor up;
-            if (!has.test(p + "ffn_gate.weight")) { // Phi-3: ffn_up holds gate then up
-                Tensor gateUp = fusedRows(get.apply(p + "ffn_up.weight"), p + "ffn_up.weight", 2L * c.intermediateSize());
-                gate = gateUp.slice(0, c.intermediateSize());
-                up = gateUp.slice(c.intermediateSize(), c.intermediateSize());
-            } else {
-                gate = get.apply(p + "ffn_gate.weight");
-                up = get.apply(p + "ffn_up.weight");
-            }
-            layers[l] = new Layer(floats(get.apply(p + "attn_norm.weight")), wq, wk, wv, get.apply(p + "attn_output.weight"),
+            // Phi-3 stacks q, k and v in attn_qkv, and gate then up in ffn_up (no ffn_gate)
+            Tensor[] qkv = parts(get, has.test(p + "attn_qkv.weight"), p + "attn_qkv.weight",
+                    new String[] {p + "attn_q.weight", p + "attn_k.weight", p + "attn_v.weight"}, q, kv, kv);
+            Tensor[] gateUp = parts(get, !has.test(p + "ffn_gate.weight"), p + "ffn_up.weight",
+                    new String[] {p + "ffn_gate.weight", p + "ffn_up.weight"}, c.intermediateSize(), c.intermediateSize());
+            layers[l] = new Layer(floats(get.apply(p + "attn_norm.weight")), qkv[0], qkv[1], qkv[2], get.apply(p + "attn_output.weight"),
                     optional(get, has, p + "attn_q.bias"), optional(get, has, p + "attn_k.bias"),
                     optional(get, has, p + "attn_v.bias"), optional(get, has, p + "attn_q_norm.weight"),
                     optional(get, has, p + "attn_k_norm.weight"), optional(get, has, p + "post_attention_norm.weight"),
-                    floats(get.apply(p + "ffn_norm.weight")), gate, up, get.apply(p + "ffn_down.weight"),
+                    floats(get.apply(p + "ffn_norm.weight")), gateUp[0], gateUp[1], get.apply(p + "ffn_down.weight"),
                     optional(get, has, p + "post_ffw_norm.weight"));
         }
         Tensor emb = get.apply("token_embd.weight");
@@ -99,40 +81,22 @@ public record ModelWeights(ModelConfig config, Tensor tokenEmbedding, Tensor out
         int kv = c.kvHeads() * c.headDim();
         for (int l = 0; l < layers.length; l++) {
             String p = "model.layers." + l + ".";
-            Tensor wq;
-            Tensor wk;
-            Tensor wv;
-            if (has.test(p + "self_attn.qkv_proj.weight")) { // Phi-3
-                Tensor qkv = fusedRows(get.apply(p + "self_attn.qkv_proj.weight"), p + "self_attn.qkv_proj.weight",
-                        q + 2L * kv);
-                wq = qkv.slice(0, q);
-                wk = qkv.slice(q, kv);
-                wv = qkv.slice(q + kv, kv);
-            } else {
-                wq = get.apply(p + "self_attn.q_proj.weight");
-                wk = get.apply(p + "self_attn.k_proj.weight");
-                wv = get.apply(p + "self_attn.v_proj.weight");
-            }
-            Tensor gate;
-            Tensor up;
-            if (has.test(p + "mlp.gate_up_proj.weight")) { // Phi-3: gate rows first, then up (Phi3MLP's chunk(2))
-                Tensor gateUp = fusedRows(get.apply(p + "mlp.gate_up_proj.weight"), p + "mlp.gate_up_proj.weight",
-                        2L * c.intermediateSize());
-                gate = gateUp.slice(0, c.intermediateSize());
-                up = gateUp.slice(c.intermediateSize(), c.intermediateSize());
-            } else {
-                gate = get.apply(p + "mlp.gate_proj.weight");
-                up = get.apply(p + "mlp.up_proj.weight");
-            }
+            // Phi-3 fuses q/k/v into qkv_proj and gate/up into gate_up_proj (gate rows first: Phi3MLP's chunk(2))
+            Tensor[] qkv = parts(get, has.test(p + "self_attn.qkv_proj.weight"), p + "self_attn.qkv_proj.weight",
+                    new String[] {p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight", p + "self_attn.v_proj.weight"},
+                    q, kv, kv);
+            Tensor[] gateUp = parts(get, has.test(p + "mlp.gate_up_proj.weight"), p + "mlp.gate_up_proj.weight",
+                    new String[] {p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"}, c.intermediateSize(), c.intermediateSize());
             // Gemma 2 names its norms differently: post_attention_layernorm follows attention, and
             // pre_feedforward_layernorm is what the Llama family calls post_attention_layernorm.
             float[] postAttn = gemma ? norm.apply(p + "post_attention_layernorm.weight") : null;
             float[] ffnNorm = norm.apply(p + (gemma ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"));
             float[] postFfn = gemma ? norm.apply(p + "post_feedforward_layernorm.weight") : null;
-            layers[l] = new Layer(norm.apply(p + "input_layernorm.weight"), wq, wk, wv, get.apply(p + "self_attn.o_proj.weight"),
+            layers[l] = new Layer(norm.apply(p + "input_layernorm.weight"), qkv[0], qkv[1], qkv[2],
+                    get.apply(p + "self_attn.o_proj.weight"),
                     optional(get, has, p + "self_attn.q_proj.bias"), optional(get, has, p + "self_attn.k_proj.bias"),
                     optional(get, has, p + "self_attn.v_proj.bias"), optional(get, has, p + "self_attn.q_norm.weight"),
-                    optional(get, has, p + "self_attn.k_norm.weight"), postAttn, ffnNorm, gate, up,
+                    optional(get, has, p + "self_attn.k_norm.weight"), postAttn, ffnNorm, gateUp[0], gateUp[1],
                     get.apply(p + "mlp.down_proj.weight"), postFfn);
         }
         Tensor emb = get.apply("model.embed_tokens.weight");
@@ -146,6 +110,27 @@ public record ModelWeights(ModelConfig config, Tensor tokenEmbedding, Tensor out
             w[i] = 1.0f + w[i];
         }
         return w;
+    }
+
+    /**
+     * The projections {@code separate} names, or, when {@code fused} is set, row views (no copy) of
+     * the tensor {@code fusedName} cut into parts of {@code rows} rows each, in order.
+     */
+    private static Tensor[] parts(Function<String, Tensor> get, boolean fused, String fusedName, String[] separate, long... rows) {
+        Tensor[] out = new Tensor[separate.length];
+        if (!fused) {
+            for (int i = 0; i < out.length; i++) {
+                out[i] = get.apply(separate[i]);
+            }
+            return out;
+        }
+        Tensor t = fusedRows(get.apply(fusedName), fusedName, java.util.Arrays.stream(rows).sum());
+        long at = 0;
+        for (int i = 0; i < out.length; i++) {
+            out[i] = t.slice(at, rows[i]);
+            at += rows[i];
+        }
+        return out;
     }
 
     /** A fused tensor must have exactly the rows its parts are cut from (the columns are checked with the parts). */
