@@ -7,8 +7,6 @@ import dev.longctx.attention.BlockSparseAttention;
 import dev.longctx.attention.MInferenceEstimators;
 import dev.longctx.attention.PerHeadAttention;
 import dev.longctx.attention.QuestAttention;
-import dev.longctx.attention.SplitKDecodeAttention;
-import dev.longctx.attention.TiledAttention;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.kvcache.EvictionPolicy;
 import dev.longctx.kvcache.H2oPolicy;
@@ -36,9 +34,13 @@ final class StrategyPlan implements AttentionPlan {
     private final EvictionPolicy policy;
     private final KvLayout layout;
     private final int chunk;
+    /** Exact attention as the decoder runs it without a strategy (tiled chunks, split-K decode steps). */
+    private final AttentionPlan exact;
+    /** The exact kernel for chunks of query rows (also per head, under per-head masks). */
     private final AttentionKernel tiled;
-    private final AttentionKernel splitK;
     private final AttentionKernel special;
+    /** The retrieval-head split's per-layer kernels, [decode step, chunk][layer], built once. */
+    private final AttentionKernel[][] duoKernels;
 
     private StrategyPlan(Strategy strategy, int budgetTokens, EvictionPolicy policy, KvLayout layout, int chunk, TensorOps ops) {
         this.strategy = strategy;
@@ -46,14 +48,24 @@ final class StrategyPlan implements AttentionPlan {
         this.policy = policy;
         this.layout = layout;
         this.chunk = chunk;
-        this.tiled = new TiledAttention(ops);
-        this.splitK = new SplitKDecodeAttention(ops);
+        this.exact = AttentionPlan.exact(ops);
+        this.tiled = exact.kernel(0, 2); // the chunk kernel: tiled
         this.special = switch (strategy) {
             case Strategy.Quest q -> new QuestAttention(ops, q.selected());
             case Strategy.SparsePrefill sp -> new BlockSparseAttention(ops, MInferenceEstimators.verticalSlash());
             case Strategy.Streaming s -> new PerHeadAttention(h -> tiled, h -> AttentionMask.slidingWindow(s.window(), s.sinks()));
             default -> null;
         };
+        this.duoKernels = new AttentionKernel[2][];
+        if (policy instanceof RetrievalHeadPolicy duo) {
+            for (int kind = 0; kind < 2; kind++) {
+                AttentionKernel retrieval = exact.kernel(0, kind == 0 ? 1 : 2);
+                duoKernels[kind] = new AttentionKernel[layout.layers()];
+                for (int l = 0; l < layout.layers(); l++) {
+                    duoKernels[kind][l] = duo.kernelForLayer(l, retrieval, tiled);
+                }
+            }
+        }
     }
 
     /**
@@ -136,12 +148,12 @@ final class StrategyPlan implements AttentionPlan {
 
     @Override
     public AttentionKernel kernel(int layer, int queryRows) {
-        AttentionKernel exact = queryRows == 1 ? splitK : tiled;
+        AttentionKernel exact = this.exact.kernel(layer, queryRows);
         return switch (strategy) {
-            case Strategy.Quest q -> queryRows == 1 ? special : tiled;
-            case Strategy.SparsePrefill sp -> queryRows == 1 ? splitK : special;
+            case Strategy.Quest q -> queryRows == 1 ? special : exact;
+            case Strategy.SparsePrefill sp -> queryRows == 1 ? exact : special;
             case Strategy.Streaming s -> special;
-            case Strategy.RetrievalHeads d -> ((RetrievalHeadPolicy) policy).kernelForLayer(layer, exact, tiled);
+            case Strategy.RetrievalHeads d -> duoKernels[queryRows == 1 ? 0 : 1][layer];
             default -> exact;
         };
     }
