@@ -5,7 +5,6 @@ import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.tensor.DType;
 import dev.longctx.kvcache.KvLayout;
-import dev.longctx.models.LoadedModel;
 import dev.longctx.models.decoder.ModelWeights;
 import dev.longctx.models.session.AttentionFidelity;
 import dev.longctx.models.session.ContextBudgetException;
@@ -84,18 +83,17 @@ public final class DemoCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         TensorOps ops = new TensorOps(KernelProvider.get(), threads == null ? ComputePool.shared() : ComputePool.create(threads));
-        boolean synthetic = SyntheticModel.PRESETS.contains(model);
         out.printf("longctx demo: %d-token prompt, %d generated tokens, KV %s pages, %d threads%n", context, decode, kvType,
                 ops.pool().threads());
-        if (synthetic) {
-            out.printf("model: %s shape with synthetic %s weights (seed %d). Synthetic weights measure speed and memory, not"
-                    + " text quality; run a real model with --model PATH (GGUF, Hugging Face folder or llama2.c .bin).%n", model,
-                    weights, seed);
-        }
-        out.flush();
         List<Row> rows = new ArrayList<>();
-        try (AutoCloseable owner = synthetic ? SyntheticModel.preset(model, weights, seed) : LoadedModel.open(Path.of(model))) {
-            ModelWeights w = owner instanceof SyntheticModel s ? s.weights() : ((LoadedModel) owner).weights();
+        try (BenchModel bench = BenchModel.open(model, weights, seed)) {
+            ModelWeights w = bench.weights();
+            if (bench.synthetic()) {
+                out.printf("model: %s shape with synthetic %s weights (seed %d). Synthetic weights measure speed and memory, not"
+                        + " text quality; run a real model with --model PATH (GGUF, Hugging Face folder or llama2.c .bin).%n", model,
+                        weights, seed);
+                out.flush();
+            }
             SplittableRandom r = new SplittableRandom(seed);
             int[] prompt = new int[context];
             for (int i = 0; i < context; i++) {

@@ -7,7 +7,6 @@ import dev.longctx.core.kernels.KernelProvider;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.tensor.DType;
-import dev.longctx.models.LoadedModel;
 import dev.longctx.models.decoder.ModelWeights;
 import dev.longctx.models.session.ContextBudgetException;
 import dev.longctx.models.session.GenerateOptions;
@@ -110,7 +109,7 @@ public final class LongContextBench implements Callable<Integer> {
         }
         TensorOps ops = new TensorOps(KernelProvider.get(), threads == null ? ComputePool.shared() : ComputePool.create(threads));
         List<Cell> cells = new ArrayList<>();
-        try (Weights w = weights()) {
+        try (BenchModel w = BenchModel.open(model, weights, seed)) {
             err.printf("model %s (%s), %d threads, KV %s, budget %d tokens/head, %d decoded tokens, %d reps%n", model,
                     w.description(), ops.pool().threads(), kvType, budget, decode, reps);
             warmUp(w.weights(), ops);
@@ -241,48 +240,5 @@ public final class LongContextBench implements Callable<Integer> {
             kv.setYAxisGroup(1);
         }
         BitmapEncoder.saveBitmap(c, file.toString().replaceFirst("\\.png$", ""), BitmapEncoder.BitmapFormat.PNG);
-    }
-
-    /** The model under test, closed after the run. */
-    private interface Weights extends AutoCloseable {
-        ModelWeights weights();
-
-        String description();
-
-        @Override
-        void close() throws Exception;
-    }
-
-    private Weights weights() throws IOException {
-        if (SyntheticModel.PRESETS.contains(model)) {
-            SyntheticModel m = SyntheticModel.preset(model, weights, seed);
-            return new Weights() {
-                public ModelWeights weights() {
-                    return m.weights();
-                }
-
-                public String description() {
-                    return "synthetic " + weights + " weights: speed and memory only, not text quality";
-                }
-
-                public void close() {
-                    m.close();
-                }
-            };
-        }
-        LoadedModel m = LoadedModel.open(Path.of(model));
-        return new Weights() {
-            public ModelWeights weights() {
-                return m.weights();
-            }
-
-            public String description() {
-                return m.format() + " " + m.config().architecture();
-            }
-
-            public void close() throws Exception {
-                m.close();
-            }
-        };
     }
 }

@@ -328,10 +328,27 @@ public final class Session implements AutoCloseable {
                 throw new IllegalArgumentException("token id " + id + " outside the vocabulary of " + config.vocabSize());
             }
         }
-        float[] logits = null;
+        float[][] last = new float[1][];
+        forwardChunks(tokens, false, progress, (from, logits) -> last[0] = logits);
+        return last[0];
+    }
+
+    /** Logits of a chunk that starts at token index {@code from} of the input. */
+    @FunctionalInterface
+    private interface ChunkLogits {
+        void accept(int from, float[] logits);
+    }
+
+    /**
+     * Runs {@code tokens} through the model in chunks (the strategy evicting between them), handing
+     * each chunk's logits (every row with {@code allLogits}, else the last) to {@code sink}, and
+     * remembers the tokens.
+     */
+    private void forwardChunks(int[] tokens, boolean allLogits, Progress progress, ChunkLogits sink) {
         for (int from = 0; from < tokens.length; from += chunk) {
             int to = Math.min(tokens.length, from + chunk);
-            logits = decoder.forward(cache, Arrays.copyOfRange(tokens, from, to), position, false, plan, to == tokens.length);
+            sink.accept(from, decoder.forward(cache, Arrays.copyOfRange(tokens, from, to), position, allLogits, plan,
+                    to == tokens.length));
             position += to - from;
             if (progress != null) {
                 progress.onProgress(to, tokens.length);
@@ -340,7 +357,6 @@ public final class Session implements AutoCloseable {
         for (int id : tokens) {
             remember(id);
         }
-        return logits;
     }
 
     /**
@@ -363,11 +379,8 @@ public final class Session implements AutoCloseable {
         checkContext(ids.length, 0);
         int vocab = config.vocabSize();
         double[] out = new double[ids.length - 1];
-        for (int from = 0; from < ids.length; from += chunk) {
-            int to = Math.min(ids.length, from + chunk);
-            float[] logits = decoder.forward(cache, Arrays.copyOfRange(ids, from, to), position, true, plan, to == ids.length);
-            position += to - from;
-            for (int r = 0; r < to - from && from + r + 1 < ids.length; r++) {
+        forwardChunks(ids, true, progress, (from, logits) -> {
+            for (int r = 0; from + r + 1 < ids.length && r * vocab < logits.length; r++) {
                 double max = Double.NEGATIVE_INFINITY;
                 for (int v = 0; v < vocab; v++) {
                     max = Math.max(max, logits[r * vocab + v]);
@@ -378,13 +391,7 @@ public final class Session implements AutoCloseable {
                 }
                 out[from + r] = logits[r * vocab + ids[from + r + 1]] - max - Math.log(sum);
             }
-            if (progress != null) {
-                progress.onProgress(to, ids.length);
-            }
-        }
-        for (int id : ids) {
-            remember(id);
-        }
+        });
         return out;
     }
 
