@@ -17,10 +17,12 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.OptionalLong;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import org.knowm.xchart.BitmapEncoder;
@@ -92,7 +94,10 @@ public final class LongContextBench implements Callable<Integer> {
 
     /** One (strategy, depth) cell: medians and spreads over the repetitions. */
     record Cell(String strategy, int depth, double prefillTps, double prefillSpread, double decodeTps, double decodeSpread,
-                long kvBytes, long rssBytes, String skipped) {
+                long kvBytes, long peakRssBytes, String skipped) {
+        static Cell skipped(String strategy, int depth, String why) {
+            return new Cell(strategy, depth, 0, 0, 0, 0, 0, 0, why);
+        }
     }
 
     /** Entry point. */
@@ -112,12 +117,28 @@ public final class LongContextBench implements Callable<Integer> {
         try (BenchModel w = BenchModel.open(model, weights, seed)) {
             err.printf("model %s (%s), %d threads, KV %s, budget %d tokens/head, %d decoded tokens, %d reps%n", model,
                     w.description(), ops.pool().threads(), kvType, budget, decode, reps);
-            warmUp(w.weights(), ops);
             StrategyNames names = new StrategyNames(w.weights(), budget, profile, ops, err);
+            List<Strategy> parsed = new ArrayList<>();
             for (String name : strategies) {
-                Strategy s = names.parse(name);
-                for (int depth : depths) {
-                    cells.add(run(w.weights(), s, depth, ops, err));
+                parsed.add(names.parse(name));
+            }
+            // Every cell's memory is checked before any work, so that a depth beyond memory is
+            // reported at once rather than after hours of the cells before it.
+            String[][] problems = new String[parsed.size()][depths.size()];
+            for (int i = 0; i < parsed.size(); i++) {
+                for (int j = 0; j < depths.size(); j++) {
+                    problems[i][j] = memoryProblem(w.weights(), parsed.get(i), depths.get(j), ops);
+                    if (problems[i][j] != null) {
+                        err.printf("%s depth %d: skipped: %s%n", parsed.get(i).name(), depths.get(j), problems[i][j]);
+                    }
+                }
+            }
+            warmUp(w.weights(), ops);
+            for (int i = 0; i < parsed.size(); i++) {
+                for (int j = 0; j < depths.size(); j++) {
+                    cells.add(problems[i][j] != null
+                            ? Cell.skipped(parsed.get(i).name(), depths.get(j), problems[i][j])
+                            : run(w.weights(), parsed.get(i), depths.get(j), ops, err));
                 }
             }
         }
@@ -137,18 +158,18 @@ public final class LongContextBench implements Callable<Integer> {
                 o.put("decode_tps", c.decodeTps());
                 o.put("decode_tps_spread", c.decodeSpread());
                 o.put("kv_bytes", c.kvBytes());
-                o.put("rss_bytes", c.rssBytes());
+                o.put("peak_rss_bytes", c.peakRssBytes());
             }
             out.println(m.writerWithDefaultPrettyPrinter().writeValueAsString(arr));
         } else {
-            out.printf("%-15s %8s %18s %18s %12s %10s%n", "strategy", "depth", "prefill tok/s", "decode tok/s", "KV MiB", "RSS MiB");
+            out.printf("%-15s %8s %18s %18s %12s %13s%n", "strategy", "depth", "prefill tok/s", "decode tok/s", "KV MiB", "peak RSS MiB");
             for (Cell c : cells) {
                 if (c.skipped() != null) {
                     out.printf("%-15s %8d   skipped: %s%n", c.strategy(), c.depth(), c.skipped());
                 } else {
-                    out.printf(Locale.ROOT, "%-15s %8d %10.1f ± %5.1f %10.2f ± %5.2f %12.1f %10.0f%n", c.strategy(), c.depth(),
+                    out.printf(Locale.ROOT, "%-15s %8d %10.1f ± %5.1f %10.2f ± %5.2f %12.1f %13.0f%n", c.strategy(), c.depth(),
                             c.prefillTps(), c.prefillSpread(), c.decodeTps(), c.decodeSpread(), c.kvBytes() / 1048576.0,
-                            c.rssBytes() / 1048576.0);
+                            c.peakRssBytes() / 1048576.0);
                 }
             }
         }
@@ -164,31 +185,69 @@ public final class LongContextBench implements Callable<Integer> {
         double[] prefill = new double[reps];
         double[] dec = new double[reps];
         long kv = 0;
-        long rss = 0;
+        long peakRss = 0;
         SplittableRandom r = new SplittableRandom(seed + depth);
         int[] prompt = new int[depth];
         for (int i = 0; i < depth; i++) {
             prompt[i] = r.nextInt(w.config().vocabSize());
         }
-        int tokens = s.keepsEveryToken() ? Math.max(budget, depth + decode + 1) : budget; // duo also needs its window
         for (int rep = 0; rep < reps; rep++) {
             int repNo = rep + 1;
-            Session.Builder b = Session.builder(w).strategy(s).budgetTokens(tokens).kvType(kvType).chunkSize(chunk).ops(ops);
-            try (Session session = b.build()) {
+            // Each run reports its own peak; where the kernel refuses the reset, the process's peak.
+            ProcessMemory.resetPeak();
+            try (Session session = sessionFor(w, s, depth, ops)) {
                 Generation g = session.generate(prompt, GenerateOptions.greedy(decode).withStopIds(List.of()), null,
                         (done, total) -> err.printf("\r%s depth %d rep %d: prefill %d/%d", s.name(), depth, repNo, done, total));
                 prefill[rep] = g.prefillTokensPerSecond();
                 dec[rep] = g.decodeTokensPerSecond();
                 kv = session.kvBytesInUse();
-                rss = Math.max(rss, residentBytes());
+                peakRss = Math.max(peakRss, ProcessMemory.peakResidentBytes().orElse(0));
                 err.printf(Locale.ROOT, "\r%s depth %d rep %d: prefill %.1f tok/s, decode %.2f tok/s, KV %d bytes%n", s.name(), depth,
                         rep + 1, prefill[rep], dec[rep], kv);
             } catch (ContextBudgetException e) {
                 err.printf("%n%s depth %d: skipped (%s)%n", s.name(), depth, e.getMessage());
-                return new Cell(s.name(), depth, 0, 0, 0, 0, 0, 0, e.getMessage());
+                return Cell.skipped(s.name(), depth, e.getMessage());
             }
         }
-        return new Cell(s.name(), depth, median(prefill), spread(prefill), median(dec), spread(dec), kv, rss, null);
+        return new Cell(s.name(), depth, median(prefill), spread(prefill), median(dec), spread(dec), kv, peakRss, null);
+    }
+
+    /** A cell's session: strategies that keep every token get room for the depth and the decoded tokens. */
+    private Session sessionFor(ModelWeights w, Strategy s, int depth, TensorOps ops) {
+        int tokens = s.keepsEveryToken() ? Math.max(budget, depth + decode + 1) : budget; // duo also needs its window
+        return Session.builder(w).strategy(s).budgetTokens(tokens).kvType(kvType).chunkSize(chunk).ops(ops).build();
+    }
+
+    /**
+     * Why a cell cannot run, or null: a context beyond the model's, or KV pages beyond the memory
+     * available now (building a session reserves nothing; pages are allocated as they fill).
+     */
+    private String memoryProblem(ModelWeights w, Strategy s, int depth, TensorOps ops) {
+        long positions = (long) depth + decode;
+        if (positions > w.config().maxPositions()) {
+            return "depth " + depth + " + " + decode + " decoded tokens exceeds the model's context of "
+                    + w.config().maxPositions() + " positions";
+        }
+        long needed;
+        try (Session session = sessionFor(w, s, depth, ops)) {
+            needed = session.kvBudgetBytes();
+        } catch (ContextBudgetException e) {
+            return e.getMessage();
+        }
+        OptionalLong free = ProcessMemory.availableBytes();
+        if (free.isEmpty()) {
+            return null; // not Linux: nothing to check against; the pool's own budget still applies
+        }
+        // The Java heap may still grow to its maximum beside the off-heap pages.
+        Runtime rt = Runtime.getRuntime();
+        long heapGrowth = rt.maxMemory() - rt.totalMemory();
+        long available = free.getAsLong() - heapGrowth;
+        if (needed > available) {
+            return String.format(Locale.ROOT, "needs %d bytes (%.1f GiB) of KV pages; %d bytes (%.1f GiB) available"
+                    + " (MemAvailable %d less %d the Java heap may still take)", needed, needed / 1073741824.0,
+                    available, available / 1073741824.0, free.getAsLong(), heapGrowth);
+        }
+        return null;
     }
 
     /** One untimed short run, so that the first cell does not pay for compiling the kernels. */
@@ -210,20 +269,6 @@ public final class LongContextBench implements Callable<Integer> {
         return (Arrays.stream(v).max().orElse(0) - Arrays.stream(v).min().orElse(0)) / 2;
     }
 
-    /** This process's resident set (Linux {@code /proc/self/status} VmRSS), or 0 where unavailable. */
-    static long residentBytes() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                }
-            }
-        } catch (IOException | NumberFormatException e) {
-            return 0;
-        }
-        return 0;
-    }
-
     private void writeChart(List<Cell> cells, Path file) throws IOException {
         XYChart c = new XYChartBuilder().width(900).height(500).title("longctx bench: " + model).xAxisTitle("context depth (tokens)")
                 .yAxisTitle("decode tokens/s").build();
@@ -239,6 +284,14 @@ public final class LongContextBench implements Callable<Integer> {
             XYSeries kv = c.addSeries(name + " KV", x, rows.stream().mapToDouble(v -> v.kvBytes() / 1048576.0).toArray());
             kv.setYAxisGroup(1);
         }
-        BitmapEncoder.saveBitmap(c, file.toString().replaceFirst("\\.png$", ""), BitmapEncoder.BitmapFormat.PNG);
+        // Written beside the target and moved into place, so an interrupted run leaves no partial chart.
+        Path target = file.toAbsolutePath();
+        Path tmp = target.resolveSibling("." + target.getFileName() + ".partial.png");
+        try {
+            BitmapEncoder.saveBitmap(c, tmp.toString().replaceFirst("\\.png$", ""), BitmapEncoder.BitmapFormat.PNG);
+            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
     }
 }

@@ -33,6 +33,7 @@ class LongContextBenchTest {
         for (JsonNode r : records) {
             assertTrue(r.get("prefill_tps").asDouble() > 0 && r.get("decode_tps").asDouble() > 0, r.toString());
             assertTrue(r.get("kv_bytes").asLong() > 0, r.toString());
+            assertTrue(r.get("peak_rss_bytes").asLong() > r.get("kv_bytes").asLong(), "per-run peak RSS on Linux: " + r);
         }
         // At depth 300 the bounded strategies hold less KV than the full cache.
         long full = records.get(1).get("kv_bytes").asLong();
@@ -40,6 +41,27 @@ class LongContextBenchTest {
         assertEquals("full", records.get(1).get("strategy").asText());
         assertTrue(streaming < full, streaming + " vs " + full);
         assertTrue(Files.size(chart) > 1000, "chart written");
+        try (var files = Files.list(tmp)) {
+            assertEquals(1, files.count(), "only the chart, no partial file beside it");
+        }
+    }
+
+    @Test
+    void cellsThatCannotRunAreReportedBeforeAnyWork() {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cl = new CommandLine(new LongContextBench());
+        cl.setOut(new PrintWriter(out));
+        cl.setErr(new PrintWriter(err));
+        // The tiny preset has a context of 4096 positions.
+        int code = cl.execute("--model", "tiny", "--weights", "F32", "--strategies", "full", "--depths", "40,5000", "--decode",
+                "2", "--reps", "1", "--threads", "1", "--json");
+        assertEquals(0, code, err.toString());
+        String log = err.toString();
+        int skipped = log.indexOf("full depth 5000: skipped: depth 5000 + 2 decoded tokens exceeds the model's context of 4096");
+        assertTrue(skipped >= 0, log);
+        assertTrue(skipped < log.indexOf("full depth 40 rep 1"), "reported before the first run: " + log);
+        assertTrue(out.toString().contains("\"skipped\""), out.toString());
     }
 
     @Test
