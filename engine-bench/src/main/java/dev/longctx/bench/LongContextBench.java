@@ -55,7 +55,7 @@ public final class LongContextBench implements Callable<Integer> {
     DType kvType;
 
     @Option(names = "--strategies", split = ",", defaultValue = "full,streaming,h2o,snapkv,quest,duo,sparse-prefill",
-            description = "strategies (default ${DEFAULT-VALUE})")
+            description = "strategies (default ${DEFAULT-VALUE}); sparse-prefill takes an estimator: sparse-prefill:a-shape, sparse-prefill:top-k")
     List<String> strategies;
 
     @Option(names = "--depths", split = ",", defaultValue = "1024,4096", description = "context depths (default ${DEFAULT-VALUE})")

@@ -154,13 +154,50 @@ public sealed interface Strategy {
     }
 
     /**
-     * MInference-style block-sparse prefill (Jiang et al., 2024) with a vertical-slash estimator,
-     * then exact decode over the full cache.
+     * MInference-style block-sparse prefill (Jiang et al., 2024), then exact decode over the full
+     * cache. Each prefill chunk's block mask comes from {@code estimator}.
+     *
+     * <p>How sparse the mask is depends on the model: vertical-slash finds the columns and
+     * diagonals that real models' attention concentrates on, but on random weights, whose attention
+     * has no such structure, it keeps almost every block (97% for a 512-token chunk at 16K,
+     * measured); A-shape and top-k keep a fixed share whatever the model.
+     *
+     * @param estimator how each chunk's block mask is estimated
      */
-    record SparsePrefill() implements Strategy {
+    record SparsePrefill(Estimator estimator) implements Strategy {
+        /** The MInference pattern estimators ({@code MInferenceEstimators} in engine-attention). */
+        public enum Estimator {
+            /** Columns and diagonals from the last 64 queries' softmax (MInference's most common pattern). */
+            VERTICAL_SLASH("vertical-slash"),
+            /** Sink pages plus the most recent pages: 128 + 3968 tokens. */
+            A_SHAPE("a-shape"),
+            /** The top 4.9% of pages per query block by mean-pooled q.k (MInference's 100 of 2048 blocks). */
+            TOP_K_BLOCKS("top-k");
+
+            private final String label;
+
+            Estimator(String label) {
+                this.label = label;
+            }
+
+            /** The name used after {@code sparse-prefill:}. */
+            public String label() {
+                return label;
+            }
+        }
+
+        /** The default: vertical-slash. */
+        public SparsePrefill() {
+            this(Estimator.VERTICAL_SLASH);
+        }
+
+        public SparsePrefill {
+            Objects.requireNonNull(estimator, "estimator");
+        }
+
         @Override
         public String name() {
-            return "sparse-prefill";
+            return estimator == Estimator.VERTICAL_SLASH ? "sparse-prefill" : "sparse-prefill:" + estimator.label();
         }
 
         @Override
@@ -176,7 +213,18 @@ public sealed interface Strategy {
      * @throws IllegalArgumentException naming the known strategies
      */
     static Strategy parse(String name) {
-        return switch (name.toLowerCase(Locale.ROOT)) {
+        String lower = name.toLowerCase(Locale.ROOT);
+        if (lower.startsWith("sparse-prefill:")) {
+            String label = lower.substring("sparse-prefill:".length());
+            for (SparsePrefill.Estimator e : SparsePrefill.Estimator.values()) {
+                if (e.label().equals(label)) {
+                    return new SparsePrefill(e);
+                }
+            }
+            throw new IllegalArgumentException("unknown sparse-prefill estimator '" + label + "' in '" + name
+                    + "' (vertical-slash, a-shape, top-k)");
+        }
+        return switch (lower) {
             case "full" -> new Full();
             case "streaming", "streamingllm" -> new Streaming(0, 0);
             case "h2o" -> new H2o(0, 0);
@@ -185,7 +233,7 @@ public sealed interface Strategy {
             case "sparse-prefill", "minference" -> new SparsePrefill();
             case "duo" -> throw new IllegalArgumentException("strategy 'duo' needs a head profile (--profile FILE)");
             default -> throw new IllegalArgumentException("unknown strategy '" + name
-                    + "' (full, streaming, h2o, snapkv, quest, duo, sparse-prefill)");
+                    + "' (full, streaming, h2o, snapkv, quest, duo, sparse-prefill[:vertical-slash|a-shape|top-k])");
         };
     }
 

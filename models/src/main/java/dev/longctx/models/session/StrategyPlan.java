@@ -52,7 +52,11 @@ final class StrategyPlan implements AttentionPlan {
         this.tiled = exact.kernel(0, 2); // the chunk kernel: tiled
         this.special = switch (strategy) {
             case Strategy.Quest q -> new QuestAttention(ops, q.selected());
-            case Strategy.SparsePrefill sp -> new BlockSparseAttention(ops, MInferenceEstimators.verticalSlash());
+            case Strategy.SparsePrefill sp -> new BlockSparseAttention(ops, switch (sp.estimator()) {
+                case VERTICAL_SLASH -> MInferenceEstimators.verticalSlash();
+                case A_SHAPE -> MInferenceEstimators.aShape();
+                case TOP_K_BLOCKS -> MInferenceEstimators.topKBlocks();
+            });
             case Strategy.Streaming s -> new PerHeadAttention(h -> tiled, h -> AttentionMask.slidingWindow(s.window(), s.sinks()));
             default -> null;
         };

@@ -96,7 +96,46 @@ class SessionTest {
     private static List<Strategy> everyStrategy() {
         HeadProfile half = halfRetrievalProfile();
         return List.of(new Strategy.Streaming(0, 0), new Strategy.H2o(0, 0), new Strategy.SnapKv(0, 0), new Strategy.Quest(0),
-                new Strategy.SparsePrefill(), new Strategy.RetrievalHeads(half, 0, 0));
+                new Strategy.SparsePrefill(), new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.A_SHAPE),
+                new Strategy.RetrievalHeads(half, 0, 0));
+    }
+
+    @Test
+    void sparsePrefillEstimatorsByName() {
+        assertEquals(new Strategy.SparsePrefill(), Strategy.parse("sparse-prefill"));
+        assertEquals(new Strategy.SparsePrefill(), Strategy.parse("minference"));
+        for (Strategy.SparsePrefill.Estimator e : Strategy.SparsePrefill.Estimator.values()) {
+            Strategy s = new Strategy.SparsePrefill(e);
+            assertEquals(s, Strategy.parse(s.name()), s.name());
+        }
+        assertEquals(new Strategy.SparsePrefill(), Strategy.parse("sparse-prefill:vertical-slash"));
+        assertEquals("sparse-prefill:top-k", Strategy.parse("Sparse-Prefill:Top-K").name());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Strategy.parse("sparse-prefill:dense"));
+        assertTrue(e.getMessage().contains("unknown sparse-prefill estimator 'dense'")
+                && e.getMessage().contains("vertical-slash, a-shape, top-k"), e.getMessage());
+    }
+
+    /** Top-k blocks keeps a few of the 19 pages a 300-token prompt fills: the prefill really is sparse. */
+    @Test
+    void topKSparsePrefillDropsBlocks() {
+        int[] prompt = new int[300];
+        for (int i = 0; i < prompt.length; i++) {
+            prompt[i] = 1 + (i * 37) % (model.config().vocabSize() - 1);
+        }
+        float[] exact;
+        try (Session s = session(new Strategy.Full()).budgetTokens(prompt.length + 1).build()) {
+            exact = s.prefill(prompt, null);
+        }
+        try (Session s = session(new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.TOP_K_BLOCKS))
+                .budgetTokens(prompt.length + 1).build()) {
+            float[] sparse = s.prefill(prompt, null);
+            double diff = 0;
+            for (int i = 0; i < exact.length; i++) {
+                assertTrue(Float.isFinite(sparse[i]), "finite logits");
+                diff = Math.max(diff, Math.abs(exact[i] - sparse[i]));
+            }
+            assertTrue(diff > 1e-3, "dropped blocks change the logits, max diff " + diff);
+        }
     }
 
     /** Even KV heads retrieval, odd ones streaming. */
