@@ -221,12 +221,13 @@ public final class LongContextBench implements Callable<Integer> {
     }
 
     /**
-     * Why a cell cannot run, or null: a context beyond the model's, or KV pages beyond the memory
-     * available now (building a session reserves nothing; pages are allocated as they fill).
+     * Why a cell cannot run, or null: for strategies that keep every token, a context beyond the
+     * model's (bounded strategies run past it, as the session allows); for all, KV pages beyond the
+     * memory available now (building a session reserves nothing; pages are allocated as they fill).
      */
     private String memoryProblem(ModelWeights w, Strategy s, int depth, TensorOps ops) {
         long positions = (long) depth + decode;
-        if (positions > w.config().maxPositions()) {
+        if (s.keepsEveryToken() && positions > w.config().maxPositions()) {
             return "depth " + depth + " + " + decode + " decoded tokens exceeds the model's context of "
                     + w.config().maxPositions() + " positions";
         }

@@ -24,11 +24,6 @@ final class ProcessMemory {
         return kibField(MEMINFO, "MemAvailable:");
     }
 
-    /** This process's resident set now ({@code VmRSS}). */
-    static OptionalLong residentBytes() {
-        return kibField(STATUS, "VmRSS:");
-    }
-
     /** This process's peak resident set since start or the last {@link #resetPeak} ({@code VmHWM}). */
     static OptionalLong peakResidentBytes() {
         return kibField(STATUS, "VmHWM:");

@@ -54,14 +54,16 @@ class LongContextBenchTest {
         cl.setOut(new PrintWriter(out));
         cl.setErr(new PrintWriter(err));
         // The tiny preset has a context of 4096 positions.
-        int code = cl.execute("--model", "tiny", "--weights", "F32", "--strategies", "full", "--depths", "40,5000", "--decode",
-                "2", "--reps", "1", "--threads", "1", "--json");
+        int code = cl.execute("--model", "tiny", "--weights", "F32", "--strategies", "full,streaming", "--depths", "40,5000",
+                "--budget", "32", "--decode", "2", "--reps", "1", "--threads", "1", "--chunk", "512", "--json");
         assertEquals(0, code, err.toString());
         String log = err.toString();
         int skipped = log.indexOf("full depth 5000: skipped: depth 5000 + 2 decoded tokens exceeds the model's context of 4096");
         assertTrue(skipped >= 0, log);
         assertTrue(skipped < log.indexOf("full depth 40 rep 1"), "reported before the first run: " + log);
         assertTrue(out.toString().contains("\"skipped\""), out.toString());
+        // A bounded strategy runs past the model's context, as sessions allow.
+        assertTrue(log.contains("streaming depth 5000 rep 1: prefill"), log);
     }
 
     @Test
