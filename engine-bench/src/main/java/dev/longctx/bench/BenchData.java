@@ -62,6 +62,16 @@ final class BenchData {
     }
 
     /** {@code n} uniform values in [-1, 1). */
+    /** {@code n} token ids drawn uniformly from {@code [0, vocab)}: the prompts of the speed benchmarks. */
+    static int[] randomTokens(int n, int vocab, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) {
+            ids[i] = r.nextInt(vocab);
+        }
+        return ids;
+    }
+
     static float[] randomFloats(int n, long seed) {
         float[] a = new float[n];
         fill(new SplittableRandom(seed), a);

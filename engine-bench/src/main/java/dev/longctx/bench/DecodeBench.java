@@ -1,15 +1,8 @@
 package dev.longctx.bench;
 
-import dev.longctx.core.kernels.KernelProvider;
-import dev.longctx.core.kernels.TensorOps;
-import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.tensor.DType;
-import dev.longctx.kvcache.BlockPool;
-import dev.longctx.kvcache.KvLayout;
 import dev.longctx.kvcache.SequenceKvCache;
-import dev.longctx.models.config.ModelConfig;
 import dev.longctx.models.decoder.Decoder;
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -56,10 +49,8 @@ public class DecodeBench {
     @Param({"F16"})
     public String kvType;
 
-    private ComputePool pool;
-    private SyntheticModel model;
+    private SyntheticDecoder synthetic;
     private Decoder decoder;
-    private BlockPool blocks;
     private SequenceKvCache cache;
     private int[] prompt;
     private long position;
@@ -68,22 +59,15 @@ public class DecodeBench {
     /** Builds the synthetic model. */
     @Setup(Level.Trial)
     public void setup() {
-        model = SyntheticModel.smollm2(DType.valueOf(dtype), BenchData.SEED);
-        ModelConfig c = model.config();
-        pool = ComputePool.create(threads);
-        decoder = new Decoder(model.weights(), new TensorOps(KernelProvider.get(), pool));
-        blocks = new BlockPool(new KvLayout(c.layers(), c.kvHeads(), c.headDim(), 64, DType.valueOf(kvType)), 1L << 30);
-        SplittableRandom r = new SplittableRandom(BenchData.SEED + 1);
-        prompt = new int[depth];
-        for (int i = 0; i < depth; i++) {
-            prompt[i] = r.nextInt(c.vocabSize());
-        }
+        synthetic = new SyntheticDecoder(DType.valueOf(dtype), DType.valueOf(kvType), threads);
+        decoder = synthetic.decoder;
+        prompt = synthetic.randomPrompt(depth);
     }
 
     /** A fresh sequence prefilled to {@code depth}. */
     @Setup(Level.Iteration)
     public void prefill() {
-        cache = SequenceKvCache.create(blocks);
+        cache = SequenceKvCache.create(synthetic.blocks);
         decoder.forward(cache, prompt, 0, false);
         position = depth;
         next = prompt[depth - 1];
@@ -98,9 +82,7 @@ public class DecodeBench {
     /** Frees everything. */
     @TearDown(Level.Trial)
     public void tearDown() {
-        blocks.close();
-        pool.close();
-        model.close();
+        synthetic.close();
     }
 
     /** One decode step; the argmax becomes the next input, as in greedy generation. */

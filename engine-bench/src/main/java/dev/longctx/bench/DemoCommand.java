@@ -1,8 +1,6 @@
 package dev.longctx.bench;
 
-import dev.longctx.core.kernels.KernelProvider;
 import dev.longctx.core.kernels.TensorOps;
-import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.tensor.DType;
 import dev.longctx.kvcache.KvLayout;
 import dev.longctx.models.decoder.ModelWeights;
@@ -17,7 +15,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -82,7 +79,7 @@ public final class DemoCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        TensorOps ops = new TensorOps(KernelProvider.get(), threads == null ? ComputePool.shared() : ComputePool.create(threads));
+        TensorOps ops = TensorOps.withThreads(threads);
         out.printf("longctx demo: %d-token prompt, %d generated tokens, KV %s pages, %d threads%n", context, decode, kvType,
                 ops.pool().threads());
         List<Row> rows = new ArrayList<>();
@@ -94,11 +91,7 @@ public final class DemoCommand implements Callable<Integer> {
                         weights, seed);
                 out.flush();
             }
-            SplittableRandom r = new SplittableRandom(seed);
-            int[] prompt = new int[context];
-            for (int i = 0; i < context; i++) {
-                prompt[i] = r.nextInt(w.config().vocabSize());
-            }
+            int[] prompt = BenchData.randomTokens(context, w.config().vocabSize(), seed);
             List<String> order = new ArrayList<>(List.of("full"));
             strategies.stream().map(String::trim).filter(x -> !x.equals("full")).forEach(order::add);
             StrategyNames names = new StrategyNames(w, budget, profile, ops, err);

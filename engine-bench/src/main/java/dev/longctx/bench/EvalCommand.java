@@ -3,9 +3,7 @@ package dev.longctx.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.longctx.core.kernels.KernelProvider;
 import dev.longctx.core.kernels.TensorOps;
-import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.tensor.DType;
 import dev.longctx.models.LoadedModel;
 import dev.longctx.models.session.AttentionFidelity;
@@ -106,7 +104,7 @@ public final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        TensorOps ops = new TensorOps(KernelProvider.get(), threads == null ? ComputePool.shared() : ComputePool.create(threads));
+        TensorOps ops = TensorOps.withThreads(threads);
         ObjectMapper mapper = new ObjectMapper();
         ObjectNode root = mapper.createObjectNode();
         try (LoadedModel m = LoadedModel.open(model)) {

@@ -3,9 +3,7 @@ package dev.longctx.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.longctx.core.kernels.KernelProvider;
 import dev.longctx.core.kernels.TensorOps;
-import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.tensor.DType;
 import dev.longctx.models.decoder.ModelWeights;
 import dev.longctx.models.session.ContextBudgetException;
@@ -23,7 +21,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.OptionalLong;
-import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
@@ -112,7 +109,7 @@ public final class LongContextBench implements Callable<Integer> {
         if (reps < 1 || decode < 2 || depths.stream().anyMatch(d -> d < 1)) {
             throw new CommandLine.ParameterException(spec.commandLine(), "need --reps >= 1, --decode >= 2 and positive depths");
         }
-        TensorOps ops = new TensorOps(KernelProvider.get(), threads == null ? ComputePool.shared() : ComputePool.create(threads));
+        TensorOps ops = TensorOps.withThreads(threads);
         List<Cell> cells = new ArrayList<>();
         try (BenchModel w = BenchModel.open(model, weights, seed)) {
             err.printf("model %s (%s), %d threads, KV %s, budget %d tokens/head, %d decoded tokens, %d reps%n", model,
@@ -188,11 +185,7 @@ public final class LongContextBench implements Callable<Integer> {
         double[] dec = new double[reps];
         long kv = 0;
         long peakRss = 0;
-        SplittableRandom r = new SplittableRandom(seed + depth);
-        int[] prompt = new int[depth];
-        for (int i = 0; i < depth; i++) {
-            prompt[i] = r.nextInt(w.config().vocabSize());
-        }
+        int[] prompt = BenchData.randomTokens(depth, w.config().vocabSize(), seed + depth);
         for (int rep = 0; rep < reps; rep++) {
             int repNo = rep + 1;
             // Each run reports its own peak; where the kernel refuses the reset, the process's peak.

@@ -1,15 +1,8 @@
 package dev.longctx.bench;
 
-import dev.longctx.core.kernels.KernelProvider;
-import dev.longctx.core.kernels.TensorOps;
-import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.tensor.DType;
-import dev.longctx.kvcache.BlockPool;
-import dev.longctx.kvcache.KvLayout;
 import dev.longctx.kvcache.SequenceKvCache;
-import dev.longctx.models.config.ModelConfig;
 import dev.longctx.models.decoder.Decoder;
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -51,39 +44,28 @@ public class PrefillBench {
     @Param({"2"})
     public int threads;
 
-    private ComputePool pool;
-    private SyntheticModel model;
+    private SyntheticDecoder synthetic;
     private Decoder decoder;
-    private BlockPool blocks;
     private int[] prompt;
 
     /** Builds the synthetic model. */
     @Setup(Level.Trial)
     public void setup() {
-        model = SyntheticModel.smollm2(DType.valueOf(dtype), BenchData.SEED);
-        ModelConfig c = model.config();
-        pool = ComputePool.create(threads);
-        decoder = new Decoder(model.weights(), new TensorOps(KernelProvider.get(), pool));
-        blocks = new BlockPool(new KvLayout(c.layers(), c.kvHeads(), c.headDim(), 64, DType.F16), 1L << 30);
-        SplittableRandom r = new SplittableRandom(BenchData.SEED + 1);
-        prompt = new int[tokens];
-        for (int i = 0; i < tokens; i++) {
-            prompt[i] = r.nextInt(c.vocabSize());
-        }
+        synthetic = new SyntheticDecoder(DType.valueOf(dtype), DType.F16, threads);
+        decoder = synthetic.decoder;
+        prompt = synthetic.randomPrompt(tokens);
     }
 
     /** Frees everything. */
     @TearDown(Level.Trial)
     public void tearDown() {
-        blocks.close();
-        pool.close();
-        model.close();
+        synthetic.close();
     }
 
     /** One prefill of the prompt into a fresh sequence, logits of the last token. */
     @Benchmark
     public float[] prefill() {
-        try (SequenceKvCache cache = SequenceKvCache.create(blocks)) {
+        try (SequenceKvCache cache = SequenceKvCache.create(synthetic.blocks)) {
             return decoder.forward(cache, prompt, 0, false);
         }
     }

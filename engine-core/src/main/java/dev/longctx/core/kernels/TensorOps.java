@@ -62,6 +62,14 @@ public final class TensorOps {
         return new TensorOps(KernelProvider.get(), ComputePool.shared());
     }
 
+    /**
+     * The provider's kernels on a new pool of {@code threads} threads, or {@link #defaults()} when
+     * {@code threads} is null (a command line's optional {@code --threads}).
+     */
+    public static TensorOps withThreads(Integer threads) {
+        return threads == null ? defaults() : new TensorOps(KernelProvider.get(), ComputePool.create(threads));
+    }
+
     public VectorKernels kernels() {
         return kernels;
     }

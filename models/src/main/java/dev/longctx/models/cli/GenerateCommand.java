@@ -2,9 +2,7 @@ package dev.longctx.models.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.longctx.core.kernels.KernelProvider;
 import dev.longctx.core.kernels.TensorOps;
-import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.sampling.SamplerConfig;
 import dev.longctx.core.tensor.DType;
 import dev.longctx.kvcache.HeadProfile;
@@ -114,7 +112,7 @@ final class GenerateCommand implements Callable<Integer> {
         String text = prompt != null ? prompt : readLenient(promptFile);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        TensorOps ops = threads == null ? TensorOps.defaults() : new TensorOps(KernelProvider.get(), ComputePool.create(threads));
+        TensorOps ops = TensorOps.withThreads(threads);
         try (LoadedModel m = LoadedModel.open(model)) {
             Tokenizer tok = TokenizeCommand.Cli.tokenizer(tokenizerFile == null && m.format().equals("llama2c") ? null : model,
                     tokenizerFile, spec);

@@ -1,8 +1,6 @@
 package dev.longctx.models.cli;
 
-import dev.longctx.core.kernels.KernelProvider;
 import dev.longctx.core.kernels.TensorOps;
-import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.kvcache.HeadProfile;
 import dev.longctx.kvcache.HeadProfiler;
 import dev.longctx.models.LoadedModel;
@@ -47,7 +45,7 @@ final class ProfileHeadsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        TensorOps ops = threads == null ? TensorOps.defaults() : new TensorOps(KernelProvider.get(), ComputePool.create(threads));
+        TensorOps ops = TensorOps.withThreads(threads);
         HeadProfiler.Settings settings = new HeadProfiler.Settings(context, needle, depths, seed);
         try (LoadedModel m = LoadedModel.open(model);
                 DecoderProfilerModel adapter = new DecoderProfilerModel(m.weights(), ops, context + needle)) {
