@@ -21,13 +21,12 @@ public final class DenseKvView implements KvView {
     private final MemorySegment[] values;
     private final long[] positions;
     private final boolean[] valid;
-    private final float[][] keyMin;
-    private final float[][] keyMax;
+    private final PageKeyBounds bounds;
     /** Pages that still have an evicted slot; {@link #allValid} is then false. */
     private final java.util.BitSet pagesWithHoles = new java.util.BitSet();
 
     private DenseKvView(int headDim, DType dtype, int pageSize, int length, MemorySegment[] keys, MemorySegment[] values,
-                        long[] positions, boolean[] valid, float[][] keyMin, float[][] keyMax) {
+                        long[] positions, boolean[] valid, PageKeyBounds bounds) {
         this.headDim = headDim;
         this.dtype = dtype;
         this.pageSize = pageSize;
@@ -36,8 +35,7 @@ public final class DenseKvView implements KvView {
         this.values = values;
         this.positions = positions;
         this.valid = valid;
-        this.keyMin = keyMin;
-        this.keyMax = keyMax;
+        this.bounds = bounds;
     }
 
     /**
@@ -84,17 +82,15 @@ public final class DenseKvView implements KvView {
         Arena arena = Arena.ofAuto(); // freed by the GC with the view
         MemorySegment[] ks = new MemorySegment[pages];
         MemorySegment[] vs = new MemorySegment[pages];
-        float[][] mins = new float[pages][];
-        float[][] maxs = new float[pages][];
+        float[] mins = new float[pages * headDim];
+        float[] maxs = new float[pages * headDim];
+        Arrays.fill(mins, Float.POSITIVE_INFINITY);
+        Arrays.fill(maxs, Float.NEGATIVE_INFINITY);
         for (int p = 0; p < pages; p++) {
             // Off-heap like the real cache: the Vector API only intrinsifies 16-bit loads from
             // native segments (from a byte[]-backed heap segment they ran 50x slower, measured).
             ks[p] = arena.allocate(rowBytes * pageSize, 64);
             vs[p] = arena.allocate(rowBytes * pageSize, 64);
-            mins[p] = new float[headDim];
-            maxs[p] = new float[headDim];
-            Arrays.fill(mins[p], Float.POSITIVE_INFINITY);
-            Arrays.fill(maxs[p], Float.NEGATIVE_INFINITY);
         }
         float[] decoded = new float[headDim];
         for (int i = 0; i < n; i++) {
@@ -105,13 +101,13 @@ public final class DenseKvView implements KvView {
             // Bounds of the stored (rounded) keys, so Quest's bound holds for what kernels read.
             Quantization.dequantize(dtype, ks[p], s * rowBytes, decoded, 0, headDim);
             for (int c = 0; c < headDim; c++) {
-                mins[p][c] = Math.min(mins[p][c], decoded[c]);
-                maxs[p][c] = Math.max(maxs[p][c], decoded[c]);
+                mins[p * headDim + c] = Math.min(mins[p * headDim + c], decoded[c]);
+                maxs[p * headDim + c] = Math.max(maxs[p * headDim + c], decoded[c]);
             }
         }
         boolean[] valid = new boolean[pages * pageSize];
         Arrays.fill(valid, 0, n, true);
-        return new DenseKvView(headDim, dtype, pageSize, n, ks, vs, positions.clone(), valid, mins, maxs);
+        return new DenseKvView(headDim, dtype, pageSize, n, ks, vs, positions.clone(), valid, new PageKeyBounds(mins, maxs));
     }
 
     /** Marks a token (by index 0..n-1) as evicted; kernels then skip it. Key bounds are not shrunk. */
@@ -175,13 +171,8 @@ public final class DenseKvView implements KvView {
     }
 
     @Override
-    public float[] keyMin(int page) {
-        return keyMin[page];
-    }
-
-    @Override
-    public float[] keyMax(int page) {
-        return keyMax[page];
+    public PageKeyBounds keyBounds() {
+        return bounds;
     }
 
     @Override

@@ -70,16 +70,29 @@ public interface KvView {
     }
 
     /**
-     * Per-channel minimum of the page's valid keys (Quest's page bounds), {@code headDim} floats,
-     * or null when the view does not maintain them.
+     * Quest's per-page key bounds of every page at once, or null when the view does not maintain
+     * them: page {@code p}'s per-channel minimum of its stored keys is
+     * {@code keyBounds().min()[p * headDim() + c]}, its maximum likewise in {@code max()}. The
+     * bounds cover every stored key of the page (evicted ones may be included), so for any valid
+     * key they hold. One contiguous pair of arrays, so that a scan over thousands of pages reads
+     * them as a stream instead of chasing per-page objects (at 64K tokens that chase cost Quest
+     * about 0.5 us per page). The arrays belong to the view: read-only, and valid until the
+     * cache behind it is next written.
      */
-    default float[] keyMin(int page) {
+    default PageKeyBounds keyBounds() {
         return null;
     }
 
-    /** Per-channel maximum of the page's valid keys, or null; see {@link #keyMin}. */
+    /** Per-channel minimum of page {@code page}'s keys (a copy), or null; see {@link #keyBounds}. */
+    default float[] keyMin(int page) {
+        PageKeyBounds b = keyBounds();
+        return b == null ? null : java.util.Arrays.copyOfRange(b.min(), page * headDim(), (page + 1) * headDim());
+    }
+
+    /** Per-channel maximum of page {@code page}'s keys (a copy), or null; see {@link #keyBounds}. */
     default float[] keyMax(int page) {
-        return null;
+        PageKeyBounds b = keyBounds();
+        return b == null ? null : java.util.Arrays.copyOfRange(b.max(), page * headDim(), (page + 1) * headDim());
     }
 
     /** Number of used slots over all pages (valid or not). */

@@ -11,7 +11,7 @@ import java.util.BitSet;
  * selected pages.
  *
  * <p><b>Bound.</b> Each page keeps the per-channel minimum {@code m} and maximum {@code M} of its
- * keys ({@link KvView#keyMin}, {@link KvView#keyMax}). For a query q (pre-scaled by the problem's
+ * keys ({@link KvView#keyBounds}). For a query q (pre-scaled by the problem's
  * scale) the page bound {@code U = sum_i max(q_i M_i, q_i m_i)} is at least {@code q.k} for every
  * key of the page; it is computed as {@code q+ . M + q- . m} with {@code q+ = max(q, 0)} and
  * {@code q- = min(q, 0)}, two vectorised dot products per head and page. The soft cap is monotone,
@@ -32,7 +32,7 @@ import java.util.BitSet;
  * allows are attended. Pages whose keys were all evicted still compete (checking would cost a scan
  * of every slot); the cache should drop such pages.
  *
- * <p><b>Missing bounds.</b> When a view returns null from {@code keyMin}/{@code keyMax}, the bounds
+ * <p><b>Missing bounds.</b> When a view returns null from {@code keyBounds}, the bounds
  * of that page are computed from its keys on every call (dequantise, per-channel min/max of valid
  * slots). That keeps the kernel correct on any view but reads every key, so it then saves only the
  * V traffic and the exact pass; views that maintain bounds (the dense view, the paged cache) avoid
@@ -86,6 +86,7 @@ public final class QuestAttention extends SelectedAttention {
         boolean[] keep = ws.flag = grow(ws.flag, pages);
         Arrays.fill(keep, 0, pages, false);
         long budgetPages = ((long) budget.budget() + ps - 1) / ps;
+        PageKeyBounds kb = view.keyBounds();
         int nc = 0;
         int forced = 0;
         int last = -1;
@@ -108,7 +109,7 @@ public final class QuestAttention extends SelectedAttention {
             cand[nc] = pg;
             if (budget.budget() < (long) pages * ps) {
                 // Only a budget smaller than the view needs the bounds.
-                bounds(ws, k, view, pg, n, q, g, d, ub, pages, nc);
+                bounds(ws, k, view, kb, pg, n, q, g, d, ub, pages, nc);
             }
             nc++;
         }
@@ -171,11 +172,16 @@ public final class QuestAttention extends SelectedAttention {
     }
 
     /** Writes the g heads' bounds of page {@code pg} into {@code ub[j * stride + c]}. */
-    private static void bounds(Workspace ws, VectorKernels k, KvView view, int pg, int n, float[] q, int g, int d,
-                               float[] ub, int stride, int c) {
-        float[] mn = view.keyMin(pg);
-        float[] mx = view.keyMax(pg);
-        if (mn == null || mx == null) {
+    private static void bounds(Workspace ws, VectorKernels k, KvView view, PageKeyBounds kb, int pg, int n, float[] q,
+                               int g, int d, float[] ub, int stride, int c) {
+        float[] mn;
+        float[] mx;
+        int off;
+        if (kb != null) {
+            mn = kb.min();
+            mx = kb.max();
+            off = pg * d;
+        } else {
             if (!pageBounds(ws, k, view, pg, n, d)) {
                 for (int j = 0; j < g; j++) {
                     ub[j * stride + c] = Float.NEGATIVE_INFINITY; // no valid key: nothing to attend
@@ -184,19 +190,21 @@ public final class QuestAttention extends SelectedAttention {
             }
             mn = ws.min;
             mx = ws.max;
+            off = 0;
         }
         for (int j = 0; j < g; j++) {
-            ub[j * stride + c] = bound(k, q, j * d, g * d + j * d, mn, mx, d);
+            ub[j * stride + c] = bound(k, q, j * d, g * d + j * d, mn, mx, off, d);
         }
     }
 
     /**
      * Quest's page bound {@code sum_i max(q_i max_i, q_i min_i)} from the split query:
      * {@code qPlus . max + qMinus . min}, where {@code q[posOff..]} holds {@code max(q, 0)} and
-     * {@code q[negOff..]} holds {@code min(q, 0)}.
+     * {@code q[negOff..]} holds {@code min(q, 0)}, and the page's bounds start at {@code min[off]}
+     * and {@code max[off]}.
      */
-    static float bound(VectorKernels k, float[] q, int posOff, int negOff, float[] min, float[] max, int d) {
-        return k.dot(q, posOff, max, 0, d) + k.dot(q, negOff, min, 0, d);
+    static float bound(VectorKernels k, float[] q, int posOff, int negOff, float[] min, float[] max, int off, int d) {
+        return k.dot(q, posOff, max, off, d) + k.dot(q, negOff, min, off, d);
     }
 
     /** Per-channel min/max of the page's valid keys into ws.min/ws.max; false when none is valid. */

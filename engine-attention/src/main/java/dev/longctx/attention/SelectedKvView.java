@@ -143,14 +143,4 @@ public final class SelectedKvView implements KeySubsetView {
     public long pageMaxPosition(int page) {
         return base.pageMaxPosition(pages[page]);
     }
-
-    @Override
-    public float[] keyMin(int page) {
-        return base.keyMin(pages[page]);
-    }
-
-    @Override
-    public float[] keyMax(int page) {
-        return base.keyMax(pages[page]);
-    }
 }

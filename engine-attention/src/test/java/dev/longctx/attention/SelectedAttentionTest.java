@@ -272,7 +272,7 @@ class SelectedAttentionTest {
                     split[c] = Math.max(q[c], 0f);
                     split[d + c] = Math.min(q[c], 0f);
                 }
-                float u = QuestAttention.bound(k, split, 0, d, view.keyMin(0), view.keyMax(0), d);
+                float u = QuestAttention.bound(k, split, 0, d, view.keyMin(0), view.keyMax(0), 0, d);
                 float[] row = new float[d];
                 double trueMax = Double.NEGATIVE_INFINITY;
                 double slack = 0;

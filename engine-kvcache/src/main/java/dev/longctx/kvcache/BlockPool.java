@@ -15,14 +15,28 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p><b>Invariants</b> (under the pool lock): every page id in {@code [0, allocatedPages)} is
  * either on the free list with reference count 0, or referenced by at least one block table with
  * a reference count equal to the number of tables holding it. A page with a count above 1 is never
- * written (sequences copy it first). {@code allocatedPages * pageBytes <= budget}.
+ * written (sequences copy it first). {@code allocatedPages * pageBytes <= budget}. A page is free
+ * exactly when {@code freeIndex[page] >= 0}, and then {@code freeList[freeIndex[page]] == page}.
  *
  * <p>Memory is committed lazily, {@link #SLAB_PAGES} pages at a time, so a large budget costs
  * nothing until it is used; freed pages return to the free list, and the arena is released by
  * {@link #close()}. Thread-safe.
+ *
+ * <p><b>Locality.</b> {@link #allocate(int)} takes a stream key (a sequence passes its layer and
+ * KV head) and hands a stream the consecutive pages of a slab it started, so that one head's pages
+ * lie next to each other in memory: decode attention then reads one long run per head instead of a
+ * 16 KiB piece every megabyte. Measured (SmolLM2 shape, F16, 8K tokens x 30 layers, 2 threads):
+ * reading every page took 9.5 ms with per-head runs against 15.5 ms with the pages of all heads
+ * interleaved in append order, and split-K decode 17 against 25 ms. When the budget allows no new
+ * slab, any free page is used.
  */
 public final class BlockPool implements AutoCloseable {
-    /** Pages allocated together: fewer native allocations, and the budget is still honoured exactly. */
+    /**
+     * Pages allocated together: fewer native allocations, and one stream's run of pages (16 pages
+     * of 64 tokens: 1024 tokens of one head) lies in one piece; the budget is still honoured
+     * exactly. With many streams (layers x KV heads) up to one partly used slab per stream is
+     * committed, e.g. 30 x 3 x 16 pages of 16 KiB = 23 MB for a SmolLM2-shaped cache.
+     */
     static final int SLAB_PAGES = 16;
 
     private final KvLayout layout;
@@ -37,7 +51,11 @@ public final class BlockPool implements AutoCloseable {
     private final List<PageMeta> metas = new ArrayList<>();
     private int[] refCounts = new int[0];
     private int[] freeList = new int[0];
+    /** Index of each free page in {@link #freeList}, -1 for pages in use (O(1) removal of a given page). */
+    private int[] freeIndex = new int[0];
     private int freeCount;
+    /** Per stream key, the page that would continue its run (may be taken or in another slab: checked). */
+    private int[] streamNext = new int[0];
     private boolean closed;
 
     /**
@@ -74,15 +92,35 @@ public final class BlockPool implements AutoCloseable {
         return maxPages;
     }
 
-    /** A page with reference count 1 and empty metadata. */
-    int allocate() {
+    /**
+     * A page with reference count 1 and empty metadata, for stream {@code stream} (a locality key
+     * >= 0): the page after the stream's previous one when it is free and in the same slab, else the
+     * first page of a new slab while the budget allows one, else any free page.
+     *
+     * @throws KvCacheFullException when no page is free and the budget allows no more
+     */
+    int allocate(int stream) {
         lock.lock();
         try {
             checkOpen();
-            if (freeCount == 0) {
-                grow();
+            if (stream >= streamNext.length) {
+                int old = streamNext.length;
+                streamNext = Arrays.copyOf(streamNext, Math.max(stream + 1, old * 2));
+                Arrays.fill(streamNext, old, streamNext.length, -1);
             }
-            int page = freeList[--freeCount];
+            int next = streamNext[stream];
+            int page;
+            if (next > 0 && next < data.size() && next % SLAB_PAGES != 0 && freeIndex[next] >= 0) {
+                page = next;
+            } else if (data.size() < maxPages) {
+                page = grow();
+            } else if (freeCount > 0) {
+                page = freeList[freeCount - 1];
+            } else {
+                throw full();
+            }
+            takeFree(page);
+            streamNext[stream] = page + 1;
             refCounts[page] = 1;
             metas.get(page).reset();
             return page;
@@ -91,30 +129,48 @@ public final class BlockPool implements AutoCloseable {
         }
     }
 
-    private void grow() {
+    /** Removes a free page from the free list (swapping the last entry into its place). */
+    private void takeFree(int page) {
+        int i = freeIndex[page];
+        int last = freeList[--freeCount];
+        freeList[i] = last;
+        freeIndex[last] = i;
+        freeIndex[page] = -1;
+    }
+
+    private void pushFree(int page) {
+        freeIndex[page] = freeCount;
+        freeList[freeCount++] = page;
+    }
+
+    private KvCacheFullException full() {
+        long per = pageBytes(layout);
+        return new KvCacheFullException("KV cache budget of " + budgetBytes + " bytes is full: all " + maxPages
+                + " pages of " + per + " bytes are in use and one more is needed", budgetBytes, per);
+    }
+
+    /** Commits a new slab of free pages (its first page id is returned); the budget must allow one more page. */
+    private int grow() {
         int have = data.size();
-        if (have >= maxPages) {
-            long per = pageBytes(layout);
-            throw new KvCacheFullException("KV cache budget of " + budgetBytes + " bytes is full: all " + maxPages
-                    + " pages of " + per + " bytes are in use and one more is needed", budgetBytes, per);
-        }
         int n = Math.min(SLAB_PAGES, maxPages - have);
         long pageData = layout.pageDataBytes();
         MemorySegment slab = arena.allocate(pageData * n, 64);
         refCounts = Arrays.copyOf(refCounts, have + n);
         freeList = Arrays.copyOf(freeList, have + n);
+        freeIndex = Arrays.copyOf(freeIndex, have + n);
         long half = pageData / 2;
         for (int i = 0; i < n; i++) {
             MemorySegment page = slab.asSlice(pageData * i, pageData);
             data.add(page);
             keySegments.add(page.asSlice(0, half));
             valueSegments.add(page.asSlice(half, half));
-            metas.add(new PageMeta(layout.pageSize(), layout.headDim()));
+            metas.add(new PageMeta(layout.pageSize()));
         }
-        // Pushed in reverse so the lowest new id is handed out first.
+        // Pushed in reverse so that a pop hands out the lowest new id first.
         for (int i = n - 1; i >= 0; i--) {
-            freeList[freeCount++] = have + i;
+            pushFree(have + i);
         }
+        return have;
     }
 
     /** Adds a reference (a fork sharing the page). */
@@ -134,7 +190,7 @@ public final class BlockPool implements AutoCloseable {
         try {
             checkLive(page);
             if (--refCounts[page] == 0) {
-                freeList[freeCount++] = page;
+                pushFree(page);
             }
         } finally {
             lock.unlock();

@@ -58,8 +58,9 @@ public record KvLayout(int layers, int kvHeads, int headDim, int pageSize, DType
 
     /**
      * Bytes of per-page metadata kept on the heap: position (8) and validity (1) per slot, and the
-     * key min/max per channel (Quest, 8 per channel). A scoring policy (H2O) adds 4 bytes per slot
-     * when it first scores the page; that is counted against the budget too (see BlockPool).
+     * key min/max per channel (Quest, 8 per channel, kept per block-table entry). A scoring policy
+     * (H2O) adds 4 bytes per slot when it first scores the page; that is counted against the
+     * budget too (see BlockPool).
      */
     public long pageMetadataBytes() {
         return 9L * pageSize + 8L * headDim;

@@ -1,6 +1,7 @@
 package dev.longctx.kvcache;
 
 import dev.longctx.attention.KvView;
+import dev.longctx.attention.PageKeyBounds;
 import dev.longctx.core.kernels.KernelProvider;
 import dev.longctx.core.kernels.VectorKernels;
 import dev.longctx.core.rope.Rope;
@@ -31,6 +32,8 @@ public final class SequenceKvCache implements AutoCloseable {
     private final int[][][] tables;
     private final int[][] tableSizes;
     private final long[][] lastPositions;
+    /** [layer][head] what kernels read per page, contiguous, kept equal to the tables' pages. */
+    private final PageSummaries[][] summaries;
     private final float[] decoded;
     /** The provider's kernels: the write path encodes and decodes with them (bit-exact with the reference). */
     private final VectorKernels kernels = KernelProvider.get();
@@ -44,6 +47,12 @@ public final class SequenceKvCache implements AutoCloseable {
         tables = new int[l][h][4];
         tableSizes = new int[l][h];
         lastPositions = new long[l][h];
+        summaries = new PageSummaries[l][h];
+        for (PageSummaries[] row : summaries) {
+            for (int i = 0; i < row.length; i++) {
+                row[i] = new PageSummaries(layout.headDim(), 4);
+            }
+        }
         for (long[] row : lastPositions) {
             Arrays.fill(row, Long.MIN_VALUE);
         }
@@ -120,13 +129,19 @@ public final class SequenceKvCache implements AutoCloseable {
                 return privatePage(layer, head, n - 1);
             }
         }
-        int page = pool.allocate();
+        int page = pool.allocate(stream(layer, head));
         if (n == tables[layer][head].length) {
             tables[layer][head] = Arrays.copyOf(tables[layer][head], n * 2);
         }
         tables[layer][head][n] = page;
         tableSizes[layer][head] = n + 1;
+        summaries[layer][head].ensureCapacity(n + 1);
         return page;
+    }
+
+    /** The pool's locality key of one layer and head: its pages are handed out as runs. */
+    private int stream(int layer, int head) {
+        return layer * layout.kvHeads() + head;
     }
 
     /**
@@ -138,7 +153,7 @@ public final class SequenceKvCache implements AutoCloseable {
         if (pool.refCount(page) == 1) {
             return page;
         }
-        int copy = pool.allocate();
+        int copy = pool.allocate(stream(layer, head));
         MemorySegment.copy(pool.keys(page), 0, pool.keys(copy), 0, pool.keys(page).byteSize());
         MemorySegment.copy(pool.values(page), 0, pool.values(copy), 0, pool.values(page).byteSize());
         pool.meta(copy).copyFrom(pool.meta(page));
@@ -179,6 +194,9 @@ public final class SequenceKvCache implements AutoCloseable {
             pool.release(page);
             System.arraycopy(tables[layer][head], pageIndex + 1, tables[layer][head], pageIndex, n - pageIndex - 1);
             tableSizes[layer][head] = n - 1;
+            summaries[layer][head].remove(pageIndex, n);
+        } else {
+            summaries[layer][head].refreshPositions(pageIndex, m);
         }
     }
 
@@ -187,7 +205,7 @@ public final class SequenceKvCache implements AutoCloseable {
      * releases the pages left over. Policies that evict scattered tokens (H2O, SnapKV) otherwise
      * leave partly valid pages pinned, so the memory a head holds would not shrink with its token
      * count. Keys, values, positions and scores move with their tokens (keys stay rotated at their
-     * positions); key bounds are recomputed lazily. Works in place, front to back, so it needs no
+     * positions); key bounds are recomputed. Works in place, front to back, so it needs no
      * free page (a page shared with a fork is copied before it is written, as on any write).
      *
      * @return the number of pages released
@@ -256,6 +274,9 @@ public final class SequenceKvCache implements AutoCloseable {
             pool.release(tables[layer][head][i]);
         }
         tableSizes[layer][head] = kept;
+        for (int i = 0; i < kept; i++) {
+            summarise(layer, head, i);
+        }
         return n - kept;
     }
 
@@ -269,7 +290,20 @@ public final class SequenceKvCache implements AutoCloseable {
         }
         m.count = count;
         m.invalid = 0;
-        m.boundsDirty = true;
+    }
+
+    /** Recomputes table entry i's summary from its page's metadata and stored keys. */
+    private void summarise(int layer, int head, int i) {
+        int page = tables[layer][head][i];
+        PageMeta m = pool.meta(page);
+        PageSummaries sum = summaries[layer][head];
+        sum.refreshPositions(i, m);
+        sum.resetBounds(i);
+        MemorySegment ks = pool.keys(page);
+        for (int s = 0; s < m.count; s++) {
+            kernels.dequantize(layout.dtype(), ks, s * layout.rowBytes(), decoded, 0, layout.headDim());
+            sum.includeKey(i, decoded);
+        }
     }
 
     /**
@@ -320,8 +354,8 @@ public final class SequenceKvCache implements AutoCloseable {
             page = privatePage(layer, head, i);
             m = pool.meta(page);
             MemorySegment ks = pool.keys(page);
-            java.util.Arrays.fill(m.keyMin, Float.POSITIVE_INFINITY);
-            java.util.Arrays.fill(m.keyMax, Float.NEGATIVE_INFINITY);
+            PageSummaries sum = summaries[layer][head];
+            sum.resetBounds(i);
             for (int slot = 0; slot < m.count; slot++) {
                 long off = slot * layout.rowBytes();
                 Quantization.dequantize(t, ks, off, decoded, 0, d);
@@ -338,12 +372,9 @@ public final class SequenceKvCache implements AutoCloseable {
                     // and last slots still bound its valid positions.
                     m.positions[slot] = next - 1;
                 }
-                for (int c = 0; c < d; c++) {
-                    m.keyMin[c] = Math.min(m.keyMin[c], decoded[c]);
-                    m.keyMax[c] = Math.max(m.keyMax[c], decoded[c]);
-                }
+                sum.includeKey(i, decoded);
             }
-            m.boundsDirty = false;
+            sum.refreshPositions(i, m);
         }
         lastPositions[layer][head] = next - 1;
         return next;
@@ -416,11 +447,19 @@ public final class SequenceKvCache implements AutoCloseable {
         MemorySegment ks = pool.keys(page);
         kernels.quantize(t, k, kOff, d, ks, off);
         kernels.quantize(t, v, vOff, d, pool.values(page), off);
-        m.boundsDirty = true;
         m.positions[slot] = position;
         m.valid[slot] = true;
         m.count = slot + 1;
         lastPositions[layer][head] = position;
+        // Bounds of the stored (rounded) key, so that Quest's bound holds for what kernels read.
+        int i = tableSizes[layer][head] - 1;
+        PageSummaries sum = summaries[layer][head];
+        if (slot == 0) {
+            sum.resetBounds(i);
+        }
+        kernels.dequantize(t, ks, off, decoded, 0, d);
+        sum.includeKey(i, decoded);
+        sum.refreshPositions(i, m);
     }
 
     /** The read-only view the attention kernels run against, for one layer and KV head. */
@@ -495,6 +534,7 @@ public final class SequenceKvCache implements AutoCloseable {
                 f.tables[l][h] = Arrays.copyOf(tables[l][h], Math.max(4, n));
                 f.tableSizes[l][h] = n;
                 f.lastPositions[l][h] = lastPositions[l][h];
+                f.summaries[l][h] = summaries[l][h].copy();
                 for (int i = 0; i < n; i++) {
                     pool.retain(tables[l][h][i]);
                 }
@@ -538,32 +578,6 @@ public final class SequenceKvCache implements AutoCloseable {
         }
     }
 
-    /**
-     * The page's metadata with key bounds of its stored (rounded) keys, recomputed if keys were
-     * written since. Synchronised on the metadata: kernel threads may ask concurrently.
-     */
-    private PageMeta bounds(int page) {
-        PageMeta m = pool.meta(page);
-        synchronized (m) {
-            if (m.boundsDirty) {
-                int d = layout.headDim();
-                float[] row = new float[d];
-                java.util.Arrays.fill(m.keyMin, Float.POSITIVE_INFINITY);
-                java.util.Arrays.fill(m.keyMax, Float.NEGATIVE_INFINITY);
-                MemorySegment ks = pool.keys(page);
-                for (int s = 0; s < m.count; s++) {
-                    kernels.dequantize(layout.dtype(), ks, s * layout.rowBytes(), row, 0, d);
-                    for (int c = 0; c < d; c++) {
-                        m.keyMin[c] = Math.min(m.keyMin[c], row[c]);
-                        m.keyMax[c] = Math.max(m.keyMax[c], row[c]);
-                    }
-                }
-                m.boundsDirty = false;
-            }
-        }
-        return m;
-    }
-
     /** A live view of one (layer, head): later appends are visible through it. */
     private final class PagedKvView implements KvView {
         private final int layer;
@@ -602,7 +616,8 @@ public final class SequenceKvCache implements AutoCloseable {
 
         @Override
         public int pageLength(int page) {
-            return pool.meta(page(page)).count;
+            checkOpen();
+            return summaries[layer][head].count[checkIndex(page)];
         }
 
         @Override
@@ -628,39 +643,35 @@ public final class SequenceKvCache implements AutoCloseable {
 
         @Override
         public boolean allValid(int page) {
-            return pool.meta(page(page)).invalid == 0;
+            checkOpen();
+            return summaries[layer][head].allValid[checkIndex(page)];
         }
 
         @Override
         public long pageMinPosition(int page) {
-            PageMeta m = pool.meta(page(page));
-            for (int s = 0; s < m.count; s++) {
-                if (m.valid[s]) {
-                    return m.positions[s];
-                }
-            }
-            return m.count == 0 ? 0 : m.positions[0];
+            checkOpen();
+            return summaries[layer][head].minPos[checkIndex(page)];
         }
 
         @Override
         public long pageMaxPosition(int page) {
-            PageMeta m = pool.meta(page(page));
-            for (int s = m.count - 1; s >= 0; s--) {
-                if (m.valid[s]) {
-                    return m.positions[s];
-                }
+            checkOpen();
+            return summaries[layer][head].maxPos[checkIndex(page)];
+        }
+
+        @Override
+        public PageKeyBounds keyBounds() {
+            checkOpen();
+            return summaries[layer][head].bounds();
+        }
+
+        /** The summary arrays have spare capacity: an index past the table must still fail. */
+        private int checkIndex(int page) {
+            if (page < 0 || page >= tableSizes[layer][head]) {
+                throw new IndexOutOfBoundsException("KV view: page " + page + " outside [0, " + tableSizes[layer][head]
+                        + ") of layer " + layer + " head " + head);
             }
-            return m.count == 0 ? 0 : m.positions[m.count - 1];
-        }
-
-        @Override
-        public float[] keyMin(int page) {
-            return bounds(page(page)).keyMin;
-        }
-
-        @Override
-        public float[] keyMax(int page) {
-            return bounds(page(page)).keyMax;
+            return page;
         }
     }
 }

@@ -97,7 +97,7 @@ class KvCachePropertyTest {
                         KvView view = c.view(0, h);
                         boolean done = false;
                         for (int p = 0; p < view.pageCount() && !done; p++) {
-                            for (int sl = 0; sl < view.pageLength(p) && !done; sl++) {
+                            for (int sl = 0; !done && sl < view.pageLength(p); sl++) {
                                 if (view.isValid(p, sl) && view.position(p, sl) == pos) {
                                     c.evict(0, h, p, sl);
                                     done = true;
