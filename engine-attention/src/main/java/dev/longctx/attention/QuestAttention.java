@@ -45,10 +45,15 @@ import java.util.BitSet;
  * attention reads.
  */
 public final class QuestAttention extends SelectedAttention {
+    /** Pages per scan task of the decode path: ~16 us of bounds per task, 1K tasks at 1M tokens x 16 heads. */
+    static final int SCAN_CHUNK = 256;
+
+    private final SplitKDecodeAttention exact;
 
     /** Quest with the given budget on the given kernels and pool. */
     public QuestAttention(TensorOps ops, SelectedAttentionBudget budget) {
         super(ops, budget);
+        this.exact = new SplitKDecodeAttention(ops);
     }
 
     /** Quest with a budget of {@code budget} keys and the default sinks and window. */
@@ -61,60 +66,153 @@ public final class QuestAttention extends SelectedAttention {
         return "quest";
     }
 
+    /** Page states of a scan: masked out or empty, always kept, or ranked by its bound. */
+    private static final byte SKIP = 0;
+    private static final byte FORCED = 1;
+    private static final byte CANDIDATE = 2;
+
     @Override
     KeySubsetView select(Workspace ws, AttentionProblem p, int row, int kh) {
+        int pages = p.kv()[kh].pageCount();
+        int g = p.groupSize();
+        float[] q = ws.q = grow(ws.q, 2 * g * p.headDim());
+        splitQuery(p, row, kh, q);
+        byte[] state = ws.state = grow(ws.state, pages);
+        float[] ub = ws.bounds = grow(ws.bounds, g * pages);
+        scan(ws, p, row, kh, q, 0, pages, state, ub, pages);
+        return choose(ws, p, row, kh, state, ub, pages, false);
+    }
+
+    /**
+     * Decode (one query row, no observer) with the page scan of every KV head cut into equal
+     * chunks across the pool, then one selection per head, then exact attention over all the
+     * selections through {@link SplitKDecodeAttention}: with 3 KV heads on 2 threads a task per
+     * head left one thread idle a third of the time, and the scan is most of Quest's work at long
+     * context. Same selection as {@link #select} (same ranking), exact pass merged in a fixed
+     * order, so results do not depend on the thread count.
+     */
+    @Override
+    boolean attendDecode(AttentionProblem p, float[] out, float[] lse) {
+        int hkv = p.kvHeads();
+        int g = p.groupSize();
+        int d = p.headDim();
+        boolean covers = true;
+        for (KvView view : p.kv()) {
+            covers &= budget.budget() >= (long) view.pageCount() * view.pageSize();
+        }
+        if (covers) {
+            // The budget holds every key: the selection is every valid key the mask allows, which
+            // is what exact attention over the views attends (no scan, no indirection).
+            exact.attend(p, out, lse, null);
+            return true;
+        }
+        int[] pages = new int[hkv];
+        float[][] q = new float[hkv][2 * g * d];
+        byte[][] state = new byte[hkv][];
+        float[][] ub = new float[hkv][];
+        for (int h = 0; h < hkv; h++) {
+            pages[h] = p.kv()[h].pageCount();
+            splitQuery(p, 0, h, q[h]);
+            state[h] = new byte[pages[h]];
+            ub[h] = new float[g * pages[h]];
+        }
+        // Chunks of SCAN_CHUNK pages; the cut depends on the problem only.
+        int[] first = new int[hkv + 1];
+        for (int h = 0; h < hkv; h++) {
+            first[h + 1] = first[h] + (pages[h] + SCAN_CHUNK - 1) / SCAN_CHUNK;
+        }
+        ops.pool().parallelFor(first[hkv], t -> {
+            int h = 0;
+            while (t >= first[h + 1]) {
+                h++;
+            }
+            int from = (t - first[h]) * SCAN_CHUNK;
+            scan(workspace(), p, 0, h, q[h], from, Math.min(pages[h], from + SCAN_CHUNK), state[h], ub[h], pages[h]);
+        });
+        KvView[] selected = new KvView[hkv];
+        ops.pool().parallelFor(hkv, h -> selected[h] = choose(workspace(), p, 0, h, state[h], ub[h], pages[h], true));
+        AttentionProblem sub = new AttentionProblem(p.queries(), p.queryOffset(), 1, p.queryHeads(), selected,
+                p.queryPositions(), p.scale(), p.softCap(), p.mask());
+        exact.attend(sub, out, lse, null);
+        return true;
+    }
+
+    /** Row {@code row}'s g scaled queries of KV head {@code kh} split as [q+ of each head][q- of each head]. */
+    private static void splitQuery(AttentionProblem p, int row, int kh, float[] q) {
+        int gd = p.groupSize() * p.headDim();
+        scaledQueries(p, row, kh, q);
+        for (int i = 0; i < gd; i++) {
+            float x = q[i];
+            q[i] = Math.max(x, 0f);
+            q[gd + i] = Math.min(x, 0f);
+        }
+    }
+
+    /**
+     * Classifies pages {@code [from, to)} of (row, KV head) into {@code state[pg]} and writes the
+     * g heads' bounds of each candidate into {@code ub[j * stride + pg]}.
+     */
+    private void scan(Workspace ws, AttentionProblem p, int row, int kh, float[] q, int from, int to, byte[] state,
+                      float[] ub, int stride) {
         VectorKernels k = ops.kernels();
         KvView view = p.kv()[kh];
         int d = p.headDim();
         int g = p.groupSize();
         int ps = view.pageSize();
-        int pages = view.pageCount();
         long qPos = p.queryPositions()[row];
         AttentionMask mask = p.mask();
-
-        // [0, g*d): q+ of each head; [g*d, 2g*d): q- of each head.
-        float[] q = ws.q = grow(ws.q, 2 * g * d);
-        scaledQueries(p, row, kh, q);
-        for (int i = 0; i < g * d; i++) {
-            float x = q[i];
-            q[i] = Math.max(x, 0f);
-            q[g * d + i] = Math.min(x, 0f);
+        PageKeyBounds kb = view.keyBounds();
+        // Only a budget smaller than the view needs the bounds.
+        boolean rank = budget.budget() < (long) view.pageCount() * ps;
+        for (int pg = from; pg < to; pg++) {
+            int n = view.pageLength(pg);
+            if (n == 0 || !mask.mayAttend(qPos, qPos, view.pageMinPosition(pg), view.pageMaxPosition(pg))) {
+                state[pg] = SKIP;
+            } else if (budget.forcesAny(qPos, view.pageMinPosition(pg), view.pageMaxPosition(pg))) {
+                state[pg] = FORCED;
+            } else {
+                state[pg] = CANDIDATE;
+                if (rank) {
+                    bounds(ws, k, view, kb, pg, n, q, g, d, ub, stride, pg);
+                }
+            }
         }
+    }
 
+    /**
+     * Chooses the pages of (row, KV head) from a finished scan: the forced pages, the last visible
+     * page, and the best-ranked candidates up to the budget; returns a view of their valid, allowed
+     * keys ({@code own}: a view with its own arrays, else one sharing the workspace's).
+     */
+    private KeySubsetView choose(Workspace ws, AttentionProblem p, int row, int kh, byte[] state, float[] ub, int pages,
+                                 boolean own) {
+        VectorKernels k = ops.kernels();
+        KvView view = p.kv()[kh];
+        int g = p.groupSize();
+        int ps = view.pageSize();
+        long qPos = p.queryPositions()[row];
+        AttentionMask mask = p.mask();
         int[] cand = ws.index = grow(ws.index, pages);
-        float[] ub = ws.bounds = grow(ws.bounds, g * pages);
         boolean[] keep = ws.flag = grow(ws.flag, pages);
         Arrays.fill(keep, 0, pages, false);
         long budgetPages = ((long) budget.budget() + ps - 1) / ps;
-        PageKeyBounds kb = view.keyBounds();
         int nc = 0;
         int forced = 0;
         int last = -1;
         for (int pg = 0; pg < pages; pg++) {
-            int n = view.pageLength(pg);
-            if (n == 0) {
-                continue;
-            }
-            long kLo = view.pageMinPosition(pg);
-            long kHi = view.pageMaxPosition(pg);
-            if (!mask.mayAttend(qPos, qPos, kLo, kHi)) {
+            if (state[pg] == SKIP) {
                 continue;
             }
             last = pg;
-            if (budget.forcesAny(qPos, kLo, kHi)) {
+            if (state[pg] == FORCED) {
                 keep[pg] = true;
                 forced++;
-                continue;
+            } else {
+                cand[nc++] = pg;
             }
-            cand[nc] = pg;
-            if (budget.budget() < (long) pages * ps) {
-                // Only a budget smaller than the view needs the bounds.
-                bounds(ws, k, view, kb, pg, n, q, g, d, ub, pages, nc);
-            }
-            nc++;
         }
         if (last >= 0 && !keep[last]) {
-            // The last visible page was the last candidate added; it is kept unconditionally.
+            // The last visible page was the last candidate; it is kept unconditionally.
             keep[last] = true;
             forced++;
             nc--;
@@ -127,15 +225,15 @@ public final class QuestAttention extends SelectedAttention {
         } else {
             float[] score = ws.score = grow(ws.score, nc);
             float[] scratch = ws.scratch = grow(ws.scratch, nc);
-            if (g == 1) {
-                System.arraycopy(ub, 0, score, 0, nc); // one head: normalising changes no ranking
-            } else {
-                for (int j = 0; j < g; j++) {
-                    float lse = logSumExp(k, ub, j * pages, nc, scratch);
-                    for (int c = 0; c < nc; c++) {
-                        float v = ub[j * pages + c] - lse;
-                        score[c] = j == 0 ? v : Math.max(score[c], v);
-                    }
+            for (int j = 0; j < g; j++) {
+                for (int c = 0; c < nc; c++) {
+                    scratch[c] = ub[j * pages + cand[c]];
+                }
+                // One head: normalising changes no ranking.
+                float lse = g == 1 ? 0f : logSumExp(k, scratch, nc);
+                for (int c = 0; c < nc; c++) {
+                    float v = ub[j * pages + cand[c]] - lse;
+                    score[c] = j == 0 ? v : Math.max(score[c], v);
                 }
             }
             markTop(score, nc, (int) remaining, scratch, ws.chosen);
@@ -163,12 +261,13 @@ public final class QuestAttention extends SelectedAttention {
                     }
                 }
             }
-            int first = keys.nextSetBit(from);
-            if (first >= 0 && first < from + n) {
+            int firstKey = keys.nextSetBit(from);
+            if (firstKey >= 0 && firstKey < from + n) {
                 sel[ns++] = pg;
             }
         }
-        return new SelectedKvView(view, sel, ns, keys);
+        return own ? new SelectedKvView(view, Arrays.copyOf(sel, ns), ns, (BitSet) keys.clone())
+                : new SelectedKvView(view, sel, ns, keys);
     }
 
     /** Writes the g heads' bounds of page {@code pg} into {@code ub[j * stride + c]}. */
@@ -229,14 +328,13 @@ public final class QuestAttention extends SelectedAttention {
         return any;
     }
 
-    /** log sum_c exp(a[off + c]) over n entries; 0 (no normalisation) when it is not finite. */
-    private static float logSumExp(VectorKernels k, float[] a, int off, int n, float[] scratch) {
-        System.arraycopy(a, off, scratch, 0, n);
-        float m = k.max(scratch, 0, n);
+    /** log sum_c exp(a[c]) over n entries (overwrites a); 0 (no normalisation) when it is not finite. */
+    private static float logSumExp(VectorKernels k, float[] a, int n) {
+        float m = k.max(a, 0, n);
         if (!Float.isFinite(m)) {
             return 0f;
         }
-        float sum = k.expShiftSum(scratch, 0, n, m);
+        float sum = k.expShiftSum(a, 0, n, m);
         float lse = m + (float) Math.log(sum);
         return Float.isFinite(lse) ? lse : 0f;
     }

@@ -53,6 +53,9 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
         if (lq == 0) {
             return;
         }
+        if (lq == 1 && observer == null && attendDecode(p, out, lse)) {
+            return;
+        }
         int kvHeads = p.kvHeads();
         ops.pool().parallelFor(lq * kvHeads, t -> {
             int row = t / kvHeads;
@@ -87,6 +90,19 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
             }
         }
         return keys;
+    }
+
+    /**
+     * A subclass's own path for decode (one query row, no observer); false (the default) runs the
+     * generic one: a task per KV head, selection then exact attention.
+     */
+    boolean attendDecode(AttentionProblem p, float[] out, float[] lse) {
+        return false;
+    }
+
+    /** This thread's buffers. */
+    final Workspace workspace() {
+        return workspaces.get();
     }
 
     /**
@@ -244,6 +260,10 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
         return a.length >= n ? a : new int[Math.max(n, a.length * 2)];
     }
 
+    static byte[] grow(byte[] a, int n) {
+        return a.length >= n ? a : new byte[Math.max(n, a.length * 2)];
+    }
+
     static boolean[] grow(boolean[] a, int n) {
         return a.length >= n ? a : new boolean[Math.max(n, a.length * 2)];
     }
@@ -266,6 +286,7 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
         int[] index = new int[0];
         int[] pages = new int[0];
         boolean[] flag = new boolean[0];
+        byte[] state = new byte[0];
 
         Workspace(TensorOps ops) {
             this.tile = new OnlineSoftmaxTile(ops.kernels());

@@ -31,6 +31,10 @@ final class Problems {
         return out;
     }
 
+    static TensorOps panamaOneThread() {
+        return new TensorOps(KernelProvider.panama(), ONE);
+    }
+
     static TensorOps panamaTwoThreads() {
         return new TensorOps(KernelProvider.panama(), TWO);
     }
