@@ -1,6 +1,5 @@
 package dev.longctx.attention;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -54,10 +53,12 @@ class QuestDecodePathTest {
                     }
                     float[] viaAttend = new float[p.outputLength()];
                     quest.attend(p, viaAttend, null, null);
-                    assertArrayEquals(fast, viaAttend, "attend takes the decode path");
+                    // Not bit-equal: between two calls C2 may compile a kernel whose float reduction
+                    // order differs from the interpreted one (the Vector API leaves it unspecified).
+                    assertTrue(Problems.relativeError(viaAttend, fast, fast.length) <= 1e-6, "attend without observer agrees with the decode path");
                     outs[i++] = fast;
                 }
-                assertArrayEquals(outs[0], outs[1], "1 and 2 threads give identical results");
+                assertTrue(Problems.relativeError(outs[1], outs[0], outs[0].length) <= 1e-6, "1 and 2 threads agree");
             }
         }
     }
