@@ -11,11 +11,11 @@ import java.util.BitSet;
  * selected pages.
  *
  * <p><b>Bound.</b> Each page keeps the per-channel minimum {@code m} and maximum {@code M} of its
- * keys ({@link KvView#keyBounds}). For a query q (pre-scaled by the problem's
- * scale) the page bound {@code U = sum_i max(q_i M_i, q_i m_i)} is at least {@code q.k} for every
- * key of the page; it is computed as {@code q+ . M + q- . m} with {@code q+ = max(q, 0)} and
- * {@code q- = min(q, 0)}, two vectorised dot products per head and page. The soft cap is monotone,
- * so ranking by the uncapped bound is the same.
+ * keys ({@link KvView#keyBounds}). For a query q (pre-scaled by the problem's scale) the page
+ * bound {@code U = sum_i max(q_i M_i, q_i m_i)} is at least {@code q.k} for every key of the page;
+ * it is computed as {@code q+ . M + q- . m} with {@code q+ = max(q, 0)} and {@code q- = min(q, 0)},
+ * one paired dot product per head and page ({@link VectorKernels#pairedDots}, a run of pages per
+ * call). The soft cap is monotone, so ranking by the uncapped bound is the same.
  *
  * <p><b>GQA.</b> The g query heads of a KV head choose one page set, so each selected K/V page is
  * read once per group. A page's group score is {@code max_h (U_h(p) - LSE_h)}, where
@@ -164,6 +164,11 @@ public final class QuestAttention extends SelectedAttention {
         PageKeyBounds kb = view.keyBounds();
         // Only a budget smaller than the view needs the bounds.
         boolean rank = budget.budget() < (long) view.pageCount() * ps;
+        if (rank && kb != null) {
+            // Every page's bounds in one pass over the contiguous arrays; those of pages that turn
+            // out skipped or forced below are never read.
+            k.pairedDots(q, 0, q, g * d, g, d, kb.max(), kb.min(), from, to, ub, stride);
+        }
         for (int pg = from; pg < to; pg++) {
             int n = view.pageLength(pg);
             if (n == 0 || !mask.mayAttend(qPos, qPos, view.pageMinPosition(pg), view.pageMaxPosition(pg))) {
@@ -172,8 +177,8 @@ public final class QuestAttention extends SelectedAttention {
                 state[pg] = FORCED;
             } else {
                 state[pg] = CANDIDATE;
-                if (rank) {
-                    bounds(ws, k, view, kb, pg, n, q, g, d, ub, stride, pg);
+                if (rank && kb == null) {
+                    bounds(ws, k, view, pg, n, q, g, d, ub, stride, pg);
                 }
             }
         }
@@ -270,29 +275,17 @@ public final class QuestAttention extends SelectedAttention {
                 : new SelectedKvView(view, sel, ns, keys);
     }
 
-    /** Writes the g heads' bounds of page {@code pg} into {@code ub[j * stride + c]}. */
-    private static void bounds(Workspace ws, VectorKernels k, KvView view, PageKeyBounds kb, int pg, int n, float[] q,
-                               int g, int d, float[] ub, int stride, int c) {
-        float[] mn;
-        float[] mx;
-        int off;
-        if (kb != null) {
-            mn = kb.min();
-            mx = kb.max();
-            off = pg * d;
-        } else {
-            if (!pageBounds(ws, k, view, pg, n, d)) {
-                for (int j = 0; j < g; j++) {
-                    ub[j * stride + c] = Float.NEGATIVE_INFINITY; // no valid key: nothing to attend
-                }
-                return;
+    /** Writes the g heads' bounds of page {@code pg}, computed from its keys, into {@code ub[j * stride + c]}. */
+    private static void bounds(Workspace ws, VectorKernels k, KvView view, int pg, int n, float[] q, int g, int d,
+                               float[] ub, int stride, int c) {
+        if (!pageBounds(ws, k, view, pg, n, d)) {
+            for (int j = 0; j < g; j++) {
+                ub[j * stride + c] = Float.NEGATIVE_INFINITY; // no valid key: nothing to attend
             }
-            mn = ws.min;
-            mx = ws.max;
-            off = 0;
+            return;
         }
         for (int j = 0; j < g; j++) {
-            ub[j * stride + c] = bound(k, q, j * d, g * d + j * d, mn, mx, off, d);
+            ub[j * stride + c] = bound(k, q, j * d, g * d + j * d, ws.min, ws.max, 0, d);
         }
     }
 

@@ -19,7 +19,9 @@ import java.util.Objects;
  * and the view holds valid are ever selected: the selection never crosses the mask.
  *
  * <p><b>Work.</b> One task per (query row, KV head), spread over the {@link TensorOps} pool; each
- * task writes only its own outputs, so results are bit-identical for any thread count. The
+ * task writes only its own outputs, so results are bit-identical for any thread count. A subclass
+ * may take its own path for decode without an observer ({@link QuestAttention} cuts its page scan
+ * across the pool and runs the exact pass through {@link SplitKDecodeAttention}). The
  * observer receives, per (row, query head, page of the original view), the exact probabilities
  * over the selection: they sum to 1 and unselected keys report 0.
  *

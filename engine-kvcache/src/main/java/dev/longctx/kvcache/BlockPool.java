@@ -27,8 +27,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * lie next to each other in memory: decode attention then reads one long run per head instead of a
  * 16 KiB piece every megabyte. Measured (SmolLM2 shape, F16, 8K tokens x 30 layers, 2 threads):
  * reading every page took 9.5 ms with per-head runs against 15.5 ms with the pages of all heads
- * interleaved in append order, and split-K decode 17 against 25 ms. When the budget allows no new
- * slab, any free page is used.
+ * interleaved in append order, and split-K decode 17 against 25 ms. A stream that needs a page
+ * and cannot continue its run takes back the page it freed last, if still free (an evicting policy
+ * then keeps each head in a ring of its own pages); then a new slab while the budget allows one;
+ * then any free page.
  */
 public final class BlockPool implements AutoCloseable {
     /**
@@ -56,6 +58,15 @@ public final class BlockPool implements AutoCloseable {
     private int freeCount;
     /** Per stream key, the page that would continue its run (may be taken or in another slab: checked). */
     private int[] streamNext = new int[0];
+    /** The stream that last allocated each page, -1 before its first use. */
+    private int[] owner = new int[0];
+    /**
+     * Per stream, pages it owned that were freed, most recent last (entries may be stale: taken by
+     * another stream since; checked when popped). A page is in at most one stack ({@link #stacked}).
+     */
+    private int[][] streamFree = new int[0][];
+    private int[] streamFreeCount = new int[0];
+    private boolean[] stacked = new boolean[0];
     private boolean closed;
 
     /**
@@ -95,7 +106,8 @@ public final class BlockPool implements AutoCloseable {
     /**
      * A page with reference count 1 and empty metadata, for stream {@code stream} (a locality key
      * >= 0): the page after the stream's previous one when it is free and in the same slab, else the
-     * first page of a new slab while the budget allows one, else any free page.
+     * page this stream freed last if it is still free, else the first page of a new slab while the
+     * budget allows one, else any free page.
      *
      * @throws KvCacheFullException when no page is free and the budget allows no more
      */
@@ -105,13 +117,21 @@ public final class BlockPool implements AutoCloseable {
             checkOpen();
             if (stream >= streamNext.length) {
                 int old = streamNext.length;
-                streamNext = Arrays.copyOf(streamNext, Math.max(stream + 1, old * 2));
-                Arrays.fill(streamNext, old, streamNext.length, -1);
+                int n = Math.max(stream + 1, old * 2);
+                streamNext = Arrays.copyOf(streamNext, n);
+                Arrays.fill(streamNext, old, n, -1);
+                streamFree = Arrays.copyOf(streamFree, n);
+                streamFreeCount = Arrays.copyOf(streamFreeCount, n);
             }
             int next = streamNext[stream];
+            int own = -1;
             int page;
             if (next > 0 && next < data.size() && next % SLAB_PAGES != 0 && freeIndex[next] >= 0) {
                 page = next;
+            } else if ((own = popOwnFree(stream)) >= 0) {
+                // A page this stream freed: an evicting policy (a ring of pages per head) keeps
+                // reusing its own region instead of scattering over everyone's.
+                page = own;
             } else if (data.size() < maxPages) {
                 page = grow();
             } else if (freeCount > 0) {
@@ -120,6 +140,7 @@ public final class BlockPool implements AutoCloseable {
                 throw full();
             }
             takeFree(page);
+            owner[page] = stream;
             streamNext[stream] = page + 1;
             refCounts[page] = 1;
             metas.get(page).reset();
@@ -127,6 +148,19 @@ public final class BlockPool implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** The most recently freed page of {@code stream} that is still free, or -1. */
+    private int popOwnFree(int stream) {
+        int[] stack = streamFree[stream];
+        while (streamFreeCount[stream] > 0) {
+            int page = stack[--streamFreeCount[stream]];
+            stacked[page] = false;
+            if (freeIndex[page] >= 0) {
+                return page;
+            }
+        }
+        return -1;
     }
 
     /** Removes a free page from the free list (swapping the last entry into its place). */
@@ -141,6 +175,15 @@ public final class BlockPool implements AutoCloseable {
     private void pushFree(int page) {
         freeIndex[page] = freeCount;
         freeList[freeCount++] = page;
+        int s = owner[page];
+        if (s >= 0 && !stacked[page]) {
+            int[] stack = streamFree[s];
+            if (stack == null || streamFreeCount[s] == stack.length) {
+                streamFree[s] = stack = Arrays.copyOf(stack == null ? new int[0] : stack, Math.max(4, streamFreeCount[s] * 2));
+            }
+            stack[streamFreeCount[s]++] = page;
+            stacked[page] = true;
+        }
     }
 
     private KvCacheFullException full() {
@@ -158,6 +201,9 @@ public final class BlockPool implements AutoCloseable {
         refCounts = Arrays.copyOf(refCounts, have + n);
         freeList = Arrays.copyOf(freeList, have + n);
         freeIndex = Arrays.copyOf(freeIndex, have + n);
+        owner = Arrays.copyOf(owner, have + n);
+        Arrays.fill(owner, have, have + n, -1);
+        stacked = Arrays.copyOf(stacked, have + n);
         long half = pageData / 2;
         for (int i = 0; i < n; i++) {
             MemorySegment page = slab.asSlice(pageData * i, pageData);

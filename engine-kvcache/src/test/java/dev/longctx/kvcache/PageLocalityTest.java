@@ -62,6 +62,23 @@ class PageLocalityTest {
     }
 
     @Test
+    void aStreamTakesBackThePageItFreedBeforeOthersFreePages() {
+        KvLayout layout = new KvLayout(1, 1, D, PAGE, DType.F16);
+        int pages = 2 * BlockPool.SLAB_PAGES;
+        try (BlockPool pool = new BlockPool(layout, pages * BlockPool.pageBytes(layout))) {
+            int[] a = new int[BlockPool.SLAB_PAGES];
+            for (int i = 0; i < a.length; i++) {
+                a[i] = pool.allocate(0); // all of slab 0
+            }
+            int b = pool.allocate(1); // opens slab 1
+            pool.release(a[5]);
+            pool.release(b); // the most recently freed page overall
+            assertEquals(a[5], pool.allocate(0), "stream 0 reuses its own freed page, not the latest freed one");
+            assertEquals(b + 1, pool.allocate(1), "stream 1 continues its run first");
+        }
+    }
+
+    @Test
     void aViewRejectsPageIndicesPastItsTable() {
         KvLayout layout = new KvLayout(1, 1, D, PAGE, DType.F16);
         try (BlockPool pool = new BlockPool(layout, 1L << 20); SequenceKvCache cache = SequenceKvCache.create(pool)) {

@@ -34,6 +34,20 @@ public final class ScalarKernels implements VectorKernels {
     }
 
     @Override
+    public void pairedDots(float[] a, int aOff, float[] b, int bOff, int rows, int n, float[] xs, float[] ys, int from,
+                           int to, float[] out, int outStride) {
+        for (int p = from; p < to; p++) {
+            for (int j = 0; j < rows; j++) {
+                float s = 0f;
+                for (int i = 0; i < n; i++) {
+                    s += a[aOff + j * n + i] * xs[p * n + i] + b[bOff + j * n + i] * ys[p * n + i];
+                }
+                out[j * outStride + p] = s;
+            }
+        }
+    }
+
+    @Override
     public void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
         for (int i = 0; i < n; i++) {
             y[yOff + i] += alpha * x[xOff + i];

@@ -23,6 +23,19 @@ public interface VectorKernels {
     /** Sum of {@code a[i] * b[i]}. */
     float dot(float[] a, int aOff, float[] b, int bOff, int n);
 
+    /**
+     * Paired dot products of {@code rows} coefficient pairs against a run of vector pairs: for
+     * every {@code p} in {@code [from, to)} and {@code j < rows},
+     * {@code out[j * outStride + p] = a_j . x_p + b_j . y_p}, where {@code a_j} is the n floats
+     * at {@code a[aOff + j * n]}, {@code b_j} likewise in {@code b}, and {@code x_p}, {@code y_p}
+     * the n floats at {@code xs[p * n]} and {@code ys[p * n]}. Quest's page bounds of a group of
+     * query heads over many pages in one call ({@code a = max(q, 0)} against the key maxima,
+     * {@code b = min(q, 0)} against the minima): one horizontal sum per bound instead of two, and
+     * no call per page.
+     */
+    void pairedDots(float[] a, int aOff, float[] b, int bOff, int rows, int n, float[] xs, float[] ys, int from, int to,
+                    float[] out, int outStride);
+
     /** {@code y[i] += alpha * x[i]}. */
     void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n);
 

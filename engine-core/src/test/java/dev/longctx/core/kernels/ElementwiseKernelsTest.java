@@ -69,6 +69,50 @@ class ElementwiseKernelsTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("providers")
+    void pairedDotsOverARunOfVectorPairs(String name, TensorOps ops) {
+        SplittableRandom r = new SplittableRandom(9);
+        for (int n : SIZES) {
+            for (int rows : new int[] {1, 3, 4}) {
+                int pages = 5;
+                int from = 1;
+                int to = 4;
+                float[] a = random(r, rows * n, 1);
+                float[] b = random(r, rows * n, 1);
+                float[] xs = random(r, pages * n, 2);
+                float[] ys = random(r, pages * n, 2);
+                int stride = pages + 2;
+                float[] out = new float[rows * stride];
+                float[] ref = new float[rows * stride];
+                Arrays.fill(out, -7f);
+                Arrays.fill(ref, -7f);
+                ops.kernels().pairedDots(a, OFF, b, OFF, rows, n, xs, ys, from, to, out, stride);
+                Providers.reference().kernels().pairedDots(a, OFF, b, OFF, rows, n, xs, ys, from, to, ref, stride);
+                for (int j = 0; j < rows; j++) {
+                    for (int p = 0; p < stride; p++) {
+                        int o = j * stride + p;
+                        if (p < from || p >= to) {
+                            assertEquals(-7f, out[o], name + ": untouched outside [from, to)");
+                            continue;
+                        }
+                        double exact = 0;
+                        double mag = 0;
+                        for (int i = 0; i < n; i++) {
+                            double t1 = (double) a[OFF + j * n + i] * xs[p * n + i];
+                            double t2 = (double) b[OFF + j * n + i] * ys[p * n + i];
+                            exact += t1 + t2;
+                            mag += Math.abs(t1) + Math.abs(t2);
+                        }
+                        String what = name + " pairedDots n=" + n + " rows=" + rows + " j=" + j + " p=" + p;
+                        assertClose(exact, out[o], mag, what);
+                        assertClose(ref[o], out[o], mag, what + " vs scalar");
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("providers")
     void axpyScaleAddMul(String name, TensorOps ops) {
         TensorOps ref = Providers.reference();
         SplittableRandom r = new SplittableRandom(2);

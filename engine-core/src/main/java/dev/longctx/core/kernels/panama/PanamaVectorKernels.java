@@ -105,6 +105,32 @@ public final class PanamaVectorKernels implements VectorKernels {
         return s;
     }
 
+    /** Two FMA chains per bound (one per pair), one horizontal sum; the tail as in {@link #dot}. */
+    @Override
+    public void pairedDots(float[] a, int aOff, float[] b, int bOff, int rows, int n, float[] xs, float[] ys, int from,
+                           int to, float[] out, int outStride) {
+        int bound = n - n % FL;
+        for (int p = from; p < to; p++) {
+            int xo = p * n;
+            for (int j = 0; j < rows; j++) {
+                int ao = aOff + j * n;
+                int bo = bOff + j * n;
+                FloatVector sa = FloatVector.zero(FS);
+                FloatVector sb = FloatVector.zero(FS);
+                int i = 0;
+                for (; i < bound; i += FL) {
+                    sa = FloatVector.fromArray(FS, a, ao + i).fma(FloatVector.fromArray(FS, xs, xo + i), sa);
+                    sb = FloatVector.fromArray(FS, b, bo + i).fma(FloatVector.fromArray(FS, ys, xo + i), sb);
+                }
+                float s = sa.add(sb).reduceLanes(VectorOperators.ADD);
+                for (; i < n; i++) {
+                    s += a[ao + i] * xs[xo + i] + b[bo + i] * ys[xo + i];
+                }
+                out[j * outStride + p] = s;
+            }
+        }
+    }
+
     @Override
     public void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
         int i = 0;
