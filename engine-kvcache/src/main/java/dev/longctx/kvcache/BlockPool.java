@@ -124,7 +124,7 @@ public final class BlockPool implements AutoCloseable {
                 streamFreeCount = Arrays.copyOf(streamFreeCount, n);
             }
             int next = streamNext[stream];
-            int own = -1;
+            int own;
             int page;
             if (next > 0 && next < data.size() && next % SLAB_PAGES != 0 && freeIndex[next] >= 0) {
                 page = next;
@@ -177,11 +177,12 @@ public final class BlockPool implements AutoCloseable {
         freeList[freeCount++] = page;
         int s = owner[page];
         if (s >= 0 && !stacked[page]) {
-            int[] stack = streamFree[s];
-            if (stack == null || streamFreeCount[s] == stack.length) {
-                streamFree[s] = stack = Arrays.copyOf(stack == null ? new int[0] : stack, Math.max(4, streamFreeCount[s] * 2));
+            if (streamFree[s] == null) {
+                streamFree[s] = new int[4];
+            } else if (streamFreeCount[s] == streamFree[s].length) {
+                streamFree[s] = Arrays.copyOf(streamFree[s], streamFreeCount[s] * 2);
             }
-            stack[streamFreeCount[s]++] = page;
+            streamFree[s][streamFreeCount[s]++] = page;
             stacked[page] = true;
         }
     }
