@@ -49,6 +49,35 @@ public final class QuestAttention extends SelectedAttention {
     static final int SCAN_CHUNK = 256;
 
     private final SplitKDecodeAttention exact;
+    private final ThreadLocal<DecodeScratch> scratch = ThreadLocal.withInitial(DecodeScratch::new);
+
+    /** Per-KV-head buffers of the decode path, for the thread that calls {@link #attend}. */
+    private static final class DecodeScratch {
+        float[][] q = new float[0][];
+        byte[][] state = new byte[0][];
+        float[][] bounds = new float[0][];
+        int[][] selected = new int[0][];
+        BitSet[] keys = new BitSet[0];
+
+        DecodeScratch fit(int heads) {
+            if (q.length < heads) {
+                q = Arrays.copyOf(q, heads);
+                state = Arrays.copyOf(state, heads);
+                bounds = Arrays.copyOf(bounds, heads);
+                selected = Arrays.copyOf(selected, heads);
+                int old = keys.length;
+                keys = Arrays.copyOf(keys, heads);
+                for (int h = old; h < heads; h++) {
+                    q[h] = new float[0];
+                    state[h] = new byte[0];
+                    bounds[h] = new float[0];
+                    selected[h] = new int[0];
+                    keys[h] = new BitSet();
+                }
+            }
+            return this;
+        }
+    }
 
     /** Quest with the given budget on the given kernels and pool. */
     public QuestAttention(TensorOps ops, SelectedAttentionBudget budget) {
@@ -80,7 +109,8 @@ public final class QuestAttention extends SelectedAttention {
         byte[] state = ws.state = grow(ws.state, pages);
         float[] ub = ws.bounds = grow(ws.bounds, g * pages);
         scan(ws, p, row, kh, q, 0, pages, state, ub, pages);
-        return choose(ws, p, row, kh, state, ub, pages, false);
+        int[] sel = ws.pages = grow(ws.pages, pages);
+        return choose(ws, p, row, kh, state, ub, pages, sel, ws.keys);
     }
 
     /**
@@ -106,15 +136,19 @@ public final class QuestAttention extends SelectedAttention {
             exact.attend(p, out, lse, null);
             return true;
         }
+        // Buffers of the calling thread, per KV head, grown as needed (no allocation per step).
+        DecodeScratch sc = scratch.get().fit(hkv);
         int[] pages = new int[hkv];
-        float[][] q = new float[hkv][2 * g * d];
-        byte[][] state = new byte[hkv][];
-        float[][] ub = new float[hkv][];
+        float[][] q = sc.q;
+        byte[][] state = sc.state;
+        float[][] ub = sc.bounds;
         for (int h = 0; h < hkv; h++) {
             pages[h] = p.kv()[h].pageCount();
+            q[h] = grow(q[h], 2 * g * d);
             splitQuery(p, 0, h, q[h]);
-            state[h] = new byte[pages[h]];
-            ub[h] = new float[g * pages[h]];
+            state[h] = grow(state[h], pages[h]);
+            ub[h] = grow(ub[h], g * pages[h]);
+            sc.selected[h] = grow(sc.selected[h], pages[h]);
         }
         // Chunks of SCAN_CHUNK pages; the cut depends on the problem only.
         int[] first = new int[hkv + 1];
@@ -130,7 +164,8 @@ public final class QuestAttention extends SelectedAttention {
             scan(workspace(), p, 0, h, q[h], from, Math.min(pages[h], from + SCAN_CHUNK), state[h], ub[h], pages[h]);
         });
         KvView[] selected = new KvView[hkv];
-        ops.pool().parallelFor(hkv, h -> selected[h] = choose(workspace(), p, 0, h, state[h], ub[h], pages[h], true));
+        ops.pool().parallelFor(hkv, h -> selected[h] = choose(workspace(), p, 0, h, state[h], ub[h], pages[h],
+                sc.selected[h], sc.keys[h]));
         AttentionProblem sub = new AttentionProblem(p.queries(), p.queryOffset(), 1, p.queryHeads(), selected,
                 p.queryPositions(), p.scale(), p.softCap(), p.mask());
         exact.attend(sub, out, lse, null);
@@ -187,10 +222,11 @@ public final class QuestAttention extends SelectedAttention {
     /**
      * Chooses the pages of (row, KV head) from a finished scan: the forced pages, the last visible
      * page, and the best-ranked candidates up to the budget; returns a view of their valid, allowed
-     * keys ({@code own}: a view with its own arrays, else one sharing the workspace's).
+     * keys, built in {@code sel} (selected page indices) and {@code keys} (selected key indices),
+     * which the view then shares.
      */
     private KeySubsetView choose(Workspace ws, AttentionProblem p, int row, int kh, byte[] state, float[] ub, int pages,
-                                 boolean own) {
+                                 int[] sel, BitSet keys) {
         VectorKernels k = ops.kernels();
         KvView view = p.kv()[kh];
         int g = p.groupSize();
@@ -247,9 +283,7 @@ public final class QuestAttention extends SelectedAttention {
             }
         }
 
-        BitSet keys = ws.keys;
         keys.clear();
-        int[] sel = ws.pages = grow(ws.pages, pages);
         int ns = 0;
         for (int pg = 0; pg < pages; pg++) {
             if (!keep[pg]) {
@@ -271,8 +305,7 @@ public final class QuestAttention extends SelectedAttention {
                 sel[ns++] = pg;
             }
         }
-        return own ? new SelectedKvView(view, Arrays.copyOf(sel, ns), ns, (BitSet) keys.clone())
-                : new SelectedKvView(view, sel, ns, keys);
+        return new SelectedKvView(view, sel, ns, keys);
     }
 
     /** Writes the g heads' bounds of page {@code pg}, computed from its keys, into {@code ub[j * stride + c]}. */
