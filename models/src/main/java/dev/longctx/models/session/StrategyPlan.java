@@ -5,6 +5,7 @@ import dev.longctx.attention.AttentionMask;
 import dev.longctx.attention.AttentionObserver;
 import dev.longctx.attention.BlockSparseAttention;
 import dev.longctx.attention.MInferenceEstimators;
+import dev.longctx.attention.MaskedAttention;
 import dev.longctx.attention.PerHeadAttention;
 import dev.longctx.attention.QuestAttention;
 import dev.longctx.core.kernels.TensorOps;
@@ -39,6 +40,12 @@ final class StrategyPlan implements AttentionPlan {
     /** The exact kernel for chunks of query rows (also per head, under per-head masks). */
     private final AttentionKernel tiled;
     private final AttentionKernel special;
+    /**
+     * StreamingLLM's decode step: split-K over every KV head under the sink + window mask (its
+     * per-head kernel ran one single-row problem per head on one thread: 34-46 tok/s at depth 16K
+     * against Quest's 54-58 over the same 4K keys).
+     */
+    private final AttentionKernel streamingDecode;
     /** The retrieval-head split's per-layer kernels, [decode step, chunk][layer], built once. */
     private final AttentionKernel[][] duoKernels;
 
@@ -60,6 +67,8 @@ final class StrategyPlan implements AttentionPlan {
             case Strategy.Streaming s -> new PerHeadAttention(h -> tiled, h -> AttentionMask.slidingWindow(s.window(), s.sinks()));
             default -> null;
         };
+        this.streamingDecode = strategy instanceof Strategy.Streaming s
+                ? new MaskedAttention(exact.kernel(0, 1), AttentionMask.slidingWindow(s.window(), s.sinks())) : null;
         this.duoKernels = new AttentionKernel[2][];
         if (policy instanceof RetrievalHeadPolicy duo) {
             for (int kind = 0; kind < 2; kind++) {
@@ -156,7 +165,7 @@ final class StrategyPlan implements AttentionPlan {
         return switch (strategy) {
             case Strategy.Quest q -> queryRows == 1 ? special : exact;
             case Strategy.SparsePrefill sp -> queryRows == 1 ? exact : special;
-            case Strategy.Streaming s -> special;
+            case Strategy.Streaming s -> queryRows == 1 ? streamingDecode : special;
             case Strategy.RetrievalHeads d -> duoKernels[queryRows == 1 ? 0 : 1][layer];
             default -> exact;
         };
