@@ -6,7 +6,6 @@ import dev.longctx.attention.AttentionObserver;
 import dev.longctx.attention.BlockSparseAttention;
 import dev.longctx.attention.MInferenceEstimators;
 import dev.longctx.attention.MaskedAttention;
-import dev.longctx.attention.PerHeadAttention;
 import dev.longctx.attention.QuestAttention;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.kvcache.EvictionPolicy;
@@ -41,9 +40,10 @@ final class StrategyPlan implements AttentionPlan {
     private final AttentionKernel tiled;
     private final AttentionKernel special;
     /**
-     * StreamingLLM's decode step: split-K over every KV head under the sink + window mask (its
-     * per-head kernel ran one single-row problem per head on one thread: 34-46 tok/s at depth 16K
-     * against Quest's 54-58 over the same 4K keys).
+     * StreamingLLM's decode step: the exact decode kernel (split-K) over every KV head under the
+     * sink + window mask. A kernel per head (as {@code PerHeadAttention}) ran one single-row
+     * problem per head on one thread: 34-46 tok/s at depth 16K against Quest's 54-58 over the
+     * same 4K keys. The chunk kernel for prefill is {@link #special}: the tiled kernel, same mask.
      */
     private final AttentionKernel streamingDecode;
     /** The retrieval-head split's per-layer kernels, [decode step, chunk][layer], built once. */
@@ -64,7 +64,7 @@ final class StrategyPlan implements AttentionPlan {
                 case A_SHAPE -> MInferenceEstimators.aShape();
                 case TOP_K_BLOCKS -> MInferenceEstimators.topKBlocks();
             });
-            case Strategy.Streaming s -> new PerHeadAttention(h -> tiled, h -> AttentionMask.slidingWindow(s.window(), s.sinks()));
+            case Strategy.Streaming s -> new MaskedAttention(tiled, AttentionMask.slidingWindow(s.window(), s.sinks()));
             default -> null;
         };
         this.streamingDecode = strategy instanceof Strategy.Streaming s
