@@ -49,35 +49,12 @@ public final class QuestAttention extends SelectedAttention {
     static final int SCAN_CHUNK = 256;
 
     private final SplitKDecodeAttention exact;
-    private final ThreadLocal<DecodeScratch> scratch = ThreadLocal.withInitial(DecodeScratch::new);
-
-    /** Per-KV-head buffers of the decode path, for the thread that calls {@link #attend}. */
-    private static final class DecodeScratch {
-        float[][] q = new float[0][];
-        byte[][] state = new byte[0][];
-        float[][] bounds = new float[0][];
-        int[][] selected = new int[0][];
-        BitSet[] keys = new BitSet[0];
-
-        DecodeScratch fit(int heads) {
-            if (q.length < heads) {
-                q = Arrays.copyOf(q, heads);
-                state = Arrays.copyOf(state, heads);
-                bounds = Arrays.copyOf(bounds, heads);
-                selected = Arrays.copyOf(selected, heads);
-                int old = keys.length;
-                keys = Arrays.copyOf(keys, heads);
-                for (int h = old; h < heads; h++) {
-                    q[h] = new float[0];
-                    state[h] = new byte[0];
-                    bounds[h] = new float[0];
-                    selected[h] = new int[0];
-                    keys[h] = new BitSet();
-                }
-            }
-            return this;
-        }
-    }
+    /**
+     * The decode path's buffers, one workspace per KV head, of the thread that calls
+     * {@link #attend}: a head's query, scan and selection live there from the scan to the exact
+     * pass (no allocation per step).
+     */
+    private final ThreadLocal<Workspace[]> headBuffers = ThreadLocal.withInitial(() -> new Workspace[0]);
 
     /** Quest with the given budget on the given kernels and pool. */
     public QuestAttention(TensorOps ops, SelectedAttentionBudget budget) {
@@ -102,15 +79,24 @@ public final class QuestAttention extends SelectedAttention {
 
     @Override
     KeySubsetView select(Workspace ws, AttentionProblem p, int row, int kh) {
+        int pages = prepare(ws, p, row, kh);
+        scan(ws, p, row, kh, ws.q, 0, pages, ws.state, ws.bounds, pages);
+        return choose(ws, p, row, kh, pages);
+    }
+
+    /**
+     * Sizes {@code w}'s query, scan and selection buffers for (row, KV head) and writes the split
+     * query; returns the head's page count.
+     */
+    private static int prepare(Workspace w, AttentionProblem p, int row, int kh) {
         int pages = p.kv()[kh].pageCount();
         int g = p.groupSize();
-        float[] q = ws.q = grow(ws.q, 2 * g * p.headDim());
-        splitQuery(p, row, kh, q);
-        byte[] state = ws.state = grow(ws.state, pages);
-        float[] ub = ws.bounds = grow(ws.bounds, g * pages);
-        scan(ws, p, row, kh, q, 0, pages, state, ub, pages);
-        int[] sel = ws.pages = grow(ws.pages, pages);
-        return choose(ws, p, row, kh, state, ub, pages, sel, ws.keys);
+        w.q = grow(w.q, 2 * g * p.headDim());
+        splitQuery(p, row, kh, w.q);
+        w.state = grow(w.state, pages);
+        w.bounds = grow(w.bounds, g * pages);
+        w.pages = grow(w.pages, pages);
+        return pages;
     }
 
     /**
@@ -124,8 +110,6 @@ public final class QuestAttention extends SelectedAttention {
     @Override
     boolean attendDecode(AttentionProblem p, float[] out, float[] lse) {
         int hkv = p.kvHeads();
-        int g = p.groupSize();
-        int d = p.headDim();
         boolean covers = true;
         for (KvView view : p.kv()) {
             covers &= budget.budget() >= (long) view.pageCount() * view.pageSize();
@@ -136,19 +120,19 @@ public final class QuestAttention extends SelectedAttention {
             exact.attend(p, out, lse, null);
             return true;
         }
-        // Buffers of the calling thread, per KV head, grown as needed (no allocation per step).
-        DecodeScratch sc = scratch.get().fit(hkv);
+        Workspace[] hb = headBuffers.get();
+        if (hb.length < hkv) {
+            int old = hb.length;
+            hb = Arrays.copyOf(hb, hkv);
+            for (int h = old; h < hkv; h++) {
+                hb[h] = new Workspace(ops);
+            }
+            headBuffers.set(hb);
+        }
+        Workspace[] heads = hb;
         int[] pages = new int[hkv];
-        float[][] q = sc.q;
-        byte[][] state = sc.state;
-        float[][] ub = sc.bounds;
         for (int h = 0; h < hkv; h++) {
-            pages[h] = p.kv()[h].pageCount();
-            q[h] = grow(q[h], 2 * g * d);
-            splitQuery(p, 0, h, q[h]);
-            state[h] = grow(state[h], pages[h]);
-            ub[h] = grow(ub[h], g * pages[h]);
-            sc.selected[h] = grow(sc.selected[h], pages[h]);
+            pages[h] = prepare(heads[h], p, 0, h);
         }
         // Chunks of SCAN_CHUNK pages; the cut depends on the problem only.
         int[] first = new int[hkv + 1];
@@ -161,11 +145,12 @@ public final class QuestAttention extends SelectedAttention {
                 h++;
             }
             int from = (t - first[h]) * SCAN_CHUNK;
-            scan(workspace(), p, 0, h, q[h], from, Math.min(pages[h], from + SCAN_CHUNK), state[h], ub[h], pages[h]);
+            // This thread's workspace for scratch; the head's buffers for the results.
+            Workspace w = heads[h];
+            scan(workspace(), p, 0, h, w.q, from, Math.min(pages[h], from + SCAN_CHUNK), w.state, w.bounds, pages[h]);
         });
         KvView[] selected = new KvView[hkv];
-        ops.pool().parallelFor(hkv, h -> selected[h] = choose(workspace(), p, 0, h, state[h], ub[h], pages[h],
-                sc.selected[h], sc.keys[h]));
+        ops.pool().parallelFor(hkv, h -> selected[h] = choose(heads[h], p, 0, h, pages[h]));
         AttentionProblem sub = new AttentionProblem(p.queries(), p.queryOffset(), 1, p.queryHeads(), selected,
                 p.queryPositions(), p.scale(), p.softCap(), p.mask());
         exact.attend(sub, out, lse, null);
@@ -220,13 +205,15 @@ public final class QuestAttention extends SelectedAttention {
     }
 
     /**
-     * Chooses the pages of (row, KV head) from a finished scan: the forced pages, the last visible
+     * Chooses the pages of (row, KV head) from a finished scan in {@code ws.state} and
+     * {@code ws.bounds}: the forced pages, the last visible
      * page, and the best-ranked candidates up to the budget; returns a view of their valid, allowed
-     * keys, built in {@code sel} (selected page indices) and {@code keys} (selected key indices),
-     * which the view then shares.
+     * keys, built in {@code ws.pages} (selected page indices) and {@code ws.keys} (selected key
+     * indices), which the view then shares.
      */
-    private KeySubsetView choose(Workspace ws, AttentionProblem p, int row, int kh, byte[] state, float[] ub, int pages,
-                                 int[] sel, BitSet keys) {
+    private KeySubsetView choose(Workspace ws, AttentionProblem p, int row, int kh, int pages) {
+        byte[] state = ws.state;
+        float[] ub = ws.bounds;
         VectorKernels k = ops.kernels();
         KvView view = p.kv()[kh];
         int g = p.groupSize();
@@ -283,7 +270,9 @@ public final class QuestAttention extends SelectedAttention {
             }
         }
 
+        BitSet keys = ws.keys;
         keys.clear();
+        int[] sel = ws.pages;
         int ns = 0;
         for (int pg = 0; pg < pages; pg++) {
             if (!keep[pg]) {
