@@ -10,23 +10,34 @@ import java.util.Objects;
  * Decode attention with the KV sequence split across threads: flash-decoding (Dao et al., 2023)
  * with stream-K style work units as in Lean Attention (Sanovar et al., 2024).
  *
- * <p>The (KV head, page) space of all heads is flattened and cut into {@link #UNITS} equal work
- * units; a unit may cross a head boundary, in which case it is split into one segment per head.
+ * <p>The (KV head, page) space of all heads is flattened and cut into equal work units
+ * ({@link #units}: at least {@link #MIN_UNIT_PAGES} pages each, at most {@link #MAX_UNITS}); a unit
+ * may cross a head boundary, in which case it is split into one segment per head.
  * Each segment computes the partial state (normalised output, log-sum-exp) of all query rows of its
  * head's g query heads over its pages, reading every K/V byte once per group; the segments of a
  * head are then merged in page order with {@link PartialState#merge}. The cut depends only on the
  * problem size, so results are bit-identical for any thread count.
  *
  * <p>Exact (equal to {@link NaiveAttention} up to f32 rounding). Time O(Lk * D * Hq * Lq), extra
- * memory O(UNITS * Lq * g * D). Meant for decode (a few query rows); when a head's query tile would
+ * memory O(MAX_UNITS * Lq * g * D). Meant for decode (a few query rows); when a head's query tile would
  * exceed {@link TiledAttention#TILE_ROWS} rows it delegates to {@link TiledAttention}.
  */
 public final class SplitKDecodeAttention implements AttentionKernel {
     /**
-     * Work units per call: enough to keep 2..16 threads busy with uneven heads, few enough that
-     * merging costs nothing; fixed so that the split does not depend on the thread count.
+     * Fewest pages in a work unit. Each unit starts a new memory stream and ends in a partial state
+     * to merge; units of 3 pages (a 4K SmolLM2 context cut into 64) cost about 10% against units
+     * of 8 or more (30 layers x 3 KV heads x 64 dims, F16 pages of 64, 2 threads, best of 50 in
+     * one process: 9.6 ms against 8.6 ms; at 1K context, 6 units 1.7 ms against 1.9 ms for the
+     * tiled kernel's one task per head; 2026-11-26).
      */
-    static final int UNITS = 64;
+    static final int MIN_UNIT_PAGES = 8;
+
+    /**
+     * Most work units per call: enough to keep 2..16 threads busy with uneven heads, few enough that
+     * merging costs nothing (at 16K: 32 units 30.2 ms, 24 units 29.5 ms, 64 units 31.2 ms, same
+     * set-up). The count depends on the problem size only, never on the thread count.
+     */
+    static final int MAX_UNITS = 32;
 
     private final TensorOps ops;
     private final TiledAttention fallback;
@@ -42,6 +53,11 @@ public final class SplitKDecodeAttention implements AttentionKernel {
     @Override
     public String name() {
         return "split-k";
+    }
+
+    /** Work units for {@code totalPages} pages of all heads together; below 2 the kernel hands over to the tiled one. */
+    static int units(int totalPages) {
+        return Math.min(MAX_UNITS, totalPages / MIN_UNIT_PAGES);
     }
 
     /** A contiguous run of one head's pages. */
@@ -97,13 +113,13 @@ public final class SplitKDecodeAttention implements AttentionKernel {
             pagesPerHead[h] = p.kv()[h].pageCount();
             totalPages += pagesPerHead[h];
         }
-        if (totalPages < UNITS) {
-            // Fewer pages than work units: each unit would hold at most a page and the split and
-            // merge are pure overhead (600 keys x 3 heads: 35 us against the tiled kernel's 29).
+        int units = units(totalPages);
+        if (units < 2) {
+            // Too few pages to split: the split and merge would be pure overhead.
             fallback.attend(p, out, lse, observer);
             return;
         }
-        List<Segment> segments = cut(pagesPerHead, UNITS).stream().map(s -> new Segment(s[0], s[1], s[2])).toList();
+        List<Segment> segments = cut(pagesPerHead, units).stream().map(s -> new Segment(s[0], s[1], s[2])).toList();
         float[][] segOut = new float[segments.size()][];
         float[][] segLse = new float[segments.size()][];
         ops.pool().parallelFor(segments.size(), i -> {

@@ -2,6 +2,7 @@ package dev.longctx.attention;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.tensor.DType;
@@ -36,6 +37,15 @@ class SplitKDecodeAttentionTest {
     }
 
     @Test
+    void unitCountDependsOnThePageCountOnly() {
+        assertEquals(1, SplitKDecodeAttention.units(15)); // tiled kernel
+        assertEquals(2, SplitKDecodeAttention.units(16));
+        assertEquals(24, SplitKDecodeAttention.units(192)); // 4K tokens x 3 KV heads, pages of 64
+        assertEquals(SplitKDecodeAttention.MAX_UNITS, SplitKDecodeAttention.units(768));
+        assertEquals(SplitKDecodeAttention.MAX_UNITS, SplitKDecodeAttention.units(Integer.MAX_VALUE));
+    }
+
+    @Test
     void matchesNaiveForDecodeShapes() {
         SplittableRandom r = new SplittableRandom(1);
         int[][] shapes = {{1, 1, 8, 1}, {1, 17, 16, 2}, {3, 512, 64, 4}, {1, 4099, 128, 8}, {1, 4099, 16, 4}, {2, 512, 128, 2}};
@@ -43,6 +53,9 @@ class SplitKDecodeAttentionTest {
             KvView[] kv = Problems.views(r, 2, s[1], s[2], DType.F32, 32, 4);
             float[] q = Problems.gaussian(r, s[0] * 2 * s[3] * s[2], 1);
             AttentionProblem p = AttentionProblem.causal(q, s[0], 2 * s[3], kv);
+            if (s[1] >= 512) { // long enough to be split, not handed to the tiled kernel
+                assertTrue(SplitKDecodeAttention.units(kv[0].pageCount() + kv[1].pageCount()) >= 2, "split for Lk " + s[1]);
+            }
             for (TensorOps ops : Problems.allOps()) {
                 Problems.assertMatchesNaive(new SplitKDecodeAttention(ops), p, 1e-5,
                         "split-k " + ops.kernels().name() + "/" + ops.pool().threads() + "t");
