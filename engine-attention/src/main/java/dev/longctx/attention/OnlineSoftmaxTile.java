@@ -151,7 +151,9 @@ final class OnlineSoftmaxTile {
                 continue;
             }
             float mNew = Math.max(m[r], mx);
-            float corr = m[r] == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(m[r] - mNew);
+            // exp(0) = 1 exactly, so an unchanged maximum (most pages once the first few have set
+            // it) skips the scalar exp call with a bit-identical result.
+            float corr = m[r] == Float.NEGATIVE_INFINITY ? 0f : m[r] == mNew ? 1f : (float) Math.exp(m[r] - mNew);
             float sum = k.expShiftSum(s, so, n, mNew);
             if (corr != 1f) {
                 k.scale(o, r * d, d, corr);
