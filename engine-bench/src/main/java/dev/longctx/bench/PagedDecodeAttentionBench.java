@@ -70,7 +70,7 @@ public class PagedDecodeAttentionBench {
     private ComputePool pool;
     private TensorOps ops;
     private SplitKDecodeAttention splitK;
-    private AttentionProblem[] problems;
+    AttentionProblem[] problems;
     private float[] out;
     private final ThreadLocal<float[]> pageBuffer = ThreadLocal.withInitial(() -> new float[64 * HEAD_DIM]);
 
