@@ -56,7 +56,7 @@ public final class SplitKDecodeAttention implements AttentionKernel {
         return "split-k";
     }
 
-    /** Work units for {@code totalPages} pages of all heads together; below 2 the kernel hands over to the tiled one. */
+    /** Work units for {@code totalPages} pages of all heads together; below 2 the tiled kernel runs instead. */
     static int units(int totalPages) {
         return Math.min(MAX_UNITS, totalPages / MIN_UNIT_PAGES);
     }

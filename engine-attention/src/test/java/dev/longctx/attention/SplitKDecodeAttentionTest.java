@@ -54,7 +54,8 @@ class SplitKDecodeAttentionTest {
             float[] q = Problems.gaussian(r, s[0] * 2 * s[3] * s[2], 1);
             AttentionProblem p = AttentionProblem.causal(q, s[0], 2 * s[3], kv);
             if (s[1] >= 512) { // long enough to be split, not handed to the tiled kernel
-                assertTrue(SplitKDecodeAttention.units(kv[0].pageCount() + kv[1].pageCount()) >= 2, "split for Lk " + s[1]);
+                int pages = kv[0].pageCount() + kv[1].pageCount();
+                assertTrue(SplitKDecodeAttention.units(pages) >= 2, "split for Lk " + s[1]);
             }
             for (TensorOps ops : Problems.allOps()) {
                 Problems.assertMatchesNaive(new SplitKDecodeAttention(ops), p, 1e-5,

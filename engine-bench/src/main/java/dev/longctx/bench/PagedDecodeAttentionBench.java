@@ -48,6 +48,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 4, time = 2)
 @Measurement(iterations = 6, time = 2)
 public class PagedDecodeAttentionBench {
+    // SmolLM2-135M's attention shape (its config.json): 30 layers, 3 KV heads, 9 query heads of 64.
     static final int LAYERS = 30;
     static final int KV_HEADS = 3;
     static final int HEAD_DIM = 64;
@@ -72,7 +73,8 @@ public class PagedDecodeAttentionBench {
     private SplitKDecodeAttention splitK;
     AttentionProblem[] problems;
     private float[] out;
-    private final ThreadLocal<float[]> pageBuffer = ThreadLocal.withInitial(() -> new float[64 * HEAD_DIM]);
+    private final ThreadLocal<float[]> pageBuffer =
+            ThreadLocal.withInitial(() -> new float[KvLayout.DEFAULT_PAGE_SIZE * HEAD_DIM]);
 
     /** Fills the cache and builds one problem per layer. */
     @Setup(Level.Trial)
