@@ -120,16 +120,16 @@ public final class QuestAttention extends SelectedAttention {
             exact.attend(p, out, lse, null);
             return true;
         }
-        Workspace[] hb = headBuffers.get();
-        if (hb.length < hkv) {
-            int old = hb.length;
-            hb = Arrays.copyOf(hb, hkv);
+        Workspace[] grown = headBuffers.get();
+        if (grown.length < hkv) {
+            int old = grown.length;
+            grown = Arrays.copyOf(grown, hkv);
             for (int h = old; h < hkv; h++) {
-                hb[h] = new Workspace(ops);
+                grown[h] = new Workspace(ops);
             }
-            headBuffers.set(hb);
+            headBuffers.set(grown);
         }
-        Workspace[] heads = hb;
+        Workspace[] heads = grown; // effectively final for the tasks below
         int[] pages = new int[hkv];
         for (int h = 0; h < hkv; h++) {
             pages[h] = prepare(heads[h], p, 0, h);

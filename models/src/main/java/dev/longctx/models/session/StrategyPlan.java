@@ -38,14 +38,14 @@ final class StrategyPlan implements AttentionPlan {
     private final AttentionPlan exact;
     /** The exact kernel for chunks of query rows (also per head, under per-head masks). */
     private final AttentionKernel tiled;
-    private final AttentionKernel special;
     /**
-     * StreamingLLM's decode step: the exact decode kernel (split-K) over every KV head under the
-     * sink + window mask. A kernel per head (as {@code PerHeadAttention}) ran one single-row
-     * problem per head on one thread: 34-46 tok/s at depth 16K against Quest's 54-58 over the
-     * same 4K keys. The chunk kernel for prefill is {@link #special}: the tiled kernel, same mask.
+     * The strategy's own kernel, or null. StreamingLLM's is split-K over every KV head under the
+     * sink + window mask, for decode steps and chunks alike (split-K hands tiles of more than
+     * {@code TiledAttention.TILE_ROWS} rows to the tiled kernel). A kernel per head, as
+     * {@code PerHeadAttention}, ran one single-row problem per head on one thread: 34-46 tok/s at
+     * depth 16K against 46-57 through split-K.
      */
-    private final AttentionKernel streamingDecode;
+    private final AttentionKernel special;
     /** The retrieval-head split's per-layer kernels, [decode step, chunk][layer], built once. */
     private final AttentionKernel[][] duoKernels;
 
@@ -64,11 +64,10 @@ final class StrategyPlan implements AttentionPlan {
                 case A_SHAPE -> MInferenceEstimators.aShape();
                 case TOP_K_BLOCKS -> MInferenceEstimators.topKBlocks();
             });
-            case Strategy.Streaming s -> new MaskedAttention(tiled, AttentionMask.slidingWindow(s.window(), s.sinks()));
+            case Strategy.Streaming s ->
+                    new MaskedAttention(exact.kernel(0, 1), AttentionMask.slidingWindow(s.window(), s.sinks()));
             default -> null;
         };
-        this.streamingDecode = strategy instanceof Strategy.Streaming s
-                ? new MaskedAttention(exact.kernel(0, 1), AttentionMask.slidingWindow(s.window(), s.sinks())) : null;
         this.duoKernels = new AttentionKernel[2][];
         if (policy instanceof RetrievalHeadPolicy duo) {
             for (int kind = 0; kind < 2; kind++) {
@@ -165,7 +164,7 @@ final class StrategyPlan implements AttentionPlan {
         return switch (strategy) {
             case Strategy.Quest q -> queryRows == 1 ? special : exact;
             case Strategy.SparsePrefill sp -> queryRows == 1 ? exact : special;
-            case Strategy.Streaming s -> queryRows == 1 ? streamingDecode : special;
+            case Strategy.Streaming s -> special;
             case Strategy.RetrievalHeads d -> duoKernels[queryRows == 1 ? 0 : 1][layer];
             default -> exact;
         };
