@@ -80,8 +80,8 @@ public final class BlockSparseAttention implements AttentionKernel {
             int[] pages = mask.row(kh, b);
             OnlineSoftmaxTile tile = tiles.get();
             tile.reset(p, kh, mask.queryBlockStart(b), mask.queryBlockEnd(b));
-            for (int page : pages) {
-                tile.accumulate(page);
+            for (int i = 0; i < pages.length; i++) {
+                tile.accumulate(pages[i], i + 1 < pages.length ? pages[i + 1] : -1);
             }
             tile.finish();
             tile.write(out, lse);

@@ -123,8 +123,9 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
                 p.queryPositions(), p.scale(), p.softCap(), p.mask());
         OnlineSoftmaxTile tile = ws.tile;
         tile.reset(sub, kh, row, row + 1);
-        for (int page = 0; page < sel.pageCount(); page++) {
-            tile.accumulate(page);
+        int pages = sel.pageCount();
+        for (int page = 0; page < pages; page++) {
+            tile.accumulate(page, page + 1 < pages ? page + 1 : -1);
         }
         tile.finish();
         tile.write(out, lse);

@@ -128,7 +128,7 @@ public final class SplitKDecodeAttention implements AttentionKernel {
             OnlineSoftmaxTile tile = tiles.get();
             tile.reset(p, s.kvHead(), 0, lq);
             for (int page = s.pageFrom(); page < s.pageTo(); page++) {
-                tile.accumulate(page);
+                tile.accumulate(page, page + 1 < s.pageTo() ? page + 1 : -1);
             }
             tile.finish();
             segOut[i] = Arrays.copyOf(tile.output(), rows * d);

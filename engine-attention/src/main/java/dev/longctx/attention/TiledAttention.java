@@ -56,8 +56,9 @@ public final class TiledAttention implements AttentionKernel {
             OnlineSoftmaxTile tile = tiles.get();
             tile.reset(p, kh, i0, i1);
             KvView view = p.kv()[kh];
-            for (int page = 0; page < view.pageCount(); page++) {
-                tile.accumulate(page);
+            int pages = view.pageCount();
+            for (int page = 0; page < pages; page++) {
+                tile.accumulate(page, page + 1 < pages ? page + 1 : -1);
             }
             tile.finish();
             tile.write(out, lse);
