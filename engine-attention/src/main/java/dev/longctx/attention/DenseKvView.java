@@ -107,7 +107,7 @@ public final class DenseKvView implements KvView {
         }
         boolean[] valid = new boolean[pages * pageSize];
         Arrays.fill(valid, 0, n, true);
-        return new DenseKvView(headDim, dtype, pageSize, n, ks, vs, positions.clone(), valid, new PageKeyBounds(mins, maxs));
+        return new DenseKvView(headDim, dtype, pageSize, n, ks, vs, positions.clone(), valid, PageKeyBounds.withPacked(mins, maxs));
     }
 
     /** Marks a token (by index 0..n-1) as evicted; kernels then skip it. Key bounds are not shrunk. */

@@ -1,20 +1,70 @@
 package dev.longctx.attention;
 
+import dev.longctx.core.tensor.Halfs;
+import java.util.Objects;
+
 /**
  * Per-page, per-channel key bounds of a {@link KvView} (Quest's page metadata), contiguous:
- * page {@code p}, channel {@code c} at index {@code p * headDim + c} of both arrays. The arrays
- * hold at least {@code pageCount * headDim} floats and belong to the view that returned them.
+ * page {@code p}, channel {@code c} at index {@code p * headDim + c} of every array. The arrays
+ * hold at least {@code pageCount * headDim} entries and belong to the view that returned them.
+ *
+ * <p>Optionally also packed: the same bounds as bfloat16 bits rounded outward (each minimum down,
+ * each maximum up, {@link Halfs#floatToBf16Down}, {@link Halfs#floatToBf16Up}), so that a bound
+ * computed from them is still at least {@code q.k} for every key of the page, from half the bytes:
+ * Quest reads every page's bounds on every decode step (47 MB per token at 64K tokens of the
+ * SmolLM2 shape in F32). They are looser by at most one bfloat16 step (2^-7 relative) per channel.
  *
  * @param min per-channel minimum of each page's stored keys
  * @param max per-channel maximum of each page's stored keys
+ * @param packedMin {@code min} rounded down to bfloat16 bits, or null when not kept
+ * @param packedMax {@code max} rounded up to bfloat16 bits, or null when not kept
  */
-public record PageKeyBounds(float[] min, float[] max) {
-    /** Checks that both arrays are present and of equal length. */
+public record PageKeyBounds(float[] min, float[] max, short[] packedMin, short[] packedMax) {
+    /** Checks that the float arrays are present and of equal length, and the packed ones match them. */
     public PageKeyBounds {
-        java.util.Objects.requireNonNull(min, "min");
-        java.util.Objects.requireNonNull(max, "max");
+        Objects.requireNonNull(min, "min");
+        Objects.requireNonNull(max, "max");
         if (min.length != max.length) {
             throw new IllegalArgumentException("PageKeyBounds: min has " + min.length + " floats, max " + max.length);
+        }
+        if ((packedMin == null) != (packedMax == null)) {
+            throw new IllegalArgumentException("PageKeyBounds: packed bounds need both packedMin and packedMax");
+        }
+        if (packedMin != null && (packedMin.length != min.length || packedMax.length != min.length)) {
+            throw new IllegalArgumentException("PageKeyBounds: packed bounds have " + packedMin.length + " and "
+                    + packedMax.length + " entries, the float bounds " + min.length);
+        }
+    }
+
+    /** Float bounds only. */
+    public PageKeyBounds(float[] min, float[] max) {
+        this(min, max, null, null);
+    }
+
+    /** Float bounds with packed copies made from them (the arrays are kept, not copied). */
+    public static PageKeyBounds withPacked(float[] min, float[] max) {
+        PageKeyBounds b = new PageKeyBounds(min, max, new short[min.length], new short[max.length]);
+        b.repack(0, min.length);
+        return b;
+    }
+
+    /** True when the packed bfloat16 copies are kept. */
+    public boolean isPacked() {
+        return packedMin != null;
+    }
+
+    /**
+     * Rewrites the packed copies of entries {@code [from, to)} from the float bounds (after those
+     * were written); nothing when none are kept.
+     */
+    public void repack(int from, int to) {
+        Objects.checkFromToIndex(from, to, min.length);
+        if (packedMin == null) {
+            return;
+        }
+        for (int i = from; i < to; i++) {
+            packedMin[i] = Halfs.floatToBf16Down(min[i]);
+            packedMax[i] = Halfs.floatToBf16Up(max[i]);
         }
     }
 }

@@ -15,7 +15,10 @@ import java.util.BitSet;
  * bound {@code U = sum_i max(q_i M_i, q_i m_i)} is at least {@code q.k} for every key of the page;
  * it is computed as {@code q+ . M + q- . m} with {@code q+ = max(q, 0)} and {@code q- = min(q, 0)},
  * one paired dot product per head and page ({@link VectorKernels#pairedDots}, a run of pages per
- * call). The soft cap is monotone, so ranking by the uncapped bound is the same.
+ * call). Views that keep the bounds packed ({@link PageKeyBounds#isPacked}: bfloat16 rounded
+ * outward, as the dense view and the paged cache do) are scanned from those, half the bytes
+ * ({@link VectorKernels#pairedDotsBf16}); the bound stays a bound, at most one bfloat16 step per
+ * channel looser. The soft cap is monotone, so ranking by the uncapped bound is the same.
  *
  * <p><b>GQA.</b> The g query heads of a KV head choose one page set, so each selected K/V page is
  * read once per group. A page's group score is {@code max_h (U_h(p) - LSE_h)}, where
@@ -39,7 +42,8 @@ import java.util.BitSet;
  * it.
  *
  * <p><b>Cost</b> per query row and KV head, with P pages of size S, head dim D and group size g:
- * O(P * D * g) for the bounds (reading 2 * P * D floats of metadata, about 4/S of the f16 keys),
+ * O(P * D * g) for the bounds (reading 2 * P * D bounds: about 2/S of the f16 keys when packed,
+ * 4/S in F32),
  * O(P) for the selection, and O(budget * D * g) for the exact attention, reading only the
  * selected pages' K and V. Decode at 128K tokens with a 4K budget reads about 1/16 of what exact
  * attention reads.
@@ -187,7 +191,11 @@ public final class QuestAttention extends SelectedAttention {
         if (rank && kb != null) {
             // Every page's bounds in one pass over the contiguous arrays; those of pages that turn
             // out skipped or forced below are never read.
-            k.pairedDots(q, 0, q, g * d, g, d, kb.max(), kb.min(), from, to, ub, stride);
+            if (kb.isPacked()) {
+                k.pairedDotsBf16(q, 0, q, g * d, g, d, kb.packedMax(), kb.packedMin(), from, to, ub, stride);
+            } else {
+                k.pairedDots(q, 0, q, g * d, g, d, kb.max(), kb.min(), from, to, ub, stride);
+            }
         }
         for (int pg = from; pg < to; pg++) {
             int n = view.pageLength(pg);

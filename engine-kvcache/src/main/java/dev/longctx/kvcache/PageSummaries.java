@@ -15,7 +15,8 @@ import java.util.Arrays;
  * {@code minPos[i]}/{@code maxPos[i]} are the positions of its first/last valid slot, or of its
  * first/last used slot when none is valid (0 when empty); {@code allValid[i]} says no used slot is
  * evicted; {@code keyMin}/{@code keyMax} at {@code [i * headDim, (i + 1) * headDim)} are the
- * per-channel min/max of every stored (rounded) key of the page, evicted ones included. The
+ * per-channel min/max of every stored (rounded) key of the page, evicted ones included, and the
+ * packed bounds at the same indices are those rounded outward to bfloat16 (Quest scans those). The
  * summary describes table entries, not pool pages: a page shared by two forks has an entry in each.
  *
  * <p>Not thread-safe: written by the owning sequence between steps, read by kernels during one.
@@ -34,7 +35,7 @@ final class PageSummaries {
         minPos = new long[capacity];
         maxPos = new long[capacity];
         allValid = new boolean[capacity];
-        bounds = new PageKeyBounds(new float[capacity * headDim], new float[capacity * headDim]);
+        bounds = PageKeyBounds.withPacked(new float[capacity * headDim], new float[capacity * headDim]);
     }
 
     /** The key bounds of every entry, contiguous (replaced when the arrays grow). */
@@ -52,7 +53,8 @@ final class PageSummaries {
         minPos = Arrays.copyOf(minPos, n);
         maxPos = Arrays.copyOf(maxPos, n);
         allValid = Arrays.copyOf(allValid, n);
-        bounds = new PageKeyBounds(Arrays.copyOf(bounds.min(), n * headDim), Arrays.copyOf(bounds.max(), n * headDim));
+        bounds = new PageKeyBounds(Arrays.copyOf(bounds.min(), n * headDim), Arrays.copyOf(bounds.max(), n * headDim),
+                Arrays.copyOf(bounds.packedMin(), n * headDim), Arrays.copyOf(bounds.packedMax(), n * headDim));
     }
 
     /** Re-derives entry i's count, positions and validity from the page's metadata. */
@@ -83,6 +85,7 @@ final class PageSummaries {
     void resetBounds(int i) {
         Arrays.fill(bounds.min(), i * headDim, (i + 1) * headDim, Float.POSITIVE_INFINITY);
         Arrays.fill(bounds.max(), i * headDim, (i + 1) * headDim, Float.NEGATIVE_INFINITY);
+        bounds.repack(i * headDim, (i + 1) * headDim);
     }
 
     /** Widens entry i's key bounds to include one stored key. */
@@ -94,6 +97,7 @@ final class PageSummaries {
             mn[o + c] = Math.min(mn[o + c], key[c]);
             mx[o + c] = Math.max(mx[o + c], key[c]);
         }
+        bounds.repack(o, o + headDim);
     }
 
     /** Removes entry i of {@code size}, moving the later ones down (the table lost that page). */
@@ -105,6 +109,8 @@ final class PageSummaries {
         System.arraycopy(allValid, i + 1, allValid, i, tail);
         System.arraycopy(bounds.min(), (i + 1) * headDim, bounds.min(), i * headDim, tail * headDim);
         System.arraycopy(bounds.max(), (i + 1) * headDim, bounds.max(), i * headDim, tail * headDim);
+        System.arraycopy(bounds.packedMin(), (i + 1) * headDim, bounds.packedMin(), i * headDim, tail * headDim);
+        System.arraycopy(bounds.packedMax(), (i + 1) * headDim, bounds.packedMax(), i * headDim, tail * headDim);
     }
 
     /** An independent copy (a fork's tables start equal). */
@@ -116,6 +122,8 @@ final class PageSummaries {
         System.arraycopy(allValid, 0, c.allValid, 0, allValid.length);
         System.arraycopy(bounds.min(), 0, c.bounds.min(), 0, bounds.min().length);
         System.arraycopy(bounds.max(), 0, c.bounds.max(), 0, bounds.max().length);
+        System.arraycopy(bounds.packedMin(), 0, c.bounds.packedMin(), 0, bounds.packedMin().length);
+        System.arraycopy(bounds.packedMax(), 0, c.bounds.packedMax(), 0, bounds.packedMax().length);
         return c;
     }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.longctx.attention.KvView;
 import dev.longctx.core.tensor.DType;
+import dev.longctx.core.tensor.Halfs;
 import dev.longctx.core.tensor.Quantization;
 import java.util.ArrayList;
 import java.util.List;
@@ -166,6 +167,13 @@ class KvCachePropertyTest {
                 }
                 assertTrue(anyValid || p == view.pageCount() - 1, where + ": fully evicted page kept");
                 assertEquals(view.allValid(p), allValid(view, p), where + ": allValid");
+            }
+            var bounds = view.keyBounds();
+            assertTrue(bounds.isPacked(), where + ": the cache keeps packed bounds for Quest");
+            for (int j = 0; j < view.pageCount() * D; j++) {
+                // The packed bounds follow every write, eviction, compaction and fork.
+                assertEquals(Halfs.floatToBf16Down(bounds.min()[j]), bounds.packedMin()[j], where + ": packed min " + j);
+                assertEquals(Halfs.floatToBf16Up(bounds.max()[j]), bounds.packedMax()[j], where + ": packed max " + j);
             }
             assertEquals(expected.size(), i, where + ": token count");
             assertEquals(expected.size(), c.validLength(0, h), where + ": validLength");

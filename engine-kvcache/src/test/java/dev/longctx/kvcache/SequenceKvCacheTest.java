@@ -67,6 +67,9 @@ class SequenceKvCacheTest {
                     int last = view.pageCount() - 1;
                     assertArrayEquals(dense.keyMin(last), view.keyMin(last), t + " after " + (i + 1) + " tokens");
                     assertArrayEquals(dense.keyMax(last), view.keyMax(last), t + " after " + (i + 1) + " tokens");
+                    short[] densePacked = java.util.Arrays.copyOfRange(dense.keyBounds().packedMax(), last * D, (last + 1) * D);
+                    short[] viewPacked = java.util.Arrays.copyOfRange(view.keyBounds().packedMax(), last * D, (last + 1) * D);
+                    assertArrayEquals(densePacked, viewPacked, t + " packed, after " + (i + 1) + " tokens");
                 }
             }
         }

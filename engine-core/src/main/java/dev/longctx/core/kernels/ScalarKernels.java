@@ -1,6 +1,7 @@
 package dev.longctx.core.kernels;
 
 import dev.longctx.core.tensor.DType;
+import dev.longctx.core.tensor.Halfs;
 import dev.longctx.core.tensor.Quantization;
 import java.lang.foreign.MemorySegment;
 
@@ -41,6 +42,21 @@ public final class ScalarKernels implements VectorKernels {
                 float s = 0f;
                 for (int i = 0; i < n; i++) {
                     s += a[aOff + j * n + i] * xs[p * n + i] + b[bOff + j * n + i] * ys[p * n + i];
+                }
+                out[j * outStride + p] = s;
+            }
+        }
+    }
+
+    @Override
+    public void pairedDotsBf16(float[] a, int aOff, float[] b, int bOff, int rows, int n, short[] xs, short[] ys,
+                               int from, int to, float[] out, int outStride) {
+        for (int p = from; p < to; p++) {
+            for (int j = 0; j < rows; j++) {
+                float s = 0f;
+                for (int i = 0; i < n; i++) {
+                    s += a[aOff + j * n + i] * Halfs.bf16ToFloat(xs[p * n + i])
+                            + b[bOff + j * n + i] * Halfs.bf16ToFloat(ys[p * n + i]);
                 }
                 out[j * outStride + p] = s;
             }

@@ -36,6 +36,14 @@ public interface VectorKernels {
     void pairedDots(float[] a, int aOff, float[] b, int bOff, int rows, int n, float[] xs, float[] ys, int from, int to,
                     float[] out, int outStride);
 
+    /**
+     * {@link #pairedDots} with the vector pairs stored as bfloat16 bits ({@code xs[p * n + i]} is
+     * the upper half of a float's bits): half the bytes of the F32 run, for Quest's key bounds
+     * kept rounded outward. Each product and sum is computed in F32 from the exactly widened values.
+     */
+    void pairedDotsBf16(float[] a, int aOff, float[] b, int bOff, int rows, int n, short[] xs, short[] ys, int from,
+                        int to, float[] out, int outStride);
+
     /** {@code y[i] += alpha * x[i]}. */
     void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n);
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.longctx.core.tensor.Halfs;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
@@ -65,6 +66,58 @@ class ElementwiseKernelsTest {
             assertClose(Providers.reference().dot(a, OFF, b, OFF, n), ops.dot(a, OFF, b, OFF, n), mag, name + " dot vs scalar n=" + n);
             assertClose(ss, ops.kernels().sumOfSquares(a, OFF, n), ss, name + " sumOfSquares n=" + n);
         }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("providers")
+    void pairedDotsBf16OverARunOfVectorPairs(String name, TensorOps ops) {
+        SplittableRandom r = new SplittableRandom(19);
+        for (int n : SIZES) {
+            for (int rows : new int[] {1, 3, 4}) {
+                int pages = 5;
+                int from = 1;
+                int to = 4;
+                float[] a = random(r, rows * n, 1);
+                float[] b = random(r, rows * n, 1);
+                short[] xs = bf16(random(r, pages * n, 2));
+                short[] ys = bf16(random(r, pages * n, 2));
+                int stride = pages + 2;
+                float[] out = new float[rows * stride];
+                float[] ref = new float[rows * stride];
+                Arrays.fill(out, -7f);
+                Arrays.fill(ref, -7f);
+                ops.kernels().pairedDotsBf16(a, OFF, b, OFF, rows, n, xs, ys, from, to, out, stride);
+                Providers.reference().kernels().pairedDotsBf16(a, OFF, b, OFF, rows, n, xs, ys, from, to, ref, stride);
+                for (int j = 0; j < rows; j++) {
+                    for (int p = 0; p < stride; p++) {
+                        int o = j * stride + p;
+                        if (p < from || p >= to) {
+                            assertEquals(-7f, out[o], name + ": untouched outside [from, to)");
+                            continue;
+                        }
+                        double exact = 0;
+                        double mag = 0;
+                        for (int i = 0; i < n; i++) {
+                            double t1 = (double) a[OFF + j * n + i] * Halfs.bf16ToFloat(xs[p * n + i]);
+                            double t2 = (double) b[OFF + j * n + i] * Halfs.bf16ToFloat(ys[p * n + i]);
+                            exact += t1 + t2;
+                            mag += Math.abs(t1) + Math.abs(t2);
+                        }
+                        String what = name + " pairedDotsBf16 n=" + n + " rows=" + rows + " j=" + j + " p=" + p;
+                        assertClose(exact, out[o], mag, what);
+                        assertClose(ref[o], out[o], mag, what + " vs scalar");
+                    }
+                }
+            }
+        }
+    }
+
+    private static short[] bf16(float[] x) {
+        short[] s = new short[x.length];
+        for (int i = 0; i < x.length; i++) {
+            s[i] = Halfs.floatToBf16(x[i]);
+        }
+        return s;
     }
 
     @ParameterizedTest(name = "{0}")

@@ -56,6 +56,30 @@ class QuantizationTest {
     }
 
     @Test
+    void bf16DirectedRoundingBracketsTheValueWithinOneStep() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(5);
+        for (int i = 0; i < 100_000; i++) {
+            float x = (float) (r.nextGaussian() * Math.pow(10, r.nextInt(-30, 30)));
+            float up = Halfs.bf16ToFloat(Halfs.floatToBf16Up(x));
+            float down = Halfs.bf16ToFloat(Halfs.floatToBf16Down(x));
+            assertTrue(down <= x && x <= up, x + " not within [" + down + ", " + up + "]");
+            // Adjacent bf16 values (or equal when x is one): at most 2^-7 of x apart.
+            assertTrue(up - down <= Math.abs(x) * 0x1p-7, x + ": [" + down + ", " + up + "] wider than one bf16 step");
+            assertEquals(x == up, x == down, x + ": exact in one direction only");
+        }
+        for (float exact : new float[] {0f, -0f, 1f, -1.5f, 0x1p-126f, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+            assertEquals(Float.floatToRawIntBits(exact), Float.floatToRawIntBits(Halfs.bf16ToFloat(Halfs.floatToBf16Up(exact))));
+            assertEquals(Float.floatToRawIntBits(exact), Float.floatToRawIntBits(Halfs.bf16ToFloat(Halfs.floatToBf16Down(exact))));
+        }
+        // Beyond the largest finite bf16 the outward direction is infinite; the inward one is finite.
+        assertEquals(Float.POSITIVE_INFINITY, Halfs.bf16ToFloat(Halfs.floatToBf16Up(Float.MAX_VALUE)));
+        assertEquals(Float.NEGATIVE_INFINITY, Halfs.bf16ToFloat(Halfs.floatToBf16Down(-Float.MAX_VALUE)));
+        assertTrue(Float.isFinite(Halfs.bf16ToFloat(Halfs.floatToBf16Down(Float.MAX_VALUE))));
+        assertTrue(Float.isNaN(Halfs.bf16ToFloat(Halfs.floatToBf16Up(Float.NaN))));
+        assertTrue(Float.isNaN(Halfs.bf16ToFloat(Halfs.floatToBf16Down(Float.NaN))));
+    }
+
+    @Test
     void q8_0ErrorIsWithinHalfAStepPerBlock() {
         SplittableRandom r = new SplittableRandom(2);
         for (int n : SIZES) {
