@@ -4,6 +4,7 @@ import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.kernels.VectorKernels;
 import java.util.Arrays;
 import java.util.BitSet;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 
 /**
  * Quest (Tang et al., 2024, "Quest: Query-Aware Sparsity for Efficient Long-Context LLM
@@ -105,7 +106,8 @@ public final class QuestAttention extends SelectedAttention {
 
     /**
      * Decode (one query row, no observer) with the page scan of every KV head cut into equal
-     * chunks across the pool, then one selection per head, then exact attention over all the
+     * chunks across the pool, each head's selection made as soon as its chunks are scanned, then
+     * exact attention over all the
      * selections through {@link SplitKDecodeAttention}: with 3 KV heads on 2 threads a task per
      * head left one thread idle a third of the time, and the scan is most of Quest's work at long
      * context. Same selection as {@link #select} (same ranking), exact pass merged in a fixed
@@ -143,6 +145,17 @@ public final class QuestAttention extends SelectedAttention {
         for (int h = 0; h < hkv; h++) {
             first[h + 1] = first[h] + (pages[h] + SCAN_CHUNK - 1) / SCAN_CHUNK;
         }
+        KvView[] selected = new KvView[hkv];
+        // Chunks of each head still to scan: the task that finishes a head's last chunk chooses its
+        // pages (the counter's read-modify-writes order every chunk's writes before the choice),
+        // so choices overlap other heads' scans instead of waiting for them all.
+        AtomicIntegerArray unscanned = new AtomicIntegerArray(hkv);
+        for (int h = 0; h < hkv; h++) {
+            unscanned.set(h, first[h + 1] - first[h]);
+            if (pages[h] == 0) {
+                selected[h] = choose(heads[h], p, 0, h, 0);
+            }
+        }
         ops.pool().parallelFor(first[hkv], t -> {
             int h = 0;
             while (t >= first[h + 1]) {
@@ -152,9 +165,10 @@ public final class QuestAttention extends SelectedAttention {
             // This thread's workspace for scratch; the head's buffers for the results.
             Workspace w = heads[h];
             scan(workspace(), p, 0, h, w.q, from, Math.min(pages[h], from + SCAN_CHUNK), w.state, w.bounds, pages[h]);
+            if (unscanned.decrementAndGet(h) == 0) {
+                selected[h] = choose(w, p, 0, h, pages[h]);
+            }
         });
-        KvView[] selected = new KvView[hkv];
-        ops.pool().parallelFor(hkv, h -> selected[h] = choose(heads[h], p, 0, h, pages[h]));
         AttentionProblem sub = new AttentionProblem(p.queries(), p.queryOffset(), 1, p.queryHeads(), selected,
                 p.queryPositions(), p.scale(), p.softCap(), p.mask());
         exact.attend(sub, out, lse, null);
