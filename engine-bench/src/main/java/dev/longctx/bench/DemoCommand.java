@@ -45,8 +45,8 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--budget", defaultValue = "2048", description = "KV budget per head for evicting strategies (default ${DEFAULT-VALUE})")
     int budget;
 
-    @Option(names = "--strategies", split = ",", defaultValue = "full,streaming,h2o,snapkv,quest",
-            description = "strategies (also duo, sparse-prefill[:vertical-slash|a-shape|top-k]); full always runs first as the reference"
+    @Option(names = "--strategies", split = ",", defaultValue = "full,streaming,h2o,snapkv,quest,duo",
+            description = "strategies (also sparse-prefill[:vertical-slash|a-shape|top-k]); full always runs first as the reference"
                     + " (default ${DEFAULT-VALUE})")
     List<String> strategies;
 
