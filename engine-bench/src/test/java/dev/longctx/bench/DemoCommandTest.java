@@ -22,7 +22,7 @@ class DemoCommandTest {
         String text = out.toString();
         assertEquals(0, code, text);
         assertTrue(text.contains("Synthetic weights measure speed and memory, not text quality"), text);
-        for (String s : new String[] {"full ", "streaming", "h2o", "snapkv", "quest (forked)"}) {
+        for (String s : new String[] {"full ", "streaming", "h2o", "snapkv", "quest (forked)", "duo"}) {
             assertTrue(text.contains("\n" + s), "row for " + s + ":\n" + text);
         }
         String fullRow = text.lines().filter(l -> l.startsWith("full ")).findFirst().orElseThrow();
