@@ -2,6 +2,7 @@ package dev.longctx.bench;
 
 import dev.longctx.attention.AttentionProblem;
 import dev.longctx.attention.KvView;
+import dev.longctx.attention.QuestAttention;
 import dev.longctx.attention.SplitKDecodeAttention;
 import dev.longctx.core.kernels.KernelProvider;
 import dev.longctx.core.kernels.TensorOps;
@@ -38,6 +39,10 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <li>{@code readPages}: decoding every K and V page of every layer into a float buffer and
  *       nothing else: the floor for any exact kernel that reads this cache, measured in the same
  *       conditions. Bytes per op = layers x 3 x depth x 64 x 2 x (bytes per element).</li>
+ *   <li>{@code quest}: Quest with a budget of {@code questBudget} keys per KV head over every
+ *       layer (page scan, selection, split-K over the selected pages; at a depth the budget
+ *       covers, split-K over every page). On random keys the selection is scattered over the
+ *       cache, as on a long real context.</li>
  * </ul>
  * Score: ms per decode step.
  */
@@ -66,11 +71,16 @@ public class PagedDecodeAttentionBench {
     @Param({"2"})
     public int threads;
 
+    /** Quest's budget in keys per KV head (the 4K-token budget). */
+    @Param({"4096"})
+    public int questBudget = 4096;
+
     private BlockPool blocks;
     private SequenceKvCache cache;
     private ComputePool pool;
     private TensorOps ops;
     private SplitKDecodeAttention splitK;
+    private QuestAttention quest;
     AttentionProblem[] problems;
     private float[] out;
     private final ThreadLocal<float[]> pageBuffer =
@@ -98,6 +108,7 @@ public class PagedDecodeAttentionBench {
         pool = ComputePool.create(threads);
         ops = new TensorOps(KernelProvider.get(), pool);
         splitK = new SplitKDecodeAttention(ops);
+        quest = new QuestAttention(ops, questBudget);
         float[] q = new float[KV_HEADS * GROUP * HEAD_DIM];
         for (int i = 0; i < q.length; i++) {
             q[i] = (float) r.nextGaussian();
@@ -107,6 +118,11 @@ public class PagedDecodeAttentionBench {
         for (int l = 0; l < LAYERS; l++) {
             problems[l] = AttentionProblem.causal(q, 1, KV_HEADS * GROUP, cache.views(l));
         }
+    }
+
+    /** The kernels and pool the benchmark runs on (for tests). */
+    TensorOps ops() {
+        return ops;
     }
 
     /** Frees the cache and the pools. */
@@ -122,6 +138,15 @@ public class PagedDecodeAttentionBench {
     public float[] splitK() {
         for (AttentionProblem p : problems) {
             splitK.attend(p, out, null, null);
+        }
+        return out;
+    }
+
+    /** Quest decode attention over every layer. */
+    @Benchmark
+    public float[] quest() {
+        for (AttentionProblem p : problems) {
+            quest.attend(p, out, null, null);
         }
         return out;
     }
