@@ -4,5 +4,6 @@
 module dev.longctx.kvcache {
     requires transitive dev.longctx.attention;
     requires com.fasterxml.jackson.databind;
+    requires org.slf4j;
     exports dev.longctx.kvcache;
 }

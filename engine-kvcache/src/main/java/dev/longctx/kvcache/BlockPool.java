@@ -45,6 +45,8 @@ public final class BlockPool implements AutoCloseable {
     private final long budgetBytes;
     private final int maxPages;
     private final Arena arena = Arena.ofShared();
+    /** Slab source: huge-page-advised mappings owned by {@link #arena} on Linux, else the arena itself. */
+    private final SlabMemory slabs = new SlabMemory(arena);
     private final ReentrantLock lock = new ReentrantLock();
     private final List<MemorySegment> data = new ArrayList<>();
     /** Keys and values halves of each page, sliced once (slicing per access allocated on the hot path). */
@@ -96,6 +98,11 @@ public final class BlockPool implements AutoCloseable {
 
     public KvLayout layout() {
         return layout;
+    }
+
+    /** Whether page memory comes from mappings advised for transparent huge pages ({@link SlabMemory}). */
+    public boolean hugePageMappings() {
+        return slabs.mapped();
     }
 
     /** The most pages the budget allows. */
@@ -198,7 +205,7 @@ public final class BlockPool implements AutoCloseable {
         int have = data.size();
         int n = Math.min(SLAB_PAGES, maxPages - have);
         long pageData = layout.pageDataBytes();
-        MemorySegment slab = arena.allocate(pageData * n, 64);
+        MemorySegment slab = slabs.allocate(pageData * n, (long) (maxPages - have) * pageData);
         refCounts = Arrays.copyOf(refCounts, have + n);
         freeList = Arrays.copyOf(freeList, have + n);
         freeIndex = Arrays.copyOf(freeIndex, have + n);
