@@ -117,6 +117,7 @@ final class SlabMemory {
         private final MethodHandle madvise;
         private final MethodHandle munmap;
 
+        @SuppressWarnings("restricted") // linking libc's mmap, madvise and munmap: the point of this class
         private NativeMapping() {
             Linker linker = Linker.nativeLinker();
             SymbolLookup libc = linker.defaultLookup();
@@ -159,6 +160,7 @@ final class SlabMemory {
          * huge page and advised for huge pages, owned by {@code arena} (unmapped when it closes);
          * null when mmap fails.
          */
+        @SuppressWarnings("restricted") // sizing the mapping mmap returned, owned by the arena
         MemorySegment map(long size, Arena arena) {
             long length = size + HUGE_PAGE; // room to align the start
             MemorySegment raw;
