@@ -70,8 +70,23 @@ class ElementwiseKernelsTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("providers")
+    void pairedDotsOverARunOfVectorPairs(String name, TensorOps ops) {
+        checkPairedDots(name, ops, 9, false);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("providers")
     void pairedDotsBf16OverARunOfVectorPairs(String name, TensorOps ops) {
-        SplittableRandom r = new SplittableRandom(19);
+        checkPairedDots(name, ops, 19, true);
+    }
+
+    /**
+     * pairedDots (or pairedDotsBf16 with the vector pairs rounded to bfloat16) against double math
+     * and the scalar kernel; entries outside [from, to) stay untouched.
+     */
+    private static void checkPairedDots(String name, TensorOps ops, long seed, boolean bf16) {
+        SplittableRandom r = new SplittableRandom(seed);
+        String kernel = bf16 ? "pairedDotsBf16" : "pairedDots";
         for (int n : SIZES) {
             for (int rows : new int[] {1, 3, 4}) {
                 int pages = 5;
@@ -79,15 +94,27 @@ class ElementwiseKernelsTest {
                 int to = 4;
                 float[] a = random(r, rows * n, 1);
                 float[] b = random(r, rows * n, 1);
-                short[] xs = bf16(random(r, pages * n, 2));
-                short[] ys = bf16(random(r, pages * n, 2));
+                float[] xs = random(r, pages * n, 2);
+                float[] ys = random(r, pages * n, 2);
+                short[] xs16 = bf16(xs);
+                short[] ys16 = bf16(ys);
+                if (bf16) {
+                    // The exact values the kernel sees.
+                    xs = widen(xs16);
+                    ys = widen(ys16);
+                }
                 int stride = pages + 2;
                 float[] out = new float[rows * stride];
                 float[] ref = new float[rows * stride];
                 Arrays.fill(out, -7f);
                 Arrays.fill(ref, -7f);
-                ops.kernels().pairedDotsBf16(a, OFF, b, OFF, rows, n, xs, ys, from, to, out, stride);
-                Providers.reference().kernels().pairedDotsBf16(a, OFF, b, OFF, rows, n, xs, ys, from, to, ref, stride);
+                if (bf16) {
+                    ops.kernels().pairedDotsBf16(a, OFF, b, OFF, rows, n, xs16, ys16, from, to, out, stride);
+                    Providers.reference().kernels().pairedDotsBf16(a, OFF, b, OFF, rows, n, xs16, ys16, from, to, ref, stride);
+                } else {
+                    ops.kernels().pairedDots(a, OFF, b, OFF, rows, n, xs, ys, from, to, out, stride);
+                    Providers.reference().kernels().pairedDots(a, OFF, b, OFF, rows, n, xs, ys, from, to, ref, stride);
+                }
                 for (int j = 0; j < rows; j++) {
                     for (int p = 0; p < stride; p++) {
                         int o = j * stride + p;
@@ -98,12 +125,12 @@ class ElementwiseKernelsTest {
                         double exact = 0;
                         double mag = 0;
                         for (int i = 0; i < n; i++) {
-                            double t1 = (double) a[OFF + j * n + i] * Halfs.bf16ToFloat(xs[p * n + i]);
-                            double t2 = (double) b[OFF + j * n + i] * Halfs.bf16ToFloat(ys[p * n + i]);
+                            double t1 = (double) a[OFF + j * n + i] * xs[p * n + i];
+                            double t2 = (double) b[OFF + j * n + i] * ys[p * n + i];
                             exact += t1 + t2;
                             mag += Math.abs(t1) + Math.abs(t2);
                         }
-                        String what = name + " pairedDotsBf16 n=" + n + " rows=" + rows + " j=" + j + " p=" + p;
+                        String what = name + " " + kernel + " n=" + n + " rows=" + rows + " j=" + j + " p=" + p;
                         assertClose(exact, out[o], mag, what);
                         assertClose(ref[o], out[o], mag, what + " vs scalar");
                     }
@@ -120,48 +147,12 @@ class ElementwiseKernelsTest {
         return s;
     }
 
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("providers")
-    void pairedDotsOverARunOfVectorPairs(String name, TensorOps ops) {
-        SplittableRandom r = new SplittableRandom(9);
-        for (int n : SIZES) {
-            for (int rows : new int[] {1, 3, 4}) {
-                int pages = 5;
-                int from = 1;
-                int to = 4;
-                float[] a = random(r, rows * n, 1);
-                float[] b = random(r, rows * n, 1);
-                float[] xs = random(r, pages * n, 2);
-                float[] ys = random(r, pages * n, 2);
-                int stride = pages + 2;
-                float[] out = new float[rows * stride];
-                float[] ref = new float[rows * stride];
-                Arrays.fill(out, -7f);
-                Arrays.fill(ref, -7f);
-                ops.kernels().pairedDots(a, OFF, b, OFF, rows, n, xs, ys, from, to, out, stride);
-                Providers.reference().kernels().pairedDots(a, OFF, b, OFF, rows, n, xs, ys, from, to, ref, stride);
-                for (int j = 0; j < rows; j++) {
-                    for (int p = 0; p < stride; p++) {
-                        int o = j * stride + p;
-                        if (p < from || p >= to) {
-                            assertEquals(-7f, out[o], name + ": untouched outside [from, to)");
-                            continue;
-                        }
-                        double exact = 0;
-                        double mag = 0;
-                        for (int i = 0; i < n; i++) {
-                            double t1 = (double) a[OFF + j * n + i] * xs[p * n + i];
-                            double t2 = (double) b[OFF + j * n + i] * ys[p * n + i];
-                            exact += t1 + t2;
-                            mag += Math.abs(t1) + Math.abs(t2);
-                        }
-                        String what = name + " pairedDots n=" + n + " rows=" + rows + " j=" + j + " p=" + p;
-                        assertClose(exact, out[o], mag, what);
-                        assertClose(ref[o], out[o], mag, what + " vs scalar");
-                    }
-                }
-            }
+    private static float[] widen(short[] s) {
+        float[] x = new float[s.length];
+        for (int i = 0; i < s.length; i++) {
+            x[i] = Halfs.bf16ToFloat(s[i]);
         }
+        return x;
     }
 
     @ParameterizedTest(name = "{0}")
