@@ -1,6 +1,7 @@
 package dev.longctx.attention;
 
 import dev.longctx.core.tensor.Halfs;
+import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -54,8 +55,45 @@ public record PageKeyBounds(float[] min, float[] max, short[] packedMin, short[]
     }
 
     /**
+     * Empties entries {@code [from, to)} (minimum +infinity, maximum -infinity, packed copies
+     * likewise) before the keys of a page are included again.
+     */
+    public void reset(int from, int to) {
+        Arrays.fill(min, from, to, Float.POSITIVE_INFINITY);
+        Arrays.fill(max, from, to, Float.NEGATIVE_INFINITY);
+        repack(from, to);
+    }
+
+    /**
+     * Widens entries {@code [offset, offset + n)} to include the key {@code key[keyOff..keyOff + n)};
+     * the packed copy of an entry is rewritten only when that entry changes (after a page's first
+     * keys, most channels of an appended key change neither bound).
+     */
+    public void include(int offset, float[] key, int keyOff, int n) {
+        Objects.checkFromIndexSize(offset, n, min.length);
+        Objects.checkFromIndexSize(keyOff, n, key.length);
+        for (int c = 0; c < n; c++) {
+            int i = offset + c;
+            float lo = Math.min(min[i], key[keyOff + c]);
+            if (Float.floatToRawIntBits(lo) != Float.floatToRawIntBits(min[i])) {
+                min[i] = lo;
+                if (packedMin != null) {
+                    packedMin[i] = Halfs.floatToBf16Down(lo);
+                }
+            }
+            float hi = Math.max(max[i], key[keyOff + c]);
+            if (Float.floatToRawIntBits(hi) != Float.floatToRawIntBits(max[i])) {
+                max[i] = hi;
+                if (packedMax != null) {
+                    packedMax[i] = Halfs.floatToBf16Up(hi);
+                }
+            }
+        }
+    }
+
+    /**
      * Rewrites the packed copies of entries {@code [from, to)} from the float bounds (after those
-     * were written); nothing when none are kept.
+     * were written directly); nothing when none are kept.
      */
     public void repack(int from, int to) {
         Objects.checkFromToIndex(from, to, min.length);

@@ -83,21 +83,12 @@ final class PageSummaries {
 
     /** Empties entry i's key bounds (before the keys of a page are included again). */
     void resetBounds(int i) {
-        Arrays.fill(bounds.min(), i * headDim, (i + 1) * headDim, Float.POSITIVE_INFINITY);
-        Arrays.fill(bounds.max(), i * headDim, (i + 1) * headDim, Float.NEGATIVE_INFINITY);
-        bounds.repack(i * headDim, (i + 1) * headDim);
+        bounds.reset(i * headDim, (i + 1) * headDim);
     }
 
     /** Widens entry i's key bounds to include one stored key. */
     void includeKey(int i, float[] key) {
-        float[] mn = bounds.min();
-        float[] mx = bounds.max();
-        int o = i * headDim;
-        for (int c = 0; c < headDim; c++) {
-            mn[o + c] = Math.min(mn[o + c], key[c]);
-            mx[o + c] = Math.max(mx[o + c], key[c]);
-        }
-        bounds.repack(o, o + headDim);
+        bounds.include(i * headDim, key, 0, headDim);
     }
 
     /** Removes entry i of {@code size}, moving the later ones down (the table lost that page). */
