@@ -40,17 +40,26 @@ final class BlockSparseTesting {
         @Override public boolean isValid(int page, int slot) { return keptPage[page] && v.isValid(page, slot); }
     }
 
-    /** A view that counts reads of each page's keys and values. */
+    /** A view that counts reads of each page's keys and values, optionally with other key bounds. */
     static final class CountingView implements KvView {
         final KvView v;
         final AtomicIntegerArray keyReads;
         final AtomicIntegerArray valueReads;
+        private final PageKeyBounds bounds;
 
         CountingView(KvView v) {
+            this(v, null);
+        }
+
+        /** Counts reads and reports {@code bounds} (null: none) as its key bounds. */
+        CountingView(KvView v, PageKeyBounds bounds) {
             this.v = v;
             this.keyReads = new AtomicIntegerArray(v.pageCount());
             this.valueReads = new AtomicIntegerArray(v.pageCount());
+            this.bounds = bounds;
         }
+
+        @Override public PageKeyBounds keyBounds() { return bounds; }
 
         @Override public int headDim() { return v.headDim(); }
         @Override public DType dtype() { return v.dtype(); }

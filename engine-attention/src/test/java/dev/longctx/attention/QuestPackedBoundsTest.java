@@ -7,10 +7,8 @@ import dev.longctx.core.kernels.ScalarKernels;
 import dev.longctx.core.tensor.DType;
 import dev.longctx.core.tensor.Halfs;
 import dev.longctx.core.tensor.Quantization;
-import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.SplittableRandom;
-import java.util.concurrent.atomic.AtomicIntegerArray;
 import org.junit.jupiter.api.Test;
 
 /** Quest's packed (bfloat16, rounded outward) key bounds: still bounds, and what the scan ranks by. */
@@ -87,7 +85,8 @@ class QuestPackedBoundsTest {
         short[] packedMax = real.packedMax().clone();
         Arrays.fill(packedMin, worst * d, (worst + 1) * d, Halfs.floatToBf16Down(-1e30f));
         Arrays.fill(packedMax, worst * d, (worst + 1) * d, Halfs.floatToBf16Up(1e30f));
-        Rebounded view = new Rebounded(base, new PageKeyBounds(real.min(), real.max(), packedMin, packedMax));
+        BlockSparseTesting.CountingView view = new BlockSparseTesting.CountingView(base,
+                new PageKeyBounds(real.min(), real.max(), packedMin, packedMax));
         AttentionProblem crafted = AttentionProblem.causal(q, 1, 1, view);
         // 6 pages: the sink page, the window's and the last page, and the best candidates.
         QuestAttention quest = new QuestAttention(Problems.panamaOneThread(), new SelectedAttentionBudget(6 * ps, 4, ps));
@@ -98,34 +97,5 @@ class QuestPackedBoundsTest {
             attended += view.keyReads.get(pg) > 0 ? 1 : 0;
         }
         assertEquals(6, attended, "pages attended");
-    }
-
-    /** A view with other key bounds that counts reads of each page's keys. */
-    private static final class Rebounded implements KvView {
-        private final KvView v;
-        private final PageKeyBounds bounds;
-        final AtomicIntegerArray keyReads;
-
-        Rebounded(KvView v, PageKeyBounds bounds) {
-            this.v = v;
-            this.bounds = bounds;
-            this.keyReads = new AtomicIntegerArray(v.pageCount());
-        }
-
-        @Override public int headDim() { return v.headDim(); }
-        @Override public DType dtype() { return v.dtype(); }
-        @Override public int pageSize() { return v.pageSize(); }
-        @Override public int pageCount() { return v.pageCount(); }
-        @Override public int pageLength(int page) { return v.pageLength(page); }
-        @Override public MemorySegment values(int page) { return v.values(page); }
-        @Override public long position(int page, int slot) { return v.position(page, slot); }
-        @Override public boolean isValid(int page, int slot) { return v.isValid(page, slot); }
-        @Override public PageKeyBounds keyBounds() { return bounds; }
-
-        @Override
-        public MemorySegment keys(int page) {
-            keyReads.incrementAndGet(page);
-            return v.keys(page);
-        }
     }
 }
