@@ -120,11 +120,72 @@ public final class ScalarKernels implements VectorKernels {
     }
 
     @Override
+    public void matmulRowsTransposedT(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
+                                      float[] xt, int tokenStride, int tokens, float[] out, int outStride) {
+        float[] row = new float[cols];
+        for (int r = rowFrom; r < rowTo; r++) {
+            Quantization.dequantize(type, w, r * rowBytes, row, 0, cols);
+            for (int t = 0; t < tokens; t++) {
+                float s = 0f;
+                for (int c = 0; c < cols; c++) {
+                    s += row[c] * xt[(t / B) * B * cols + c * B + t % B];
+                }
+                out[r * outStride + t] = s;
+            }
+        }
+    }
+
+    @Override
     public void weightedRowSums(float[] w, int wOff, int wStride, int m, int n, float[] rows, int rowsOff, int d,
                                 float[] out, int outOff) {
         for (int i = 0; i < m; i++) {
             weightedRowSum(w, wOff + i * wStride, n, rows, rowsOff, d, out, outOff + i * d);
         }
+    }
+
+    @Override
+    public void weightedRowSumsT(float[] wT, int wOff, int wStride, int m, int n, float[] rows, int rowsOff, int d,
+                                 float[] out, int outOff) {
+        for (int i = 0; i < m; i++) {
+            for (int k = 0; k < n; k++) {
+                float wk = wT[wOff + k * wStride + i];
+                for (int c = 0; c < d; c++) {
+                    out[outOff + i * d + c] += wk * rows[rowsOff + k * d + c];
+                }
+            }
+        }
+    }
+
+    @Override
+    public boolean onlineSoftmaxColumns(float[] s, int off, int stride, int n, int m, float[] max, float[] sum,
+                                        float[] corr) {
+        boolean any = false;
+        for (int i = 0; i < m; i++) {
+            float mx = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < n; j++) {
+                mx = Math.max(mx, s[off + j * stride + i]);
+            }
+            if (mx == Float.NEGATIVE_INFINITY) {
+                corr[i] = 1f;
+                for (int j = 0; j < n; j++) {
+                    s[off + j * stride + i] = 0f;
+                }
+                continue;
+            }
+            any = true;
+            float old = max[i];
+            float mNew = Math.max(old, mx);
+            corr[i] = old == Float.NEGATIVE_INFINITY ? 0f : old == mNew ? 1f : (float) Math.exp(old - mNew);
+            float total = 0f;
+            for (int j = 0; j < n; j++) {
+                float e = (float) Math.exp(s[off + j * stride + i] - mNew);
+                s[off + j * stride + i] = e;
+                total += e;
+            }
+            sum[i] = sum[i] * corr[i] + total;
+            max[i] = mNew;
+        }
+        return any;
     }
 
     @Override

@@ -72,6 +72,31 @@ public interface VectorKernels {
     void weightedRowSums(float[] w, int wOff, int wStride, int m, int n, float[] rows, int rowsOff, int d,
                          float[] out, int outOff);
 
+    /**
+     * {@link #weightedRowSums} with the weights stored transposed, one weight vector per column:
+     * for {@code i < m}, {@code out[outOff + i * d + c] += sum_{k < n}
+     * wT[wOff + k * wStride + i] * rows[rowsOff + k * d + c]} (attention's P.V when the
+     * probabilities of a tile are kept key-major, as {@link #matmulRowsTransposedT} leaves them).
+     * Each output element accumulates in k order, exactly as {@link #weightedRowSums} on the
+     * transposed weights.
+     */
+    void weightedRowSumsT(float[] wT, int wOff, int wStride, int m, int n, float[] rows, int rowsOff, int d,
+                          float[] out, int outOff);
+
+    /**
+     * One step of the online softmax (FlashAttention-2) for {@code m} query rows stored as
+     * columns: {@code s[off + j * stride + i]} is row i's logit against key j ({@code j < n},
+     * {@code i < m}). Per row i, with {@code mx = max_j s}: when {@code mx} is -infinity (the row
+     * sees no key) the row's state is unchanged, {@code corr[i] = 1} and its column of s becomes 0;
+     * otherwise {@code mNew = max(max[i], mx)}, {@code corr[i] = exp(max[i] - mNew)} (exactly 1
+     * when the maximum is unchanged, 0 when {@code max[i]} was -infinity),
+     * {@code s[j][i] = exp(s[j][i] - mNew)}, {@code sum[i] = sum[i] * corr[i] + sum_j s[j][i]} and
+     * {@code max[i] = mNew}. The caller rescales its running output rows by {@code corr}.
+     *
+     * @return whether any row saw a key
+     */
+    boolean onlineSoftmaxColumns(float[] s, int off, int stride, int n, int m, float[] max, float[] sum, float[] corr);
+
     /** Sum of {@code x[i]^2}. */
     float sumOfSquares(float[] x, int off, int n);
 
@@ -129,6 +154,17 @@ public interface VectorKernels {
      */
     void matmulRowsTransposed(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
                               float[] xt, int tokenStride, int tokens, float[] out, int outStride);
+
+    /**
+     * {@link #matmulRowsTransposed} with the output transposed: {@code out[r * outStride + t]} for
+     * {@code rowFrom <= r < rowTo} and {@code t < tokens}, the same sums bit for bit. The
+     * outer-product kernel accumulates a vector of tokens per weight row, so this layout is stored
+     * a vector at a time where {@link #matmulRowsTransposed} scatters single floats; it is what
+     * a prefill tile's logits against a KV page need when the softmax runs across query rows
+     * ({@link #onlineSoftmaxColumns}).
+     */
+    void matmulRowsTransposedT(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
+                               float[] xt, int tokenStride, int tokens, float[] out, int outStride);
 
     /** Token padding {@link #matmulRowsTransposed} needs: 32 (two 512-bit vectors of floats). */
     int TRANSPOSED_TOKEN_MULTIPLE = 32;
