@@ -13,6 +13,13 @@ import java.util.Arrays;
  * {@code O' = O e^{m-m'} + e^{S-m'} V}. Pages the mask excludes for every row are skipped without
  * being read; pages it includes for every row skip the per-element mask.
  *
+ * <p>Two layouts of a page's logits S: decode tiles (fewer than {@link #PACKED_MIN_ROWS} rows)
+ * keep them row-major, {@code s[row * n + slot]}, and run the softmax row by row; prefill tiles
+ * keep them key-major, {@code s[slot * qStride + row]}, as the outer-product kernel produces them
+ * ({@link VectorKernels#matmulRowsTransposedT}), and run the softmax across rows
+ * ({@link VectorKernels#onlineSoftmaxColumns}) and P.V from the transposed probabilities
+ * ({@link VectorKernels#weightedRowSumsT}).
+ *
  * <p>Extra memory is O(tile): the packed queries, one page of logits and one decoded value page.
  * Not thread-safe: one instance per thread.
  */
@@ -43,6 +50,8 @@ final class OnlineSoftmaxTile {
     private float[] m = new float[0];
     private float[] l = new float[0];
     private float[] probs = new float[0];
+    /** Per-row rescaling factors of a key-major (prefill) page. */
+    private float[] corr = new float[0];
     /** Sum of the bytes {@link #touchNextPage} loads, kept so that the loads are not removed as dead. */
     private int touchedBytes;
 
@@ -60,8 +69,11 @@ final class OnlineSoftmaxTile {
         this.rows = tokens * g;
         this.d = problem.headDim();
         int ps = problem.kv()[kh].pageSize();
+        int b = VectorKernels.TRANSPOSED_TOKEN_MULTIPLE;
+        qStride = (rows + b - 1) / b * b;
         q = grow(q, rows * d);
-        s = grow(s, rows * ps);
+        s = grow(s, (rows >= PACKED_MIN_ROWS ? qStride : rows) * ps);
+        corr = grow(corr, rows);
         v = grow(v, ps * d);
         o = grow(o, rows * d);
         m = grow(m, rows);
@@ -81,8 +93,6 @@ final class OnlineSoftmaxTile {
             }
         }
         if (rows >= PACKED_MIN_ROWS) {
-            int b = VectorKernels.TRANSPOSED_TOKEN_MULTIPLE;
-            qStride = (rows + b - 1) / b * b;
             qPacked = grow(qPacked, qStride * d);
             Arrays.fill(qPacked, 0, qStride * d, 0f);
             for (int r = 0; r < rows; r++) {
@@ -97,9 +107,14 @@ final class OnlineSoftmaxTile {
         Arrays.fill(l, 0, rows, 0f);
     }
 
+    /** Index of (row, slot) in {@code s}: key-major for prefill tiles, row-major for decode tiles. */
+    private int at(int row, int slot, int n) {
+        return rows >= PACKED_MIN_ROWS ? slot * qStride + row : row * n + slot;
+    }
+
     /**
-     * Computes the tile's logits against one page into {@code s} ([rows][n]) with the soft cap and
-     * the mask applied (masked: -infinity).
+     * Computes the tile's logits against one page into {@code s} (layout: {@link #at}) with the
+     * soft cap and the mask applied (masked: -infinity).
      *
      * @return false when the mask excludes the whole page for every row (nothing computed)
      */
@@ -111,15 +126,19 @@ final class OnlineSoftmaxTile {
             return false;
         }
         if (rows >= PACKED_MIN_ROWS) {
-            k.matmulRowsTransposed(view.dtype(), view.keys(page), view.rowBytes(), d, 0, n, qPacked, qStride, rows, s, n);
+            k.matmulRowsTransposedT(view.dtype(), view.keys(page), view.rowBytes(), d, 0, n, qPacked, qStride, rows, s,
+                    qStride);
         } else {
             k.matmulRows(view.dtype(), view.keys(page), view.rowBytes(), d, 0, n, q, rows, s, n);
         }
         float cap = p.softCap();
         if (cap > 0) {
             float inv = 1f / cap;
-            for (int i = 0; i < rows * n; i++) {
-                s[i] = cap * (float) Math.tanh(s[i] * inv);
+            for (int r = 0; r < rows; r++) {
+                for (int slot = 0; slot < n; slot++) {
+                    int i = at(r, slot, n);
+                    s[i] = cap * (float) Math.tanh(s[i] * inv);
+                }
             }
         }
         if (!view.allValid(page) || !mask.attendsAll(qLo, qHi, kLo, kHi)) {
@@ -129,7 +148,7 @@ final class OnlineSoftmaxTile {
                 for (int slot = 0; slot < n; slot++) {
                     if (!view.isValid(page, slot) || !mask.allows(qPos, view.position(page, slot))) {
                         for (int j = 0; j < g; j++) {
-                            s[(t * g + j) * n + slot] = Float.NEGATIVE_INFINITY;
+                            s[at(t * g + j, slot, n)] = Float.NEGATIVE_INFINITY;
                         }
                     }
                 }
@@ -149,6 +168,19 @@ final class OnlineSoftmaxTile {
         int n = view.pageLength(page);
         touchNextPage(view, next);
         if (n == 0 || !logits(view, page, n)) {
+            return;
+        }
+        if (rows >= PACKED_MIN_ROWS) {
+            if (!k.onlineSoftmaxColumns(s, 0, qStride, n, rows, m, l, corr)) {
+                return;
+            }
+            for (int r = 0; r < rows; r++) {
+                if (corr[r] != 1f) {
+                    k.scale(o, r * d, d, corr[r]);
+                }
+            }
+            k.dequantize(view.dtype(), view.values(page), 0, v, 0, n * d);
+            k.weightedRowSumsT(s, 0, qStride, rows, n, v, 0, d, o, 0);
             return;
         }
         boolean any = false;
@@ -270,7 +302,7 @@ final class OnlineSoftmaxTile {
         boolean any = logits(view, page, n);
         for (int r = 0; r < rows; r++) {
             for (int slot = 0; slot < n; slot++) {
-                float e = any ? s[r * n + slot] : Float.NEGATIVE_INFINITY;
+                float e = any ? s[at(r, slot, n)] : Float.NEGATIVE_INFINITY;
                 probs[slot] = e == Float.NEGATIVE_INFINITY || rowLse[r] == Float.NEGATIVE_INFINITY
                         ? 0f : (float) Math.exp(e - rowLse[r]);
             }
