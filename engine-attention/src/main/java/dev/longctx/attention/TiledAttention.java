@@ -1,6 +1,7 @@
 package dev.longctx.attention;
 
 import dev.longctx.core.kernels.TensorOps;
+import dev.longctx.core.kernels.VectorKernels;
 import java.util.Objects;
 
 /**
@@ -25,6 +26,23 @@ public final class TiledAttention implements AttentionKernel {
      */
     static final int TILE_ROWS = 128;
 
+    /**
+     * Query tokens per tile for g query heads per KV head: the most that fit {@link #TILE_ROWS}
+     * rows with the row count a multiple of {@link VectorKernels#TRANSPOSED_TOKEN_MULTIPLE}, so that
+     * the prefill kernels run without ragged tails; without such a count, simply the most that fit.
+     * For g = 3 this is 32 tokens (96 rows) rather than 42 (126 rows): a SmolLM2-shaped chunk of
+     * 512 queries at depth 8K took 43 ms against 51 ms with 42 (same process, alternating).
+     */
+    static int tileTokens(int g) {
+        int most = Math.max(1, TILE_ROWS / g);
+        for (int t = most; t >= 1; t--) {
+            if (t * g % VectorKernels.TRANSPOSED_TOKEN_MULTIPLE == 0) {
+                return t;
+            }
+        }
+        return most;
+    }
+
     private final TensorOps ops;
     private final ThreadLocal<OnlineSoftmaxTile> tiles;
 
@@ -46,7 +64,7 @@ public final class TiledAttention implements AttentionKernel {
         if (lq == 0) {
             return;
         }
-        int bq = Math.max(1, TILE_ROWS / p.groupSize());
+        int bq = tileTokens(p.groupSize());
         int blocks = (lq + bq - 1) / bq;
         int tasks = p.kvHeads() * blocks;
         ops.pool().parallelFor(tasks, t -> {

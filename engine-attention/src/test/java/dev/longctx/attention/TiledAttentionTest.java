@@ -78,6 +78,18 @@ class TiledAttentionTest {
     }
 
     @Test
+    void tilesHoldWholeVectorsOfRowsWhereTheGroupAllows() {
+        // g = 1, 2, 4, 8: 128 rows; g = 3 and 6: 96 rows (not 126); g = 5 and 7: no
+        // multiple of 32 fits, so as many tokens as fit.
+        int[] expected = {0, 128, 64, 32, 32, 25, 16, 18, 16};
+        for (int g = 1; g <= 8; g++) {
+            int t = TiledAttention.tileTokens(g);
+            assertEquals(expected[g], t, "g=" + g);
+            assertTrue(t * g <= TiledAttention.TILE_ROWS, "g=" + g);
+        }
+    }
+
+    @Test
     void fullyMaskedRowsGiveZeroAndNegativeInfinity() {
         SplittableRandom r = new SplittableRandom(4);
         int d = 16;
