@@ -300,6 +300,18 @@ final class OnlineSoftmaxTile {
         }
         int g = p.groupSize();
         boolean any = logits(view, page, n);
+        if (any && rows >= PACKED_MIN_ROWS) {
+            // All rows' probabilities at once, vectorised across rows (a scalar exp per row and
+            // slot cost H2O's prefill several times its attention).
+            k.expShiftColumns(s, 0, qStride, n, rows, rowLse);
+            for (int r = 0; r < rows; r++) {
+                for (int slot = 0; slot < n; slot++) {
+                    probs[slot] = rowLse[r] == Float.NEGATIVE_INFINITY ? 0f : s[slot * qStride + r];
+                }
+                observer.observe(firstRow + r / g, kvHead * g + r % g, kvHead, page, probs, n);
+            }
+            return;
+        }
         for (int r = 0; r < rows; r++) {
             for (int slot = 0; slot < n; slot++) {
                 float e = any ? s[at(r, slot, n)] : Float.NEGATIVE_INFINITY;

@@ -130,31 +130,38 @@ class TiledAttentionTest {
 
     @Test
     void observerProbabilitiesSumToOneAndEqualTheReference() {
-        SplittableRandom r = new SplittableRandom(6);
-        KvView[] kv = Problems.views(r, 2, 257, 16, DType.F32, 16, 4);
-        float[] q = Problems.gaussian(r, 9 * 4 * 16, 1);
-        AttentionProblem p = AttentionProblem.causal(q, 9, 4, kv);
-        int ps = kv[0].pageSize();
-        float[][] tiled = new float[9 * 4][kv[0].pageCount() * ps];
-        float[][] naive = new float[9 * 4][kv[0].pageCount() * ps];
-        DoubleAdder calls = new DoubleAdder();
-        new TiledAttention(Problems.panamaTwoThreads()).attend(p, new float[p.outputLength()], null,
-                (row, head, kvHead, page, probs, count) -> {
-                    assertEquals(head / 2, kvHead);
-                    System.arraycopy(probs, 0, tiled[row * 4 + head], page * ps, count);
-                    calls.add(1);
-                });
-        new NaiveAttention().attend(p, new float[p.outputLength()], null,
-                (row, head, kvHead, page, probs, count) -> System.arraycopy(probs, 0, naive[row * 4 + head], page * ps, count));
-        assertEquals(9 * 4 * kv[0].pageCount(), calls.sum());
-        for (int i = 0; i < tiled.length; i++) {
-            double sum = 0;
-            for (float f : tiled[i]) {
-                sum += f;
-            }
-            assertEquals(1.0, sum, 1e-5, "row " + i);
-            for (int k = 0; k < tiled[i].length; k++) {
-                assertEquals(naive[i][k], tiled[i][k], 1e-6, "row " + i + " key " + k);
+        // (query rows, query heads): a single tile of 18 rows, and 100 x 4 = 400 rows in tiles
+        // of 128 (both key-major prefill tiles), with a ragged last tile.
+        for (int[] shape : new int[][] {{9, 4}, {100, 8}}) {
+            int lq = shape[0];
+            int hq = shape[1];
+            SplittableRandom r = new SplittableRandom(6);
+            KvView[] kv = Problems.views(r, 2, 257, 16, DType.F32, 16, 4);
+            float[] q = Problems.gaussian(r, lq * hq * 16, 1);
+            AttentionProblem p = AttentionProblem.causal(q, lq, hq, kv);
+            int g = hq / 2;
+            int ps = kv[0].pageSize();
+            float[][] tiled = new float[lq * hq][kv[0].pageCount() * ps];
+            float[][] naive = new float[lq * hq][kv[0].pageCount() * ps];
+            DoubleAdder calls = new DoubleAdder();
+            new TiledAttention(Problems.panamaTwoThreads()).attend(p, new float[p.outputLength()], null,
+                    (row, head, kvHead, page, probs, count) -> {
+                        assertEquals(head / g, kvHead);
+                        System.arraycopy(probs, 0, tiled[row * hq + head], page * ps, count);
+                        calls.add(1);
+                    });
+            new NaiveAttention().attend(p, new float[p.outputLength()], null,
+                    (row, head, kvHead, page, probs, count) -> System.arraycopy(probs, 0, naive[row * hq + head], page * ps, count));
+            assertEquals(lq * hq * kv[0].pageCount(), calls.sum());
+            for (int i = 0; i < tiled.length; i++) {
+                double sum = 0;
+                for (float f : tiled[i]) {
+                    sum += f;
+                }
+                assertEquals(1.0, sum, 1e-5, "lq=" + lq + " row " + i);
+                for (int k = 0; k < tiled[i].length; k++) {
+                    assertEquals(naive[i][k], tiled[i][k], 1e-6, "lq=" + lq + " row " + i + " key " + k);
+                }
             }
         }
     }

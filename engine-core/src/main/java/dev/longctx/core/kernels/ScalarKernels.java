@@ -157,6 +157,16 @@ public final class ScalarKernels implements VectorKernels {
     }
 
     @Override
+    public void expShiftColumns(float[] s, int off, int stride, int n, int m, float[] shift) {
+        for (int i = 0; i < m; i++) {
+            float sh = shift[i] == Float.NEGATIVE_INFINITY ? 0f : shift[i];
+            for (int j = 0; j < n; j++) {
+                s[off + j * stride + i] = (float) Math.exp(s[off + j * stride + i] - sh);
+            }
+        }
+    }
+
+    @Override
     public boolean onlineSoftmaxColumns(float[] s, int off, int stride, int n, int m, float[] max, float[] sum,
                                         float[] corr) {
         boolean any = false;

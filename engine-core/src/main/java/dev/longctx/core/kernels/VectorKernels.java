@@ -97,6 +97,14 @@ public interface VectorKernels {
      */
     boolean onlineSoftmaxColumns(float[] s, int off, int stride, int n, int m, float[] max, float[] sum, float[] corr);
 
+    /**
+     * {@code s[off + j * stride + i] = exp(s[off + j * stride + i] - shift[i])} for {@code j < n},
+     * {@code i < m}: the probabilities of a key-major page given each row's final log-sum-exp
+     * (an observer's second pass). A row whose shift is -infinity is shifted by 0 instead, so that
+     * its -infinity logits give 0. Same exponential as {@link #onlineSoftmaxColumns}.
+     */
+    void expShiftColumns(float[] s, int off, int stride, int n, int m, float[] shift);
+
     /** Sum of {@code x[i]^2}. */
     float sumOfSquares(float[] x, int off, int n);
 

@@ -12,8 +12,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The kernels of a prefill attention tile that keeps its logits key-major:
- * {@link VectorKernels#matmulRowsTransposedT}, {@link VectorKernels#onlineSoftmaxColumns} and
- * {@link VectorKernels#weightedRowSumsT}, for both providers at awkward sizes.
+ * {@link VectorKernels#matmulRowsTransposedT}, {@link VectorKernels#onlineSoftmaxColumns},
+ * {@link VectorKernels#expShiftColumns} and {@link VectorKernels#weightedRowSumsT}, for both
+ * providers at awkward sizes.
  */
 class AttentionTileKernelsTest {
     private static final int OFF = ElementwiseKernelsTest.OFF;
@@ -172,6 +173,43 @@ class AttentionTileKernelsTest {
                 assertEquals(anyExpected, any, what + ": return value");
                 for (int i = 0; i < OFF; i++) {
                     assertEquals(s0[i], s[i], what + ": wrote before the offset");
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("providers")
+    void expShiftColumnsGivesProbabilitiesFromEachRowsLogSumExp(String name, TensorOps ops) {
+        SplittableRandom r = new SplittableRandom(24);
+        for (int m : new int[] {1, 7, 16, 17, 126, 128}) {
+            for (int n : new int[] {1, 5, 64}) {
+                int stride = m + 3;
+                float[] s = new float[OFF + n * stride];
+                float[] shift = new float[m];
+                for (int i = 0; i < s.length; i++) {
+                    s[i] = r.nextDouble() < 0.2 ? Float.NEGATIVE_INFINITY : (float) (r.nextDouble() * 16 - 8);
+                }
+                for (int i = 0; i < m; i++) {
+                    // A fully masked row has log-sum-exp -infinity and only -infinity logits.
+                    shift[i] = i % 7 == 3 ? Float.NEGATIVE_INFINITY : (float) (8 + r.nextDouble() * 4);
+                    if (shift[i] == Float.NEGATIVE_INFINITY) {
+                        for (int j = 0; j < n; j++) {
+                            s[OFF + j * stride + i] = Float.NEGATIVE_INFINITY;
+                        }
+                    }
+                }
+                float[] s0 = s.clone();
+                ops.kernels().expShiftColumns(s, OFF, stride, n, m, shift);
+                for (int i = 0; i < m; i++) {
+                    for (int j = 0; j < n; j++) {
+                        int at = OFF + j * stride + i;
+                        double expected = shift[i] == Float.NEGATIVE_INFINITY ? 0 : Math.exp(s0[at] - shift[i]);
+                        assertNear(expected, s[at], 1e-6, name + " m=" + m + " n=" + n + " row " + i + " key " + j);
+                    }
+                }
+                for (int i = 0; i < OFF; i++) {
+                    assertEquals(s0[i], s[i], name + ": wrote before the offset");
                 }
             }
         }

@@ -567,6 +567,13 @@ public final class PanamaVectorKernels implements VectorKernels {
         return any;
     }
 
+    @Override
+    public void expShiftColumns(float[] s, int off, int stride, int n, int m, float[] shift) {
+        for (int i = 0; i < m; i += FL) {
+            expColumns(s, off, stride, n, i, m, shift, null, null);
+        }
+    }
+
     /**
      * Rows {@code [i, i + FL)} of {@link #onlineSoftmaxColumns}: the new maxima into {@code max}
      * and the rescaling factors into {@code corr} (1 for rows that see no key, whose maximum
@@ -605,18 +612,19 @@ public final class PanamaVectorKernels implements VectorKernels {
     }
 
     /**
-     * Rows {@code [i, i + FL)} of {@link #onlineSoftmaxColumns} after {@link #columnMaxima}:
-     * {@code s = exp(s - max)} (shift 0 for a row whose maximum is still -infinity, so that its
-     * -infinity logits give 0, not NaN) and {@code sum = sum * corr + sum of the new s}.
+     * Rows {@code [i, i + FL)} of {@link #onlineSoftmaxColumns} after {@link #columnMaxima}, or of
+     * {@link #expShiftColumns}: {@code s = exp(s - shift)} (shift 0 for a row whose shift is
+     * -infinity, so that its -infinity logits give 0, not NaN) and, unless {@code sum} is null,
+     * {@code sum = sum * corr + sum of the new s}.
      * The exponential is written out (see EXP_*): the library call cost as much as the logits of
      * the page. x = n ln2 + r, |r| <= ln2 / 2, exp(r) by its Taylor polynomial of degree 6
      * (truncation below 1.2e-7 relative), times 2^n through the exponent bits; below
      * {@link #EXP_MIN_ARG} (and at -infinity) the result is 0.
      */
-    private static void expColumns(float[] s, int off, int stride, int n, int i, int m, float[] max, float[] sum,
+    private static void expColumns(float[] s, int off, int stride, int n, int i, int m, float[] shifts, float[] sum,
                                    float[] corr) {
         VectorMask<Float> in = FS.indexInRange(i, m);
-        FloatVector mv = FloatVector.fromArray(FS, max, i, in);
+        FloatVector mv = FloatVector.fromArray(FS, shifts, i, in);
         FloatVector shift = mv.blend(0f, mv.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
         FloatVector zero = FloatVector.zero(FS);
         FloatVector one = FloatVector.broadcast(FS, 1f);
@@ -646,7 +654,9 @@ public final class PanamaVectorKernels implements VectorKernels {
             e.intoArray(s, o, in);
             total = total.add(e);
         }
-        FloatVector.fromArray(FS, sum, i, in).fma(FloatVector.fromArray(FS, corr, i, in), total).intoArray(sum, i, in);
+        if (sum != null) {
+            FloatVector.fromArray(FS, sum, i, in).fma(FloatVector.fromArray(FS, corr, i, in), total).intoArray(sum, i, in);
+        }
     }
 
     @Override
