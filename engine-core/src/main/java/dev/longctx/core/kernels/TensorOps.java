@@ -325,12 +325,23 @@ public final class TensorOps {
         return (n + multiple - 1) / multiple * multiple;
     }
 
-    /** Rows per matmul task: a multiple of 4 between 4 and 64 whose decoded tile fits 128 KiB. */
+    /**
+     * Rows per matmul task: a multiple of {@link #MATMUL_ROW_MULTIPLE} between it and 64 whose
+     * decoded tile fits 128 KiB (or the multiple itself for very long rows).
+     */
     static int matmulRowsPerTask(int cols) {
         int r = MATMUL_TILE_FLOATS / Math.max(1, cols);
-        r = Math.max(4, Math.min(MATMUL_MAX_ROWS_PER_TASK, r));
-        return r & ~3;
+        r = Math.max(MATMUL_ROW_MULTIPLE, Math.min(MATMUL_MAX_ROWS_PER_TASK, r));
+        return r / MATMUL_ROW_MULTIPLE * MATMUL_ROW_MULTIPLE;
     }
+
+    /**
+     * Task row counts are multiples of the outer-product kernel's 8 rows: with multiples of 4, the
+     * 1536-column rows of an FFN down projection went in tasks of 20, four of every twenty rows
+     * through the one-row remainder kernel (a tenth of all prefill samples in a profile of a
+     * block-sparse 16K prefill).
+     */
+    static final int MATMUL_ROW_MULTIPLE = 8;
 
     private static int checkedRows(String op, Tensor w) {
         if (w.rank() < 1) {

@@ -159,6 +159,16 @@ class WeightKernelsTest {
     }
 
     @Test
+    void matmulTasksHoldWholeEightRowBlocks() {
+        for (int cols : new int[] {1, 7, 576, 1536, 2048, 8192, 100_000}) {
+            int r = TensorOps.matmulRowsPerTask(cols);
+            assertEquals(0, r % TensorOps.MATMUL_ROW_MULTIPLE, "cols=" + cols + ": " + r + " rows per task");
+            assertTrue(r >= 8 && r <= TensorOps.MATMUL_MAX_ROWS_PER_TASK, "cols=" + cols + ": " + r);
+            assertTrue(r == 8 || (long) r * cols <= TensorOps.MATMUL_TILE_FLOATS, "cols=" + cols + ": tile of " + r + " rows");
+        }
+    }
+
+    @Test
     void oneAndTwoThreadsGiveTheSameResults() {
         SplittableRandom r = new SplittableRandom(13);
         try (ComputePool one = ComputePool.create(1); ComputePool two = ComputePool.create(2)) {
