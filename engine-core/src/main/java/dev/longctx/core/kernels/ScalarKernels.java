@@ -106,22 +106,18 @@ public final class ScalarKernels implements VectorKernels {
     @Override
     public void matmulRowsTransposed(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
                                      float[] xt, int tokenStride, int tokens, float[] out, int outStride) {
-        float[] row = new float[cols];
-        for (int r = rowFrom; r < rowTo; r++) {
-            Quantization.dequantize(type, w, r * rowBytes, row, 0, cols);
-            for (int t = 0; t < tokens; t++) {
-                float s = 0f;
-                for (int c = 0; c < cols; c++) {
-                    s += row[c] * xt[(t / B) * B * cols + c * B + t % B];
-                }
-                out[t * outStride + r] = s;
-            }
-        }
+        packedProducts(type, w, rowBytes, cols, rowFrom, rowTo, xt, tokens, out, outStride, 1);
     }
 
     @Override
     public void matmulRowsTransposedT(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
                                       float[] xt, int tokenStride, int tokens, float[] out, int outStride) {
+        packedProducts(type, w, rowBytes, cols, rowFrom, rowTo, xt, tokens, out, 1, outStride);
+    }
+
+    /** Row r of w times packed token t, written to {@code out[t * tokenStep + r * rowStep]}. */
+    private static void packedProducts(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
+                                       float[] xt, int tokens, float[] out, int tokenStep, int rowStep) {
         float[] row = new float[cols];
         for (int r = rowFrom; r < rowTo; r++) {
             Quantization.dequantize(type, w, r * rowBytes, row, 0, cols);
@@ -130,7 +126,7 @@ public final class ScalarKernels implements VectorKernels {
                 for (int c = 0; c < cols; c++) {
                     s += row[c] * xt[(t / B) * B * cols + c * B + t % B];
                 }
-                out[r * outStride + t] = s;
+                out[t * tokenStep + r * rowStep] = s;
             }
         }
     }

@@ -191,12 +191,23 @@ class AttentionTileKernelsTest {
                     s[i] = r.nextDouble() < 0.2 ? Float.NEGATIVE_INFINITY : (float) (r.nextDouble() * 16 - 8);
                 }
                 for (int i = 0; i < m; i++) {
-                    // A fully masked row has log-sum-exp -infinity and only -infinity logits.
-                    shift[i] = i % 7 == 3 ? Float.NEGATIVE_INFINITY : (float) (8 + r.nextDouble() * 4);
+                    // A fully masked row has log-sum-exp -infinity and only -infinity logits; the
+                    // kernel is also exact for arguments above 0 (shift 0: up to +8) and
+                    // overflows to infinity past ln(Float.MAX_VALUE) (shift -100).
+                    shift[i] = i % 7 == 3 ? Float.NEGATIVE_INFINITY : i % 5 == 1 ? 0f : i % 11 == 4 ? -100f
+                            : (float) (8 + r.nextDouble() * 4);
                     if (shift[i] == Float.NEGATIVE_INFINITY) {
                         for (int j = 0; j < n; j++) {
                             s[OFF + j * stride + i] = Float.NEGATIVE_INFINITY;
                         }
+                    }
+                }
+                if (m > 2 && n > 4) {
+                    // Row 2, shift 0: arguments at the edges of the float range.
+                    shift[2] = 0f;
+                    float[] edges = {88.72f, 88.5f, -85.9f, -87.5f, -103f};
+                    for (int j = 0; j < edges.length; j++) {
+                        s[OFF + j * stride + 2] = edges[j];
                     }
                 }
                 float[] s0 = s.clone();
@@ -205,7 +216,12 @@ class AttentionTileKernelsTest {
                     for (int j = 0; j < n; j++) {
                         int at = OFF + j * stride + i;
                         double expected = shift[i] == Float.NEGATIVE_INFINITY ? 0 : Math.exp(s0[at] - shift[i]);
-                        assertNear(expected, s[at], 1e-6, name + " m=" + m + " n=" + n + " row " + i + " key " + j);
+                        String what = name + " m=" + m + " n=" + n + " row " + i + " key " + j;
+                        if (expected > Float.MAX_VALUE) {
+                            assertEquals(Float.POSITIVE_INFINITY, s[at], what);
+                        } else {
+                            assertNear(expected, s[at], 1e-6, what);
+                        }
                     }
                 }
                 for (int i = 0; i < OFF; i++) {
@@ -215,10 +231,10 @@ class AttentionTileKernelsTest {
         }
     }
 
-    /** Relative error at most rel, or an absolute one below the smallest normal float (flushed tails). */
+    /** Relative error at most rel, or an absolute one below exp(-86) (the flushed tail). */
     private static void assertNear(double expected, float actual, double rel, String what) {
         double err = Math.abs(expected - actual);
-        assertTrue(err <= rel * Math.abs(expected) || err <= 2e-38,
+        assertTrue(err <= rel * Math.abs(expected) || err <= 4.5e-38,
                 what + ": expected " + expected + " got " + actual);
     }
 }

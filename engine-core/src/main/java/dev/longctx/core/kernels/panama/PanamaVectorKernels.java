@@ -540,14 +540,21 @@ public final class PanamaVectorKernels implements VectorKernels {
     /** -ln 2 split in two (Cody and Waite) so that x - n ln 2 is exact for the n that occur here. */
     private static final float EXP_MINUS_LN2_HI = -0.693145752f;
     private static final float EXP_MINUS_LN2_LO = -1.42860677e-6f;
-    /** 1/k! for k = 2..6, the Taylor coefficients of exp. */
-    private static final float EXP_C2 = 1f / 2;
-    private static final float EXP_C3 = 1f / 6;
-    private static final float EXP_C4 = 1f / 24;
-    private static final float EXP_C5 = 1f / 120;
-    private static final float EXP_C6 = 1f / 720;
-    /** Smallest argument kept: exp(-87) = 1.6e-38, still a normal float, so 2^n needs no subnormal path. */
-    private static final float EXP_MIN_ARG = -87f;
+    /**
+     * 2/k! for k = 1..6: twice the Taylor coefficients of exp (exact in binary), so that the
+     * polynomial gives 2 exp(r) and the exponent bits need only 2^(n-1), which stays a normal
+     * float from n = -124 to n = 128 (the whole range below).
+     */
+    private static final float EXP_C1 = 2f;
+    private static final float EXP_C2 = 1f;
+    private static final float EXP_C3 = 2f / 6;
+    private static final float EXP_C4 = 2f / 24;
+    private static final float EXP_C5 = 2f / 120;
+    private static final float EXP_C6 = 2f / 720;
+    /** Smallest argument kept: exp(-86) = 4.4e-38, a normal float; below it the result is 0. */
+    private static final float EXP_MIN_ARG = -86f;
+    /** Largest argument with a finite result: ln(Float.MAX_VALUE); above it the result is infinity. */
+    private static final float EXP_MAX_ARG = 88.7228391f;
 
     /**
      * Vectorised across the rows (columns of s), a block of FL rows at a time, the last block
@@ -617,9 +624,9 @@ public final class PanamaVectorKernels implements VectorKernels {
      * -infinity, so that its -infinity logits give 0, not NaN) and, unless {@code sum} is null,
      * {@code sum = sum * corr + sum of the new s}.
      * The exponential is written out (see EXP_*): the library call cost as much as the logits of
-     * the page. x = n ln2 + r, |r| <= ln2 / 2, exp(r) by its Taylor polynomial of degree 6
-     * (truncation below 1.2e-7 relative), times 2^n through the exponent bits; below
-     * {@link #EXP_MIN_ARG} (and at -infinity) the result is 0.
+     * the page. x = n ln2 + r, |r| <= ln2 / 2, 2 exp(r) by the Taylor polynomial of degree 6
+     * (truncation below 1.2e-7 relative), times 2^(n-1) through the exponent bits; below
+     * {@link #EXP_MIN_ARG} (and at -infinity) the result is 0, above {@link #EXP_MAX_ARG} infinity.
      */
     private static void expColumns(float[] s, int off, int stride, int n, int i, int m, float[] shifts, float[] sum,
                                    float[] corr) {
@@ -627,8 +634,10 @@ public final class PanamaVectorKernels implements VectorKernels {
         FloatVector mv = FloatVector.fromArray(FS, shifts, i, in);
         FloatVector shift = mv.blend(0f, mv.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
         FloatVector zero = FloatVector.zero(FS);
-        FloatVector one = FloatVector.broadcast(FS, 1f);
         FloatVector minArg = FloatVector.broadcast(FS, EXP_MIN_ARG);
+        FloatVector maxArg = FloatVector.broadcast(FS, EXP_MAX_ARG);
+        FloatVector two = FloatVector.broadcast(FS, EXP_C1);
+        FloatVector infinity = FloatVector.broadcast(FS, Float.POSITIVE_INFINITY);
         FloatVector log2e = FloatVector.broadcast(FS, EXP_LOG2E);
         FloatVector round = FloatVector.broadcast(FS, EXP_ROUND);
         FloatVector ln2Hi = FloatVector.broadcast(FS, EXP_MINUS_LN2_HI);
@@ -643,14 +652,15 @@ public final class PanamaVectorKernels implements VectorKernels {
             int o = off + j * stride + i;
             FloatVector x = FloatVector.fromArray(FS, s, o, in).sub(shift);
             VectorMask<Float> tiny = x.compare(VectorOperators.LT, EXP_MIN_ARG);
-            FloatVector xc = x.max(minArg);
+            VectorMask<Float> huge = x.compare(VectorOperators.GT, EXP_MAX_ARG);
+            FloatVector xc = x.max(minArg).min(maxArg);
             FloatVector t = xc.fma(log2e, round);
             FloatVector nf = t.sub(round);
             FloatVector r = nf.fma(ln2Lo, nf.fma(ln2Hi, xc));
-            FloatVector p = r.fma(c6, c5).fma(r, c4).fma(r, c3).fma(r, c2).fma(r, one).fma(r, one);
-            FloatVector scale = ((IntVector) t.reinterpretAsInts().sub(EXP_ROUND_BITS).add(127)
+            FloatVector p = r.fma(c6, c5).fma(r, c4).fma(r, c3).fma(r, c2).fma(r, two).fma(r, two);
+            FloatVector scale = ((IntVector) t.reinterpretAsInts().sub(EXP_ROUND_BITS).add(126)
                     .lanewise(VectorOperators.LSHL, 23)).reinterpretAsFloats();
-            FloatVector e = p.mul(scale).blend(zero, tiny);
+            FloatVector e = p.mul(scale).blend(zero, tiny).blend(infinity, huge);
             e.intoArray(s, o, in);
             total = total.add(e);
         }
