@@ -1533,7 +1533,9 @@ public final class PanamaVectorKernels implements VectorKernels {
                                       float[] xt, int tokenStride, int tokens, float[] out, int outStride) {
         int rows = rowTo - rowFrom;
         float[] tile = decodedTile(type, w, rowBytes, cols, rowFrom, rows);
-        float[] lanes = new float[8 * 2 * FL];
+        // Only ragged blocks (the last tokens, the last rows) go through lanes, allocated for them
+        // alone: most calls (prefill tiles of 32-row multiples, full pages) never need them.
+        float[] lanes = null;
         for (int t0 = 0; t0 < tokens; t0 += 2 * FL) {
             int n = Math.min(2 * FL, tokens - t0);
             int r = 0;
@@ -1542,6 +1544,7 @@ public final class PanamaVectorKernels implements VectorKernels {
                 if (n == 2 * FL) {
                     outer8x2(tile, r * cols, cols, xt, tokenStride, t0, out, o, outStride);
                 } else {
+                    lanes = lanes != null ? lanes : new float[8 * 2 * FL];
                     outer8x2(tile, r * cols, cols, xt, tokenStride, t0, lanes, 0, 2 * FL);
                     for (int rr = 0; rr < 8; rr++) {
                         System.arraycopy(lanes, rr * 2 * FL, out, o + rr * outStride, n);
@@ -1549,6 +1552,7 @@ public final class PanamaVectorKernels implements VectorKernels {
                 }
             }
             for (; r < rows; r++) {
+                lanes = lanes != null ? lanes : new float[8 * 2 * FL];
                 outer1x2(tile, r * cols, cols, xt, tokenStride, t0, lanes, 0);
                 System.arraycopy(lanes, 0, out, (rowFrom + r) * outStride + t0, n);
             }
