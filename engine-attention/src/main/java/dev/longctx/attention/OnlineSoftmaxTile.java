@@ -312,11 +312,14 @@ final class OnlineSoftmaxTile {
             }
             return;
         }
+        // Row-major (decode tiles): each row's probabilities through the vector exponential of
+        // expShiftSum (masked logits, -infinity, give 0); a row that sees no key at all gets 0.
         for (int r = 0; r < rows; r++) {
-            for (int slot = 0; slot < n; slot++) {
-                float e = any ? s[at(r, slot, n)] : Float.NEGATIVE_INFINITY;
-                probs[slot] = e == Float.NEGATIVE_INFINITY || rowLse[r] == Float.NEGATIVE_INFINITY
-                        ? 0f : (float) Math.exp(e - rowLse[r]);
+            if (!any || rowLse[r] == Float.NEGATIVE_INFINITY) {
+                Arrays.fill(probs, 0, n, 0f);
+            } else {
+                System.arraycopy(s, r * n, probs, 0, n);
+                k.expShiftSum(probs, 0, n, rowLse[r]);
             }
             observer.observe(firstRow + r / g, kvHead * g + r % g, kvHead, page, probs, n);
         }
