@@ -104,9 +104,7 @@ public final class Decoder {
         float softCap = (float) c.options().attnLogitSoftcap();
         for (int l = 0; l < c.layers(); l++) {
             ModelWeights.Layer y = w.layers()[l];
-            for (int i = 0; i < t; i++) {
-                ops.rmsnorm(x, i * h, y.attnNorm(), 0, eps, xn, i * h, h);
-            }
+            normRows(x, t, y.attnNorm(), xn);
             if (t == 1) { // decode: one pool dispatch for Q, K and V
                 ops.matvecs(new Tensor[] {y.wq(), y.wk(), y.wv()}, xn, 0, new float[][] {q, k, v});
                 addBias(q, y.bq(), 1);
@@ -118,25 +116,7 @@ public final class Decoder {
                 project(y.wk(), attnIn, k, y.bk());
                 project(y.wv(), attnIn, v, y.bv());
             }
-            for (int i = 0; i < t; i++) {
-                for (int hh = 0; hh < c.heads(); hh++) {
-                    int off = i * qDim + hh * hd;
-                    if (y.qNorm() != null) {
-                        ops.rmsnorm(q, off, y.qNorm(), 0, eps, q, off, hd);
-                    }
-                    rope.apply(q, off, cos[i], sin[i], w.pairing());
-                }
-                for (int hh = 0; hh < c.kvHeads(); hh++) {
-                    int off = i * kvDim + hh * hd;
-                    if (y.kNorm() != null) {
-                        ops.rmsnorm(k, off, y.kNorm(), 0, eps, k, off, hd);
-                    }
-                    rope.apply(k, off, cos[i], sin[i], w.pairing());
-                }
-                float[] ki = Arrays.copyOfRange(k, i * kvDim, (i + 1) * kvDim);
-                float[] vi = Arrays.copyOfRange(v, i * kvDim, (i + 1) * kvDim);
-                cache.append(l, ki, vi, positions[i]);
-            }
+            rotateAndAppend(cache, l, y, q, k, v, t, cos, sin, positions);
             int window = c.slidingWindow(l);
             AttentionMask mask = window > 0 ? AttentionMask.slidingWindow(window, 0) : AttentionMask.CAUSAL;
             KvView[] views = cache.views(l);
@@ -146,9 +126,7 @@ public final class Decoder {
             project(y.wo(), att, t, o, null);
             normRows(o, t, y.postAttnNorm());
             ops.add(x, 0, o, 0, x, 0, t * h);
-            for (int i = 0; i < t; i++) {
-                ops.rmsnorm(x, i * h, y.ffnNorm(), 0, eps, xn, i * h, h);
-            }
+            normRows(x, t, y.ffnNorm(), xn);
             if (t == 1) {
                 ops.matvecs(new Tensor[] {y.gate(), y.up()}, xn, 0, new float[][] {gate, up});
             } else {
@@ -168,9 +146,7 @@ public final class Decoder {
         int from = allLogits ? 0 : t - 1;
         int rows = t - from;
         float[] last = new float[rows * h];
-        for (int i = 0; i < rows; i++) {
-            ops.rmsnorm(x, (from + i) * h, w.outputNorm(), 0, eps, last, i * h, h);
-        }
+        normRows(Arrays.copyOfRange(x, from * h, t * h), rows, w.outputNorm(), last);
         float[] logits = new float[rows * c.vocabSize()];
         project(w.output(), last, rows, logits, null);
         float cap = (float) c.options().finalLogitSoftcap();
@@ -205,9 +181,49 @@ public final class Decoder {
         if (weight == null) {
             return;
         }
+        normRows(rows, tokens, weight, rows);
+    }
+
+    /** RMSNorm of each of {@code tokens} hidden-size rows of {@code in} into {@code out}. */
+    private void normRows(float[] in, int tokens, float[] weight, float[] out) {
         int h = c.hiddenSize();
+        float eps = (float) c.rmsNormEps();
         for (int i = 0; i < tokens; i++) {
-            ops.rmsnorm(rows, i * h, weight, 0, (float) c.rmsNormEps(), rows, i * h, h);
+            ops.rmsnorm(in, i * h, weight, 0, eps, out, i * h, h);
+        }
+    }
+
+    /**
+     * Per token of a chunk: Q/K norms where the model has them (Qwen3), RoPE on every query and key
+     * head, and the token's keys and values appended to layer {@code l}'s cache. Its own method,
+     * not a loop inside {@link #forward}: there the loop ran long enough for C2 to compile forward
+     * on stack (OSR), and that code deoptimised again and again at the attention call (a type
+     * check), each time falling back to the interpreter for the rest of the chunk.
+     */
+    private void rotateAndAppend(SequenceKvCache cache, int l, ModelWeights.Layer y, float[] q, float[] k, float[] v,
+                                 int t, float[][] cos, float[][] sin, long[] positions) {
+        int hd = c.headDim();
+        int qDim = c.heads() * hd;
+        int kvDim = c.kvHeads() * hd;
+        float eps = (float) c.rmsNormEps();
+        for (int i = 0; i < t; i++) {
+            for (int hh = 0; hh < c.heads(); hh++) {
+                int off = i * qDim + hh * hd;
+                if (y.qNorm() != null) {
+                    ops.rmsnorm(q, off, y.qNorm(), 0, eps, q, off, hd);
+                }
+                rope.apply(q, off, cos[i], sin[i], w.pairing());
+            }
+            for (int hh = 0; hh < c.kvHeads(); hh++) {
+                int off = i * kvDim + hh * hd;
+                if (y.kNorm() != null) {
+                    ops.rmsnorm(k, off, y.kNorm(), 0, eps, k, off, hd);
+                }
+                rope.apply(k, off, cos[i], sin[i], w.pairing());
+            }
+            float[] ki = Arrays.copyOfRange(k, i * kvDim, (i + 1) * kvDim);
+            float[] vi = Arrays.copyOfRange(v, i * kvDim, (i + 1) * kvDim);
+            cache.append(l, ki, vi, positions[i]);
         }
     }
 
