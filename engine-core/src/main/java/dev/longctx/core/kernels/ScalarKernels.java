@@ -155,11 +155,19 @@ public final class ScalarKernels implements VectorKernels {
     @Override
     public void expShiftColumns(float[] s, int off, int stride, int n, int m, float[] shift) {
         for (int i = 0; i < m; i++) {
-            float sh = shift[i] == Float.NEGATIVE_INFINITY ? 0f : shift[i];
-            for (int j = 0; j < n; j++) {
-                s[off + j * stride + i] = (float) Math.exp(s[off + j * stride + i] - sh);
-            }
+            expColumn(s, off + i, stride, n, shift[i] == Float.NEGATIVE_INFINITY ? 0f : shift[i]);
         }
+    }
+
+    /** {@code x = exp(x - shift)} for the n entries {@code s[at + j * stride]}; returns their new sum. */
+    private static float expColumn(float[] s, int at, int stride, int n, float shift) {
+        float total = 0f;
+        for (int j = 0; j < n; j++) {
+            float e = (float) Math.exp(s[at + j * stride] - shift);
+            s[at + j * stride] = e;
+            total += e;
+        }
+        return total;
     }
 
     @Override
@@ -182,13 +190,7 @@ public final class ScalarKernels implements VectorKernels {
             float old = max[i];
             float mNew = Math.max(old, mx);
             corr[i] = old == Float.NEGATIVE_INFINITY ? 0f : old == mNew ? 1f : (float) Math.exp(old - mNew);
-            float total = 0f;
-            for (int j = 0; j < n; j++) {
-                float e = (float) Math.exp(s[off + j * stride + i] - mNew);
-                s[off + j * stride + i] = e;
-                total += e;
-            }
-            sum[i] = sum[i] * corr[i] + total;
+            sum[i] = sum[i] * corr[i] + expColumn(s, off + i, stride, n, mNew);
             max[i] = mNew;
         }
         return any;

@@ -79,7 +79,6 @@ public final class Decoder {
         int qDim = c.heads() * hd;
         int kvDim = c.kvHeads() * hd;
         int ffn = c.intermediateSize();
-        float eps = (float) c.rmsNormEps();
         float[] x = embed(tokens);
         float[] xn = new float[t * h];
         float[] q = new float[t * qDim];
@@ -104,7 +103,7 @@ public final class Decoder {
         float softCap = (float) c.options().attnLogitSoftcap();
         for (int l = 0; l < c.layers(); l++) {
             ModelWeights.Layer y = w.layers()[l];
-            normRows(x, t, y.attnNorm(), xn);
+            normRows(x, 0, t, y.attnNorm(), xn);
             if (t == 1) { // decode: one pool dispatch for Q, K and V
                 ops.matvecs(new Tensor[] {y.wq(), y.wk(), y.wv()}, xn, 0, new float[][] {q, k, v});
                 addBias(q, y.bq(), 1);
@@ -126,7 +125,7 @@ public final class Decoder {
             project(y.wo(), att, t, o, null);
             normRows(o, t, y.postAttnNorm());
             ops.add(x, 0, o, 0, x, 0, t * h);
-            normRows(x, t, y.ffnNorm(), xn);
+            normRows(x, 0, t, y.ffnNorm(), xn);
             if (t == 1) {
                 ops.matvecs(new Tensor[] {y.gate(), y.up()}, xn, 0, new float[][] {gate, up});
             } else {
@@ -146,7 +145,7 @@ public final class Decoder {
         int from = allLogits ? 0 : t - 1;
         int rows = t - from;
         float[] last = new float[rows * h];
-        normRows(Arrays.copyOfRange(x, from * h, t * h), rows, w.outputNorm(), last);
+        normRows(x, from, rows, w.outputNorm(), last);
         float[] logits = new float[rows * c.vocabSize()];
         project(w.output(), last, rows, logits, null);
         float cap = (float) c.options().finalLogitSoftcap();
@@ -181,15 +180,18 @@ public final class Decoder {
         if (weight == null) {
             return;
         }
-        normRows(rows, tokens, weight, rows);
+        normRows(rows, 0, tokens, weight, rows);
     }
 
-    /** RMSNorm of each of {@code tokens} hidden-size rows of {@code in} into {@code out}. */
-    private void normRows(float[] in, int tokens, float[] weight, float[] out) {
+    /**
+     * RMSNorm of {@code tokens} hidden-size rows of {@code in}, from row {@code first}, into rows
+     * {@code 0..tokens} of {@code out}.
+     */
+    private void normRows(float[] in, int first, int tokens, float[] weight, float[] out) {
         int h = c.hiddenSize();
         float eps = (float) c.rmsNormEps();
         for (int i = 0; i < tokens; i++) {
-            ops.rmsnorm(in, i * h, weight, 0, eps, out, i * h, h);
+            ops.rmsnorm(in, (first + i) * h, weight, 0, eps, out, i * h, h);
         }
     }
 
