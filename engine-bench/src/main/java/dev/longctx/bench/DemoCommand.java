@@ -50,7 +50,7 @@ public final class DemoCommand implements Callable<Integer> {
                     + " (default ${DEFAULT-VALUE})")
     List<String> strategies;
 
-    @Option(names = "--kv-type", defaultValue = "F16", description = "KV page dtype (default ${DEFAULT-VALUE})")
+    @Option(names = "--kv-type", defaultValue = "BF16", description = "KV page dtype (default ${DEFAULT-VALUE})")
     DType kvType;
 
     @Option(names = "--threads", description = "compute threads (default: available cores)")

@@ -48,7 +48,7 @@ public final class LongContextBench implements Callable<Integer> {
     @Option(names = "--weights", defaultValue = "Q8_0", description = "preset weight dtype: F32, F16, BF16, Q8_0 (default ${DEFAULT-VALUE})")
     DType weights;
 
-    @Option(names = "--kv-type", defaultValue = "F16", description = "KV page dtype (default ${DEFAULT-VALUE})")
+    @Option(names = "--kv-type", defaultValue = "BF16", description = "KV page dtype (default ${DEFAULT-VALUE})")
     DType kvType;
 
     @Option(names = "--strategies", split = ",", defaultValue = "full,streaming,h2o,snapkv,quest,duo,sparse-prefill",

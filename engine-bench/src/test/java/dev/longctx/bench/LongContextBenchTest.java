@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.longctx.kvcache.KvLayout;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -44,6 +45,16 @@ class LongContextBenchTest {
         try (var files = Files.list(tmp)) {
             assertEquals(1, files.count(), "only the chart, no partial file beside it");
         }
+    }
+
+    @Test
+    void kvPagesDefaultToTheLibraryDefault() {
+        LongContextBench bench = new LongContextBench();
+        new CommandLine(bench).parseArgs();
+        DemoCommand demo = new DemoCommand();
+        new CommandLine(demo).parseArgs();
+        assertEquals(KvLayout.DEFAULT_DTYPE, bench.kvType);
+        assertEquals(KvLayout.DEFAULT_DTYPE, demo.kvType);
     }
 
     @Test

@@ -62,7 +62,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--budget-bytes", description = "KV budget in bytes (suffixes k, m, g)")
     String budgetBytes;
 
-    @Option(names = "--kv-type", defaultValue = "F16", description = "KV page dtype: F32, F16, BF16, Q8_0 (default ${DEFAULT-VALUE})")
+    @Option(names = "--kv-type", defaultValue = "BF16", description = "KV page dtype: F32, F16, BF16, Q8_0 (default ${DEFAULT-VALUE})")
     DType kvType;
 
     @Option(names = {"-n", "--max-tokens"}, defaultValue = "128", description = "tokens to generate at most (default ${DEFAULT-VALUE})")

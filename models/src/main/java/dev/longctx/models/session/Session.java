@@ -104,7 +104,7 @@ public final class Session implements AutoCloseable {
         private Strategy strategy = new Strategy.Full();
         private int budgetTokens;
         private long budgetBytes;
-        private DType kvType = DType.F16;
+        private DType kvType = KvLayout.DEFAULT_DTYPE;
         private int pageSize = KvLayout.DEFAULT_PAGE_SIZE;
         private int chunk = 256;
         private TensorOps ops;
@@ -149,7 +149,7 @@ public final class Session implements AutoCloseable {
             return this;
         }
 
-        /** The KV page dtype: F32, F16 (default), BF16 or Q8_0. */
+        /** The KV page dtype: F32, F16, BF16 (default, {@link KvLayout#DEFAULT_DTYPE}) or Q8_0. */
         public Builder kvType(DType t) {
             this.kvType = Objects.requireNonNull(t, "kvType");
             return this;

@@ -98,6 +98,13 @@ class LongctxCliTest {
         assertEquals("duo", json.readTree(duo.substring(2)).get("strategy").asText(), duo);
     }
 
+    @Test
+    void generateKeepsKvPagesInTheLibraryDefault() {
+        GenerateCommand generate = new GenerateCommand();
+        new CommandLine(generate).parseArgs("--model", "m.gguf", "--prompt", "x");
+        assertEquals(dev.longctx.kvcache.KvLayout.DEFAULT_DTYPE, generate.kvType);
+    }
+
     /** Bad usage exits 2; a context the strategy cannot hold exits 1 with a message naming strategies that fit. */
     @Test
     void generateRefusesBadRequestsClearly() {
