@@ -246,22 +246,10 @@ public final class LongContextBench implements Callable<Integer> {
         return null;
     }
 
-    /**
-     * One untimed run of the strategy before its cells, so that they do not pay for compiling its
-     * code: a context past the budget (so that eviction and selection run) and the decode length
-     * of a cell. Measured without it, Quest's first 32 decoded tokens at depth 8K ran at 34 tok/s
-     * and its eighth batch at 54-58 once compiled.
-     */
+    /** The strategy's untimed warm-up ({@link WarmUp}) at a context past the budget, so that eviction and selection run. */
     private void warmUp(ModelWeights w, Strategy s, TensorOps ops, PrintWriter err) {
-        int n = (int) Math.min(budget + 2L * chunk, w.config().maxPositions() / 2);
-        int tokens = s.keepsEveryToken() ? n + 2 * decode + 1 : budget;
-        try (Session session = Session.builder(w).strategy(s).budgetTokens(tokens).kvType(kvType).chunkSize(chunk).ops(ops)
-                .build()) {
-            err.printf("%s: warming up (%d tokens, untimed)%n", s.name(), n);
-            session.generate(new int[n], GenerateOptions.greedy(2 * decode).withStopIds(List.of()), null);
-        } catch (ContextBudgetException e) {
-            err.printf("%s: no warm-up (%s)%n", s.name(), e.getMessage());
-        }
+        int context = (int) Math.min(budget + 2L * chunk, w.config().maxPositions() / 2);
+        WarmUp.run(w, s, context, budget, chunk, kvType, ops, decode, err);
     }
 
     static double median(double[] v) {

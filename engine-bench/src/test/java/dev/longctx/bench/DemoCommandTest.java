@@ -16,11 +16,15 @@ class DemoCommandTest {
         StringWriter out = new StringWriter();
         CommandLine cl = new CommandLine(new DemoCommand());
         cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(new StringWriter()));
+        StringWriter err = new StringWriter();
+        cl.setErr(new PrintWriter(err));
         int code = cl.execute("--model", "tiny", "--weights", "F32", "--context", "300", "--decode", "6", "--budget", "64",
                 "--threads", "2");
         String text = out.toString();
         assertEquals(0, code, text);
+        // Both warm-up rounds ran before anything was timed (tiny: 2 layers, so the longest rounds).
+        assertTrue(err.toString().contains("full: warming up (1024 tokens and " + WarmUp.MAX_STEPS + " decode steps, then 512"),
+                err.toString());
         assertTrue(text.contains("Synthetic weights measure speed and memory, not text quality"), text);
         for (String s : new String[] {"full ", "streaming", "h2o", "snapkv", "quest (forked)", "duo"}) {
             assertTrue(text.contains("\n" + s), "row for " + s + ":\n" + text);

@@ -47,6 +47,15 @@ class LongContextBenchTest {
         }
     }
 
+    /** The warm-up decodes long enough for per-layer methods to reach C2, capped for shallow models. */
+    @Test
+    void warmUpDecodesUntilPerLayerMethodsAreCompiled() {
+        assertEquals(200, WarmUp.steps(30, 32)); // SmolLM2: 200 x 30 = 6000 calls
+        assertTrue(WarmUp.steps(16, 32) * 16 >= WarmUp.C2_INVOCATIONS);
+        assertEquals(WarmUp.MAX_STEPS, WarmUp.steps(2, 32));
+        assertEquals(600, WarmUp.steps(30, 300)); // never fewer than two cells' worth
+    }
+
     @Test
     void kvPagesDefaultToTheLibraryDefault() {
         LongContextBench bench = new LongContextBench();

@@ -92,6 +92,9 @@ public final class Session implements AutoCloseable {
         this.ops = ops;
     }
 
+    /** Prompt tokens per prefill chunk unless {@link Builder#chunkSize} says otherwise. */
+    public static final int DEFAULT_CHUNK = 256;
+
     /** A builder for a session over {@code weights}. */
     public static Builder builder(ModelWeights weights) {
         return new Builder(weights);
@@ -106,7 +109,7 @@ public final class Session implements AutoCloseable {
         private long budgetBytes;
         private DType kvType = KvLayout.DEFAULT_DTYPE;
         private int pageSize = KvLayout.DEFAULT_PAGE_SIZE;
-        private int chunk = 256;
+        private int chunk = DEFAULT_CHUNK;
         private TensorOps ops;
 
         private Builder(ModelWeights weights) {
@@ -161,7 +164,7 @@ public final class Session implements AutoCloseable {
             return this;
         }
 
-        /** Prompt tokens per prefill chunk (default 256). */
+        /** Prompt tokens per prefill chunk (default {@link #DEFAULT_CHUNK}). */
         public Builder chunkSize(int tokens) {
             if (tokens <= 0) {
                 throw new IllegalArgumentException("chunkSize must be positive, got " + tokens);
