@@ -1,7 +1,7 @@
 package dev.longctx.bench;
 
 import dev.longctx.core.tensor.DType;
-import dev.longctx.models.LoadedModel;
+import dev.longctx.models.Model;
 import dev.longctx.models.decoder.ModelWeights;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -30,8 +30,8 @@ final class BenchModel implements AutoCloseable {
             return new BenchModel(m.weights(), "synthetic " + weightType + " weights: speed and memory only, not text quality", true,
                     m);
         }
-        LoadedModel m = LoadedModel.open(Path.of(model));
-        return new BenchModel(m.weights(), m.format() + " " + m.config().architecture(), false, m);
+        Model m = Model.open(Path.of(model));
+        return new BenchModel(m.weights(), m.format().label() + " " + m.config().architecture(), false, m);
     }
 
     ModelWeights weights() {

@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.tensor.DType;
-import dev.longctx.models.LoadedModel;
+import dev.longctx.models.Model;
 import dev.longctx.models.session.AttentionFidelity;
 import dev.longctx.models.session.ContextBudgetException;
 import dev.longctx.models.session.GenerateOptions;
@@ -13,7 +13,6 @@ import dev.longctx.models.session.Generation;
 import dev.longctx.models.session.Session;
 import dev.longctx.models.session.Strategy;
 import dev.longctx.models.tokenizer.Tokenizer;
-import dev.longctx.models.tokenizer.Tokenizers;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -107,9 +106,10 @@ public final class EvalCommand implements Callable<Integer> {
         TensorOps ops = TensorOps.withThreads(threads);
         ObjectMapper mapper = new ObjectMapper();
         ObjectNode root = mapper.createObjectNode();
-        try (LoadedModel m = LoadedModel.open(model)) {
+        try (Model m = Model.open(model, tokenizerFile != null ? Model.Options.defaults().withTokenizer(tokenizerFile)
+                : Model.Options.defaults())) {
             names = new StrategyNames(m.weights(), budget, profile, ops, spec.commandLine().getErr());
-            Tokenizer tok = tokenizerFile != null ? Tokenizers.fromFile(tokenizerFile) : Tokenizers.forModel(model);
+            Tokenizer tok = m.tokenizer();
             int[] ids = tok.encode(text != null ? Files.readString(text, StandardCharsets.UTF_8) : shortStory());
             ArrayNode ppl = root.putArray("perplexity");
             double fullPpl = Double.NaN;
@@ -152,7 +152,7 @@ public final class EvalCommand implements Callable<Integer> {
     }
 
     /** Quest selects pages for decode steps only, so its text is scored one token at a time (a decode step each). */
-    private Session session(LoadedModel m, Strategy s, int context, TensorOps ops) {
+    private Session session(Model m, Strategy s, int context, TensorOps ops) {
         int tokens = s.keepsEveryToken() ? Math.max(budget, context + 64) : budget;
         return Session.builder(m.weights()).strategy(s).budgetTokens(tokens).kvType(kvType)
                 .chunkSize(s instanceof Strategy.Quest ? 1 : chunk).ops(ops).build();
@@ -163,7 +163,7 @@ public final class EvalCommand implements Callable<Integer> {
      * layer's and query head's attention output against exact attention, and the exact attention
      * mass of the keys the strategy holds (means, and per layer in the JSON).
      */
-    private ArrayNode fidelity(LoadedModel m, int[] ids, TensorOps ops, ObjectMapper mapper) throws IOException {
+    private ArrayNode fidelity(Model m, int[] ids, TensorOps ops, ObjectMapper mapper) throws IOException {
         ArrayNode out = mapper.createArrayNode();
         int[] prompt = Arrays.copyOf(ids, ids.length - 1);
         for (String name : strategies) {
@@ -191,7 +191,7 @@ public final class EvalCommand implements Callable<Integer> {
         return out;
     }
 
-    private ArrayNode passkeyGrid(LoadedModel m, Tokenizer tok, TensorOps ops, ObjectMapper mapper) throws IOException {
+    private ArrayNode passkeyGrid(Model m, Tokenizer tok, TensorOps ops, ObjectMapper mapper) throws IOException {
         ArrayNode grid = mapper.createArrayNode();
         SplittableRandom r = new SplittableRandom(seed);
         for (int length : lengths) {

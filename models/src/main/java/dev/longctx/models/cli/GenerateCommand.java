@@ -6,13 +6,12 @@ import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.sampling.SamplerConfig;
 import dev.longctx.core.tensor.DType;
 import dev.longctx.kvcache.HeadProfile;
-import dev.longctx.models.LoadedModel;
-import dev.longctx.models.gguf.GgufFile;
+import dev.longctx.models.ChatMessage;
+import dev.longctx.models.Model;
 import dev.longctx.models.session.GenerateOptions;
 import dev.longctx.models.session.Generation;
 import dev.longctx.models.session.Session;
 import dev.longctx.models.session.Strategy;
-import dev.longctx.models.tokenizer.ChatTemplate;
 import dev.longctx.models.tokenizer.Tokenizer;
 import java.io.PrintWriter;
 import java.nio.ByteBuffer;
@@ -113,24 +112,21 @@ final class GenerateCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         TensorOps ops = TensorOps.withThreads(threads);
-        try (LoadedModel m = LoadedModel.open(model)) {
-            Tokenizer tok = TokenizeCommand.Cli.tokenizer(tokenizerFile == null && m.format().equals("llama2c") ? null : model,
-                    tokenizerFile, spec);
+        Model.Options open = Model.Options.defaults().withOps(ops);
+        try (Model m = Model.open(model, tokenizerFile != null ? open.withTokenizer(tokenizerFile) : open)) {
+            Tokenizer tok = m.tokenizer();
             int[] ids;
             if (chat) {
-                ChatTemplate template = m.resource() instanceof GgufFile g ? ChatTemplate.fromGguf(g, tok) : ChatTemplate.fromHfFolder(model);
-                List<ChatTemplate.Message> messages = new ArrayList<>();
+                List<ChatMessage> messages = new ArrayList<>();
                 if (system != null) {
-                    messages.add(new ChatTemplate.Message("system", system));
+                    messages.add(ChatMessage.system(system));
                 }
-                messages.add(new ChatTemplate.Message("user", text));
-                // as transformers' apply_chat_template: the template writes the special tokens itself
-                ids = tok.encode(template.render(messages, true), false, true);
+                messages.add(ChatMessage.user(text));
+                ids = m.encodeChat(messages);
             } else {
                 ids = tok.encode(text, true, false);
             }
-            Session.Builder b = Session.builder(m.weights()).tokenizer(tok).strategy(strategy()).kvType(kvType).chunkSize(chunk)
-                    .ops(ops);
+            Session.Builder b = m.session().strategy(strategy()).kvType(kvType).chunkSize(chunk);
             if (budgetTokens != null) {
                 b.budgetTokens(budgetTokens);
             }
@@ -156,7 +152,7 @@ final class GenerateCommand implements Callable<Integer> {
                 out.flush();
                 err.printf(Locale.ROOT, "%s, budget %d tokens/KV head: prefill %d tokens at %.1f tokens/s, decode %d tokens at %.1f"
                         + " tokens/s, KV %d bytes, stop: %s%n", s.strategy().name(), s.budgetTokens(), ids.length,
-                        g.prefillTokensPerSecond(), g.outputIds().length, g.decodeTokensPerSecond(), s.kvBytesInUse(), g.stopReason());
+                        g.prefillTokensPerSecond(), g.outputIds().length, g.decodeTokensPerSecond(), s.kvBytesInUse(), g.finishReason().label());
                 err.flush();
             }
         }
@@ -185,7 +181,7 @@ final class GenerateCommand implements Callable<Integer> {
             o.add(id);
         }
         root.put("text", g.text());
-        root.put("stop_reason", g.stopReason());
+        root.put("stop_reason", g.finishReason().label());
         root.put("strategy", s.strategy().name());
         root.put("kv_bytes", s.kvBytesInUse());
         ObjectNode t = root.putObject("timings");

@@ -8,12 +8,10 @@ import dev.longctx.core.tensor.DType;
 import dev.longctx.kvcache.BlockPool;
 import dev.longctx.kvcache.KvLayout;
 import dev.longctx.kvcache.SequenceKvCache;
-import dev.longctx.models.LoadedModel;
+import dev.longctx.models.Model;
 import dev.longctx.models.ModelFormatException;
 import dev.longctx.models.config.ModelConfig;
 import dev.longctx.models.decoder.Decoder;
-import dev.longctx.models.gguf.GgufFile;
-import dev.longctx.models.safetensors.SafetensorsModel;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -62,7 +60,7 @@ public final class LongctxCli implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            try (LoadedModel m = LoadedModel.open(model)) {
+            try (Model m = Model.open(model)) {
                 ModelConfig c = m.config();
                 KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), 64, DType.F32);
                 long budget = Math.max(BlockPool.pageBytes(layout) * (long) c.layers() * c.kvHeads() * 2,
@@ -98,10 +96,10 @@ public final class LongctxCli implements Runnable {
         @Override
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
-            try (LoadedModel m = LoadedModel.open(model)) {
+            try (Model m = Model.open(model)) {
                 ModelConfig c = m.config();
                 out.printf("format: %s%narchitecture: %s%nlayers: %d, hidden: %d, heads: %d, KV heads: %d, head dim: %d, FFN: %d,"
-                        + " vocab: %d%ncontext length: %d, rope theta: %.0f, rope scaling: %s%n", m.format(), c.architecture(),
+                        + " vocab: %d%ncontext length: %d, rope theta: %.0f, rope scaling: %s%n", m.format().label(), c.architecture(),
                         c.layers(), c.hiddenSize(), c.heads(), c.kvHeads(), c.headDim(), c.intermediateSize(), c.vocabSize(),
                         c.maxPositions(), c.ropeTheta(), c.ropeScaling());
                 for (DType t : new DType[] {DType.F32, DType.F16, DType.Q8_0}) {
@@ -110,12 +108,7 @@ public final class LongctxCli implements Runnable {
                                 new KvLayout(c.layers(), c.kvHeads(), c.headDim(), 64, t).bytesPerToken());
                     }
                 }
-                if (m.resource() instanceof GgufFile g) {
-                    g.tensors().values().forEach(t -> out.printf("  %-40s %-5s %s%n", t.name(), t.dtype(),
-                            java.util.Arrays.toString(t.shape())));
-                } else if (m.resource() instanceof SafetensorsModel st) {
-                    st.names().forEach(n -> out.printf("  %-40s %s%n", n, st.tensor(n)));
-                }
+                m.tensors().forEach(t -> out.printf("  %-40s %-5s %s%n", t.name(), t.dtype(), java.util.Arrays.toString(t.shape())));
             }
             out.flush();
             return 0;

@@ -3,7 +3,7 @@ package dev.longctx.models.cli;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.kvcache.HeadProfile;
 import dev.longctx.kvcache.HeadProfiler;
-import dev.longctx.models.LoadedModel;
+import dev.longctx.models.Model;
 import dev.longctx.models.session.DecoderProfilerModel;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -47,7 +47,7 @@ final class ProfileHeadsCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         TensorOps ops = TensorOps.withThreads(threads);
         HeadProfiler.Settings settings = new HeadProfiler.Settings(context, needle, depths, seed);
-        try (LoadedModel m = LoadedModel.open(model);
+        try (Model m = Model.open(model);
                 DecoderProfilerModel adapter = new DecoderProfilerModel(m.weights(), ops, context + needle)) {
             HeadProfile profile = HeadProfiler.profile(adapter, settings, fraction);
             profile.write(out);

@@ -1,16 +1,17 @@
 package dev.longctx.models.session;
 
 /**
- * The result of {@link Session#generate}.
+ * The result of {@link Session#generate}. Immutable (the arrays are the caller's to keep; do not
+ * modify them if the record is shared).
  *
  * @param promptIds the prompt
  * @param outputIds the generated ids (a stop id included)
  * @param text the generated text (empty without a tokenizer; cut before a stop string)
- * @param stopReason {@code "eos"} (a stop id), {@code "stop_string"} or {@code "length"}
+ * @param finishReason why generation ended
  * @param prefillNanos time spent on the prompt
  * @param decodeNanos time spent generating
  */
-public record Generation(int[] promptIds, int[] outputIds, String text, String stopReason, long prefillNanos, long decodeNanos) {
+public record Generation(int[] promptIds, int[] outputIds, String text, FinishReason finishReason, long prefillNanos, long decodeNanos) {
 
     /** Prompt tokens per second. */
     public double prefillTokensPerSecond() {

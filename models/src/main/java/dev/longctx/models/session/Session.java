@@ -27,10 +27,9 @@ import org.slf4j.LoggerFactory;
  * different threads at the same time; one session is used by one thread at a time.
  *
  * <pre>{@code
- * try (LoadedModel model = LoadedModel.open(path);
- *      Session s = Session.builder(model.weights()).tokenizer(tok)
- *              .strategy(new Strategy.Streaming(4, 0)).budgetTokens(4096).build()) {
- *     Generation g = s.generate(tok.encode(prompt), GenerateOptions.greedy(200), (id, text) -> System.out.print(text));
+ * try (Model model = Model.open(path);
+ *      Session s = model.session().strategy(new Strategy.Streaming(4, 0)).budgetTokens(4096).build()) {
+ *     Generation g = s.generate(prompt, GenerateOptions.greedy(200), (id, text) -> System.out.print(text));
  * }
  * }</pre>
  */
@@ -416,6 +415,21 @@ public final class Session implements AutoCloseable {
         return generate(prompt, options, listener, null);
     }
 
+    /**
+     * Encodes {@code prompt} with the session's tokenizer (with its special tokens, e.g. BOS, only
+     * at the start of the session) and generates as {@link #generate(int[], GenerateOptions, TokenListener)}.
+     *
+     * @throws IllegalStateException when the session has no tokenizer
+     */
+    public Generation generate(String prompt, GenerateOptions options, TokenListener listener) {
+        checkOpen();
+        Objects.requireNonNull(prompt, "prompt");
+        if (tokenizer == null) {
+            throw new IllegalStateException("generate(String): this session has no tokenizer (Session.Builder.tokenizer)");
+        }
+        return generate(tokenizer.encode(prompt, position == 0 && pending < 0, false), options, listener, null);
+    }
+
     /** As {@link #generate(int[], GenerateOptions, TokenListener)}, reporting prefill progress. */
     public Generation generate(int[] prompt, GenerateOptions options, TokenListener listener, Progress progress) {
         checkOpen();
@@ -433,7 +447,7 @@ public final class Session implements AutoCloseable {
         StreamingDecoder text = tokenizer == null ? null : tokenizer.streamingDecoder(true);
         StringBuilder out = new StringBuilder();
         List<Integer> ids = new ArrayList<>();
-        String reason = "length";
+        FinishReason reason = FinishReason.LENGTH;
         for (int i = 0; i < options.maxTokens(); i++) {
             int id = sampler.sample(logits, 0, config.vocabSize(), history, historyLength);
             ids.add(id);
@@ -445,14 +459,14 @@ public final class Session implements AutoCloseable {
                 listener.onToken(id, piece);
             }
             if (stops.contains(id)) {
-                reason = "eos";
+                reason = FinishReason.EOS;
                 pending = id;
                 break;
             }
             int cut = stopStringAt(out, before, options.stopStrings());
             if (cut >= 0) {
                 out.setLength(cut);
-                reason = "stop_string";
+                reason = FinishReason.STOP_STRING;
                 pending = id;
                 break;
             }
@@ -463,7 +477,7 @@ public final class Session implements AutoCloseable {
             logits = decoder.forward(cache, new int[] {id}, position, false, plan, false);
             position++;
         }
-        if (text != null && reason.equals("length")) {
+        if (text != null && reason == FinishReason.LENGTH) {
             out.append(text.flush());
         }
         historyLength--; // the pending token is remembered again when it is run

@@ -19,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * A model's chat template (the Jinja template in {@code tokenizer_config.json}'s
@@ -81,6 +82,12 @@ public final class ChatTemplate {
      * @throws ModelFormatException when the folder has no template
      */
     public static ChatTemplate fromHfFolder(Path dir) throws IOException {
+        return findInHfFolder(dir).orElseThrow(() -> new ModelFormatException(dir.toString(), -1,
+                "no chat template (tokenizer_config.json chat_template or chat_template.jinja)"));
+    }
+
+    /** As {@link #fromHfFolder}, empty when the folder has no template. */
+    public static Optional<ChatTemplate> findInHfFolder(Path dir) throws IOException {
         Path config = dir.resolve("tokenizer_config.json");
         JsonNode c = Files.exists(config) ? JSON.readTree(Files.readString(config, StandardCharsets.UTF_8)) : JSON.createObjectNode();
         String template = null;
@@ -99,10 +106,9 @@ public final class ChatTemplate {
             template = Files.readString(jinja, StandardCharsets.UTF_8);
         }
         if (template == null) {
-            throw new ModelFormatException(dir.toString(), -1, "no chat template (tokenizer_config.json chat_template or "
-                    + "chat_template.jinja)");
+            return Optional.empty();
         }
-        return new ChatTemplate(template, tokenText(c.get("bos_token")), tokenText(c.get("eos_token")));
+        return Optional.of(new ChatTemplate(template, tokenText(c.get("bos_token")), tokenText(c.get("eos_token"))));
     }
 
     /** tokenizer_config.json writes special tokens as a string or as {"content": ...}. */

@@ -16,7 +16,8 @@ import dev.longctx.core.tensor.Tensor;
 import dev.longctx.kvcache.BlockPool;
 import dev.longctx.kvcache.KvLayout;
 import dev.longctx.kvcache.SequenceKvCache;
-import dev.longctx.models.LoadedModel;
+import dev.longctx.models.Model;
+import dev.longctx.models.ModelFormat;
 import dev.longctx.models.config.HfConfigReader;
 import dev.longctx.models.config.ModelConfig;
 import dev.longctx.models.gguf.GgufWriter;
@@ -33,7 +34,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * The GGUF path for every family, with no GGUF fixture of those families at hand: each HF fixture
  * is converted the way llama.cpp's {@code convert_hf_to_gguf.py} converts it (tensor names, Llama's
  * q/k row permutation to adjacent RoPE pairs, Phi-3's fused tensors, Gemma's norms stored as
- * {@code 1 + w}, the {@code <arch>.*} metadata keys) and loaded through {@link LoadedModel}; its
+ * {@code 1 + w}, the {@code <arch>.*} metadata keys) and loaded through {@link Model}; its
  * logits must match transformers' reference like the HF folder's do.
  */
 class GgufConversionTest {
@@ -44,8 +45,8 @@ class GgufConversionTest {
         Path gguf = convert(HfLogitsTest.modelDir(model), tmp.resolve("model.gguf"));
         JsonNode cases = new ObjectMapper().readTree(Files.readString(HfLogitsTest.modelDir(model).resolve("reference.json")))
                 .get("cases");
-        try (LoadedModel m = LoadedModel.open(gguf)) {
-            assertEquals("gguf", m.format());
+        try (Model m = Model.open(gguf)) {
+            assertEquals(ModelFormat.GGUF, m.format());
             boolean llama = m.config().architecture() == ModelConfig.Architecture.LLAMA;
             assertEquals(llama ? RopePairing.ADJACENT : RopePairing.ROTATE_HALF, m.weights().pairing());
             ModelConfig c = m.config();
@@ -81,7 +82,7 @@ class GgufConversionTest {
         Path dir = HfLogitsTest.modelDir("own/gemma2-softcap");
         Path gguf = convert(dir, tmp.resolve("gemma2.gguf"));
         ModelConfig hf = HfConfigReader.read(dir);
-        try (LoadedModel g = LoadedModel.open(gguf); SafetensorsModel st = SafetensorsModel.open(dir)) {
+        try (Model g = Model.open(gguf); SafetensorsModel st = SafetensorsModel.open(dir)) {
             ModelWeights a = ModelWeights.fromHfNames(hf, st::tensor, st::has);
             ModelWeights b = g.weights();
             ModelConfig gc = g.config();

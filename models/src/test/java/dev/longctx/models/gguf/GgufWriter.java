@@ -45,25 +45,7 @@ public final class GgufWriter {
         putLong(out, metadata.size());
         for (Map.Entry<String, Object> e : metadata.entrySet()) {
             putString(out, e.getKey());
-            switch (e.getValue()) {
-                case Integer i -> {
-                    putInt(out, 4); // UINT32
-                    putInt(out, i);
-                }
-                case Float f -> {
-                    putInt(out, 6); // FLOAT32
-                    putInt(out, Float.floatToRawIntBits(f));
-                }
-                case Boolean b -> {
-                    putInt(out, 7); // BOOL
-                    out.write(b ? 1 : 0);
-                }
-                case String s -> {
-                    putInt(out, 8); // STRING
-                    putString(out, s);
-                }
-                default -> throw new IllegalArgumentException("unsupported metadata value " + e.getValue());
-            }
+            putValue(out, e.getValue());
         }
         long offset = 0;
         for (int i = 0; i < names.size(); i++) {
@@ -85,6 +67,62 @@ public final class GgufWriter {
             pad(out);
         }
         Files.write(file, out.toByteArray());
+    }
+
+    /** Writes a value's type and bytes: Integer/Long as UINT32/UINT64, Float/Double, Boolean, String, List as ARRAY. */
+    private static void putValue(ByteArrayOutputStream out, Object value) {
+        putInt(out, typeOf(value));
+        putPayload(out, value);
+    }
+
+    private static int typeOf(Object value) {
+        return switch (value) {
+            case Integer i -> 4; // UINT32
+            case Long l -> 10; // UINT64
+            case Float f -> 6; // FLOAT32
+            case Double d -> 12; // FLOAT64
+            case Boolean b -> 7; // BOOL
+            case String s -> 8; // STRING
+            case List<?> l -> 9; // ARRAY
+            default -> throw new IllegalArgumentException("unsupported metadata value " + value);
+        };
+    }
+
+    private static void putPayload(ByteArrayOutputStream out, Object value) {
+        switch (value) {
+            case Integer i -> putInt(out, i);
+            case Long l -> putLong(out, l);
+            case Float f -> putInt(out, Float.floatToRawIntBits(f));
+            case Double d -> putLong(out, Double.doubleToRawLongBits(d));
+            case Boolean b -> out.write(b ? 1 : 0);
+            case String s -> putString(out, s);
+            case List<?> l -> {
+                putInt(out, l.isEmpty() ? 4 : typeOf(l.getFirst()));
+                putLong(out, l.size());
+                l.forEach(v -> putPayload(out, v));
+            }
+            default -> throw new IllegalArgumentException("unsupported metadata value " + value);
+        }
+    }
+
+    /**
+     * A writer holding {@code source}'s metadata (integers that GgufFile reads as Long written back
+     * as UINT64, floats as FLOAT64: same values, wider types) and tensors, which must be F32.
+     */
+    public static GgufWriter copyOf(GgufFile source) {
+        GgufWriter w = new GgufWriter();
+        source.metadata().forEach((k, v) -> {
+            if (!k.equals("general.alignment")) {
+                w.put(k, v);
+            }
+        });
+        source.tensors().values().forEach(t -> {
+            if (t.dtype() != dev.longctx.core.tensor.DType.F32) {
+                throw new IllegalArgumentException("copyOf copies F32 tensors only, " + t.name() + " is " + t.dtype());
+            }
+            w.tensor(t.name(), source.tensor(t.name()).toFloatArray(), t.shape());
+        });
+        return w;
     }
 
     private static long align(long n) {

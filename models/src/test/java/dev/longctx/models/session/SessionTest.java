@@ -12,7 +12,7 @@ import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.tensor.DType;
 import dev.longctx.kvcache.HeadProfile;
-import dev.longctx.models.LoadedModel;
+import dev.longctx.models.Model;
 import dev.longctx.models.SharedFixtures;
 import dev.longctx.models.tokenizer.Tokenizer;
 import dev.longctx.models.tokenizer.Tokenizers;
@@ -28,15 +28,15 @@ import org.junit.jupiter.api.Test;
 
 /** Sessions on stories260K: greedy output as llama.cpp's, every strategy, budgets, forks, concurrency, misuse. */
 class SessionTest {
-    private static LoadedModel model;
+    private static Model model;
     private static Tokenizer tokenizer;
     private static JsonNode greedy;
     private static final TensorOps OPS = new TensorOps(KernelProvider.get(), ComputePool.create(2));
 
     @BeforeAll
     static void open() throws Exception {
-        model = LoadedModel.open(SharedFixtures.locate("fixtures/stories260k/stories260K.gguf"));
-        tokenizer = Tokenizers.fromGguf((dev.longctx.models.gguf.GgufFile) model.resource());
+        model = Model.open(SharedFixtures.locate("fixtures/stories260k/stories260K.gguf"));
+        tokenizer = model.tokenizer();
         greedy = new ObjectMapper().readTree(Files.readString(SharedFixtures.locate("fixtures/stories260k/reference/greedy.json")))
                 .get("cases");
     }
@@ -74,7 +74,7 @@ class SessionTest {
                 assertArrayEquals(ints(c.get("generated_ids")), g.outputIds(), c.get("prompt").asText());
                 assertEquals(c.get("continuation_text").asText(), g.text());
                 assertEquals(g.text(), streamed.toString());
-                assertEquals("length", g.stopReason());
+                assertEquals(FinishReason.LENGTH, g.finishReason());
             }
         }
     }
@@ -82,7 +82,7 @@ class SessionTest {
     /** The llama2.c checkpoint with tok512.bin gives the same greedy ids. */
     @Test
     void llama2cCheckpointGreedyMatchesLlamaCpp() throws Exception {
-        try (LoadedModel bin = LoadedModel.open(SharedFixtures.locate("fixtures/stories260k/stories260K.bin"))) {
+        try (Model bin = Model.open(SharedFixtures.locate("fixtures/stories260k/stories260K.bin"))) {
             Tokenizer tok = Tokenizers.fromLlama2c(SharedFixtures.locate("fixtures/stories260k/tok512.bin"), 512);
             for (JsonNode c : greedy) {
                 try (Session s = Session.builder(bin.weights()).tokenizer(tok).kvType(DType.F32).ops(OPS).budgetTokens(128).build()) {
@@ -304,12 +304,12 @@ class SessionTest {
         int[] expected = ints(c.get("generated_ids"));
         try (Session s = session(new Strategy.Full()).budgetTokens(256).build()) {
             Generation g = s.generate(prompt, SIXTY_FOUR.withStopIds(List.of(expected[5])), null);
-            assertEquals("eos", g.stopReason());
+            assertEquals(FinishReason.EOS, g.finishReason());
             assertArrayEquals(java.util.Arrays.copyOf(expected, 6), g.outputIds());
         }
         try (Session s = session(new Strategy.Full()).budgetTokens(256).build()) {
             Generation g = s.generate(prompt, SIXTY_FOUR.withStopStrings(List.of("little girl")), null);
-            assertEquals("stop_string", g.stopReason());
+            assertEquals(FinishReason.STOP_STRING, g.finishReason());
             assertEquals(", there was a ", g.text());
         }
         Session closed = session(new Strategy.Full()).budgetTokens(64).build();
