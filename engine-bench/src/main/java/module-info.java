@@ -10,6 +10,7 @@
 module dev.longctx.bench {
     requires dev.longctx.core;
     requires dev.longctx.models;
+    requires dev.longctx.cli;
     requires dev.longctx.attention;
     requires dev.longctx.kvcache;
     requires jdk.incubator.vector;

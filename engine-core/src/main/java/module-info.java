@@ -12,6 +12,10 @@ module dev.longctx.core {
 
     exports dev.longctx.core.tensor;
     exports dev.longctx.core.kernels;
+    // The unchecked kernel layer (it trusts its arguments; TensorOps is the checked public face),
+    // the block codecs and the provider choice: for our own modules only.
+    exports dev.longctx.core.kernels.spi to dev.longctx.attention, dev.longctx.kvcache, dev.longctx.models, dev.longctx.cli,
+            dev.longctx.bench;
     exports dev.longctx.core.parallel;
     exports dev.longctx.core.rope;
     exports dev.longctx.core.sampling;

@@ -1,11 +1,11 @@
 /**
- * Model configs, GGUF/safetensors loaders, tokenizers, the decoder, generation and the CLI.
- * So far: the GGUF and safetensors readers and the model-format exception.
+ * Models: the front door ({@link dev.longctx.models.Model#open}: any supported file or folder in
+ * one call, with its tokenizer and chat template), configs, GGUF/safetensors/llama2.c readers,
+ * tokenizers, chat templates, the decoder, and sessions with long-context strategies.
  */
 module dev.longctx.models {
     requires transitive dev.longctx.kvcache;
     requires com.fasterxml.jackson.databind;
-    requires info.picocli;
     requires org.slf4j;
     requires jinjava;
     exports dev.longctx.models;
@@ -16,6 +16,5 @@ module dev.longctx.models {
     exports dev.longctx.models.decoder;
     exports dev.longctx.models.tokenizer;
     exports dev.longctx.models.session;
-    exports dev.longctx.models.cli;
-    opens dev.longctx.models.cli to info.picocli;
+    exports dev.longctx.models.internal to dev.longctx.bench;
 }

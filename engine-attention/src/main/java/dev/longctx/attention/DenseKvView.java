@@ -1,7 +1,7 @@
 package dev.longctx.attention;
 
 import dev.longctx.core.tensor.DType;
-import dev.longctx.core.tensor.Quantization;
+import dev.longctx.core.kernels.spi.Quantization;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;

@@ -3,7 +3,7 @@ package dev.longctx.attention;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.rope.Rope;
 import dev.longctx.core.rope.RopePairing;
-import dev.longctx.core.tensor.Quantization;
+import dev.longctx.core.kernels.spi.Quantization;
 import java.util.Objects;
 
 /**

@@ -1,6 +1,6 @@
 package dev.longctx.attention;
 
-import dev.longctx.core.tensor.Quantization;
+import dev.longctx.core.kernels.spi.Quantization;
 
 /**
  * The reference: for every query row and head it materialises all logits in double precision,

@@ -1,6 +1,6 @@
 package dev.longctx.attention;
 
-import dev.longctx.core.kernels.VectorKernels;
+import dev.longctx.core.kernels.spi.VectorKernels;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;

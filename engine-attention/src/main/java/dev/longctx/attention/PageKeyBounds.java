@@ -1,6 +1,6 @@
 package dev.longctx.attention;
 
-import dev.longctx.core.tensor.Halfs;
+import dev.longctx.core.kernels.spi.Halfs;
 import java.util.Arrays;
 import java.util.Objects;
 

@@ -1,7 +1,7 @@
 package dev.longctx.attention;
 
 import dev.longctx.core.kernels.TensorOps;
-import dev.longctx.core.kernels.VectorKernels;
+import dev.longctx.core.kernels.spi.VectorKernels;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.concurrent.atomic.AtomicIntegerArray;

@@ -2,9 +2,9 @@ package dev.longctx.attention;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.longctx.core.kernels.KernelProvider;
+import dev.longctx.core.kernels.spi.KernelProvider;
 import dev.longctx.core.kernels.TensorOps;
-import dev.longctx.core.kernels.VectorKernels;
+import dev.longctx.core.kernels.spi.VectorKernels;
 import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.tensor.DType;
 import java.util.ArrayList;

@@ -3,10 +3,10 @@ package dev.longctx.attention;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.longctx.core.kernels.ScalarKernels;
+import dev.longctx.core.kernels.spi.ScalarKernels;
 import dev.longctx.core.tensor.DType;
-import dev.longctx.core.tensor.Halfs;
-import dev.longctx.core.tensor.Quantization;
+import dev.longctx.core.kernels.spi.Halfs;
+import dev.longctx.core.kernels.spi.Quantization;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;

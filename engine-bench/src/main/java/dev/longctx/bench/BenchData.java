@@ -1,7 +1,7 @@
 package dev.longctx.bench;
 
 import dev.longctx.core.tensor.DType;
-import dev.longctx.core.tensor.Quantization;
+import dev.longctx.core.kernels.spi.Quantization;
 import dev.longctx.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.util.SplittableRandom;

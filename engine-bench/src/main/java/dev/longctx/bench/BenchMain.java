@@ -1,7 +1,7 @@
 package dev.longctx.bench;
 
-import dev.longctx.core.kernels.KernelProvider;
-import dev.longctx.core.kernels.VectorKernels;
+import dev.longctx.core.kernels.spi.KernelProvider;
+import dev.longctx.core.kernels.spi.VectorKernels;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

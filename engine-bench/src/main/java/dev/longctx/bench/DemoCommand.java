@@ -4,7 +4,6 @@ import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.tensor.DType;
 import dev.longctx.kvcache.KvLayout;
 import dev.longctx.models.decoder.ModelWeights;
-import dev.longctx.models.session.AttentionFidelity;
 import dev.longctx.models.session.ContextBudgetException;
 import dev.longctx.models.session.GenerateOptions;
 import dev.longctx.models.session.Generation;

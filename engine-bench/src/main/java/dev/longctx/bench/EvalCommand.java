@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.tensor.DType;
 import dev.longctx.models.Model;
-import dev.longctx.models.session.AttentionFidelity;
 import dev.longctx.models.session.ContextBudgetException;
 import dev.longctx.models.session.GenerateOptions;
 import dev.longctx.models.session.Generation;

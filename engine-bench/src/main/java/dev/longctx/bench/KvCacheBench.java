@@ -3,7 +3,7 @@ package dev.longctx.bench;
 import dev.longctx.attention.AttentionProblem;
 import dev.longctx.attention.KvView;
 import dev.longctx.attention.SplitKDecodeAttention;
-import dev.longctx.core.kernels.KernelProvider;
+import dev.longctx.core.kernels.spi.KernelProvider;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.tensor.DType;

@@ -9,7 +9,7 @@ import dev.longctx.attention.SelectedAttentionBudget;
 import dev.longctx.attention.SplitKDecodeAttention;
 import dev.longctx.attention.TiledAttention;
 import dev.longctx.attention.TokenSelectAttention;
-import dev.longctx.core.kernels.KernelProvider;
+import dev.longctx.core.kernels.spi.KernelProvider;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.tensor.DType;

@@ -8,7 +8,7 @@ import dev.longctx.attention.DenseKvView;
 import dev.longctx.attention.KvView;
 import dev.longctx.attention.MInferenceEstimators;
 import dev.longctx.attention.TiledAttention;
-import dev.longctx.core.kernels.KernelProvider;
+import dev.longctx.core.kernels.spi.KernelProvider;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.tensor.DType;

@@ -4,7 +4,6 @@ import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.kvcache.HeadProfile;
 import dev.longctx.kvcache.HeadProfiler;
 import dev.longctx.models.decoder.ModelWeights;
-import dev.longctx.models.session.DecoderProfilerModel;
 import dev.longctx.models.session.Strategy;
 import java.io.IOException;
 import java.io.PrintWriter;

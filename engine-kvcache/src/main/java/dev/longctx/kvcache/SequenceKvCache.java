@@ -2,12 +2,12 @@ package dev.longctx.kvcache;
 
 import dev.longctx.attention.KvView;
 import dev.longctx.attention.PageKeyBounds;
-import dev.longctx.core.kernels.KernelProvider;
-import dev.longctx.core.kernels.VectorKernels;
+import dev.longctx.core.kernels.spi.KernelProvider;
+import dev.longctx.core.kernels.spi.VectorKernels;
 import dev.longctx.core.rope.Rope;
 import dev.longctx.core.rope.RopePairing;
 import dev.longctx.core.tensor.DType;
-import dev.longctx.core.tensor.Quantization;
+import dev.longctx.core.kernels.spi.Quantization;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Objects;

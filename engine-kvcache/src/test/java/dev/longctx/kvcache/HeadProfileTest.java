@@ -82,7 +82,7 @@ class HeadProfileTest {
         KvLayout layout = new KvLayout(1, 2, 32, 8, DType.F16);
         HeadProfile profile = HeadProfile.byThreshold(new float[][] {{0.8f, 0.1f}}, 0.5f);
         RetrievalHeadPolicy policy = new RetrievalHeadPolicy(profile, layout, 4, 16);
-        var ops = new dev.longctx.core.kernels.TensorOps(dev.longctx.core.kernels.KernelProvider.scalar(),
+        var ops = new dev.longctx.core.kernels.TensorOps(dev.longctx.core.kernels.spi.KernelProvider.scalar(),
                 dev.longctx.core.parallel.ComputePool.create(1));
         java.util.SplittableRandom r = new java.util.SplittableRandom(7);
         try (BlockPool pool = new BlockPool(layout, 1 << 22); SequenceKvCache c = SequenceKvCache.create(pool)) {

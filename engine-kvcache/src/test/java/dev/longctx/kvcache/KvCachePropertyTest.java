@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.longctx.attention.KvView;
 import dev.longctx.core.tensor.DType;
-import dev.longctx.core.tensor.Halfs;
-import dev.longctx.core.tensor.Quantization;
+import dev.longctx.core.kernels.spi.Halfs;
+import dev.longctx.core.kernels.spi.Quantization;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;

@@ -9,7 +9,7 @@ import dev.longctx.core.rope.Rope;
 import dev.longctx.core.rope.RopePairing;
 import dev.longctx.core.rope.RopeScaling;
 import dev.longctx.core.tensor.DType;
-import dev.longctx.core.tensor.Quantization;
+import dev.longctx.core.kernels.spi.Quantization;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 

@@ -1,5 +1,8 @@
 package dev.longctx.core.kernels;
 
+import dev.longctx.core.kernels.spi.MatmulInput;
+import dev.longctx.core.kernels.spi.KernelProvider;
+import dev.longctx.core.kernels.spi.VectorKernels;
 import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.tensor.Tensor;
 import java.util.Objects;

@@ -1,5 +1,6 @@
 package dev.longctx.core.tensor;
 
+import dev.longctx.core.kernels.spi.Quantization;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;

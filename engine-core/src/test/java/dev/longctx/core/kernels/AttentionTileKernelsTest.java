@@ -1,5 +1,6 @@
 package dev.longctx.core.kernels;
 
+import dev.longctx.core.kernels.spi.VectorKernels;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.longctx.core.tensor.Halfs;
+import dev.longctx.core.kernels.spi.Halfs;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;

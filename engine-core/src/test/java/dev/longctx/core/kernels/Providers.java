@@ -1,5 +1,7 @@
 package dev.longctx.core.kernels;
 
+import dev.longctx.core.kernels.spi.KernelProvider;
+import dev.longctx.core.kernels.spi.VectorKernels;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.longctx.core.parallel.ComputePool;

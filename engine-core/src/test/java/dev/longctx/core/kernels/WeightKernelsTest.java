@@ -1,5 +1,13 @@
 package dev.longctx.core.kernels;
 
+import dev.longctx.core.kernels.spi.MatmulInput;
+
+import dev.longctx.core.kernels.spi.KernelProvider;
+
+import dev.longctx.core.kernels.spi.ScalarKernels;
+
+import dev.longctx.core.kernels.spi.VectorKernels;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -7,7 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.tensor.DType;
-import dev.longctx.core.tensor.Quantization;
+import dev.longctx.core.kernels.spi.Quantization;
 import dev.longctx.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.util.SplittableRandom;

@@ -1,5 +1,8 @@
 package dev.longctx.core.tensor;
 
+import dev.longctx.core.kernels.spi.Halfs;
+
+import dev.longctx.core.kernels.spi.Quantization;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,5 +1,7 @@
 package dev.longctx.core.tensor;
 
+import dev.longctx.core.kernels.spi.Quantization;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

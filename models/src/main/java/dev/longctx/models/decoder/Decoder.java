@@ -3,7 +3,7 @@ package dev.longctx.models.decoder;
 import dev.longctx.attention.AttentionProblem;
 import dev.longctx.attention.AttentionMask;
 import dev.longctx.attention.KvView;
-import dev.longctx.core.kernels.MatmulInput;
+import dev.longctx.core.kernels.spi.MatmulInput;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.rope.Rope;
 import dev.longctx.core.tensor.Tensor;

@@ -7,8 +7,10 @@ import dev.longctx.kvcache.BlockPool;
 import dev.longctx.kvcache.KvLayout;
 import dev.longctx.kvcache.SequenceKvCache;
 import dev.longctx.models.config.ModelConfig;
+import dev.longctx.models.decoder.AttentionPlan;
 import dev.longctx.models.decoder.Decoder;
 import dev.longctx.models.decoder.ModelWeights;
+import dev.longctx.models.internal.SessionAccess;
 import dev.longctx.models.tokenizer.StreamingDecoder;
 import dev.longctx.models.tokenizer.Tokenizer;
 import java.util.ArrayList;
@@ -35,6 +37,40 @@ import org.slf4j.LoggerFactory;
  */
 public final class Session implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Session.class);
+
+    static {
+        SessionAccess.register(new SessionAccess() {
+            @Override
+            public SequenceKvCache cache(Session s) {
+                return s.cache;
+            }
+
+            @Override
+            public AttentionPlan plan(Session s) {
+                return s.plan;
+            }
+
+            @Override
+            public ModelConfig config(Session s) {
+                return s.config;
+            }
+
+            @Override
+            public int pendingToken(Session s) {
+                return s.pending;
+            }
+
+            @Override
+            public void stepWith(Session s, int token, AttentionPlan plan) {
+                s.stepWith(token, plan);
+            }
+
+            @Override
+            public void advanceExternally(Session s, int token) {
+                s.advanceExternally(token);
+            }
+        });
+    }
 
     /** Receives prefill progress: {@code done} of {@code total} prompt tokens. */
     @FunctionalInterface
@@ -245,24 +281,8 @@ public final class Session implements AutoCloseable {
         }
     }
 
-    ModelConfig config() {
-        return config;
-    }
-
-    int pendingToken() {
-        return pending;
-    }
-
-    SequenceKvCache cache() {
-        return cache;
-    }
-
-    StrategyPlan plan() {
-        return plan;
-    }
-
     /** Runs one token through the model with another plan (fidelity measurement). */
-    void stepWith(int token, dev.longctx.models.decoder.AttentionPlan spy) {
+    private void stepWith(int token, AttentionPlan spy) {
         checkOpen();
         decoder.forward(cache, new int[] {token}, position, false, spy, false);
         position++;
@@ -270,7 +290,7 @@ public final class Session implements AutoCloseable {
     }
 
     /** Records a token whose keys and values were appended to this cache by someone else. */
-    void advanceExternally(int token) {
+    private void advanceExternally(int token) {
         position++;
         remember(token);
     }

@@ -1,9 +1,9 @@
 package dev.longctx.core.kernels.panama;
 
-import dev.longctx.core.kernels.VectorKernels;
+import dev.longctx.core.kernels.spi.VectorKernels;
 import dev.longctx.core.tensor.DType;
-import dev.longctx.core.tensor.Halfs;
-import dev.longctx.core.tensor.Quantization;
+import dev.longctx.core.kernels.spi.Halfs;
+import dev.longctx.core.kernels.spi.Quantization;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;

@@ -1,4 +1,4 @@
-package dev.longctx.core.tensor;
+package dev.longctx.core.kernels.spi;
 
 /** Scalar conversions between binary32 and the 16-bit float formats, with ggml's rounding. */
 public final class Halfs {

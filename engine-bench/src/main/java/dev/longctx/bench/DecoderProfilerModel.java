@@ -1,4 +1,4 @@
-package dev.longctx.models.session;
+package dev.longctx.bench;
 
 import dev.longctx.attention.AttentionKernel;
 import dev.longctx.attention.AttentionObserver;

@@ -1,11 +1,10 @@
-package dev.longctx.models.cli;
+package dev.longctx.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.longctx.models.SharedFixtures;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -25,9 +24,9 @@ class LongctxCliTest {
 
     @Test
     void logitsPrintsJsonMatchingLlamaCpp() throws Exception {
-        String model = SharedFixtures.locate("fixtures/stories260k/stories260K.gguf").toString();
+        String model = Fixtures.locate("fixtures/stories260k/stories260K.gguf").toString();
         JsonNode ref = new ObjectMapper().readTree(Files.readString(
-                SharedFixtures.locate("fixtures/stories260k/reference/logits_llamacpp.json")));
+                Fixtures.locate("fixtures/stories260k/reference/logits_llamacpp.json")));
         StringBuilder ids = new StringBuilder();
         for (int i = 0; i < 8; i++) {
             ids.append(i == 0 ? "" : ",").append(ref.get("token_ids").get(i).asInt());
@@ -45,7 +44,7 @@ class LongctxCliTest {
 
     @Test
     void inspectDescribesTheModelAndBadPathsAreClearErrors() {
-        String model = SharedFixtures.locate("fixtures/stories260k/stories260K.gguf").toString();
+        String model = Fixtures.locate("fixtures/stories260k/stories260K.gguf").toString();
         String result = run(new StringWriter(), "inspect", "--model", model);
         assertTrue(result.contains("format: gguf") && result.contains("KV heads: 4") && result.contains("token_embd.weight"),
                 result);
@@ -72,14 +71,14 @@ class LongctxCliTest {
         return cl.execute(args);
     }
 
-    /** tokenize prints llama.cpp's ids; generate --json prints llama.cpp's greedy ids and text; profile-heads writes a profile duo can use. */
+    /** tokenize prints llama.cpp's ids; generate --json prints llama.cpp's greedy ids and text; duo reads a head profile. */
     @Test
-    void tokenizeGenerateAndProfileHeads(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
-        String model = SharedFixtures.locate("fixtures/stories260k/stories260K.gguf").toString();
+    void tokenizeGenerateAndDuo(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        String model = Fixtures.locate("fixtures/stories260k/stories260K.gguf").toString();
         ObjectMapper json = new ObjectMapper();
         String tokens = run(new StringWriter(), "tokenize", "--model", model, "--text", "Hello, world!");
         assertEquals("0\n{\"ids\":[1,346,306,414,432,263,304,341,443]}\n", tokens);
-        JsonNode greedy = json.readTree(Files.readString(SharedFixtures.locate("fixtures/stories260k/reference/greedy.json")))
+        JsonNode greedy = json.readTree(Files.readString(Fixtures.locate("fixtures/stories260k/reference/greedy.json")))
                 .get("cases").get(0);
         String result = run(new StringWriter(), "generate", "--model", model, "--prompt", "Once upon a time", "--temperature", "0",
                 "-n", "64", "--ignore-eos", "--kv-type", "F32", "--json", "--threads", "2");
@@ -90,9 +89,14 @@ class LongctxCliTest {
         assertEquals(greedy.get("continuation_text").asText(), g.get("text").asText());
         assertTrue(g.get("timings").get("decode_tps").asDouble() > 0);
         java.nio.file.Path profile = tmp.resolve("profile.json");
-        String wrote = run(new StringWriter(), "profile-heads", "--model", model, "--out", profile.toString(), "--context", "64",
-                "--needle", "8", "--threads", "2");
-        assertTrue(wrote.startsWith("0\n") && wrote.contains("retrieval heads"), wrote);
+        var c = dev.longctx.models.gguf.GgufFile.open(java.nio.file.Path.of(model));
+        var config = dev.longctx.models.config.GgufConfigReader.read(c);
+        c.close();
+        float[][] scores = new float[config.layers()][config.kvHeads()];
+        for (float[] row : scores) {
+            row[0] = 1; // one retrieval head per layer
+        }
+        dev.longctx.kvcache.HeadProfile.byThreshold(scores, 0.5f).write(profile);
         String duo = run(new StringWriter(), "generate", "--model", model, "--prompt", "Once upon a time", "--temperature", "0",
                 "-n", "8", "--strategy", "duo", "--profile", profile.toString(), "--budget", "64", "--json", "--threads", "2");
         assertEquals("duo", json.readTree(duo.substring(2)).get("strategy").asText(), duo);
@@ -108,7 +112,7 @@ class LongctxCliTest {
     /** Bad usage exits 2; a context the strategy cannot hold exits 1 with a message naming strategies that fit. */
     @Test
     void generateRefusesBadRequestsClearly() {
-        String model = SharedFixtures.locate("fixtures/stories260k/stories260K.gguf").toString();
+        String model = Fixtures.locate("fixtures/stories260k/stories260K.gguf").toString();
         assertEquals(2, exit(new StringWriter(), "generate", "--model", model));
         assertEquals(2, exit(new StringWriter(), "generate", "--model", model, "--prompt", "x", "--strategy", "duo"));
         StringWriter err = new StringWriter();

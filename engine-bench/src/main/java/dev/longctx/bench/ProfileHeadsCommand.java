@@ -1,10 +1,9 @@
-package dev.longctx.models.cli;
+package dev.longctx.bench;
 
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.kvcache.HeadProfile;
 import dev.longctx.kvcache.HeadProfiler;
 import dev.longctx.models.Model;
-import dev.longctx.models.session.DecoderProfilerModel;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -15,7 +14,7 @@ import picocli.CommandLine.Option;
 /** Runs the retrieval-head profiler on a model and writes the profile JSON (for {@code generate --strategy duo}). */
 @Command(name = "profile-heads", description = "Score every KV head's retrieval behaviour on synthetic needle prompts and"
         + " write a head profile JSON.")
-final class ProfileHeadsCommand implements Callable<Integer> {
+public final class ProfileHeadsCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "GGUF file, llama2.c .bin or Hugging Face folder")
     Path model;
 
@@ -42,6 +41,11 @@ final class ProfileHeadsCommand implements Callable<Integer> {
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
+
+    /** {@code longctx profile-heads ...}. */
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new ProfileHeadsCommand()).execute(args));
+    }
 
     @Override
     public Integer call() throws Exception {

@@ -1,4 +1,4 @@
-package dev.longctx.models.cli;
+package dev.longctx.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -21,8 +21,7 @@ import picocli.CommandLine.Option;
 
 /** The {@code longctx} command line: {@code generate}, {@code tokenize}, {@code logits}, {@code inspect}, {@code profile-heads}. */
 @Command(name = "longctx", mixinStandardHelpOptions = true, version = "longctx 0.1.0-SNAPSHOT",
-        subcommands = {GenerateCommand.class, TokenizeCommand.class, LongctxCli.Logits.class, LongctxCli.Inspect.class,
-            ProfileHeadsCommand.class},
+        subcommands = {GenerateCommand.class, TokenizeCommand.class, LongctxCli.Logits.class, LongctxCli.Inspect.class},
         description = "Long-context inference engine for the JVM.")
 public final class LongctxCli implements Runnable {
     private static final ObjectMapper JSON = new ObjectMapper();

@@ -1,4 +1,4 @@
-package dev.longctx.core.kernels;
+package dev.longctx.core.kernels.spi;
 
 import dev.longctx.core.tensor.DType;
 import java.lang.foreign.MemorySegment;

@@ -1,12 +1,14 @@
-package dev.longctx.models.session;
+package dev.longctx.bench;
 
 import dev.longctx.attention.AttentionKernel;
 import dev.longctx.attention.AttentionObserver;
 import dev.longctx.attention.AttentionProblem;
 import dev.longctx.attention.KvView;
-import dev.longctx.core.tensor.Quantization;
+import dev.longctx.core.kernels.spi.Quantization;
 import dev.longctx.kvcache.SequenceKvCache;
 import dev.longctx.models.decoder.AttentionPlan;
+import dev.longctx.models.internal.SessionAccess;
+import dev.longctx.models.session.Session;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.Map;
 
@@ -26,6 +28,7 @@ import java.util.Map;
  * @param massRecovered [layer][query head]
  */
 public record AttentionFidelity(double[][] relativeError, double[][] massRecovered) {
+    private static final SessionAccess ACCESS = SessionAccess.get();
 
     /** Mean relative error over layers and heads. */
     public double meanRelativeError() {
@@ -55,18 +58,18 @@ public record AttentionFidelity(double[][] relativeError, double[][] massRecover
      * @throws IllegalArgumentException when the sessions are at different positions or hold a pending token
      */
     public static AttentionFidelity measure(Session full, Session strategy, int token) {
-        if (full.position() != strategy.position() || full.pendingToken() >= 0 || strategy.pendingToken() >= 0) {
+        if (full.position() != strategy.position() || ACCESS.pendingToken(full) >= 0 || ACCESS.pendingToken(strategy) >= 0) {
             throw new IllegalArgumentException("attention fidelity: both sessions must have consumed the same tokens ("
                     + full.position() + " vs " + strategy.position() + ") with nothing pending");
         }
-        var config = full.config();
+        var config = ACCESS.config(full);
         int layers = config.layers();
         int heads = config.heads();
         double[][] error = new double[layers][heads];
         double[][] mass = new double[layers][heads];
-        SequenceKvCache other = strategy.cache();
-        AttentionPlan exactPlan = full.plan();
-        AttentionPlan strategyPlan = strategy.plan();
+        SequenceKvCache other = ACCESS.cache(strategy);
+        AttentionPlan exactPlan = ACCESS.plan(full);
+        AttentionPlan strategyPlan = ACCESS.plan(strategy);
         long position = full.position();
         AttentionPlan spy = new AttentionPlan() {
             @Override
@@ -113,8 +116,8 @@ public record AttentionFidelity(double[][] relativeError, double[][] massRecover
                 };
             }
         };
-        full.stepWith(token, spy);
-        strategy.advanceExternally(token);
+        ACCESS.stepWith(full, token, spy);
+        ACCESS.advanceExternally(strategy, token);
         return new AttentionFidelity(error, mass);
     }
 

@@ -1,4 +1,4 @@
-package dev.longctx.models.cli;
+package dev.longctx.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;

@@ -1,5 +1,6 @@
-package dev.longctx.core.tensor;
+package dev.longctx.core.kernels.spi;
 
+import dev.longctx.core.tensor.DType;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;

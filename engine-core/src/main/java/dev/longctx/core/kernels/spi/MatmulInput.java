@@ -1,4 +1,4 @@
-package dev.longctx.core.kernels;
+package dev.longctx.core.kernels.spi;
 
 /**
  * Activations {@code x} [tokens, cols] prepared once for several {@link TensorOps#matmul} calls

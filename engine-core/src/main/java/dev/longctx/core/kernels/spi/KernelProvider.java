@@ -1,4 +1,4 @@
-package dev.longctx.core.kernels;
+package dev.longctx.core.kernels.spi;
 
 import java.lang.management.ManagementFactory;
 import java.util.List;

@@ -1,8 +1,8 @@
-package dev.longctx.core.kernels;
+package dev.longctx.core.kernels.spi;
 
 import dev.longctx.core.tensor.DType;
-import dev.longctx.core.tensor.Halfs;
-import dev.longctx.core.tensor.Quantization;
+import dev.longctx.core.kernels.spi.Halfs;
+import dev.longctx.core.kernels.spi.Quantization;
 import java.lang.foreign.MemorySegment;
 
 /**

@@ -1,4 +1,7 @@
-package dev.longctx.core.kernels;
+package dev.longctx.core.kernels.spi;
+
+
+import dev.longctx.core.kernels.spi.VectorKernels;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
