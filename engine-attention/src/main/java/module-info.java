@@ -1,6 +1,7 @@
 /**
- * Attention kernels (exact, tiled, split-K decode, block-sparse, sink + window, top-k selected)
- * and the read-only KV view they run against. Lands with the attention issue.
+ * Attention kernels (naive reference, tiled exact, split-K decode, block-sparse with MInference
+ * estimators, sink + window, Quest and TokenSelect top-k) and the read-only KV view they run
+ * against, with the exact merge of partial softmax states.
  */
 module dev.longctx.attention {
     requires transitive dev.longctx.core;

@@ -1,5 +1,7 @@
 /**
- * Paged KV cache, block pool, eviction policies and head profiles. Lands with the KV-cache issue.
+ * Paged KV cache: a block pool of fixed-size pages under a byte budget, per-sequence block tables
+ * with copy-on-write forks, the {@code KvView} the attention kernels read, eviction policies
+ * (StreamingLLM, H2O, SnapKV, retrieval-head split) and head profiles.
  */
 module dev.longctx.kvcache {
     requires transitive dev.longctx.attention;

@@ -1,7 +1,7 @@
 package dev.longctx.core.kernels.spi;
 
 /**
- * Activations {@code x} [tokens, cols] prepared once for several {@link TensorOps#matmul} calls
+ * Activations {@code x} [tokens, cols] prepared once for several {@link dev.longctx.core.kernels.TensorOps#matmul} calls
  * that share them (Q, K and V projections; gate and up). From 16 tokens on (the threshold
  * in {@code TensorOps}), preparing means transposing into the blocked
  * layout of {@link VectorKernels#matmulRowsTransposed}; below it {@code transposed} is null and

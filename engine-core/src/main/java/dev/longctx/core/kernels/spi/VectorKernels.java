@@ -8,7 +8,7 @@ import java.lang.foreign.MemorySegment;
  * ({@link ScalarKernels}) and a Vector API one chosen at start-up by {@link KernelProvider}.
  *
  * <p>These methods trust their arguments (offsets and lengths inside the arrays, whole blocks for
- * quantised types): {@link TensorOps} validates shapes once and spreads work over threads. Weight
+ * quantised types): {@link dev.longctx.core.kernels.TensorOps} validates shapes once and spreads work over threads. Weight
  * rows are read in place from a {@link MemorySegment} in any {@link DType}; activations are
  * {@code float[]}.
  */
