@@ -19,6 +19,7 @@ module dev.longctx.bench {
     requires info.picocli;
     requires org.knowm.xchart;
     requires java.desktop;
+    requires jdk.management; // allocation counters for the decode allocation check
     requires com.fasterxml.jackson.databind;
 
     exports dev.longctx.bench;

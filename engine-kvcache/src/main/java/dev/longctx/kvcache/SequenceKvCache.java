@@ -35,6 +35,10 @@ public final class SequenceKvCache implements AutoCloseable {
     /** [layer][head] what kernels read per page, contiguous, kept equal to the tables' pages. */
     private final PageSummaries[][] summaries;
     private final float[] decoded;
+    /** The page each head's next token goes into, reserved by {@link #append} before anything is written. */
+    private final int[] appendPages;
+    /** [layer] the views of every KV head, made on first use (they read the tables live). */
+    private final KvView[][] views;
     /** The provider's kernels: the write path encodes and decodes with them (bit-exact with the reference). */
     private final VectorKernels kernels = KernelProvider.get();
     private boolean closed;
@@ -57,6 +61,8 @@ public final class SequenceKvCache implements AutoCloseable {
             Arrays.fill(row, Long.MIN_VALUE);
         }
         decoded = new float[layout.headDim()];
+        appendPages = new int[h];
+        views = new KvView[l][];
     }
 
     /** An empty cache drawing pages from {@code pool}. */
@@ -77,17 +83,32 @@ public final class SequenceKvCache implements AutoCloseable {
      * @throws KvCacheFullException when the pool's budget has no page left (nothing is written)
      */
     public void append(int layer, float[] keys, float[] values, long position) {
-        int d = layout.headDim();
-        int need = layout.kvHeads() * d;
+        int need = layout.kvHeads() * layout.headDim();
         if (keys == null || values == null || keys.length != need || values.length != need) {
             throw new IllegalArgumentException("KV append: keys and values must be [kvHeads=" + layout.kvHeads()
-                    + "][headDim=" + d + "] = " + need + " floats, got " + (keys == null ? "null" : keys.length)
+                    + "][headDim=" + layout.headDim() + "] = " + need + " floats, got " + (keys == null ? "null" : keys.length)
                     + " and " + (values == null ? "null" : values.length));
+        }
+        append(layer, keys, 0, values, 0, position);
+    }
+
+    /**
+     * As {@link #append(int, float[], float[], long)}, reading the {@code [kvHeads][headDim]} keys
+     * and values from offsets of larger arrays (a chunk's rows), without copying them.
+     */
+    public void append(int layer, float[] keys, int keysOff, float[] values, int valuesOff, long position) {
+        int d = layout.headDim();
+        int need = layout.kvHeads() * d;
+        if (keys == null || values == null || keysOff < 0 || valuesOff < 0 || keysOff > keys.length - need
+                || valuesOff > values.length - need) {
+            throw new IllegalArgumentException("KV append: keys and values need [kvHeads=" + layout.kvHeads() + "][headDim=" + d
+                    + "] = " + need + " floats at offsets " + keysOff + " and " + valuesOff + " of arrays of "
+                    + (keys == null ? "null" : keys.length) + " and " + (values == null ? "null" : values.length));
         }
         checkLayer(layer);
         // Every head's page is reserved before anything is written: if the pool is full, the pages
         // already taken stay in their tables empty (or as private copies), and no token is half-written.
-        int[] pages = new int[layout.kvHeads()];
+        int[] pages = appendPages;
         for (int h = 0; h < layout.kvHeads(); h++) {
             checkPosition(layer, h, position);
         }
@@ -95,7 +116,7 @@ public final class SequenceKvCache implements AutoCloseable {
             pages[h] = writablePage(layer, h);
         }
         for (int h = 0; h < layout.kvHeads(); h++) {
-            write(layer, h, pages[h], keys, h * d, values, h * d, position);
+            write(layer, h, pages[h], keys, keysOff + h * d, values, valuesOff + h * d, position);
         }
     }
 
@@ -472,11 +493,30 @@ public final class SequenceKvCache implements AutoCloseable {
 
     /** Views of every KV head of a layer, in head order. */
     public KvView[] views(int layer) {
-        KvView[] out = new KvView[layout.kvHeads()];
-        for (int h = 0; h < out.length; h++) {
-            out[h] = view(layer, h);
+        return viewsOf(layer).clone();
+    }
+
+    private KvView[] viewsOf(int layer) {
+        checkOpen();
+        checkLayer(layer);
+        KvView[] made = views[layer];
+        if (made == null) {
+            made = new KvView[layout.kvHeads()];
+            for (int h = 0; h < made.length; h++) {
+                made[h] = view(layer, h);
+            }
+            views[layer] = made;
         }
-        return out;
+        return made;
+    }
+
+    /**
+     * The views of every KV head of a layer, the same array on every call (the views read the
+     * tables live, so they stay current): for the decoder's hot path, which must not allocate.
+     * Callers must not modify the array.
+     */
+    public KvView[] sharedViews(int layer) {
+        return viewsOf(layer);
     }
 
     /** Cached slots (valid or evicted) of one layer and head. */

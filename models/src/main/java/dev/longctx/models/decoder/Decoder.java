@@ -9,7 +9,6 @@ import dev.longctx.core.rope.Rope;
 import dev.longctx.core.tensor.Tensor;
 import dev.longctx.kvcache.SequenceKvCache;
 import dev.longctx.models.config.ModelConfig;
-import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -33,14 +32,100 @@ public final class Decoder {
     private final TensorOps ops;
     private final Rope rope;
     private final AttentionPlan exact;
+    /** Per layer: its attention mask (causal, or its sliding window). */
+    private final AttentionMask[] masks;
+    /** Per layer: Q, K and V weights, one matvecs dispatch in decode. */
+    private final Tensor[][] qkv;
+    /** Per layer: gate and up weights. */
+    private final Tensor[][] gateUp;
 
-    /** A decoder over the given weights, kernels and pool. */
+    /** A decoder over the given weights, kernels and pool. Immutable and thread-safe; the state is per sequence. */
     public Decoder(ModelWeights weights, TensorOps ops) {
         this.w = Objects.requireNonNull(weights, "weights");
         this.c = weights.config();
         this.ops = Objects.requireNonNull(ops, "ops");
         this.rope = new Rope(c.rotaryDim(), c.headDim(), c.ropeTheta(), c.ropeScaling(), c.maxPositions());
         this.exact = AttentionPlan.exact(ops);
+        int layers = c.layers();
+        masks = new AttentionMask[layers];
+        qkv = new Tensor[layers][];
+        gateUp = new Tensor[layers][];
+        for (int l = 0; l < layers; l++) {
+            int window = c.slidingWindow(l);
+            masks[l] = window > 0 ? AttentionMask.slidingWindow(window, 0) : AttentionMask.CAUSAL;
+            ModelWeights.Layer y = w.layers()[l];
+            qkv[l] = new Tensor[] {y.wq(), y.wk(), y.wv()};
+            gateUp[l] = new Tensor[] {y.gate(), y.up()};
+        }
+    }
+
+    /**
+     * The buffers of one sequence's forward passes, allocated once for chunks of up to
+     * {@link #capacity()} tokens (llama3.java's run state): a decode step through
+     * {@link Decoder#forward(State, SequenceKvCache, int[], long, boolean, AttentionPlan, boolean)}
+     * allocates nothing in the decoder. Threading: one state per sequence, used by one thread at a
+     * time.
+     */
+    public static final class State {
+        private final int capacity;
+        private final float[] x;
+        private final float[] xn;
+        private final float[] q;
+        private final float[] k;
+        private final float[] v;
+        private final float[] att;
+        private final float[] o;
+        private final float[] gate;
+        private final float[] up;
+        private final float[] down;
+        private final float[] last;
+        private final float[] logits;
+        /** The decode step's position (attention problems take exactly one position per query row). */
+        private final long[] position = new long[1];
+        private final float[][] cos;
+        private final float[][] sin;
+        private final float[][] qkvOut;
+        private final float[][] gateUpOut;
+        /** Per layer: the decode step's attention problem, kept while its views are the cache's shared ones. */
+        private final AttentionProblem[] decodeProblems;
+
+        private State(ModelConfig c, int capacity) {
+            if (capacity <= 0) {
+                throw new IllegalArgumentException("decoder state capacity must be positive, got " + capacity);
+            }
+            this.capacity = capacity;
+            int h = c.hiddenSize();
+            int qDim = c.heads() * c.headDim();
+            int kvDim = c.kvHeads() * c.headDim();
+            int ffn = c.intermediateSize();
+            x = new float[capacity * h];
+            xn = new float[capacity * h];
+            q = new float[capacity * qDim];
+            k = new float[capacity * kvDim];
+            v = new float[capacity * kvDim];
+            att = new float[capacity * qDim];
+            o = new float[capacity * h];
+            gate = new float[capacity * ffn];
+            up = new float[capacity * ffn];
+            down = new float[capacity * h];
+            last = new float[h];
+            logits = new float[c.vocabSize()];
+            cos = new float[capacity][c.rotaryDim() / 2];
+            sin = new float[capacity][c.rotaryDim() / 2];
+            qkvOut = new float[][] {q, k, v};
+            gateUpOut = new float[][] {gate, up};
+            decodeProblems = new AttentionProblem[c.layers()];
+        }
+
+        /** The most tokens one forward call with this state may take. */
+        public int capacity() {
+            return capacity;
+        }
+    }
+
+    /** A state for chunks of up to {@code capacity} tokens. */
+    public State newState(int capacity) {
+        return new State(c, capacity);
     }
 
     public ModelConfig config() {
@@ -69,29 +154,44 @@ public final class Decoder {
      */
     public float[] forward(SequenceKvCache cache, int[] tokens, long firstPosition, boolean allLogits, AttentionPlan plan,
                            boolean endsPrompt) {
+        return forward(new State(c, Math.max(1, tokens.length)), cache, tokens, firstPosition, allLogits, plan, endsPrompt).clone();
+    }
+
+    /**
+     * As {@link #forward(SequenceKvCache, int[], long, boolean, AttentionPlan, boolean)} with a
+     * sequence's preallocated {@code state}. The logits of one row (the last token's, or a single
+     * token's) are returned in the state's own buffer, valid until its next forward call; more rows
+     * come in a new array.
+     *
+     * @throws IllegalArgumentException when {@code tokens} is empty or longer than the state's capacity
+     */
+    public float[] forward(State state, SequenceKvCache cache, int[] tokens, long firstPosition, boolean allLogits,
+                           AttentionPlan plan, boolean endsPrompt) {
+        Objects.requireNonNull(state, "state");
         Objects.requireNonNull(plan, "plan");
         int t = tokens.length;
         if (t == 0) {
             throw new IllegalArgumentException("forward: no tokens");
         }
+        if (t > state.capacity) {
+            throw new IllegalArgumentException("forward: " + t + " tokens exceed the state's capacity of " + state.capacity);
+        }
         int h = c.hiddenSize();
-        int hd = c.headDim();
-        int qDim = c.heads() * hd;
-        int kvDim = c.kvHeads() * hd;
         int ffn = c.intermediateSize();
-        float[] x = embed(tokens);
-        float[] xn = new float[t * h];
-        float[] q = new float[t * qDim];
-        float[] k = new float[t * kvDim];
-        float[] v = new float[t * kvDim];
-        float[] att = new float[t * qDim];
-        float[] o = new float[t * h];
-        float[] gate = new float[t * ffn];
-        float[] up = new float[t * ffn];
-        float[] down = new float[t * h];
-        long[] positions = new long[t];
-        float[][] cos = new float[t][c.rotaryDim() / 2];
-        float[][] sin = new float[t][c.rotaryDim() / 2];
+        float[] x = state.x;
+        float[] xn = state.xn;
+        float[] q = state.q;
+        float[] k = state.k;
+        float[] v = state.v;
+        float[] att = state.att;
+        float[] o = state.o;
+        float[] gate = state.gate;
+        float[] up = state.up;
+        float[] down = state.down;
+        long[] positions = t == 1 ? state.position : new long[t];
+        float[][] cos = state.cos;
+        float[][] sin = state.sin;
+        embed(tokens, x);
         // Dynamic NTK RoPE depends on the sequence length; transformers takes the length reached by
         // the whole forward call for every token in it, and so does this chunk.
         int seqLen = (int) Math.min(Integer.MAX_VALUE, firstPosition + t);
@@ -105,7 +205,7 @@ public final class Decoder {
             ModelWeights.Layer y = w.layers()[l];
             normRows(x, 0, t, y.attnNorm(), xn);
             if (t == 1) { // decode: one pool dispatch for Q, K and V
-                ops.matvecs(new Tensor[] {y.wq(), y.wk(), y.wv()}, xn, 0, new float[][] {q, k, v});
+                ops.matvecs(qkv[l], xn, 0, state.qkvOut);
                 addBias(q, y.bq(), 1);
                 addBias(k, y.bk(), 1);
                 addBias(v, y.bv(), 1);
@@ -116,10 +216,7 @@ public final class Decoder {
                 project(y.wv(), attnIn, v, y.bv());
             }
             rotateAndAppend(cache, l, y, q, k, v, t, cos, sin, positions);
-            int window = c.slidingWindow(l);
-            AttentionMask mask = window > 0 ? AttentionMask.slidingWindow(window, 0) : AttentionMask.CAUSAL;
-            KvView[] views = cache.views(l);
-            plan.kernel(l, t).attend(new AttentionProblem(q, 0, t, c.heads(), views, positions, scale, softCap, mask), att, null,
+            plan.kernel(l, t).attend(problem(state, cache, l, positions, scale, softCap, plan.mask(l, masks[l])), att, null,
                     plan.observer(cache, l, t, endsPrompt));
             plan.afterAttention(cache, l, t, endsPrompt);
             project(y.wo(), att, t, o, null);
@@ -127,7 +224,7 @@ public final class Decoder {
             ops.add(x, 0, o, 0, x, 0, t * h);
             normRows(x, 0, t, y.ffnNorm(), xn);
             if (t == 1) {
-                ops.matvecs(new Tensor[] {y.gate(), y.up()}, xn, 0, new float[][] {gate, up});
+                ops.matvecs(gateUp[l], xn, 0, state.gateUpOut);
             } else {
                 MatmulInput ffnIn = ops.matmulInput(xn, t, h); // shared by gate and up
                 project(y.gate(), ffnIn, gate, null);
@@ -144,9 +241,9 @@ public final class Decoder {
         }
         int from = allLogits ? 0 : t - 1;
         int rows = t - from;
-        float[] last = new float[rows * h];
+        float[] last = rows == 1 ? state.last : new float[rows * h];
         normRows(x, from, rows, w.outputNorm(), last);
-        float[] logits = new float[rows * c.vocabSize()];
+        float[] logits = rows == 1 ? state.logits : new float[rows * c.vocabSize()];
         project(w.output(), last, rows, logits, null);
         float cap = (float) c.options().finalLogitSoftcap();
         if (cap > 0) {
@@ -157,10 +254,27 @@ public final class Decoder {
         return logits;
     }
 
-    /** The token embeddings of a chunk ({@code [tokens][hidden]}), scaled by sqrt(hidden) for Gemma 2. */
-    private float[] embed(int[] tokens) {
+    /**
+     * The attention problem of layer {@code l}: a decode step's is made once per state and layer and
+     * kept (its arrays are the state's, its views the cache's shared ones); a chunk's is new.
+     */
+    private AttentionProblem problem(State state, SequenceKvCache cache, int l, long[] positions, float scale, float softCap,
+                                     AttentionMask mask) {
+        KvView[] views = cache.sharedViews(l);
+        if (positions.length != 1) {
+            return new AttentionProblem(state.q, 0, positions.length, c.heads(), views, positions, scale, softCap, mask);
+        }
+        AttentionProblem p = state.decodeProblems[l];
+        if (p == null || p.kv() != views || p.mask() != mask) {
+            p = new AttentionProblem(state.q, 0, 1, c.heads(), views, positions, scale, softCap, mask);
+            state.decodeProblems[l] = p;
+        }
+        return p;
+    }
+
+    /** The token embeddings of a chunk into {@code x} ({@code [tokens][hidden]}), scaled by sqrt(hidden) for Gemma 2. */
+    private void embed(int[] tokens, float[] x) {
         int h = c.hiddenSize();
-        float[] x = new float[tokens.length * h];
         for (int i = 0; i < tokens.length; i++) {
             if (tokens[i] < 0 || tokens[i] >= c.vocabSize()) {
                 throw new IllegalArgumentException("token id " + tokens[i] + " outside the vocabulary of " + c.vocabSize());
@@ -170,9 +284,8 @@ public final class Decoder {
         }
         if (c.architecture() == ModelConfig.Architecture.GEMMA2) {
             // transformers' Gemma2Model: the normaliser sqrt(hidden) is a tensor of the hidden dtype (float32)
-            ops.scale(x, 0, x.length, (float) Math.sqrt(h));
+            ops.scale(x, 0, tokens.length * h, (float) Math.sqrt(h));
         }
-        return x;
     }
 
     /** RMSNorm of each of {@code tokens} rows of {@code [tokens][hidden]} in place, when {@code weight} is present. */
@@ -223,14 +336,17 @@ public final class Decoder {
                 }
                 rope.apply(k, off, cos[i], sin[i], w.pairing());
             }
-            float[] ki = Arrays.copyOfRange(k, i * kvDim, (i + 1) * kvDim);
-            float[] vi = Arrays.copyOfRange(v, i * kvDim, (i + 1) * kvDim);
-            cache.append(l, ki, vi, positions[i]);
+            cache.append(l, k, i * kvDim, v, i * kvDim, positions[i]);
         }
     }
 
     /** out[t][rows of w] = w . in[t] (+ bias), through matvec for one token and matmul for more. */
     private void project(Tensor weight, float[] in, int tokens, float[] out, float[] bias) {
+        if (tokens == 1) {
+            ops.matvec(weight, in, 0, out, 0);
+            addBias(out, bias, 1);
+            return;
+        }
         project(weight, ops.matmulInput(in, tokens, (int) weight.columns()), out, bias);
     }
 
