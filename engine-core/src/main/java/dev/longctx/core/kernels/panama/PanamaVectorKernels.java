@@ -29,7 +29,14 @@ import jdk.incubator.vector.VectorSpecies;
  * it, so results do not depend on how rows are split between threads.
  */
 public final class PanamaVectorKernels implements VectorKernels {
-    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    /**
+     * System property setting the vector width in bits ({@code 128}, {@code 256} or {@code 512}):
+     * the tests run every kernel at each width; users leave it unset (the machine's preferred
+     * width). Read once, when this class initialises: the species must stay constants for C2.
+     */
+    public static final String VECTOR_BITS_PROPERTY = "longctx.vectorBits";
+    private static final String VECTOR_BITS = System.getProperty(VECTOR_BITS_PROPERTY, "").trim();
+    private static final VectorSpecies<Float> FS = floatSpecies(VECTOR_BITS);
     private static final int FL = FS.length();
     private static final VectorSpecies<Integer> IS = VectorSpecies.of(int.class, FS.vectorShape());
     /** Shorts for FL lanes of half floats; only built when the shape exists (FL >= 4). */
@@ -55,8 +62,26 @@ public final class PanamaVectorKernels implements VectorKernels {
         }
     }
 
-    /** Why these kernels cannot run with the preferred species, or null. */
+    /** The float species of {@code bits} (128, 256, 512), or the preferred one for "" and anything else (see {@link #unsupportedReason()}). */
+    private static VectorSpecies<Float> floatSpecies(String bits) {
+        return switch (bits) {
+            case "128" -> FloatVector.SPECIES_128;
+            case "256" -> FloatVector.SPECIES_256;
+            case "512" -> FloatVector.SPECIES_512;
+            default -> FloatVector.SPECIES_PREFERRED;
+        };
+    }
+
+    /** The vector width these kernels run at, in bits. */
+    public static int vectorBits() {
+        return FS.vectorBitSize();
+    }
+
+    /** Why these kernels cannot run with the chosen species, or null. */
     public static String unsupportedReason() {
+        if (!VECTOR_BITS.isEmpty() && !VECTOR_BITS.equals("128") && !VECTOR_BITS.equals("256") && !VECTOR_BITS.equals("512")) {
+            return "-D" + VECTOR_BITS_PROPERTY + "=" + VECTOR_BITS + " is not one of 128, 256, 512";
+        }
         if (2 * FL > VectorKernels.TRANSPOSED_TOKEN_MULTIPLE && FL <= 16) {
             return "internal: token padding " + VectorKernels.TRANSPOSED_TOKEN_MULTIPLE + " is not a multiple of 2 x " + FL;
         }
