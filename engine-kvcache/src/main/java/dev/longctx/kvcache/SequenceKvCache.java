@@ -156,7 +156,14 @@ public final class SequenceKvCache implements AutoCloseable {
         }
         tables[layer][head][n] = page;
         tableSizes[layer][head] = n + 1;
-        summaries[layer][head].ensureCapacity(n + 1);
+        PageSummaries sum = summaries[layer][head];
+        sum.ensureCapacity(n + 1);
+        // The entry may hold a removed page's summary (compaction shifts entries down): describe the
+        // new, empty page now, not at its first write, which a full pool can prevent (an append
+        // reserves every head's page before it writes; found by KvCachePropertyTest: an empty page
+        // kept a stale count, and pageLength reads the summary).
+        sum.resetBounds(n);
+        sum.refreshPositions(n, pool.meta(page));
         return page;
     }
 
@@ -243,6 +250,12 @@ public final class SequenceKvCache implements AutoCloseable {
             return 0;
         }
         long rb = layout.rowBytes();
+        // Every page the packing writes (the first max(needed, 1)) is made private before anything
+        // moves: copying may find the pool full, and a KvCacheFullException must leave the
+        // sequence as it was (a private copy holds the same tokens), never half-packed.
+        for (int i = 0; i < Math.max(needed, 1); i++) {
+            privatePage(layer, head, i);
+        }
         int dstIndex = 0;
         int dstSlot = 0;
         int dst = -1;
@@ -255,7 +268,7 @@ public final class SequenceKvCache implements AutoCloseable {
                     continue;
                 }
                 if (dst == -1) {
-                    dst = privatePage(layer, head, dstIndex); // may copy a shared page; i >= dstIndex
+                    dst = privatePage(layer, head, dstIndex); // private already (above): allocates nothing
                     if (dstIndex == i) {
                         src = dst;
                         sm = pool.meta(src);
@@ -353,18 +366,29 @@ public final class SequenceKvCache implements AutoCloseable {
         }
         int d = layout.headDim();
         DType t = layout.dtype();
+        // First the pages whose positions change, made private before any is rewritten: copying may
+        // find the pool full, and a KvCacheFullException must leave the sequence as it was.
+        int n = tableSizes[layer][head];
+        boolean[] moving = new boolean[n];
         long next = first;
-        for (int i = 0; i < tableSizes[layer][head]; i++) {
-            int page = tables[layer][head][i];
-            PageMeta m = pool.meta(page);
-            boolean moves = false;
-            long probe = next;
+        for (int i = 0; i < n; i++) {
+            PageMeta m = pool.meta(tables[layer][head][i]);
             for (int slot = 0; slot < m.count; slot++) {
-                if (m.valid[slot] && m.positions[slot] != probe++) {
-                    moves = true;
+                if (m.valid[slot] && m.positions[slot] != next++) {
+                    moving[i] = true;
                 }
             }
-            if (!moves) {
+        }
+        for (int i = 0; i < n; i++) {
+            if (moving[i]) {
+                privatePage(layer, head, i);
+            }
+        }
+        next = first;
+        for (int i = 0; i < n; i++) {
+            int page = tables[layer][head][i];
+            PageMeta m = pool.meta(page);
+            if (!moving[i]) {
                 for (int slot = 0; slot < m.count; slot++) {
                     if (m.valid[slot]) {
                         next++;
@@ -372,8 +396,6 @@ public final class SequenceKvCache implements AutoCloseable {
                 }
                 continue;
             }
-            page = privatePage(layer, head, i);
-            m = pool.meta(page);
             MemorySegment ks = pool.keys(page);
             PageSummaries sum = summaries[layer][head];
             sum.resetBounds(i);
