@@ -172,11 +172,20 @@ final class Evaluator {
 
     /** {@code obj.name}: jinja2's sandboxed getattr (an attribute, else an item). */
     Object getAttr(Object obj, String name) {
+        return getAttr(obj, name, true);
+    }
+
+    /** The {@code attr} filter: an attribute only, never a dict item. */
+    Object attributeOnly(Object obj, String name) {
+        return getAttr(obj, name, false);
+    }
+
+    private Object getAttr(Object obj, String name, boolean items) {
         if (obj instanceof Undefined u) {
             throw u.fail();
         }
         if (name.startsWith("_")) {
-            if (obj instanceof DictValue d && !name.startsWith("__") && d.get(name) != null) {
+            if (items && obj instanceof DictValue d && !name.startsWith("__") && d.get(name) != null) {
                 return d.get(name);
             }
             throw unsafe(obj, name);
@@ -186,7 +195,7 @@ final class Evaluator {
             return method;
         }
         Object v = switch (obj) {
-            case DictValue d -> d.get(name);
+            case DictValue d -> items ? d.get(name) : null;
             case NamespaceValue ns -> ns.get(name);
             case LoopValue l -> l.attribute(name);
             case Globals.Cycler c -> name.equals("current") ? c.current() : null;

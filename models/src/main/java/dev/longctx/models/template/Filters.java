@@ -30,7 +30,7 @@ final class Filters {
         CallArgs a = args.named(name);
         Object r = switch (name) {
             case "abs" -> abs(v);
-            case "attr" -> ctx.evaluator.getAttr(v, str(ctx, a.required(0, "name")));
+            case "attr" -> ctx.evaluator.attributeOnly(v, str(ctx, a.required(0, "name")));
             case "batch" -> batch(ctx, v, a);
             case "capitalize" -> PyStrings.capitalize(str(ctx, v));
             case "center" -> Methods.justify(ctx, str(ctx, v), integer(a.get(0, "width", 80L), "center"), " ", "center");
