@@ -225,7 +225,7 @@ final class Parser {
             }
             case "generation" -> {
                 advance();
-                yield new Stmt.Block(t.offset(), parseBody("generation", t.offset(), Set.of("endgeneration"), true));
+                yield new Stmt.Block(t.offset(), parseBody("generation", t.offset(), Set.of("endgeneration"), true), true);
             }
             case "include", "import", "from" -> throw error(t, "'" + t.text()
                     + "' is not supported: a chat template cannot load other templates");
@@ -401,7 +401,7 @@ final class Parser {
             Expr e = parseExpression(true);
             prints.add(new Stmt.Print(e.pos(), e));
         }
-        return new Stmt.Block(t.offset(), prints);
+        return new Stmt.Block(t.offset(), prints, false);
     }
 
     /** An assignment target: a name, or names separated by commas (optionally parenthesised). */

@@ -86,7 +86,7 @@ final class Renderer {
                     }
                 }
                 case Stmt.Block b -> {
-                    return exec(b.body(), out);
+                    return b.scoped() ? inChildScope(b.body(), out) : exec(b.body(), out);
                 }
                 case Stmt.Break b -> {
                     return Flow.BREAK;
@@ -98,6 +98,17 @@ final class Renderer {
             return Flow.NORMAL;
         } catch (TemplateError err) {
             throw err.at(ctx.source, s.pos());
+        }
+    }
+
+    /** Runs {@code body} in a child scope: its assignments do not outlive it. */
+    private Flow inChildScope(List<Stmt> body, Output out) {
+        Scope saved = ctx.scope;
+        ctx.scope = new Scope(saved);
+        try {
+            return exec(body, out);
+        } finally {
+            ctx.scope = saved;
         }
     }
 
@@ -122,7 +133,7 @@ final class Renderer {
             items = kept;
         }
         if (items.isEmpty()) {
-            return exec(f.orElse(), out);
+            return inChildScope(f.orElse(), out);
         }
         LoopValue loop = new LoopValue(items);
         try {

@@ -36,8 +36,11 @@ sealed interface Stmt {
     /** {@code {% with a = x, b = y %}body{% endwith %}}: the body in its own scope. */
     record With(int pos, List<Target> targets, List<Expr> values, List<Stmt> body) implements Stmt { }
 
-    /** A body rendered in place (transformers' {@code {% generation %}}). */
-    record Block(int pos, List<Stmt> body) implements Stmt { }
+    /**
+     * A body rendered in place: {@code {% print %}}'s outputs, or transformers'
+     * {@code {% generation %}} (scoped: a call block in jinja2, its assignments stay inside).
+     */
+    record Block(int pos, List<Stmt> body, boolean scoped) implements Stmt { }
 
     record Break(int pos) implements Stmt { }
 
