@@ -10,7 +10,8 @@ import java.util.Map;
  * A Python dict: insertion-ordered, keys are strings, numbers, booleans or none (numeric keys
  * compare as Python does: {@code 1 == 1.0 == True}). Built once (from a literal, {@code dict()} or
  * the caller's data) and never changed afterwards: templates cannot mutate dicts (jinja2's
- * immutable sandbox refuses {@code update}, {@code pop} ...).
+ * immutable sandbox refuses {@code update}, {@code pop} ...). Immutable once built, but made
+ * and used by one render.
  */
 final class DictValue {
     private final LinkedHashMap<Object, Object> map;

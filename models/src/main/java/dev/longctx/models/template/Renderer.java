@@ -113,7 +113,9 @@ final class Renderer {
     }
 
     private Flow loop(Stmt.For f, Output out) {
-        List<Object> items = Values.iterate(eval(f.iter()));
+        // a snapshot: the body may append to the list it iterates (a list the template built)
+        List<Object> items = new ArrayList<>(Values.iterate(eval(f.iter())));
+        ctx.charge(items.size());
         Scope outer = ctx.scope;
         if (f.filter() != null) {
             List<Object> kept = new ArrayList<>();

@@ -54,7 +54,7 @@ public final class TemplateError extends RuntimeException {
         if (line > 0 || kind == Kind.RAISED || offset < 0) {
             return this;
         }
-        return new TemplateError(kind, reason, source.line(offset), source.column(offset), getCause() != null ? getCause() : null);
+        return new TemplateError(kind, reason, source.line(offset), source.column(offset), getCause());
     }
 
     public Kind kind() {
