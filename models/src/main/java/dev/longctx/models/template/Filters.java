@@ -592,7 +592,7 @@ final class Filters {
         List<AttrGetter> keys = new ArrayList<>();
         if (attribute instanceof String s && s.contains(",")) {
             for (String part : s.split(",", -1)) {
-                keys.add(new AttrGetter(ctx, part.strip(), null, !caseSensitive));
+                keys.add(new AttrGetter(ctx, part, null, !caseSensitive));
             }
         } else {
             keys.add(new AttrGetter(ctx, attribute, null, !caseSensitive));

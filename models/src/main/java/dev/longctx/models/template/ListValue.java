@@ -1,6 +1,5 @@
 package dev.longctx.models.template;
 
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 
@@ -102,9 +101,5 @@ final class ListValue {
 
     String rangeRepr() {
         return rangeRepr;
-    }
-
-    static List<Object> newList(int capacity) {
-        return new ArrayList<>(Math.max(0, capacity));
     }
 }

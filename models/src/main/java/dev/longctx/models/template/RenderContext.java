@@ -56,10 +56,6 @@ final class RenderContext {
         return TemplateError.limit("template exceeded " + limits.maxSteps() + " evaluation steps (a runaway loop?)");
     }
 
-    long steps() {
-        return steps;
-    }
-
     /** Refuses a string (or output) of {@code chars} chars beyond the bound. */
     void checkString(long chars) {
         if (chars > limits.maxOutputChars()) {
