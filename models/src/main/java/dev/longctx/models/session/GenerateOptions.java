@@ -11,7 +11,8 @@ import java.util.Objects;
  *
  * @param maxTokens tokens to generate at most; positive
  * @param sampler sampling settings ({@link SamplerConfig#greedy()} for argmax)
- * @param stopIds ids that end generation (the stop id is part of the output ids), or null for the model's EOS ids
+ * @param stopIds ids that end generation (the stop id is part of the output ids, its text not part of the text), or null
+ *     for the model's EOS ids
  * @param stopStrings texts that end generation
  */
 public record GenerateOptions(int maxTokens, SamplerConfig sampler, List<Integer> stopIds, List<String> stopStrings) {

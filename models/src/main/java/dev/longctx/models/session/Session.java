@@ -481,16 +481,20 @@ public final class Session implements AutoCloseable {
             int id = sampler.sample(logits, 0, config.vocabSize(), history, historyLength);
             ids[count++] = id;
             remember(id);
+            if (contains(stops, id)) {
+                // The stop id ends the output ids; its text (e.g. "<|endoftext|>") is not the answer's
+                if (listener != null) {
+                    listener.onToken(id, "");
+                }
+                reason = FinishReason.EOS;
+                pending = id;
+                break;
+            }
             String piece = text == null ? "" : text.accept(id);
             int before = out.length();
             out.append(piece);
             if (listener != null) {
                 listener.onToken(id, piece);
-            }
-            if (contains(stops, id)) {
-                reason = FinishReason.EOS;
-                pending = id;
-                break;
             }
             int cut = stopStrings.isEmpty() ? -1 : stopStringAt(out, before, stopStrings);
             if (cut >= 0) {
@@ -507,8 +511,8 @@ public final class Session implements AutoCloseable {
             logits = decoder.forward(state, cache, step, position, false, plan, false);
             position++;
         }
-        if (text != null && reason == FinishReason.LENGTH) {
-            out.append(text.flush());
+        if (text != null && reason != FinishReason.STOP_STRING) {
+            out.append(text.flush()); // bytes of earlier tokens still waiting for the rest of a character
         }
         historyLength--; // the pending token is remembered again when it is run
         long t2 = System.nanoTime();

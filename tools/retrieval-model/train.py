@@ -1,0 +1,1163 @@
+#!/usr/bin/env python3
+"""A small Llama (GQA, RoPE) that really uses 16K tokens of context: synthetic RULER-style data,
+a byte-level BPE tokenizer, training, evaluation and Hugging Face export, all from one seed.
+
+Stages (``python3 train.py STAGE ...``; ``all`` runs prepare, train and samples in turn):
+
+  prepare   the made-up filler language (word list + Markov chain), the key words and the
+            tokenizer: --model-dir/tasks.json (the generator's spec, for other implementations) and
+            --model-dir/hf/{tokenizer.json, tokenizer_config.json (chat template),
+            special_tokens_map.json, generation_config.json}. CPU, seconds; deterministic from --seed.
+  train     trains on a GPU (or a CPU with --quick), evaluates every task x length with the full
+            cache (teacher-forced exact match, which equals greedy exact match) and writes
+            config.json, model.safetensors (BF16) and eval.json into --out (default
+            --model-dir/hf). Reads --model-dir/tasks.json and --model-dir/hf/tokenizer.json.
+  samples   (needs transformers) writes --model-dir/eval-sample.json (seeded small instances that
+            the model answers correctly with greedy decoding in transformers) and
+            --model-dir/reference-logits.json (transformers' float32 logits for one short prompt).
+  finish    after a device run whose files are in --from-dir: copies config.json and
+            model.safetensors into --model-dir/hf, eval.json into --model-dir, train-log.txt next
+            to this script, then runs samples and to_gguf.py (--model-dir/retrieval-16k.gguf).
+
+Seed streams (numpy SeedSequence entropy [seed, stream, ...]); training never touches 10+:
+  1 language (filler words, Markov chain, key words)   2 tokenizer corpus
+  3 training filler pool                                4 training batches ([seed, 4, step])
+  5 torch init (torch.manual_seed(seed * 1000 + 5))
+  10 evaluation filler pool   11 evaluation instances ([seed, 11, task, length])
+  12 eval-sample.json instances   13 reference-logits prompt
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SPECIALS = ["<|startoftext|>", "<|endoftext|>", "<|user|>", "<|assistant|>", "<|system|>"]
+BOS, EOS, USER, ASSISTANT = 0, 1, 2, 3
+# transformers' apply_chat_template semantics (trim_blocks/lstrip_blocks); the newlines are real.
+CHAT_TEMPLATE = ("{{ bos_token }}{% for message in messages %}<|{{ message['role'] }}|>\n"
+                 "{{ message['content'] }}<|endoftext|>{% endfor %}"
+                 "{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
+TASKS = ["niah_single", "niah_multikey", "niah_multivalue", "niah_multiquery", "vt"]
+EVAL_LENGTHS = [256, 512, 1024, 2048, 4096, 8192, 16384]
+
+TEMPLATES = {
+    "user": "Text:{document}\n\nQuestion: {question}",
+    "document": "the concatenation of the filler sentences and the needles, each piece starting with one space",
+    "sentence": " {w1} {w2} ... {wn}.",
+    "niah_needle": " The special magic number for {key} is {value}.",
+    "niah_question": "What is the special magic number for {key}?",
+    "niah_multivalue_question": "What are all the special magic numbers for {key}?",
+    "niah_multiquery_question": "What are the special magic numbers for {keys}?",
+    "keys_join": "k1 | k1 and k2 | k1, k2 and k3 | k1, k2, k3 and k4",
+    "vt_value": " VAR {name} = {value}.",
+    "vt_copy": " VAR {name} = VAR {source}.",
+    "vt_question": "Which variables are assigned the value {value}?",
+    "answer_number": "{value}",
+    "answer_numbers": "{v1}, {v2}, ...",
+    "answer_vt": "VAR {n1}, VAR {n2}, ...",
+}
+
+
+def rng_for(*entropy):
+    return np.random.default_rng(list(entropy))
+
+
+# --------------------------------------------------------------------------------------------
+# The filler language
+# --------------------------------------------------------------------------------------------
+ONSETS = ["b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z",
+          "br", "cr", "dr", "fl", "gr", "kl", "pl", "pr", "sl", "st", "tr", "sh", "ch", "th", ""]
+VOWELS = ["a", "e", "i", "o", "u", "ai", "ea", "oo", "ou", "ie"]
+CODAS = ["n", "r", "l", "s", "m", "k", "t", "nd", "st", "rn"]
+# words that occur in the templates are never filler or key words
+RESERVED = {"the", "special", "magic", "number", "numbers", "for", "is", "what", "are", "all", "and",
+            "which", "variables", "assigned", "value", "var", "text", "question"}
+
+
+def make_word(rng, nsyl):
+    w = ""
+    for _ in range(nsyl):
+        w += ONSETS[rng.integers(len(ONSETS))] + VOWELS[rng.integers(len(VOWELS))]
+        if rng.random() < 0.3:
+            w += CODAS[rng.integers(len(CODAS))]
+    return w
+
+
+def largest_remainder(p, total):
+    """Integer weights summing exactly to total, proportional to p."""
+    x = np.asarray(p, dtype=np.float64) / np.sum(p) * total
+    w = np.floor(x).astype(np.int64)
+    w = np.maximum(w, 0)
+    short = total - int(w.sum())
+    order = np.argsort(-(x - w), kind="stable")
+    w[order[:short]] += 1
+    w[w == 0] += 1  # every listed successor stays possible
+    while w.sum() > total:  # take the surplus from the largest
+        w[np.argmax(w)] -= 1
+    return w
+
+
+def make_language(seed, n_filler=1000, n_keys=900, succ=24, weight_total=1000):
+    rng = rng_for(seed, 1)
+    words, seen = [], set(RESERVED)
+    while len(words) < n_filler:
+        w = make_word(rng, int(rng.choice([1, 2, 2, 3], 1)[0]))
+        if len(w) >= 2 and w not in seen:
+            seen.add(w)
+            words.append(w)
+    keys = []
+    while len(keys) < n_keys:
+        w = make_word(rng, int(rng.choice([2, 3], 1)[0]))
+        if len(w) >= 4 and w not in seen:
+            seen.add(w)
+            keys.append(w)
+    V = len(words)
+    end = V  # state V is the sentence end "." and the start state
+    zipf = 1.0 / (np.arange(V) + 2.0)
+    zipf /= zipf.sum()
+    nxt, wts = [], []
+    for s in range(V + 1):
+        cand = rng.choice(V, size=succ + (1 if s == end else 0), replace=False, p=zipf)
+        g = rng.gamma(1.0, size=len(cand))  # successors drawn by Zipf rank, weighted Dirichlet(1)
+        g /= g.sum()
+        if s == end:
+            p, n = g, list(map(int, cand))
+        else:
+            p_end = rng.uniform(0.04, 0.14)
+            p = np.concatenate([g * (1 - p_end), [p_end]])
+            n = list(map(int, cand)) + [end]
+        nxt.append(n)
+        wts.append([int(x) for x in largest_remainder(p, weight_total)])
+    return {"words": words, "key_candidates": keys, "next": nxt, "weight": wts, "weight_total": weight_total}
+
+
+def chain_words(lang, n_words, rng, parallel=2048):
+    """States of the Markov chain, many chains side by side, each cut after its last sentence end.
+    Returns an int32 array of state ids (word ids, or len(words) for '.'), starting at a sentence."""
+    nxt = np.asarray(lang["next"], dtype=np.int32)
+    cum = np.cumsum(np.asarray(lang["weight"], dtype=np.int64), axis=1)
+    end = len(lang["words"])
+    steps = n_words // parallel + 2
+    state = np.full(parallel, end, dtype=np.int32)
+    out = np.empty((steps, parallel), dtype=np.int32)
+    for t in range(steps):
+        r = rng.integers(0, lang["weight_total"], size=parallel)
+        idx = (cum[state] <= r[:, None]).sum(axis=1)
+        state = nxt[state, idx]
+        out[t] = state
+    parts = []
+    for c in range(parallel):
+        col = out[:, c]
+        ends = np.flatnonzero(col == end)
+        if len(ends):
+            parts.append(col[: ends[-1] + 1])
+    return np.concatenate(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Tokenizer
+# --------------------------------------------------------------------------------------------
+def train_tokenizer(lang, seed, vocab_size):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    rng = rng_for(seed, 2)
+    words = lang["words"]
+    states = chain_words(lang, 400_000, rng)
+    sentences, cur = [], []
+    for s in states:
+        if s == len(words):
+            sentences.append(" " + " ".join(cur) + ".")
+            cur = []
+        else:
+            cur.append(words[s])
+    corpus = []
+    for i in range(0, len(sentences), 40):
+        corpus.append("Text:" + "".join(sentences[i:i + 40]))
+    keys = lang["key_candidates"]
+    fixed = [TEMPLATES[k] for k in ("niah_question", "niah_multivalue_question", "niah_multiquery_question",
+                                     "vt_question")]
+    for rep in range(45):
+        order = rng.permutation(len(keys))
+        for j in range(0, len(order), 4):
+            k = [keys[i] for i in order[j:j + 4]] + [keys[order[0]]] * 4
+            corpus.append("".join([
+                TEMPLATES["niah_needle"].format(key=k[0], value=""),
+                TEMPLATES["vt_copy"].format(name=k[1], source=k[2]),
+                TEMPLATES["vt_value"].format(name=k[3], value=""),
+                "\n\nQuestion: " + fixed[j % 4].format(key=k[1], keys=k[2] + ", " + k[3] + " and " + k[0], value=""),
+                "VAR " + k[0] + ", VAR " + k[2],
+            ]))
+    tk = Tokenizer(models.BPE())
+    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tk.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size - 100, min_frequency=2, special_tokens=SPECIALS,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tk.train_from_iterator(corpus, trainer)
+    j = json.loads(tk.to_str())
+    # No digit ever reached the BPE corpus, so digits have no merges yet. Add the 100 two-digit
+    # tokens and their merges last: a number then splits into one- and two-digit pieces, never
+    # joined with the space before it, the same wherever it stands.
+    vocab = j["model"]["vocab"]
+    merges = j["model"]["merges"]
+    as_list = len(merges) == 0 or isinstance(merges[0], list)
+    nid = len(vocab)
+    for a in "0123456789":
+        for b in "0123456789":
+            vocab[a + b] = nid
+            nid += 1
+            merges.append([a, b] if as_list else a + " " + b)
+    assert nid == vocab_size, (nid, vocab_size)
+    j["post_processor"] = None
+    tok = Tokenizer.from_str(json.dumps(j))
+    for i, s in enumerate(SPECIALS):
+        assert tok.token_to_id(s) == i, s
+    return tok
+
+
+def write_tokenizer_files(tok, model_dir, max_len):
+    tok.save(os.path.join(model_dir, "tokenizer.json"))
+    added = {str(i): {"content": s, "lstrip": False, "normalized": False, "rstrip": False, "single_word": False,
+                      "special": True} for i, s in enumerate(SPECIALS)}
+    cfg = {"add_bos_token": False, "add_eos_token": False, "added_tokens_decoder": added,
+           "bos_token": SPECIALS[BOS], "eos_token": SPECIALS[EOS], "pad_token": SPECIALS[EOS],
+           "chat_template": CHAT_TEMPLATE, "clean_up_tokenization_spaces": False,
+           "model_max_length": max_len, "tokenizer_class": "PreTrainedTokenizerFast"}
+    with open(os.path.join(model_dir, "tokenizer_config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+    with open(os.path.join(model_dir, "special_tokens_map.json"), "w") as f:
+        json.dump({"bos_token": SPECIALS[BOS], "eos_token": SPECIALS[EOS], "pad_token": SPECIALS[EOS]}, f, indent=2)
+        f.write("\n")
+    with open(os.path.join(model_dir, "generation_config.json"), "w") as f:
+        json.dump({"bos_token_id": BOS, "eos_token_id": EOS, "pad_token_id": EOS, "do_sample": False}, f, indent=2)
+        f.write("\n")
+
+
+def prepare(args):
+    from tokenizers import Tokenizer  # noqa: F401
+    hf_dir = os.path.join(args.model_dir, "hf")
+    os.makedirs(hf_dir, exist_ok=True)
+    lang = make_language(args.seed)
+    tok = train_tokenizer(lang, args.seed, args.vocab)
+    # keep the key words that are one token with their leading space
+    keys = [k for k in lang["key_candidates"] if len(tok.encode(" " + k).ids) == 1]
+    single = [i for i, w in enumerate(lang["words"]) if len(tok.encode(" " + w).ids) == 1]
+    print(f"tokenizer: {tok.get_vocab_size()} tokens; {len(keys)} of {len(lang['key_candidates'])} key words "
+          f"and {len(single)} of {len(lang['words'])} filler words are single tokens")
+    if len(keys) < 300:
+        raise SystemExit("too few single-token key words")
+    keys = keys[:512]
+    write_tokenizer_files(tok, hf_dir, args.max_len)
+    spec = {
+        "version": 1,
+        "seed": args.seed,
+        "about": "Spec of the synthetic RULER-style tasks of tools/retrieval-model (README.md has the algorithm).",
+        "special_tokens": SPECIALS,
+        "chat_template": CHAT_TEMPLATE,
+        "tasks": TASKS,
+        "lengths": EVAL_LENGTHS,
+        "length_definition": "tokens of the whole rendered conversation: BOS, user turn, assistant turn with the "
+                             "answer and its closing <|endoftext|>; the prompt (with the generation prompt) is "
+                             "length minus the answer's tokens minus 1",
+        "templates": TEMPLATES,
+        "numbers": {"niah_digits": 7, "vt_digits": 5, "first_digit_nonzero": True},
+        "params": {
+            "needle_tokens_estimate": 14,
+            "max_needles": "clamp(floor(0.3 * length / 14), 2, 16)",
+            "niah_multikey": "n = uniform integer in [2, max_needles], one of them asked",
+            "niah_multivalue": "4 needles with the same key, answer lists the values in document order",
+            "niah_multiquery": "q = uniform integer in [2, 4] keys asked, n = uniform in [q, max(q, max_needles)] "
+                               "needles, answer lists the asked values in question order",
+            "vt": "two chains with distinct values, each of 1 + h names, h = uniform integer in [1, 4]; the asked "
+                  "chain's statements at sorted depths (the first at the instance depth, the rest uniform in "
+                  "[depth, 1]); the distractor chain's at sorted uniform depths; answer lists the asked chain's "
+                  "names in chain order",
+        },
+        "filler": {
+            "states": lang["words"] + ["."],
+            "end_state": len(lang["words"]),
+            "start_state": len(lang["words"]),
+            "weight_total": lang["weight_total"],
+            "next": lang["next"],
+            "weight": lang["weight"],
+            "sampling": "from state s draw r uniform in [0, weight_total); take next[s][i] for the first i with "
+                        "weight[s][0] + ... + weight[s][i] > r; '.' ends a sentence and is the start state",
+            "single_token_words": single,
+        },
+        "keys": keys,
+    }
+    with open(os.path.join(args.model_dir, "tasks.json"), "w") as f:
+        json.dump(spec, f, separators=(",", ":"))
+        f.write("\n")
+    print(f"wrote {hf_dir}: tokenizer.json, tokenizer_config.json, special_tokens_map.json, "
+          f"generation_config.json; {args.model_dir}/tasks.json")
+
+
+# --------------------------------------------------------------------------------------------
+# Task instances in token space
+# --------------------------------------------------------------------------------------------
+class Pool:
+    """A long stretch of filler: states, and their tokens, split into sentences."""
+
+    def __init__(self, spec, word_tokens, n_words, rng):
+        lang = {"words": spec["filler"]["states"][:-1], "next": spec["filler"]["next"],
+                "weight": spec["filler"]["weight"], "weight_total": spec["filler"]["weight_total"]}
+        end = spec["filler"]["end_state"]
+        self.states = chain_words(lang, n_words, rng)
+        lens = np.array([len(t) for t in word_tokens], dtype=np.int64)
+        flat = np.concatenate([np.asarray(t, dtype=np.int32) for t in word_tokens])
+        starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        n = lens[self.states]
+        self.tok_off = np.concatenate([[0], np.cumsum(n)])
+        # expand each state to its tokens
+        rep = np.repeat(np.arange(len(self.states)), n)
+        within = np.arange(self.tok_off[-1]) - self.tok_off[rep]
+        self.tokens = flat[starts[self.states[rep]] + within]
+        ends = np.flatnonzero(self.states == end)
+        self.sent_first = np.concatenate([[0], ends[:-1] + 1])  # first state of each sentence
+        self.sent_tok = self.tok_off[self.sent_first]  # token offset of each sentence
+        self.sent_tok_end = self.tok_off[ends + 1]
+        self.n_sent = len(ends)
+        self.sent_end_state = ends
+
+
+class NoRoom(Exception):
+    pass
+
+
+class Gen:
+    def __init__(self, spec, tok, pool_words, pool_seed):
+        self.spec = spec
+        self.tok = tok
+        self.words = spec["filler"]["states"]  # last is "."
+        self.keys = spec["keys"]
+        self.key_tok = [self.enc1(" " + k) for k in self.keys]
+        wt = [self.enc(" " + w) for w in self.words[:-1]] + [self.enc(".")]
+        self.word_tokens = wt
+        self.single = np.asarray(spec["filler"]["single_token_words"], dtype=np.int64)
+        self.pool = Pool(spec, wt, pool_words, rng_for(*pool_seed))
+        self.cache = {}
+
+    def enc(self, text):
+        return self.tok.encode(text, add_special_tokens=False).ids
+
+    def enc1(self, text):
+        ids = self.enc(text)
+        assert len(ids) == 1, (text, ids)
+        return ids[0]
+
+    def cenc(self, text):
+        r = self.cache.get(text)
+        if r is None:
+            r = self.cache[text] = self.enc(text)
+        return r
+
+    @staticmethod
+    def number(rng, digits):
+        return str(int(rng.integers(10 ** (digits - 1), 10 ** digits)))
+
+    def numbers(self, rng, digits, n):
+        out = set()
+        while len(out) < n:
+            out.add(self.number(rng, digits))
+        return [str(x) for x in rng.permutation(sorted(out))]
+
+    def needle(self, text):
+        return self.enc(text)
+
+    # -- filler -------------------------------------------------------------------------------
+    def filler(self, rng, budget):
+        """Sentences of exactly `budget` tokens: (list of token arrays, list of texts or None)."""
+        p = self.pool
+        if budget <= 0:
+            if budget < 0:
+                raise NoRoom()
+            return [], []
+        if budget == 1:
+            raise NoRoom()
+        s = int(rng.integers(0, p.n_sent - 3000))
+        base = p.sent_tok[s]
+        e = int(np.searchsorted(p.sent_tok_end, base + budget, side="right"))  # sentences s..e-1 fit
+        if e > p.n_sent - 1:
+            raise ValueError("pool too small")
+        used = p.sent_tok_end[e - 1] - base if e > s else 0
+        r = budget - used
+        if r == 1:  # a one-token remainder: give back the last whole sentence
+            e -= 1
+            used = p.sent_tok_end[e - 1] - base if e > s else 0
+            r = budget - used
+        sents = [p.tokens[p.sent_tok[i]:p.sent_tok_end[i]] for i in range(s, e)]
+        states = [p.states[p.sent_first[i]:p.sent_end_state[i] + 1] for i in range(s, e)]
+        if r > 0:
+            # a partial sentence: the next sentence's first words while they fit, single-token
+            # words to fill the rest, then "."
+            nxt = p.states[p.sent_first[e]:p.sent_end_state[e]]
+            part, toks = [], []
+            for w in nxt:
+                t = self.word_tokens[w]
+                if len(toks) + len(t) + 1 > r:
+                    break
+                part.append(int(w))
+                toks.extend(t)
+            while len(toks) + 1 < r:
+                w = int(self.single[rng.integers(len(self.single))])
+                part.append(w)
+                toks.extend(self.word_tokens[w])
+            part.append(len(self.words) - 1)
+            toks.extend(self.word_tokens[-1])
+            assert len(toks) == r
+            sents.append(np.asarray(toks, dtype=np.int32))
+            states.append(np.asarray(part))
+        return sents, states
+
+    def sentence_text(self, st):
+        ws = [self.words[int(i)] for i in st[:-1]]
+        return " " + " ".join(ws) + "."
+
+    # -- one instance -------------------------------------------------------------------------
+    def instance(self, task, length, rng, depth=None, text=False):
+        for _ in range(20):
+            try:
+                return self._instance(task, length, rng, depth, text)
+            except NoRoom:
+                pass
+        raise ValueError(f"cannot build {task} at length {length}")
+
+    def _instance(self, task, length, rng, depth=None, text=False):
+        """Token ids of exactly `length` tokens (prompt + answer + EOS), the prompt length, and
+        (text=True) the user message, the answer and the depth."""
+        if depth is None:
+            depth = float(rng.random())
+        max_needles = int(np.clip((0.3 * length) // 14, 2, 16))
+        keys = self.keys
+        needles = []  # (depth, text)
+        if task in ("niah_single", "niah_multikey", "niah_multiquery"):
+            if task == "niah_single":
+                n, q = 1, 1
+            elif task == "niah_multikey":
+                n, q = int(rng.integers(2, max_needles + 1)), 1
+            else:
+                q = int(rng.integers(2, 5))
+                n = int(rng.integers(q, max(q, max_needles) + 1))
+            ks = [keys[i] for i in rng.choice(len(keys), size=n, replace=False)]
+            vs = self.numbers(rng, 7, n)
+            asked = [int(i) for i in rng.choice(n, size=q, replace=False)]
+            ds = rng.random(n)
+            ds[asked[0]] = depth
+            for i in range(n):
+                needles.append((float(ds[i]), TEMPLATES["niah_needle"].format(key=ks[i], value=vs[i])))
+            if q == 1:
+                question = TEMPLATES["niah_question"].format(key=ks[asked[0]])
+                answer = vs[asked[0]]
+            else:
+                names = [ks[i] for i in asked]
+                joined = ", ".join(names[:-1]) + " and " + names[-1]
+                question = TEMPLATES["niah_multiquery_question"].format(keys=joined)
+                answer = ", ".join(vs[i] for i in asked)
+        elif task == "niah_multivalue":
+            key = keys[int(rng.integers(len(keys)))]
+            vs = self.numbers(rng, 7, 4)
+            ds = rng.random(4)
+            ds[int(rng.integers(4))] = depth
+            order = np.argsort(ds, kind="stable")
+            for i in range(4):
+                needles.append((float(ds[i]), TEMPLATES["niah_needle"].format(key=key, value=vs[i])))
+            question = TEMPLATES["niah_multivalue_question"].format(key=key)
+            answer = ", ".join(vs[i] for i in order)
+        elif task == "vt":
+            h1, h2 = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+            names = [keys[i] for i in rng.choice(len(keys), size=h1 + h2 + 2, replace=False)]
+            a, b = names[:h1 + 1], names[h1 + 1:]
+            va, vb = self.numbers(rng, 5, 2)
+            da = np.concatenate([[depth], np.sort(depth + (1 - depth) * rng.random(h1))])
+            db = np.sort(rng.random(h2 + 1))
+            for chain, v, ds in ((a, va, da), (b, vb, db)):
+                for i, nm in enumerate(chain):
+                    t = (TEMPLATES["vt_value"].format(name=nm, value=v) if i == 0
+                         else TEMPLATES["vt_copy"].format(name=nm, source=chain[i - 1]))
+                    needles.append((float(ds[i]), t))
+            question = TEMPLATES["vt_question"].format(value=va)
+            answer = ", ".join("VAR " + nm for nm in a)
+        else:
+            raise ValueError(task)
+        order = sorted(range(len(needles)), key=lambda i: needles[i][0])  # stable: ties keep listing order
+        needles = [needles[i] for i in order]
+        needle_ids = [self.needle(t) for _, t in needles]
+        head = [BOS, USER] + self.cenc("\n") + self.cenc("Text:")
+        tail = self.enc("\n\nQuestion: " + question) + [EOS, ASSISTANT] + self.cenc("\n")
+        ans = self.enc(answer) + [EOS]
+        budget = length - len(head) - len(tail) - len(ans) - sum(len(x) for x in needle_ids)
+        sents, states = self.filler(rng, budget)
+        ns = len(sents)
+        pos = [int(round(d * ns)) for d, _ in needles]
+        pieces, texts = [np.asarray(head, dtype=np.int32)], []
+        j = 0
+        for i in range(ns + 1):
+            while j < len(needles) and pos[j] == i:
+                pieces.append(np.asarray(needle_ids[j], dtype=np.int32))
+                if text:
+                    texts.append(needles[j][1])
+                j += 1
+            if i < ns:
+                pieces.append(sents[i])
+                if text:
+                    texts.append(self.sentence_text(states[i]))
+        pieces.append(np.asarray(tail, dtype=np.int32))
+        prompt_len = sum(len(x) for x in pieces)
+        pieces.append(np.asarray(ans, dtype=np.int32))
+        ids = np.concatenate(pieces)
+        assert len(ids) == length, (len(ids), length, task)
+        out = {"ids": ids, "prompt_len": prompt_len}
+        if text:
+            out["user"] = TEMPLATES["user"].format(document="".join(texts), question=question)
+            out["answer"] = answer
+            out["depth"] = depth
+        return out
+
+
+def render(user, answer=None):
+    """The chat template, rendered by hand (tested against transformers' apply_chat_template)."""
+    s = SPECIALS[BOS] + "<|user|>\n" + user + SPECIALS[EOS]
+    if answer is None:
+        return s + "<|assistant|>\n"
+    return s + "<|assistant|>\n" + answer + SPECIALS[EOS]
+
+
+def load_spec(model_dir):
+    from tokenizers import Tokenizer
+    with open(os.path.join(model_dir, "tasks.json")) as f:
+        spec = json.load(f)
+    tok = Tokenizer.from_file(os.path.join(model_dir, "hf", "tokenizer.json"))
+    return spec, tok
+
+
+# --------------------------------------------------------------------------------------------
+# Model
+# --------------------------------------------------------------------------------------------
+def build_model(cfg):
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class RMSNorm(nn.Module):
+        def __init__(self, d, eps):
+            super().__init__()
+            self.weight = nn.Parameter(torch.ones(d))
+            self.eps = eps
+
+        def forward(self, x):
+            dt = x.dtype
+            x = x.float()
+            x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+            return self.weight * x.to(dt)
+
+    def rotate_half(x):
+        x1, x2 = x.chunk(2, dim=-1)
+        return torch.cat((-x2, x1), dim=-1)
+
+    class Layer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            d, nh, nkv, hd, ff = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"], \
+                cfg["head_dim"], cfg["intermediate_size"]
+            self.nh, self.nkv, self.hd = nh, nkv, hd
+            self.input_layernorm = RMSNorm(d, cfg["rms_norm_eps"])
+            self.q_proj = nn.Linear(d, nh * hd, bias=False)
+            self.k_proj = nn.Linear(d, nkv * hd, bias=False)
+            self.v_proj = nn.Linear(d, nkv * hd, bias=False)
+            self.o_proj = nn.Linear(nh * hd, d, bias=False)
+            self.post_attention_layernorm = RMSNorm(d, cfg["rms_norm_eps"])
+            self.gate_proj = nn.Linear(d, ff, bias=False)
+            self.up_proj = nn.Linear(d, ff, bias=False)
+            self.down_proj = nn.Linear(ff, d, bias=False)
+
+        def forward(self, x, cos, sin):
+            B, L, _ = x.shape
+            h = self.input_layernorm(x)
+            q = self.q_proj(h).view(B, L, self.nh, self.hd).transpose(1, 2)
+            k = self.k_proj(h).view(B, L, self.nkv, self.hd).transpose(1, 2)
+            v = self.v_proj(h).view(B, L, self.nkv, self.hd).transpose(1, 2)
+            q = (q * cos + rotate_half(q) * sin).to(v.dtype)
+            k = (k * cos + rotate_half(k) * sin).to(v.dtype)
+            rep = self.nh // self.nkv
+            if rep > 1:
+                k = k.repeat_interleave(rep, dim=1)
+                v = v.repeat_interleave(rep, dim=1)
+            a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + self.o_proj(a.transpose(1, 2).reshape(B, L, self.nh * self.hd))
+            h = self.post_attention_layernorm(x)
+            return x + self.down_proj(F.silu(self.gate_proj(h)) * self.up_proj(h))
+
+    class Llama(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed_tokens = nn.Embedding(cfg["vocab_size"], cfg["hidden_size"])
+            self.layers = nn.ModuleList([Layer() for _ in range(cfg["num_hidden_layers"])])
+            self.norm = RMSNorm(cfg["hidden_size"], cfg["rms_norm_eps"])
+            hd = cfg["head_dim"]
+            inv = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, hd, 2, dtype=torch.int64).float() / hd))
+            self.register_buffer("inv_freq", inv, persistent=False)
+
+        def rope(self, L, device):
+            t = torch.arange(L, device=device, dtype=torch.float32)
+            f = torch.outer(t, self.inv_freq.to(device))
+            emb = torch.cat((f, f), dim=-1)
+            return emb.cos()[None, None], emb.sin()[None, None]
+
+        def hidden(self, ids):
+            x = self.embed_tokens(ids)
+            cos, sin = self.rope(ids.shape[1], ids.device)
+            for layer in self.layers:
+                x = layer(x, cos, sin)
+            return self.norm(x)
+
+        def forward(self, ids):
+            h = self.hidden(ids)
+            return F.linear(h, self.embed_tokens.weight.to(h.dtype))
+
+    m = Llama()
+    std = 0.02
+    for name, p in m.named_parameters():
+        if p.dim() == 2:
+            s = std / math.sqrt(2 * cfg["num_hidden_layers"]) if name.endswith(("o_proj.weight", "down_proj.weight")) \
+                else std
+            nn.init.normal_(p, mean=0.0, std=s)
+    return m
+
+
+def hf_config(a, vocab):
+    return {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "vocab_size": vocab,
+        "hidden_size": a.hidden,
+        "intermediate_size": a.ffn,
+        "num_hidden_layers": a.layers,
+        "num_attention_heads": a.heads,
+        "num_key_value_heads": a.kv_heads,
+        "head_dim": a.head_dim,
+        "hidden_act": "silu",
+        "max_position_embeddings": a.max_len,
+        "rms_norm_eps": 1e-5,
+        "rope_theta": a.rope_theta,
+        "rope_parameters": {"rope_theta": a.rope_theta, "rope_type": "default"},
+        "attention_bias": False,
+        "attention_dropout": 0.0,
+        "mlp_bias": False,
+        "tie_word_embeddings": True,
+        "bos_token_id": BOS,
+        "eos_token_id": EOS,
+        "pad_token_id": EOS,
+        "initializer_range": 0.02,
+        "pretraining_tp": 1,
+        "use_cache": True,
+        "dtype": "bfloat16",
+    }
+
+
+def load_safetensors(model, path):
+    """The inverse of save_safetensors (weights upcast to the model's dtype)."""
+    from safetensors.torch import load_file
+    sd = load_file(path)
+    own = {}
+    for name in model.state_dict():
+        hf = name if not name.startswith("layers.") else None
+        if hf is None:
+            parts = name.split(".")
+            sub = {"q_proj": "self_attn.q_proj", "k_proj": "self_attn.k_proj", "v_proj": "self_attn.v_proj",
+                   "o_proj": "self_attn.o_proj", "gate_proj": "mlp.gate_proj", "up_proj": "mlp.up_proj",
+                   "down_proj": "mlp.down_proj"}.get(parts[2], parts[2])
+            hf = f"layers.{parts[1]}.{sub}.{parts[3]}"
+        own[name] = sd["model." + hf].float()
+    model.load_state_dict(own)
+    return model
+
+
+def save_safetensors(model, path):
+    """HF Llama names, BF16, tied embeddings (no lm_head.weight). Written then renamed."""
+    import torch
+    from safetensors.torch import save_file
+    sd = {}
+    for name, p in model.state_dict().items():
+        if name == "inv_freq":
+            continue
+        if name.startswith("layers."):
+            parts = name.split(".")
+            sub = {"input_layernorm": "input_layernorm", "post_attention_layernorm": "post_attention_layernorm",
+                   "q_proj": "self_attn.q_proj", "k_proj": "self_attn.k_proj", "v_proj": "self_attn.v_proj",
+                   "o_proj": "self_attn.o_proj", "gate_proj": "mlp.gate_proj", "up_proj": "mlp.up_proj",
+                   "down_proj": "mlp.down_proj"}[parts[2]]
+            hf = f"model.layers.{parts[1]}.{sub}.{parts[3]}"
+        else:
+            hf = "model." + name
+        sd[hf] = p.detach().to(torch.bfloat16).contiguous().cpu()
+    tmp = path + ".tmp"
+    save_file(sd, tmp, metadata={"format": "pt"})
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------------------------
+# Training data stream
+# --------------------------------------------------------------------------------------------
+def max_len_at(frac, a):
+    """The curriculum: the longest training length at this fraction of the steps."""
+    if frac < a.phase1:
+        return min(1024, a.max_train_len)
+    if frac < a.phase2:
+        return min(4096, a.max_train_len)
+    return a.max_train_len
+
+
+def sample_length(rng, frac, a):
+    hi = max_len_at(frac, a)
+    lo = a.min_train_len
+    if hi >= 8192 and rng.random() < a.long_bias:
+        lo = hi // 4  # extra weight on the longest octaves in the last phase
+    x = math.exp(rng.uniform(math.log(lo), math.log(hi)))
+    return int(min(hi, max(lo, round(x / 64) * 64)))
+
+
+class Stream:
+    """Batches for steps start, start+W, ... (worker w of W); each from rng [seed, 4, step]."""
+
+    def __init__(self, a, steps, model_dir, pool_words):
+        self.a, self.steps, self.model_dir, self.pool_words = a, steps, model_dir, pool_words
+        self.gen = None
+
+    def make(self, step):
+        a = self.a
+        rng = rng_for(a.seed, 4, step)
+        L = sample_length(rng, step / self.steps, a)
+        B = max(1, a.tokens_per_step // L)
+        tasks = rng.permutation(np.arange(B) % len(TASKS))
+        ids = np.empty((B, L), dtype=np.int64)
+        plen = np.empty(B, dtype=np.int64)
+        for i in range(B):
+            x = self.gen.instance(TASKS[tasks[i]], L, rng)
+            ids[i] = x["ids"]
+            plen[i] = x["prompt_len"]
+        return step, ids, plen, tasks
+
+    def worker(self, w, W, q, stop):
+        for s in range(w, self.steps, W):
+            if stop.is_set():
+                return
+            item = self.make(s)
+            while not stop.is_set():
+                try:
+                    q.put(item, timeout=0.5)
+                    break
+                except Exception:
+                    pass
+
+
+def eval_cell_worker(args):
+    seed, task, L, n = args
+    g = eval_cell_worker.gen  # made by the parent before the fork
+    rng = rng_for(seed, 11, TASKS.index(task), L)
+    rows = []
+    for i in range(n):
+        d = i / (n - 1) if n > 1 else 0.5
+        x = g.instance(task, L, rng, depth=d)
+        rows.append((x["ids"], x["prompt_len"], d))
+    return task, L, rows
+
+
+eval_cell_worker.gen = None
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------
+def train(a):
+    import multiprocessing as mp
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    t_start = time.time()
+    spec, tok = load_spec(a.model_dir)
+    vocab = tok.get_vocab_size()
+    os.makedirs(a.out, exist_ok=True)
+    cfg = hf_config(a, vocab)
+    ctx = mp.get_context("fork")
+    # evaluation instances, made in the background from their own seed streams
+    eval_lengths = [L for L in EVAL_LENGTHS if L <= a.max_train_len]
+    cells = [(a.seed, t, L, a.eval_n) for L in eval_lengths for t in TASKS]
+    t0 = time.time()
+    eval_cell_worker.gen = Gen(spec, tok, a.eval_pool_words, (a.seed, 10))
+    train_gen = Gen(spec, tok, a.pool_words, (a.seed, 3))
+    print(f"filler pools: training {train_gen.pool.tokens.size} tokens, evaluation "
+          f"{eval_cell_worker.gen.pool.tokens.size} tokens ({time.time() - t0:.1f} s)")
+    eval_pool = ctx.Pool(a.eval_procs)
+    eval_async = eval_pool.map_async(eval_cell_worker, cells, chunksize=1)
+
+    import torch
+    import torch.nn.functional as F
+    dev = torch.device(a.device)
+    torch.manual_seed(a.seed * 1000 + 5)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    model = build_model(cfg).to(dev)
+    nparams = sum(p.numel() for p in model.parameters())
+    print(f"model: {json.dumps({k: cfg[k] for k in ('vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'head_dim', 'rope_theta', 'max_position_embeddings')})}")
+    print(f"parameters: {nparams} ({nparams * 2 / 1e6:.1f} MB in BF16)")
+    amp = dev.type == "cuda"
+    V = vocab
+
+    def fwd_loss(ids, plen):
+        B, L = ids.shape
+        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
+            logits = model(ids[:, :-1])
+        tgt = ids[:, 1:]
+        ce = F.cross_entropy(logits.float().reshape(-1, V), tgt.reshape(-1), reduction="none").view(B, L - 1)
+        pos = torch.arange(L - 1, device=ids.device)
+        ans = pos[None, :] >= (plen[:, None] - 1)
+        la = (ce * ans).sum() / ans.sum()
+        lm = (ce * ~ans).sum() / (~ans).sum()
+        with torch.no_grad():
+            ok = ((logits.argmax(-1) == tgt) | ~ans).all(dim=1)
+        return la, lm, ok
+
+    # ---- calibration: step time against length, to size the run to the time budget ----------
+    if a.steps > 0:
+        steps = a.steps
+        print(f"steps: {steps} (given)")
+    else:
+        pts = []
+        for L in a.calib_lengths:
+            B = max(1, a.tokens_per_step // L)
+            ids = torch.randint(5, V, (B, L), device=dev)
+            plen = torch.full((B,), L - 8, device=dev)
+            ts = []
+            for _ in range(3):
+                if dev.type == "cuda":
+                    torch.cuda.synchronize()
+                t0 = time.time()
+                la, lm, _ = fwd_loss(ids, plen)
+                (la + a.lm_weight * lm).backward()
+                if dev.type == "cuda":
+                    torch.cuda.synchronize()
+                ts.append(time.time() - t0)
+            model.zero_grad(set_to_none=True)
+            pts.append((L, min(ts[1:]) * 1.10))  # +10% for the optimizer step
+            print(f"calibration: length {L} x {B} rows: {pts[-1][1] * 1000:.0f} ms/step")
+        Ls = np.array([p[0] for p in pts], dtype=np.float64)
+        Ts = np.array([p[1] for p in pts])
+        c1, c0 = np.polyfit(Ls, Ts, 1)
+        r = rng_for(999)
+        fr = r.random(20000)
+        mean_t = float(np.mean([c0 + c1 * sample_length(r, f, a) for f in fr]))
+        steps = max(10, int(a.time_budget / mean_t))
+        print(f"calibration: step time ~ {c0 * 1000:.1f} ms + {c1 * 1e6:.2f} us x length; mean {mean_t * 1000:.1f} ms; "
+              f"{steps} steps for {a.time_budget:.0f} s (reproduce with --steps {steps})")
+        if dev.type == "cuda":
+            print(f"calibration peak memory: {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+
+    # ---- data workers -------------------------------------------------------------------------
+    stream = Stream(a, steps, a.model_dir, a.pool_words)
+    stream.gen = train_gen
+    q = ctx.Queue(maxsize=4 * a.workers)
+    stop = ctx.Event()
+    procs = [ctx.Process(target=stream.worker, args=(w, a.workers, q, stop), daemon=True) for w in range(a.workers)]
+    for p in procs:
+        p.start()
+    pending = {}
+
+    def next_batch(s):
+        while s not in pending:
+            item = q.get(timeout=600)
+            pending[item[0]] = item
+        return pending.pop(s)
+
+    decay, no_decay = [], []
+    for n_, p in model.named_parameters():
+        (decay if p.dim() == 2 else no_decay).append(p)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=a.lr, betas=(0.9, 0.95), eps=1e-8, fused=dev.type == "cuda")
+
+    def lr_at(s):
+        if s < a.warmup:
+            return a.lr * (s + 1) / a.warmup
+        f = (s - a.warmup) / max(1, steps - a.warmup)
+        return a.lr * (a.min_lr_frac + (1 - a.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * f)))
+
+    print(f"training: {steps} steps, ~{a.tokens_per_step} tokens/step, lengths {a.min_train_len}..{a.max_train_len} "
+          f"(curriculum: <= 1024 until {a.phase1:.0%}, <= 4096 until {a.phase2:.0%}, then all), lr {a.lr}, "
+          f"loss = answer CE + {a.lm_weight} x other-token CE")
+    t_train = time.time()
+    last_ckpt = time.time()
+    tokens_seen = 0
+    win = {"la": [], "lm": [], "ok": np.zeros(len(TASKS)), "n": np.zeros(len(TASKS)), "L": []}
+    curve = []
+    model.train()
+    stopped_early = False
+    for s in range(steps):
+        _, ids_np, plen_np, tasks_np = next_batch(s)
+        ids = torch.from_numpy(ids_np).to(dev, non_blocking=True)
+        plen = torch.from_numpy(plen_np).to(dev, non_blocking=True)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(s)
+        la, lm, ok = fwd_loss(ids, plen)
+        loss = la + a.lm_weight * lm
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        tokens_seen += ids_np.size
+        if s % a.log_every == 0 or s == steps - 1:
+            win["la"].append(la.item())
+            win["lm"].append(lm.item())
+            okn = ok.cpu().numpy()
+            for t in range(len(TASKS)):
+                m = tasks_np == t
+                win["ok"][t] += okn[m].sum()
+                win["n"][t] += m.sum()
+            win["L"].append(ids_np.shape[1])
+        if (s + 1) % (a.log_every * 4) == 0 or s == steps - 1:
+            el = time.time() - t_train
+            acc = " ".join(f"{TASKS[t].replace('niah_', '')}={win['ok'][t] / max(1, win['n'][t]):.2f}"
+                           for t in range(len(TASKS)))
+            rec = {"step": s + 1, "time_s": round(el, 1), "tokens": tokens_seen, "lr": lr_at(s),
+                   "answer_loss": float(np.mean(win["la"])), "lm_loss": float(np.mean(win["lm"])),
+                   "train_exact": {TASKS[t]: float(win["ok"][t] / max(1, win["n"][t])) for t in range(len(TASKS))},
+                   "lengths": [int(min(win["L"])), int(max(win["L"]))]}
+            curve.append(rec)
+            print(f"step {s + 1:5d}/{steps} {el:6.1f}s len {rec['lengths'][0]}-{rec['lengths'][1]} "
+                  f"ans_loss {rec['answer_loss']:.4f} lm_loss {rec['lm_loss']:.4f} lr {rec['lr']:.2e} "
+                  f"tok/s {tokens_seen / el / 1e3:.0f}k | batch exact {acc}", flush=True)
+            win = {"la": [], "lm": [], "ok": np.zeros(len(TASKS)), "n": np.zeros(len(TASKS)), "L": []}
+        if time.time() - last_ckpt > a.ckpt_every:
+            save_safetensors(model, os.path.join(a.out, "model.safetensors"))
+            last_ckpt = time.time()
+        if a.hard_stop > 0 and time.time() - t_start > a.hard_stop:
+            print(f"hard stop at step {s + 1}: {time.time() - t_start:.0f} s since start")
+            stopped_early = True
+            steps_done = s + 1
+            break
+    else:
+        steps_done = steps
+    stop.set()
+    train_time = time.time() - t_train
+    print(f"trained {steps_done} steps, {tokens_seen} tokens in {train_time:.1f} s")
+
+    # ---- export (BF16) and evaluate the exported weights --------------------------------------
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(p.to(torch.bfloat16).float())
+    save_safetensors(model, os.path.join(a.out, "model.safetensors"))
+    with open(os.path.join(a.out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+    for p in procs:
+        p.terminate()
+    model.eval()
+    t_eval = time.time()
+    results = eval_async.get(timeout=600)
+    eval_pool.close()
+    print(f"eval instances ready after {time.time() - t_eval:.1f} s more")
+    table, depth_table = {}, {}
+    with torch.no_grad():
+        for task, L, rows in results:
+            okall = []
+            per = max(1, a.eval_tokens // L)
+            for i in range(0, len(rows), per):
+                chunk = rows[i:i + per]
+                ids = torch.from_numpy(np.stack([r[0] for r in chunk]).astype(np.int64)).to(dev)
+                plen = torch.tensor([r[1] for r in chunk], device=dev)
+                _, _, ok = fwd_loss(ids, plen)
+                okall.extend(ok.cpu().tolist())
+            table.setdefault(task, {})[str(L)] = float(np.mean(okall))
+            ds = np.array([r[2] for r in rows])
+            bins = np.minimum((ds * 5).astype(int), 4)
+            depth_table.setdefault(task, {})[str(L)] = [float(np.mean(np.array(okall)[bins == b])) for b in range(5)]
+            print(f"eval {task:16s} len {L:5d}: {table[task][str(L)] * 100:5.1f}%  by depth "
+                  + " ".join(f"{x * 100:.0f}" for x in depth_table[task][str(L)]), flush=True)
+    print("accuracy (full cache, greedy exact match, %d instances per cell, depths 0..100%%):" % a.eval_n)
+    print("task            " + "".join(f"{L:>7d}" for L in eval_lengths))
+    for t in TASKS:
+        print(f"{t:16s}" + "".join(f"{table[t][str(L)] * 100:7.1f}" for L in eval_lengths))
+    worst = min(min(v.values()) for v in table.values())
+    print(f"worst cell: {worst * 100:.1f}%  eval time {time.time() - t_eval:.1f} s  total {time.time() - t_start:.1f} s")
+    summary = {"config": cfg, "parameters": nparams, "seed": a.seed, "steps": steps_done, "planned_steps": steps,
+               "stopped_early": stopped_early, "tokens": tokens_seen, "train_seconds": round(train_time, 1),
+               "total_seconds": round(time.time() - t_start, 1), "args": vars(a), "eval_n": a.eval_n,
+               "accuracy": table, "accuracy_by_depth_bin": depth_table, "curve": curve,
+               "device": torch.cuda.get_device_name() if dev.type == "cuda" else "cpu"}
+    with open(os.path.join(a.out, "eval.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+        f.write("\n")
+
+
+# --------------------------------------------------------------------------------------------
+# eval-sample.json and reference-logits.json (transformers)
+# --------------------------------------------------------------------------------------------
+def samples(a):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    spec, tok = load_spec(a.model_dir)
+    hf_dir = a.hf_dir or os.path.join(a.model_dir, "hf")
+    model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32).eval()
+    htok = AutoTokenizer.from_pretrained(hf_dir)
+    gen = Gen(spec, tok, 400_000, (a.seed, 12))
+    rng = rng_for(a.seed, 12, 1)
+    lengths = [256, 384, 512, 768, 1024]
+    out, tried = [], 0
+    while len(out) < a.n_samples and tried < 3 * a.n_samples:
+        i = tried
+        tried += 1
+        task = TASKS[i % len(TASKS)]
+        L = lengths[(i // len(TASKS)) % len(lengths)]
+        d = round((i % 11) / 10, 2)
+        x = gen.instance(task, L, rng, depth=d, text=True)
+        msgs = [{"role": "user", "content": x["user"]}]
+        text = htok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        assert text == render(x["user"]), "chat template rendering differs"
+        full = htok.apply_chat_template(msgs + [{"role": "assistant", "content": x["answer"]}], tokenize=False)
+        assert full == render(x["user"], x["answer"]), "chat template rendering differs (with answer)"
+        ids = tok.encode(text, add_special_tokens=False).ids
+        assert ids == x["ids"][:x["prompt_len"]].tolist(), "token-space assembly differs from the tokenizer"
+        assert tok.encode(full, add_special_tokens=False).ids == x["ids"].tolist()
+        with torch.no_grad():
+            o = model.generate(torch.tensor([ids]), max_new_tokens=64, do_sample=False, eos_token_id=EOS,
+                               pad_token_id=EOS)
+        new = o[0, len(ids):].tolist()
+        if new and new[-1] == EOS:
+            new = new[:-1]
+        got = tok.decode(new, skip_special_tokens=False)
+        ok = got == x["answer"]
+        print(f"sample {i:2d} {task:16s} len {L:4d} depth {d:.1f}: {'ok ' if ok else 'MISS'} {got!r} vs {x['answer']!r}")
+        if ok or a.keep_misses:
+            out.append({"task": task, "length": L, "depth": d, "messages": msgs, "prompt_ids": ids,
+                        "answer": x["answer"], "answer_ids": x["ids"][x["prompt_len"]:-1].tolist()})
+    print(f"{len(out)} samples kept of {tried} tried")
+    with open(os.path.join(a.model_dir, "eval-sample.json"), "w") as f:
+        json.dump({"about": "Seeded task instances (seed stream [seed, 12]) that the full-cache model answers "
+                            "correctly with greedy decoding in transformers (float32). prompt_ids = the chat "
+                            "template with add_generation_prompt, tokenized; the answer is followed by "
+                            "<|endoftext|> (id 1).", "seed": a.seed, "tried": tried, "samples": out}, f)
+        f.write("\n")
+    # reference logits for one short prompt
+    rg = rng_for(a.seed, 13)
+    k = spec["keys"][int(rg.integers(len(spec["keys"])))]
+    v = Gen.number(rg, 7)
+    fw = spec["filler"]["states"]
+    user = ("Text: " + " ".join(fw[:3]) + "." + TEMPLATES["niah_needle"].format(key=k, value=v) + " " + " ".join(fw[3:5]) + "."
+            + "\n\nQuestion: " + TEMPLATES["niah_question"].format(key=k))
+    ids = tok.encode(render(user, v), add_special_tokens=False).ids
+    with torch.no_grad():
+        logits = model(torch.tensor([ids])).logits[0].float()
+    ref = {"about": "transformers LlamaForCausalLM logits (float32 compute, BF16 weights) after every position "
+                    "of ids", "text": render(user, v), "ids": ids,
+           "logits": [[float(f"{x:.6g}") for x in row] for row in logits.tolist()],
+           "argmax": logits.argmax(-1).tolist()}
+    with open(os.path.join(a.model_dir, "reference-logits.json"), "w") as f:
+        json.dump(ref, f, separators=(",", ":"))
+        f.write("\n")
+    print(f"reference logits: {len(ids)} ids; argmax after the prompt: "
+          f"{tok.decode(logits.argmax(-1).tolist()[-len(tok.encode(v).ids) - 2:])!r}")
+
+
+# --------------------------------------------------------------------------------------------
+def markdown_table(summary):
+    acc = summary["accuracy"]
+    lengths = sorted({int(L) for t in acc.values() for L in t})
+    lines = ["| task | " + " | ".join(str(L) for L in lengths) + " |",
+             "| --- |" + " ---: |" * len(lengths)]
+    for t in TASKS:
+        if t in acc:
+            lines.append(f"| {t} | " + " | ".join(f"{acc[t][str(L)] * 100:.0f}" for L in lengths) + " |")
+    return "\n".join(lines)
+
+
+def finish(a):
+    """After a device run: the run's files into place, then samples and the GGUF."""
+    import shutil
+    import subprocess
+    hf = os.path.join(a.model_dir, "hf")
+    for f in ("config.json", "model.safetensors"):
+        shutil.copyfile(os.path.join(a.from_dir, f), os.path.join(hf, f))
+    shutil.copyfile(os.path.join(a.from_dir, "eval.json"), os.path.join(a.model_dir, "eval.json"))
+    shutil.copyfile(os.path.join(a.from_dir, "train-log.txt"),
+                    os.path.join(os.path.dirname(os.path.abspath(a.model_dir)), "train-log.txt"))
+    a.hf_dir = hf
+    samples(a)
+    subprocess.run([sys.executable, os.path.join(HERE, "to_gguf.py"), hf,
+                    os.path.join(a.model_dir, "retrieval-16k.gguf")], check=True)
+    with open(os.path.join(a.model_dir, "eval.json")) as f:
+        print(markdown_table(json.load(f)))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("stage", choices=["prepare", "train", "samples", "all", "finish"])
+    p.add_argument("--from-dir", default=None, help="finish: the folder with a train run's files (config.json, "
+                   "model.safetensors, eval.json, train-log.txt)")
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--quick", action="store_true", help="smoke mode: tiny model, short lengths, seconds on a CPU")
+    p.add_argument("--model-dir", default=os.path.join(HERE, "model"),
+                   help="prepare writes tasks.json here and the tokenizer files into its hf/; train reads them")
+    p.add_argument("--out", default=None, help="train's output folder (default: --model-dir/hf)")
+    p.add_argument("--hf-dir", default=None, help="samples: the trained HF folder (default: --model-dir/hf)")
+    p.add_argument("--vocab", type=int, default=3072)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--ffn", type=int, default=512)
+    p.add_argument("--layers", type=int, default=8)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--kv-heads", type=int, default=2)
+    p.add_argument("--head-dim", type=int, default=64)
+    p.add_argument("--rope-theta", type=float, default=500000.0)
+    p.add_argument("--max-len", type=int, default=16384, help="max_position_embeddings")
+    p.add_argument("--min-train-len", type=int, default=256)
+    p.add_argument("--max-train-len", type=int, default=16384)
+    p.add_argument("--phase1", type=float, default=0.30)
+    p.add_argument("--phase2", type=float, default=0.55)
+    p.add_argument("--long-bias", type=float, default=0.35)
+    p.add_argument("--tokens-per-step", type=int, default=131072)
+    p.add_argument("--steps", type=int, default=0, help="0: size the run to --time-budget by calibration")
+    p.add_argument("--time-budget", type=float, default=380.0, help="seconds of training")
+    p.add_argument("--hard-stop", type=float, default=0, help="stop training after this many seconds since start")
+    p.add_argument("--calib-lengths", type=int, nargs="+", default=[512, 4096, 16384])
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--min-lr-frac", type=float, default=0.1)
+    p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--weight-decay", type=float, default=0.1)
+    p.add_argument("--lm-weight", type=float, default=0.1)
+    p.add_argument("--workers", type=int, default=12)
+    p.add_argument("--pool-words", type=int, default=12_000_000)
+    p.add_argument("--eval-pool-words", type=int, default=2_000_000)
+    p.add_argument("--eval-n", type=int, default=100)
+    p.add_argument("--eval-procs", type=int, default=3)
+    p.add_argument("--eval-tokens", type=int, default=131072)
+    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--ckpt-every", type=float, default=90.0)
+    p.add_argument("--device", default=None)
+    p.add_argument("--n-samples", type=int, default=20)
+    p.add_argument("--keep-misses", action="store_true", help="samples: keep instances the model misses (tests)")
+    a = p.parse_args()
+    if a.quick:
+        a.hidden, a.ffn, a.layers, a.heads, a.kv_heads, a.head_dim = 64, 128, 2, 2, 1, 32
+        a.max_train_len, a.tokens_per_step, a.workers = 1024, 8192, 2
+        a.pool_words, a.eval_pool_words, a.eval_n, a.eval_procs = 300_000, 200_000, 6, 1
+        a.calib_lengths = [256, 1024]
+        a.time_budget = a.time_budget if a.time_budget != 380.0 else 20.0
+        a.warmup, a.log_every = 5, 2
+    if a.device is None:
+        import torch
+        a.device = "cuda" if torch.cuda.is_available() else "cpu"
+    a.out = a.out or os.path.join(a.model_dir, "hf")
+    if a.stage in ("prepare", "all"):
+        prepare(a)
+    if a.stage in ("train", "all"):
+        train(a)
+    if a.stage in ("samples", "all"):
+        a.hf_dir = a.hf_dir or a.out
+        samples(a)
+    if a.stage == "finish":
+        finish(a)
+
+
+if __name__ == "__main__":
+    main()
