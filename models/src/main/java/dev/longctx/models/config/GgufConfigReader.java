@@ -79,9 +79,9 @@ public final class GgufConfigReader {
             }
         }
         int window = m.containsKey(arch + ".attention.sliding_window") ? (int) integer(g, arch + ".attention.sliding_window") : 0;
-        int bos = m.containsKey("tokenizer.ggml.bos_token_id") ? (int) integer(g, "tokenizer.ggml.bos_token_id") : -1;
+        int bos = m.containsKey("tokenizer.ggml.bos_token_id") ? tokenId(g, "tokenizer.ggml.bos_token_id", vocab) : -1;
         List<Integer> eos = m.containsKey("tokenizer.ggml.eos_token_id")
-                ? List.of((int) integer(g, "tokenizer.ggml.eos_token_id")) : List.of();
+                ? List.of(tokenId(g, "tokenizer.ggml.eos_token_id", vocab)) : List.of();
         int layers = (int) integer(g, arch + ".block_count");
         try {
             return new ModelConfig(a, vocab, hidden, (int) integer(g, arch + ".feed_forward_length"),
@@ -119,6 +119,16 @@ public final class GgufConfigReader {
             throw new ModelFormatException(g.toString(), -1, "metadata '" + key + "' = " + v + " is out of range");
         }
         return v;
+    }
+
+    /** A token id: 0 is a real id (GPT-2-style vocabularies put BOS/EOS there), so 0 <= id < vocab. */
+    private static int tokenId(GgufFile g, String key, int vocab) {
+        long v = g.integer(key);
+        if (v < 0 || v >= vocab) {
+            throw new ModelFormatException(g.toString(), -1, "metadata '" + key + "' = " + v + " is not a token id below the "
+                    + "vocabulary size " + vocab);
+        }
+        return (int) v;
     }
 
     private static double number(GgufFile g, String key) {
