@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.longctx.core.tensor.Tensor;
 import dev.longctx.models.ModelFormatException;
+import dev.longctx.models.internal.Utf8Text;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -50,7 +50,7 @@ public final class SafetensorsModel implements AutoCloseable {
             }
             JsonNode root;
             try {
-                root = JSON.readTree(Files.readString(index, StandardCharsets.UTF_8));
+                root = JSON.readTree(Utf8Text.read(index));
             } catch (JsonProcessingException e) {
                 throw new ModelFormatException(index.toString(), -1, "malformed JSON: " + e.getOriginalMessage());
             }

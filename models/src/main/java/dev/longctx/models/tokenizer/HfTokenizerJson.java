@@ -4,9 +4,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.longctx.models.ModelFormatException;
+import dev.longctx.models.internal.Utf8Text;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.text.Normalizer;
 import java.util.ArrayList;
@@ -44,7 +43,7 @@ public final class HfTokenizerJson {
         String source = file.toString();
         JsonNode root;
         try {
-            root = JSON.readTree(Files.readString(file, StandardCharsets.UTF_8));
+            root = JSON.readTree(Utf8Text.read(file));
         } catch (JsonProcessingException e) {
             throw new ModelFormatException(source, -1, "malformed JSON: " + e.getOriginalMessage());
         }
