@@ -8,6 +8,7 @@ import dev.longctx.models.ModelFormatException;
 import dev.longctx.models.internal.Utf8Text;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -63,8 +64,13 @@ public final class SafetensorsModel implements AutoCloseable {
             for (Iterator<Map.Entry<String, JsonNode>> it = map.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
                 String shard = e.getValue().asText("");
-                Path p = base.resolve(shard).normalize();
-                if (shard.isEmpty() || !p.getParent().equals(base)) {
+                Path p;
+                try {
+                    p = base.resolve(shard).normalize();
+                } catch (InvalidPathException bad) { // a NUL character, say
+                    p = null;
+                }
+                if (shard.isEmpty() || p == null || !base.equals(p.getParent()) || !Files.isRegularFile(p)) {
                     throw new ModelFormatException(index.toString(), -1, "tensor '" + e.getKey() + "' names shard '" + shard
                             + "', which is not a file in the model folder");
                 }
