@@ -1,5 +1,6 @@
 package dev.longctx.models.fuzz;
 
+import com.code_intelligence.jazzer.junit.DictionaryFile;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.longctx.models.Model;
 import dev.longctx.models.ModelFormatException;
@@ -25,6 +26,7 @@ import org.junit.jupiter.api.Timeout;
  * crash found) as a normal test; with it, it fuzzes (see docs/reliability.md).
  */
 class GgufFuzzTest {
+    @DictionaryFile(resourcePath = "fuzz-dictionaries/gguf.dict")
     @FuzzTest(maxDuration = "2h", maxExecutions = 1_000_000)
     @Timeout(value = 10, unit = TimeUnit.SECONDS)
     void gguf(byte[] data) throws IOException {

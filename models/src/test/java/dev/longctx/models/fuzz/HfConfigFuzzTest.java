@@ -1,5 +1,6 @@
 package dev.longctx.models.fuzz;
 
+import com.code_intelligence.jazzer.junit.DictionaryFile;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.longctx.models.ModelFormatException;
 import dev.longctx.models.config.HfConfigReader;
@@ -28,6 +29,7 @@ class HfConfigFuzzTest {
     /** The tiny model's weights, mapped once (a folder of its own beside the fuzzed config). */
     private static final SafetensorsModel WEIGHTS = tinyWeights();
 
+    @DictionaryFile(resourcePath = "fuzz-dictionaries/config-json.dict")
     @FuzzTest(maxDuration = "2h", maxExecutions = 1_000_000)
     @Timeout(value = 10, unit = TimeUnit.SECONDS)
     void configJson(byte[] data) throws IOException {

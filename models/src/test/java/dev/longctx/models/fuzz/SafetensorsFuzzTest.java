@@ -1,5 +1,6 @@
 package dev.longctx.models.fuzz;
 
+import com.code_intelligence.jazzer.junit.DictionaryFile;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.longctx.models.Model;
 import dev.longctx.models.ModelFormatException;
@@ -31,6 +32,7 @@ class SafetensorsFuzzTest {
     static final String SHARD2 = "model-00002-of-00002.safetensors";
 
     /** One {@code model.safetensors}: header and every tensor read, then the folder opened as a model. */
+    @DictionaryFile(resourcePath = "fuzz-dictionaries/safetensors.dict")
     @FuzzTest(maxDuration = "2h", maxExecutions = 1_000_000)
     @Timeout(value = 10, unit = TimeUnit.SECONDS)
     void safetensorsFile(byte[] data) throws IOException {
@@ -55,6 +57,7 @@ class SafetensorsFuzzTest {
      * leaves the later parts empty), written as {@link #SHARD1} and {@link #SHARD2} beside the
      * index; then {@link SafetensorsModel#open} and, if that succeeds, {@link Model#open}.
      */
+    @DictionaryFile(resourcePath = "fuzz-dictionaries/safetensors.dict")
     @FuzzTest(maxDuration = "2h", maxExecutions = 1_000_000)
     @Timeout(value = 10, unit = TimeUnit.SECONDS)
     void safetensorsIndex(byte[] data) throws IOException {

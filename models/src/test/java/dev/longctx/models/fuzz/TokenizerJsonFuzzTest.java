@@ -1,5 +1,6 @@
 package dev.longctx.models.fuzz;
 
+import com.code_intelligence.jazzer.junit.DictionaryFile;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.longctx.models.ModelFormatException;
 import dev.longctx.models.tokenizer.BpeTokenizer;
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.Timeout;
  * as a normal test; with it, it fuzzes (see docs/reliability.md).
  */
 class TokenizerJsonFuzzTest {
+    @DictionaryFile(resourcePath = "fuzz-dictionaries/tokenizer-json.dict")
     @FuzzTest(maxDuration = "2h", maxExecutions = 1_000_000)
     @Timeout(value = 10, unit = TimeUnit.SECONDS)
     void tokenizerJson(byte[] data) throws IOException {
