@@ -19,6 +19,8 @@ module dev.longctx.bench {
     requires info.picocli;
     requires org.knowm.xchart;
     requires java.desktop;
+    requires jdk.management; // allocation counters (the decode allocation check)
+    requires jdk.jfr; // compilation events (the compiled-kernels check)
     requires com.fasterxml.jackson.databind;
 
     exports dev.longctx.bench;

@@ -12,6 +12,8 @@ module dev.longctx.core {
 
     exports dev.longctx.core.tensor;
     exports dev.longctx.core.kernels;
+    // One top-k rule (NaN ranks highest, ties to the lower index) for every selecting strategy.
+    exports dev.longctx.core.select to dev.longctx.attention, dev.longctx.kvcache, dev.longctx.models, dev.longctx.bench;
     // The unchecked kernel layer (it trusts its arguments; TensorOps is the checked public face),
     // the block codecs and the provider choice: for our own modules only.
     exports dev.longctx.core.kernels.spi to dev.longctx.attention, dev.longctx.kvcache, dev.longctx.models, dev.longctx.cli,

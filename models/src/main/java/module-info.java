@@ -7,7 +7,6 @@ module dev.longctx.models {
     requires transitive dev.longctx.kvcache;
     requires com.fasterxml.jackson.databind;
     requires org.slf4j;
-    requires jinjava;
     exports dev.longctx.models;
     exports dev.longctx.models.gguf;
     exports dev.longctx.models.safetensors;

@@ -39,7 +39,9 @@ public record AttentionProblem(float[] queries, int queryOffset, int queryRows, 
             throw new IllegalArgumentException("attention: no KV views (expected one per KV head)");
         }
         for (int i = 0; i < kv.length; i++) {
-            Objects.requireNonNull(kv[i], "kv[" + i + "]");
+            if (kv[i] == null) { // not requireNonNull(x, "kv[" + i + "]"): that message was built on every call
+                throw new NullPointerException("kv[" + i + "]");
+            }
         }
         int d = kv[0].headDim();
         DType t = kv[0].dtype();

@@ -575,80 +575,16 @@ public final class MInferenceEstimators {
     // ---------------------------------------------------------------- shared helpers
 
     /**
-     * Indices of the {@code k} largest positive scores (NaN, zero and negative scores are never
-     * picked), increasing; ties go to the lower index. O(n log k) with a binary heap.
+     * Indices of the {@code k} highest positive scores, increasing ({@link dev.longctx.core.select.TopK}'s rule: ties go to
+     * the lower index); NaN, zero and negative scores are never picked.
      */
     static int[] topK(double[] score, int k) {
-        return select(score, k, false);
+        return dev.longctx.core.select.TopK.indices(score, k, s -> s > 0); // (TopK here is the estimator)
     }
 
     /** As {@link #topK} but any score above -infinity is a candidate (pooled dot products may be negative). */
     static int[] topKAll(double[] score, int k) {
-        return select(score, k, true);
-    }
-
-    private static int[] select(double[] score, int k, boolean allowNonPositive) {
-        if (k <= 0) {
-            return new int[0];
-        }
-        int[] heap = new int[k]; // min-heap by (score, then higher index is worse)
-        int size = 0;
-        for (int i = 0; i < score.length; i++) {
-            double s = score[i];
-            if (Double.isNaN(s) || s == Double.NEGATIVE_INFINITY || (!allowNonPositive && s <= 0)) {
-                continue;
-            }
-            if (size < k) {
-                heap[size] = i;
-                siftUp(heap, size++, score);
-            } else if (worse(heap[0], i, score)) {
-                heap[0] = i;
-                siftDown(heap, size, score);
-            }
-        }
-        int[] out = Arrays.copyOf(heap, size);
-        Arrays.sort(out);
-        return out;
-    }
-
-    /** Whether candidate a ranks below candidate b: lower score, or equal score and higher index. */
-    private static boolean worse(int a, int b, double[] score) {
-        return score[a] < score[b] || (score[a] == score[b] && a > b);
-    }
-
-    private static void siftUp(int[] heap, int i, double[] score) {
-        while (i > 0) {
-            int parent = (i - 1) / 2;
-            if (!worse(heap[i], heap[parent], score)) {
-                return;
-            }
-            int t = heap[i];
-            heap[i] = heap[parent];
-            heap[parent] = t;
-            i = parent;
-        }
-    }
-
-    private static void siftDown(int[] heap, int size, double[] score) {
-        int i = 0;
-        while (true) {
-            int l = 2 * i + 1;
-            int r = l + 1;
-            int w = i;
-            if (l < size && worse(heap[l], heap[w], score)) {
-                w = l;
-            }
-            if (r < size && worse(heap[r], heap[w], score)) {
-                w = r;
-            }
-            if (w == i) {
-                return;
-            }
-            int t = heap[i];
-            heap[i] = heap[w];
-            heap[w] = t;
-            i = w;
-        }
+        return dev.longctx.core.select.TopK.indices(score, k, s -> s > Double.NEGATIVE_INFINITY);
     }
 
     private static int ceilDiv(int a, int b) {

@@ -1,5 +1,6 @@
 package dev.longctx.attention;
 
+import dev.longctx.core.select.TopK;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.kernels.spi.VectorKernels;
 import java.util.Arrays;
@@ -286,7 +287,7 @@ public final class QuestAttention extends SelectedAttention {
                     score[c] = j == 0 ? v : Math.max(score[c], v);
                 }
             }
-            markTop(score, nc, (int) remaining, scratch, ws.chosen);
+            TopK.mark(score, nc, (int) remaining, ws.rank = TopK.scratch(ws.rank, nc), ws.chosen);
             for (int c = ws.chosen.nextSetBit(0); c >= 0; c = ws.chosen.nextSetBit(c + 1)) {
                 keep[cand[c]] = true;
             }

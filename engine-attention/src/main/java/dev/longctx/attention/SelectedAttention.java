@@ -1,5 +1,6 @@
 package dev.longctx.attention;
 
+import dev.longctx.core.select.TopK;
 import dev.longctx.core.kernels.TensorOps;
 import java.util.Arrays;
 import java.util.BitSet;
@@ -178,83 +179,6 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
         }
     }
 
-    /**
-     * Marks in {@code chosen} (cleared first) the {@code k} of the {@code n} scores that rank
-     * highest; ties are broken towards the lower index, so the choice is deterministic. NaN ranks
-     * as +infinity (a score that cannot be computed is treated as unbounded, never as negligible).
-     * Expected O(n): a quickselect finds the k-th largest score, then one pass marks.
-     */
-    static void markTop(float[] score, int n, int k, float[] scratch, BitSet chosen) {
-        chosen.clear();
-        if (k <= 0) {
-            return;
-        }
-        if (k >= n) {
-            chosen.set(0, n);
-            return;
-        }
-        for (int i = 0; i < n; i++) {
-            scratch[i] = rankable(score[i]);
-        }
-        float t = kthSmallest(scratch, n, n - k);
-        int above = 0;
-        for (int i = 0; i < n; i++) {
-            if (rankable(score[i]) > t) {
-                chosen.set(i);
-                above++;
-            }
-        }
-        for (int i = 0, ties = k - above; i < n && ties > 0; i++) {
-            if (rankable(score[i]) == t) {
-                chosen.set(i);
-                ties--;
-            }
-        }
-    }
-
-    private static float rankable(float s) {
-        return s != s ? Float.POSITIVE_INFINITY : s;
-    }
-
-    /** Hoare's selection: the element of rank {@code target} (0-based, ascending); reorders {@code a}. */
-    static float kthSmallest(float[] a, int n, int target) {
-        int lo = 0;
-        int hi = n - 1;
-        while (lo < hi) {
-            int mid = (lo + hi) >>> 1;
-            // Median of three keeps sorted and reverse-sorted inputs (scores by position) linear.
-            float x = a[lo];
-            float y = a[mid];
-            float z = a[hi];
-            float pivot = Math.max(Math.min(x, y), Math.min(Math.max(x, y), z));
-            int i = lo;
-            int j = hi;
-            while (i <= j) {
-                while (a[i] < pivot) {
-                    i++;
-                }
-                while (a[j] > pivot) {
-                    j--;
-                }
-                if (i <= j) {
-                    float tmp = a[i];
-                    a[i] = a[j];
-                    a[j] = tmp;
-                    i++;
-                    j--;
-                }
-            }
-            if (target <= j) {
-                hi = j;
-            } else if (target >= i) {
-                lo = i;
-            } else {
-                return a[target]; // between the two halves: equal to the pivot
-            }
-        }
-        return a[target];
-    }
-
     static float[] grow(float[] a, int n) {
         return a.length >= n ? a : new float[Math.max(n, a.length * 2)];
     }
@@ -281,6 +205,8 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
         float[] bounds = new float[0];
         float[] score = new float[0];
         float[] scratch = new float[0];
+        /** Top-k's scratch ({@link TopK#scratch}). */
+        double[] rank = new double[0];
         float[] page = new float[0];
         float[] min = new float[0];
         float[] max = new float[0];

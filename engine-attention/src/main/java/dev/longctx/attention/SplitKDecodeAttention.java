@@ -43,6 +43,7 @@ public final class SplitKDecodeAttention implements AttentionKernel {
     private final TensorOps ops;
     private final TiledAttention fallback;
     private final ThreadLocal<OnlineSoftmaxTile> tiles;
+    private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
 
     /** A kernel running on the given kernels and pool. */
     public SplitKDecodeAttention(TensorOps ops) {
@@ -61,19 +62,30 @@ public final class SplitKDecodeAttention implements AttentionKernel {
         return Math.min(MAX_UNITS, totalPages / MIN_UNIT_PAGES);
     }
 
-    /** A contiguous run of one head's pages. */
-    private record Segment(int kvHead, int pageFrom, int pageTo) {
+    /** The segments of the stream-K cut, in (head, page) order, each {head, pageFrom, pageTo}. */
+    static List<int[]> cut(int[] pagesPerHead, int units) {
+        int[][] segs = new int[3][units + pagesPerHead.length];
+        int n = cut(pagesPerHead, pagesPerHead.length, units, segs[0], segs[1], segs[2]);
+        List<int[]> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            out.add(new int[] {segs[0][i], segs[1][i], segs[2][i]});
+        }
+        return out;
     }
 
-    /** The segments of the stream-K cut, in (head, page) order. */
-    static List<int[]> cut(int[] pagesPerHead, int units) {
+    /**
+     * The stream-K cut of the first {@code heads} entries of {@code pagesPerHead} into {@code units}
+     * work units, written as segments (a unit that crosses a head boundary becomes one segment per
+     * head) into the arrays, which hold at least {@code units + heads} entries. Returns the count.
+     */
+    static int cut(int[] pagesPerHead, int heads, int units, int[] segHead, int[] segFrom, int[] segTo) {
         long total = 0;
-        for (int n : pagesPerHead) {
-            total += n;
+        for (int h = 0; h < heads; h++) {
+            total += pagesPerHead[h];
         }
-        List<int[]> out = new ArrayList<>();
+        int n = 0;
         if (total == 0) {
-            return out;
+            return 0;
         }
         long unit = Math.max(1, (total + units - 1) / units);
         int head = 0;
@@ -87,11 +99,83 @@ public final class SplitKDecodeAttention implements AttentionKernel {
                     head++;
                 }
                 long segEnd = Math.min(end, headStart + pagesPerHead[head]);
-                out.add(new int[] {head, (int) (pos - headStart), (int) (segEnd - headStart)});
+                segHead[n] = head;
+                segFrom[n] = (int) (pos - headStart);
+                segTo[n] = (int) (segEnd - headStart);
+                n++;
                 pos = segEnd;
             }
         }
-        return out;
+        return n;
+    }
+
+    /**
+     * What one call needs besides the tiles, kept per calling thread and grown as needed, so a
+     * decode step allocates nothing here. It is also the pool task: the fields are written by the
+     * calling thread before {@code parallelFor} publishes them to the workers; each task writes
+     * only its own segment's rows.
+     */
+    private final class Scratch implements java.util.function.IntConsumer {
+        int[] pagesPerHead = new int[0];
+        int[] segHead = new int[0];
+        int[] segFrom = new int[0];
+        int[] segTo = new int[0];
+        float[][] segOut = new float[0][];
+        float[][] segLse = new float[0][];
+        float[][] headOut = new float[0][];
+        float[][] headLse = new float[0][];
+        /** The call in flight; cleared after it so no problem is kept alive. */
+        AttentionProblem problem;
+        AttentionObserver observer;
+        int lq;
+        int rows;
+        int d;
+        boolean observing;
+        boolean busy;
+
+        void size(int hkv, int segments, int rows, int d) {
+            if (pagesPerHead.length < hkv) {
+                pagesPerHead = new int[hkv];
+            }
+            if (segHead.length < segments) {
+                segHead = new int[segments];
+                segFrom = new int[segments];
+                segTo = new int[segments];
+            }
+            segOut = grow(segOut, segments, rows * d);
+            segLse = grow(segLse, segments, rows);
+            headOut = grow(headOut, hkv, rows * d);
+            headLse = grow(headLse, hkv, rows);
+        }
+
+        private static float[][] grow(float[][] a, int count, int length) {
+            float[][] out = a.length >= count ? a : Arrays.copyOf(a, count);
+            for (int i = 0; i < count; i++) {
+                if (out[i] == null || out[i].length < length) {
+                    out[i] = new float[length];
+                }
+            }
+            return out;
+        }
+
+        @Override
+        public void accept(int i) {
+            OnlineSoftmaxTile tile = tiles.get();
+            tile.reset(problem, segHead[i], 0, lq);
+            int to = segTo[i];
+            if (observing) {
+                for (int page = segFrom[i]; page < to; page++) {
+                    tile.observe(page, headLse[segHead[i]], observer);
+                }
+                return;
+            }
+            for (int page = segFrom[i]; page < to; page++) {
+                tile.accumulate(page, page + 1 < to ? page + 1 : -1);
+            }
+            tile.finish();
+            System.arraycopy(tile.output(), 0, segOut[i], 0, rows * d);
+            System.arraycopy(tile.lse(), 0, segLse[i], 0, rows);
+        }
     }
 
     @Override
@@ -108,11 +192,9 @@ public final class SplitKDecodeAttention implements AttentionKernel {
         }
         int d = p.headDim();
         int hkv = p.kvHeads();
-        int[] pagesPerHead = new int[hkv];
         int totalPages = 0;
         for (int h = 0; h < hkv; h++) {
-            pagesPerHead[h] = p.kv()[h].pageCount();
-            totalPages += pagesPerHead[h];
+            totalPages += p.kv()[h].pageCount();
         }
         int units = units(totalPages);
         if (units < 2) {
@@ -120,30 +202,44 @@ public final class SplitKDecodeAttention implements AttentionKernel {
             fallback.attend(p, out, lse, observer);
             return;
         }
-        List<Segment> segments = cut(pagesPerHead, units).stream().map(s -> new Segment(s[0], s[1], s[2])).toList();
-        float[][] segOut = new float[segments.size()][];
-        float[][] segLse = new float[segments.size()][];
-        ops.pool().parallelFor(segments.size(), i -> {
-            Segment s = segments.get(i);
-            OnlineSoftmaxTile tile = tiles.get();
-            tile.reset(p, s.kvHead(), 0, lq);
-            for (int page = s.pageFrom(); page < s.pageTo(); page++) {
-                tile.accumulate(page, page + 1 < s.pageTo() ? page + 1 : -1);
-            }
-            tile.finish();
-            segOut[i] = Arrays.copyOf(tile.output(), rows * d);
-            segLse[i] = Arrays.copyOf(tile.lse(), rows);
-        });
-        // Merge each head's segments in page order; heads without pages stay empty.
-        float[][] headOut = new float[hkv][rows * d];
-        float[][] headLse = new float[hkv][rows];
-        for (float[] l : headLse) {
-            Arrays.fill(l, Float.NEGATIVE_INFINITY);
+        Scratch sc = scratch.get();
+        if (sc.busy) { // re-entered on this thread (a kernel inside a kernel): a scratch of its own
+            sc = new Scratch();
         }
-        for (int i = 0; i < segments.size(); i++) {
-            int h = segments.get(i).kvHead();
+        sc.busy = true;
+        try {
+            attend(sc, p, out, lse, observer, lq, rows, d, hkv, units);
+        } finally {
+            sc.problem = null;
+            sc.observer = null;
+            sc.busy = false;
+        }
+    }
+
+    private void attend(Scratch sc, AttentionProblem p, float[] out, float[] lse, AttentionObserver observer, int lq, int rows,
+                        int d, int hkv, int units) {
+        sc.size(hkv, units + hkv, rows, d);
+        for (int h = 0; h < hkv; h++) {
+            sc.pagesPerHead[h] = p.kv()[h].pageCount();
+        }
+        int segments = cut(sc.pagesPerHead, hkv, units, sc.segHead, sc.segFrom, sc.segTo);
+        sc.problem = p;
+        sc.lq = lq;
+        sc.rows = rows;
+        sc.d = d;
+        sc.observing = false;
+        ops.pool().parallelFor(segments, sc);
+        // Merge each head's segments in page order; heads without pages stay empty.
+        for (int h = 0; h < hkv; h++) {
+            Arrays.fill(sc.headOut[h], 0, rows * d, 0f);
+            Arrays.fill(sc.headLse[h], 0, rows, Float.NEGATIVE_INFINITY);
+        }
+        for (int i = 0; i < segments; i++) {
+            int h = sc.segHead[i];
+            float[] ho = sc.headOut[h];
+            float[] hl = sc.headLse[h];
             for (int r = 0; r < rows; r++) {
-                headLse[h][r] = PartialState.merge(headOut[h], r * d, headLse[h][r], segOut[i], r * d, segLse[i][r], d);
+                hl[r] = PartialState.merge(ho, r * d, hl[r], sc.segOut[i], r * d, sc.segLse[i][r], d);
             }
         }
         int g = p.groupSize();
@@ -151,21 +247,16 @@ public final class SplitKDecodeAttention implements AttentionKernel {
             for (int r = 0; r < rows; r++) {
                 int token = r / g;
                 int qh = h * g + r % g;
-                System.arraycopy(headOut[h], r * d, out, (token * p.queryHeads() + qh) * d, d);
+                System.arraycopy(sc.headOut[h], r * d, out, (token * p.queryHeads() + qh) * d, d);
                 if (lse != null) {
-                    lse[token * p.queryHeads() + qh] = headLse[h][r];
+                    lse[token * p.queryHeads() + qh] = sc.headLse[h][r];
                 }
             }
         }
         if (observer != null) {
-            ops.pool().parallelFor(segments.size(), i -> {
-                Segment s = segments.get(i);
-                OnlineSoftmaxTile tile = tiles.get();
-                tile.reset(p, s.kvHead(), 0, lq);
-                for (int page = s.pageFrom(); page < s.pageTo(); page++) {
-                    tile.observe(page, headLse[s.kvHead()], observer);
-                }
-            });
+            sc.observer = observer;
+            sc.observing = true;
+            ops.pool().parallelFor(segments, sc);
         }
     }
 }

@@ -45,6 +45,7 @@ public final class TiledAttention implements AttentionKernel {
 
     private final TensorOps ops;
     private final ThreadLocal<OnlineSoftmaxTile> tiles;
+    private final ThreadLocal<Task> task = ThreadLocal.withInitial(Task::new);
 
     /** A kernel running on the given kernels and pool. */
     public TiledAttention(TensorOps ops) {
@@ -66,8 +67,45 @@ public final class TiledAttention implements AttentionKernel {
         }
         int bq = tileTokens(p.groupSize());
         int blocks = (lq + bq - 1) / bq;
-        int tasks = p.kvHeads() * blocks;
-        ops.pool().parallelFor(tasks, t -> {
+        Task task = this.task.get();
+        if (task.busy) { // re-entered on this thread: a task of its own
+            task = new Task();
+        }
+        task.busy = true;
+        task.p = p;
+        task.out = out;
+        task.lse = lse;
+        task.observer = observer;
+        task.bq = bq;
+        task.blocks = blocks;
+        try {
+            ops.pool().parallelFor(p.kvHeads() * blocks, task);
+        } finally {
+            task.p = null;
+            task.out = null;
+            task.lse = null;
+            task.observer = null;
+            task.busy = false;
+        }
+    }
+
+    /**
+     * The pool task of one call: (KV head, query block) pairs. Kept per calling thread and reused,
+     * so that a decode step on a short cache (which comes here) allocates no lambda; the fields are
+     * written by the caller before {@code parallelFor} publishes them, and cleared after.
+     */
+    private final class Task implements java.util.function.IntConsumer {
+        AttentionProblem p;
+        float[] out;
+        float[] lse;
+        AttentionObserver observer;
+        int bq;
+        int blocks;
+        boolean busy;
+
+        @Override
+        public void accept(int t) {
+            int lq = p.queryRows();
             int kh = t / blocks;
             int i0 = (t % blocks) * bq;
             int i1 = Math.min(lq, i0 + bq);
@@ -86,6 +124,6 @@ public final class TiledAttention implements AttentionKernel {
                     tile.observe(page, rowLse, observer);
                 }
             }
-        });
+        }
     }
 }

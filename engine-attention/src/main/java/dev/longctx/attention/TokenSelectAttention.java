@@ -1,5 +1,6 @@
 package dev.longctx.attention;
 
+import dev.longctx.core.select.TopK;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.kernels.spi.VectorKernels;
 import java.util.BitSet;
@@ -149,7 +150,7 @@ public final class TokenSelectAttention extends SelectedAttention {
                     keys.set(cand[c]);
                 }
             }
-            markTop(votes, nc, remaining, scratch, ws.chosen);
+            TopK.mark(votes, nc, remaining, ws.rank = TopK.scratch(ws.rank, nc), ws.chosen);
             for (int c = ws.chosen.nextSetBit(0); c >= 0; c = ws.chosen.nextSetBit(c + 1)) {
                 keys.set(cand[c]);
             }

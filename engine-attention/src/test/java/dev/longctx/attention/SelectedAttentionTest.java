@@ -443,7 +443,7 @@ class SelectedAttentionTest {
             }
             int k = r.nextInt(n + 2);
             BitSet chosen = new BitSet();
-            SelectedAttention.markTop(s, n, k, new float[n], chosen);
+            dev.longctx.core.select.TopK.mark(s, n, k, new double[2 * n], chosen);
             assertEquals(Math.min(k, n), chosen.cardinality());
             // Every chosen score ranks at least as high as every unchosen one (NaN as +infinity).
             float minChosen = Float.POSITIVE_INFINITY;

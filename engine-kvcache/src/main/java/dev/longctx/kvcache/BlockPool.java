@@ -2,9 +2,7 @@ package dev.longctx.kvcache;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -48,11 +46,15 @@ public final class BlockPool implements AutoCloseable {
     /** Slab source: huge-page-advised mappings owned by {@link #arena} on Linux, else the arena itself. */
     private final SlabMemory slabs = new SlabMemory(arena);
     private final ReentrantLock lock = new ReentrantLock();
-    private final List<MemorySegment> data = new ArrayList<>();
-    /** Keys and values halves of each page, sliced once (slicing per access allocated on the hot path). */
-    private final List<MemorySegment> keySegments = new ArrayList<>();
-    private final List<MemorySegment> valueSegments = new ArrayList<>();
-    private final List<PageMeta> metas = new ArrayList<>();
+    /**
+     * The committed pages: keys and values halves (sliced once: slicing per access allocated on the
+     * hot path) and metadata, by page id. Sequences on other threads read it without the lock, so it
+     * is never mutated once published: {@link #grow()} (under the lock) builds larger arrays and
+     * publishes a new snapshot through this volatile field. A thread that holds a page id got it
+     * from {@link #allocate} (under the lock, after the snapshot that holds the page was published)
+     * or from a block table handed over safely, so its read of the snapshot sees the page.
+     */
+    private volatile Pages pages = new Pages(new MemorySegment[0], new MemorySegment[0], new PageMeta[0], 0);
     private int[] refCounts = new int[0];
     private int[] freeList = new int[0];
     /** Index of each free page in {@link #freeList}, -1 for pages in use (O(1) removal of a given page). */
@@ -70,6 +72,10 @@ public final class BlockPool implements AutoCloseable {
     private int[] streamFreeCount = new int[0];
     private boolean[] stacked = new boolean[0];
     private boolean closed;
+
+    /** An immutable snapshot of the committed pages; entries past {@code count} are unused. */
+    private record Pages(MemorySegment[] keys, MemorySegment[] values, PageMeta[] metas, int count) {
+    }
 
     /**
      * A pool for pages of {@code layout} within {@code budgetBytes} (page data plus its metadata).
@@ -133,13 +139,13 @@ public final class BlockPool implements AutoCloseable {
             int next = streamNext[stream];
             int own;
             int page;
-            if (next > 0 && next < data.size() && next % SLAB_PAGES != 0 && freeIndex[next] >= 0) {
+            if (next > 0 && next < pages.count() && next % SLAB_PAGES != 0 && freeIndex[next] >= 0) {
                 page = next;
             } else if ((own = popOwnFree(stream)) >= 0) {
                 // A page this stream freed: an evicting policy (a ring of pages per head) keeps
                 // reusing its own region instead of scattering over everyone's.
                 page = own;
-            } else if (data.size() < maxPages) {
+            } else if (pages.count() < maxPages) {
                 page = grow();
             } else if (freeCount > 0) {
                 page = freeList[freeCount - 1];
@@ -150,7 +156,7 @@ public final class BlockPool implements AutoCloseable {
             owner[page] = stream;
             streamNext[stream] = page + 1;
             refCounts[page] = 1;
-            metas.get(page).reset();
+            pages.metas()[page].reset();
             return page;
         } finally {
             lock.unlock();
@@ -202,7 +208,8 @@ public final class BlockPool implements AutoCloseable {
 
     /** Commits a new slab of free pages (its first page id is returned); the budget must allow one more page. */
     private int grow() {
-        int have = data.size();
+        Pages old = pages;
+        int have = old.count();
         int n = Math.min(SLAB_PAGES, maxPages - have);
         long pageData = layout.pageDataBytes();
         MemorySegment slab = slabs.allocate(pageData * n, (long) (maxPages - have) * pageData);
@@ -213,13 +220,18 @@ public final class BlockPool implements AutoCloseable {
         Arrays.fill(owner, have, have + n, -1);
         stacked = Arrays.copyOf(stacked, have + n);
         long half = pageData / 2;
+        int capacity = old.keys().length >= have + n ? old.keys().length
+                : (int) Math.min(maxPages, Math.max(have + n, 2L * old.keys().length));
+        MemorySegment[] keys = Arrays.copyOf(old.keys(), capacity);
+        MemorySegment[] values = Arrays.copyOf(old.values(), capacity);
+        PageMeta[] metas = Arrays.copyOf(old.metas(), capacity);
         for (int i = 0; i < n; i++) {
             MemorySegment page = slab.asSlice(pageData * i, pageData);
-            data.add(page);
-            keySegments.add(page.asSlice(0, half));
-            valueSegments.add(page.asSlice(half, half));
-            metas.add(new PageMeta(layout.pageSize()));
+            keys[have + i] = page.asSlice(0, half);
+            values[have + i] = page.asSlice(half, half);
+            metas[have + i] = new PageMeta(layout.pageSize());
         }
+        pages = new Pages(keys, values, metas, have + n); // published: readers without the lock see whole pages
         // Pushed in reverse so that a pop hands out the lowest new id first.
         for (int i = n - 1; i >= 0; i--) {
             pushFree(have + i);
@@ -263,23 +275,23 @@ public final class BlockPool implements AutoCloseable {
 
     /** Keys of a page: pageSize rows. */
     MemorySegment keys(int page) {
-        return keySegments.get(page);
+        return pages.keys()[page];
     }
 
     /** Values of a page: pageSize rows. */
     MemorySegment values(int page) {
-        return valueSegments.get(page);
+        return pages.values()[page];
     }
 
     PageMeta meta(int page) {
-        return metas.get(page);
+        return pages.metas()[page];
     }
 
     /** A consistent snapshot for monitoring. */
     public PoolStats stats() {
         lock.lock();
         try {
-            int allocated = data.size();
+            int allocated = pages.count();
             long per = pageBytes(layout);
             return new PoolStats(budgetBytes, maxPages, allocated, freeCount, allocated - freeCount,
                     (long) (allocated - freeCount) * per, (long) allocated * layout.pageDataBytes());
@@ -311,7 +323,7 @@ public final class BlockPool implements AutoCloseable {
 
     private void checkLive(int page) {
         checkOpen();
-        if (page < 0 || page >= data.size() || refCounts[page] <= 0) {
+        if (page < 0 || page >= pages.count() || refCounts[page] <= 0) {
             throw new IllegalStateException("page " + page + " is not in use (pool invariant broken)");
         }
     }

@@ -1,5 +1,6 @@
 package dev.longctx.kvcache;
 
+import dev.longctx.core.select.TopK;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -61,7 +62,7 @@ public final class HeadProfile {
 
     /**
      * A profile from scores: the top {@code fraction} of all heads by score are retrieval heads
-     * (ties broken by lower layer, then lower head).
+     * ({@link TopK}'s rule: ties broken by lower layer, then lower head; a NaN score ranks highest).
      */
     public static HeadProfile byFraction(float[][] scores, double fraction) {
         checkScores(scores);
@@ -70,21 +71,14 @@ public final class HeadProfile {
         }
         int l = scores.length;
         int h = scores[0].length;
-        Integer[] order = new Integer[l * h];
-        for (int i = 0; i < order.length; i++) {
-            order[i] = i;
+        float[] flat = new float[l * h];
+        for (int i = 0; i < flat.length; i++) {
+            flat[i] = scores[i / h][i % h];
         }
-        Arrays.sort(order, (a, b) -> {
-            int c = Float.compare(scores[b / h][b % h], scores[a / h][a % h]);
-            return c != 0 ? c : Integer.compare(a, b);
-        });
-        int keep = (int) Math.round(fraction * order.length);
+        boolean[] retrieval = TopK.flags(flat, flat.length, (int) Math.round(fraction * flat.length));
         Role[][] roles = new Role[l][h];
-        for (Role[] row : roles) {
-            Arrays.fill(row, Role.STREAMING);
-        }
-        for (int i = 0; i < keep; i++) {
-            roles[order[i] / h][order[i] % h] = Role.RETRIEVAL;
+        for (int i = 0; i < flat.length; i++) {
+            roles[i / h][i % h] = retrieval[i] ? Role.RETRIEVAL : Role.STREAMING;
         }
         return new HeadProfile(copy(scores), roles);
     }

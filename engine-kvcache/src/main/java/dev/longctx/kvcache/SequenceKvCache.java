@@ -35,6 +35,10 @@ public final class SequenceKvCache implements AutoCloseable {
     /** [layer][head] what kernels read per page, contiguous, kept equal to the tables' pages. */
     private final PageSummaries[][] summaries;
     private final float[] decoded;
+    /** The page each head's next token goes into, reserved by {@link #append} before anything is written. */
+    private final int[] appendPages;
+    /** [layer] the views of every KV head, made on first use (they read the tables live). */
+    private final KvView[][] views;
     /** The provider's kernels: the write path encodes and decodes with them (bit-exact with the reference). */
     private final VectorKernels kernels = KernelProvider.get();
     private boolean closed;
@@ -57,6 +61,8 @@ public final class SequenceKvCache implements AutoCloseable {
             Arrays.fill(row, Long.MIN_VALUE);
         }
         decoded = new float[layout.headDim()];
+        appendPages = new int[h];
+        views = new KvView[l][];
     }
 
     /** An empty cache drawing pages from {@code pool}. */
@@ -77,17 +83,32 @@ public final class SequenceKvCache implements AutoCloseable {
      * @throws KvCacheFullException when the pool's budget has no page left (nothing is written)
      */
     public void append(int layer, float[] keys, float[] values, long position) {
-        int d = layout.headDim();
-        int need = layout.kvHeads() * d;
+        int need = layout.kvHeads() * layout.headDim();
         if (keys == null || values == null || keys.length != need || values.length != need) {
             throw new IllegalArgumentException("KV append: keys and values must be [kvHeads=" + layout.kvHeads()
-                    + "][headDim=" + d + "] = " + need + " floats, got " + (keys == null ? "null" : keys.length)
+                    + "][headDim=" + layout.headDim() + "] = " + need + " floats, got " + (keys == null ? "null" : keys.length)
                     + " and " + (values == null ? "null" : values.length));
+        }
+        append(layer, keys, 0, values, 0, position);
+    }
+
+    /**
+     * As {@link #append(int, float[], float[], long)}, reading the {@code [kvHeads][headDim]} keys
+     * and values from offsets of larger arrays (a chunk's rows), without copying them.
+     */
+    public void append(int layer, float[] keys, int keysOff, float[] values, int valuesOff, long position) {
+        int d = layout.headDim();
+        int need = layout.kvHeads() * d;
+        if (keys == null || values == null || keysOff < 0 || valuesOff < 0 || keysOff > keys.length - need
+                || valuesOff > values.length - need) {
+            throw new IllegalArgumentException("KV append: keys and values need [kvHeads=" + layout.kvHeads() + "][headDim=" + d
+                    + "] = " + need + " floats at offsets " + keysOff + " and " + valuesOff + " of arrays of "
+                    + (keys == null ? "null" : keys.length) + " and " + (values == null ? "null" : values.length));
         }
         checkLayer(layer);
         // Every head's page is reserved before anything is written: if the pool is full, the pages
         // already taken stay in their tables empty (or as private copies), and no token is half-written.
-        int[] pages = new int[layout.kvHeads()];
+        int[] pages = appendPages;
         for (int h = 0; h < layout.kvHeads(); h++) {
             checkPosition(layer, h, position);
         }
@@ -95,7 +116,7 @@ public final class SequenceKvCache implements AutoCloseable {
             pages[h] = writablePage(layer, h);
         }
         for (int h = 0; h < layout.kvHeads(); h++) {
-            write(layer, h, pages[h], keys, h * d, values, h * d, position);
+            write(layer, h, pages[h], keys, keysOff + h * d, values, valuesOff + h * d, position);
         }
     }
 
@@ -135,7 +156,14 @@ public final class SequenceKvCache implements AutoCloseable {
         }
         tables[layer][head][n] = page;
         tableSizes[layer][head] = n + 1;
-        summaries[layer][head].ensureCapacity(n + 1);
+        PageSummaries sum = summaries[layer][head];
+        sum.ensureCapacity(n + 1);
+        // The entry may hold a removed page's summary (compaction shifts entries down): describe the
+        // new, empty page now, not at its first write, which a full pool can prevent (an append
+        // reserves every head's page before it writes; found by KvCachePropertyTest: an empty page
+        // kept a stale count, and pageLength reads the summary).
+        sum.resetBounds(n);
+        sum.refreshPositions(n, pool.meta(page));
         return page;
     }
 
@@ -222,6 +250,12 @@ public final class SequenceKvCache implements AutoCloseable {
             return 0;
         }
         long rb = layout.rowBytes();
+        // Every page the packing writes (the first max(needed, 1)) is made private before anything
+        // moves: copying may find the pool full, and a KvCacheFullException must leave the
+        // sequence as it was (a private copy holds the same tokens), never half-packed.
+        for (int i = 0; i < Math.max(needed, 1); i++) {
+            privatePage(layer, head, i);
+        }
         int dstIndex = 0;
         int dstSlot = 0;
         int dst = -1;
@@ -234,7 +268,7 @@ public final class SequenceKvCache implements AutoCloseable {
                     continue;
                 }
                 if (dst == -1) {
-                    dst = privatePage(layer, head, dstIndex); // may copy a shared page; i >= dstIndex
+                    dst = privatePage(layer, head, dstIndex); // private already (above): allocates nothing
                     if (dstIndex == i) {
                         src = dst;
                         sm = pool.meta(src);
@@ -332,18 +366,29 @@ public final class SequenceKvCache implements AutoCloseable {
         }
         int d = layout.headDim();
         DType t = layout.dtype();
+        // First the pages whose positions change, made private before any is rewritten: copying may
+        // find the pool full, and a KvCacheFullException must leave the sequence as it was.
+        int n = tableSizes[layer][head];
+        boolean[] moving = new boolean[n];
         long next = first;
-        for (int i = 0; i < tableSizes[layer][head]; i++) {
-            int page = tables[layer][head][i];
-            PageMeta m = pool.meta(page);
-            boolean moves = false;
-            long probe = next;
+        for (int i = 0; i < n; i++) {
+            PageMeta m = pool.meta(tables[layer][head][i]);
             for (int slot = 0; slot < m.count; slot++) {
-                if (m.valid[slot] && m.positions[slot] != probe++) {
-                    moves = true;
+                if (m.valid[slot] && m.positions[slot] != next++) {
+                    moving[i] = true;
                 }
             }
-            if (!moves) {
+        }
+        for (int i = 0; i < n; i++) {
+            if (moving[i]) {
+                privatePage(layer, head, i);
+            }
+        }
+        next = first;
+        for (int i = 0; i < n; i++) {
+            int page = tables[layer][head][i];
+            PageMeta m = pool.meta(page);
+            if (!moving[i]) {
                 for (int slot = 0; slot < m.count; slot++) {
                     if (m.valid[slot]) {
                         next++;
@@ -351,8 +396,6 @@ public final class SequenceKvCache implements AutoCloseable {
                 }
                 continue;
             }
-            page = privatePage(layer, head, i);
-            m = pool.meta(page);
             MemorySegment ks = pool.keys(page);
             PageSummaries sum = summaries[layer][head];
             sum.resetBounds(i);
@@ -472,11 +515,30 @@ public final class SequenceKvCache implements AutoCloseable {
 
     /** Views of every KV head of a layer, in head order. */
     public KvView[] views(int layer) {
-        KvView[] out = new KvView[layout.kvHeads()];
-        for (int h = 0; h < out.length; h++) {
-            out[h] = view(layer, h);
+        return viewsOf(layer).clone();
+    }
+
+    private KvView[] viewsOf(int layer) {
+        checkOpen();
+        checkLayer(layer);
+        KvView[] made = views[layer];
+        if (made == null) {
+            made = new KvView[layout.kvHeads()];
+            for (int h = 0; h < made.length; h++) {
+                made[h] = view(layer, h);
+            }
+            views[layer] = made;
         }
-        return out;
+        return made;
+    }
+
+    /**
+     * The views of every KV head of a layer, the same array on every call (the views read the
+     * tables live, so they stay current): for the decoder's hot path, which must not allocate.
+     * Callers must not modify the array.
+     */
+    public KvView[] sharedViews(int layer) {
+        return viewsOf(layer);
     }
 
     /** Cached slots (valid or evicted) of one layer and head. */

@@ -1,5 +1,6 @@
 package dev.longctx.kvcache;
 
+import dev.longctx.core.select.TopK;
 import dev.longctx.attention.AttentionObserver;
 import dev.longctx.attention.KvView;
 import java.util.ArrayList;
@@ -96,19 +97,8 @@ public record SnapKvPolicy(int capacity, int window, int kernel, boolean maxPool
                 continue;
             }
             float[] pooled = pool(raw, prefix);
-            Integer[] order = new Integer[prefix];
-            for (int i = 0; i < prefix; i++) {
-                order[i] = i;
-            }
-            // Highest pooled score first; ties keep the earlier token.
-            Arrays.sort(order, (a, b) -> {
-                int c = Float.compare(pooled[b], pooled[a]);
-                return c != 0 ? c : Integer.compare(a, b);
-            });
-            boolean[] kept = new boolean[prefix];
-            for (int i = 0; i < keep; i++) {
-                kept[order[i]] = true;
-            }
+            // Highest pooled score first; ties keep the earlier token (TopK's rule).
+            boolean[] kept = TopK.flags(pooled, prefix, keep);
             // Evict from the back so page indices of earlier slots stay valid when pages are released.
             for (int i = prefix - 1; i >= 0; i--) {
                 if (!kept[i]) {

@@ -53,6 +53,8 @@ public final class TensorOps {
 
     private final VectorKernels kernels;
     private final ComputePool pool;
+    /** Per calling thread: the matvec task reused by every call (a decode step allocates no task objects). */
+    private final ThreadLocal<MatvecTask> tasks = ThreadLocal.withInitial(() -> new MatvecTask(kernels()));
 
     /** Operations with the given kernels and pool. */
     public TensorOps(VectorKernels kernels, ComputePool pool) {
@@ -188,17 +190,12 @@ public final class TensorOps {
         Objects.requireNonNull(w, "w");
         int rows = checkedRows("matvec", w);
         int cols = checkedCols("matvec", w);
-        checkRange("matvec", "x (length = weight columns " + cols + ")", x, xOff, cols);
-        checkRange("matvec", "out (length = weight rows " + rows + ")", out, outOff, rows);
-        var seg = w.segment();
-        long rowBytes = w.rowBytes();
+        checkRange("matvec", "x", "weight columns", cols, x, xOff, cols);
+        checkRange("matvec", "out", "weight rows", rows, out, outOff, rows);
         int perTask = matvecRowsPerTask(rows);
-        int tasks = (rows + perTask - 1) / perTask;
-        pool.parallelFor(tasks, t -> {
-            int from = t * perTask;
-            int to = Math.min(rows, from + perTask);
-            kernels.matvecRows(w.dtype(), seg, rowBytes, cols, from, to, x, xOff, out, outOff);
-        });
+        MatvecTask task = MatvecTask.acquire(this.tasks);
+        task.single(w, rows, cols, perTask, x, xOff, out, outOff);
+        run(task, (rows + perTask - 1) / perTask);
     }
 
     /**
@@ -212,27 +209,28 @@ public final class TensorOps {
         if (ws.length != outs.length) {
             throw new IllegalArgumentException("matvecs: " + ws.length + " weights but " + outs.length + " outputs");
         }
-        int[] firstTask = new int[ws.length + 1];
-        int[] perTask = new int[ws.length];
         for (int i = 0; i < ws.length; i++) {
             int rows = checkedRows("matvecs", ws[i]);
             int cols = checkedCols("matvecs", ws[i]);
-            checkRange("matvecs", "x (length = weight columns " + cols + ")", x, xOff, cols);
-            checkRange("matvecs", "out (length = weight rows " + rows + ")", outs[i], 0, rows);
-            perTask[i] = matvecRowsPerTask(rows);
-            firstTask[i + 1] = firstTask[i] + (rows + perTask[i] - 1) / perTask[i];
+            checkRange("matvecs", "x", "weight columns", cols, x, xOff, cols);
+            checkRange("matvecs", "out", "weight rows", rows, outs[i], 0, rows);
         }
-        pool.parallelFor(firstTask[ws.length], t -> {
-            int i = 0;
-            while (t >= firstTask[i + 1]) {
-                i++;
-            }
-            Tensor w = ws[i];
-            int rows = (int) w.rows();
-            int from = (t - firstTask[i]) * perTask[i];
-            int to = Math.min(rows, from + perTask[i]);
-            kernels.matvecRows(w.dtype(), w.segment(), w.rowBytes(), (int) w.columns(), from, to, x, xOff, outs[i], 0);
-        });
+        MatvecTask task = MatvecTask.acquire(this.tasks);
+        task.start(ws.length, x, xOff);
+        for (int i = 0; i < ws.length; i++) {
+            int rows = (int) ws[i].rows();
+            task.add(i, ws[i], rows, (int) ws[i].columns(), matvecRowsPerTask(rows), outs[i], 0);
+        }
+        run(task, task.firstTask[ws.length]);
+    }
+
+    /** Runs a matvec task over the pool and releases it (its references cleared) even when a task failed. */
+    private void run(MatvecTask task, int tasks) {
+        try {
+            pool.parallelFor(tasks, task);
+        } finally {
+            task.release();
+        }
     }
 
     /**
@@ -257,7 +255,7 @@ public final class TensorOps {
         if (cols < 0) {
             throw new IllegalArgumentException("matmul: negative column count " + cols);
         }
-        checkRange("matmul", "x ([tokens=" + tokens + ", cols=" + cols + "])", x, 0, (long) tokens * cols);
+        checkShape("matmul", "x", "tokens", tokens, "cols", cols, x);
         if (tokens < TRANSPOSE_MIN_TOKENS) {
             return new MatmulInput(x, tokens, cols, null, 0);
         }
@@ -276,7 +274,7 @@ public final class TensorOps {
             throw new IllegalArgumentException("matmul: activations have " + in.cols() + " columns, weight " + w
                     + " has " + cols);
         }
-        checkRange("matmul", "out ([tokens=" + tokens + ", rows=" + rows + "])", out, 0, (long) tokens * rows);
+        checkShape("matmul", "out", "tokens", tokens, "rows", rows, out);
         if (tokens == 0 || rows == 0) {
             return;
         }
@@ -367,11 +365,119 @@ public final class TensorOps {
         return (int) cols;
     }
 
+    /**
+     * {@link #checkRange} for a vector whose length is a named dimension ({@code x (length = weight
+     * columns 8)}); the message is built only when the check fails, so a call allocates nothing.
+     */
+    static void checkRange(String op, String name, String dim, long dimValue, float[] a, int off, long n) {
+        if (a == null || n < 0 || off < 0 || off > a.length - n) {
+            checkRange(op, name + " (length = " + dim + " " + dimValue + ")", a, off, n);
+        }
+    }
+
+    /** {@link #checkRange} from 0 for a {@code [d1][d2]} matrix, named as {@code x ([tokens=2, cols=8])} when it fails. */
+    static void checkShape(String op, String name, String d1, int v1, String d2, int v2, float[] a) {
+        long n = (long) v1 * v2;
+        if (a == null || n < 0 || n > a.length) {
+            checkRange(op, name + " ([" + d1 + "=" + v1 + ", " + d2 + "=" + v2 + "])", a, 0, n);
+        }
+    }
+
     static void checkRange(String op, String name, float[] a, int off, long n) {
-        Objects.requireNonNull(a, () -> op + ": " + name + " is null");
+        if (a == null) { // not requireNonNull with a message supplier: the capturing lambda allocated on every call
+            throw new NullPointerException(op + ": " + name + " is null");
+        }
         if (n < 0 || off < 0 || off > a.length - n) {
             throw new IllegalArgumentException(op + ": " + name + " range [" + off + ", " + (off + n)
                     + ") does not fit an array of length " + a.length);
+        }
+    }
+
+    /**
+     * The row tasks of one or several matvecs over one input (the pool task of {@link #matvec} and
+     * {@link #matvecs}), reused per calling thread: its fields are written by the caller before
+     * {@code parallelFor} publishes them to the workers, and cleared after. A call made while the
+     * thread's task is in use (a matvec inside a pool task on the calling thread) gets a new one.
+     */
+    private static final class MatvecTask implements java.util.function.IntConsumer {
+        private final VectorKernels kernels;
+        private Tensor[] weights = new Tensor[4];
+        private float[][] outs = new float[4][];
+        private int[] outOffs = new int[4];
+        private int[] rowCounts = new int[4];
+        private int[] colCounts = new int[4];
+        private int[] perTask = new int[4];
+        /** firstTask[i] is the first task index of matrix i; firstTask[count] the total. */
+        private int[] firstTask = new int[5];
+        private int count;
+        private float[] x;
+        private int xOff;
+        private boolean busy;
+
+        MatvecTask(VectorKernels kernels) {
+            this.kernels = kernels;
+        }
+
+        static MatvecTask acquire(ThreadLocal<MatvecTask> local) {
+            MatvecTask t = local.get();
+            if (t.busy) {
+                t = new MatvecTask(t.kernels);
+            }
+            t.busy = true;
+            return t;
+        }
+
+        void start(int matrices, float[] x, int xOff) {
+            if (weights.length < matrices) {
+                weights = new Tensor[matrices];
+                outs = new float[matrices][];
+                outOffs = new int[matrices];
+                rowCounts = new int[matrices];
+                colCounts = new int[matrices];
+                perTask = new int[matrices];
+                firstTask = new int[matrices + 1];
+            }
+            this.count = 0;
+            this.x = x;
+            this.xOff = xOff;
+            firstTask[0] = 0;
+        }
+
+        void add(int i, Tensor w, int rows, int cols, int rowsPerTask, float[] out, int outOff) {
+            weights[i] = w;
+            outs[i] = out;
+            outOffs[i] = outOff;
+            rowCounts[i] = rows;
+            colCounts[i] = cols;
+            perTask[i] = rowsPerTask;
+            firstTask[i + 1] = firstTask[i] + (rows + rowsPerTask - 1) / rowsPerTask;
+            count = i + 1;
+        }
+
+        void single(Tensor w, int rows, int cols, int rowsPerTask, float[] x, int xOff, float[] out, int outOff) {
+            start(1, x, xOff);
+            add(0, w, rows, cols, rowsPerTask, out, outOff);
+        }
+
+        @Override
+        public void accept(int t) {
+            int i = 0;
+            while (t >= firstTask[i + 1]) {
+                i++;
+            }
+            Tensor w = weights[i];
+            int from = (t - firstTask[i]) * perTask[i];
+            int to = Math.min(rowCounts[i], from + perTask[i]);
+            kernels.matvecRows(w.dtype(), w.segment(), w.rowBytes(), colCounts[i], from, to, x, xOff, outs[i], outOffs[i]);
+        }
+
+        void release() {
+            for (int i = 0; i < count; i++) {
+                weights[i] = null;
+                outs[i] = null;
+            }
+            x = null;
+            busy = false;
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.longctx.core.parallel;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntConsumer;
@@ -36,6 +37,8 @@ public final class ComputePool implements AutoCloseable {
     private final Thread[] workers;
     private final ReentrantLock submitLock = new ReentrantLock();
     /** The job in flight, or null; published with {@link #epoch}. */
+    /** The one job every parallelFor call reuses; used only under submitLock. */
+    private final Job job = new Job();
     private volatile Job current;
     /** Incremented for every job; workers watch it. */
     private volatile long epoch;
@@ -117,27 +120,44 @@ public final class ComputePool implements AutoCloseable {
             return;
         }
         try {
-            Job job = new Job(tasks, body);
+            Job job = this.job;
+            long gen = epoch + 1;
+            job.start(gen, tasks, body);
             current = job;
-            epoch++;
+            epoch = gen;
             for (Thread w : workers) {
                 LockSupport.unpark(w);
             }
-            job.work();
+            job.work(gen);
             while (job.completed.get() < tasks) {
                 Thread.onSpinWait();
             }
             current = null;
-            job.rethrow();
+            job.finish();
         } finally {
             submitLock.unlock();
         }
     }
 
+    /** Runs every task on the calling thread; the first failure is thrown after all ran, as in the pool. */
     private static void runInline(int tasks, IntConsumer body) {
-        Job job = new Job(tasks, body);
-        job.work();
-        job.rethrow();
+        RuntimeException failure = null;
+        Error error = null;
+        for (int i = 0; i < tasks; i++) {
+            try {
+                body.accept(i);
+            } catch (RuntimeException e) {
+                failure = Job.chain(failure, e);
+            } catch (Error e) {
+                error = Job.chain(error, e);
+            }
+        }
+        if (error != null) {
+            throw error;
+        }
+        if (failure != null) {
+            throw failure;
+        }
     }
 
     private void workerLoop() {
@@ -155,29 +175,57 @@ public final class ComputePool implements AutoCloseable {
             seen = epoch;
             Job job = current;
             if (job != null) {
-                job.work();
+                job.work(seen);
             }
         }
     }
 
-    /** One parallelFor call: tasks claimed by an atomic counter, completion counted. */
+    /**
+     * The pool's one job, reused by every parallelFor call (a call allocates nothing): tasks are
+     * claimed through {@code ticket}, which holds the call's generation in its high 32 bits and the
+     * next task index in its low 32. A worker joins the generation it read from {@code epoch} and
+     * claims a task only while the ticket is still of that generation, so a worker that arrives late
+     * (after its call returned and the next one reset the job) claims nothing of the new call by
+     * mistake: the reset writes {@code tasks} and {@code body} before the ticket (a volatile write),
+     * and a worker reads them only after a ticket of its own generation.
+     *
+     * <p>Invariants: each index of a generation is claimed once; {@code completed} counts the
+     * claimed tasks that finished, and the submitter returns only when it equals {@code tasks}, so
+     * no task of a generation is running when the next one starts.
+     */
     private static final class Job {
-        final int tasks;
-        final IntConsumer body;
-        final AtomicInteger next = new AtomicInteger();
+        final AtomicLong ticket = new AtomicLong();
         final AtomicInteger completed = new AtomicInteger();
+        int tasks;
+        IntConsumer body;
         /** Guarded by this. */
         RuntimeException failure;
         Error error;
 
-        Job(int tasks, IntConsumer body) {
+        void start(long gen, int tasks, IntConsumer body) {
             this.tasks = tasks;
             this.body = body;
+            synchronized (this) {
+                failure = null;
+                error = null;
+            }
+            completed.set(0);
+            ticket.set(gen << 32);
         }
 
-        void work() {
-            int i;
-            while ((i = next.getAndIncrement()) < tasks) {
+        void work(long gen) {
+            while (true) {
+                long t = ticket.get();
+                if (t >>> 32 != (gen & 0xFFFF_FFFFL)) {
+                    return;
+                }
+                int i = (int) t;
+                if (i >= tasks) {
+                    return;
+                }
+                if (!ticket.compareAndSet(t, t + 1)) {
+                    continue;
+                }
                 try {
                     body.accept(i);
                 } catch (RuntimeException e) {
@@ -191,27 +239,37 @@ public final class ComputePool implements AutoCloseable {
         }
 
         private synchronized void record(RuntimeException e) {
-            if (failure == null) {
-                failure = e;
-            } else {
-                failure.addSuppressed(e);
-            }
+            failure = chain(failure, e);
         }
 
         private synchronized void recordError(Error e) {
-            if (error == null) {
-                error = e;
-            } else {
-                error.addSuppressed(e);
-            }
+            error = chain(error, e);
         }
 
-        synchronized void rethrow() {
-            if (error != null) {
-                throw error;
+        static <T extends Throwable> T chain(T first, T next) {
+            if (first == null) {
+                return next;
             }
-            if (failure != null) {
-                throw failure;
+            first.addSuppressed(next);
+            return first;
+        }
+
+        /** Drops the body (no reference kept between calls) and throws the first failure. */
+        void finish() {
+            body = null;
+            RuntimeException f;
+            Error e;
+            synchronized (this) {
+                f = failure;
+                e = error;
+                failure = null;
+                error = null;
+            }
+            if (e != null) {
+                throw e;
+            }
+            if (f != null) {
+                throw f;
             }
         }
     }

@@ -21,6 +21,11 @@ final class Providers {
     static VectorKernels panama() {
         VectorKernels k = KernelProvider.panama();
         assertTrue(k.isVectorized() && k.name().startsWith("panama"), "expected the Panama kernels, got " + k.name());
+        // Under -Dlongctx.vectorBits=N (the width executions of the build) the kernels must run at N bits.
+        String bits = System.getProperty("longctx.vectorBits");
+        if (bits != null && !bits.isBlank()) {
+            assertTrue(k.name().equals("panama-" + bits.trim()), "expected panama-" + bits.trim() + ", got " + k.name());
+        }
         return k;
     }
 

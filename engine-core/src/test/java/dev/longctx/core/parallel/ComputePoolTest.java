@@ -83,6 +83,44 @@ class ComputePoolTest {
         }
     }
 
+    /**
+     * The pool reuses one job for every call: back-to-back calls of different sizes, some failing,
+     * with workers that may arrive late, still run each task of each call exactly once and no
+     * task of an earlier call runs during a later one.
+     */
+    @Test
+    void reusedJobRunsEveryCallsTasksOnceAcrossManyCalls() {
+        try (ComputePool pool = ComputePool.create(4)) {
+            java.util.concurrent.atomic.AtomicInteger running = new java.util.concurrent.atomic.AtomicInteger();
+            for (int call = 0; call < 20_000; call++) {
+                int tasks = 1 + call % 37;
+                int[] runs = new int[tasks];
+                int failing = call % 101 == 0 ? call % tasks : -1;
+                int current = call;
+                Runnable check = () -> {
+                    for (int t = 0; t < tasks; t++) {
+                        assertEquals(1, runs[t], "call " + current + " task " + t);
+                    }
+                };
+                try {
+                    pool.parallelFor(tasks, t -> {
+                        assertEquals(1, running.incrementAndGet() > 0 ? 1 : 0);
+                        runs[t]++;
+                        running.decrementAndGet();
+                        if (t == failing) {
+                            throw new IllegalStateException("task " + t + " of call " + current);
+                        }
+                    });
+                    assertEquals(-1, failing, "call " + call + " should have thrown");
+                } catch (IllegalStateException e) {
+                    assertEquals("task " + failing + " of call " + call, e.getMessage());
+                }
+                check.run();
+                assertEquals(0, running.get(), "a task of call " + call + " still running after it returned");
+            }
+        }
+    }
+
     @Test
     void closedPoolRejectsWork() {
         ComputePool p = ComputePool.create(2);

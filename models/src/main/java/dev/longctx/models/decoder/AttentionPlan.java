@@ -1,6 +1,7 @@
 package dev.longctx.models.decoder;
 
 import dev.longctx.attention.AttentionKernel;
+import dev.longctx.attention.AttentionMask;
 import dev.longctx.attention.AttentionObserver;
 import dev.longctx.attention.SplitKDecodeAttention;
 import dev.longctx.attention.TiledAttention;
@@ -17,6 +18,16 @@ public interface AttentionPlan {
 
     /** The kernel for {@code queryRows} rows of {@code layer} (1 row: a decode step). */
     AttentionKernel kernel(int layer, int queryRows);
+
+    /**
+     * The mask of {@code layer}'s attention problems: the model's own ({@code modelMask}: causal,
+     * or the layer's sliding window) unless the strategy attends through another (StreamingLLM's
+     * sinks and window). The same mask object for every call, so the decoder can keep a decode
+     * step's problem from token to token.
+     */
+    default AttentionMask mask(int layer, AttentionMask modelMask) {
+        return modelMask;
+    }
 
     /**
      * The observer for that call, or null.

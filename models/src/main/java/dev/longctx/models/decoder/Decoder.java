@@ -9,7 +9,6 @@ import dev.longctx.core.rope.Rope;
 import dev.longctx.core.tensor.Tensor;
 import dev.longctx.kvcache.SequenceKvCache;
 import dev.longctx.models.config.ModelConfig;
-import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -33,14 +32,103 @@ public final class Decoder {
     private final TensorOps ops;
     private final Rope rope;
     private final AttentionPlan exact;
+    /** Per layer: its attention mask (causal, or its sliding window). */
+    private final AttentionMask[] masks;
+    /** Per layer: Q, K and V weights, one matvecs dispatch in decode. */
+    private final Tensor[][] qkv;
+    /** Per layer: gate and up weights. */
+    private final Tensor[][] gateUp;
 
-    /** A decoder over the given weights, kernels and pool. */
+    /** A decoder over the given weights, kernels and pool. Immutable and thread-safe; the state is per sequence. */
     public Decoder(ModelWeights weights, TensorOps ops) {
         this.w = Objects.requireNonNull(weights, "weights");
         this.c = weights.config();
         this.ops = Objects.requireNonNull(ops, "ops");
         this.rope = new Rope(c.rotaryDim(), c.headDim(), c.ropeTheta(), c.ropeScaling(), c.maxPositions());
         this.exact = AttentionPlan.exact(ops);
+        int layers = c.layers();
+        masks = new AttentionMask[layers];
+        qkv = new Tensor[layers][];
+        gateUp = new Tensor[layers][];
+        for (int l = 0; l < layers; l++) {
+            int window = c.slidingWindow(l);
+            masks[l] = window > 0 ? AttentionMask.slidingWindow(window, 0) : AttentionMask.CAUSAL;
+            ModelWeights.Layer y = w.layers()[l];
+            qkv[l] = new Tensor[] {y.wq(), y.wk(), y.wv()};
+            gateUp[l] = new Tensor[] {y.gate(), y.up()};
+        }
+    }
+
+    /**
+     * The buffers of one sequence's forward passes, allocated once for chunks of up to
+     * {@link #capacity()} tokens (llama3.java's run state): a decode step through
+     * {@link Decoder#forward(State, SequenceKvCache, int[], long, boolean, AttentionPlan, boolean)}
+     * allocates nothing in the decoder. Threading: one state per sequence, used by one thread at a
+     * time.
+     */
+    public static final class State {
+        private final int capacity;
+        private final float[] x;
+        private final float[] xn;
+        private final float[] q;
+        private final float[] k;
+        private final float[] v;
+        private final float[] att;
+        private final float[] o;
+        private final float[] gate;
+        private final float[] up;
+        private final float[] down;
+        private final float[] logits;
+        /** The decode step's position (attention problems take exactly one position per query row). */
+        private final long[] position = new long[1];
+        private final float[][] cos;
+        private final float[][] sin;
+        private final float[][] qkvOut;
+        private final float[][] gateUpOut;
+        /** Per layer: the decode step's attention problem, kept while its views are the cache's shared ones. */
+        private final AttentionProblem[] decodeProblems;
+        /** This state's own one-sequence step (a single-sequence forward is a batch of one). */
+        private final Step self = new Step();
+        private final Step[] selfBatch = {self};
+        /** A batched step's logits, {@code [sequences][vocab]}, grown to the most sequences seen. */
+        private float[] batchLogits = new float[0];
+
+        private State(ModelConfig c, int capacity) {
+            if (capacity <= 0) {
+                throw new IllegalArgumentException("decoder state capacity must be positive, got " + capacity);
+            }
+            this.capacity = capacity;
+            int h = c.hiddenSize();
+            int qDim = c.heads() * c.headDim();
+            int kvDim = c.kvHeads() * c.headDim();
+            int ffn = c.intermediateSize();
+            x = new float[capacity * h];
+            xn = new float[capacity * h];
+            q = new float[capacity * qDim];
+            k = new float[capacity * kvDim];
+            v = new float[capacity * kvDim];
+            att = new float[capacity * qDim];
+            o = new float[capacity * h];
+            gate = new float[capacity * ffn];
+            up = new float[capacity * ffn];
+            down = new float[capacity * h];
+            logits = new float[c.vocabSize()];
+            cos = new float[capacity][c.rotaryDim() / 2];
+            sin = new float[capacity][c.rotaryDim() / 2];
+            qkvOut = new float[][] {q, k, v};
+            gateUpOut = new float[][] {gate, up};
+            decodeProblems = new AttentionProblem[c.layers()];
+        }
+
+        /** The most tokens one forward call with this state may take. */
+        public int capacity() {
+            return capacity;
+        }
+    }
+
+    /** A state for chunks of up to {@code capacity} tokens. */
+    public State newState(int capacity) {
+        return new State(c, capacity);
     }
 
     public ModelConfig config() {
@@ -69,110 +157,288 @@ public final class Decoder {
      */
     public float[] forward(SequenceKvCache cache, int[] tokens, long firstPosition, boolean allLogits, AttentionPlan plan,
                            boolean endsPrompt) {
-        Objects.requireNonNull(plan, "plan");
-        int t = tokens.length;
-        if (t == 0) {
-            throw new IllegalArgumentException("forward: no tokens");
+        return forward(new State(c, Math.max(1, tokens.length)), cache, tokens, firstPosition, allLogits, plan, endsPrompt).clone();
+    }
+
+    /**
+     * As {@link #forward(SequenceKvCache, int[], long, boolean, AttentionPlan, boolean)} with a
+     * sequence's preallocated {@code state}. The logits of one row (the last token's, or a single
+     * token's) are returned in the state's own buffer, valid until its next forward call; more rows
+     * come in a new array.
+     *
+     * @throws IllegalArgumentException when {@code tokens} is empty or longer than the state's capacity
+     */
+    public float[] forward(State state, SequenceKvCache cache, int[] tokens, long firstPosition, boolean allLogits,
+                           AttentionPlan plan, boolean endsPrompt) {
+        Objects.requireNonNull(state, "state");
+        Step step = state.self.set(state, cache, tokens, firstPosition, plan, endsPrompt, allLogits);
+        forwardBatch(state, state.selfBatch, 1);
+        float[] logits = step.logits;
+        step.clear();
+        return logits;
+    }
+
+    /**
+     * One sequence's part of a batched forward step ({@link #forwardBatch}): its own state (its
+     * RoPE rows, decode problems and logits), cache, tokens, first position and plan. Mutable and
+     * reusable, so a scheduler allocates none per step; {@link #logits()} holds the result after the
+     * step. Threading: owned by the thread that runs the step.
+     */
+    public static final class Step {
+        private State state;
+        private SequenceKvCache cache;
+        private int[] tokens;
+        private long firstPosition;
+        private AttentionPlan plan;
+        private boolean endsPrompt;
+        private boolean allLogits;
+        private float[] logits;
+        private int rowStart;
+        private long[] positions;
+
+        /**
+         * Describes this sequence's part of the next step.
+         *
+         * @param state the sequence's own state (capacity at least {@code tokens.length})
+         * @param allLogits every row's logits (else the last row's only)
+         * @return this
+         */
+        public Step set(State state, SequenceKvCache cache, int[] tokens, long firstPosition, AttentionPlan plan,
+                        boolean endsPrompt, boolean allLogits) {
+            this.state = Objects.requireNonNull(state, "state");
+            this.cache = Objects.requireNonNull(cache, "cache");
+            this.tokens = Objects.requireNonNull(tokens, "tokens");
+            this.plan = Objects.requireNonNull(plan, "plan");
+            this.firstPosition = firstPosition;
+            this.endsPrompt = endsPrompt;
+            this.allLogits = allLogits;
+            this.logits = null;
+            if (tokens.length == 0) {
+                throw new IllegalArgumentException("forward: no tokens");
+            }
+            if (tokens.length > state.capacity) {
+                throw new IllegalArgumentException("forward: " + tokens.length + " tokens exceed the state's capacity of "
+                        + state.capacity);
+            }
+            return this;
+        }
+
+        /**
+         * The logits the last step produced for this sequence: {@code [rows][vocab]}, every row or
+         * the last; one row lives in the sequence state's buffer, valid until its next step.
+         */
+        public float[] logits() {
+            return logits;
+        }
+
+        private void clear() {
+            cache = null;
+            tokens = null;
+            plan = null;
+            positions = null;
+        }
+    }
+
+    /**
+     * One forward step over several sequences at once (continuous batching): the rows of all
+     * {@code steps[0..count)} go through the projections and the FFN as one matrix-matrix product
+     * (each weight read once per step, not once per sequence), while RoPE, the KV append and
+     * attention run per sequence against its own cache with its own plan. A sequence may bring one
+     * decode token or a prefill chunk. Results equal running each sequence alone up to rounding
+     * (matmul and matvec sum in different orders). {@code batch} holds the stacked rows and must
+     * have capacity for all of them; it may be one of the sequences' own states only when
+     * {@code count == 1}.
+     *
+     * @throws IllegalArgumentException when the rows exceed the batch's capacity
+     */
+    public void forwardBatch(State batch, Step[] steps, int count) {
+        Objects.requireNonNull(batch, "batch");
+        int rows = 0;
+        for (int i = 0; i < count; i++) {
+            Step st = steps[i];
+            st.rowStart = rows;
+            rows += st.tokens.length;
+        }
+        if (rows > batch.capacity) {
+            throw new IllegalArgumentException("forward: " + rows + " rows exceed the batch state's capacity of " + batch.capacity);
         }
         int h = c.hiddenSize();
-        int hd = c.headDim();
-        int qDim = c.heads() * hd;
-        int kvDim = c.kvHeads() * hd;
+        int qDim = c.heads() * c.headDim();
         int ffn = c.intermediateSize();
-        float[] x = embed(tokens);
-        float[] xn = new float[t * h];
-        float[] q = new float[t * qDim];
-        float[] k = new float[t * kvDim];
-        float[] v = new float[t * kvDim];
-        float[] att = new float[t * qDim];
-        float[] o = new float[t * h];
-        float[] gate = new float[t * ffn];
-        float[] up = new float[t * ffn];
-        float[] down = new float[t * h];
-        long[] positions = new long[t];
-        float[][] cos = new float[t][c.rotaryDim() / 2];
-        float[][] sin = new float[t][c.rotaryDim() / 2];
-        // Dynamic NTK RoPE depends on the sequence length; transformers takes the length reached by
-        // the whole forward call for every token in it, and so does this chunk.
-        int seqLen = (int) Math.min(Integer.MAX_VALUE, firstPosition + t);
-        for (int i = 0; i < t; i++) {
-            positions[i] = firstPosition + i;
-            rope.cosSin(positions[i], seqLen, cos[i], sin[i]);
+        for (int i = 0; i < count; i++) {
+            prepare(steps[i], batch.x);
         }
         float scale = (float) c.attentionScale();
         float softCap = (float) c.options().attnLogitSoftcap();
         for (int l = 0; l < c.layers(); l++) {
             ModelWeights.Layer y = w.layers()[l];
-            normRows(x, 0, t, y.attnNorm(), xn);
-            if (t == 1) { // decode: one pool dispatch for Q, K and V
-                ops.matvecs(new Tensor[] {y.wq(), y.wk(), y.wv()}, xn, 0, new float[][] {q, k, v});
-                addBias(q, y.bq(), 1);
-                addBias(k, y.bk(), 1);
-                addBias(v, y.bv(), 1);
+            normRows(batch.x, 0, rows, y.attnNorm(), batch.xn);
+            if (rows == 1) { // decode: one pool dispatch for Q, K and V
+                ops.matvecs(qkv[l], batch.xn, 0, batch.qkvOut);
+                addBias(batch.q, y.bq(), 1);
+                addBias(batch.k, y.bk(), 1);
+                addBias(batch.v, y.bv(), 1);
             } else {
-                MatmulInput attnIn = ops.matmulInput(xn, t, h); // shared by Q, K and V: transposed once
-                project(y.wq(), attnIn, q, y.bq());
-                project(y.wk(), attnIn, k, y.bk());
-                project(y.wv(), attnIn, v, y.bv());
+                MatmulInput attnIn = ops.matmulInput(batch.xn, rows, h); // shared by Q, K and V: transposed once
+                project(y.wq(), attnIn, batch.q, y.bq());
+                project(y.wk(), attnIn, batch.k, y.bk());
+                project(y.wv(), attnIn, batch.v, y.bv());
             }
-            rotateAndAppend(cache, l, y, q, k, v, t, cos, sin, positions);
-            int window = c.slidingWindow(l);
-            AttentionMask mask = window > 0 ? AttentionMask.slidingWindow(window, 0) : AttentionMask.CAUSAL;
-            KvView[] views = cache.views(l);
-            plan.kernel(l, t).attend(new AttentionProblem(q, 0, t, c.heads(), views, positions, scale, softCap, mask), att, null,
-                    plan.observer(cache, l, t, endsPrompt));
-            plan.afterAttention(cache, l, t, endsPrompt);
-            project(y.wo(), att, t, o, null);
-            normRows(o, t, y.postAttnNorm());
-            ops.add(x, 0, o, 0, x, 0, t * h);
-            normRows(x, 0, t, y.ffnNorm(), xn);
-            if (t == 1) {
-                ops.matvecs(new Tensor[] {y.gate(), y.up()}, xn, 0, new float[][] {gate, up});
+            for (int i = 0; i < count; i++) {
+                Step st = steps[i];
+                int t = st.tokens.length;
+                rotateAndAppend(st.cache, l, y, batch.q, batch.k, batch.v, st.rowStart, t, st.state.cos, st.state.sin,
+                        st.positions);
+                // The kernel writes its rows from index 0: into the batch directly for a batch of one,
+                // else into the sequence's own buffer, then copied to its rows of the batch.
+                float[] out = st.state == batch ? batch.att : st.state.att;
+                st.plan.kernel(l, t).attend(problem(st, batch.q, l, scale, softCap), out, null,
+                        st.plan.observer(st.cache, l, t, st.endsPrompt));
+                if (out != batch.att) {
+                    System.arraycopy(out, 0, batch.att, st.rowStart * qDim, t * qDim);
+                }
+                st.plan.afterAttention(st.cache, l, t, st.endsPrompt);
+            }
+            project(y.wo(), batch.att, rows, batch.o, null);
+            normRows(batch.o, rows, y.postAttnNorm());
+            ops.add(batch.x, 0, batch.o, 0, batch.x, 0, rows * h);
+            normRows(batch.x, 0, rows, y.ffnNorm(), batch.xn);
+            if (rows == 1) {
+                ops.matvecs(gateUp[l], batch.xn, 0, batch.gateUpOut);
             } else {
-                MatmulInput ffnIn = ops.matmulInput(xn, t, h); // shared by gate and up
-                project(y.gate(), ffnIn, gate, null);
-                project(y.up(), ffnIn, up, null);
+                MatmulInput ffnIn = ops.matmulInput(batch.xn, rows, h); // shared by gate and up
+                project(y.gate(), ffnIn, batch.gate, null);
+                project(y.up(), ffnIn, batch.up, null);
             }
             switch (c.options().activation()) {
-                case SILU -> ops.silu(gate, 0, t * ffn);
-                case GELU_TANH -> ops.gelu(gate, 0, t * ffn);
+                case SILU -> ops.silu(batch.gate, 0, rows * ffn);
+                case GELU_TANH -> ops.gelu(batch.gate, 0, rows * ffn);
             }
-            ops.mul(gate, 0, up, 0, gate, 0, t * ffn);
-            project(y.down(), gate, t, down, null);
-            normRows(down, t, y.postFfnNorm());
-            ops.add(x, 0, down, 0, x, 0, t * h);
+            ops.mul(batch.gate, 0, batch.up, 0, batch.gate, 0, rows * ffn);
+            project(y.down(), batch.gate, rows, batch.down, null);
+            normRows(batch.down, rows, y.postFfnNorm());
+            ops.add(batch.x, 0, batch.down, 0, batch.x, 0, rows * h);
         }
-        int from = allLogits ? 0 : t - 1;
-        int rows = t - from;
-        float[] last = new float[rows * h];
-        normRows(x, from, rows, w.outputNorm(), last);
-        float[] logits = new float[rows * c.vocabSize()];
-        project(w.output(), last, rows, logits, null);
+        logits(batch, steps, count);
+        for (int i = 0; i < count; i++) {
+            steps[i].positions = null;
+        }
+    }
+
+    /** A step's embeddings into its rows of {@code x}, its positions and RoPE rows. */
+    private void prepare(Step st, float[] x) {
+        int t = st.tokens.length;
+        embed(st.tokens, x, st.rowStart);
+        st.positions = t == 1 ? st.state.position : new long[t];
+        // Dynamic NTK RoPE depends on the sequence length; transformers takes the length reached by
+        // the whole forward call for every token in it, and so does this chunk.
+        int seqLen = (int) Math.min(Integer.MAX_VALUE, st.firstPosition + t);
+        for (int i = 0; i < t; i++) {
+            st.positions[i] = st.firstPosition + i;
+            rope.cosSin(st.positions[i], seqLen, st.state.cos[i], st.state.sin[i]);
+        }
+    }
+
+    /**
+     * Every step's logits: the steps that want only their last row share one output projection
+     * (one read of the largest matrix for the whole batch); a step that wants every row gets its
+     * own array.
+     */
+    private void logits(State batch, Step[] steps, int count) {
+        int h = c.hiddenSize();
+        int vocab = c.vocabSize();
+        int lastRows = 0;
+        for (int i = 0; i < count; i++) {
+            Step st = steps[i];
+            int t = st.tokens.length;
+            if (st.allLogits && t > 1) {
+                float[] rowsIn = new float[t * h];
+                normRows(batch.x, st.rowStart, t, w.outputNorm(), rowsIn);
+                st.logits = new float[t * vocab];
+                project(w.output(), rowsIn, t, st.logits, null);
+                softCap(st.logits, st.logits.length);
+            } else {
+                // gather the last rows, normalised, into xn (free after the last layer)
+                normRows(batch.x, st.rowStart + t - 1, 1, w.outputNorm(), batch.xn, lastRows);
+                lastRows++;
+            }
+        }
+        if (lastRows == 0) {
+            return;
+        }
+        float[] out;
+        if (lastRows == 1) {
+            out = null;
+        } else {
+            if (batch.batchLogits.length < lastRows * vocab) {
+                batch.batchLogits = new float[lastRows * vocab];
+            }
+            out = batch.batchLogits;
+            project(w.output(), batch.xn, lastRows, out, null);
+        }
+        int r = 0;
+        for (int i = 0; i < count; i++) {
+            Step st = steps[i];
+            if (st.allLogits && st.tokens.length > 1) {
+                continue;
+            }
+            float[] row = st.state.logits;
+            if (out == null) {
+                ops.matvec(w.output(), batch.xn, 0, row, 0);
+            } else {
+                System.arraycopy(out, r * vocab, row, 0, vocab);
+            }
+            softCap(row, vocab);
+            st.logits = row;
+            r++;
+        }
+    }
+
+    /** Final logit soft-capping where the model has it (Gemma 2): as transformers, (logits / cap).tanh() * cap in float32. */
+    private void softCap(float[] logits, int n) {
         float cap = (float) c.options().finalLogitSoftcap();
         if (cap > 0) {
-            for (int i = 0; i < logits.length; i++) { // as transformers: (logits / cap).tanh() * cap, in float32
+            for (int i = 0; i < n; i++) {
                 logits[i] = (float) Math.tanh(logits[i] / cap) * cap;
             }
         }
-        return logits;
     }
 
-    /** The token embeddings of a chunk ({@code [tokens][hidden]}), scaled by sqrt(hidden) for Gemma 2. */
-    private float[] embed(int[] tokens) {
+    /**
+     * The attention problem of a step's rows at layer {@code l}: a decode row's is made once per
+     * sequence state and layer and kept while its queries (array and offset), views and mask stay
+     * the same (a steady batch); a chunk's is new.
+     */
+    private AttentionProblem problem(Step st, float[] q, int l, float scale, float softCap) {
+        KvView[] views = st.cache.sharedViews(l);
+        AttentionMask mask = st.plan.mask(l, masks[l]);
+        int t = st.tokens.length;
+        int offset = st.rowStart * c.heads() * c.headDim();
+        if (t != 1) {
+            return new AttentionProblem(q, offset, t, c.heads(), views, st.positions, scale, softCap, mask);
+        }
+        AttentionProblem p = st.state.decodeProblems[l];
+        if (p == null || p.kv() != views || p.mask() != mask || p.queries() != q || p.queryOffset() != offset) {
+            p = new AttentionProblem(q, offset, 1, c.heads(), views, st.positions, scale, softCap, mask);
+            st.state.decodeProblems[l] = p;
+        }
+        return p;
+    }
+
+    /** The token embeddings of a chunk into rows {@code row0...} of {@code x}, scaled by sqrt(hidden) for Gemma 2. */
+    private void embed(int[] tokens, float[] x, int row0) {
         int h = c.hiddenSize();
-        float[] x = new float[tokens.length * h];
         for (int i = 0; i < tokens.length; i++) {
             if (tokens[i] < 0 || tokens[i] >= c.vocabSize()) {
                 throw new IllegalArgumentException("token id " + tokens[i] + " outside the vocabulary of " + c.vocabSize());
             }
             ops.kernels().dequantize(w.tokenEmbedding().dtype(), w.tokenEmbedding().segment(),
-                    tokens[i] * w.tokenEmbedding().rowBytes(), x, i * h, h);
+                    tokens[i] * w.tokenEmbedding().rowBytes(), x, (row0 + i) * h, h);
         }
         if (c.architecture() == ModelConfig.Architecture.GEMMA2) {
             // transformers' Gemma2Model: the normaliser sqrt(hidden) is a tensor of the hidden dtype (float32)
-            ops.scale(x, 0, x.length, (float) Math.sqrt(h));
+            ops.scale(x, row0 * h, tokens.length * h, (float) Math.sqrt(h));
         }
-        return x;
     }
 
     /** RMSNorm of each of {@code tokens} rows of {@code [tokens][hidden]} in place, when {@code weight} is present. */
@@ -188,10 +454,15 @@ public final class Decoder {
      * {@code 0..tokens} of {@code out}.
      */
     private void normRows(float[] in, int first, int tokens, float[] weight, float[] out) {
+        normRows(in, first, tokens, weight, out, 0);
+    }
+
+    /** As {@link #normRows(float[], int, int, float[], float[])}, into rows {@code outRow...} of {@code out}. */
+    private void normRows(float[] in, int first, int tokens, float[] weight, float[] out, int outRow) {
         int h = c.hiddenSize();
         float eps = (float) c.rmsNormEps();
         for (int i = 0; i < tokens; i++) {
-            ops.rmsnorm(in, (first + i) * h, weight, 0, eps, out, i * h, h);
+            ops.rmsnorm(in, (first + i) * h, weight, 0, eps, out, (outRow + i) * h, h);
         }
     }
 
@@ -203,34 +474,37 @@ public final class Decoder {
      * check), each time falling back to the interpreter for the rest of the chunk.
      */
     private void rotateAndAppend(SequenceKvCache cache, int l, ModelWeights.Layer y, float[] q, float[] k, float[] v,
-                                 int t, float[][] cos, float[][] sin, long[] positions) {
+                                 int row0, int t, float[][] cos, float[][] sin, long[] positions) {
         int hd = c.headDim();
         int qDim = c.heads() * hd;
         int kvDim = c.kvHeads() * hd;
         float eps = (float) c.rmsNormEps();
         for (int i = 0; i < t; i++) {
             for (int hh = 0; hh < c.heads(); hh++) {
-                int off = i * qDim + hh * hd;
+                int off = (row0 + i) * qDim + hh * hd;
                 if (y.qNorm() != null) {
                     ops.rmsnorm(q, off, y.qNorm(), 0, eps, q, off, hd);
                 }
                 rope.apply(q, off, cos[i], sin[i], w.pairing());
             }
             for (int hh = 0; hh < c.kvHeads(); hh++) {
-                int off = i * kvDim + hh * hd;
+                int off = (row0 + i) * kvDim + hh * hd;
                 if (y.kNorm() != null) {
                     ops.rmsnorm(k, off, y.kNorm(), 0, eps, k, off, hd);
                 }
                 rope.apply(k, off, cos[i], sin[i], w.pairing());
             }
-            float[] ki = Arrays.copyOfRange(k, i * kvDim, (i + 1) * kvDim);
-            float[] vi = Arrays.copyOfRange(v, i * kvDim, (i + 1) * kvDim);
-            cache.append(l, ki, vi, positions[i]);
+            cache.append(l, k, (row0 + i) * kvDim, v, (row0 + i) * kvDim, positions[i]);
         }
     }
 
     /** out[t][rows of w] = w . in[t] (+ bias), through matvec for one token and matmul for more. */
     private void project(Tensor weight, float[] in, int tokens, float[] out, float[] bias) {
+        if (tokens == 1) {
+            ops.matvec(weight, in, 0, out, 0);
+            addBias(out, bias, 1);
+            return;
+        }
         project(weight, ops.matmulInput(in, tokens, (int) weight.columns()), out, bias);
     }
 

@@ -108,6 +108,8 @@ public final class Session implements AutoCloseable {
     private final SequenceKvCache cache;
     private final int chunk;
     private final TensorOps ops;
+    /** The decoder's buffers for this sequence: chunks of up to {@code chunk} tokens, allocated once. */
+    private final Decoder.State state;
     private long position;
     private int[] history = new int[64];
     private int historyLength;
@@ -125,6 +127,7 @@ public final class Session implements AutoCloseable {
         this.cache = cache;
         this.chunk = chunk;
         this.ops = ops;
+        this.state = decoder.newState(chunk);
     }
 
     /** Prompt tokens per prefill chunk unless {@link Builder#chunkSize} says otherwise. */
@@ -331,7 +334,7 @@ public final class Session implements AutoCloseable {
         checkOpen();
         Objects.requireNonNull(ids, "ids");
         checkContext(ids.length + (pending >= 0 ? 1 : 0), 0);
-        return run(ids, progress);
+        return run(ids, progress).clone(); // the caller's copy: the decoder reuses its logits buffer
     }
 
     private float[] run(int[] ids, Progress progress) {
@@ -369,7 +372,7 @@ public final class Session implements AutoCloseable {
     private void forwardChunks(int[] tokens, boolean allLogits, Progress progress, ChunkLogits sink) {
         for (int from = 0; from < tokens.length; from += chunk) {
             int to = Math.min(tokens.length, from + chunk);
-            sink.accept(from, decoder.forward(cache, Arrays.copyOfRange(tokens, from, to), position, allLogits, plan,
+            sink.accept(from, decoder.forward(state, cache, Arrays.copyOfRange(tokens, from, to), position, allLogits, plan,
                     to == tokens.length));
             position += to - from;
             if (progress != null) {
@@ -462,15 +465,21 @@ public final class Session implements AutoCloseable {
         long t0 = System.nanoTime();
         float[] logits = run(prompt, progress);
         long t1 = System.nanoTime();
-        List<Integer> stops = options.stopIds() != null ? options.stopIds() : config.eosTokenIds();
+        int[] stops = (options.stopIds() != null ? options.stopIds() : config.eosTokenIds()).stream().mapToInt(Integer::intValue)
+                .toArray();
         Sampler sampler = new Sampler(options.sampler());
         StreamingDecoder text = tokenizer == null ? null : tokenizer.streamingDecoder(true);
         StringBuilder out = new StringBuilder();
-        List<Integer> ids = new ArrayList<>();
+        // Everything a decode step uses is allocated here, once per call: the output ids (at most
+        // maxTokens), the one-token input, the sampler's scratch; the decoder's buffers are the session's.
+        int[] ids = new int[options.maxTokens()];
+        int count = 0;
+        int[] step = new int[1];
+        List<String> stopStrings = options.stopStrings();
         FinishReason reason = FinishReason.LENGTH;
         for (int i = 0; i < options.maxTokens(); i++) {
             int id = sampler.sample(logits, 0, config.vocabSize(), history, historyLength);
-            ids.add(id);
+            ids[count++] = id;
             remember(id);
             String piece = text == null ? "" : text.accept(id);
             int before = out.length();
@@ -478,12 +487,12 @@ public final class Session implements AutoCloseable {
             if (listener != null) {
                 listener.onToken(id, piece);
             }
-            if (stops.contains(id)) {
+            if (contains(stops, id)) {
                 reason = FinishReason.EOS;
                 pending = id;
                 break;
             }
-            int cut = stopStringAt(out, before, options.stopStrings());
+            int cut = stopStrings.isEmpty() ? -1 : stopStringAt(out, before, stopStrings);
             if (cut >= 0) {
                 out.setLength(cut);
                 reason = FinishReason.STOP_STRING;
@@ -494,7 +503,8 @@ public final class Session implements AutoCloseable {
                 pending = id; // not run yet: a later call feeds it first
                 break;
             }
-            logits = decoder.forward(cache, new int[] {id}, position, false, plan, false);
+            step[0] = id;
+            logits = decoder.forward(state, cache, step, position, false, plan, false);
             position++;
         }
         if (text != null && reason == FinishReason.LENGTH) {
@@ -502,8 +512,16 @@ public final class Session implements AutoCloseable {
         }
         historyLength--; // the pending token is remembered again when it is run
         long t2 = System.nanoTime();
-        return new Generation(prompt.clone(), ids.stream().mapToInt(Integer::intValue).toArray(), out.toString(), reason, t1 - t0,
-                t2 - t1);
+        return new Generation(prompt.clone(), Arrays.copyOf(ids, count), out.toString(), reason, t1 - t0, t2 - t1);
+    }
+
+    private static boolean contains(int[] ids, int id) {
+        for (int s : ids) {
+            if (s == id) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The index where a stop string starts in {@code text}, looking only where the last piece could complete one; -1 if none. */

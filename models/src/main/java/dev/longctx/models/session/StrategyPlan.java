@@ -5,7 +5,6 @@ import dev.longctx.attention.AttentionMask;
 import dev.longctx.attention.AttentionObserver;
 import dev.longctx.attention.BlockSparseAttention;
 import dev.longctx.attention.MInferenceEstimators;
-import dev.longctx.attention.MaskedAttention;
 import dev.longctx.attention.QuestAttention;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.kvcache.EvictionPolicy;
@@ -46,6 +45,8 @@ final class StrategyPlan implements AttentionPlan {
      * depth 16K against 46-57 through split-K.
      */
     private final AttentionKernel special;
+    /** StreamingLLM's sinks + window mask, or null. */
+    private final AttentionMask streamingMask;
     /** The retrieval-head split's per-layer kernels, [decode step, chunk][layer], built once. */
     private final AttentionKernel[][] duoKernels;
 
@@ -64,10 +65,9 @@ final class StrategyPlan implements AttentionPlan {
                 case A_SHAPE -> MInferenceEstimators.aShape();
                 case TOP_K_BLOCKS -> MInferenceEstimators.topKBlocks();
             });
-            case Strategy.Streaming s ->
-                    new MaskedAttention(exact.kernel(0, 1), AttentionMask.slidingWindow(s.window(), s.sinks()));
             default -> null;
         };
+        this.streamingMask = strategy instanceof Strategy.Streaming s ? AttentionMask.slidingWindow(s.window(), s.sinks()) : null;
         this.duoKernels = new AttentionKernel[2][];
         if (policy instanceof RetrievalHeadPolicy duo) {
             for (int kind = 0; kind < 2; kind++) {
@@ -164,10 +164,16 @@ final class StrategyPlan implements AttentionPlan {
         return switch (strategy) {
             case Strategy.Quest q -> queryRows == 1 ? special : exact;
             case Strategy.SparsePrefill sp -> queryRows == 1 ? exact : special;
-            case Strategy.Streaming s -> special;
+            case Strategy.Streaming s -> this.exact.kernel(0, 1); // split-K, or tiled for large tiles; the mask is the window
             case Strategy.RetrievalHeads d -> duoKernels[queryRows == 1 ? 0 : 1][layer];
             default -> exact;
         };
+    }
+
+    /** StreamingLLM attends to its sinks and window, whatever the model's own mask. */
+    @Override
+    public AttentionMask mask(int layer, AttentionMask modelMask) {
+        return streamingMask != null ? streamingMask : modelMask;
     }
 
     @Override

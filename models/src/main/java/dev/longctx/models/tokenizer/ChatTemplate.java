@@ -2,17 +2,15 @@ package dev.longctx.models.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.hubspot.jinjava.Jinjava;
-import com.hubspot.jinjava.JinjavaConfig;
-import com.hubspot.jinjava.interpret.RenderResult;
-import com.hubspot.jinjava.interpret.TemplateError;
-import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import dev.longctx.models.ModelFormatException;
 import dev.longctx.models.gguf.GgufFile;
+import dev.longctx.models.template.Template;
+import dev.longctx.models.template.TemplateError;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -23,11 +21,17 @@ import java.util.Optional;
 
 /**
  * A model's chat template (the Jinja template in {@code tokenizer_config.json}'s
- * {@code chat_template} or GGUF's {@code tokenizer.chat_template}), rendered with Jinjava the way
- * transformers' {@code apply_chat_template} renders it: {@code trim_blocks} and
- * {@code lstrip_blocks} on, variables {@code messages}, {@code add_generation_prompt},
- * {@code bos_token} and {@code eos_token}, and the function {@code raise_exception(message)}, which
- * makes rendering fail with that message. Immutable and thread-safe.
+ * {@code chat_template} or GGUF's {@code tokenizer.chat_template}), rendered the way transformers'
+ * {@code apply_chat_template} renders it (jinja2's sandbox with {@code trim_blocks} and
+ * {@code lstrip_blocks}): variables {@code messages}, {@code add_generation_prompt},
+ * {@code bos_token}, {@code eos_token}, {@code tools} and {@code documents} (none), and the
+ * functions {@code raise_exception(message)}, which makes rendering fail with that message, and
+ * {@code strftime_now(format)}.
+ *
+ * <p>A template from a model file is hostile input: it runs on this library's own sandboxed
+ * interpreter, which gives it no access to Java objects and bounds its time (evaluation steps),
+ * output, recursion and memory; every failure is a {@link TemplateException}. The template is
+ * parsed once, in the constructor. Immutable and thread-safe.
  */
 public final class ChatTemplate {
     /** One message of a conversation. */
@@ -45,33 +49,42 @@ public final class ChatTemplate {
         TemplateException(String message) {
             super(message);
         }
+
+        TemplateException(String message, Throwable cause) {
+            super(message, cause);
+        }
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final String RAISED = "raise_exception: ";
 
-    private final String template;
+    private final Template template;
     private final String bosToken;
     private final String eosToken;
-    private final Jinjava jinjava;
 
     /**
      * @param template the Jinja source
      * @param bosToken the text of the BOS token ({@code bos_token}), or ""
      * @param eosToken the text of the EOS token, or ""
+     * @throws TemplateException when the template does not parse (the message gives line:column)
+     *                           or uses a feature the interpreter refuses
      */
     public ChatTemplate(String template, String bosToken, String eosToken) {
-        this.template = Objects.requireNonNull(template, "template");
+        Objects.requireNonNull(template, "template");
+        try {
+            this.template = Template.parse(template);
+        } catch (TemplateError e) {
+            throw wrap(e);
+        }
         this.bosToken = bosToken == null ? "" : bosToken;
         this.eosToken = eosToken == null ? "" : eosToken;
-        this.jinjava = new Jinjava(JinjavaConfig.newBuilder().withTrimBlocks(true).withLstripBlocks(true).build());
-        jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception", ChatTemplate.class,
-                "raiseException", String.class));
     }
 
-    /** Called by templates: fails the rendering with {@code message}. */
-    public static String raiseException(String message) {
-        throw new IllegalStateException(RAISED + message);
+    private static TemplateException wrap(TemplateError e) {
+        if (e.kind() == TemplateError.Kind.RAISED) {
+            return new TemplateException(e.getMessage(), e);
+        }
+        return new TemplateException("chat template error" + (e.line() > 0 ? " at line " + e.line() + ":" + e.column() : "") + ": "
+                + e.reason(), e);
     }
 
     /**
@@ -134,8 +147,24 @@ public final class ChatTemplate {
      *
      * @param addGenerationPrompt whether to end with the template's opening of an assistant turn
      * @throws TemplateException with the template's own message when it rejects the conversation
+     *                           ({@code raise_exception}); otherwise with the line:column and what
+     *                           went wrong (an undefined value misused, a limit exceeded...)
      */
     public String render(List<Message> messages, boolean addGenerationPrompt) {
+        return render(messages, addGenerationPrompt, Map.of());
+    }
+
+    /**
+     * Renders a conversation with extra template variables, e.g. {@code date_string},
+     * {@code enable_thinking} or {@code tools} (strings, numbers, booleans, null, and maps and
+     * lists of them). Extras may replace {@code bos_token}, {@code eos_token}, {@code tools} and
+     * {@code documents}; {@code messages} and {@code add_generation_prompt} always come from the
+     * arguments.
+     *
+     * @throws TemplateException as {@link #render(List, boolean)}, or when an extra value has an
+     *                           unsupported type
+     */
+    public String render(List<Message> messages, boolean addGenerationPrompt, Map<String, ?> extraVariables) {
         List<Map<String, Object>> list = new ArrayList<>();
         for (Message m : messages) {
             Map<String, Object> map = new LinkedHashMap<>();
@@ -144,33 +173,17 @@ public final class ChatTemplate {
             list.add(map);
         }
         Map<String, Object> vars = new HashMap<>();
-        vars.put("messages", list);
-        vars.put("add_generation_prompt", addGenerationPrompt);
         vars.put("bos_token", bosToken);
         vars.put("eos_token", eosToken);
-        RenderResult r = jinjava.renderForResult(template, vars);
-        for (TemplateError e : r.getErrors()) {
-            String raised = raisedMessage(e);
-            if (raised != null) {
-                throw new TemplateException(raised);
-            }
+        vars.put("tools", null);
+        vars.put("documents", null);
+        vars.putAll(extraVariables);
+        vars.put("messages", list);
+        vars.put("add_generation_prompt", addGenerationPrompt);
+        try {
+            return template.render(vars, Clock.systemDefaultZone());
+        } catch (TemplateError e) {
+            throw wrap(e);
         }
-        for (TemplateError e : r.getErrors()) {
-            if (e.getSeverity() == TemplateError.ErrorType.FATAL) {
-                throw new TemplateException("chat template failed at line " + e.getLineno() + ": " + e.getMessage());
-            }
-        }
-        return r.getOutput();
-    }
-
-    private static String raisedMessage(TemplateError e) {
-        for (Throwable t = e.getException(); t != null; t = t.getCause()) {
-            String m = t.getMessage();
-            if (m != null && m.contains(RAISED)) {
-                return m.substring(m.indexOf(RAISED) + RAISED.length());
-            }
-        }
-        String m = e.getMessage();
-        return m != null && m.contains(RAISED) ? m.substring(m.indexOf(RAISED) + RAISED.length()) : null;
     }
 }

@@ -84,20 +84,17 @@ public final class Quantization {
         checkRun(type, n, src.length, srcOff);
         switch (type) {
             case F32 -> MemorySegment.copy(src, srcOff, dst, FLOAT_LE, byteOffset, n);
+            // Element by element, no staging array: the KV cache encodes every appended key and value
+            // through here (a head's 64-128 values), and decode must not allocate.
             case F16 -> {
-                // A plain counted loop C2 vectorises (vcvtps2ph), then one bulk copy.
-                short[] h = new short[n];
                 for (int i = 0; i < n; i++) {
-                    h[i] = Float.floatToFloat16(src[srcOff + i]);
+                    dst.set(SHORT_LE, byteOffset + 2L * i, Float.floatToFloat16(src[srcOff + i]));
                 }
-                MemorySegment.copy(h, 0, dst, SHORT_LE, byteOffset, n);
             }
             case BF16 -> {
-                short[] h = new short[n];
                 for (int i = 0; i < n; i++) {
-                    h[i] = Halfs.floatToBf16(src[srcOff + i]);
+                    dst.set(SHORT_LE, byteOffset + 2L * i, Halfs.floatToBf16(src[srcOff + i]));
                 }
-                MemorySegment.copy(h, 0, dst, SHORT_LE, byteOffset, n);
             }
             case Q8_0 -> {
                 for (int b = 0; b < n / QK; b++) {

@@ -1,0 +1,202 @@
+package dev.longctx.bench;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.longctx.core.kernels.spi.KernelProvider;
+import dev.longctx.core.kernels.spi.Quantization;
+import dev.longctx.core.kernels.spi.VectorKernels;
+import dev.longctx.core.tensor.DType;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import jdk.jfr.Recording;
+import jdk.jfr.consumer.RecordedEvent;
+import jdk.jfr.consumer.RecordedMethod;
+import jdk.jfr.consumer.RecordingFile;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Panama kernels after C2 has compiled them, against the scalar reference. Most kernel tests
+ * run each kernel a few times, in the interpreter or C1 code, where the Vector API falls back to
+ * Java loops; this one runs warm loops until C2 has compiled (or inlined into C2 code) every kernel
+ * it checks, proves it from the JVM's own compilation events (JFR {@code jdk.Compilation} and
+ * {@code jdk.CompilerInlining}), and only then compares. Awkward sizes throughout (odd counts,
+ * tails shorter than a vector).
+ */
+class CompiledKernelsTest {
+    private static final int WARM = 20_000;
+    /** The kernels this test proves compiled, by method name. */
+    private static final List<String> CHECKED = List.of("dot", "matvecRows", "expShiftSum", "silu", "gelu", "dequantize",
+            "matmulRowsTransposed", "onlineSoftmaxColumns", "sumOfSquares", "axpy");
+
+    private static float[] random(SplittableRandom r, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) (r.nextDouble() * 2 - 1);
+        }
+        return a;
+    }
+
+    /** One round of every checked kernel on {@code k}; returns a digest of outputs to compare with the reference's. */
+    private static float[] round(VectorKernels k, Inputs in) {
+        float[] out = new float[64];
+        int o = 0;
+        out[o++] = k.dot(in.a, 1, in.b, 3, 77);
+        out[o++] = k.sumOfSquares(in.a, 2, 45);
+        out[o++] = k.expShiftSum(in.a.clone(), 0, 61, 0.5f);
+        float[] y = in.b.clone();
+        k.axpy(0.25f, in.a, 0, y, 0, 53);
+        out[o++] = y[52] + y[17];
+        float[] s = in.a.clone();
+        k.silu(s, 0, 39);
+        out[o++] = s[38] + s[5];
+        float[] g = in.a.clone();
+        k.gelu(g, 0, 41);
+        out[o++] = g[40] + g[7];
+        for (DType t : new DType[] {DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0}) {
+            MemorySegment w = in.weights.get(t);
+            float[] mv = new float[in.rows];
+            k.matvecRows(t, w, t.bytesFor(in.cols), in.cols, 0, in.rows, in.x, 0, mv, 0);
+            for (float v : mv) {
+                out[o] += v;
+            }
+            o++;
+            float[] dq = new float[in.cols];
+            k.dequantize(t, w, t.bytesFor(in.cols) * 2, dq, 0, in.cols);
+            out[o++] = dq[0] + dq[in.cols - 1];
+        }
+        float[] mm = new float[in.tokens * in.rows];
+        k.matmulRowsTransposed(DType.F32, in.weights.get(DType.F32), DType.F32.bytesFor(in.cols), in.cols, 0, in.rows, in.xt,
+                in.tokenStride, in.tokens, mm, in.rows);
+        for (float v : mm) {
+            out[o] += v;
+        }
+        o++;
+        // A softmax step across 35 rows of 9 keys (key-major logits), from a fresh state.
+        int m = 35;
+        float[] logits = random(new SplittableRandom(7), 9 * 40);
+        float[] max = new float[m];
+        float[] sum = new float[m];
+        float[] corr = new float[m];
+        java.util.Arrays.fill(max, Float.NEGATIVE_INFINITY);
+        k.onlineSoftmaxColumns(logits, 0, 40, 9, m, max, sum, corr);
+        for (int i = 0; i < m; i++) {
+            out[o] += sum[i] + max[i];
+        }
+        o++;
+        return out;
+    }
+
+    /** Inputs of awkward sizes, and the weights in every dtype the matvec checks. */
+    private static final class Inputs {
+        final float[] a;
+        final float[] b;
+        final float[] x;
+        final float[] xt;
+        final int rows = 7;
+        final int cols = 96; // three Q8_0/Q4_0 blocks
+        final int tokens = 5;
+        final int tokenStride = VectorKernels.TRANSPOSED_TOKEN_MULTIPLE;
+        final Map<DType, MemorySegment> weights = new HashMap<>();
+
+        Inputs(Arena arena) {
+            SplittableRandom r = new SplittableRandom(42);
+            a = random(r, 200);
+            b = random(r, 200);
+            x = random(r, cols);
+            xt = new float[tokenStride * cols];
+            for (int t = 0; t < tokens; t++) {
+                for (int c = 0; c < cols; c++) {
+                    xt[c * tokenStride + t] = (float) (r.nextDouble() - 0.5);
+                }
+            }
+            float[] w = random(r, rows * cols);
+            for (DType t : new DType[] {DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0}) {
+                long rowBytes = t.bytesFor(cols);
+                MemorySegment seg = arena.allocate(rowBytes * rows, 64);
+                for (int row = 0; row < rows; row++) {
+                    Quantization.quantize(t, w, row * cols, cols, seg, row * rowBytes);
+                }
+                weights.put(t, seg);
+            }
+        }
+    }
+
+    @Test
+    void panamaKernelsEqualTheReferenceOnceC2CompiledThem(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        VectorKernels panama = KernelProvider.panama();
+        assertTrue(panama.isVectorized() && panama.name().startsWith("panama"), panama.name());
+        VectorKernels scalar = KernelProvider.scalar();
+        try (Arena arena = Arena.ofConfined()) {
+            Inputs in = new Inputs(arena);
+            Path jfr = dir.resolve("compilations.jfr");
+            try (Recording rec = new Recording()) {
+                rec.enable("jdk.Compilation").withThreshold(java.time.Duration.ZERO);
+                rec.enable("jdk.CompilerInlining");
+                rec.start();
+                float sink = 0;
+                for (int i = 0; i < WARM; i++) {
+                    sink += round(panama, in)[0];
+                }
+                rec.stop();
+                rec.dump(jfr);
+                assertTrue(Float.isFinite(sink));
+            }
+            Set<String> compiled = c2Compiled(jfr);
+            for (String name : CHECKED) {
+                assertTrue(compiled.contains(name), name + " was not compiled by C2 after " + WARM + " rounds; C2 saw: " + compiled);
+            }
+            float[] fast = round(panama, in);
+            float[] ref = round(scalar, in);
+            assertEquals(ref.length, fast.length);
+            for (int i = 0; i < ref.length; i++) {
+                assertEquals(ref[i], fast[i], 2e-3f * Math.max(1, Math.abs(ref[i])), "digest entry " + i);
+            }
+            // and a compiled kernel gives the same bits run after run (no dependence on JIT state)
+            assertArrayEquals(fast, round(panama, in));
+        }
+    }
+
+    /**
+     * Names of PanamaVectorKernels methods that C2 compiled: a level-4 compilation of the method,
+     * or a successful inlining into a level-4 compilation.
+     */
+    private static Set<String> c2Compiled(Path jfr) throws Exception {
+        Map<Long, Integer> levelById = new HashMap<>();
+        List<RecordedEvent> events = RecordingFile.readAllEvents(jfr);
+        Set<String> out = new HashSet<>();
+        for (RecordedEvent e : events) {
+            if (e.getEventType().getName().equals("jdk.Compilation")) {
+                levelById.put(e.getLong("compileId"), (int) e.getShort("compileLevel"));
+                RecordedMethod m = e.getValue("method");
+                if (e.getShort("compileLevel") == 4 && e.getBoolean("succeded") && isPanama(m)) {
+                    out.add(m.getName());
+                }
+            }
+        }
+        for (RecordedEvent e : events) {
+            if (e.getEventType().getName().equals("jdk.CompilerInlining") && e.getBoolean("succeeded")) {
+                jdk.jfr.consumer.RecordedObject callee = e.getValue("callee"); // a CalleeMethod: type, name, descriptor
+                Integer level = levelById.get(e.getLong("compileId"));
+                if (level != null && level == 4 && callee != null
+                        && callee.getString("type").replace('/', '.').startsWith("dev.longctx.core.kernels.panama.")) {
+                    out.add(callee.getString("name"));
+                }
+            }
+        }
+        return out;
+    }
+
+    private static boolean isPanama(RecordedMethod m) {
+        return m != null && m.getType().getName().startsWith("dev.longctx.core.kernels.panama.");
+    }
+}
