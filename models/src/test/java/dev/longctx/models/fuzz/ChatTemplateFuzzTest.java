@@ -1,5 +1,6 @@
 package dev.longctx.models.fuzz;
 
+import com.code_intelligence.jazzer.junit.DictionaryFile;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.longctx.models.tokenizer.ChatTemplate;
 import java.nio.charset.StandardCharsets;
@@ -8,30 +9,40 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * A chat template's source (UTF-8 bytes) rendered over a short conversation through
- * {@link ChatTemplate}'s public API. A template that does not parse or raises is a
- * {@link ChatTemplate.TemplateException}; anything else that escapes is a finding.
+ * A chat template's source (UTF-8 bytes) parsed and rendered over two conversations through
+ * {@link ChatTemplate}, which runs templates from model files on the library's sandboxed
+ * interpreter ({@code dev.longctx.models.template}, with limits on steps, output, recursion and
+ * memory). Every failure must be a {@link ChatTemplate.TemplateException}; anything else that
+ * escapes (including an {@code OutOfMemoryError} or a {@code StackOverflowError}), or an input
+ * past the timeout, is a finding.
  *
- * <p>This target is written against the current Jinjava-backed {@code ChatTemplate}, which a
- * sandboxed template engine is to replace; no long fuzzing campaign has been run on it (see
- * docs/reliability.md). Without {@code JAZZER_FUZZ} it replays
- * {@code ChatTemplateFuzzTestInputs/chatTemplate/} (the real templates of the test fixtures) as a
- * normal test.
+ * <p>Without {@code JAZZER_FUZZ} this replays {@code ChatTemplateFuzzTestInputs/chatTemplate/}
+ * (the fixture chat templates and the engine's conformance templates) as a normal test; with it,
+ * it fuzzes (see docs/reliability.md).
  */
 class ChatTemplateFuzzTest {
     private static final List<ChatTemplate.Message> CHAT = List.of(new ChatTemplate.Message("system", "Be brief."),
             new ChatTemplate.Message("user", "hi"), new ChatTemplate.Message("assistant", "Hello!"),
             new ChatTemplate.Message("user", "2+2?"));
 
-    @FuzzTest(maxDuration = "10m")
+    @DictionaryFile(resourcePath = "fuzz-dictionaries/chat-template.dict")
+    @FuzzTest(maxDuration = "2h", maxExecutions = 1_000_000)
     @Timeout(value = 10, unit = TimeUnit.SECONDS)
     void chatTemplate(byte[] data) {
-        String source = new String(data, StandardCharsets.UTF_8);
+        ChatTemplate t;
         try {
-            new ChatTemplate(source, "<s>", "</s>").render(CHAT, true);
-            new ChatTemplate(source, "<s>", "</s>").render(List.of(new ChatTemplate.Message("user", "hi")), false);
+            t = new ChatTemplate(new String(data, StandardCharsets.UTF_8), "<s>", "</s>");
         } catch (ChatTemplate.TemplateException expected) {
-            // a template that does not parse, or raise_exception
+            return; // does not parse, or uses a feature the interpreter refuses
+        }
+        for (var chat : List.of(CHAT, List.of(new ChatTemplate.Message("user", "hi")))) {
+            for (boolean prompt : new boolean[] {true, false}) {
+                try {
+                    t.render(chat, prompt);
+                } catch (ChatTemplate.TemplateException expected) {
+                    // fails to render, hits a limit, or raise_exception
+                }
+            }
         }
     }
 }

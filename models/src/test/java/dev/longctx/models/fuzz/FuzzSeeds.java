@@ -104,12 +104,25 @@ class FuzzSeeds {
         Files.writeString(dir.resolve("seed-small-metaspace.json"), SMALL_METASPACE);
     }
 
+    /**
+     * The five fixture chat templates, and every distinct template of the engine's conformance
+     * cases (model-like templates and one per language feature), named after their first case.
+     */
     @Test
     void writeChatTemplateSeeds() throws IOException {
         Path dir = clean("ChatTemplateFuzzTestInputs/chatTemplate");
         JsonNode all = JSON.readTree(SharedFixtures.resource("fixtures/chat-templates.json").toFile());
         for (var e : all.get("templates").properties()) {
             Files.writeString(dir.resolve("seed-" + e.getKey() + ".jinja"), e.getValue().asText());
+        }
+        JsonNode cases = JSON.readTree(SharedFixtures.resource("fixtures/template-conformance.json").toFile()).get("cases");
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (JsonNode c : cases) {
+            String source = c.get("template").asText();
+            if (seen.add(source)) {
+                String name = c.get("name").asText().replaceAll("[^A-Za-z0-9_.-]", "_");
+                Files.writeString(dir.resolve("seed-conformance-" + name + ".jinja"), source);
+            }
         }
     }
 
