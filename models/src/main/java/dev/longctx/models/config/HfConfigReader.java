@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.longctx.core.rope.RopeScaling;
 import dev.longctx.models.ModelFormatException;
+import dev.longctx.models.internal.Utf8Text;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -34,7 +34,7 @@ public final class HfConfigReader {
     }
 
     private static JsonNode parse(Path file) throws IOException {
-        return parse(Files.readString(file, StandardCharsets.UTF_8), file.toString());
+        return parse(Utf8Text.read(file), file.toString());
     }
 
     private static JsonNode parse(String json, String source) {

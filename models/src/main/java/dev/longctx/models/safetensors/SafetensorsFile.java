@@ -7,11 +7,11 @@ import dev.longctx.core.tensor.DType;
 import dev.longctx.core.tensor.MappedFile;
 import dev.longctx.core.tensor.Tensor;
 import dev.longctx.models.ModelFormatException;
+import dev.longctx.models.internal.Utf8Text;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -79,7 +79,7 @@ public final class SafetensorsFile implements AutoCloseable {
         MemorySegment.copy(f, ValueLayout.JAVA_BYTE, 8, header, 0, (int) n);
         JsonNode root;
         try {
-            root = JSON.readTree(new String(header, StandardCharsets.UTF_8));
+            root = JSON.readTree(Utf8Text.decode(header, source, 8));
         } catch (JsonProcessingException e) {
             throw new ModelFormatException(source, 8, "malformed JSON header: " + e.getOriginalMessage());
         }

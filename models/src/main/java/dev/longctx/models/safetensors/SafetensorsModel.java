@@ -5,9 +5,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.longctx.core.tensor.Tensor;
 import dev.longctx.models.ModelFormatException;
+import dev.longctx.models.internal.Utf8Text;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -50,7 +51,7 @@ public final class SafetensorsModel implements AutoCloseable {
             }
             JsonNode root;
             try {
-                root = JSON.readTree(Files.readString(index, StandardCharsets.UTF_8));
+                root = JSON.readTree(Utf8Text.read(index));
             } catch (JsonProcessingException e) {
                 throw new ModelFormatException(index.toString(), -1, "malformed JSON: " + e.getOriginalMessage());
             }
@@ -63,8 +64,13 @@ public final class SafetensorsModel implements AutoCloseable {
             for (Iterator<Map.Entry<String, JsonNode>> it = map.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
                 String shard = e.getValue().asText("");
-                Path p = base.resolve(shard).normalize();
-                if (shard.isEmpty() || !p.getParent().equals(base)) {
+                Path p;
+                try {
+                    p = base.resolve(shard).normalize();
+                } catch (InvalidPathException bad) { // a NUL character, say
+                    p = null;
+                }
+                if (shard.isEmpty() || p == null || !base.equals(p.getParent()) || !Files.isRegularFile(p)) {
                     throw new ModelFormatException(index.toString(), -1, "tensor '" + e.getKey() + "' names shard '" + shard
                             + "', which is not a file in the model folder");
                 }

@@ -4,9 +4,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.longctx.models.ModelFormatException;
+import dev.longctx.models.internal.Utf8Text;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.text.Normalizer;
 import java.util.ArrayList;
@@ -31,6 +30,8 @@ import java.util.regex.PatternSyntaxException;
  */
 public final class HfTokenizerJson {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** Ids that no vocabulary entry or added token names (holes) a file may leave, in all. */
+    static final int MAX_ID_HOLES = 65_536;
     /** Names of beginning- and end-of-sequence tokens in common vocabularies, for {@link Tokenizer#bosId()} / eosId. */
     private static final List<String> BOS_NAMES = List.of("<s>", "<|begin_of_text|>", "<bos>", "<|startoftext|>");
     private static final List<String> EOS_NAMES = List.of("</s>", "<|end_of_text|>", "<|endoftext|>", "<eos>", "<|im_end|>",
@@ -44,7 +45,7 @@ public final class HfTokenizerJson {
         String source = file.toString();
         JsonNode root;
         try {
-            root = JSON.readTree(Files.readString(file, StandardCharsets.UTF_8));
+            root = JSON.readTree(Utf8Text.read(file));
         } catch (JsonProcessingException e) {
             throw new ModelFormatException(source, -1, "malformed JSON: " + e.getOriginalMessage());
         }
@@ -113,6 +114,21 @@ public final class HfTokenizerJson {
                 added.add(new BpeTokenizer.AddedToken(a.get("id").asInt(), a.get("content").asText(),
                         a.path("special").asBoolean(false), a.path("lstrip").asBoolean(false), a.path("rstrip").asBoolean(false),
                         a.path("single_word").asBoolean(false)));
+            }
+            // The tokenizer keeps a table indexed by id: an id far past the entries would size it from
+            // the file (a 60-byte file with id 2^30 asked for gigabytes). Holes are allowed, a few.
+            long idLimit = (long) vocab.size() + added.size() + MAX_ID_HOLES;
+            for (Map.Entry<String, Integer> e : vocab.entrySet()) {
+                if (e.getValue() >= idLimit) {
+                    throw bad("model.vocab['" + e.getKey() + "'] = " + e.getValue() + " is far past the "
+                            + (vocab.size() + added.size()) + " entries (ids must be below " + idLimit + ")");
+                }
+            }
+            for (BpeTokenizer.AddedToken a : added) {
+                if (a.id() >= idLimit) {
+                    throw bad("added_tokens entry '" + a.content() + "' has id " + a.id() + ", far past the "
+                            + (vocab.size() + added.size()) + " entries (ids must be below " + idLimit + ")");
+                }
             }
             Map<String, Integer> byContent = new HashMap<>(vocab);
             added.forEach(a -> byContent.put(a.content(), a.id()));

@@ -78,6 +78,12 @@ class SafetensorsModelTest {
                     "{\"weight_map\":{\"missing.weight\":\"model-00001-of-00002.safetensors\"}}");
             e = assertThrows(ModelFormatException.class, () -> SafetensorsModel.open(dir));
             assertTrue(e.getMessage().contains("missing.weight"), e.getMessage());
+            // Found by fuzzing: a shard that is not there was a NoSuchFileException; "/" an NPE; a NUL an InvalidPathException
+            for (String shard : List.of("model-20001-of-00002.safetensors", "/", "a\\u0000b", ".", "sub/x.safetensors")) {
+                Files.writeString(dir.resolve(SafetensorsModel.INDEX), "{\"weight_map\":{\"w\":\"" + shard + "\"}}");
+                e = assertThrows(ModelFormatException.class, () -> SafetensorsModel.open(dir), shard);
+                assertTrue(e.getMessage().contains("not a file in the model folder"), e.getMessage());
+            }
         }
     }
 }

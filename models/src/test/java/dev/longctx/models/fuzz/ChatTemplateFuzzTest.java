@@ -1,0 +1,48 @@
+package dev.longctx.models.fuzz;
+
+import com.code_intelligence.jazzer.junit.DictionaryFile;
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.longctx.models.tokenizer.ChatTemplate;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A chat template's source (UTF-8 bytes) parsed and rendered over two conversations through
+ * {@link ChatTemplate}, which runs templates from model files on the library's sandboxed
+ * interpreter ({@code dev.longctx.models.template}, with limits on steps, output, recursion and
+ * memory). Every failure must be a {@link ChatTemplate.TemplateException}; anything else that
+ * escapes (including an {@code OutOfMemoryError} or a {@code StackOverflowError}), or an input
+ * past the timeout, is a finding.
+ *
+ * <p>Without {@code JAZZER_FUZZ} this replays {@code ChatTemplateFuzzTestInputs/chatTemplate/}
+ * (the fixture chat templates and the engine's conformance templates) as a normal test; with it,
+ * it fuzzes (see docs/reliability.md).
+ */
+class ChatTemplateFuzzTest {
+    private static final List<ChatTemplate.Message> CHAT = List.of(new ChatTemplate.Message("system", "Be brief."),
+            new ChatTemplate.Message("user", "hi"), new ChatTemplate.Message("assistant", "Hello!"),
+            new ChatTemplate.Message("user", "2+2?"));
+
+    @DictionaryFile(resourcePath = "fuzz-dictionaries/chat-template.dict")
+    @FuzzTest(maxDuration = "2h", maxExecutions = 1_000_000)
+    @Timeout(value = 10, unit = TimeUnit.SECONDS)
+    void chatTemplate(byte[] data) {
+        ChatTemplate t;
+        try {
+            t = new ChatTemplate(new String(data, StandardCharsets.UTF_8), "<s>", "</s>");
+        } catch (ChatTemplate.TemplateException expected) {
+            return; // does not parse, or uses a feature the interpreter refuses
+        }
+        for (var chat : List.of(CHAT, List.of(new ChatTemplate.Message("user", "hi")))) {
+            for (boolean prompt : new boolean[] {true, false}) {
+                try {
+                    t.render(chat, prompt);
+                } catch (ChatTemplate.TemplateException expected) {
+                    // fails to render, hits a limit, or raise_exception
+                }
+            }
+        }
+    }
+}
