@@ -53,7 +53,7 @@ final class Evaluator {
                             + ctx.source.line(c.pos()) + " evaluated to false and no else section was defined.");
                 }
                 case Expr.Filter f -> filter(f, null);
-                case Expr.Test t -> Tests.apply(ctx, t.name(), eval(t.value()), args(t.name(), t.args()));
+                case Expr.Test t -> Predicates.apply(ctx, t.name(), eval(t.value()), args(t.name(), t.args()));
                 case Expr.Call c -> call(c);
             };
         } catch (TemplateError err) {

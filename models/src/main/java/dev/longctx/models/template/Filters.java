@@ -541,7 +541,7 @@ final class Filters {
             for (Object item : Values.iterate(v)) {
                 ctx.step();
                 Object x = getter == null ? item : getter.get(item);
-                boolean ok = test == null ? Values.truthy(x) : Tests.apply(ctx, test, x, testArgs, a.keywords);
+                boolean ok = test == null ? Values.truthy(x) : Predicates.apply(ctx, test, x, testArgs, a.keywords);
                 if (ok == select) {
                     out.add(item);
                 }

@@ -8,8 +8,8 @@ import java.util.List;
  * eq/equalto, ne, lt/lessthan, le, gt/greaterthan, ge, even, odd, divisibleby, lower, upper,
  * filter, test. Stateless.
  */
-final class Tests {
-    private Tests() {
+final class Predicates {
+    private Predicates() {
     }
 
     static boolean exists(String name) {
