@@ -1,5 +1,6 @@
 package dev.longctx.models.fuzz;
 
+import dev.longctx.models.ChatMessage;
 import com.code_intelligence.jazzer.junit.DictionaryFile;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.longctx.models.tokenizer.ChatTemplate;
@@ -21,9 +22,9 @@ import org.junit.jupiter.api.Timeout;
  * it fuzzes (see docs/reliability.md).
  */
 class ChatTemplateFuzzTest {
-    private static final List<ChatTemplate.Message> CHAT = List.of(new ChatTemplate.Message("system", "Be brief."),
-            new ChatTemplate.Message("user", "hi"), new ChatTemplate.Message("assistant", "Hello!"),
-            new ChatTemplate.Message("user", "2+2?"));
+    private static final List<ChatMessage> CHAT = List.of(new ChatMessage("system", "Be brief."),
+            new ChatMessage("user", "hi"), new ChatMessage("assistant", "Hello!"),
+            new ChatMessage("user", "2+2?"));
 
     @DictionaryFile(resourcePath = "fuzz-dictionaries/chat-template.dict")
     @FuzzTest(maxDuration = "2h", maxExecutions = 1_000_000)
@@ -37,13 +38,15 @@ class ChatTemplateFuzzTest {
         try {
             t = new ChatTemplate(new String(data, StandardCharsets.UTF_8), "<s>", "</s>");
         } catch (ChatTemplate.TemplateException expected) {
+            FuzzSupport.reported(expected);
             return; // does not parse, or uses a feature the interpreter refuses
         }
-        for (var chat : List.of(CHAT, List.of(new ChatTemplate.Message("user", "hi")))) {
+        for (var chat : List.of(CHAT, List.of(new ChatMessage("user", "hi")))) {
             for (boolean prompt : new boolean[] {true, false}) {
                 try {
                     t.render(chat, prompt);
                 } catch (ChatTemplate.TemplateException expected) {
+                    FuzzSupport.reported(expected);
                     // fails to render, hits a limit, or raise_exception
                 }
             }

@@ -46,6 +46,7 @@ class SafetensorsFuzzTest {
                 }
             }
         } catch (ModelFormatException expected) {
+            FuzzSupport.reported(expected);
             return;
         }
         openModel(dir);
@@ -75,6 +76,7 @@ class SafetensorsFuzzTest {
                 m.tensor(name).elementCount();
             }
         } catch (ModelFormatException expected) {
+            FuzzSupport.reported(expected);
             return;
         }
         openModel(dir);
@@ -103,6 +105,7 @@ class SafetensorsFuzzTest {
         try (Model m = Model.open(dir)) {
             m.tensors();
         } catch (ModelFormatException expected) {
+            FuzzSupport.reported(expected);
             // tensors that do not fit the tiny config
         }
     }

@@ -29,6 +29,7 @@ class TokenizerJsonFuzzTest {
         try {
             t = HfTokenizerJson.read(file);
         } catch (ModelFormatException expected) {
+            FuzzSupport.reported(expected);
             return;
         }
         FuzzSupport.exercise(t);
