@@ -313,11 +313,7 @@ public final class Model implements AutoCloseable {
     public int[] encodeChat(List<ChatMessage> messages) {
         Objects.requireNonNull(messages, "messages");
         ChatTemplate t = chatTemplate().orElseThrow(() -> new IllegalStateException(path + " has no chat template"));
-        List<ChatTemplate.Message> list = new ArrayList<>(messages.size());
-        for (ChatMessage m : messages) {
-            list.add(new ChatTemplate.Message(m.role(), m.content()));
-        }
-        return tokenizer().encode(t.render(list, true), false, true);
+        return tokenizer().encode(t.render(messages, true), false, true);
     }
 
     /**

@@ -118,8 +118,8 @@ class ModelTest {
         List<ChatMessage> messages = List.of(ChatMessage.system("Tell a story."), ChatMessage.user("Once upon a time"));
         try (Model m = Model.open(file, TWO_THREADS)) {
             ChatTemplate t = m.chatTemplate().orElseThrow();
-            String rendered = t.render(List.of(new ChatTemplate.Message("system", "Tell a story."),
-                    new ChatTemplate.Message("user", "Once upon a time")), true);
+            String rendered = t.render(List.of(new ChatMessage("system", "Tell a story."),
+                    new ChatMessage("user", "Once upon a time")), true);
             assertTrue(rendered.startsWith(m.tokenizer().token(m.tokenizer().bosId())) && rendered.endsWith("assistant:"), rendered);
             int[] ids = m.encodeChat(messages);
             assertArrayEquals(m.tokenizer().encode(rendered, false, true), ids);

@@ -2,6 +2,7 @@ package dev.longctx.models.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.longctx.models.ChatMessage;
 import dev.longctx.models.ModelFormatException;
 import dev.longctx.models.gguf.GgufFile;
 import dev.longctx.models.template.Template;
@@ -34,14 +35,6 @@ import java.util.Optional;
  * parsed once, in the constructor. Immutable and thread-safe.
  */
 public final class ChatTemplate {
-    /** One message of a conversation. */
-    public record Message(String role, String content) {
-        public Message {
-            Objects.requireNonNull(role, "role");
-            Objects.requireNonNull(content, "content");
-        }
-    }
-
     /** A template refused a conversation ({@code raise_exception}) or failed to render. */
     public static final class TemplateException extends RuntimeException {
         private static final long serialVersionUID = 1L;
@@ -150,7 +143,7 @@ public final class ChatTemplate {
      *                           ({@code raise_exception}); otherwise with the line:column and what
      *                           went wrong (an undefined value misused, a limit exceeded...)
      */
-    public String render(List<Message> messages, boolean addGenerationPrompt) {
+    public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
         return render(messages, addGenerationPrompt, Map.of());
     }
 
@@ -164,9 +157,9 @@ public final class ChatTemplate {
      * @throws TemplateException as {@link #render(List, boolean)}, or when an extra value has an
      *                           unsupported type
      */
-    public String render(List<Message> messages, boolean addGenerationPrompt, Map<String, ?> extraVariables) {
+    public String render(List<ChatMessage> messages, boolean addGenerationPrompt, Map<String, ?> extraVariables) {
         List<Map<String, Object>> list = new ArrayList<>();
-        for (Message m : messages) {
+        for (ChatMessage m : messages) {
             Map<String, Object> map = new LinkedHashMap<>();
             map.put("role", m.role());
             map.put("content", m.content());

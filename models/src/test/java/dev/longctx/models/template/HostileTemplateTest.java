@@ -1,5 +1,6 @@
 package dev.longctx.models.template;
 
+import dev.longctx.models.ChatMessage;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -196,15 +197,15 @@ class HostileTemplateTest {
     void unpairedSurrogatesAreRefused() {
         var t = new ChatTemplate("{% for m in messages %}{{ m.content }}{% endfor %}", "<s>", "</s>");
         var e = assertThrows(ChatTemplate.TemplateException.class,
-                () -> t.render(List.of(new ChatTemplate.Message("user", "ok \uD83D then cut")), false));
+                () -> t.render(List.of(new ChatMessage("user", "ok \uD83D then cut")), false));
         assertTrue(e.getMessage().contains("unpaired UTF-16 surrogate"), e.getMessage());
         e = assertThrows(ChatTemplate.TemplateException.class,
-                () -> t.render(List.of(new ChatTemplate.Message("user", "low \uDE00 alone")), false));
+                () -> t.render(List.of(new ChatMessage("user", "low \uDE00 alone")), false));
         assertTrue(e.getMessage().contains("messages[0]['content']"), e.getMessage());
         contains(assertThrows(TemplateError.class, () -> Template.parse("a \uDC00 b")), "unpaired UTF-16 surrogate");
         contains(assertThrows(TemplateError.class, () -> Template.parse("{{ '\\ud83d' }}")), "unpaired UTF-16 surrogate");
         // a proper pair is fine
-        assertEquals("🙂", t.render(List.of(new ChatTemplate.Message("user", "\uD83D\uDE42")), false));
+        assertEquals("🙂", t.render(List.of(new ChatMessage("user", "\uD83D\uDE42")), false));
     }
 
     @Test
@@ -213,7 +214,7 @@ class HostileTemplateTest {
                 + "{% endfor %}{% endfor %}", "{{ 'x' * 1000000000 }}", "{{ raise_exception('nope') }}", "{{ undefined.x }}"};
         for (String b : bad) {
             var t = new ChatTemplate(b, "", "");
-            var e = assertThrows(ChatTemplate.TemplateException.class, () -> t.render(List.of(new ChatTemplate.Message("user", "u")), true));
+            var e = assertThrows(ChatTemplate.TemplateException.class, () -> t.render(List.of(new ChatMessage("user", "u")), true));
             assertTrue(e.getMessage() != null && !e.getMessage().isBlank());
         }
         var e = assertThrows(ChatTemplate.TemplateException.class, () -> new ChatTemplate("a\nb {% if %}", "", ""));

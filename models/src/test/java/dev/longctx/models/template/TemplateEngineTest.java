@@ -1,5 +1,6 @@
 package dev.longctx.models.template;
 
+import dev.longctx.models.ChatMessage;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -162,7 +163,7 @@ class TemplateEngineTest {
 
     @Test
     void chatTemplateAddsTransformersVariablesAndExtras() {
-        var msgs = List.of(new ChatTemplate.Message("user", "hi"));
+        var msgs = List.of(new ChatMessage("user", "hi"));
         var t = new ChatTemplate("{{ bos_token }}|{{ tools is none }}|{{ documents is none }}|{{ date_string | default('-') }}|"
                 + "{{ messages | length }}|{{ add_generation_prompt }}|{{ tools | tojson if tools else '' }}", "<s>", "</s>");
         assertEquals("<s>|True|True|-|1|True|", t.render(msgs, true));

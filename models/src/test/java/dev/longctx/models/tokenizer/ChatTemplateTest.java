@@ -1,5 +1,6 @@
 package dev.longctx.models.tokenizer;
 
+import dev.longctx.models.ChatMessage;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -22,8 +23,8 @@ class ChatTemplateTest {
             String name = c.get("template").asText();
             ChatTemplate t = new ChatTemplate(root.get("templates").get(name).asText(), root.get("bos_token").asText(),
                     root.get("eos_token").asText());
-            List<ChatTemplate.Message> messages = new ArrayList<>();
-            c.get("messages").forEach(m -> messages.add(new ChatTemplate.Message(m.get("role").asText(), m.get("content").asText())));
+            List<ChatMessage> messages = new ArrayList<>();
+            c.get("messages").forEach(m -> messages.add(new ChatMessage(m.get("role").asText(), m.get("content").asText())));
             boolean gen = c.get("add_generation_prompt").asBoolean();
             String where = name + " with " + messages.size() + " messages, generation prompt " + gen;
             if (c.has("error")) {
