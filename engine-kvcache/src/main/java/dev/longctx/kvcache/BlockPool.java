@@ -287,6 +287,20 @@ public final class BlockPool implements AutoCloseable {
         return pages.metas()[page];
     }
 
+    /**
+     * Pages that can still be handed out: free committed pages plus those the budget has not
+     * committed yet ({@code maxPages - pagesInUse}). A scheduler that reserves at most this many
+     * pages for the appends of one step never sees {@link KvCacheFullException}.
+     */
+    public int availablePages() {
+        lock.lock();
+        try {
+            return maxPages - (pages.count() - freeCount);
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** A consistent snapshot for monitoring. */
     public PoolStats stats() {
         lock.lock();

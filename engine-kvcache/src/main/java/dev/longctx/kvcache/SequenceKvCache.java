@@ -586,6 +586,102 @@ public final class SequenceKvCache implements AutoCloseable {
         return tableSizes[layer][head];
     }
 
+    /**
+     * The pages that appending {@code tokens} tokens to every KV head would take from the pool:
+     * per head, the pages past the room left in its last page, plus a copy of that page when
+     * another sequence shares it (copy-on-write). Exact for appends; a scheduler reserves this many
+     * before a step so that no append of the step can find the pool full. Evictions and compaction
+     * of this sequence's own pages take none.
+     */
+    public int pagesToAppend(int tokens) {
+        checkOpen();
+        if (tokens < 0) {
+            throw new IllegalArgumentException("pagesToAppend: negative token count " + tokens);
+        }
+        int ps = layout.pageSize();
+        long total = 0;
+        for (int l = 0; l < layout.layers(); l++) {
+            for (int h = 0; h < layout.kvHeads(); h++) {
+                int n = tableSizes[l][h];
+                int room = 0;
+                if (n > 0 && tokens > 0) {
+                    int last = tables[l][h][n - 1];
+                    int used = pool.meta(last).count;
+                    room = ps - used;
+                    if (room > 0 && pool.refCount(last) > 1) {
+                        total++; // the shared last page is copied before the first write
+                    }
+                }
+                total += (Math.max(0, tokens - room) + ps - 1) / ps;
+            }
+        }
+        return (int) Math.min(Integer.MAX_VALUE, total);
+    }
+
+    /**
+     * The page ids of block {@code block} (tokens {@code block * pageSize ...}) of every layer and
+     * KV head into {@code out[layer * kvHeads + head]}, when each head's page at that table index is
+     * full, holds no evicted slot and has exactly the positions {@code block * pageSize + slot}: a
+     * block another sequence with the same tokens could reuse. False (out untouched or partly
+     * written) otherwise.
+     */
+    boolean blockPages(int block, int[] out) {
+        checkOpen();
+        int ps = layout.pageSize();
+        long first = (long) block * ps;
+        for (int l = 0; l < layout.layers(); l++) {
+            for (int h = 0; h < layout.kvHeads(); h++) {
+                if (block < 0 || block >= tableSizes[l][h]) {
+                    return false;
+                }
+                int page = tables[l][h][block];
+                PageMeta m = pool.meta(page);
+                if (m.count != ps || m.invalid != 0 || m.positions[0] != first || m.positions[ps - 1] != first + ps - 1) {
+                    return false;
+                }
+                out[l * layout.kvHeads() + h] = page;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Appends one full, shared block to every head's table (prefix caching): {@code pages[layer *
+     * kvHeads + head]}, each retained for this sequence. Every head must hold exactly the blocks
+     * before it (no evictions), so the block's positions continue each head's.
+     */
+    void adoptBlock(int[] pages) {
+        checkOpen();
+        int ps = layout.pageSize();
+        for (int l = 0; l < layout.layers(); l++) {
+            for (int h = 0; h < layout.kvHeads(); h++) {
+                int n = tableSizes[l][h];
+                int page = pages[l * layout.kvHeads() + h];
+                PageMeta m = pool.meta(page);
+                if (m.count != ps || m.positions[0] != (long) n * ps || lastPositions[l][h] != (n == 0 ? Long.MIN_VALUE
+                        : (long) n * ps - 1)) {
+                    throw new IllegalStateException("prefix block does not continue layer " + l + " head " + h + " at table index "
+                            + n);
+                }
+            }
+        }
+        for (int l = 0; l < layout.layers(); l++) {
+            for (int h = 0; h < layout.kvHeads(); h++) {
+                int n = tableSizes[l][h];
+                int page = pages[l * layout.kvHeads() + h];
+                pool.retain(page);
+                if (n == tables[l][h].length) {
+                    tables[l][h] = Arrays.copyOf(tables[l][h], n * 2);
+                }
+                tables[l][h][n] = page;
+                tableSizes[l][h] = n + 1;
+                summaries[l][h].ensureCapacity(n + 1);
+                summarise(l, h, n);
+                lastPositions[l][h] = (long) (n + 1) * ps - 1;
+            }
+        }
+    }
+
     /** A new sequence sharing every page of this one (copy-on-write); both stay independent. */
     public SequenceKvCache fork() {
         checkOpen();

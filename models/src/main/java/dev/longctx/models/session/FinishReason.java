@@ -11,7 +11,9 @@ public enum FinishReason {
     /** The caller cancelled the request. */
     CANCELLED("cancelled"),
     /** The context reached the model's length or the KV budget of a strategy that keeps every token. */
-    CONTEXT_FULL("context_full");
+    CONTEXT_FULL("context_full"),
+    /** The request's time limit passed (serving engine). */
+    TIMEOUT("timeout");
 
     private final String label;
 

@@ -11,6 +11,7 @@ import dev.longctx.models.decoder.AttentionPlan;
 import dev.longctx.models.decoder.Decoder;
 import dev.longctx.models.decoder.ModelWeights;
 import dev.longctx.models.internal.SessionAccess;
+import dev.longctx.models.internal.StrategyPlan;
 import dev.longctx.models.tokenizer.StreamingDecoder;
 import dev.longctx.models.tokenizer.Tokenizer;
 import java.util.ArrayList;

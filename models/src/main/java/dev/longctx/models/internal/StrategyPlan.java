@@ -1,4 +1,4 @@
-package dev.longctx.models.session;
+package dev.longctx.models.internal;
 
 import dev.longctx.attention.AttentionKernel;
 import dev.longctx.attention.AttentionMask;
@@ -16,20 +16,27 @@ import dev.longctx.kvcache.SequenceKvCache;
 import dev.longctx.kvcache.SnapKvPolicy;
 import dev.longctx.kvcache.StreamingLlmPolicy;
 import dev.longctx.models.decoder.AttentionPlan;
+import dev.longctx.models.session.ContextBudgetException;
+import dev.longctx.models.session.Strategy;
 
 /**
  * A {@link Strategy} with its parameters resolved against a token budget, as the decoder runs it:
  * kernels, observers, eviction after each layer's attention, and compaction of heads whose
  * scattered evictions left pages partly used. Also says how many pages a head may need, which
  * sizes the session's block pool. Holds no per-sequence state (scores live in the cache), so forks
- * share it.
+ * share it. Internal: sessions and the serving engine build it; exported to longctx's own modules only.
+ *
+ * <p>Threading: immutable after construction, shared by the sequences that run it; the caches it
+ * is given carry the per-sequence state and follow their own one-thread-at-a-time rule.
  */
-final class StrategyPlan implements AttentionPlan {
+public final class StrategyPlan implements AttentionPlan {
     /** StreamingLLM's number of attention sinks (Xiao et al., 2023). */
-    static final int DEFAULT_SINKS = 4;
+    public static final int DEFAULT_SINKS = 4;
 
-    final Strategy strategy;
-    final int budgetTokens;
+    /** The strategy with its zero parameters resolved. */
+    public final Strategy strategy;
+    /** The token budget per KV head it was resolved against. */
+    public final int budgetTokens;
     private final EvictionPolicy policy;
     private final KvLayout layout;
     private final int chunk;
@@ -86,7 +93,7 @@ final class StrategyPlan implements AttentionPlan {
      *
      * @throws ContextBudgetException when they do not
      */
-    static StrategyPlan resolve(Strategy s, int budget, KvLayout layout, int chunk, TensorOps ops) {
+    public static StrategyPlan resolve(Strategy s, int budget, KvLayout layout, int chunk, TensorOps ops) {
         Strategy r = switch (s) {
             case Strategy.Streaming st -> {
                 int sinks = st.sinks() > 0 ? st.sinks() : DEFAULT_SINKS;
@@ -137,7 +144,7 @@ final class StrategyPlan implements AttentionPlan {
      * plus a prefill chunk (or, for SnapKV, a page of decoded tokens between selections), rounded
      * up to pages, plus partly filled ones. Strategies that keep every token hold the budget.
      */
-    long pagesPerHead(int layer, int head) {
+    public long pagesPerHead(int layer, int head) {
         int ps = layout.pageSize();
         return switch (strategy) {
             case Strategy.Streaming s -> ceil(s.sinks(), ps) + ceil(s.window() + chunk, ps) + 1;
@@ -150,7 +157,7 @@ final class StrategyPlan implements AttentionPlan {
     }
 
     /** The longest context (prompt and generated tokens) the budget holds: the budget where every token is kept, else unbounded. */
-    long maxContext() {
+    public long maxContext() {
         return strategy.keepsEveryToken() ? budgetTokens : Long.MAX_VALUE;
     }
 
