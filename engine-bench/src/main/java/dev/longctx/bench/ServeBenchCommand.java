@@ -87,6 +87,10 @@ public final class ServeBenchCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "7", description = "prompt seed (default ${DEFAULT-VALUE})")
     long seed;
 
+    @Option(names = "--warmup", negatable = true, defaultValue = "true",
+            description = "run a short untimed level first so the JIT has compiled the step (default ${DEFAULT-VALUE})")
+    boolean warmup;
+
     @Option(names = "--json", description = "print one JSON record per concurrency level instead of the table")
     boolean json;
 
@@ -144,6 +148,22 @@ public final class ServeBenchCommand implements Callable<Integer> {
             int vocab = m.config().vocabSize();
             SplittableRandom rnd = new SplittableRandom(seed);
             int[] prefix = randomIds(rnd, sharedPrefix, vocab);
+            if (warmup) {
+                // every concurrency level's batch shapes, short: C2 compiles the step before anything is timed
+                int max = concurrency.stream().mapToInt(Integer::intValue).max().orElse(1);
+                int saved = requestsPerClient;
+                int savedInterfere = interfere;
+                requestsPerClient = 1;
+                interfere = 0;
+                try {
+                    runLevel(m, s, max, new int[] {Math.min(promptRange[0], 2 * chunk), Math.min(promptRange[0], 2 * chunk)},
+                            new int[] {Math.min(outputRange[0], 32), Math.min(outputRange[0], 32)}, new int[0], new SplittableRandom(seed + 1),
+                            vocab, mapper);
+                } finally {
+                    requestsPerClient = saved;
+                    interfere = savedInterfere;
+                }
+            }
             for (int c : concurrency) {
                 ObjectNode rec = runLevel(m, s, c, promptRange, outputRange, prefix, rnd, vocab, mapper);
                 if (json) {

@@ -29,7 +29,7 @@ class ServeBenchCommandTest {
     void oneRecordPerConcurrencyLevel() throws Exception {
         String out = run("--model", EvalCommandTest.stories().toString(), "--concurrency", "1,3", "--requests", "2",
                 "--prompt-tokens", "70-90", "--output-tokens", "12", "--shared-prefix", "64", "--chunk", "32", "--step-tokens", "64",
-                "--threads", "2", "--json");
+                "--threads", "2", "--no-warmup", "--json");
         List<String> lines = out.lines().toList();
         assertEquals(2, lines.size(), out);
         ObjectMapper mapper = new ObjectMapper();
