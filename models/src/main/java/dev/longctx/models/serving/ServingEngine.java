@@ -51,7 +51,9 @@ import org.slf4j.LoggerFactory;
  * the pages of its first chunk are free; when a running sequence needs pages and none are free,
  * unused prefix-cache blocks are freed first, then the newest running sequences are preempted
  * (pages freed; they wait at the front of the queue and recompute their tokens when readmitted,
- * keeping their sampler, so they finish with the tokens they would have produced).
+ * keeping their sampler, so they finish with the tokens they would have produced; under H2O and
+ * SnapKV, which keep what attention chose so far, a recomputed sequence keeps what a prefill of its
+ * whole text would keep).
  *
  * <p><b>Prefix caching.</b> Full pages of requests whose strategy computes exact keys and values
  * over every token ({@code full}, {@code quest}) are kept after the request ends, keyed by their
