@@ -40,6 +40,12 @@ final class Sequence {
     final long deadlineNanos;
     /** The worst-case pages of the whole request (checked against the pool at submission). */
     final long worstPages;
+    /**
+     * Whether this request is never preempted (H2O, SnapKV: what they keep depends on the attention
+     * seen so far, which a recomputation would not see again); its worst-case pages are promised to
+     * it from admission.
+     */
+    final boolean pinned;
     int length;
     int computed;
     int published;
@@ -75,6 +81,8 @@ final class Sequence {
         this.submitNanos = submitNanos;
         this.deadlineNanos = deadlineNanos;
         this.worstPages = worstPages;
+        this.pinned = plan.strategy instanceof dev.longctx.models.session.Strategy.H2o
+                || plan.strategy instanceof dev.longctx.models.session.Strategy.SnapKv;
     }
 
     /** Tokens the next step runs: the rest of the current aligned chunk while prefilling, else one. */

@@ -51,9 +51,10 @@ import org.slf4j.LoggerFactory;
  * the pages of its first chunk are free; when a running sequence needs pages and none are free,
  * unused prefix-cache blocks are freed first, then the newest running sequences are preempted
  * (pages freed; they wait at the front of the queue and recompute their tokens when readmitted,
- * keeping their sampler, so they finish with the tokens they would have produced; under H2O and
- * SnapKV, which keep what attention chose so far, a recomputed sequence keeps what a prefill of its
- * whole text would keep).
+ * keeping their sampler, so they finish with the tokens they would have produced). H2O and SnapKV
+ * keep what the attention seen so far chose, which a recomputation would choose differently, so
+ * their requests are "pinned": admitted only when their whole bounded working set is free, which
+ * stays promised to them, and never preempted.
  *
  * <p><b>Prefix caching.</b> Full pages of requests whose strategy computes exact keys and values
  * over every token ({@code full}, {@code quest}) are kept after the request ends, keyed by their
@@ -522,7 +523,7 @@ public final class ServingEngine implements AutoCloseable {
                 continue;
             }
             int need = s.cache.pagesToAppend(t);
-            if (!makeRoom(need, reserved, i)) {
+            if (!makeRoom(need, reserved, i, s)) {
                 continue; // waits for older sequences to finish
             }
             reserved += need;
@@ -548,7 +549,9 @@ public final class ServingEngine implements AutoCloseable {
                 first = (int) Math.min(s.length, ((long) hit / chunk + 1) * chunk) - hit;
             }
             int need = cache.pagesToAppend(first);
-            if (!makeRoom(need, reserved, running.size())) {
+            // a pinned request is admitted with its whole bounded working set free (it is never preempted)
+            int room = s.pinned ? (int) Math.max(need, s.worstPages - cache.pages()) : need;
+            if (!makeRoom(room, reserved, running.size(), null)) {
                 cache.close();
                 break; // the head of the queue waits; later requests do not overtake it
             }
@@ -589,30 +592,50 @@ public final class ServingEngine implements AutoCloseable {
      *
      * @return whether the pages are there
      */
-    private boolean makeRoom(int need, int reserved, int self) {
-        int available = pool.availablePages() - reserved;
+    private boolean makeRoom(int need, int reserved, int self, Sequence s) {
+        int pinned = pinnedReserve(s);
+        int available = pool.availablePages() - reserved - pinned;
         if (need <= available) {
             return true;
         }
         if (prefix != null) {
             prefix.reclaim(need - available);
-            available = pool.availablePages() - reserved;
+            available = pool.availablePages() - reserved - pinned;
             if (need <= available) {
                 return true;
             }
         }
         long freeable = 0;
         for (int i = running.size() - 1; i > self; i--) {
-            freeable += running.get(i).cache.pages();
+            if (!running.get(i).pinned) {
+                freeable += running.get(i).cache.pages();
+            }
         }
         if (need > available + freeable) {
             return false; // preempting could not help (shared pages aside): wait
         }
         for (int i = running.size() - 1; i > self && need > available; i--) {
-            preempt(running.get(i));
-            available = pool.availablePages() - reserved;
+            if (!running.get(i).pinned) {
+                preempt(running.get(i));
+                available = pool.availablePages() - reserved - pinned;
+            }
         }
         return need <= available;
+    }
+
+    /**
+     * Pages promised to running pinned sequences (H2O, SnapKV) beyond what they hold: their
+     * bounded working set was free when they were admitted and stays theirs, so they never need
+     * preempting. {@code except}'s own promise is not counted against it.
+     */
+    private int pinnedReserve(Sequence except) {
+        long sum = 0;
+        for (Sequence r : running) {
+            if (r.pinned && r != except) {
+                sum += Math.max(0, r.worstPages - r.cache.pages());
+            }
+        }
+        return (int) Math.min(Integer.MAX_VALUE, sum);
     }
 
     private void preempt(Sequence s) {

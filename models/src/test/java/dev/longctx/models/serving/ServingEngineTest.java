@@ -137,11 +137,15 @@ class ServingEngineTest {
             for (int i = 0; i < 3; i++) {
                 hs.add(e.submit(Request.tokens(prompt(170, 10 + i)).options(o).build()));
             }
+            // an H2O request is pinned: admitted with its bounded working set free, never preempted
+            RequestHandle h2o = e.submit(Request.tokens(prompt(170, 20)).options(o).strategy(new Strategy.H2o(0, 0))
+                    .budgetTokens(96).build());
             for (int i = 0; i < 3; i++) {
                 Generation g = hs.get(i).join();
                 assertEquals(FinishReason.LENGTH, g.finishReason());
                 assertArrayEquals(alone(prompt(170, 10 + i), o, new Strategy.Full(), 512).outputIds(), g.outputIds(), "request " + i);
             }
+            assertArrayEquals(alone(prompt(170, 20), o, new Strategy.H2o(0, 0), 96).outputIds(), h2o.join().outputIds(), "h2o");
             EngineStats st = e.stats();
             assertTrue(st.preemptions() > 0, "the budget forced preemption: " + st);
             assertEquals(0, st.pagesUsed(), "every page returned: " + st);
