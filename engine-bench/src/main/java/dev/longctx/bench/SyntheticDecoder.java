@@ -19,6 +19,7 @@ final class SyntheticDecoder implements AutoCloseable {
 
     final SyntheticModel model;
     final ComputePool pool;
+    final TensorOps ops;
     final Decoder decoder;
     final BlockPool blocks;
 
@@ -26,7 +27,8 @@ final class SyntheticDecoder implements AutoCloseable {
         model = SyntheticModel.smollm2(weights, BenchData.SEED);
         ModelConfig c = model.config();
         pool = ComputePool.create(threads);
-        decoder = new Decoder(model.weights(), new TensorOps(KernelProvider.get(), pool));
+        ops = new TensorOps(KernelProvider.get(), pool);
+        decoder = new Decoder(model.weights(), ops);
         blocks = new BlockPool(new KvLayout(c.layers(), c.kvHeads(), c.headDim(), KvLayout.DEFAULT_PAGE_SIZE, kvType),
                 KV_POOL_BYTES);
     }

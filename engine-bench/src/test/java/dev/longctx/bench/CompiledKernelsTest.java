@@ -36,7 +36,8 @@ class CompiledKernelsTest {
     private static final int WARM = 20_000;
     /** The kernels this test proves compiled, by method name. */
     private static final List<String> CHECKED = List.of("dot", "matvecRows", "expShiftSum", "silu", "gelu", "dequantize",
-            "matmulRowsTransposed", "onlineSoftmaxColumns", "sumOfSquares", "axpy");
+            "matmulRowsTransposed", "onlineSoftmaxColumns", "sumOfSquares", "axpy", "matmulRowsSmallBatch",
+            "q8x2x4", "q4x2x4", "f16x2x4", "bf16x2x4", "f32x2x4", "q8x2x2", "q4x2x2", "f16x2x2", "bf16x2x2", "f32x2x2");
 
     private static float[] random(SplittableRandom r, int n) {
         float[] a = new float[n];
@@ -73,6 +74,16 @@ class CompiledKernelsTest {
             float[] dq = new float[in.cols];
             k.dequantize(t, w, t.bytesFor(in.cols) * 2, dq, 0, in.cols);
             out[o++] = dq[0] + dq[in.cols - 1];
+            // 5, 6 and 7 tokens (a group of four and then one, a pair, a padded group of four) times 7
+            // rows (three pairs and one alone)
+            for (int tokens = 5; tokens <= 7; tokens++) {
+                float[] sb = new float[tokens * in.rows];
+                k.matmulRowsSmallBatch(t, w, t.bytesFor(in.cols), in.cols, 0, in.rows, in.xs, tokens, sb, in.rows);
+                for (float v : sb) {
+                    out[o] += v;
+                }
+                o++;
+            }
         }
         float[] mm = new float[in.tokens * in.rows];
         k.matmulRowsTransposed(DType.F32, in.weights.get(DType.F32), DType.F32.bytesFor(in.cols), in.cols, 0, in.rows, in.xt,
@@ -101,10 +112,12 @@ class CompiledKernelsTest {
         final float[] a;
         final float[] b;
         final float[] x;
+        /** {@code tokens} rows of activations, row-major (the small-batch matmul's input). */
+        final float[] xs;
         final float[] xt;
         final int rows = 7;
         final int cols = 96; // three Q8_0/Q4_0 blocks
-        final int tokens = 5;
+        final int tokens = 7;
         final int tokenStride = VectorKernels.TRANSPOSED_TOKEN_MULTIPLE;
         final Map<DType, MemorySegment> weights = new HashMap<>();
 
@@ -113,6 +126,7 @@ class CompiledKernelsTest {
             a = random(r, 200);
             b = random(r, 200);
             x = random(r, cols);
+            xs = random(r, tokens * cols);
             xt = new float[tokenStride * cols];
             for (int t = 0; t < tokens; t++) {
                 for (int c = 0; c < cols; c++) {

@@ -308,7 +308,7 @@ class WeightKernelsTest {
         for (int tokens : new int[] {1, 7, 15, 16, 31, 64}) {
             float[] x = random(r, tokens * cols);
             MatmulInput in = ops.matmulInput(x, tokens, cols);
-            assertEquals(tokens >= TensorOps.TRANSPOSE_MIN_TOKENS, in.transposed() != null, "transposed at " + tokens);
+            assertEquals(TensorOps.transposes(tokens), in.transposed() != null, "transposed at " + tokens);
             for (int rows : new int[] {7, 64}) {
                 try (Tensor w = weights(t, rows, cols, r)) {
                     float[] fresh = new float[tokens * rows];

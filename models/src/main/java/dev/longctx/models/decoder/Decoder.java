@@ -34,7 +34,7 @@ public final class Decoder {
     private final AttentionPlan exact;
     /** Per layer: its attention mask (causal, or its sliding window). */
     private final AttentionMask[] masks;
-    /** Per layer: Q, K and V weights, one matvecs dispatch in decode. */
+    /** Per layer: Q, K and V weights, one matvecs (or small-batch matmuls) dispatch in decode. */
     private final Tensor[][] qkv;
     /** Per layer: gate and up weights. */
     private final Tensor[][] gateUp;
@@ -292,17 +292,15 @@ public final class Decoder {
         for (int l = 0; l < c.layers(); l++) {
             ModelWeights.Layer y = w.layers()[l];
             normRows(batch.x, 0, rows, y.attnNorm(), batch.xn);
-            if (rows == 1) { // decode: one pool dispatch for Q, K and V
+            // Q, K and V in one pool dispatch for a decode step or a small batch of them
+            if (rows == 1) {
                 ops.matvecs(qkv[l], batch.xn, 0, batch.qkvOut);
-                addBias(batch.q, y.bq(), 1);
-                addBias(batch.k, y.bk(), 1);
-                addBias(batch.v, y.bv(), 1);
             } else {
-                MatmulInput attnIn = ops.matmulInput(batch.xn, rows, h); // shared by Q, K and V: transposed once
-                project(y.wq(), attnIn, batch.q, y.bq());
-                project(y.wk(), attnIn, batch.k, y.bk());
-                project(y.wv(), attnIn, batch.v, y.bv());
+                ops.matmuls(qkv[l], ops.matmulInput(batch.xn, rows, h), batch.qkvOut); // a prefill transposes once
             }
+            addBias(batch.q, y.bq(), rows);
+            addBias(batch.k, y.bk(), rows);
+            addBias(batch.v, y.bv(), rows);
             for (int i = 0; i < count; i++) {
                 Step st = steps[i];
                 int t = st.tokens.length;
@@ -325,9 +323,7 @@ public final class Decoder {
             if (rows == 1) {
                 ops.matvecs(gateUp[l], batch.xn, 0, batch.gateUpOut);
             } else {
-                MatmulInput ffnIn = ops.matmulInput(batch.xn, rows, h); // shared by gate and up
-                project(y.gate(), ffnIn, batch.gate, null);
-                project(y.up(), ffnIn, batch.up, null);
+                ops.matmuls(gateUp[l], ops.matmulInput(batch.xn, rows, h), batch.gateUpOut); // shared by gate and up
             }
             switch (c.options().activation()) {
                 case SILU -> ops.silu(batch.gate, 0, rows * ffn);

@@ -185,6 +185,12 @@ public final class PanamaVectorKernels implements VectorKernels {
     }
 
     @Override
+    public void matmulRowsSmallBatch(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
+            float[] x, int tokens, float[] out, int outStride) {
+        PanamaSmallBatch.matmulRows(type, w, rowBytes, cols, rowFrom, rowTo, x, tokens, out, outStride);
+    }
+
+    @Override
     public void matmulRowsTransposed(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
             float[] xt, int tokenStride, int tokens, float[] out, int outStride) {
         PanamaMatmul.matmulRowsTransposed(type, w, rowBytes, cols, rowFrom, rowTo, xt, tokenStride, tokens, out, outStride);

@@ -2,9 +2,9 @@ package dev.longctx.core.kernels.spi;
 
 /**
  * Activations {@code x} [tokens, cols] prepared once for several {@link dev.longctx.core.kernels.TensorOps#matmul} calls
- * that share them (Q, K and V projections; gate and up). From 16 tokens on (the threshold
- * in {@code TensorOps}), preparing means transposing into the blocked
- * layout of {@link VectorKernels#matmulRowsTransposed}; below it {@code transposed} is null and
+ * that share them (Q, K and V projections; gate and up). Above the small-batch cutoff (16 tokens,
+ * {@code TensorOps.SMALL_BATCH_MAX_TOKENS}), preparing means transposing into the blocked
+ * layout of {@link VectorKernels#matmulRowsTransposed}; up to it {@code transposed} is null and
  * the kernels read {@code x} directly.
  *
  * <p>Invariant: {@code transposed}, when present, is {@code x} in that layout with row stride

@@ -285,6 +285,19 @@ public final class ScalarKernels implements VectorKernels {
         }
     }
 
+    /** The definition: each row decoded, then one plain dot product per token. */
+    @Override
+    public void matmulRowsSmallBatch(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
+                                     float[] x, int tokens, float[] out, int outStride) {
+        float[] row = new float[cols];
+        for (int r = rowFrom; r < rowTo; r++) {
+            Quantization.dequantize(type, w, r * rowBytes, row, 0, cols);
+            for (int t = 0; t < tokens; t++) {
+                out[t * outStride + r] = dot(row, 0, x, t * cols, cols);
+            }
+        }
+    }
+
     @Override
     public void matmulRows(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
                            float[] x, int tokens, float[] out, int outStride) {

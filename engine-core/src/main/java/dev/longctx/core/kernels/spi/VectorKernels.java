@@ -152,6 +152,19 @@ public interface VectorKernels {
                     float[] x, int tokens, float[] out, int outStride);
 
     /**
+     * Matrix-matrix rows for a few tokens (a batched decode step: one row of activations per
+     * sequence): for weight rows {@code r} in {@code [rowFrom, rowTo)} and tokens {@code t} in
+     * {@code [0, tokens)}, {@code out[t * outStride + r] = dot(row r of w, x[t * cols ..])}, the same
+     * contract as {@link #matmulRows}. Where {@link #matmulRows} decodes a tile of weight rows into
+     * memory and then multiplies, this decodes each weight block in registers, as
+     * {@link #matvecRows} does, and multiplies it with every token while it is there: each weight
+     * byte is read from memory once per call, whatever the token count. Meant for the token counts
+     * below {@code TensorOps}' small-batch cutoff; any count is correct.
+     */
+    void matmulRowsSmallBatch(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
+                              float[] x, int tokens, float[] out, int outStride);
+
+    /**
      * {@link #matmulRows} with the activations packed column-major in blocks of
      * {@code B = }{@link #TRANSPOSED_TOKEN_MULTIPLE} tokens: token {@code t}, column {@code c} at
      * {@code xt[(t / B) * B * cols + c * B + t % B]}, padded with zeros to {@code tokenStride}
