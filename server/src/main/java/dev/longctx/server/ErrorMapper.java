@@ -31,7 +31,7 @@ final class ErrorMapper {
     ApiException map(Throwable e) {
         return switch (e) {
             case ApiException a -> a;
-            case ContextBudgetException c -> ApiException.tooLarge("messages", "context_length_exceeded", c.getMessage());
+            case ContextBudgetException c -> ApiException.tooLarge(null, "context_length_exceeded", c.getMessage());
             case RequestRejectedException r -> switch (r.reason()) {
                 case QUEUE_FULL -> new ApiException(429, ApiException.RATE_LIMIT, null, "queue_full", r.getMessage(), true);
                 case TOO_LARGE -> ApiException.tooLarge(null, "kv_budget_exceeded", r.getMessage());
