@@ -100,6 +100,9 @@ public final class OpenAiServer implements AutoCloseable {
                 .shutdownHook(false)
                 .featuresDiscoverServices(false)
                 .maxPayloadSize(bodies.drainLimit())
+                // Each streamed token is a small write: without TCP_NODELAY, Nagle's algorithm holds it
+                // until the client's (delayed, ~40 ms) ACK of the previous one.
+                .connectionOptions(o -> o.tcpNoDelay(true))
                 .directHandlers(d -> {
                     for (DirectHandler.EventType t : DirectHandler.EventType.values()) {
                         d.addHandler(t, (request, type, status, headers, message) -> direct(type, status, message));
