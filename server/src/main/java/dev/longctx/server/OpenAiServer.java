@@ -188,7 +188,7 @@ public final class OpenAiServer implements AutoCloseable {
         LOG.info("server for {} stopped", modelId);
     }
 
-    /** Options of a new server. */
+    /** Options of a new server. Threading: for one thread. */
     public static final class Builder {
         private final ServingEngine engine;
         private String host = "127.0.0.1";
