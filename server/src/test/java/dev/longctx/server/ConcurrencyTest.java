@@ -111,10 +111,15 @@ class ConcurrencyTest {
             assertTrue(pacing.await(1, TimeUnit.MINUTES));
             double cancelledBefore = cancelled(t);
 
+            // Steps one at a time (a permit only once the last was taken), at most 50 while the stream
+            // starts, at most 200 after the client leaves: the stream's 300 tokens cannot run out first.
             AtomicBoolean pump = new AtomicBoolean(true);
             Thread pumper = Thread.ofVirtual().start(() -> {
-                while (pump.get()) {
-                    permits.release();
+                for (int released = 0; pump.get() && released < 50; ) {
+                    if (permits.availablePermits() == 0) {
+                        permits.release();
+                        released++;
+                    }
                     try {
                         Thread.sleep(1);
                     } catch (InterruptedException e) {
@@ -145,11 +150,13 @@ class ConcurrencyTest {
             // One step per permit until the server has noticed and the engine has reaped the request.
             int steps = 0;
             while (t.engine.stats().running() > 1) {
-                if (++steps > 250) {
-                    fail("the disconnected stream was not cancelled within 250 steps: " + t.engine.stats());
+                if (permits.availablePermits() == 0) {
+                    if (++steps > 200) {
+                        fail("the disconnected stream was not cancelled within 200 steps: " + t.engine.stats());
+                    }
+                    permits.release();
                 }
-                permits.release();
-                Thread.sleep(5);
+                Thread.sleep(2);
             }
             assertEquals(cancelledBefore + 1, cancelled(t), "the stream ended as cancelled, not by its length");
             assertFalse(pacer.isDone());
@@ -186,8 +193,10 @@ class ConcurrencyTest {
                 CompletionCreateParams p = CompletionCreateParams.builder().model(t.server.modelId()).prompt("The little dog")
                         .maxTokens(4).temperature(0.0).build();
                 Future<Completion> queued = pool.submit(() -> client.completions().create(p));
+                long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2); // a bound against hanging, not a speed
                 while (t.engine.stats().waiting() < 1) {
                     assertFalse(queued.isDone(), "the queued request waits");
+                    assertTrue(System.nanoTime() < deadline, "the request never reached the queue");
                     Thread.sleep(2);
                 }
                 RateLimitException e = assertThrows(RateLimitException.class, () -> client.completions().create(p));
