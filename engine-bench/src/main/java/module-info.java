@@ -11,6 +11,8 @@ module dev.longctx.bench {
     requires dev.longctx.core;
     requires dev.longctx.models;
     requires dev.longctx.cli;
+    requires dev.longctx.server;
+    requires java.net.http; // bench-http's client
     requires dev.longctx.attention;
     requires dev.longctx.kvcache;
     requires jdk.incubator.vector;

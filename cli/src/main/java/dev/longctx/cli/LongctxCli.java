@@ -19,9 +19,9 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** The {@code longctx} command line: {@code generate}, {@code tokenize}, {@code logits}, {@code inspect}, {@code profile-heads}. */
+/** The {@code longctx} command line: {@code generate}, {@code tokenize}, {@code serve}, {@code logits}, {@code inspect}, {@code profile-heads}. */
 @Command(name = "longctx", mixinStandardHelpOptions = true, version = "longctx 0.1.0-SNAPSHOT",
-        subcommands = {GenerateCommand.class, TokenizeCommand.class, LongctxCli.Logits.class, LongctxCli.Inspect.class},
+        subcommands = {GenerateCommand.class, TokenizeCommand.class, ServeCommand.class, LongctxCli.Logits.class, LongctxCli.Inspect.class},
         description = "Long-context inference engine for the JVM.")
 public final class LongctxCli implements Runnable {
     private static final ObjectMapper JSON = new ObjectMapper();

@@ -122,4 +122,22 @@ class LongctxCliTest {
         assertEquals(1, exit(err, "generate", "--model", model, "--prompt", "x", "--strategy", "lru"));
         assertTrue(err.toString().contains("unknown strategy 'lru'"), err.toString());
     }
+
+    /** serve refuses what cannot work before it binds a port (the server itself is tested in the server module). */
+    @Test
+    void serveRefusesBadSettingsClearly() {
+        String model = Fixtures.locate("fixtures/stories260k/stories260K.gguf").toString();
+        StringWriter err = new StringWriter();
+        assertEquals(2, exit(err, "serve", "--model", model, "--strategy", "duo"));
+        assertTrue(err.toString().contains("--strategy duo needs --profile"), err.toString());
+        err = new StringWriter();
+        assertEquals(1, exit(err, "serve", "--model", model, "--strategy", "lru"));
+        assertTrue(err.toString().contains("unknown strategy 'lru'"), err.toString());
+        err = new StringWriter();
+        assertEquals(1, exit(err, "serve", "--model", model, "--max-tokens", "0"));
+        assertTrue(err.toString().contains("maxTokens must be positive"), err.toString());
+        err = new StringWriter();
+        assertEquals(1, exit(err, "serve", "--model", "/no/such/model.gguf"));
+        assertTrue(err.toString().contains("no such model"), err.toString());
+    }
 }

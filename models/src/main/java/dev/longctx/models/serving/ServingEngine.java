@@ -393,6 +393,11 @@ public final class ServingEngine implements AutoCloseable {
         return metrics.registry();
     }
 
+    /** The strategy of requests that name none (the builder's {@code strategy}). */
+    public Strategy defaultStrategy() {
+        return defaultStrategy;
+    }
+
     /** The model's config. */
     public ModelConfig config() {
         return config;
