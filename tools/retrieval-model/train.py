@@ -342,6 +342,7 @@ class Gen:
         self.single = np.asarray(spec["filler"]["single_token_words"], dtype=np.int64)
         self.pool = Pool(spec, wt, pool_words, rng_for(*pool_seed))
         self.cache = {}
+        self.vt_one_chain = 0.0  # training only: the share of vt instances without the distractor chain
 
     def enc(self, text):
         return self.tok.encode(text, add_special_tokens=False).ids
@@ -476,7 +477,10 @@ class Gen:
             va, vb = self.numbers(rng, 5, 2)
             da = np.concatenate([[depth], np.sort(depth + (1 - depth) * rng.random(h1))])
             db = np.sort(rng.random(h2 + 1))
-            for chain, v, ds in ((a, va, da), (b, vb, db)):
+            # training only (--vt-one-chain): some instances leave the distractor chain out, so the answer is
+            # every name in document order: copying name tokens without choosing a chain first
+            one = self.vt_one_chain > 0 and rng.random() < self.vt_one_chain
+            for chain, v, ds in ((a, va, da),) if one else ((a, va, da), (b, vb, db)):
                 for i, nm in enumerate(chain):
                     t = (TEMPLATES["vt_value"].format(name=nm, value=v) if i == 0
                          else TEMPLATES["vt_copy"].format(name=nm, source=chain[i - 1]))
@@ -810,6 +814,7 @@ def train(a):
     t0 = time.time()
     eval_cell_worker.gen = Gen(spec, tok, a.eval_pool_words, (a.seed, 10))
     train_gen = Gen(spec, tok, a.pool_words, (a.seed, 3))
+    train_gen.vt_one_chain = a.vt_one_chain
     print(f"filler pools: training {train_gen.pool.tokens.size} tokens, evaluation "
           f"{eval_cell_worker.gen.pool.tokens.size} tokens ({time.time() - t0:.1f} s)")
     eval_pool = ctx.Pool(a.eval_procs)
@@ -961,7 +966,8 @@ def train(a):
           f"(curriculum: <= 1024 until {a.phase1:.0%}, <= 4096 until {a.phase2:.0%}, then all), lr {a.lr}, "
           f"loss = answer CE + {a.lm_weight} x other-token CE; task weights {a.task_weights}; weight decay "
           f"{a.weight_decay} on matrices{'' if a.embed_decay else ' but the embedding'}"
-          f"{'; initialised from ' + a.init_from if a.init_from else ''}; batch stream {a.batch_stream}")
+          f"{'; initialised from ' + a.init_from if a.init_from else ''}; batch stream {a.batch_stream}"
+          f"{f'; vt without distractor chain in {a.vt_one_chain:.0%} of training vt rows' if a.vt_one_chain else ''}")
     t_train = time.time()
     last_ckpt = time.time()
     tokens_seen = 0
@@ -1218,6 +1224,8 @@ def main():
                    help="share of each task's rows in a batch (equal: the first run's mix)")
     p.add_argument("--embed-decay", type=int, default=1, help="1: weight decay on the (tied) embedding too "
                    "(the first run); 0: not, so rare key tokens' rows do not shrink between their updates")
+    p.add_argument("--vt-one-chain", type=float, default=0.0, help="training only: this share of the vt "
+                   "instances has no distractor chain (the evaluation's vt instances always have it)")
     p.add_argument("--batch-stream", type=int, default=0, help="0: batches from seed stream [seed, 4, step] (the "
                    "first run); k >= 1: from [seed, 4, k, step] (the k-th continued run)")
     p.add_argument("--init-from", default=None, help="an HF folder (config.json, model.safetensors) to start "
