@@ -21,7 +21,8 @@ Stages (``python3 train.py STAGE ...``; ``all`` runs prepare, train and samples 
 
 Seed streams (numpy SeedSequence entropy [seed, stream, ...]); training never touches 10+:
   1 language (filler words, Markov chain, key words)   2 tokenizer corpus
-  3 training filler pool                                4 training batches ([seed, 4, step])
+  3 training filler pool                                4 training batches ([seed, 4, step]; the k-th
+                                                          continued run: [seed, 4, k, step])
   5 torch init (torch.manual_seed(seed * 1000 + 5))
   10 evaluation filler pool   11 evaluation instances ([seed, 11, task, length])
   12 eval-sample.json instances   13 reference-logits prompt
@@ -341,6 +342,7 @@ class Gen:
         self.single = np.asarray(spec["filler"]["single_token_words"], dtype=np.int64)
         self.pool = Pool(spec, wt, pool_words, rng_for(*pool_seed))
         self.cache = {}
+        self.vt_one_chain = 0.0  # training only: the share of vt instances without the distractor chain
 
     def enc(self, text):
         return self.tok.encode(text, add_special_tokens=False).ids
@@ -475,7 +477,10 @@ class Gen:
             va, vb = self.numbers(rng, 5, 2)
             da = np.concatenate([[depth], np.sort(depth + (1 - depth) * rng.random(h1))])
             db = np.sort(rng.random(h2 + 1))
-            for chain, v, ds in ((a, va, da), (b, vb, db)):
+            # training only (--vt-one-chain): some instances leave the distractor chain out, so the answer is
+            # every name in document order: copying name tokens without choosing a chain first
+            one = self.vt_one_chain > 0 and rng.random() < self.vt_one_chain
+            for chain, v, ds in ((a, va, da),) if one else ((a, va, da), (b, vb, db)):
                 for i, nm in enumerate(chain):
                     t = (TEMPLATES["vt_value"].format(name=nm, value=v) if i == 0
                          else TEMPLATES["vt_copy"].format(name=nm, source=chain[i - 1]))
@@ -721,6 +726,25 @@ def sample_length(rng, frac, a):
     return int(min(hi, max(lo, round(x / 64) * 64)))
 
 
+def task_slots(B, weights):
+    """Task index of each of the B rows of a batch (before shuffling): equal weights give
+    0, 1, 2, 3, 4, 0, 1, ... (the first run's mix); otherwise counts proportional to the weights
+    (largest remainder, ties to the earlier task), at least one row per task with weight > 0 when
+    B allows."""
+    w = np.asarray(weights, dtype=np.float64)
+    if np.all(w == w[0]):
+        return np.arange(B) % len(TASKS)
+    x = w / w.sum() * B
+    n = np.floor(x).astype(np.int64)
+    for i in np.argsort(-(x - n), kind="stable")[:B - int(n.sum())]:
+        n[i] += 1
+    for i in range(len(n)):  # a task with weight > 0 keeps a row, taken from the largest
+        if w[i] > 0 and n[i] == 0 and B >= int((w > 0).sum()):
+            n[int(np.argmax(n))] -= 1
+            n[i] += 1
+    return np.repeat(np.arange(len(TASKS)), n)
+
+
 class Stream:
     """Batches for steps start, start+W, ... (worker w of W); each from rng [seed, 4, step]."""
 
@@ -730,10 +754,12 @@ class Stream:
 
     def make(self, step):
         a = self.a
-        rng = rng_for(a.seed, 4, step)
+        # the first run's batches come from [seed, 4, step]; a continued run (--init-from) names its own
+        # stream k >= 1 and draws from [seed, 4, k, step], so it never repeats an earlier run's batches
+        rng = rng_for(a.seed, 4, step) if a.batch_stream == 0 else rng_for(a.seed, 4, a.batch_stream, step)
         L = sample_length(rng, step / self.steps, a)
         B = max(1, a.tokens_per_step // L)
-        tasks = rng.permutation(np.arange(B) % len(TASKS))
+        tasks = rng.permutation(task_slots(B, a.task_weights))
         ids = np.empty((B, L), dtype=np.int64)
         plen = np.empty(B, dtype=np.int64)
         for i in range(B):
@@ -788,6 +814,7 @@ def train(a):
     t0 = time.time()
     eval_cell_worker.gen = Gen(spec, tok, a.eval_pool_words, (a.seed, 10))
     train_gen = Gen(spec, tok, a.pool_words, (a.seed, 3))
+    train_gen.vt_one_chain = a.vt_one_chain
     print(f"filler pools: training {train_gen.pool.tokens.size} tokens, evaluation "
           f"{eval_cell_worker.gen.pool.tokens.size} tokens ({time.time() - t0:.1f} s)")
     eval_pool = ctx.Pool(a.eval_procs)
@@ -799,14 +826,25 @@ def train(a):
     torch.manual_seed(a.seed * 1000 + 5)
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
-    model = build_model(cfg).to(dev)
+    model = build_model(cfg)
+    if a.init_from:
+        load_safetensors(model, os.path.join(a.init_from, "model.safetensors"))
+        with open(os.path.join(a.init_from, "config.json")) as f:
+            old = json.load(f)
+        diff = {k: (old.get(k), cfg[k]) for k in ("vocab_size", "hidden_size", "intermediate_size",
+                                                  "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+                                                  "head_dim", "rope_theta") if old.get(k) != cfg[k]}
+        if diff:
+            raise SystemExit(f"--init-from {a.init_from}: config differs {diff}")
+        print(f"initialised from {a.init_from}/model.safetensors")
+    model = model.to(dev)
     nparams = sum(p.numel() for p in model.parameters())
     print(f"model: {json.dumps({k: cfg[k] for k in ('vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'head_dim', 'rope_theta', 'max_position_embeddings')})}")
     print(f"parameters: {nparams} ({nparams * 2 / 1e6:.1f} MB in BF16)")
     amp = dev.type == "cuda"
     V = vocab
 
-    def fwd_loss(ids, plen):
+    def loss_terms(ids, plen):
         B, L = ids.shape
         with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
             logits = model(ids[:, :-1])
@@ -816,15 +854,15 @@ def train(a):
         ans = pos[None, :] >= (plen[:, None] - 1)
         la = (ce * ans).sum() / ans.sum()
         lm = (ce * ~ans).sum() / (~ans).sum()
-        with torch.no_grad():
-            ok = ((logits.argmax(-1) == tgt) | ~ans).all(dim=1)
+        ok = ((logits.detach().argmax(-1) == tgt) | ~ans).all(dim=1)
         return la, lm, ok
 
-    # ---- calibration: step time against length, to size the run to the time budget ----------
-    if a.steps > 0:
-        steps = a.steps
-        print(f"steps: {steps} (given)")
-    else:
+    fn = {"step": loss_terms}  # the training step's loss function: eager, or compiled with --compile
+
+    def fwd_loss(ids, plen):
+        return fn["step"](ids, plen)
+
+    def calibrate(f):
         pts = []
         for L in a.calib_lengths:
             B = max(1, a.tokens_per_step // L)
@@ -835,23 +873,63 @@ def train(a):
                 if dev.type == "cuda":
                     torch.cuda.synchronize()
                 t0 = time.time()
-                la, lm, _ = fwd_loss(ids, plen)
+                la, lm, _ = f(ids, plen)
                 (la + a.lm_weight * lm).backward()
                 if dev.type == "cuda":
                     torch.cuda.synchronize()
                 ts.append(time.time() - t0)
             model.zero_grad(set_to_none=True)
             pts.append((L, min(ts[1:]) * 1.10))  # +10% for the optimizer step
-            print(f"calibration: length {L} x {B} rows: {pts[-1][1] * 1000:.0f} ms/step")
         Ls = np.array([p[0] for p in pts], dtype=np.float64)
         Ts = np.array([p[1] for p in pts])
         c1, c0 = np.polyfit(Ls, Ts, 1)
         r = rng_for(999)
         fr = r.random(20000)
-        mean_t = float(np.mean([c0 + c1 * sample_length(r, f, a) for f in fr]))
-        steps = max(10, int(a.time_budget / mean_t))
+        return pts, c0, c1, float(np.mean([c0 + c1 * sample_length(r, f_, a) for f_ in fr]))
+
+    def try_compile():
+        """torch.compile of the loss function (dynamic shapes: one graph for every batch shape); None when it
+        fails here, so a run never dies of it."""
+        try:
+            t0 = time.time()
+            f = torch.compile(loss_terms, dynamic=True)
+            B, L = 4, 256
+            la, lm, _ = f(torch.randint(5, V, (B, L), device=dev), torch.full((B,), L - 8, device=dev))
+            (la + a.lm_weight * lm).backward()
+            model.zero_grad(set_to_none=True)
+            print(f"compile: {time.time() - t0:.1f} s")
+            return f
+        except Exception as e:  # noqa: BLE001
+            model.zero_grad(set_to_none=True)
+            print(f"compile failed, eager mode: {type(e).__name__}: {str(e)[:300]}")
+            return None
+
+    # ---- calibration: step time against length, to size the run to the time budget ----------
+    if a.steps > 0:
+        steps = a.steps
+        print(f"steps: {steps} (given)")
+        if a.compile:
+            fn["step"] = try_compile() or loss_terms
+    else:
+        pts, c0, c1, mean_t = calibrate(loss_terms)
+        for L, t in pts:
+            print(f"calibration (eager): length {L} x {max(1, a.tokens_per_step // L)} rows: {t * 1000:.0f} ms/step")
+        if a.compile:
+            f = try_compile()
+            if f is not None:
+                cp, cc0, cc1, cmean = calibrate(f)
+                for L, t in cp:
+                    print(f"calibration (compiled): length {L}: {t * 1000:.0f} ms/step")
+                print(f"calibration: mean step {cmean * 1000:.1f} ms compiled, {mean_t * 1000:.1f} ms eager: "
+                      f"{'compiled' if cmean < mean_t else 'eager'} it is")
+                if cmean < mean_t:
+                    fn["step"], c0, c1, mean_t = f, cc0, cc1, cmean
+        budget = a.time_budget
+        if a.train_until > 0:
+            budget = a.train_until - (time.time() - t_start)
+        steps = max(10, int(budget / mean_t))
         print(f"calibration: step time ~ {c0 * 1000:.1f} ms + {c1 * 1e6:.2f} us x length; mean {mean_t * 1000:.1f} ms; "
-              f"{steps} steps for {a.time_budget:.0f} s (reproduce with --steps {steps})")
+              f"{steps} steps for {budget:.0f} s (reproduce with --steps {steps})")
         if dev.type == "cuda":
             print(f"calibration peak memory: {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
 
@@ -873,7 +951,7 @@ def train(a):
 
     decay, no_decay = [], []
     for n_, p in model.named_parameters():
-        (decay if p.dim() == 2 else no_decay).append(p)
+        (decay if p.dim() == 2 and (a.embed_decay or n_ != "embed_tokens.weight") else no_decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=a.lr, betas=(0.9, 0.95), eps=1e-8, fused=dev.type == "cuda")
@@ -886,7 +964,10 @@ def train(a):
 
     print(f"training: {steps} steps, ~{a.tokens_per_step} tokens/step, lengths {a.min_train_len}..{a.max_train_len} "
           f"(curriculum: <= 1024 until {a.phase1:.0%}, <= 4096 until {a.phase2:.0%}, then all), lr {a.lr}, "
-          f"loss = answer CE + {a.lm_weight} x other-token CE")
+          f"loss = answer CE + {a.lm_weight} x other-token CE; task weights {a.task_weights}; weight decay "
+          f"{a.weight_decay} on matrices{'' if a.embed_decay else ' but the embedding'}"
+          f"{'; initialised from ' + a.init_from if a.init_from else ''}; batch stream {a.batch_stream}"
+          f"{f'; vt without distractor chain in {a.vt_one_chain:.0%} of training vt rows' if a.vt_one_chain else ''}")
     t_train = time.time()
     last_ckpt = time.time()
     tokens_seen = 0
@@ -900,10 +981,18 @@ def train(a):
         plen = torch.from_numpy(plen_np).to(dev, non_blocking=True)
         for g in opt.param_groups:
             g["lr"] = lr_at(s)
-        la, lm, ok = fwd_loss(ids, plen)
-        loss = la + a.lm_weight * lm
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        try:
+            la, lm, ok = fwd_loss(ids, plen)
+            (la + a.lm_weight * lm).backward()
+        except Exception as e:  # noqa: BLE001
+            if fn["step"] is loss_terms:
+                raise
+            print(f"compiled step {s} failed, eager from here: {type(e).__name__}: {str(e)[:300]}")
+            fn["step"] = loss_terms
+            opt.zero_grad(set_to_none=True)
+            la, lm, ok = fwd_loss(ids, plen)
+            (la + a.lm_weight * lm).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         tokens_seen += ids_np.size
@@ -967,7 +1056,7 @@ def train(a):
                 chunk = rows[i:i + per]
                 ids = torch.from_numpy(np.stack([r[0] for r in chunk]).astype(np.int64)).to(dev)
                 plen = torch.tensor([r[1] for r in chunk], device=dev)
-                _, _, ok = fwd_loss(ids, plen)
+                _, _, ok = loss_terms(ids, plen)
                 okall.extend(ok.cpu().tolist())
             table.setdefault(task, {})[str(L)] = float(np.mean(okall))
             ds = np.array([r[2] for r in rows])
@@ -1119,12 +1208,29 @@ def main():
     p.add_argument("--steps", type=int, default=0, help="0: size the run to --time-budget by calibration")
     p.add_argument("--time-budget", type=float, default=380.0, help="seconds of training")
     p.add_argument("--hard-stop", type=float, default=0, help="stop training after this many seconds since start")
+    p.add_argument("--train-until", type=float, default=0, help="size the step count (instead of --time-budget) so "
+                   "that training ends this many seconds after the start: the set-up, the calibration and a "
+                   "compile are then inside the budget")
+    p.add_argument("--compile", type=int, default=0, help="1: torch.compile the training step (dynamic shapes) "
+                   "when the calibration finds it faster than eager; any compile error falls back to eager")
     p.add_argument("--calib-lengths", type=int, nargs="+", default=[512, 4096, 16384])
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--min-lr-frac", type=float, default=0.1)
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--lm-weight", type=float, default=0.1)
+    p.add_argument("--task-weights", type=float, nargs=5, default=[1, 1, 1, 1, 1],
+                   metavar=("SINGLE", "MULTIKEY", "MULTIVALUE", "MULTIQUERY", "VT"),
+                   help="share of each task's rows in a batch (equal: the first run's mix)")
+    p.add_argument("--embed-decay", type=int, default=1, help="1: weight decay on the (tied) embedding too "
+                   "(the first run); 0: not, so rare key tokens' rows do not shrink between their updates")
+    p.add_argument("--vt-one-chain", type=float, default=0.0, help="training only: this share of the vt "
+                   "instances has no distractor chain (the evaluation's vt instances always have it)")
+    p.add_argument("--batch-stream", type=int, default=0, help="0: batches from seed stream [seed, 4, step] (the "
+                   "first run); k >= 1: from [seed, 4, k, step] (the k-th continued run)")
+    p.add_argument("--init-from", default=None, help="an HF folder (config.json, model.safetensors) to start "
+                   "from instead of the seeded initialisation, e.g. the committed model/hf: GPU time then adds up "
+                   "across runs")
     p.add_argument("--workers", type=int, default=12)
     p.add_argument("--pool-words", type=int, default=12_000_000)
     p.add_argument("--eval-pool-words", type=int, default=2_000_000)
