@@ -46,6 +46,11 @@ final class StrategyNames {
         if (!name.trim().equalsIgnoreCase("duo")) {
             return Strategy.parse(name.trim());
         }
+        return new Strategy.RetrievalHeads(profile(), SINKS, Math.max(1, budget - SINKS));
+    }
+
+    /** The head profile: {@code --profile}'s file, or the model profiled once (three 256-token needle prompts). */
+    HeadProfile profile() throws IOException {
         if (profile == null) {
             if (profileFile != null) {
                 profile = HeadProfile.read(profileFile);
@@ -57,6 +62,6 @@ final class StrategyNames {
                 }
             }
         }
-        return new Strategy.RetrievalHeads(profile, SINKS, Math.max(1, budget - SINKS));
+        return profile;
     }
 }
