@@ -86,6 +86,10 @@ public final class RulerEval implements Callable<Integer> {
     @Option(names = "--chunk", defaultValue = "128", description = "prefill chunk: evictions run between chunks (default ${DEFAULT-VALUE})")
     int chunk;
 
+    @Option(names = "--snapkv-chunked", description = "SnapKV selects after every prefill chunk (votes add up) instead of once"
+            + " after a one-chunk prefill as in the paper")
+    boolean snapKvChunked;
+
     @Option(names = "--kv-type", defaultValue = "F32", description = "KV page dtype (default ${DEFAULT-VALUE})")
     DType kvType;
 
@@ -106,6 +110,9 @@ public final class RulerEval implements Callable<Integer> {
 
     @Option(names = "--json", description = "print JSON records instead of tables")
     boolean json;
+
+    @Option(names = "--json-file", description = "also write the JSON records to this file")
+    Path jsonFile;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -163,7 +170,7 @@ public final class RulerEval implements Callable<Integer> {
             RulerGenerator gen = new RulerGenerator(rs, FillerPool.generate(rs, poolWords, rnd));
             StrategyNames names = new StrategyNames(m.weights(), 0, profile, ops, err);
             RulerRunner.Strategies factory = (name, budget) -> strategy(names, name, budget);
-            RulerRunner runner = new RulerRunner(m.weights(), m.tokenizer(), ops, kvType, chunk);
+            RulerRunner runner = new RulerRunner(m.weights(), m.tokenizer(), ops, kvType, chunk, !snapKvChunked);
             long t0 = System.nanoTime();
             int total = lengths.size() * taskList.size() * depths.size() * instances;
             int done = 0;
@@ -202,11 +209,14 @@ public final class RulerEval implements Callable<Integer> {
         Set<String> taskSet = new LinkedHashSet<>(taskList);
         RulerCharts.heatmaps(results, taskSet, heatFraction, order, heat);
         RulerCharts.accuracyByBudget(results, taskSet, order, byBudget);
+        ObjectMapper mapper = new ObjectMapper();
+        var root = results.toJson(mapper);
+        root.put("seed", seed).put("instances_per_cell_depth", instances).put("heatmap", heat.toAbsolutePath().toString())
+                .put("budget_chart", byBudget.toAbsolutePath().toString());
+        if (jsonFile != null) {
+            mapper.writerWithDefaultPrettyPrinter().writeValue(jsonFile.toFile(), root);
+        }
         if (json) {
-            ObjectMapper mapper = new ObjectMapper();
-            var root = results.toJson(mapper);
-            root.put("seed", seed).put("instances_per_cell_depth", instances).put("heatmap", heat.toAbsolutePath().toString())
-                    .put("budget_chart", byBudget.toAbsolutePath().toString());
             out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(root));
         } else {
             out.printf("model %s, seed %d, %d instance(s) per task x length x depth (depths %s)%n%n", modelPath, seed, instances, depths);

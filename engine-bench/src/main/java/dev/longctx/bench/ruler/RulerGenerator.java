@@ -239,15 +239,17 @@ public final class RulerGenerator {
         int at = 0;
         StringBuilder doc = new StringBuilder();
         List<Integer> needed = new ArrayList<>();
+        List<Integer> neededEnd = new ArrayList<>();
         System.arraycopy(head, 0, ids, 0, head.length);
         at += head.length;
         int j = 0;
         for (int i = 0; i <= ns; i++) {
             while (j < sorted.size() && pos[j] == i) {
+                int[] t = needleIds.get(j);
                 if (sorted.get(j).needed()) {
                     needed.add(at);
+                    neededEnd.add(at + t.length);
                 }
-                int[] t = needleIds.get(j);
                 System.arraycopy(t, 0, ids, at, t.length);
                 at += t.length;
                 doc.append(sorted.get(j).text());
@@ -269,7 +271,8 @@ public final class RulerGenerator {
             throw new IllegalStateException("built " + at + " tokens for length " + length + " (" + task + ")");
         }
         String user = "Text:" + doc + "\n\nQuestion: " + question;
-        return new TaskInstance(task, depth, ids, promptLength, user, answer, needed.stream().mapToInt(Integer::intValue).toArray());
+        return new TaskInstance(task, depth, ids, promptLength, user, answer, needed.stream().mapToInt(Integer::intValue).toArray(),
+                neededEnd.stream().mapToInt(Integer::intValue).toArray());
     }
 
     /** Python's float {@code a // b} for positive operands (fmod-based, as CPython computes it). */

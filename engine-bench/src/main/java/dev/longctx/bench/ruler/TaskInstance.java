@@ -14,8 +14,10 @@ import java.util.Arrays;
  * @param user the user message
  * @param answer the expected answer (exact match)
  * @param neededStarts token offsets of the needles the answer depends on
+ * @param neededEnds token offsets just past those needles
  */
-public record TaskInstance(String task, double depth, int[] ids, int promptLength, String user, String answer, int[] neededStarts) {
+public record TaskInstance(String task, double depth, int[] ids, int promptLength, String user, String answer, int[] neededStarts,
+                           int[] neededEnds) {
     /** The prompt's tokens, which a model is given. */
     public int[] prompt() {
         return Arrays.copyOf(ids, promptLength);
