@@ -13,6 +13,8 @@ import java.util.Set;
 import java.util.TreeSet;
 import javax.imageio.ImageIO;
 import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.CategoryChart;
+import org.knowm.xchart.CategoryChartBuilder;
 import org.knowm.xchart.HeatMapChart;
 import org.knowm.xchart.HeatMapChartBuilder;
 import org.knowm.xchart.XYChart;
@@ -23,7 +25,7 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  * The charts of {@code eval --tasks ruler}: a needle-in-a-haystack heatmap (depth x context
  * length, accuracy averaged over the chosen tasks) per strategy at one budget, side by side in one
  * image, and accuracy against the budget per strategy (averaged over tasks and lengths, the full
- * cache as a flat line).
+ * cache as a flat line); and the main job's accuracy and KV memory per strategy.
  */
 public final class RulerCharts {
     private static final int TILE_W = 380;
@@ -135,6 +137,31 @@ public final class RulerCharts {
             }
         }
         write(BitmapEncoder.getBufferedImage(c), file);
+    }
+
+    /** The demo's chart: accuracy (%) and KV MiB per strategy, side by side. */
+    public static void strategyBars(List<String> names, double[] accuracy, double[] kvMiB, String title, Path file) throws IOException {
+        CategoryChart a = new CategoryChartBuilder().width(520).height(400).title(title).xAxisTitle("strategy")
+                .yAxisTitle("exact match (%)").build();
+        a.getStyler().setYAxisMin(0.0).setYAxisMax(100.0).setLegendVisible(false).setChartBackgroundColor(Color.WHITE);
+        a.getStyler().setLabelsVisible(true);
+        a.addSeries("accuracy", names, java.util.Arrays.stream(accuracy).boxed().toList());
+        CategoryChart k = new CategoryChartBuilder().width(520).height(400).title("KV memory").xAxisTitle("strategy")
+                .yAxisTitle("KV MiB").build();
+        k.getStyler().setLegendVisible(false).setChartBackgroundColor(Color.WHITE);
+        k.getStyler().setLabelsVisible(true);
+        k.addSeries("KV MiB", names, java.util.Arrays.stream(kvMiB).boxed().toList());
+        BufferedImage left = BitmapEncoder.getBufferedImage(a);
+        BufferedImage right = BitmapEncoder.getBufferedImage(k);
+        BufferedImage all = new BufferedImage(left.getWidth() + right.getWidth(), Math.max(left.getHeight(), right.getHeight()),
+                BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = all.createGraphics();
+        g.setColor(Color.WHITE);
+        g.fillRect(0, 0, all.getWidth(), all.getHeight());
+        g.drawImage(left, 0, 0, null);
+        g.drawImage(right, left.getWidth(), 0, null);
+        g.dispose();
+        write(all, file);
     }
 
     private static String lengthLabel(int l) {
