@@ -160,8 +160,8 @@ final class RetrievalDemo {
                     r.prefillTokens * 1e9 / Math.max(1, r.prefillNanos), r.decodeTokens * 1e9 / Math.max(1, r.decodeNanos), kv[i]);
             i++;
         }
-        RulerCharts.strategyBars(names, acc, kv, "longctx demo: " + st.instances() + " needles in " + st.context()
-                + "-token documents, budget " + fraction(st.budgetFraction()), st.chart());
+        RulerCharts.strategyBars(names, acc, kv, "needles found, " + st.instances() + " x " + st.context() + " tokens, budget "
+                + fraction(st.budgetFraction()), st.chart());
         out.printf("%naccuracy: exact-match answers to \"What is the special magic number for KEY?\" (greedy); full keeps every"
                 + " token; quest forks full's prefill (its prefill is full's) and attends %d keys per step; the others keep %d tokens"
                 + " per KV head (duo: on its streaming heads; its retrieval heads keep everything). Chart: %s%n"

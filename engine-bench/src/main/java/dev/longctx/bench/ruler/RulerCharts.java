@@ -145,11 +145,13 @@ public final class RulerCharts {
                 .yAxisTitle("exact match (%)").build();
         a.getStyler().setYAxisMin(0.0).setYAxisMax(100.0).setLegendVisible(false).setChartBackgroundColor(Color.WHITE);
         a.getStyler().setLabelsVisible(true);
+        a.getStyler().setDecimalPattern("#0");
         a.addSeries("accuracy", names, java.util.Arrays.stream(accuracy).boxed().toList());
         CategoryChart k = new CategoryChartBuilder().width(520).height(400).title("KV memory").xAxisTitle("strategy")
                 .yAxisTitle("KV MiB").build();
         k.getStyler().setLegendVisible(false).setChartBackgroundColor(Color.WHITE);
         k.getStyler().setLabelsVisible(true);
+        k.getStyler().setDecimalPattern("#0.0");
         k.addSeries("KV MiB", names, java.util.Arrays.stream(kvMiB).boxed().toList());
         BufferedImage left = BitmapEncoder.getBufferedImage(a);
         BufferedImage right = BitmapEncoder.getBufferedImage(k);
