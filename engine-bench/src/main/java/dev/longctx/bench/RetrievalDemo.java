@@ -187,7 +187,7 @@ final class RetrievalDemo {
     }
 
     /** Duo's profile from the model's own task instances: eight 1,024-token single and multi-key needles. */
-    private static HeadProfile profile(ModelWeights w, TensorOps ops, RulerGenerator gen, RandomSource rnd, PrintWriter err) {
+    static HeadProfile profile(ModelWeights w, TensorOps ops, RulerGenerator gen, RandomSource rnd, PrintWriter err) {
         err.println("duo: profiling retrieval heads on 8 task instances of 1024 tokens (give --profile FILE to skip)");
         err.flush();
         List<TaskInstance> inst = new ArrayList<>();

@@ -12,6 +12,7 @@ import dev.longctx.bench.ruler.RulerSpec;
 import dev.longctx.bench.ruler.TaskInstance;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.tensor.DType;
+import dev.longctx.kvcache.HeadProfile;
 import dev.longctx.models.Model;
 import dev.longctx.models.session.Strategy;
 import java.io.IOException;
@@ -93,7 +94,8 @@ public final class RulerEval implements Callable<Integer> {
     @Option(names = "--kv-type", defaultValue = "F32", description = "KV page dtype (default ${DEFAULT-VALUE})")
     DType kvType;
 
-    @Option(names = "--profile", description = "head profile JSON for duo and the ablations (default: profile the model first)")
+    @Option(names = "--profile", description = "head profile JSON for duo and the ablations (default: profile the model first on"
+            + " eight 1024-token single and multi-key needle instances)")
     Path profile;
 
     @Option(names = "--ablation-seed", defaultValue = "1", description = "seed of ablate-random's heads (default ${DEFAULT-VALUE})")
@@ -168,7 +170,11 @@ public final class RulerEval implements Callable<Integer> {
             int maxLength = lengths.stream().mapToInt(Integer::intValue).max().orElse(1024);
             int poolWords = Math.max(60_000, 3 * Math.max(maxLength, perplexityTokens) + 40_000);
             RulerGenerator gen = new RulerGenerator(rs, FillerPool.generate(rs, poolWords, rnd));
-            StrategyNames names = new StrategyNames(m.weights(), 0, profile, ops, err);
+            // Without --profile, duo and the ablations use heads profiled on the model's own task
+            // instances (the random-token profiler finds no retrieval heads on this model)
+            HeadProfile heads = profile != null || order.stream().noneMatch(s -> s.equals("duo") || s.startsWith("ablate-")) ? null
+                    : RetrievalDemo.profile(m.weights(), ops, gen, RandomSource.seeded(seed + 1), err);
+            StrategyNames names = new StrategyNames(m.weights(), 0, profile, ops, err, heads);
             RulerRunner.Strategies factory = (name, budget) -> strategy(names, name, budget);
             RulerRunner runner = new RulerRunner(m.weights(), m.tokenizer(), ops, kvType, chunk, !snapKvChunked);
             long t0 = System.nanoTime();

@@ -35,6 +35,12 @@ final class StrategyNames {
      *     the rest of it as their window (its retrieval heads keep everything)
      */
     StrategyNames(ModelWeights weights, int budget, Path profileFile, TensorOps ops, PrintWriter log) {
+        this(weights, budget, profileFile, ops, log, null);
+    }
+
+    /** As above, with a profile already made ({@code null}: read or measure one when duo first needs it). */
+    StrategyNames(ModelWeights weights, int budget, Path profileFile, TensorOps ops, PrintWriter log, HeadProfile profile) {
+        this.profile = profile;
         this.weights = weights;
         this.budget = budget;
         this.profileFile = profileFile;
