@@ -40,7 +40,7 @@ public final class DemoCommand implements Callable<Integer> {
             + " safetensors / llama2.c model path")
     String model;
 
-    @Option(names = "--documents", defaultValue = "4", description = "retrieval demo: documents, one needle each (default ${DEFAULT-VALUE})")
+    @Option(names = "--documents", defaultValue = "3", description = "retrieval demo: documents, one needle each (default ${DEFAULT-VALUE})")
     int documents;
 
     @Option(names = "--budget-fraction", defaultValue = "1/8",
