@@ -20,28 +20,49 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code longctx demo}, the main job: a long prompt prefilled under each long-context strategy,
- * then a greedy continuation, with a table of prefill and decode tokens/s, KV memory and how far
- * each strategy's next-token logits and continuation are from the full cache's.
+ * {@code longctx demo}, the main job. By default ({@link RetrievalDemo}), the retrieval model of
+ * {@code tools/retrieval-model} answers questions about 16K-token documents with a needle each
+ * under every long-context strategy at a 1/8 budget: accuracy, prefill and decode tokens/s, KV
+ * memory and a chart. With {@code --synthetic}, the speed demo: a long random-token prompt
+ * prefilled under each strategy on synthetic weights, then a greedy continuation, with a table of
+ * prefill and decode tokens/s, KV memory and how far each strategy's next-token logits and
+ * continuation are from the full cache's.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Prefill a long prompt under each long-context strategy and compare speed, KV memory and fidelity.")
 public final class DemoCommand implements Callable<Integer> {
-    @Option(names = "--model", defaultValue = "smollm2-135m",
-            description = "a synthetic preset (smollm2-135m, qwen2.5-0.5b, llama-3.2-1b, tiny) or a GGUF / safetensors / llama2.c"
-                    + " model path (default ${DEFAULT-VALUE})")
+    @Option(names = "--synthetic", description = "the speed demo: a synthetic-weight preset (--model, default smollm2-135m) on a"
+            + " random-token prompt, with fidelity to the full cache instead of task accuracy")
+    boolean synthetic;
+
+    @Option(names = "--model", description = "default: the retrieval model (tools/retrieval-model/model/retrieval-16k.gguf);"
+            + " with --synthetic, a preset (smollm2-135m, qwen2.5-0.5b, llama-3.2-1b, tiny; default smollm2-135m) or a GGUF /"
+            + " safetensors / llama2.c model path")
     String model;
+
+    @Option(names = "--documents", defaultValue = "3", description = "retrieval demo: documents, one needle each (default ${DEFAULT-VALUE})")
+    int documents;
+
+    @Option(names = "--budget-fraction", defaultValue = "1/8",
+            description = "retrieval demo: KV budget as a fraction of the context (default ${DEFAULT-VALUE})")
+    String budgetFraction;
+
+    @Option(names = "--chart", defaultValue = "longctx-demo.png", description = "retrieval demo: the chart's path (default ${DEFAULT-VALUE})")
+    Path chart;
+
+    @Option(names = "--tasks-json", description = "retrieval demo: the generator's tasks.json (default: beside the model)")
+    Path tasksJson;
 
     @Option(names = "--weights", defaultValue = "Q8_0", description = "preset weight dtype (default ${DEFAULT-VALUE})")
     DType weights;
 
-    @Option(names = "--context", defaultValue = "16384", description = "prompt tokens (default ${DEFAULT-VALUE})")
+    @Option(names = "--context", defaultValue = "16384", description = "context tokens (default ${DEFAULT-VALUE})")
     int context;
 
     @Option(names = "--decode", defaultValue = "32", description = "tokens generated per strategy (default ${DEFAULT-VALUE})")
     int decode;
 
-    @Option(names = "--budget", defaultValue = "2048", description = "KV budget per head for evicting strategies (default ${DEFAULT-VALUE})")
+    @Option(names = "--budget", defaultValue = "2048", description = "--synthetic: KV budget per head for evicting strategies (default ${DEFAULT-VALUE})")
     int budget;
 
     @Option(names = "--strategies", split = ",", defaultValue = "full,streaming,h2o,snapkv,quest,duo",
@@ -85,6 +106,22 @@ public final class DemoCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         TensorOps ops = TensorOps.withThreads(threads);
+        if (!synthetic) {
+            Path dir = RulerEval.retrievalModelDir();
+            Path m = model != null ? Path.of(model) : dir == null ? null : dir.resolve("retrieval-16k.gguf");
+            if (m == null) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "no --model and no tools/retrieval-model/model found"
+                        + " (run from the repository, or use --synthetic)");
+            }
+            Path abs = m.toAbsolutePath();
+            Path tj = tasksJson != null ? tasksJson : java.nio.file.Files.isDirectory(abs) ? abs.getParent().resolve("tasks.json")
+                    : abs.resolveSibling("tasks.json");
+            return RetrievalDemo.run(new RetrievalDemo.Settings(m, tj, context, documents, RulerEval.parseFraction(budgetFraction),
+                    decode, strategies, profile, chart, seed, kvType, Session.DEFAULT_CHUNK), ops, out, err);
+        }
+        if (model == null) {
+            model = "smollm2-135m";
+        }
         out.printf("longctx demo: %d-token prompt, %d generated tokens, KV %s pages, %d threads%n", context, decode, kvType,
                 ops.pool().threads());
         List<Row> rows = new ArrayList<>();
@@ -183,7 +220,7 @@ public final class DemoCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static void progress(PrintWriter err, String name, int done, int total) {
+    static void progress(PrintWriter err, String name, int done, int total) {
         int width = 30;
         int filled = (int) ((long) done * width / Math.max(1, total));
         err.printf("\r%-15s prefill [%s%s] %d/%d", name, "#".repeat(filled), ".".repeat(width - filled), done, total);

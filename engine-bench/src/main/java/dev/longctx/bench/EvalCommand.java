@@ -35,7 +35,8 @@ import picocli.CommandLine.Option;
  * perplexity of a text (default: a short story shipped with the engine) under each
  * strategy, and its ratio to the full cache's; with {@code --passkey}, passkey retrieval (the
  * standard prompt of Mohtashami and Jaggi, 2023, as LM-Infinite and others use it) at several
- * lengths and depths, exact match per cell.
+ * lengths and depths, exact match per cell. With {@code --tasks ruler}, {@link RulerEval} runs
+ * instead (RULER-style tasks on the retrieval model).
  */
 @Command(name = "eval", mixinStandardHelpOptions = true, description = "Perplexity and passkey retrieval per strategy.")
 public final class EvalCommand implements Callable<Integer> {
@@ -96,7 +97,9 @@ public final class EvalCommand implements Callable<Integer> {
 
     /** Entry point. */
     public static void main(String[] args) {
-        System.exit(new CommandLine(new EvalCommand()).execute(args));
+        // --tasks (e.g. --tasks ruler) selects the RULER-style task harness, with its own options
+        boolean ruler = Arrays.stream(args).anyMatch(a -> a.equals("--tasks") || a.startsWith("--tasks="));
+        System.exit(new CommandLine(ruler ? new RulerEval() : new EvalCommand()).execute(args));
     }
 
     @Override

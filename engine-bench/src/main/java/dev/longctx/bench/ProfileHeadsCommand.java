@@ -3,15 +3,29 @@ package dev.longctx.bench;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.kvcache.HeadProfile;
 import dev.longctx.kvcache.HeadProfiler;
+import dev.longctx.bench.ruler.FillerPool;
+import dev.longctx.bench.ruler.RandomSource;
+import dev.longctx.bench.ruler.RulerGenerator;
+import dev.longctx.bench.ruler.RulerSpec;
+import dev.longctx.bench.ruler.TaskHeadProfiler;
+import dev.longctx.bench.ruler.TaskInstance;
 import dev.longctx.models.Model;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** Runs the retrieval-head profiler on a model and writes the profile JSON (for {@code generate --strategy duo}). */
+/**
+ * Runs the retrieval-head profiler on a model and writes the profile JSON (for {@code generate --strategy duo}):
+ * on random-token needles (Wu et al.'s synthetic setting), or with {@code --tasks} on the retrieval
+ * model's own task instances ({@link TaskHeadProfiler}).
+ */
 @Command(name = "profile-heads", description = "Score every KV head's retrieval behaviour on synthetic needle prompts and"
         + " write a head profile JSON.")
 public final class ProfileHeadsCommand implements Callable<Integer> {
@@ -36,6 +50,17 @@ public final class ProfileHeadsCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "random seed (default ${DEFAULT-VALUE})")
     long seed;
 
+    @Option(names = "--tasks", split = ",", description = "profile on generated task instances of the retrieval model"
+            + " (tools/retrieval-model; e.g. niah_single,niah_multikey) instead of random-token needles")
+    List<String> tasks;
+
+    @Option(names = "--spec", description = "with --tasks: the generator's tasks.json (default: beside the model)")
+    Path specFile;
+
+    @Option(names = "--instances", defaultValue = "8", description = "with --tasks: instances per task, at depths spread over"
+            + " [0.05, 0.95] (default ${DEFAULT-VALUE})")
+    int instances;
+
     @Option(names = "--threads", description = "compute threads (default: available cores)")
     Integer threads;
 
@@ -47,13 +72,33 @@ public final class ProfileHeadsCommand implements Callable<Integer> {
         System.exit(new CommandLine(new ProfileHeadsCommand()).execute(args));
     }
 
+    /** {@code --instances} instances of each of {@code --tasks}, {@code --context} tokens each, seeded. */
+    private List<TaskInstance> instances(Model m) throws IOException {
+        Path abs = model.toAbsolutePath();
+        Path tasksJson = specFile != null ? specFile
+                : Files.isDirectory(abs) && Files.isRegularFile(abs.resolve("tasks.json")) ? abs.resolve("tasks.json")
+                : abs.resolveSibling("tasks.json");
+        RulerSpec rs = RulerSpec.load(tasksJson, m.tokenizer());
+        RandomSource rnd = RandomSource.seeded(seed);
+        RulerGenerator gen = new RulerGenerator(rs, FillerPool.generate(rs, 3 * context + 40_000, rnd));
+        List<TaskInstance> out = new ArrayList<>();
+        for (String t : tasks) {
+            for (int i = 0; i < instances; i++) {
+                double depth = instances == 1 ? 0.5 : 0.05 + 0.9 * i / (instances - 1);
+                out.add(gen.instance(t.trim(), context, depth, rnd));
+            }
+        }
+        return out;
+    }
+
     @Override
     public Integer call() throws Exception {
         TensorOps ops = TensorOps.withThreads(threads);
         HeadProfiler.Settings settings = new HeadProfiler.Settings(context, needle, depths, seed);
         try (Model m = Model.open(model);
                 DecoderProfilerModel adapter = new DecoderProfilerModel(m.weights(), ops, context + needle)) {
-            HeadProfile profile = HeadProfiler.profile(adapter, settings, fraction);
+            HeadProfile profile = tasks == null ? HeadProfiler.profile(adapter, settings, fraction)
+                    : HeadProfile.byFraction(TaskHeadProfiler.score(adapter, instances(m)), fraction);
             profile.write(out);
             PrintWriter w = spec.commandLine().getOut();
             w.printf("wrote %s: %d of %d KV heads are retrieval heads%n", out, profile.retrievalHeads(),

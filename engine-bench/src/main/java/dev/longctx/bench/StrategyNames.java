@@ -35,6 +35,12 @@ final class StrategyNames {
      *     the rest of it as their window (its retrieval heads keep everything)
      */
     StrategyNames(ModelWeights weights, int budget, Path profileFile, TensorOps ops, PrintWriter log) {
+        this(weights, budget, profileFile, ops, log, null);
+    }
+
+    /** As above, with a profile already made ({@code null}: read or measure one when duo first needs it). */
+    StrategyNames(ModelWeights weights, int budget, Path profileFile, TensorOps ops, PrintWriter log, HeadProfile profile) {
+        this.profile = profile;
         this.weights = weights;
         this.budget = budget;
         this.profileFile = profileFile;
@@ -46,6 +52,11 @@ final class StrategyNames {
         if (!name.trim().equalsIgnoreCase("duo")) {
             return Strategy.parse(name.trim());
         }
+        return new Strategy.RetrievalHeads(profile(), SINKS, Math.max(1, budget - SINKS));
+    }
+
+    /** The head profile: {@code --profile}'s file, or the model profiled once (three 256-token needle prompts). */
+    HeadProfile profile() throws IOException {
         if (profile == null) {
             if (profileFile != null) {
                 profile = HeadProfile.read(profileFile);
@@ -57,6 +68,6 @@ final class StrategyNames {
                 }
             }
         }
-        return new Strategy.RetrievalHeads(profile, SINKS, Math.max(1, budget - SINKS));
+        return profile;
     }
 }

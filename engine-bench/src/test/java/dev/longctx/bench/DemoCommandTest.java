@@ -5,11 +5,38 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
-/** The main job end to end on the tiny preset: every strategy gets a row, full is its own reference. */
+/**
+ * The main job end to end: on the retrieval model (small documents), a row per strategy with its
+ * accuracy and a chart; with {@code --synthetic}, on the tiny preset, every strategy gets a row and
+ * full is its own reference.
+ */
 class DemoCommandTest {
+
+    @Test
+    void retrievalDemoAnswersAndCharts(@TempDir Path tmp) throws Exception {
+        StringWriter out = new StringWriter();
+        CommandLine cl = new CommandLine(new DemoCommand());
+        cl.setOut(new PrintWriter(out));
+        cl.setErr(new PrintWriter(new StringWriter()));
+        Path chart = tmp.resolve("demo.png");
+        int code = cl.execute("--context", "768", "--documents", "2", "--decode", "16", "--strategies", "full,streaming,quest,duo",
+                "--chart", chart.toString(), "--threads", "2");
+        String text = out.toString();
+        assertEquals(0, code, text);
+        String fullRow = text.lines().filter(l -> l.startsWith("full ")).findFirst().orElseThrow();
+        assertTrue(fullRow.contains(" 2/2 "), "the full cache finds both needles:\n" + text);
+        for (String s : new String[] {"streaming", "quest (forked)", "duo"}) {
+            assertTrue(text.contains("\n" + s), "row for " + s + ":\n" + text);
+        }
+        assertTrue(text.contains("Chart: " + chart.toAbsolutePath()), text);
+        assertTrue(Files.size(chart) > 0);
+    }
 
     @Test
     void printsARowPerStrategy() {
@@ -18,7 +45,7 @@ class DemoCommandTest {
         cl.setOut(new PrintWriter(out));
         StringWriter err = new StringWriter();
         cl.setErr(new PrintWriter(err));
-        int code = cl.execute("--model", "tiny", "--weights", "F32", "--context", "300", "--decode", "6", "--budget", "64",
+        int code = cl.execute("--synthetic", "--model", "tiny", "--weights", "F32", "--context", "300", "--decode", "6", "--budget", "64",
                 "--threads", "2");
         String text = out.toString();
         assertEquals(0, code, text);

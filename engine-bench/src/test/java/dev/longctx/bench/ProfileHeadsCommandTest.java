@@ -37,4 +37,21 @@ class ProfileHeadsCommandTest {
                 "--strategy", "duo", "--profile", profile.toString(), "--budget", "64", "--json", "--threads", "2");
         assertEquals("duo", new ObjectMapper().readTree(duo.substring(2)).get("strategy").asText(), duo);
     }
+
+    @Test
+    void profilesOnTaskInstancesOfTheRetrievalModel(@TempDir Path tmp) throws Exception {
+        Path model = RulerEval.retrievalModelDir().resolve("retrieval-16k.gguf");
+        Path profile = tmp.resolve("tasks.json");
+        String wrote = run(new ProfileHeadsCommand(), "--model", model.toString(), "--out", profile.toString(), "--tasks", "niah_single",
+                "--context", "384", "--instances", "2", "--threads", "2");
+        assertTrue(wrote.startsWith("0\n") && wrote.contains("4 of 16 KV heads are retrieval heads"), wrote);
+        HeadProfile p = HeadProfile.read(profile);
+        float best = 0;
+        for (int l = 0; l < p.layers(); l++) {
+            for (int h = 0; h < p.kvHeads(); h++) {
+                best = Math.max(best, p.score(l, h));
+            }
+        }
+        assertTrue(best > 0.1f, "some head copies the answer from the needle: best score " + best);
+    }
 }

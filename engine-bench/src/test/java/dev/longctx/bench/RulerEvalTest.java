@@ -1,0 +1,122 @@
+package dev.longctx.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.longctx.bench.ruler.FillerPool;
+import dev.longctx.bench.ruler.HeadAblation;
+import dev.longctx.bench.ruler.RandomSource;
+import dev.longctx.bench.ruler.RulerGenerator;
+import dev.longctx.bench.ruler.RulerRunner;
+import dev.longctx.bench.ruler.RulerSpec;
+import dev.longctx.bench.ruler.TaskInstance;
+import dev.longctx.core.kernels.TensorOps;
+import dev.longctx.core.tensor.DType;
+import dev.longctx.kvcache.HeadProfile;
+import dev.longctx.models.Model;
+import dev.longctx.models.session.Strategy;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * The RULER harness on the committed retrieval model: a small seeded set of task instances is
+ * answered exactly with the full cache, StreamingLLM at a small budget loses an early needle (the
+ * failure its paper documents: a needle outside the sinks and the window is gone), and the command
+ * writes its records and charts.
+ */
+class RulerEvalTest {
+    private static final TensorOps OPS = TensorOps.withThreads(2);
+    private static Model model;
+    private static RulerGenerator gen;
+    private static RulerRunner runner;
+
+    @BeforeAll
+    static void load() throws Exception {
+        Path dir = RulerEval.retrievalModelDir();
+        model = Model.open(dir.resolve("retrieval-16k.gguf"));
+        RulerSpec spec = RulerSpec.load(dir.resolve("tasks.json"), model.tokenizer());
+        RandomSource rnd = RandomSource.seeded(11);
+        gen = new RulerGenerator(spec, FillerPool.generate(spec, 60_000, rnd));
+        runner = new RulerRunner(model.weights(), model.tokenizer(), OPS, DType.F32, 64, true);
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+    }
+
+    private static RulerRunner.Outcome only(TaskInstance inst, String strategy, double fraction) throws Exception {
+        List<RulerRunner.Outcome> out = runner.run(inst, List.of("full", strategy), List.of(fraction),
+                (name, budget) -> Strategy.parse(name));
+        return out.stream().filter(o -> o.strategy().equals(strategy)).findFirst().orElseThrow();
+    }
+
+    @Test
+    void fullCacheAnswersSeededSingleNeedles() throws Exception {
+        RandomSource rnd = RandomSource.seeded(5);
+        for (double depth : new double[] {0, 0.3, 0.6, 1}) {
+            TaskInstance inst = gen.instance("niah_single", 512, depth, rnd);
+            List<RulerRunner.Outcome> out = runner.run(inst, List.of("full"), List.of(), (n, b) -> Strategy.parse(n));
+            assertEquals(1, out.size());
+            assertTrue(out.getFirst().correct(), "depth " + depth + ": " + out.getFirst().output() + " vs " + inst.answer());
+        }
+    }
+
+    @Test
+    void streamingLosesAnEarlyNeedleTheFullCacheFinds() throws Exception {
+        TaskInstance inst = gen.instance("niah_single", 1024, 0.15, RandomSource.seeded(3));
+        List<RulerRunner.Outcome> out = runner.run(inst, List.of("full", "streaming"), List.of(1 / 16.0),
+                (name, budget) -> Strategy.parse(name));
+        assertTrue(out.get(0).correct(), "full: " + out.get(0).output() + " vs " + inst.answer());
+        assertEquals("streaming", out.get(1).strategy());
+        assertEquals(64, out.get(1).budgetTokens());
+        assertTrue(inst.neededStarts()[0] > 4 && inst.neededStarts()[0] < inst.promptLength() - 64, "needle outside the window");
+        assertFalse(out.get(1).correct(), "streaming at 64 tokens found a needle it no longer holds: " + out.get(1).output());
+    }
+
+    @Test
+    void commandWritesRecordsAndCharts(@TempDir Path tmp) throws Exception {
+        StringWriter out = new StringWriter();
+        CommandLine cl = new CommandLine(new RulerEval());
+        cl.setOut(new PrintWriter(out));
+        cl.setErr(new PrintWriter(new StringWriter()));
+        int code = cl.execute("--tasks", "niah_single", "--lengths", "512", "--depths", "0.5", "--budgets", "1/4",
+                "--strategies", "full,streaming,quest", "--perplexity-tokens", "256", "--chart-dir", tmp.toString(), "--json",
+                "--threads", "2");
+        assertEquals(0, code, out.toString());
+        JsonNode root = new ObjectMapper().readTree(out.toString());
+        assertEquals(3, root.get("records").size());
+        for (JsonNode r : root.get("records")) {
+            for (String f : new String[] {"task", "strategy", "budget_tokens", "context_tokens", "accuracy"}) {
+                assertTrue(r.has(f), f + " in " + r);
+            }
+            assertEquals(512, r.get("context_tokens").asInt());
+        }
+        assertEquals(128, root.get("records").get(1).get("budget_tokens").asInt());
+        assertEquals(3, root.get("perplexity").size());
+        assertEquals(1.0, root.get("perplexity").get(0).get("ratio_to_full").asDouble(), 1e-12);
+        assertTrue(Files.size(tmp.resolve("ruler-heatmap.png")) > 0);
+        assertTrue(Files.size(tmp.resolve("ruler-accuracy-by-budget.png")) > 0);
+    }
+
+    @Test
+    void ablationProfilesSwapOrDrawAsManyHeads() {
+        HeadProfile p = HeadProfile.byFraction(new float[][] {{0.9f, 0}, {0, 0.5f}, {0, 0}}, 2 / 6.0);
+        HeadProfile swapped = HeadAblation.streamingOnRetrievalHeads(p);
+        assertEquals(HeadProfile.Role.STREAMING, swapped.role(0, 0));
+        assertEquals(HeadProfile.Role.STREAMING, swapped.role(1, 1));
+        assertEquals(4, swapped.retrievalHeads());
+        assertEquals(4, HeadAblation.streamingOnRandomHeads(p, 1).retrievalHeads());
+    }
+}
