@@ -1,0 +1,255 @@
+package dev.longctx.spark;
+
+import dev.longctx.models.serving.Request;
+import dev.longctx.models.serving.RequestHandle;
+import dev.longctx.models.serving.RequestRejectedException;
+import dev.longctx.models.serving.ServingEngine;
+import dev.longctx.models.session.GenerateOptions;
+import dev.longctx.models.session.Generation;
+import dev.longctx.models.session.Strategy;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Iterator;
+import java.util.NoSuchElementException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.util.TaskCompletionListener;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The function each Spark task runs over its partition: a lazy iterator that keeps up to
+ * {@code maxInFlightPerTask} of the partition's rows in the executor's engine and hands back the
+ * output rows in input order, each as soon as its generation ends. Rows are read from the input
+ * only as room frees up, so a partition of any size streams through in bounded memory.
+ *
+ * <p>Threading: the function is serialisable and stateless; each call's iterator belongs to the
+ * one task thread that consumes it (the task-completion listener, which cancels what is still in
+ * flight, runs on that thread too, or after it).
+ */
+final class PartitionInference implements MapPartitionsFunction<Row, Row> {
+    private static final long serialVersionUID = 1L;
+    private static final Logger LOG = LoggerFactory.getLogger(PartitionInference.class);
+    /** How often a task waiting for a generation checks whether Spark killed it. */
+    private static final long POLL_MILLIS = 100;
+
+    private final DocumentInference spec;
+    private final int column;
+    private final int inputWidth;
+
+    PartitionInference(DocumentInference spec, int column, int inputWidth) {
+        this.spec = spec;
+        this.column = column;
+        this.inputWidth = inputWidth;
+    }
+
+    @Override
+    public Iterator<Row> call(Iterator<Row> rows) {
+        ServingEngine engine = ExecutorEngines.acquire(spec.engine());
+        PromptEncoder encoder = new PromptEncoder(spec, engine.model(), column);
+        Window w = new Window(rows, engine, encoder, TaskContext.get());
+        return w;
+    }
+
+    /** A row in flight: its input values and either its request or the error that stopped it. */
+    private record Pending(Row input, int promptTokens, RequestHandle handle, String error) {
+    }
+
+    private final class Window implements Iterator<Row> {
+        private final Iterator<Row> input;
+        private final ServingEngine engine;
+        private final PromptEncoder encoder;
+        private final TaskContext task;
+        private final GenerateOptions options = spec.options().options();
+        private final Strategy strategy = spec.strategy() == null ? null : spec.strategy().strategy();
+        private final ArrayDeque<Pending> pending = new ArrayDeque<>();
+        /** A row read from the input whose submission met a full engine queue; submitted first next time. */
+        private Row deferred;
+        private int[] deferredIds;
+        private long done;
+        private long failed;
+        private final long started = System.nanoTime();
+        private boolean logged;
+
+        Window(Iterator<Row> input, ServingEngine engine, PromptEncoder encoder, TaskContext task) {
+            this.input = input;
+            this.engine = engine;
+            this.encoder = encoder;
+            this.task = task;
+            if (task != null) {
+                task.addTaskCompletionListener((TaskCompletionListener) ctx -> cancelAll());
+            }
+        }
+
+        @Override
+        public boolean hasNext() {
+            fill();
+            if (pending.isEmpty() && deferred == null && !logged) {
+                logged = true;
+                LOG.debug("partition {} of stage {}: {} documents ({} with an error) in {} ms",
+                        task == null ? -1 : task.partitionId(), task == null ? -1 : task.stageId(), done, failed,
+                        (System.nanoTime() - started) / 1_000_000);
+            }
+            return !pending.isEmpty() || deferred != null;
+        }
+
+        @Override
+        public Row next() {
+            if (!hasNext()) {
+                throw new NoSuchElementException();
+            }
+            while (pending.isEmpty()) { // only a deferred row, behind other tasks' requests
+                pause();
+                fill();
+            }
+            Pending p = pending.poll();
+            Row out = p.handle() == null ? errorRow(p.input(), p.promptTokens(), p.error()) : await(p);
+            fill(); // the freed place goes to the next row at once
+            return out;
+        }
+
+        /** Submits rows while the window has room and the engine takes them. */
+        private void fill() {
+            while (pending.size() < spec.maxInFlightPerTask()) {
+                Row row;
+                int[] ids;
+                if (deferred != null) {
+                    row = deferred;
+                    ids = deferredIds;
+                } else if (input.hasNext()) {
+                    row = input.next();
+                    ids = null;
+                } else {
+                    return;
+                }
+                deferred = null;
+                deferredIds = null;
+                try {
+                    if (ids == null) {
+                        ids = encoder.encode(row);
+                    }
+                    pending.add(new Pending(row, ids.length, engine.submit(request(ids)), null));
+                } catch (RequestRejectedException e) {
+                    if (e.reason() == RequestRejectedException.Reason.QUEUE_FULL) {
+                        deferred = row; // other tasks filled the engine's queue: try again once something ends
+                        deferredIds = ids;
+                        return;
+                    }
+                    pending.add(new Pending(row, ids == null ? -1 : ids.length, null, describe(e)));
+                } catch (IllegalArgumentException e) { // bad row, ContextBudgetException included
+                    pending.add(new Pending(row, ids == null ? -1 : ids.length, null, describe(e)));
+                }
+            }
+        }
+
+        private Request request(int[] ids) {
+            Request.Builder b = Request.tokens(ids).options(options);
+            if (strategy != null) {
+                b.strategy(strategy);
+            }
+            if (spec.budgetTokens() > 0) {
+                b.budgetTokens(spec.budgetTokens());
+            }
+            if (spec.timeoutNanos() > 0) {
+                b.timeout(Duration.ofNanos(spec.timeoutNanos()));
+            }
+            return b.build();
+        }
+
+        private Row await(Pending p) {
+            while (true) {
+                try {
+                    Generation g = p.handle().result().get(POLL_MILLIS, TimeUnit.MILLISECONDS);
+                    return outputRow(p.input(), g);
+                } catch (TimeoutException e) {
+                    if (task != null) {
+                        task.killTaskIfInterrupted(); // throws TaskKilledException; the listener cancels what is in flight
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    cancelAll();
+                    throw new IllegalStateException("interrupted while waiting for a generation", e);
+                } catch (ExecutionException e) {
+                    return errorRow(p.input(), p.promptTokens(), describe(e.getCause()));
+                } catch (java.util.concurrent.CancellationException e) {
+                    return errorRow(p.input(), p.promptTokens(), "CancellationException: the request was cancelled");
+                }
+            }
+        }
+
+        private void pause() {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for room in the engine's queue", e);
+            }
+            if (task != null) {
+                task.killTaskIfInterrupted();
+            }
+        }
+
+        private Row outputRow(Row in, Generation g) {
+            Object[] v = inputValues(in);
+            v[inputWidth] = g.text();
+            v[inputWidth + 1] = g.promptIds().length;
+            v[inputWidth + 2] = g.outputIds().length;
+            v[inputWidth + 3] = g.finishReason().label();
+            v[inputWidth + 4] = g.prefillNanos() / 1e9;
+            v[inputWidth + 5] = g.decodeNanos() / 1e9;
+            count(false, g.promptIds().length, g.outputIds().length);
+            return RowFactory.create(v);
+        }
+
+        private Row errorRow(Row in, int promptTokens, String error) {
+            Object[] v = inputValues(in);
+            v[inputWidth + 1] = promptTokens >= 0 ? promptTokens : null;
+            v[inputWidth + 6] = error;
+            count(true, Math.max(0, promptTokens), 0);
+            return RowFactory.create(v);
+        }
+
+        private Object[] inputValues(Row in) {
+            Object[] v = new Object[inputWidth + OutputColumns.NAMES.size()];
+            for (int i = 0; i < inputWidth; i++) {
+                v[i] = in.get(i);
+            }
+            return v;
+        }
+
+        private void count(boolean error, long prompt, long output) {
+            done++;
+            if (error) {
+                failed++;
+            }
+            if (spec.progress() != null) {
+                spec.progress().record(error, prompt, output);
+            }
+        }
+
+        /** Cancels every request still in the engine (a task that failed, was killed, or was not read to the end). */
+        private void cancelAll() {
+            int n = 0;
+            for (Pending p : pending) {
+                if (p.handle() != null && !p.handle().isDone()) {
+                    p.handle().cancel();
+                    n++;
+                }
+            }
+            pending.clear();
+            deferred = null;
+            if (n > 0) {
+                LOG.debug("task ended with {} requests in flight: cancelled", n);
+            }
+        }
+    }
+
+    private static String describe(Throwable e) {
+        return e.getClass().getSimpleName() + ": " + e.getMessage();
+    }
+}
