@@ -19,6 +19,8 @@ import picocli.CommandLine.Option;
  * the largest difference between merged and single-pool outputs, and the bytes sent and received
  * per layer per token. Shards run one after another here, each on the whole compute pool, so a
  * shard's time is what a worker with these cores would take.
+ *
+ * <p>Threading: a picocli command, one call at a time.
  */
 @Command(name = "seqpar-sim", mixinStandardHelpOptions = true,
         description = "Sequence-parallel decode simulated in one JVM: N KV shards, partial states merged.")

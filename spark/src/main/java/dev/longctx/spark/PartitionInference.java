@@ -140,7 +140,12 @@ final class PartitionInference implements MapPartitionsFunction<Row, Row> {
                         deferredIds = ids;
                         return;
                     }
-                    pending.add(new Pending(row, ids == null ? -1 : ids.length, null, describe(e)));
+                    if (e.reason() == RequestRejectedException.Reason.CLOSED) { // not the row's fault: let Spark retry the task
+                        cancelAll();
+                        throw new IllegalStateException("the executor's serving engine was closed while this task ran "
+                                + "(ExecutorEngines.closeAll or JVM shutdown)", e);
+                    }
+                    pending.add(new Pending(row, ids.length, null, describe(e))); // TOO_LARGE
                 } catch (IllegalArgumentException e) { // bad row, ContextBudgetException included
                     pending.add(new Pending(row, ids == null ? -1 : ids.length, null, describe(e)));
                 }
