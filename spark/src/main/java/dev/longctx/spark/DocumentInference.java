@@ -34,9 +34,9 @@ import org.apache.spark.sql.types.StructType;
  *
  * <p><b>How a partition runs.</b> Each Spark task takes its engine from {@link ExecutorEngines}
  * and submits its rows, in order, as separate requests, keeping up to
- * {@link Builder#maxInFlightPerTask} of them in the engine at once; rows come out in input order
- * as their generations end. Concurrent tasks of one executor share the engine, so their documents
- * are batched together in its steps. A task that ends early (a failure, a {@code limit}, a
+ * {@link Builder#maxInFlightPerTask} of them generating at once (a row that ends early frees its
+ * place at once, and waits for the rows before it); rows come out in input order. Concurrent tasks
+ * of one executor share the engine, so their documents are batched together in its steps. A task that ends early (a failure, a {@code limit}, a
  * killed job) cancels its requests, and their KV pages return to the engine.
  *
  * <p><b>Bad rows</b> do not fail the job: a null or blank text, a null or empty id array, ids
@@ -283,7 +283,11 @@ public final class DocumentInference implements Serializable {
             return this;
         }
 
-        /** Requests one task keeps in the engine at once (default: the engine's {@code maxRunning}). */
+        /**
+         * Requests one task keeps generating in the engine at once (default: the engine's
+         * {@code maxRunning}); finished rows waiting for an earlier one are held besides, up to
+         * four times this in all.
+         */
         public Builder maxInFlightPerTask(int n) {
             if (n <= 0) {
                 throw new IllegalArgumentException("maxInFlightPerTask must be positive, got " + n);

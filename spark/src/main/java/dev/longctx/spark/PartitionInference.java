@@ -11,9 +11,11 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Row;
@@ -24,9 +26,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The function each Spark task runs over its partition: a lazy iterator that keeps up to
- * {@code maxInFlightPerTask} of the partition's rows in the executor's engine and hands back the
- * output rows in input order, each as soon as its generation ends. Rows are read from the input
- * only as room frees up, so a partition of any size streams through in bounded memory.
+ * {@code maxInFlightPerTask} of the partition's rows generating in the executor's engine and hands
+ * back the output rows in input order. A row that finishes while an earlier one is still
+ * generating frees its place at once (the task refills on any completion, not only the oldest's),
+ * so one long generation does not starve the engine's batch; finished rows wait in order, at most
+ * {@link #BUFFER_FACTOR} times the window in all. Rows are read from the input only as room frees
+ * up, so a partition of any size streams through in bounded memory.
  *
  * <p>Threading: the function is serialisable and stateless; each call's iterator belongs to the
  * one task thread that consumes it (the task-completion listener, which cancels what is still in
@@ -37,6 +42,8 @@ final class PartitionInference implements MapPartitionsFunction<Row, Row> {
     private static final Logger LOG = LoggerFactory.getLogger(PartitionInference.class);
     /** How often a task waiting for a generation checks whether Spark killed it. */
     private static final long POLL_MILLIS = 100;
+    /** Rows a task holds at most (generating, or finished behind an earlier one), in windows. */
+    static final int BUFFER_FACTOR = 4;
 
     private final DocumentInference spec;
     private final int column;
@@ -68,6 +75,10 @@ final class PartitionInference implements MapPartitionsFunction<Row, Row> {
         private final GenerateOptions options = spec.options().options();
         private final Strategy strategy = spec.strategy() == null ? null : spec.strategy().strategy();
         private final ArrayDeque<Pending> pending = new ArrayDeque<>();
+        /** Requests of this task still generating; decremented on the engine's thread as each ends. */
+        private final AtomicInteger generating = new AtomicInteger();
+        /** A permit per request ended: wakes the task to refill and to look at the oldest row. */
+        private final Semaphore ended = new Semaphore(0);
         /** A row read from the input whose submission met a full engine queue; submitted first next time. */
         private Row deferred;
         private int[] deferredIds;
@@ -103,19 +114,22 @@ final class PartitionInference implements MapPartitionsFunction<Row, Row> {
             if (!hasNext()) {
                 throw new NoSuchElementException();
             }
-            while (pending.isEmpty()) { // only a deferred row, behind other tasks' requests
-                pause();
+            Pending p = pending.peek();
+            while (p == null || p.handle() != null && !p.handle().isDone()) {
+                waitForAnEnd(); // a request of this task, or (only a deferred row) of another task, to end
                 fill();
+                p = pending.peek();
             }
-            Pending p = pending.poll();
-            Row out = p.handle() == null ? errorRow(p.input(), p.promptTokens(), p.error()) : await(p);
+            pending.poll();
+            Row out = p.handle() == null ? errorRow(p.input(), p.promptTokens(), p.error()) : result(p);
             fill(); // the freed place goes to the next row at once
             return out;
         }
 
-        /** Submits rows while the window has room and the engine takes them. */
+        /** Submits rows while fewer than the window are generating, the buffer has room and the engine takes them. */
         private void fill() {
-            while (pending.size() < spec.maxInFlightPerTask()) {
+            while (generating.get() < spec.maxInFlightPerTask()
+                    && pending.size() < (long) BUFFER_FACTOR * spec.maxInFlightPerTask()) {
                 Row row;
                 int[] ids;
                 if (deferred != null) {
@@ -133,7 +147,13 @@ final class PartitionInference implements MapPartitionsFunction<Row, Row> {
                     if (ids == null) {
                         ids = encoder.encode(row);
                     }
-                    pending.add(new Pending(row, ids.length, engine.submit(request(ids)), null));
+                    RequestHandle h = engine.submit(request(ids));
+                    generating.incrementAndGet();
+                    h.result().whenComplete((g, e) -> {
+                        generating.decrementAndGet();
+                        ended.release();
+                    });
+                    pending.add(new Pending(row, ids.length, h, null));
                 } catch (RequestRejectedException e) {
                     if (e.reason() == RequestRejectedException.Reason.QUEUE_FULL) {
                         deferred = row; // other tasks filled the engine's queue: try again once something ends
@@ -166,36 +186,37 @@ final class PartitionInference implements MapPartitionsFunction<Row, Row> {
             return b.build();
         }
 
-        private Row await(Pending p) {
-            while (true) {
-                try {
-                    Generation g = p.handle().result().get(POLL_MILLIS, TimeUnit.MILLISECONDS);
-                    return outputRow(p.input(), g);
-                } catch (TimeoutException e) {
-                    if (task != null) {
-                        task.killTaskIfInterrupted(); // throws TaskKilledException; the listener cancels what is in flight
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    cancelAll();
-                    throw new IllegalStateException("interrupted while waiting for a generation", e);
-                } catch (ExecutionException e) {
-                    return errorRow(p.input(), p.promptTokens(), describe(e.getCause()));
-                } catch (java.util.concurrent.CancellationException e) {
-                    return errorRow(p.input(), p.promptTokens(), "CancellationException: the request was cancelled");
-                }
+        /** The row of a request that has ended. */
+        private Row result(Pending p) {
+            try {
+                return outputRow(p.input(), p.handle().result().get());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                cancelAll();
+                throw new IllegalStateException("interrupted while reading a generation", e);
+            } catch (ExecutionException e) {
+                return errorRow(p.input(), p.promptTokens(), describe(e.getCause()));
+            } catch (CancellationException e) {
+                return errorRow(p.input(), p.promptTokens(), "CancellationException: the request was cancelled");
             }
         }
 
-        private void pause() {
+        /**
+         * Waits until a request of this task ends, or {@link #POLL_MILLIS} pass (a row deferred by a
+         * full queue waits for other tasks' requests), checking whether Spark killed the task.
+         */
+        private void waitForAnEnd() {
             try {
-                Thread.sleep(5);
+                if (ended.tryAcquire(POLL_MILLIS, TimeUnit.MILLISECONDS)) {
+                    ended.drainPermits();
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while waiting for room in the engine's queue", e);
+                cancelAll();
+                throw new IllegalStateException("interrupted while waiting for a generation", e);
             }
             if (task != null) {
-                task.killTaskIfInterrupted();
+                task.killTaskIfInterrupted(); // throws TaskKilledException; the listener cancels what is in flight
             }
         }
 

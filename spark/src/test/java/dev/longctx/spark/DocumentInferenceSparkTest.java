@@ -135,6 +135,25 @@ class DocumentInferenceSparkTest {
     }
 
     @Test
+    void rowsComeBackInInputOrderWhenLaterOnesFinishFirst() {
+        List<Row> rows = new ArrayList<>();
+        rows.add(RowFactory.create(0, Fixtures.document(0, 60))); // about 900 prompt tokens: 4 prefill chunks
+        for (int i = 1; i < 10; i++) {
+            rows.add(RowFactory.create(i, Fixtures.document(i, 1)));
+        }
+        DocumentInference inference = DocumentInference.builder(settings())
+                .textColumn("text").options(GenerateOptions.greedy(12)).maxInFlightPerTask(3).build();
+        List<Row> out = inference.transform(spark.createDataFrame(rows, TEXT).coalesce(1)).collectAsList();
+        assertEquals(10, out.size());
+        for (int i = 0; i < 10; i++) {
+            Row r = out.get(i);
+            assertEquals(i, (int) r.getAs("id"));
+            assertEquals(reference.generate(r.getAs("text"), GenerateOptions.greedy(12)).text(), r.getAs(OutputColumns.GENERATED_TEXT),
+                    "row " + i);
+        }
+    }
+
+    @Test
     void documentLongerThanTheContextFinishesUnderStreamingInItsBudget() {
         String doc = Fixtures.document(99, 240);
         int promptTokens = reference.tokenizer().encode(doc).length;
@@ -239,11 +258,12 @@ class DocumentInferenceSparkTest {
     @Test
     void aLimitCancelsWhatTheTaskNoLongerNeeds() throws InterruptedException {
         List<Row> rows = new ArrayList<>();
-        for (int i = 0; i < 16; i++) {
+        for (int i = 0; i < 48; i++) {
             rows.add(RowFactory.create(i, Fixtures.document(i, 10)));
         }
+        int window = 4;
         DocumentInference inference = DocumentInference.builder(settings())
-                .textColumn("text").options(GenerateOptions.greedy(64)).maxInFlightPerTask(8).build();
+                .textColumn("text").options(GenerateOptions.greedy(64)).maxInFlightPerTask(window).build();
         long before = ExecutorEngines.stats(settings()).map(EngineStats::completed).orElse(0L);
         List<Row> out = inference.transform(texts(rows, 1)).limit(2).collectAsList();
         assertEquals(2, out.size());
@@ -252,7 +272,8 @@ class DocumentInferenceSparkTest {
         }
         nothingLeftInFlight(); // the rest of the window was cancelled (or had finished) and its pages are free
         long submitted = ExecutorEngines.stats(settings()).orElseThrow().completed() - before;
-        assertTrue(submitted >= 2 && submitted <= 2 + 8, "rows are read only as the window frees up: " + submitted + " submitted");
+        int most = 2 + PartitionInference.BUFFER_FACTOR * window; // the rows taken, and a full buffer behind them
+        assertTrue(submitted >= 2 && submitted <= most, "rows are read only as the window frees up: " + submitted + " of 48 submitted");
     }
 
     /**

@@ -24,7 +24,8 @@ import org.apache.spark.sql.types.StructType;
  * Documents per second through Spark local mode against the same documents through one serving
  * engine called directly, with the same engine settings (threads, KV budget, sequences per step),
  * alternating the two a few times in one JVM. Not a test: a measurement (docs/distributed.md gives
- * the command and the figures).
+ * the command and the figures). Besides documents per second of wall time it prints documents per
+ * CPU-second of the whole process, which other processes on a shared machine disturb less.
  *
  * <p>Arguments: {@code [model] [documents] [outputTokens] [rounds] [master] [partitions]},
  * defaults: stories260K, 256, 32, 5, {@code local[2]}, 2.
@@ -73,20 +74,32 @@ public final class SparkThroughputBench {
 
             double[] d = new double[rounds];
             double[] s = new double[rounds];
+            double[] dCpu = new double[rounds];
+            double[] sCpu = new double[rounds];
+            long[] dSteps = new long[rounds];
+            long[] sSteps = new long[rounds];
             for (int r = 0; r < rounds; r++) {
                 long generated = 0;
                 for (int k = 0; k < 2; k++) { // direct first in odd rounds, Spark first in even ones
                     long t0 = System.nanoTime();
+                    long c0 = cpuNanos();
                     if ((k + r) % 2 == 0) {
+                        long steps0 = engine.stats().steps();
                         generated = direct(engine, documents, options);
                         d[r] = docs / ((System.nanoTime() - t0) / 1e9);
+                        dCpu[r] = docs / ((cpuNanos() - c0) / 1e9);
+                        dSteps[r] = engine.stats().steps() - steps0;
                     } else {
+                        long steps0 = ExecutorEngines.stats(settings).orElseThrow().steps();
                         inference.transform(input).write().format("noop").mode("overwrite").save();
                         s[r] = docs / ((System.nanoTime() - t0) / 1e9);
+                        sCpu[r] = docs / ((cpuNanos() - c0) / 1e9);
+                        sSteps[r] = ExecutorEngines.stats(settings).orElseThrow().steps() - steps0;
                     }
                 }
-                System.out.printf(Locale.ROOT, "round %d: direct %.1f docs/s (%d tokens generated), spark %s %.1f docs/s, ratio %.3f%n",
-                        r + 1, d[r], generated, master, s[r], s[r] / d[r]);
+                System.out.printf(Locale.ROOT, "round %d: direct %.1f docs/s (%.1f per CPU-second, %d engine steps; %d tokens generated), "
+                                + "spark %s %.1f docs/s (%.1f per CPU-second, %d engine steps), ratio %.3f (per CPU-second %.3f)%n",
+                        r + 1, d[r], dCpu[r], dSteps[r], generated, master, s[r], sCpu[r], sSteps[r], s[r] / d[r], sCpu[r] / dCpu[r]);
             }
             long t0 = System.nanoTime();
             long promptTokens = 0;
@@ -96,9 +109,12 @@ public final class SparkThroughputBench {
             System.out.printf(Locale.ROOT, "tokenizing the %d documents (%d prompt tokens) on one thread: %.1f ms%n", docs, promptTokens,
                     (System.nanoTime() - t0) / 1e6);
             double[] ratio = new double[rounds];
+            double[] cpuRatio = new double[rounds];
             for (int r = 0; r < rounds; r++) {
                 ratio[r] = s[r] / d[r];
+                cpuRatio[r] = sCpu[r] / dCpu[r];
             }
+            Arrays.sort(cpuRatio);
             Arrays.sort(d);
             Arrays.sort(s);
             Arrays.sort(ratio);
@@ -106,11 +122,19 @@ public final class SparkThroughputBench {
                             + "direct %.1f docs/s, median spark %.1f docs/s; spark/direct per round: median %.3f (min %.3f, max %.3f)%n",
                     docs, outTokens, threads, partitions, rounds, d[rounds / 2], s[rounds / 2], ratio[rounds / 2], ratio[0],
                     ratio[rounds - 1]);
+            System.out.printf(Locale.ROOT, "documents per CPU-second of the process, spark/direct per round: median %.3f (min %.3f, "
+                    + "max %.3f)%n", cpuRatio[rounds / 2], cpuRatio[0], cpuRatio[rounds - 1]);
         } finally {
             pool.close();
             ExecutorEngines.closeAll();
             spark.stop();
         }
+    }
+
+    /** CPU time of every thread of this process (Spark's included). */
+    private static long cpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
     }
 
     /** Submits every document at once to the engine and waits for all; returns the tokens generated. */
