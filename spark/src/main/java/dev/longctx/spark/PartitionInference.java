@@ -57,6 +57,9 @@ final class PartitionInference implements MapPartitionsFunction<Row, Row> {
 
     @Override
     public Iterator<Row> call(Iterator<Row> rows) {
+        if (!rows.hasNext()) {
+            return rows; // an empty partition opens no engine
+        }
         ServingEngine engine = ExecutorEngines.acquire(spec.engine());
         PromptEncoder encoder = new PromptEncoder(spec, engine.model(), column);
         Window w = new Window(rows, engine, encoder, TaskContext.get());

@@ -253,6 +253,8 @@ class DocumentInferenceSparkTest {
                 () -> inference.transform(texts(List.of(RowFactory.create(0, "Once")), 1)).collectAsList());
         assertTrue(e.getMessage().contains("could not open the model /no/such/model.gguf"), e.getMessage());
         assertFalse(ExecutorEngines.stats(EngineSettings.ofPath("/no/such/model.gguf")).isPresent());
+        // Empty partitions open nothing, so an empty input never touches the model.
+        assertEquals(0, inference.transform(texts(List.of(), 2)).collectAsList().size());
     }
 
     @Test
