@@ -1,0 +1,55 @@
+package dev.longctx.spark;
+
+import dev.longctx.models.session.Strategy;
+import java.io.Serializable;
+import java.util.Objects;
+
+/**
+ * A {@link Strategy} in a form that travels with a Spark job: the strategies are records of the
+ * models module and are not {@link Serializable}, so the job carries the kind and its two
+ * parameters and rebuilds the strategy on the executor.
+ *
+ * <p>Threading: an immutable value.
+ *
+ * @param kind the strategy's name ({@link Strategy#name()})
+ * @param a the first parameter (sinks, heavy hitters, capacity, selected keys), 0 = derived from the budget
+ * @param b the second parameter (window, recent tokens, observation window), 0 = derived
+ */
+record StrategySpec(String kind, int a, int b) implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    StrategySpec {
+        Objects.requireNonNull(kind, "kind");
+    }
+
+    /**
+     * The spec of {@code s}.
+     *
+     * @throws IllegalArgumentException for a retrieval-head strategy (its head profile is not shipped to executors)
+     */
+    static StrategySpec of(Strategy s) {
+        Objects.requireNonNull(s, "strategy");
+        return switch (s) {
+            case Strategy.Full f -> new StrategySpec(f.name(), 0, 0);
+            case Strategy.Streaming st -> new StrategySpec(st.name(), st.sinks(), st.window());
+            case Strategy.H2o h -> new StrategySpec(h.name(), h.heavy(), h.recent());
+            case Strategy.SnapKv k -> new StrategySpec(k.name(), k.capacity(), k.window());
+            case Strategy.Quest q -> new StrategySpec(q.name(), q.selected(), 0);
+            case Strategy.SparsePrefill p -> new StrategySpec(p.name(), 0, 0);
+            case Strategy.RetrievalHeads r -> throw new IllegalArgumentException("strategy 'duo' needs a head profile, which "
+                    + "DocumentInference does not ship to executors; use streaming, h2o, snapkv, quest or full");
+        };
+    }
+
+    /** The strategy again. */
+    Strategy strategy() {
+        return switch (kind) {
+            case "full" -> new Strategy.Full();
+            case "streaming" -> new Strategy.Streaming(a, b);
+            case "h2o" -> new Strategy.H2o(a, b);
+            case "snapkv" -> new Strategy.SnapKv(a, b);
+            case "quest" -> new Strategy.Quest(a);
+            default -> Strategy.parse(kind); // the sparse-prefill variants, by name
+        };
+    }
+}
