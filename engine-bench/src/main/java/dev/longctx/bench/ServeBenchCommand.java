@@ -81,6 +81,10 @@ public final class ServeBenchCommand implements Callable<Integer> {
     @Option(names = "--chunk", defaultValue = "256", description = "prefill chunk (default ${DEFAULT-VALUE})")
     int chunk;
 
+    @Option(names = "--step-attention", defaultValue = "0",
+            description = "query-row x cached-key pairs a step's prefill may attend (0: no limit)")
+    long stepAttention;
+
     @Option(names = "--threads", description = "compute threads (default: available processors)")
     Integer threads;
 
@@ -205,8 +209,12 @@ public final class ServeBenchCommand implements Callable<Integer> {
         }
         ConcurrentLinkedQueue<Timeline> done = new ConcurrentLinkedQueue<>();
         Timeline[] firstOfAll = new Timeline[1];
-        try (ServingEngine engine = ServingEngine.builder(m).budgetBytes(budgetBytes).stepTokens(stepTokens).chunkTokens(chunk)
-                .maxRunning(Math.max(clients + (interfere > 0 ? 1 : 0), 1)).maxQueue(Math.max(1024, total + 1)).build()) {
+        ServingEngine.Builder eb = ServingEngine.builder(m).budgetBytes(budgetBytes).stepTokens(stepTokens).chunkTokens(chunk)
+                .maxRunning(Math.max(clients + (interfere > 0 ? 1 : 0), 1)).maxQueue(Math.max(1024, total + 1));
+        if (stepAttention > 0) {
+            eb.stepAttention(stepAttention);
+        }
+        try (ServingEngine engine = eb.build()) {
             CountDownLatch decoding = new CountDownLatch(clients);
             List<Thread> threads = new ArrayList<>();
             long start = System.nanoTime();

@@ -93,6 +93,8 @@ public final class ServingEngine implements AutoCloseable {
     private final int stepTokens;
     private final int maxRunning;
     private final int maxQueue;
+    /** Query-row x cached-key pairs the prefill chunks of one step may attend; 0: no limit. */
+    private final long stepAttention;
     private final EngineMetrics metrics;
     private final Thread thread;
 
@@ -137,6 +139,7 @@ public final class ServingEngine implements AutoCloseable {
         this.stepTokens = b.stepTokens;
         this.maxRunning = b.maxRunning;
         this.maxQueue = b.maxQueue;
+        this.stepAttention = b.stepAttention;
         this.batch = decoder.newState(Math.max(stepTokens, maxRunning + chunk));
         this.steps = new Decoder.Step[maxRunning];
         this.stepSeqs = new Sequence[maxRunning];
@@ -169,6 +172,7 @@ public final class ServingEngine implements AutoCloseable {
         private int pageSize = KvLayout.DEFAULT_PAGE_SIZE;
         private DType kvType = KvLayout.DEFAULT_DTYPE;
         private boolean prefixCaching = true;
+        private long stepAttention;
         private MeterRegistry registry;
         private String name;
 
@@ -211,6 +215,20 @@ public final class ServingEngine implements AutoCloseable {
          */
         public Builder stepTokens(int tokens) {
             this.stepTokens = (int) positive("stepTokens", tokens);
+            return this;
+        }
+
+        /**
+         * The most query-row x cached-key pairs the prefill chunks of one step may attend (default
+         * 0: no limit). A chunk's attention grows with the context already cached: at 16K tokens
+         * one prompt row costs far more than its projections, so a token budget alone cannot keep
+         * the step, and the decoding sequences' inter-token latency, short. With a limit, the
+         * chunks of {@code full} and {@code quest} requests are cut to fit (at least one row per
+         * step); other strategies keep their aligned chunks, whose boundaries decide what they
+         * evict.
+         */
+        public Builder stepAttention(long keyRows) {
+            this.stepAttention = positive("stepAttention", keyRows);
             return this;
         }
 
@@ -518,12 +536,17 @@ public final class ServingEngine implements AutoCloseable {
             }
         }
         int prefillBudget = stepTokens - decoding;
+        long attentionLeft = stepAttention > 0 ? stepAttention : Long.MAX_VALUE;
         boolean prefillScheduled = false;
         int reserved = 0;
         int n = 0;
         for (int i = 0; i < running.size(); i++) {
             Sequence s = running.get(i);
             int t = s.nextTokens(chunk);
+            if (s.prefilling && stepAttention > 0 && shareable(s.plan.strategy)) {
+                // each row attends at most the cached keys plus the chunk's: cut the chunk to what is left
+                t = (int) Math.max(1, Math.min(t, attentionLeft / Math.max(1, (long) s.computed + t)));
+            }
             if (s.prefilling && prefillScheduled && t > prefillBudget) {
                 continue;
             }
@@ -534,6 +557,7 @@ public final class ServingEngine implements AutoCloseable {
             reserved += need;
             if (s.prefilling) {
                 prefillBudget -= t;
+                attentionLeft -= (long) t * (s.computed + t);
                 prefillScheduled = true;
             }
             stepSeqs[n] = s;
@@ -552,6 +576,9 @@ public final class ServingEngine implements AutoCloseable {
                 // attached (retained) before any room is made, so reclaiming cannot free these blocks
                 hit = prefix.attach(cache, s.tokens, s.length, s.length - 1, s.namespace);
                 first = (int) Math.min(s.length, ((long) hit / chunk + 1) * chunk) - hit;
+            }
+            if (stepAttention > 0 && shareable(s.plan.strategy)) {
+                first = (int) Math.max(1, Math.min(first, attentionLeft / Math.max(1, (long) hit + first)));
             }
             int need = cache.pagesToAppend(first);
             // a pinned request is admitted with its whole bounded working set free (it is never preempted)
@@ -581,6 +608,7 @@ public final class ServingEngine implements AutoCloseable {
                 s.firstScheduledNanos = System.nanoTime();
             }
             prefillBudget -= first;
+            attentionLeft -= (long) first * (hit + first);
             prefillScheduled = true;
             stepSeqs[n] = s;
             stepRows[n] = first;

@@ -189,6 +189,23 @@ class ServingEngineTest {
     }
 
     @Test
+    void anAttentionBudgetCutsPrefillChunksAndKeepsTheTokens() {
+        GenerateOptions o = GenerateOptions.greedy(20).withStopIds(List.of());
+        int[] p = prompt(300, 7);
+        try (ServingEngine e = engine().stepAttention(3000).build()) {
+            Generation g = e.submit(Request.tokens(p).options(o).build()).join();
+            assertArrayEquals(alone(p, o, new Strategy.Full(), 512).outputIds(), g.outputIds());
+            // 300 prompt rows attending up to 300 keys each under 3000 key-rows per step: far more than 300 / 32 chunks
+            assertTrue(e.stats().steps() > 40, "chunks were cut: " + e.stats());
+            // an evicting strategy keeps its aligned chunks (they decide what it evicts)
+            Generation h = e.submit(Request.tokens(p).options(o).strategy(new Strategy.Streaming(4, 0)).budgetTokens(128).build())
+                    .join();
+            assertArrayEquals(alone(p, o, new Strategy.Streaming(4, 0), 128).outputIds(), h.outputIds());
+        }
+        assertThrows(IllegalArgumentException.class, () -> engine().stepAttention(0));
+    }
+
+    @Test
     void aPassedTimeLimitEndsTheRequest() {
         try (ServingEngine e = engine().build()) {
             Generation g = e.submit(Request.tokens(prompt(20, 1)).options(GenerateOptions.greedy(50)).timeout(Duration.ofNanos(1))
