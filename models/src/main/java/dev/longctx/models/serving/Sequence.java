@@ -3,6 +3,7 @@ package dev.longctx.models.serving;
 import dev.longctx.core.sampling.Sampler;
 import dev.longctx.kvcache.SequenceKvCache;
 import dev.longctx.models.decoder.Decoder;
+import dev.longctx.models.internal.StopFilter;
 import dev.longctx.models.internal.StrategyPlan;
 import dev.longctx.models.session.GenerateOptions;
 import dev.longctx.models.session.Session;

@@ -11,12 +11,12 @@ import dev.longctx.models.decoder.AttentionPlan;
 import dev.longctx.models.decoder.Decoder;
 import dev.longctx.models.decoder.ModelWeights;
 import dev.longctx.models.internal.SessionAccess;
+import dev.longctx.models.internal.StopFilter;
 import dev.longctx.models.internal.StrategyPlan;
 import dev.longctx.models.tokenizer.StreamingDecoder;
 import dev.longctx.models.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
@@ -79,7 +79,11 @@ public final class Session implements AutoCloseable {
         void onProgress(int done, int total);
     }
 
-    /** Receives each generated token and the text it completes (empty without a tokenizer). */
+    /**
+     * Receives each generated token and the new text it completes (empty without a tokenizer): whole
+     * UTF-8 characters, never any part of a stop string (text that could begin one is held back
+     * until it cannot); the pieces together are the generation's text.
+     */
     @FunctionalInterface
     public interface TokenListener {
         void onToken(int id, String text);
@@ -470,13 +474,12 @@ public final class Session implements AutoCloseable {
                 .toArray();
         Sampler sampler = new Sampler(options.sampler());
         StreamingDecoder text = tokenizer == null ? null : tokenizer.streamingDecoder(true);
-        StringBuilder out = new StringBuilder();
+        StopFilter out = new StopFilter(options.stopStrings());
         // Everything a decode step uses is allocated here, once per call: the output ids (at most
         // maxTokens), the one-token input, the sampler's scratch; the decoder's buffers are the session's.
         int[] ids = new int[options.maxTokens()];
         int count = 0;
         int[] step = new int[1];
-        List<String> stopStrings = options.stopStrings();
         FinishReason reason = FinishReason.LENGTH;
         for (int i = 0; i < options.maxTokens(); i++) {
             int id = sampler.sample(logits, 0, config.vocabSize(), history, historyLength);
@@ -491,15 +494,12 @@ public final class Session implements AutoCloseable {
                 pending = id;
                 break;
             }
-            String piece = text == null ? "" : text.accept(id);
-            int before = out.length();
-            out.append(piece);
+            // the listener sees the text without any stop string: what could begin one is held back
+            String shown = text == null ? "" : out.accept(text.accept(id));
             if (listener != null) {
-                listener.onToken(id, piece);
+                listener.onToken(id, shown);
             }
-            int cut = stopStrings.isEmpty() ? -1 : stopStringAt(out, before, stopStrings);
-            if (cut >= 0) {
-                out.setLength(cut);
+            if (out.stopped()) {
                 reason = FinishReason.STOP_STRING;
                 pending = id;
                 break;
@@ -513,11 +513,15 @@ public final class Session implements AutoCloseable {
             position++;
         }
         if (text != null && reason != FinishReason.STOP_STRING) {
-            out.append(text.flush()); // bytes of earlier tokens still waiting for the rest of a character
+            // bytes of earlier tokens still waiting for the rest of a character, and text held back for a stop string
+            String rest = out.accept(text.flush()) + out.flush();
+            if (listener != null && !rest.isEmpty() && count > 0) {
+                listener.onToken(ids[count - 1], rest);
+            }
         }
         historyLength--; // the pending token is remembered again when it is run
         long t2 = System.nanoTime();
-        return new Generation(prompt.clone(), Arrays.copyOf(ids, count), out.toString(), reason, t1 - t0, t2 - t1);
+        return new Generation(prompt.clone(), Arrays.copyOf(ids, count), out.text(), reason, t1 - t0, t2 - t1);
     }
 
     private static boolean contains(int[] ids, int id) {
@@ -527,19 +531,6 @@ public final class Session implements AutoCloseable {
             }
         }
         return false;
-    }
-
-    /** The index where a stop string starts in {@code text}, looking only where the last piece could complete one; -1 if none. */
-    private static int stopStringAt(StringBuilder text, int pieceStart, List<String> stops) {
-        int best = -1;
-        for (String s : stops) {
-            int from = Math.max(0, pieceStart - s.length() + 1);
-            int at = text.indexOf(s, from);
-            if (at >= 0 && (best < 0 || at < best)) {
-                best = at;
-            }
-        }
-        return best;
     }
 
     private void checkContext(long adding, int generating) {

@@ -163,18 +163,19 @@ final class FuzzSupport {
      * The ground rule for a refused input: a typed error that says what and where. A
      * {@code ModelFormatException} names its source and has a message; anything less is a finding.
      */
-    static void reported(dev.longctx.models.ModelFormatException e) {
+    static void assertReported(dev.longctx.models.ModelFormatException e) {
         org.junit.jupiter.api.Assertions.assertTrue(e.source() != null && !e.source().isBlank(), "no source in: " + e.getMessage());
         org.junit.jupiter.api.Assertions.assertTrue(e.getMessage() != null && e.getMessage().length() > e.source().length() + 2,
                 "no explanation in: " + e.getMessage());
     }
 
     /** A template the engine refused says why (and, for a syntax or limit error, where). */
-    static void reported(dev.longctx.models.tokenizer.ChatTemplate.TemplateException e) {
+    static void assertReported(dev.longctx.models.tokenizer.ChatTemplate.TemplateException e) {
         org.junit.jupiter.api.Assertions.assertTrue(e.getMessage() != null && !e.getMessage().isBlank(), "a template error with no message");
     }
 
-    static void exercise(Tokenizer t) {
+    /** Asserts a tokenizer read from hostile input is sound: every id it encodes is in its vocabulary, and decoding never throws. */
+    static void assertTokenizerSound(Tokenizer t) {
         int n = t.vocabSize();
         for (boolean special : new boolean[] {true, false}) {
             int[] ids = t.encode(TEXT, special, special);

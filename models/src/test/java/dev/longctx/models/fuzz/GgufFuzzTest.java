@@ -41,19 +41,19 @@ class GgufFuzzTest {
             try {
                 config = GgufConfigReader.read(g);
             } catch (ModelFormatException expected) {
-                FuzzSupport.reported(expected);
+                FuzzSupport.assertReported(expected);
                 // a bad config is reported and the vocabulary is still tried
             }
             if (g.metadata().containsKey("tokenizer.ggml.model")) {
                 try {
-                    FuzzSupport.exercise(Tokenizers.fromGguf(g));
+                    FuzzSupport.assertTokenizerSound(Tokenizers.fromGguf(g));
                 } catch (ModelFormatException expected) {
-                    FuzzSupport.reported(expected);
+                    FuzzSupport.assertReported(expected);
                     // reported with the key that was wrong
                 }
             }
         } catch (ModelFormatException expected) {
-            FuzzSupport.reported(expected);
+            FuzzSupport.assertReported(expected);
             return;
         }
         if (config != null) {
@@ -63,7 +63,7 @@ class GgufFuzzTest {
                     m.tokenizer().vocabSize();
                 }
             } catch (ModelFormatException expected) {
-                FuzzSupport.reported(expected);
+                FuzzSupport.assertReported(expected);
                 // weights that do not fit the config
             }
         }

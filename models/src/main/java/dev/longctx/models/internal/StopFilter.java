@@ -1,31 +1,31 @@
-package dev.longctx.models.serving;
+package dev.longctx.models.internal;
 
 import java.util.List;
 
 /**
  * The streamed text of one request with its stop strings held back: {@link #accept} takes each
  * new piece of decoded text and returns what may be shown now, keeping back any ending that could
- * still grow into a stop string, so a client never sees part of one. Not thread-safe (one request,
- * the engine's thread).
+ * still grow into a stop string, so a client never sees part of one. Sessions and the serving
+ * engine both stream through it. Internal. Not thread-safe: one generation, one thread.
  */
-final class StopFilter {
+public final class StopFilter {
     private final List<String> stops;
     private final StringBuilder text = new StringBuilder();
     /** Characters of {@link #text} already handed out. */
     private int emitted;
     private boolean stopped;
 
-    StopFilter(List<String> stops) {
+    public StopFilter(List<String> stops) {
         this.stops = stops;
     }
 
     /** Whether a stop string has been found (the text ends before it). */
-    boolean stopped() {
+    public boolean stopped() {
         return stopped;
     }
 
     /** Adds {@code piece} and returns the text that can be shown now (possibly empty). */
-    String accept(String piece) {
+    public String accept(String piece) {
         if (stopped || piece.isEmpty()) {
             return "";
         }
@@ -47,12 +47,12 @@ final class StopFilter {
     }
 
     /** The rest of the text once generation ends without a stop string. */
-    String flush() {
+    public String flush() {
         return release(text.length());
     }
 
     /** All the text shown or to be shown: the output. */
-    String text() {
+    public String text() {
         return text.toString();
     }
 
