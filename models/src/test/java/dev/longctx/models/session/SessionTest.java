@@ -274,9 +274,11 @@ class SessionTest {
             assertArrayEquals(java.util.Arrays.copyOf(expected, 6), g.outputIds());
         }
         try (Session s = session(new Strategy.Full()).budgetTokens(256).build()) {
-            Generation g = s.generate(prompt, SIXTY_FOUR.withStopStrings(List.of("little girl")), null);
+            StringBuilder streamed = new StringBuilder();
+            Generation g = s.generate(prompt, SIXTY_FOUR.withStopStrings(List.of("little girl")), (id, t) -> streamed.append(t));
             assertEquals(FinishReason.STOP_STRING, g.finishReason());
             assertEquals(", there was a ", g.text());
+            assertEquals(g.text(), streamed.toString(), "the listener saw the text and no part of the stop string");
         }
         Session closed = session(new Strategy.Full()).budgetTokens(64).build();
         closed.close();
