@@ -109,6 +109,15 @@ public final class Request {
         return listener;
     }
 
+    /** {@code d}, checked: a time limit must be positive (requests and the engine's default alike). */
+    static Duration positive(Duration d) {
+        Objects.requireNonNull(d, "timeout");
+        if (d.isNegative() || d.isZero()) {
+            throw new IllegalArgumentException("timeout must be positive, got " + d);
+        }
+        return d;
+    }
+
     /** Options of a new request. */
     public static final class Builder {
         private int[] promptIds;
@@ -150,11 +159,7 @@ public final class Request {
 
         /** The most time from submission to the last token; when it passes, the request ends with {@code TIMEOUT}. */
         public Builder timeout(Duration d) {
-            Objects.requireNonNull(d, "timeout");
-            if (d.isNegative() || d.isZero()) {
-                throw new IllegalArgumentException("timeout must be positive, got " + d);
-            }
-            this.timeout = d;
+            this.timeout = positive(d);
             return this;
         }
 

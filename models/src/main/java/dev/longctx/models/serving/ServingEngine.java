@@ -194,11 +194,7 @@ public final class ServingEngine implements AutoCloseable {
 
         /** The time limit of requests that set none (default: none). */
         public Builder timeout(Duration d) {
-            Objects.requireNonNull(d, "timeout");
-            if (d.isNegative() || d.isZero()) {
-                throw new IllegalArgumentException("timeout must be positive, got " + d);
-            }
-            this.timeout = d;
+            this.timeout = Request.positive(d);
             return this;
         }
 
