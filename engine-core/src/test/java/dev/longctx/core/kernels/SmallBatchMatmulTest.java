@@ -1,6 +1,7 @@
 package dev.longctx.core.kernels;
 
 import static dev.longctx.core.kernels.WeightKernelsTest.assertClose;
+import static dev.longctx.core.kernels.WeightKernelsTest.cols;
 import static dev.longctx.core.kernels.WeightKernelsTest.exact;
 import static dev.longctx.core.kernels.WeightKernelsTest.random;
 import static dev.longctx.core.kernels.WeightKernelsTest.weights;
@@ -58,7 +59,12 @@ class SmallBatchMatmulTest {
         int rowFrom = 2;
         int rowTo = 11;
         int outStride = rows + 3;
-        for (int cols : t.isQuantized() ? BLOCK_COLS : PLAIN_COLS) {
+        int[] colsList = switch (t.blockSize()) {
+            case 1 -> PLAIN_COLS;
+            case 32 -> BLOCK_COLS;
+            default -> new int[] {256, 768, 1792}; // one, three and seven super-blocks
+        };
+        for (int cols : colsList) {
             try (Tensor w = weights(t, rows, cols, r)) {
                 for (int tokens : TOKENS) {
                     float[] x = random(r, tokens * cols);
@@ -97,7 +103,7 @@ class SmallBatchMatmulTest {
     void matmulMatchesTheReferenceAtAwkwardTokenCounts(String name, TensorOps ops, DType t) {
         SplittableRandom r = new SplittableRandom(22);
         TensorOps ref = Providers.reference();
-        int cols = t.isQuantized() ? 96 : 77;
+        int cols = cols(t, 77, 96);
         for (int rows : new int[] {5, 67}) {
             try (Tensor w = weights(t, rows, cols, r)) {
                 for (int tokens : TOKENS) {
@@ -180,7 +186,7 @@ class SmallBatchMatmulTest {
     @MethodSource("providersAndDtypes")
     void matmulsEqualsOneMatmulPerWeight(String name, TensorOps ops, DType t) {
         SplittableRandom r = new SplittableRandom(24);
-        int cols = t.isQuantized() ? 64 : 40;
+        int cols = cols(t, 40, 64);
         try (Tensor a = weights(t, 48, cols, r); Tensor b = weights(t, 17, cols, r)) {
             for (int tokens : new int[] {2, 8, TensorOps.SMALL_BATCH_MAX_TOKENS + 3}) {
                 float[] x = random(r, tokens * cols);

@@ -6,6 +6,8 @@ import dev.longctx.core.kernels.spi.KernelProvider;
 
 import dev.longctx.core.kernels.spi.ScalarKernels;
 
+import dev.longctx.core.kernels.spi.SyntheticBlocks;
+
 import dev.longctx.core.kernels.spi.VectorKernels;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -32,6 +34,8 @@ class WeightKernelsTest {
     static final int[] PLAIN_COLS = {1, 7, 16, 31, 64, 127, 1000, 4099};
     /** Row lengths for block dtypes: whole blocks of 32, 1 / odd / prime counts of blocks. */
     static final int[] BLOCK_COLS = {32, 96, 224, 1024, 4128};
+    /** Row lengths for K-quant / IQ4_XS super-blocks of 256: one, three, seven and seventeen blocks. */
+    static final int[] SUPER_BLOCK_COLS = {256, 768, 1792, 4352};
 
     static Stream<Arguments> providersAndDtypes() {
         return Providers.all().flatMap(a -> Stream.of(DType.values())
@@ -39,7 +43,25 @@ class WeightKernelsTest {
     }
 
     static int[] colsFor(DType t) {
-        return t.isQuantized() ? BLOCK_COLS : PLAIN_COLS;
+        return switch (t.blockSize()) {
+            case 1 -> PLAIN_COLS;
+            case 32 -> BLOCK_COLS;
+            default -> SUPER_BLOCK_COLS;
+        };
+    }
+
+    /** {@code plain} for plain types, else the smallest whole number of blocks at least {@code blocked}. */
+    static int cols(DType t, int plain, int blocked) {
+        int b = t.blockSize();
+        return b == 1 ? plain : (blocked + b - 1) / b * b;
+    }
+
+    /** Whether the engine encodes this type (the KV cache types); the others are weight-only. */
+    static boolean encodable(DType t) {
+        return switch (t) {
+            case F32, F16, BF16, Q8_0, Q4_0 -> true;
+            default -> false;
+        };
     }
 
     static float[] random(SplittableRandom r, int n) {
@@ -50,9 +72,17 @@ class WeightKernelsTest {
         return a;
     }
 
-    /** A [rows, cols] weight tensor of type t holding the quantised random values. */
+    /**
+     * A [rows, cols] weight tensor of type t: quantised Gaussian values for the types the engine
+     * encodes, random valid blocks (every code pattern, values within about [-2, 2]) for the
+     * weight-only types.
+     */
     static Tensor weights(DType t, int rows, int cols, SplittableRandom r) {
         Tensor w = Tensor.allocate(t, rows, cols);
+        if (!encodable(t)) {
+            SyntheticBlocks.fill(t, r, w.segment(), 0, rows * cols, 2.0);
+            return w;
+        }
         float[] v = random(r, rows * cols);
         for (int i = 0; i < rows; i++) {
             Quantization.quantize(t, v, i * cols, cols, w.segment(), i * w.rowBytes());
@@ -115,7 +145,11 @@ class WeightKernelsTest {
         TensorOps ref = Providers.reference();
         int[] tokensList = {1, 3, 4, 7, 17};
         int[] rowsList = {1, 7, 31, 64, 127};
-        int[] colsList = t.isQuantized() ? new int[] {32, 96, 1024} : new int[] {1, 7, 16, 31, 64, 127, 1000};
+        int[] colsList = switch (t.blockSize()) {
+            case 1 -> new int[] {1, 7, 16, 31, 64, 127, 1000};
+            case 32 -> new int[] {32, 96, 1024};
+            default -> new int[] {256, 768, 1792};
+        };
         for (int tokens : tokensList) {
             for (int rows : rowsList) {
                 for (int cols : colsList) {
@@ -146,7 +180,7 @@ class WeightKernelsTest {
         // The longest awkward size, through both matmul paths (fewer than 16 tokens: dot-product
         // kernel; 16 or more: outer-product kernel on transposed activations).
         SplittableRandom r = new SplittableRandom(15);
-        int cols = t.isQuantized() ? 4128 : 4099;
+        int cols = cols(t, 4099, 4128);
         TensorOps ref = Providers.reference();
         for (int tokens : new int[] {3, 17}) {
             try (Tensor w = weights(t, 7, cols, r)) {
@@ -184,7 +218,7 @@ class WeightKernelsTest {
                 TensorOps a = new TensorOps(k, one);
                 TensorOps b = new TensorOps(k, two);
                 for (DType t : DType.values()) {
-                    int cols = t.isQuantized() ? 320 : 333;
+                    int cols = cols(t, 333, 320);
                     int rows = 203;
                     int tokens = 40; // >= 16: the outer-product matmul, which has no horizontal sums
                     try (Tensor w = weights(t, rows, cols, r)) {
@@ -217,12 +251,16 @@ class WeightKernelsTest {
         VectorKernels p = Providers.panama();
         SplittableRandom r = new SplittableRandom(14);
         for (DType t : DType.values()) {
-            int n = t.isQuantized() ? 4128 : 4099;
+            int n = cols(t, 4099, 4128);
             float[] v = random(r, n);
             v[5] = 0f;
             v[6] = -0f;
             MemorySegment seg = MemorySegment.ofArray(new byte[(int) t.bytesFor(n)]);
-            Quantization.quantize(t, v, 0, n, seg, 0);
+            if (encodable(t)) {
+                Quantization.quantize(t, v, 0, n, seg, 0);
+            } else {
+                SyntheticBlocks.fill(t, r, seg, 0, n, 2.0);
+            }
             float[] a = new float[n];
             float[] b = new float[n];
             Quantization.dequantize(t, seg, 0, a, 0, n);
@@ -262,6 +300,9 @@ class WeightKernelsTest {
             }
         }
         for (DType t : DType.values()) {
+            if (!encodable(t)) {
+                continue; // weight-only types: see weightOnlyTypesDoNotEncode
+            }
             float[] w = random(r, 96);
             MemorySegment a = MemorySegment.ofArray(new byte[(int) t.bytesFor(96)]);
             MemorySegment b = MemorySegment.ofArray(new byte[(int) t.bytesFor(96)]);

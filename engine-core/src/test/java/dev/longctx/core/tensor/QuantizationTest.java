@@ -161,8 +161,37 @@ class QuantizationTest {
     }
 
     @Test
+    void weightOnlyTypesDecodeZeroBlocksAndRefuseToEncode() {
+        for (DType t : DType.values()) {
+            if (encodes(t)) {
+                continue;
+            }
+            int n = t.blockSize() * 2;
+            float[] back = new float[n];
+            java.util.Arrays.fill(back, 1f);
+            Quantization.dequantize(t, MemorySegment.ofArray(new byte[(int) t.bytesFor(n)]), 0, back, 0, n);
+            for (float f : back) {
+                assertTrue(f == 0f, t + " gave " + f);
+            }
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> Quantization.quantize(t, new float[n], 0, n, MemorySegment.ofArray(new byte[(int) t.bytesFor(n)]), 0));
+            assertTrue(e.getMessage().contains(t.toString()) && e.getMessage().contains("weight type"), e.getMessage());
+        }
+    }
+
+    static boolean encodes(DType t) {
+        return switch (t) {
+            case F32, F16, BF16, Q8_0, Q4_0 -> true;
+            default -> false;
+        };
+    }
+
+    @Test
     void zeroBlocksStayZero() {
         for (DType t : DType.values()) {
+            if (!encodes(t)) {
+                continue;
+            }
             float[] back = roundTrip(t, new float[64]);
             for (float f : back) {
                 assertTrue(f == 0f, t + " gave " + f); // Q4_0 keeps ggml's -0 scale: -0.0 is fine
@@ -179,8 +208,14 @@ class QuantizationTest {
         assertTrue(e.getMessage().contains("block"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> DType.F32.bytesFor(Long.MAX_VALUE / 2));
         assertTrue(e.getMessage().contains("overflow"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> DType.fromGgmlType(12));
-        assertTrue(e.getMessage().contains("12"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> DType.Q4_K.bytesFor(576));
+        assertTrue(e.getMessage().contains("Q4_K") && e.getMessage().contains("256"), e.getMessage());
+        // IQ2_XXS (16) is a real ggml type we do not read: the error names it and lists what we do.
+        e = assertThrows(IllegalArgumentException.class, () -> DType.fromGgmlType(16));
+        assertTrue(e.getMessage().contains("16") && e.getMessage().contains("Q6_K=14"), e.getMessage());
         assertEquals(DType.Q8_0, DType.fromGgmlType(8));
+        assertEquals(DType.Q4_K, DType.fromGgmlType(12));
+        assertEquals(DType.IQ4_XS, DType.fromGgmlType(23));
+        assertEquals(144, DType.Q4_K.blockBytes());
     }
 }

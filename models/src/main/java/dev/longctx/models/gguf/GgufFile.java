@@ -263,7 +263,7 @@ public final class GgufFile implements AutoCloseable {
                     dtype = DType.fromGgmlType(type);
                 } catch (IllegalArgumentException e) {
                     throw error(at, "tensor '" + name + "' has unsupported type " + Integer.toUnsignedString(type)
-                            + " (supported: F32=0, F16=1, Q4_0=2, Q8_0=8, BF16=30)");
+                            + " (supported: " + DType.supportedList() + ")");
                 }
                 if (dims[0] % dtype.blockSize() != 0) {
                     throw error(at, "tensor '" + name + "' row of " + dims[0] + " elements is not a whole number of "

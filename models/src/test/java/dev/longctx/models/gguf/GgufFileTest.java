@@ -17,7 +17,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.SplittableRandom;
+import dev.longctx.core.kernels.spi.Quantization;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class GgufFileTest {
     /**
@@ -58,12 +61,24 @@ class GgufFileTest {
         // One metadata key with a 2^60-byte string length.
         assertBad(bytes(b -> b.putInt(GgufFile.MAGIC).putInt(3).putLong(0).putLong(1).putLong(1L << 60).putLong(0)),
                 "string length");
-        // One tensor with an unsupported type (Q4_K = 12).
+        // One tensor with an unsupported type (IQ2_XXS = 16).
         assertBad(bytes(b -> {
             b.putInt(GgufFile.MAGIC).putInt(3).putLong(1).putLong(0);
-            b.putLong(1).put((byte) 'w').putInt(1).putLong(32).putInt(12).putLong(0);
+            b.putLong(1).put((byte) 'w').putInt(1).putLong(256).putInt(16).putLong(0);
             b.put(new byte[64]);
-        }), "tensor 'w' has unsupported type 12");
+        }), "tensor 'w' has unsupported type 16");
+        // A K-quant (Q4_K = 12) row that is not a whole number of 256-element blocks.
+        assertBad(bytes(b -> {
+            b.putInt(GgufFile.MAGIC).putInt(3).putLong(1).putLong(0);
+            b.putLong(1).put((byte) 'w').putInt(2).putLong(576).putLong(2).putInt(12).putLong(0);
+            b.put(new byte[64]);
+        }), "tensor 'w' row of 576 elements is not a whole number of Q4_K blocks of 256");
+        // A Q6_K (14) tensor of two blocks (420 bytes) in a file that holds less.
+        assertBad(bytes(b -> {
+            b.putInt(GgufFile.MAGIC).putInt(3).putLong(1).putLong(0);
+            b.putLong(1).put((byte) 'w').putInt(2).putLong(256).putLong(2).putInt(14).putLong(0);
+            b.put(new byte[300]);
+        }), "past the end");
         // Dimensions whose product overflows.
         assertBad(bytes(b -> {
             b.putInt(GgufFile.MAGIC).putInt(3).putLong(1).putLong(0);
@@ -96,9 +111,12 @@ class GgufFileTest {
      * ModelFormatException; nothing else (no OutOfMemoryError, NegativeArraySizeException, index
      * error) ever escapes.
      */
-    @Test
-    void tenThousandMutatedCopiesNeverCrash() throws Exception {
-        byte[] original = Files.readAllBytes(STORIES);
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"fixtures/stories260k/stories260K.gguf", "fixtures/gguf-quants/model-Q4_K_M-mix.gguf",
+            "fixtures/gguf-quants/model-Q3_K.gguf", "fixtures/gguf-quants/model-IQ4_XS.gguf",
+            "fixtures/gguf-quants/model-Q5_1.gguf"})
+    void tenThousandMutatedCopiesNeverCrash(String fixture) throws Exception {
+        byte[] original = Files.readAllBytes(SharedFixtures.locate(fixture));
         int header = headerLength(original);
         SplittableRandom r = new SplittableRandom(2026);
         byte[] work = original.clone();
@@ -130,7 +148,14 @@ class GgufFileTest {
             }
             MemorySegment seg = MemorySegment.ofArray(work).asSlice(0, length);
             try {
-                GgufFile.parse(seg, "mutant-" + trial + ".gguf");
+                var parsed = GgufFile.parse(seg, "mutant-" + trial + ".gguf");
+                // Whatever types the mutated infos now name, the first block of each tensor decodes.
+                for (GgufFile.TensorInfo t : parsed.tensors().values()) {
+                    int n = t.dtype().blockSize();
+                    if (t.bytes() >= t.dtype().blockBytes() && t.offset() + t.dtype().blockBytes() <= length) {
+                        Quantization.dequantize(t.dtype(), seg, t.offset(), new float[n], 0, n);
+                    }
+                }
             } catch (ModelFormatException e) {
                 rejected++;
             } catch (Throwable t) {

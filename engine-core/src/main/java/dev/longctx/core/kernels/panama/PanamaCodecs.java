@@ -108,6 +108,7 @@ final class PanamaCodecs {
                 }
             }
             case Q4_0 -> decodeQ4(src, byteOffset, dst, dstOff, n / QK);
+            default -> Quantization.dequantize(type, src, byteOffset, dst, dstOff, n);
         }
     }
 

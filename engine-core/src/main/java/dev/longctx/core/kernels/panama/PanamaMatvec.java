@@ -35,6 +35,10 @@ final class PanamaMatvec {
         // reaches only about half the read bandwidth) and four independent FMA chains. Decodes are
         // written out in each loop body because C2 will not inline a vector helper that it has
         // already compiled on its own, and would then box every vector.
+        if (!hasFusedKernel(type)) {
+            matvecDecodedRows(type, w, rowBytes, cols, rowFrom, rowTo, x, xOff, out, outOff);
+            return;
+        }
         int r = rowFrom;
         // Q8_0 and F16 on short rows run one row at a time: C2 keeps those four-row bodies' vectors in
         // registers badly there. Measured side by side (MatvecBench, 2 threads, 2026-11-26): Q8_0
@@ -49,6 +53,7 @@ final class PanamaMatvec {
                 case BF16 -> matvecBf16x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
                 case Q8_0 -> matvecQ8x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
                 case Q4_0 -> matvecQ4x4(w, o, rowBytes, cols, x, xOff, out, outOff + r);
+                default -> throw new AssertionError(type);
             }
         }
         for (; r < rowTo; r++) {
@@ -59,7 +64,42 @@ final class PanamaMatvec {
                 case BF16 -> matvecBf16x1(w, o, cols, x, xOff);
                 case Q8_0 -> matvecQ8x1(w, o, cols, x, xOff);
                 case Q4_0 -> matvecQ4x1(w, o, cols, x, xOff);
+                default -> throw new AssertionError(type);
             };
+        }
+    }
+
+    /** Whether {@code type} has kernels that decode its blocks in registers (else rows go through a scratch row). */
+    static boolean hasFusedKernel(DType type) {
+        return switch (type) {
+            case F32, F16, BF16, Q8_0, Q4_0 -> true;
+            default -> false;
+        };
+    }
+
+    private static final ThreadLocal<float[]> ROW_SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
+
+    /** This thread's scratch row of at least {@code cols} floats. */
+    static float[] rowScratch(int cols) {
+        float[] row = ROW_SCRATCH.get();
+        if (row.length < cols) {
+            row = new float[cols];
+            ROW_SCRATCH.set(row);
+        }
+        return row;
+    }
+
+    /**
+     * Rows of a type without a fused kernel: each row decoded into this thread's scratch row (it
+     * stays in L1), then one dot product. The order of operations depends only on the row, so
+     * results do not depend on how rows are split between threads.
+     */
+    static void matvecDecodedRows(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
+                                  float[] x, int xOff, float[] out, int outOff) {
+        float[] row = rowScratch(cols);
+        for (int r = rowFrom; r < rowTo; r++) {
+            PanamaCodecs.dequantize(type, w, r * rowBytes, row, 0, cols);
+            out[outOff + r] = PanamaElementwise.dot(row, 0, x, xOff, cols);
         }
     }
 

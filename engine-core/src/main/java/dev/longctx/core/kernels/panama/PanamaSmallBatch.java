@@ -53,6 +53,10 @@ final class PanamaSmallBatch {
             PanamaMatvec.matvecRows(type, w, rowBytes, cols, rowFrom, rowTo, x, 0, out, 0);
             return;
         }
+        if (!PanamaMatvec.hasFusedKernel(type)) {
+            decodedRows(type, w, rowBytes, cols, rowFrom, rowTo, x, tokens, out, outStride);
+            return;
+        }
         int half = (rowTo - rowFrom + 1) / 2;
         for (int r = rowFrom; r < rowFrom + half; r++) {
             long o = r * rowBytes;
@@ -99,6 +103,21 @@ final class PanamaSmallBatch {
         }
     }
 
+    /**
+     * Types without fused kernels: each row decoded once into this thread's scratch row, then one
+     * dot product per token while it sits in L1.
+     */
+    private static void decodedRows(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,
+                                    float[] x, int tokens, float[] out, int outStride) {
+        float[] row = PanamaMatvec.rowScratch(cols);
+        for (int r = rowFrom; r < rowTo; r++) {
+            PanamaCodecs.dequantize(type, w, r * rowBytes, row, 0, cols);
+            for (int t = 0; t < tokens; t++) {
+                out[t * outStride + r] = PanamaElementwise.dot(row, 0, x, t * cols, cols);
+            }
+        }
+    }
+
     /** One token times one row: the matvec's one-row kernels. */
     private static float oneRow(DType type, MemorySegment w, long o, int cols, float[] x, int xo) {
         return switch (type) {
@@ -107,6 +126,7 @@ final class PanamaSmallBatch {
             case BF16 -> matvecBf16x1(w, o, cols, x, xo);
             case Q8_0 -> matvecQ8x1(w, o, cols, x, xo);
             case Q4_0 -> matvecQ4x1(w, o, cols, x, xo);
+            default -> throw new AssertionError(type);
         };
     }
 

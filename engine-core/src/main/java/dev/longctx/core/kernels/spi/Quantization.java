@@ -9,6 +9,8 @@ import java.nio.ByteOrder;
  * Scalar quantise / dequantise of runs of elements for every {@link DType}, bit-exact with ggml's
  * reference C code ({@code quantize_row_q8_0_ref}, {@code quantize_row_q4_0_ref},
  * {@code dequantize_row_*}). These are the references the vectorised paths are tested against.
+ * Every type decodes; the weight-only types (Q4_1, Q5_0, Q5_1, the K-quants, IQ4_NL, IQ4_XS) do not
+ * encode: they are read from model files, never written by the engine.
  *
  * <p>Expected round-trip error (documented and tested): F32 exact; F16 relative 2^-11;
  * BF16 relative 2^-8; Q8_0 at most {@code amax/127/2} per element plus the half rounding of the
@@ -62,6 +64,8 @@ public final class Quantization {
                     }
                 }
             }
+            case Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS ->
+                    BlockDecoders.decode(type, src, byteOffset, dst, dstOff, n / type.blockSize());
             case Q4_0 -> {
                 for (int b = 0; b < n / QK; b++) {
                     long base = byteOffset + (long) b * 18;
@@ -106,6 +110,10 @@ public final class Quantization {
                     quantizeBlockQ4(src, srcOff + b * QK, dst, byteOffset + (long) b * 18);
                 }
             }
+            // Weight-only types: read from model files, never written by the engine (the KV cache
+            // encodes F32, F16, BF16, Q8_0 or Q4_0). SyntheticBlocks makes valid blocks for tests.
+            default -> throw new IllegalArgumentException("encoding to " + type
+                    + " is not supported: it is a weight type read from model files");
         }
     }
 
