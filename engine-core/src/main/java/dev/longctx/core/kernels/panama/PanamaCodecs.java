@@ -108,6 +108,9 @@ final class PanamaCodecs {
                 }
             }
             case Q4_0 -> decodeQ4(src, byteOffset, dst, dstOff, n / QK);
+            case Q5_0 -> PanamaLowBitKernels.decodeQ5_0(src, byteOffset, dst, dstOff, n / QK);
+            case Q4_K -> PanamaLowBitKernels.decodeQ4K(src, byteOffset, dst, dstOff, n / PanamaLowBitKernels.QK_K);
+            case Q6_K -> PanamaLowBitKernels.decodeQ6K(src, byteOffset, dst, dstOff, n / PanamaLowBitKernels.QK_K);
             default -> Quantization.dequantize(type, src, byteOffset, dst, dstOff, n);
         }
     }

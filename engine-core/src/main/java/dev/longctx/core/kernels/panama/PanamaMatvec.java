@@ -35,9 +35,33 @@ final class PanamaMatvec {
         // reaches only about half the read bandwidth) and four independent FMA chains. Decodes are
         // written out in each loop body because C2 will not inline a vector helper that it has
         // already compiled on its own, and would then box every vector.
-        if (!hasFusedKernel(type)) {
-            matvecDecodedRows(type, w, rowBytes, cols, rowFrom, rowTo, x, xOff, out, outOff);
-            return;
+        switch (type) {
+            case F32, F16, BF16, Q8_0, Q4_0 -> {
+                // the kernels below
+            }
+            case Q5_0 -> {
+                for (int r = rowFrom; r < rowTo; r++) {
+                    out[outOff + r] = PanamaLowBitKernels.q5_0Row(w, r * rowBytes, cols, x, xOff);
+                }
+                return;
+            }
+            case Q4_K -> {
+                float[] xsum = PanamaLowBitKernels.subBlockSums(x, xOff, cols);
+                for (int r = rowFrom; r < rowTo; r++) {
+                    out[outOff + r] = PanamaLowBitKernels.q4KRow(w, r * rowBytes, cols, x, xOff, xsum);
+                }
+                return;
+            }
+            case Q6_K -> {
+                for (int r = rowFrom; r < rowTo; r++) {
+                    out[outOff + r] = PanamaLowBitKernels.q6KRow(w, r * rowBytes, cols, x, xOff);
+                }
+                return;
+            }
+            default -> {
+                matvecDecodedRows(type, w, rowBytes, cols, rowFrom, rowTo, x, xOff, out, outOff);
+                return;
+            }
         }
         int r = rowFrom;
         // Q8_0 and F16 on short rows run one row at a time: C2 keeps those four-row bodies' vectors in
@@ -69,13 +93,6 @@ final class PanamaMatvec {
         }
     }
 
-    /** Whether {@code type} has kernels that decode its blocks in registers (else rows go through a scratch row). */
-    static boolean hasFusedKernel(DType type) {
-        return switch (type) {
-            case F32, F16, BF16, Q8_0, Q4_0 -> true;
-            default -> false;
-        };
-    }
 
     private static final ThreadLocal<float[]> ROW_SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
 

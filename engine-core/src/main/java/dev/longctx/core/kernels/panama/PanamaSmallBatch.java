@@ -53,7 +53,7 @@ final class PanamaSmallBatch {
             PanamaMatvec.matvecRows(type, w, rowBytes, cols, rowFrom, rowTo, x, 0, out, 0);
             return;
         }
-        if (!PanamaMatvec.hasFusedKernel(type)) {
+        if (!hasPairKernels(type)) {
             decodedRows(type, w, rowBytes, cols, rowFrom, rowTo, x, tokens, out, outStride);
             return;
         }
@@ -103,8 +103,16 @@ final class PanamaSmallBatch {
         }
     }
 
+    /** Whether {@code type} has the two-row kernels below. */
+    static boolean hasPairKernels(DType type) {
+        return switch (type) {
+            case F32, F16, BF16, Q8_0, Q4_0 -> true;
+            default -> false;
+        };
+    }
+
     /**
-     * Types without fused kernels: each row decoded once into this thread's scratch row, then one
+     * Types without two-row kernels: each row decoded once into this thread's scratch row, then one
      * dot product per token while it sits in L1.
      */
     private static void decodedRows(DType type, MemorySegment w, long rowBytes, int cols, int rowFrom, int rowTo,

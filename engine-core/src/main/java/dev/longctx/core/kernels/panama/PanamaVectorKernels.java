@@ -40,6 +40,18 @@ public final class PanamaVectorKernels implements VectorKernels {
         return FS.vectorBitSize();
     }
 
+    /**
+     * How {@link #matvecRows} multiplies rows of {@code type}: {@code "in-register"} (blocks decoded
+     * in vector registers straight from the weights) or {@code "decoded-row"} (each row decoded
+     * into a scratch row first, then one dot product). Tests assert the fast path of each type.
+     */
+    public static String matvecKernel(DType type) {
+        return switch (type) {
+            case F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K, Q6_K -> "in-register";
+            default -> "decoded-row";
+        };
+    }
+
     /** Why these kernels cannot run with the chosen species, or null. */
     public static String unsupportedReason() {
         if (!VECTOR_BITS.isEmpty() && !VECTOR_BITS.equals("128") && !VECTOR_BITS.equals("256") && !VECTOR_BITS.equals("512")) {

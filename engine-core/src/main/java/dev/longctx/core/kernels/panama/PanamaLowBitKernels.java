@@ -1,0 +1,292 @@
+package dev.longctx.core.kernels.panama;
+
+import static dev.longctx.core.kernels.panama.PanamaSpecies.*;
+import static dev.longctx.core.kernels.panama.PanamaCodecs.scaleAt;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
+
+/**
+ * Matvec rows and block decoders for the block types of the common GGUF mixtures: Q5_0 (what
+ * {@code llama-quantize}'s Q4_K_M writes for rows that are not a multiple of 256), Q4_K and Q6_K.
+ * Codes are decoded in registers from the mapped weights, converted to floats and multiplied with
+ * the float activations; the scale (and, for Q4_K, the minimum) is applied once per sub-block, not
+ * per element. Layouts: {@link dev.longctx.core.tensor.DType}.
+ *
+ * <p>Q4_K's minimum term {@code -dmin * m * sum(x)} uses per-32-element sums of the activation
+ * vector computed once per call ({@link #subBlockSums}), which every row then shares, as llama.cpp's
+ * {@code bsums} do.
+ *
+ * <p>x86 has no byte shift: nibbles and bit pairs are shifted on 16-bit lanes and masked (the mask
+ * drops the bits that cross into the neighbouring byte). Loops are written out rather than built
+ * from vector helpers because C2 will not inline a vector helper it has already compiled on its
+ * own, and would then box every vector (see {@link PanamaMatvec}).
+ *
+ * <p>Part of {@link PanamaVectorKernels}, which states the contract; static and stateless (scratch
+ * is per thread), so safe from any thread.
+ */
+final class PanamaLowBitKernels {
+    private PanamaLowBitKernels() {
+    }
+
+    /** Elements per K-quant super-block (ggml {@code QK_K}). */
+    static final int QK_K = 256;
+
+    /** Q5_0 fifth bits for elements 0-15: byte 0 of qh for lanes 0-7, byte 1 for lanes 8-15. */
+    private static final VectorShuffle<Byte> QH_LOW =
+            VectorShuffle.fromValues(BS, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    /** Q5_0 fifth bits for elements 16-31: bytes 2 and 3 of qh. */
+    private static final VectorShuffle<Byte> QH_HIGH =
+            VectorShuffle.fromValues(BS, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    /** The bit of its qh byte that each lane reads. */
+    private static final ByteVector LANE_BIT = ByteVector.fromArray(BS,
+            new byte[] {1, 2, 4, 8, 16, 32, 64, (byte) 128, 1, 2, 4, 8, 16, 32, 64, (byte) 128}, 0);
+
+    // ---------------------------------------------------------------- Q5_0: d, qh[4], qs[16]
+
+    /** One Q5_0 row: per block, the nibbles minus 16 where the fifth bit is clear. */
+    static float q5_0Row(MemorySegment w, long o, int cols, float[] x, int xOff) {
+        FloatVector acc = FloatVector.zero(FS);
+        int blocks = cols / QK;
+        for (int b = 0; b < blocks; b++) {
+            int xi = xOff + b * QK;
+            long q = o + 22L * b;
+            FloatVector d = FloatVector.broadcast(FS, scaleAt(w, q));
+            ByteVector qh = ByteVector.fromMemorySegment(BS, w, q + 2, LE);
+            VectorMask<Byte> clearLo = qh.rearrange(QH_LOW).and(LANE_BIT).compare(VectorOperators.EQ, 0);
+            VectorMask<Byte> clearHi = qh.rearrange(QH_HIGH).and(LANE_BIT).compare(VectorOperators.EQ, 0);
+            ByteVector n = ByteVector.fromMemorySegment(BS, w, q + 6, LE);
+            ByteVector lo = n.and((byte) 0x0F).lanewise(VectorOperators.SUB, (byte) 16, clearLo);
+            ByteVector hi = n.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
+                    .and((byte) 0x0F).lanewise(VectorOperators.SUB, (byte) 16, clearHi);
+            for (int p = 0; p < PARTS16; p++) {
+                FloatVector t = ((FloatVector) lo.convertShape(VectorOperators.B2F, FS, p))
+                        .mul(FloatVector.fromArray(FS, x, xi + p * FL));
+                t = ((FloatVector) hi.convertShape(VectorOperators.B2F, FS, p))
+                        .fma(FloatVector.fromArray(FS, x, xi + 16 + p * FL), t);
+                acc = t.fma(d, acc);
+            }
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Decodes Q5_0 blocks to floats (the prefill tile), bit for bit with the scalar decoder. */
+    static void decodeQ5_0(MemorySegment src, long off, float[] dst, int dstOff, int blocks) {
+        for (int b = 0; b < blocks; b++) {
+            long q = off + 22L * b;
+            float d = scaleAt(src, q);
+            ByteVector qh = ByteVector.fromMemorySegment(BS, src, q + 2, LE);
+            VectorMask<Byte> clearLo = qh.rearrange(QH_LOW).and(LANE_BIT).compare(VectorOperators.EQ, 0);
+            VectorMask<Byte> clearHi = qh.rearrange(QH_HIGH).and(LANE_BIT).compare(VectorOperators.EQ, 0);
+            ByteVector n = ByteVector.fromMemorySegment(BS, src, q + 6, LE);
+            ByteVector lo = n.and((byte) 0x0F).lanewise(VectorOperators.SUB, (byte) 16, clearLo);
+            ByteVector hi = n.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
+                    .and((byte) 0x0F).lanewise(VectorOperators.SUB, (byte) 16, clearHi);
+            for (int p = 0; p < PARTS16; p++) {
+                ((FloatVector) lo.convertShape(VectorOperators.B2F, FS, p)).mul(d)
+                        .intoArray(dst, dstOff + b * QK + p * FL);
+                ((FloatVector) hi.convertShape(VectorOperators.B2F, FS, p)).mul(d)
+                        .intoArray(dst, dstOff + b * QK + 16 + p * FL);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- Q4_K: d, dmin, scales[12], qs[128]
+
+    private static final ThreadLocal<float[]> SUMS = ThreadLocal.withInitial(() -> new float[0]);
+
+    /** Sums of {@code x[xOff + 32 i .. + 32)} for each 32-element sub-block of a row, in this thread's scratch. */
+    static float[] subBlockSums(float[] x, int xOff, int cols) {
+        int n = cols / QK;
+        float[] s = SUMS.get();
+        if (s.length < n) {
+            s = new float[n];
+            SUMS.set(s);
+        }
+        for (int i = 0; i < n; i++) {
+            FloatVector v = FloatVector.zero(FS);
+            for (int c = 0; c < QK; c += FL) {
+                v = v.add(FloatVector.fromArray(FS, x, xOff + i * QK + c));
+            }
+            s[i] = v.reduceLanes(VectorOperators.ADD);
+        }
+        return s;
+    }
+
+    /** The 6-bit scale ({@code k = 0}) or min ({@code k = 1}) of sub-block j (ggml {@code get_scale_min_k4}). */
+    static int scaleMinK4(MemorySegment w, long at, int j, int k) {
+        if (j < 4) {
+            return w.get(JAVA_BYTE, at + j + 4 * k) & 0x3F;
+        }
+        int packed = w.get(JAVA_BYTE, at + j + 4) & 0xFF;
+        int top = (w.get(JAVA_BYTE, at + j - 4 + 4 * k) & 0xFF) >>> 6;
+        return (k == 0 ? packed & 0x0F : packed >>> 4) | top << 4;
+    }
+
+    /**
+     * One Q4_K row: per pair of sub-blocks, 32 code bytes whose low nibbles are the first sub-block
+     * and high nibbles the second; {@code sum(q x)} per sub-block times {@code d * sc}, and the
+     * minimum term {@code dmin * m * sum(x)} from the shared sub-block sums.
+     */
+    static float q4KRow(MemorySegment w, long o, int cols, float[] x, int xOff, float[] xsum) {
+        FloatVector acc = FloatVector.zero(FS);
+        float minTerm = 0f;
+        int blocks = cols / QK_K;
+        for (int b = 0; b < blocks; b++) {
+            long base = o + 144L * b;
+            float d = scaleAt(w, base);
+            float dmin = scaleAt(w, base + 2);
+            int xb = xOff + b * QK_K;
+            for (int c = 0; c < 4; c++) {
+                int s0 = 2 * c;
+                minTerm += dmin * scaleMinK4(w, base + 4, s0, 1) * xsum[b * 8 + s0]
+                        + dmin * scaleMinK4(w, base + 4, s0 + 1, 1) * xsum[b * 8 + s0 + 1];
+                long qb = base + 16 + 32L * c;
+                FloatVector t0 = FloatVector.zero(FS);
+                FloatVector t1 = FloatVector.zero(FS);
+                for (int h = 0; h < 2; h++) {
+                    ByteVector q = ByteVector.fromMemorySegment(BS, w, qb + 16 * h, LE);
+                    ByteVector lo = q.and((byte) 0x0F);
+                    ByteVector hi = q.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
+                            .and((byte) 0x0F);
+                    int xl = xb + 64 * c + 16 * h;
+                    for (int p = 0; p < PARTS16; p++) {
+                        t0 = ((FloatVector) lo.convertShape(VectorOperators.B2F, FS, p))
+                                .fma(FloatVector.fromArray(FS, x, xl + p * FL), t0);
+                        t1 = ((FloatVector) hi.convertShape(VectorOperators.B2F, FS, p))
+                                .fma(FloatVector.fromArray(FS, x, xl + 32 + p * FL), t1);
+                    }
+                }
+                acc = t0.fma(FloatVector.broadcast(FS, d * scaleMinK4(w, base + 4, s0, 0)), acc);
+                acc = t1.fma(FloatVector.broadcast(FS, d * scaleMinK4(w, base + 4, s0 + 1, 0)), acc);
+            }
+        }
+        return acc.reduceLanes(VectorOperators.ADD) - minTerm;
+    }
+
+    /** Decodes Q4_K blocks to floats, bit for bit with the scalar decoder ({@code (d * sc) * q - dmin * m}). */
+    static void decodeQ4K(MemorySegment src, long off, float[] dst, int dstOff, int blocks) {
+        for (int b = 0; b < blocks; b++) {
+            long base = off + 144L * b;
+            float d = scaleAt(src, base);
+            float dmin = scaleAt(src, base + 2);
+            for (int c = 0; c < 4; c++) {
+                int s0 = 2 * c;
+                float d0 = d * scaleMinK4(src, base + 4, s0, 0);
+                float m0 = dmin * scaleMinK4(src, base + 4, s0, 1);
+                float d1 = d * scaleMinK4(src, base + 4, s0 + 1, 0);
+                float m1 = dmin * scaleMinK4(src, base + 4, s0 + 1, 1);
+                for (int h = 0; h < 2; h++) {
+                    ByteVector q = ByteVector.fromMemorySegment(BS, src, base + 16 + 32L * c + 16 * h, LE);
+                    ByteVector lo = q.and((byte) 0x0F);
+                    ByteVector hi = q.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
+                            .and((byte) 0x0F);
+                    int o = dstOff + b * QK_K + 64 * c + 16 * h;
+                    for (int p = 0; p < PARTS16; p++) {
+                        ((FloatVector) lo.convertShape(VectorOperators.B2F, FS, p)).mul(d0).sub(m0)
+                                .intoArray(dst, o + p * FL);
+                        ((FloatVector) hi.convertShape(VectorOperators.B2F, FS, p)).mul(d1).sub(m1)
+                                .intoArray(dst, o + 32 + p * FL);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- Q6_K: ql[128], qh[64], scales[16], d
+
+    /**
+     * One Q6_K row. For each half {@code g} of the block, 16-byte slices {@code a} of ql[64g..],
+     * {@code b} of ql[64g+32..] and {@code h} of qh[32g..] give four runs of 16 codes: low nibbles
+     * of a with bits 0-1 of h, low nibbles of b with bits 2-3, high nibbles of a with bits 4-5,
+     * high nibbles of b with bits 6-7 (elements 0, 32, 64, 96 of the half, plus 16 for the
+     * second slice); each run of 16 has its own int8 scale.
+     */
+    static float q6KRow(MemorySegment w, long o, int cols, float[] x, int xOff) {
+        FloatVector acc = FloatVector.zero(FS);
+        int blocks = cols / QK_K;
+        for (int b = 0; b < blocks; b++) {
+            long base = o + 210L * b;
+            float d = scaleAt(w, base + 208);
+            for (int g = 0; g < 2; g++) {
+                for (int s = 0; s < 2; s++) {
+                    ByteVector a = ByteVector.fromMemorySegment(BS, w, base + 64 * g + 16 * s, LE);
+                    ByteVector bq = ByteVector.fromMemorySegment(BS, w, base + 64 * g + 32 + 16 * s, LE);
+                    ByteVector h = ByteVector.fromMemorySegment(BS, w, base + 128 + 32 * g + 16 * s, LE);
+                    ByteVector q0 = a.and((byte) 0x0F).or(h.reinterpretAsShorts().lanewise(VectorOperators.LSHL, 4)
+                            .reinterpretAsBytes().and((byte) 0x30)).sub((byte) 32);
+                    ByteVector q1 = bq.and((byte) 0x0F).or(h.reinterpretAsShorts().lanewise(VectorOperators.LSHL, 2)
+                            .reinterpretAsBytes().and((byte) 0x30)).sub((byte) 32);
+                    ByteVector q2 = a.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
+                            .and((byte) 0x0F).or(h.and((byte) 0x30)).sub((byte) 32);
+                    ByteVector q3 = bq.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
+                            .and((byte) 0x0F).or(h.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 2)
+                                    .reinterpretAsBytes().and((byte) 0x30)).sub((byte) 32);
+                    int xe = xOff + b * QK_K + 128 * g + 16 * s;
+                    long sc = base + 192 + 8 * g + s;
+                    FloatVector t0 = FloatVector.zero(FS);
+                    FloatVector t1 = FloatVector.zero(FS);
+                    FloatVector t2 = FloatVector.zero(FS);
+                    FloatVector t3 = FloatVector.zero(FS);
+                    for (int p = 0; p < PARTS16; p++) {
+                        t0 = ((FloatVector) q0.convertShape(VectorOperators.B2F, FS, p))
+                                .fma(FloatVector.fromArray(FS, x, xe + p * FL), t0);
+                        t1 = ((FloatVector) q1.convertShape(VectorOperators.B2F, FS, p))
+                                .fma(FloatVector.fromArray(FS, x, xe + 32 + p * FL), t1);
+                        t2 = ((FloatVector) q2.convertShape(VectorOperators.B2F, FS, p))
+                                .fma(FloatVector.fromArray(FS, x, xe + 64 + p * FL), t2);
+                        t3 = ((FloatVector) q3.convertShape(VectorOperators.B2F, FS, p))
+                                .fma(FloatVector.fromArray(FS, x, xe + 96 + p * FL), t3);
+                    }
+                    acc = t0.fma(FloatVector.broadcast(FS, d * w.get(JAVA_BYTE, sc)), acc);
+                    acc = t1.fma(FloatVector.broadcast(FS, d * w.get(JAVA_BYTE, sc + 2)), acc);
+                    acc = t2.fma(FloatVector.broadcast(FS, d * w.get(JAVA_BYTE, sc + 4)), acc);
+                    acc = t3.fma(FloatVector.broadcast(FS, d * w.get(JAVA_BYTE, sc + 6)), acc);
+                }
+            }
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Decodes Q6_K blocks to floats, bit for bit with the scalar decoder ({@code (d * sc) * q}). */
+    static void decodeQ6K(MemorySegment src, long off, float[] dst, int dstOff, int blocks) {
+        for (int b = 0; b < blocks; b++) {
+            long base = off + 210L * b;
+            float d = scaleAt(src, base + 208);
+            for (int g = 0; g < 2; g++) {
+                for (int s = 0; s < 2; s++) {
+                    ByteVector a = ByteVector.fromMemorySegment(BS, src, base + 64 * g + 16 * s, LE);
+                    ByteVector bq = ByteVector.fromMemorySegment(BS, src, base + 64 * g + 32 + 16 * s, LE);
+                    ByteVector h = ByteVector.fromMemorySegment(BS, src, base + 128 + 32 * g + 16 * s, LE);
+                    ByteVector q0 = a.and((byte) 0x0F).or(h.reinterpretAsShorts().lanewise(VectorOperators.LSHL, 4)
+                            .reinterpretAsBytes().and((byte) 0x30)).sub((byte) 32);
+                    ByteVector q1 = bq.and((byte) 0x0F).or(h.reinterpretAsShorts().lanewise(VectorOperators.LSHL, 2)
+                            .reinterpretAsBytes().and((byte) 0x30)).sub((byte) 32);
+                    ByteVector q2 = a.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
+                            .and((byte) 0x0F).or(h.and((byte) 0x30)).sub((byte) 32);
+                    ByteVector q3 = bq.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
+                            .and((byte) 0x0F).or(h.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 2)
+                                    .reinterpretAsBytes().and((byte) 0x30)).sub((byte) 32);
+                    int o = dstOff + b * QK_K + 128 * g + 16 * s;
+                    long sc = base + 192 + 8 * g + s;
+                    float d0 = d * src.get(JAVA_BYTE, sc);
+                    float d1 = d * src.get(JAVA_BYTE, sc + 2);
+                    float d2 = d * src.get(JAVA_BYTE, sc + 4);
+                    float d3 = d * src.get(JAVA_BYTE, sc + 6);
+                    for (int p = 0; p < PARTS16; p++) {
+                        ((FloatVector) q0.convertShape(VectorOperators.B2F, FS, p)).mul(d0).intoArray(dst, o + p * FL);
+                        ((FloatVector) q1.convertShape(VectorOperators.B2F, FS, p)).mul(d1).intoArray(dst, o + 32 + p * FL);
+                        ((FloatVector) q2.convertShape(VectorOperators.B2F, FS, p)).mul(d2).intoArray(dst, o + 64 + p * FL);
+                        ((FloatVector) q3.convertShape(VectorOperators.B2F, FS, p)).mul(d3).intoArray(dst, o + 96 + p * FL);
+                    }
+                }
+            }
+        }
+    }
+}
