@@ -2,6 +2,7 @@ package dev.longctx.bench;
 
 import dev.longctx.core.tensor.DType;
 import dev.longctx.core.kernels.spi.Quantization;
+import dev.longctx.core.kernels.spi.SyntheticBlocks;
 import dev.longctx.core.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.util.SplittableRandom;
@@ -23,6 +24,11 @@ final class BenchData {
         Tensor t = Tensor.allocate(dtype, rows, cols);
         try {
             SplittableRandom rnd = new SplittableRandom(seed);
+            if (!encodes(dtype)) {
+                // Weight-only types (K-quants, IQ4, Q5_x, Q4_1): random valid blocks.
+                SyntheticBlocks.fill(dtype, rnd, t.segment(), 0, rows * cols, 1.0);
+                return t;
+            }
             float[] row = new float[cols];
             MemorySegment seg = t.segment();
             long rowBytes = t.rowBytes();
@@ -44,6 +50,10 @@ final class BenchData {
     static Tensor randomWeight(DType dtype, int rows, int cols, long seed, double scale) {
         Tensor t = Tensor.allocate(dtype, rows, cols);
         SplittableRandom rnd = new SplittableRandom(seed);
+        if (!encodes(dtype) && scale >= 0) {
+            SyntheticBlocks.fill(dtype, rnd, t.segment(), 0, rows * cols, scale);
+            return t;
+        }
         float[] row = new float[cols];
         for (int r = 0; r < rows; r++) {
             for (int i = 0; i < cols; i++) {
@@ -52,6 +62,14 @@ final class BenchData {
             Quantization.quantize(dtype, row, 0, cols, t.segment(), r * t.rowBytes());
         }
         return t;
+    }
+
+    /** Whether the engine encodes {@code t} (the KV cache types); the others are read from files only. */
+    static boolean encodes(DType t) {
+        return switch (t) {
+            case F32, F16, BF16, Q8_0, Q4_0 -> true;
+            default -> false;
+        };
     }
 
     /** A new off-heap tensor with the same dtype, shape and bytes as {@code src}. */

@@ -156,7 +156,7 @@ public final class BenchMain {
                     new Group("roofline-again", probes.methods(), Map.of(), true));
         }
         Map<String, String[]> matvec = new LinkedHashMap<>();
-        matvec.put("dtype", new String[] {"F32", "F16", "BF16", "Q8_0", "Q4_0"});
+        matvec.put("dtype", new String[] {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q5_0", "Q4_K", "Q6_K"});
         matvec.put("shape", new String[] {RooflineReport.MATVEC_TARGET_SHAPE, "576x1536"});
         Map<String, String[]> matmul = new LinkedHashMap<>();
         matmul.put("dtype", new String[] {"F32", "Q8_0"});

@@ -52,7 +52,7 @@ public class MatvecBench {
     private static final Logger LOG = LoggerFactory.getLogger(MatvecBench.class);
 
     /** Weight dtype. */
-    @Param({"F32", "F16", "BF16", "Q8_0", "Q4_0"})
+    @Param({"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q5_0", "Q4_K", "Q6_K"})
     public String dtype;
 
     /** Weight shape, {@code ROWSxCOLS}. */

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.longctx.core.kernels.spi.KernelProvider;
 import dev.longctx.core.kernels.spi.Quantization;
+import dev.longctx.core.kernels.spi.SyntheticBlocks;
 import dev.longctx.core.kernels.spi.VectorKernels;
 import dev.longctx.core.tensor.DType;
 import java.lang.foreign.Arena;
@@ -37,7 +38,13 @@ class CompiledKernelsTest {
     /** The kernels this test proves compiled, by method name. */
     private static final List<String> CHECKED = List.of("dot", "matvecRows", "expShiftSum", "silu", "gelu", "dequantize",
             "matmulRowsTransposed", "onlineSoftmaxColumns", "sumOfSquares", "axpy", "matmulRowsSmallBatch",
-            "q8x2x4", "q4x2x4", "f16x2x4", "bf16x2x4", "f32x2x4", "q8x2x2", "q4x2x2", "f16x2x2", "bf16x2x2", "f32x2x2");
+            "q8x2x4", "q4x2x4", "f16x2x4", "bf16x2x4", "f32x2x4", "q8x2x2", "q4x2x2", "f16x2x2", "bf16x2x2", "f32x2x2",
+            "q5_0Row", "q4KRow", "q6KRow", "decodeQ5_0", "decodeQ4K", "decodeQ6K", "decodeQ4_1", "decodeQ5_1",
+            "decodeIq4Nl", "decodeIq4Xs", "decodeQ5K", "decodeQ2K", "decodeQ3K");
+
+    /** The block types the engine reads but never writes. */
+    private static final DType[] WEIGHT_ONLY = {DType.Q5_0, DType.Q4_K, DType.Q6_K, DType.Q4_1, DType.Q5_1, DType.IQ4_NL,
+        DType.IQ4_XS, DType.Q5_K, DType.Q2_K, DType.Q3_K};
 
     private static float[] random(SplittableRandom r, int n) {
         float[] a = new float[n];
@@ -49,7 +56,7 @@ class CompiledKernelsTest {
 
     /** One round of every checked kernel on {@code k}; returns a digest of outputs to compare with the reference's. */
     private static float[] round(VectorKernels k, Inputs in) {
-        float[] out = new float[64];
+        float[] out = new float[80];
         int o = 0;
         out[o++] = k.dot(in.a, 1, in.b, 3, 77);
         out[o++] = k.sumOfSquares(in.a, 2, 45);
@@ -85,6 +92,20 @@ class CompiledKernelsTest {
                 o++;
             }
         }
+        // The weight-only types on 768 columns (three super-blocks): in-register kernels of the K-quant
+        // mixtures (Q5_0, Q4_K, Q6_K), the others through their vector decoders.
+        for (DType t : WEIGHT_ONLY) {
+            MemorySegment w = in.weights.get(t);
+            float[] mv = new float[in.rows];
+            k.matvecRows(t, w, t.bytesFor(in.kCols), in.kCols, 0, in.rows, in.xk, 0, mv, 0);
+            for (float v : mv) {
+                out[o] += v;
+            }
+            o++;
+            float[] dq = new float[in.kCols];
+            k.dequantize(t, w, t.bytesFor(in.kCols) * 2, dq, 0, in.kCols);
+            out[o++] = dq[0] + dq[in.kCols - 1] + dq[300];
+        }
         float[] mm = new float[in.tokens * in.rows];
         k.matmulRowsTransposed(DType.F32, in.weights.get(DType.F32), DType.F32.bytesFor(in.cols), in.cols, 0, in.rows, in.xt,
                 in.tokenStride, in.tokens, mm, in.rows);
@@ -117,6 +138,8 @@ class CompiledKernelsTest {
         final float[] xt;
         final int rows = 7;
         final int cols = 96; // three Q8_0/Q4_0 blocks
+        final int kCols = 768; // three K-quant super-blocks
+        final float[] xk;
         final int tokens = 7;
         final int tokenStride = VectorKernels.TRANSPOSED_TOKEN_MULTIPLE;
         final Map<DType, MemorySegment> weights = new HashMap<>();
@@ -140,6 +163,12 @@ class CompiledKernelsTest {
                 for (int row = 0; row < rows; row++) {
                     Quantization.quantize(t, w, row * cols, cols, seg, row * rowBytes);
                 }
+                weights.put(t, seg);
+            }
+            xk = random(r, kCols);
+            for (DType t : WEIGHT_ONLY) {
+                MemorySegment seg = arena.allocate(t.bytesFor(kCols) * rows, 64);
+                SyntheticBlocks.fill(t, r, seg, 0, kCols * rows, 1.0);
                 weights.put(t, seg);
             }
         }

@@ -17,7 +17,8 @@ import jdk.incubator.vector.VectorOperators;
 
 /**
  * Block codecs: encoding and decoding F16, BF16, Q8_0 and Q4_0 runs between float arrays and
- * memory segments.
+ * memory segments, and decoding every other block type ({@link PanamaLowBitKernels},
+ * {@link PanamaBlockDecoders}).
  *
  * <p>Part of {@link PanamaVectorKernels}, which states the contract; static and stateless (scratch
  * is per thread), so safe from any thread.
@@ -111,7 +112,13 @@ final class PanamaCodecs {
             case Q5_0 -> PanamaLowBitKernels.decodeQ5_0(src, byteOffset, dst, dstOff, n / QK);
             case Q4_K -> PanamaLowBitKernels.decodeQ4K(src, byteOffset, dst, dstOff, n / PanamaLowBitKernels.QK_K);
             case Q6_K -> PanamaLowBitKernels.decodeQ6K(src, byteOffset, dst, dstOff, n / PanamaLowBitKernels.QK_K);
-            default -> Quantization.dequantize(type, src, byteOffset, dst, dstOff, n);
+            case Q4_1 -> PanamaBlockDecoders.decodeQ4_1(src, byteOffset, dst, dstOff, n / QK);
+            case Q5_1 -> PanamaBlockDecoders.decodeQ5_1(src, byteOffset, dst, dstOff, n / QK);
+            case IQ4_NL -> PanamaBlockDecoders.decodeIq4Nl(src, byteOffset, dst, dstOff, n / QK);
+            case IQ4_XS -> PanamaBlockDecoders.decodeIq4Xs(src, byteOffset, dst, dstOff, n / PanamaLowBitKernels.QK_K);
+            case Q5_K -> PanamaBlockDecoders.decodeQ5K(src, byteOffset, dst, dstOff, n / PanamaLowBitKernels.QK_K);
+            case Q2_K -> PanamaBlockDecoders.decodeQ2K(src, byteOffset, dst, dstOff, n / PanamaLowBitKernels.QK_K);
+            case Q3_K -> PanamaBlockDecoders.decodeQ3K(src, byteOffset, dst, dstOff, n / PanamaLowBitKernels.QK_K);
         }
     }
 

@@ -129,10 +129,24 @@ final class PanamaLowBitKernels {
         return (k == 0 ? packed & 0x0F : packed >>> 4) | top << 4;
     }
 
+    /** Little-endian 32-bit reads of the packed scale words. */
+    private static final java.lang.foreign.ValueLayout.OfInt INT_LE =
+            java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+
+    /** Low six bits of each byte. */
+    private static final int LOW6 = 0x3F3F3F3F;
+    /** Low four bits of each byte. */
+    private static final int LOW4 = 0x0F0F0F0F;
+    /** Low two bits of each byte. */
+    private static final int LOW2 = 0x03030303;
+
     /**
      * One Q4_K row: per pair of sub-blocks, 32 code bytes whose low nibbles are the first sub-block
      * and high nibbles the second; {@code sum(q x)} per sub-block times {@code d * sc}, and the
-     * minimum term {@code dmin * m * sum(x)} from the shared sub-block sums.
+     * minimum term {@code dmin * m * sum(x)} from the shared sub-block sums. The twelve scale bytes
+     * are unpacked four at a time from three 32-bit words (the packing of {@link #scaleMinK4}):
+     * scales 0-3 and mins 0-3 are the low six bits of words 0 and 1; scales 4-7 and mins 4-7 are
+     * the nibbles of word 2 with the top two bits of words 0 and 1 above them.
      */
     static float q4KRow(MemorySegment w, long o, int cols, float[] x, int xOff, float[] xsum) {
         FloatVector acc = FloatVector.zero(FS);
@@ -142,11 +156,17 @@ final class PanamaLowBitKernels {
             long base = o + 144L * b;
             float d = scaleAt(w, base);
             float dmin = scaleAt(w, base + 2);
+            int w0 = w.get(INT_LE, base + 4);
+            int w1 = w.get(INT_LE, base + 8);
+            int w2 = w.get(INT_LE, base + 12);
+            long scales = (w0 & LOW6) & 0xFFFFFFFFL | (long) ((w2 & LOW4) | ((w0 >>> 6) & LOW2) << 4) << 32;
+            long mins = (w1 & LOW6) & 0xFFFFFFFFL | (long) (((w2 >>> 4) & LOW4) | ((w1 >>> 6) & LOW2) << 4) << 32;
+            int xs = b * 8;
+            for (int j = 0; j < 8; j++) {
+                minTerm += dmin * (int) ((mins >>> (8 * j)) & 0xFF) * xsum[xs + j];
+            }
             int xb = xOff + b * QK_K;
             for (int c = 0; c < 4; c++) {
-                int s0 = 2 * c;
-                minTerm += dmin * scaleMinK4(w, base + 4, s0, 1) * xsum[b * 8 + s0]
-                        + dmin * scaleMinK4(w, base + 4, s0 + 1, 1) * xsum[b * 8 + s0 + 1];
                 long qb = base + 16 + 32L * c;
                 FloatVector t0 = FloatVector.zero(FS);
                 FloatVector t1 = FloatVector.zero(FS);
@@ -163,8 +183,8 @@ final class PanamaLowBitKernels {
                                 .fma(FloatVector.fromArray(FS, x, xl + 32 + p * FL), t1);
                     }
                 }
-                acc = t0.fma(FloatVector.broadcast(FS, d * scaleMinK4(w, base + 4, s0, 0)), acc);
-                acc = t1.fma(FloatVector.broadcast(FS, d * scaleMinK4(w, base + 4, s0 + 1, 0)), acc);
+                acc = t0.fma(FloatVector.broadcast(FS, d * (int) ((scales >>> (16 * c)) & 0xFF)), acc);
+                acc = t1.fma(FloatVector.broadcast(FS, d * (int) ((scales >>> (16 * c + 8)) & 0xFF)), acc);
             }
         }
         return acc.reduceLanes(VectorOperators.ADD) - minTerm;
