@@ -14,12 +14,13 @@ import jdk.incubator.vector.VectorShuffle;
 
 /**
  * Matvec rows and block decoders for the block types of the common GGUF mixtures: Q5_0 (what
- * {@code llama-quantize}'s Q4_K_M writes for rows that are not a multiple of 256), Q4_K and Q6_K.
+ * {@code llama-quantize}'s Q4_K_M writes for rows that are not a multiple of 256), Q4_K, Q5_K
+ * (Q5_K_M's main type) and Q6_K.
  * Codes are decoded in registers from the mapped weights, converted to floats and multiplied with
  * the float activations; the scale (and, for Q4_K, the minimum) is applied once per sub-block, not
  * per element. Layouts: {@link dev.longctx.core.tensor.DType}.
  *
- * <p>Q4_K's minimum term {@code -dmin * m * sum(x)} uses per-32-element sums of the activation
+ * <p>The minimum term of Q4_K and Q5_K {@code -dmin * m * sum(x)} uses per-32-element sums of the activation
  * vector computed once per call ({@link #subBlockSums}), which every row then shares, as llama.cpp's
  * {@code bsums} do.
  *
@@ -175,6 +176,59 @@ final class PanamaLowBitKernels {
                     ByteVector lo = q.and((byte) 0x0F);
                     ByteVector hi = q.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
                             .and((byte) 0x0F);
+                    int xl = xb + 64 * c + 16 * h;
+                    for (int p = 0; p < PARTS16; p++) {
+                        t0 = ((FloatVector) lo.convertShape(VectorOperators.B2F, FS, p))
+                                .fma(FloatVector.fromArray(FS, x, xl + p * FL), t0);
+                        t1 = ((FloatVector) hi.convertShape(VectorOperators.B2F, FS, p))
+                                .fma(FloatVector.fromArray(FS, x, xl + 32 + p * FL), t1);
+                    }
+                }
+                acc = t0.fma(FloatVector.broadcast(FS, d * (int) ((scales >>> (16 * c)) & 0xFF)), acc);
+                acc = t1.fma(FloatVector.broadcast(FS, d * (int) ((scales >>> (16 * c + 8)) & 0xFF)), acc);
+            }
+        }
+        return acc.reduceLanes(VectorOperators.ADD) - minTerm;
+    }
+
+    /**
+     * One Q5_K row: {@link #q4KRow} with a fifth bit per code, bit {@code sb} of {@code qh[j]} for
+     * element {@code j} of sub-block {@code sb}, added as 16 under a lane mask.
+     */
+    static float q5KRow(MemorySegment w, long o, int cols, float[] x, int xOff, float[] xsum) {
+        FloatVector acc = FloatVector.zero(FS);
+        float minTerm = 0f;
+        int blocks = cols / QK_K;
+        for (int b = 0; b < blocks; b++) {
+            long base = o + 176L * b;
+            float d = scaleAt(w, base);
+            float dmin = scaleAt(w, base + 2);
+            int w0 = w.get(INT_LE, base + 4);
+            int w1 = w.get(INT_LE, base + 8);
+            int w2 = w.get(INT_LE, base + 12);
+            long scales = (w0 & LOW6) & 0xFFFFFFFFL | (long) ((w2 & LOW4) | ((w0 >>> 6) & LOW2) << 4) << 32;
+            long mins = (w1 & LOW6) & 0xFFFFFFFFL | (long) (((w2 >>> 4) & LOW4) | ((w1 >>> 6) & LOW2) << 4) << 32;
+            int xs = b * 8;
+            for (int j = 0; j < 8; j++) {
+                minTerm += dmin * (int) ((mins >>> (8 * j)) & 0xFF) * xsum[xs + j];
+            }
+            int xb = xOff + b * QK_K;
+            ByteVector qh0 = ByteVector.fromMemorySegment(BS, w, base + 16, LE);
+            ByteVector qh1 = ByteVector.fromMemorySegment(BS, w, base + 32, LE);
+            for (int c = 0; c < 4; c++) {
+                long qb = base + 48 + 32L * c;
+                byte bitLo = (byte) (1 << (2 * c));
+                byte bitHi = (byte) (2 << (2 * c));
+                FloatVector t0 = FloatVector.zero(FS);
+                FloatVector t1 = FloatVector.zero(FS);
+                for (int h = 0; h < 2; h++) {
+                    ByteVector qh = h == 0 ? qh0 : qh1;
+                    ByteVector q = ByteVector.fromMemorySegment(BS, w, qb + 16 * h, LE);
+                    ByteVector lo = q.and((byte) 0x0F)
+                            .lanewise(VectorOperators.ADD, (byte) 16, qh.and(bitLo).compare(VectorOperators.NE, 0));
+                    ByteVector hi = q.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
+                            .and((byte) 0x0F)
+                            .lanewise(VectorOperators.ADD, (byte) 16, qh.and(bitHi).compare(VectorOperators.NE, 0));
                     int xl = xb + 64 * c + 16 * h;
                     for (int p = 0; p < PARTS16; p++) {
                         t0 = ((FloatVector) lo.convertShape(VectorOperators.B2F, FS, p))

@@ -52,6 +52,13 @@ final class PanamaMatvec {
                 }
                 return;
             }
+            case Q5_K -> {
+                float[] xsum = PanamaLowBitKernels.subBlockSums(x, xOff, cols);
+                for (int r = rowFrom; r < rowTo; r++) {
+                    out[outOff + r] = PanamaLowBitKernels.q5KRow(w, r * rowBytes, cols, x, xOff, xsum);
+                }
+                return;
+            }
             case Q6_K -> {
                 for (int r = rowFrom; r < rowTo; r++) {
                     out[outOff + r] = PanamaLowBitKernels.q6KRow(w, r * rowBytes, cols, x, xOff);
