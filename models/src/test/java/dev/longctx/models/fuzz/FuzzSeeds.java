@@ -41,6 +41,17 @@ class FuzzSeeds {
                 .put("llama.context_length", 16).tensor("t", new float[] {1, 2, 3, 4}, 2, 2)
                 .write(dir.resolve("seed-minimal-2x2.gguf"));
         Files.write(dir.resolve("seed-all-types.gguf"), allTypes());
+        // One small tensor of every block type (random valid blocks, two rows of two blocks): the
+        // fuzzer mutates their scales, codes, types and shapes; the target decodes each.
+        GgufWriter blocks = new GgufWriter().put("general.architecture", "llama").put("general.name", "block types");
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(17);
+        for (dev.longctx.core.tensor.DType t : dev.longctx.core.tensor.DType.values()) {
+            int cols = 2 * t.blockSize();
+            java.lang.foreign.MemorySegment seg = java.lang.foreign.MemorySegment.ofArray(new byte[(int) t.bytesFor(2L * cols)]);
+            dev.longctx.core.kernels.spi.SyntheticBlocks.fill(t, rnd, seg, 0, 2 * cols, 1.0);
+            blocks.rawTensor("t." + t, t.ggmlType(), seg.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), 2, cols);
+        }
+        blocks.write(dir.resolve("seed-block-types.gguf"));
         // stories260K's real metadata (SentencePiece vocabulary of 512, config keys), no tensors
         try (GgufFile stories = GgufFile.open(SharedFixtures.locate("fixtures/stories260k/stories260K.gguf"))) {
             GgufWriter w = new GgufWriter();

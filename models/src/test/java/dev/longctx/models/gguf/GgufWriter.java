@@ -14,7 +14,7 @@ import java.util.Map;
 
 /**
  * A minimal GGUF v3 writer for tests: metadata of the scalar types llama.cpp writes for a model
- * config (uint32, float32, string, bool) and F32 tensors, 32-byte aligned, dimensions innermost
+ * config (uint32, float32, string, bool), F32 tensors and raw tensors of any block type, 32-byte aligned, dimensions innermost
  * first as the format wants. Public for the decoder tests that convert HF fixtures.
  */
 public final class GgufWriter {
@@ -23,6 +23,9 @@ public final class GgufWriter {
     private final List<String> names = new ArrayList<>();
     private final List<long[]> shapes = new ArrayList<>();
     private final List<float[]> data = new ArrayList<>();
+    /** Per tensor: its encoded bytes and ggml type id for {@link #rawTensor}, null for F32 values. */
+    private final List<byte[]> raw = new ArrayList<>();
+    private final List<Integer> typeIds = new ArrayList<>();
 
     public GgufWriter put(String key, Object value) {
         metadata.put(key, value);
@@ -34,6 +37,18 @@ public final class GgufWriter {
         names.add(name);
         shapes.add(shape.clone());
         data.add(values);
+        raw.add(null);
+        typeIds.add(0); // GGML_TYPE_F32
+        return this;
+    }
+
+    /** A tensor of ggml type {@code typeId} whose data is {@code bytes} as they are (any block type). */
+    public GgufWriter rawTensor(String name, int typeId, byte[] bytes, long... shape) {
+        names.add(name);
+        shapes.add(shape.clone());
+        data.add(null);
+        raw.add(bytes.clone());
+        typeIds.add(typeId);
         return this;
     }
 
@@ -55,15 +70,19 @@ public final class GgufWriter {
             for (int d = s.length - 1; d >= 0; d--) {
                 putLong(out, s[d]);
             }
-            putInt(out, 0); // GGML_TYPE_F32
+            putInt(out, typeIds.get(i));
             putLong(out, offset);
-            offset = align(offset + 4L * data.get(i).length);
+            offset = align(offset + (raw.get(i) != null ? raw.get(i).length : 4L * data.get(i).length));
         }
         pad(out);
-        for (float[] values : data) {
-            ByteBuffer b = ByteBuffer.allocate(4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
-            b.asFloatBuffer().put(values);
-            out.write(b.array());
+        for (int i = 0; i < names.size(); i++) {
+            if (raw.get(i) != null) {
+                out.write(raw.get(i));
+            } else {
+                ByteBuffer b = ByteBuffer.allocate(4 * data.get(i).length).order(ByteOrder.LITTLE_ENDIAN);
+                b.asFloatBuffer().put(data.get(i));
+                out.write(b.array());
+            }
             pad(out);
         }
         Files.write(file, out.toByteArray());
