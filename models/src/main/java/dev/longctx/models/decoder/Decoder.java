@@ -346,6 +346,7 @@ public final class Decoder {
                     System.arraycopy(out, 0, batch.att, st.rowStart * qDim, t * qDim);
                 }
                 st.plan.afterAttention(st.cache, l, t, st.endsPrompt);
+                releaseOutOfWindow(st, l, t);
             }
             project(y.wo(), batch.att, rows, batch.o, null);
             normRows(batch.o, rows, y.postAttnNorm());
@@ -370,6 +371,18 @@ public final class Decoder {
         logits(batch, steps, count);
         for (int i = 0; i < count; i++) {
             steps[i].positions = null;
+        }
+    }
+
+    /**
+     * Returns the pages of a sliding layer that its next query can no longer see to the pool, when
+     * the plan allows it and the layer attends through its own window: the next query, at position
+     * {@code first + t}, sees positions above {@code first + t - window}.
+     */
+    private void releaseOutOfWindow(Step st, int l, int t) {
+        int window = c.slidingWindow(l);
+        if (window > 0 && st.plan.releasesOutOfWindowPages() && st.plan.mask(l, masks[l]) == masks[l]) {
+            st.cache.releaseBefore(l, st.firstPosition + t + 1 - window);
         }
     }
 

@@ -239,7 +239,7 @@ public final class Session implements AutoCloseable {
                 bytes = budgetBytes;
             } else {
                 int tokens = budgetTokens > 0 ? budgetTokens : strategy.keepsEveryToken() ? c.maxPositions() : 4096;
-                plan = StrategyPlan.resolve(strategy, tokens, layout, chunk, o);
+                plan = StrategyPlan.resolve(strategy, tokens, layout, chunk, o, slidingWindows(c));
                 bytes = poolBytes(plan, layout, pageBytes);
             }
             LOG.debug("session: {} with {} tokens per KV head, {} bytes of KV pages ({})", plan.strategy, plan.budgetTokens, bytes,
@@ -258,7 +258,7 @@ public final class Session implements AutoCloseable {
                 int mid = lo + (hi - lo) / 2;
                 StrategyPlan p;
                 try {
-                    p = StrategyPlan.resolve(strategy, mid, layout, chunk, o);
+                    p = StrategyPlan.resolve(strategy, mid, layout, chunk, o, slidingWindows(weights.config()));
                 } catch (ContextBudgetException e) {
                     lo = mid + 1;
                     continue;
@@ -276,6 +276,21 @@ public final class Session implements AutoCloseable {
                         + " KV heads, prefill chunks of " + chunk + " tokens)");
             }
             return best;
+        }
+
+        /**
+         * The model's sliding window per layer (0 for full attention), so that the session's plan
+         * returns the pages that fall out of a local layer's window to the pool and sizes those
+         * layers for their window; null when no layer slides.
+         */
+        private static int[] slidingWindows(ModelConfig c) {
+            int[] w = new int[c.layers()];
+            boolean any = false;
+            for (int l = 0; l < w.length; l++) {
+                w[l] = c.slidingWindow(l);
+                any |= w[l] > 0;
+            }
+            return any ? w : null;
         }
 
         private static long poolBytes(StrategyPlan plan, KvLayout layout, long pageBytes) {
@@ -571,7 +586,7 @@ public final class Session implements AutoCloseable {
             throw new IllegalArgumentException("fork(strategy) needs strategies that keep every token, got " + plan.strategy.name()
                     + " -> " + strategy.name());
         }
-        StrategyPlan other = StrategyPlan.resolve(strategy, plan.budgetTokens, cache.layout(), chunk, ops);
+        StrategyPlan other = StrategyPlan.resolve(strategy, plan.budgetTokens, cache.layout(), chunk, ops, plan.slidingWindows());
         pool.users.incrementAndGet();
         return copyState(new Session(config, decoder, other, tokenizer, pool, cache.fork(), chunk, ops));
     }

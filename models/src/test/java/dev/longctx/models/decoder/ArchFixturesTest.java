@@ -183,6 +183,72 @@ class ArchFixturesTest {
         }
     }
 
+    /**
+     * A session on Gemma 3 returns the pages that fall out of the five local layers' window (16) to
+     * the pool while the global layer keeps every token (the Full strategy), sizes the pool for it,
+     * and still generates what the decoder gives with every page kept.
+     */
+    @Test
+    void gemma3SessionKeepsOnlyTheWindowOfItsLocalLayers() throws Exception {
+        Path d = dir("gemma3-text");
+        ModelConfig c = HfConfigReader.read(d);
+        int[] prompt = ints(reference("gemma3-text").get("cases").get(0).get("input_ids"));
+        int generate = 16;
+        int pageSize = 4;
+        int chunk = 8;
+        try (SafetensorsModel st = SafetensorsModel.open(d)) {
+            ModelWeights w = ModelWeights.fromHfNames(c, st::tensor, st::has);
+            int[] expected = greedyKeepingEveryPage(w, prompt, generate);
+            try (Session s = Session.builder(w).kvType(DType.F32).pageSize(pageSize).chunkSize(chunk).budgetTokens(128).ops(OPS)
+                    .build()) {
+                long pageBytes = BlockPool.pageBytes(new KvLayout(c.layers(), c.kvHeads(), c.headDim(), pageSize, DType.F32));
+                long globalPages = 128 / pageSize + 1;
+                long localPages = (16 + chunk + pageSize - 1) / pageSize + 1;
+                assertEquals((globalPages + 5 * localPages) * c.kvHeads() * pageBytes, s.kvBudgetBytes(),
+                        "one global layer sized for the budget, five local layers for window + chunk");
+                int[] out = s.generate(prompt, GenerateOptions.greedy(generate).withStopIds(List.of()), null).outputIds();
+                assertArrayEquals(expected, out);
+                SequenceKvCache cache = dev.longctx.models.internal.SessionAccess.get().cache(s);
+                int context = prompt.length + generate - 1; // the last generated token is not run
+                for (int l = 0; l < c.layers(); l++) {
+                    for (int h = 0; h < c.kvHeads(); h++) {
+                        if (c.slidingWindow(l) > 0) {
+                            assertTrue(cache.pages(l, h) <= localPages, "layer " + l + " holds " + cache.pages(l, h) + " pages");
+                            assertTrue(cache.length(l, h) < 16 + pageSize, "layer " + l + " holds " + cache.length(l, h) + " tokens");
+                        } else {
+                            assertEquals(context, cache.length(l, h), "the global layer keeps every token");
+                        }
+                    }
+                }
+                LOG.info("gemma3 session: {} KV bytes in use after {} tokens (budget {})", s.kvBytesInUse(), context,
+                        s.kvBudgetBytes());
+            }
+        }
+    }
+
+    /** Greedy ids from a plain decoder loop whose cache keeps every page (no plan releases any). */
+    private static int[] greedyKeepingEveryPage(ModelWeights w, int[] prompt, int n) {
+        ModelConfig c = w.config();
+        int[] out = new int[n];
+        KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), 4, DType.F32);
+        try (BlockPool pool = new BlockPool(layout, 64L << 20); SequenceKvCache cache = SequenceKvCache.create(pool)) {
+            Decoder decoder = new Decoder(w, OPS);
+            float[] logits = decoder.forward(cache, prompt, 0, false);
+            for (int i = 0; i < n; i++) {
+                int best = 0;
+                for (int j = 1; j < logits.length; j++) {
+                    best = logits[j] > logits[best] ? j : best;
+                }
+                out[i] = best;
+                if (i + 1 < n) {
+                    logits = decoder.forward(cache, new int[] {best}, prompt.length + i, false);
+                }
+            }
+            assertEquals(prompt.length + n - 1, cache.length(0, 0), "the reference run kept every page");
+        }
+        return out;
+    }
+
     private static float[] logitsInChunks(ModelWeights w, int[] ids, int chunk) {
         ModelConfig c = w.config();
         float[] out = new float[ids.length * c.vocabSize()];
