@@ -339,6 +339,23 @@ public final class Session implements AutoCloseable {
         return cache.bytesInUse();
     }
 
+    /**
+     * KV bytes this session's cache holds now in the layers of one type: {@code SLIDING_ATTENTION}
+     * for the layers with a sliding window (which keep only their window), {@code FULL_ATTENTION}
+     * for the others.
+     */
+    public long kvBytesInUse(ModelConfig.LayerType type) {
+        checkOpen();
+        long bytes = 0;
+        for (int l = 0; l < config.layers(); l++) {
+            boolean sliding = config.slidingWindow(l) > 0;
+            if (sliding == (type == ModelConfig.LayerType.SLIDING_ATTENTION)) {
+                bytes += cache.bytesInUse(l);
+            }
+        }
+        return bytes;
+    }
+
     /** Tokens run through the model so far (the next token's position). */
     public long position() {
         return position;

@@ -220,8 +220,13 @@ class ArchFixturesTest {
                         }
                     }
                 }
-                LOG.info("gemma3 session: {} KV bytes in use after {} tokens (budget {})", s.kvBytesInUse(), context,
-                        s.kvBudgetBytes());
+                long full = s.kvBytesInUse(ModelConfig.LayerType.FULL_ATTENTION);
+                long sliding = s.kvBytesInUse(ModelConfig.LayerType.SLIDING_ATTENTION);
+                assertEquals(s.kvBytesInUse(), full + sliding);
+                assertTrue(sliding <= 5 * localPages * c.kvHeads() * pageBytes, "five local layers hold their window's pages: " + sliding);
+                assertEquals((long) (context + pageSize - 1) / pageSize * c.kvHeads() * pageBytes, full);
+                LOG.info("gemma3 session: {} KV bytes in use after {} tokens (full-attention layers {}, sliding {}; budget {})",
+                        s.kvBytesInUse(), context, full, sliding, s.kvBudgetBytes());
             }
         }
     }
