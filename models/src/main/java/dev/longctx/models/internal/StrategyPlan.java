@@ -183,7 +183,7 @@ public final class StrategyPlan implements AttentionPlan {
 
     /** Whether the decoder releases {@code layer}'s out-of-window pages under this plan. */
     private boolean releasesWindowOf(int layer) {
-        return slidingWindows != null && slidingWindows[layer] > 0 && streamingMask == null;
+        return slidingWindows != null && slidingWindows[layer] > 0 && keepsOwnWindow(slidingWindows[layer], 0);
     }
 
     /** The per-layer sliding windows this plan releases pages for, or null (a copy). */
@@ -230,10 +230,24 @@ public final class StrategyPlan implements AttentionPlan {
         };
     }
 
-    /** StreamingLLM attends to its sinks and window, whatever the model's own mask. */
+    /**
+     * StreamingLLM attends to its sinks and window, except in a sliding layer whose own window fits
+     * inside the strategy's: that layer keeps its own mask, since every key the strategy keeps
+     * beyond it (its sinks, the older part of its window) lies outside the model's window anyway
+     * (positions stay the original ones). Before, Gemma's and Mistral's local layers attended to the
+     * strategy's wider window, which the model never does.
+     */
     @Override
     public AttentionMask mask(int layer, AttentionMask modelMask) {
-        return streamingMask != null ? streamingMask : modelMask;
+        if (streamingMask == null || keepsOwnWindow(modelMask.window(), modelMask.sinks())) {
+            return modelMask;
+        }
+        return streamingMask;
+    }
+
+    /** Whether a layer of sliding window {@code window} (0: full) attends through its own mask under this plan. */
+    private boolean keepsOwnWindow(long window, long sinks) {
+        return streamingMask == null || (window > 0 && sinks == 0 && window <= streamingMask.window());
     }
 
     @Override

@@ -231,6 +231,39 @@ class ArchFixturesTest {
         }
     }
 
+    /**
+     * With a budget that covers the context, every strategy that can run without a profile
+     * generates on Gemma 3 what a decoder keeping every page generates: local layers keep their own
+     * window (StreamingLLM's wider window included) and release what falls out of it, while the
+     * strategy governs the global layer.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"full", "streaming", "h2o", "snapkv", "quest"})
+    void gemma3StrategiesWithARoomyBudgetGenerateWhatTheFullCacheGenerates(String strategy) throws Exception {
+        Path d = dir("gemma3-text");
+        ModelConfig c = HfConfigReader.read(d);
+        int[] prompt = ints(reference("gemma3-text").get("cases").get(0).get("input_ids"));
+        int generate = 12;
+        dev.longctx.models.session.Strategy s = switch (strategy) {
+            case "full" -> new dev.longctx.models.session.Strategy.Full();
+            case "streaming" -> new dev.longctx.models.session.Strategy.Streaming(0, 0);
+            case "h2o" -> new dev.longctx.models.session.Strategy.H2o(0, 0);
+            case "snapkv" -> new dev.longctx.models.session.Strategy.SnapKv(0, 0);
+            default -> new dev.longctx.models.session.Strategy.Quest(0);
+        };
+        try (SafetensorsModel st = SafetensorsModel.open(d)) {
+            ModelWeights w = ModelWeights.fromHfNames(c, st::tensor, st::has);
+            int[] expected = greedyKeepingEveryPage(w, prompt, generate);
+            try (Session session = Session.builder(w).strategy(s).kvType(DType.F32).pageSize(4).chunkSize(8).budgetTokens(128)
+                    .ops(OPS).build()) {
+                int[] out = session.generate(prompt, GenerateOptions.greedy(generate).withStopIds(List.of()), null).outputIds();
+                assertArrayEquals(expected, out, strategy);
+                assertTrue(session.kvBytesInUse(ModelConfig.LayerType.SLIDING_ATTENTION)
+                        < session.kvBytesInUse(ModelConfig.LayerType.FULL_ATTENTION) * 5 / 2, strategy + ": local layers hold their window");
+            }
+        }
+    }
+
     /** Greedy ids from a plain decoder loop whose cache keeps every page (no plan releases any). */
     private static int[] greedyKeepingEveryPage(ModelWeights w, int[] prompt, int n) {
         ModelConfig c = w.config();
