@@ -112,10 +112,10 @@ public final class StrategyPlan implements AttentionPlan {
      * As {@link #resolve(Strategy, int, KvLayout, int, TensorOps)}, for a model whose layers have
      * the sliding windows {@code slidingWindows} (per layer, 0 for full attention; null: keep every
      * layer's pages): the decoder then returns the pages that fall out of a sliding layer's window
-     * to the pool (while the layer attends through its own window, i.e. not under StreamingLLM's
-     * mask), and such a layer's heads are sized for their window and a chunk. Global layers follow
-     * the strategy. Sessions use this; the serving engine does not, because its prefix cache shares
-     * whole blocks of every layer.
+     * to the pool (while the layer attends through its own window, see {@link #mask}), and such a
+     * layer's heads are sized for their window and a chunk. Global layers follow the strategy.
+     * Sessions use this, and so does the serving engine for requests that do not share pages with
+     * its prefix cache (which shares whole blocks of every layer).
      *
      * @throws ContextBudgetException when the strategy's protected sets do not fit
      */
@@ -184,6 +184,20 @@ public final class StrategyPlan implements AttentionPlan {
     /** Whether the decoder releases {@code layer}'s out-of-window pages under this plan. */
     private boolean releasesWindowOf(int layer) {
         return slidingWindows != null && slidingWindows[layer] > 0 && keepsOwnWindow(slidingWindows[layer], 0);
+    }
+
+    /**
+     * The model's sliding window per layer (0 for full attention), to pass to
+     * {@link #resolve(Strategy, int, KvLayout, int, TensorOps, int[])}; null when no layer slides.
+     */
+    public static int[] modelWindows(dev.longctx.models.config.ModelConfig c) {
+        int[] w = new int[c.layers()];
+        boolean any = false;
+        for (int l = 0; l < w.length; l++) {
+            w[l] = c.slidingWindow(l);
+            any |= w[l] > 0;
+        }
+        return any ? w : null;
     }
 
     /** The per-layer sliding windows this plan releases pages for, or null (a copy). */

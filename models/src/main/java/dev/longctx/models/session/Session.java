@@ -279,18 +279,11 @@ public final class Session implements AutoCloseable {
         }
 
         /**
-         * The model's sliding window per layer (0 for full attention), so that the session's plan
-         * returns the pages that fall out of a local layer's window to the pool and sizes those
-         * layers for their window; null when no layer slides.
+         * The model's sliding window per layer, so that the session's plan returns the pages that
+         * fall out of a local layer's window to the pool and sizes those layers for their window.
          */
         private static int[] slidingWindows(ModelConfig c) {
-            int[] w = new int[c.layers()];
-            boolean any = false;
-            for (int l = 0; l < w.length; l++) {
-                w[l] = c.slidingWindow(l);
-                any |= w[l] > 0;
-            }
-            return any ? w : null;
+            return StrategyPlan.modelWindows(c);
         }
 
         private static long poolBytes(StrategyPlan plan, KvLayout layout, long pageBytes) {

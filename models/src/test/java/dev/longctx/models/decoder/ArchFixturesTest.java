@@ -264,6 +264,39 @@ class ArchFixturesTest {
         }
     }
 
+    /**
+     * The serving engine on Gemma 3: requests outside the prefix cache release their local layers'
+     * old pages (so the longest fits a pool of 150 pages, where keeping every page needs 288),
+     * requests in it keep them; both generate what a decoder keeping every page generates, three
+     * at a time.
+     */
+    @ParameterizedTest(name = "prefix caching {0}")
+    @ValueSource(booleans = {false, true})
+    void gemma3ServingEngineGeneratesWhatTheFullCacheGenerates(boolean prefixCaching) throws Exception {
+        int[] prompt = ints(reference("gemma3-text").get("cases").get(0).get("input_ids"));
+        int generate = 12;
+        try (Model m = Model.open(dir("gemma3-text").resolve("model.gguf"), Model.Options.defaults().withOps(OPS))) {
+            int[][] prompts = {prompt, Arrays.copyOfRange(prompt, 10, 70), Arrays.copyOfRange(prompt, 3, 40)};
+            ModelConfig c = m.config();
+            // 150 pages: the 92-token request needs 6 x 2 x 24 = 288 pages keeping every page, 2 x 24 + 5 x 2 x 7 = 118
+            // releasing (global layer: its context; local layers: window 16 + chunk 8)
+            long pages150 = 150 * BlockPool.pageBytes(new KvLayout(c.layers(), c.kvHeads(), c.headDim(), 4, DType.F32));
+            try (dev.longctx.models.serving.ServingEngine e = dev.longctx.models.serving.ServingEngine.builder(m).chunkTokens(8)
+                    .pageSize(4).kvType(DType.F32).budgetBytes(prefixCaching ? 8L << 20 : pages150).prefixCaching(prefixCaching)
+                    .build()) {
+                List<dev.longctx.models.serving.RequestHandle> handles = new java.util.ArrayList<>();
+                for (int[] p : prompts) {
+                    handles.add(e.submit(dev.longctx.models.serving.Request.tokens(p)
+                            .options(GenerateOptions.greedy(generate).withStopIds(List.of())).build()));
+                }
+                for (int i = 0; i < prompts.length; i++) {
+                    assertArrayEquals(greedyKeepingEveryPage(m.weights(), prompts[i], generate), handles.get(i).join().outputIds(),
+                            "request " + i);
+                }
+            }
+        }
+    }
+
     /** Greedy ids from a plain decoder loop whose cache keeps every page (no plan releases any). */
     private static int[] greedyKeepingEveryPage(ModelWeights w, int[] prompt, int n) {
         ModelConfig c = w.config();
