@@ -91,7 +91,8 @@ public final class GgufConfigReader {
             return new ModelConfig(a, vocab, hidden, (int) integer(g, arch + ".feed_forward_length"),
                     layers, heads, kvHeads, headDim, maxPos, eps, theta, scaling,
                     (double) rotary / headDim, !g.tensors().containsKey("output.weight"),
-                    g.tensors().containsKey("blk.0.attn_q.bias"), window, bos, eos, options(g, a, arch, layers, hidden, heads, headDim, window));
+                    g.tensors().containsKey("blk.0.attn_q.bias"), window, bos, eos,
+                    options(g, a, arch, layers, hidden, heads, headDim, window));
         } catch (IllegalArgumentException e) {
             throw new ModelFormatException(source, -1, e.getMessage());
         }
@@ -122,15 +123,15 @@ public final class GgufConfigReader {
         Map<String, Object> m = g.metadata();
         return switch (a) {
             case GEMMA2 -> {
-                double attnCap = m.containsKey(arch + ".attn_logit_softcapping") ? number(g, arch + ".attn_logit_softcapping") : 0;
-                double finalCap = m.containsKey(arch + ".final_logit_softcapping") ? number(g, arch + ".final_logit_softcapping") : 0;
+                double attnCap = optionalNumber(g, arch + ".attn_logit_softcapping");
+                double finalCap = optionalNumber(g, arch + ".final_logit_softcapping");
                 final int gemma2Of27bLayers = 46; // llama.cpp: LLM_TYPE_27B for gemma2 is n_layer == 46
                 double queryScalar = layers == gemma2Of27bLayers ? (double) hidden / heads : headDim;
                 yield new ModelConfig.FamilyOptions(ModelConfig.Activation.GELU_TANH, queryScalar, attnCap, finalCap,
                         ModelConfig.alternatingLayerTypes(layers));
             }
             case GEMMA3 -> {
-                double finalCap = m.containsKey(arch + ".final_logit_softcapping") ? number(g, arch + ".final_logit_softcapping") : 0;
+                double finalCap = optionalNumber(g, arch + ".final_logit_softcapping");
                 final int gemma3Of27bLayers = 62; // llama.cpp gemma3.cpp: LLM_TYPE_27B is n_layer == 62
                 double queryScalar = layers == gemma3Of27bLayers ? (double) hidden / heads : headDim;
                 ModelConfig.FamilyOptions o = new ModelConfig.FamilyOptions(ModelConfig.Activation.GELU_TANH, queryScalar, 0,
@@ -177,7 +178,8 @@ public final class GgufConfigReader {
                 return ModelConfig.periodicLayerTypes(layers, defaultPeriod);
             }
             if (v instanceof Long period) {
-                return ModelConfig.periodicLayerTypes(layers, (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, period)));
+                int p = (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, period));
+                return ModelConfig.periodicLayerTypes(layers, p);
             }
             if (v instanceof List<?> list && list.size() == layers && list.stream().allMatch(Boolean.class::isInstance)) {
                 return list.stream().map(b -> (Boolean) b ? ModelConfig.LayerType.SLIDING_ATTENTION
@@ -206,6 +208,11 @@ public final class GgufConfigReader {
                     + "vocabulary size " + vocab);
         }
         return (int) v;
+    }
+
+    /** A number's value, or 0 when the key is absent. */
+    private static double optionalNumber(GgufFile g, String key) {
+        return g.metadata().containsKey(key) ? number(g, key) : 0;
     }
 
     private static double number(GgufFile g, String key) {

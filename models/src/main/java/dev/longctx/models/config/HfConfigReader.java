@@ -72,7 +72,8 @@ public final class HfConfigReader {
             case "granite" -> ModelConfig.Architecture.GRANITE;
             case "olmo2" -> ModelConfig.Architecture.OLMO2;
             default -> throw new ModelFormatException(source, -1, "model_type '" + type + "' is not supported (" + SUPPORTED + ")"
-                    + (type.equals("gemma3") ? "; for Gemma 3's text model use a gemma3_text checkpoint (Gemma3ForCausalLM)" : ""));
+                    + (type.equals("gemma3") ? "; for Gemma 3's text model use a gemma3_text checkpoint (Gemma3ForCausalLM)"
+                    : ""));
         };
         boolean gemma = arch == ModelConfig.Architecture.GEMMA2 || arch == ModelConfig.Architecture.GEMMA3;
         int hidden = integer(c, "hidden_size", source);
@@ -132,7 +133,8 @@ public final class HfConfigReader {
             return new ModelConfig(arch, integer(c, "vocab_size", source), hidden, integer(c, "intermediate_size", source),
                     layers, heads, kvHeads, headDim, maxPos,
                     c.has("rms_norm_eps") ? number(c, "rms_norm_eps", source) : 1e-6, theta, rope, partialRotary,
-                    c.path("tie_word_embeddings").asBoolean(gemma || arch == ModelConfig.Architecture.SMOLLM3), bias, window, bos, eos,
+                    c.path("tie_word_embeddings").asBoolean(gemma || arch == ModelConfig.Architecture.SMOLLM3), bias, window, bos,
+                    eos,
                     options);
         } catch (IllegalArgumentException e) {
             throw new ModelFormatException(source, -1, e.getMessage());

@@ -6,6 +6,7 @@ import dev.longctx.attention.KvView;
 import dev.longctx.core.kernels.spi.MatmulInput;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.rope.Rope;
+import dev.longctx.core.rope.RopeScaling;
 import dev.longctx.core.tensor.Tensor;
 import dev.longctx.kvcache.SequenceKvCache;
 import dev.longctx.models.config.ModelConfig;
@@ -13,11 +14,13 @@ import java.util.Objects;
 
 /**
  * The forward pass of every supported family (Llama 2/3, Mistral, Qwen2/2.5, Qwen3, Phi-3,
- * Gemma 2 and 3, SmolLM3, Granite, OLMo 2), read top to bottom: a chunk of tokens goes through every layer as matrix-matrix
- * products, with keys and values appended to the sequence's paged KV cache and exact tiled
- * attention over it; logits are computed only for the rows asked for. Prefilling in one chunk, in
- * several or token by token gives the same logits up to rounding (dynamic NTK RoPE aside: like
- * transformers it picks its frequencies from the length reached by the chunk).
+ * Gemma 2 and 3, SmolLM3, Granite, OLMo 2), read top to bottom: a chunk of tokens goes through
+ * every layer as matrix-matrix products, with keys and values appended to the sequence's paged KV
+ * cache and exact tiled attention over it (a sliding layer's pages that fall out of its window
+ * return to the pool when the plan allows it); logits are computed only for the rows asked for.
+ * Prefilling in one chunk, in several or token by token gives the same logits up to rounding
+ * (dynamic NTK RoPE aside: like transformers it picks its frequencies from the length reached by
+ * the chunk).
  *
  * <p>The families differ only in what {@link ModelWeights} holds (fused projections are already
  * cut, Gemma's {@code 1 + w} norms already added) and in {@link ModelConfig.FamilyOptions}:
@@ -78,7 +81,7 @@ public final class Decoder {
             return new Rope[] {global};
         }
         return new Rope[] {global, new Rope(c.rotaryDim(), c.headDim(), c.options().slidingRopeTheta(),
-                dev.longctx.core.rope.RopeScaling.none(), c.maxPositions())};
+                RopeScaling.none(), c.maxPositions())};
     }
 
     /**

@@ -102,7 +102,8 @@ public record ModelWeights(ModelConfig config, Tensor tokenEmbedding, Tensor out
             boolean postNorms = gemma || olmo2;
             float[] attnNorm = olmo2 ? null : norm.apply(p + "input_layernorm.weight");
             float[] postAttn = postNorms ? norm.apply(p + "post_attention_layernorm.weight") : null;
-            float[] ffnNorm = olmo2 ? null : norm.apply(p + (gemma ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"));
+            float[] ffnNorm = olmo2 ? null
+                    : norm.apply(p + (gemma ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"));
             float[] postFfn = postNorms ? norm.apply(p + "post_feedforward_layernorm.weight") : null;
             layers[l] = new Layer(attnNorm, qkv[0], qkv[1], qkv[2], get.apply(p + "self_attn.o_proj.weight"),
                     optional(get, has, p + "self_attn.q_proj.bias"), optional(get, has, p + "self_attn.k_proj.bias"),
@@ -184,7 +185,8 @@ public record ModelWeights(ModelConfig config, Tensor tokenEmbedding, Tensor out
             shape(y.wk(), p + "k projection", kv, c.hiddenSize());
             shape(y.wv(), p + "v projection", kv, c.hiddenSize());
             shape(y.wo(), p + "output projection", c.hiddenSize(), q);
-            boolean qkNorm = c.architecture() == ModelConfig.Architecture.QWEN3 || c.architecture() == ModelConfig.Architecture.GEMMA3;
+            boolean qkNorm = c.architecture() == ModelConfig.Architecture.QWEN3
+                    || c.architecture() == ModelConfig.Architecture.GEMMA3;
             if (olmo2) {
                 // OLMo 2 normalises the whole q and k projections (Olmo2Attention's q_norm / k_norm)
                 length(y.qNorm(), p + "q norm", q);
@@ -193,8 +195,8 @@ public record ModelWeights(ModelConfig config, Tensor tokenEmbedding, Tensor out
                 length(y.qNorm(), p + "q norm", c.headDim());
                 length(y.kNorm(), p + "k norm", c.headDim());
             }
-            boolean postNorms = c.architecture() == ModelConfig.Architecture.GEMMA2 || c.architecture() == ModelConfig.Architecture.GEMMA3
-                    || olmo2;
+            boolean postNorms = c.architecture() == ModelConfig.Architecture.GEMMA2
+                    || c.architecture() == ModelConfig.Architecture.GEMMA3 || olmo2;
             if (postNorms || y.postAttnNorm() != null || y.postFfnNorm() != null) {
                 length(y.postAttnNorm(), p + "post-attention norm", c.hiddenSize());
                 length(y.postFfnNorm(), p + "post-FFN norm", c.hiddenSize());

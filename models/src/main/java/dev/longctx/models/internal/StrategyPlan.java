@@ -205,7 +205,10 @@ public final class StrategyPlan implements AttentionPlan {
         return slidingWindows == null ? null : slidingWindows.clone();
     }
 
-    /** The decoder returns a sliding layer's out-of-window pages to the pool (see {@link #resolve(Strategy, int, KvLayout, int, TensorOps, int[])}). */
+    /**
+     * The decoder returns a sliding layer's out-of-window pages to the pool (see
+     * {@link #resolve(Strategy, int, KvLayout, int, TensorOps, int[])}).
+     */
     @Override
     public boolean releasesOutOfWindowPages() {
         return slidingWindows != null;
