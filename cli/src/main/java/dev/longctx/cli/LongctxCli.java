@@ -107,10 +107,40 @@ public final class LongctxCli implements Runnable {
                                 new KvLayout(c.layers(), c.kvHeads(), c.headDim(), 64, t).bytesPerToken());
                     }
                 }
+                printLayerTypes(out, c);
                 m.tensors().forEach(t -> out.printf("  %-40s %-5s %s%n", t.name(), t.dtype(), java.util.Arrays.toString(t.shape())));
             }
             out.flush();
             return 0;
+        }
+
+        /**
+         * KV bytes per layer type, for a model with sliding-window layers: a session keeps every
+         * token in the full-attention layers (under the Full strategy) but at most the window (and a
+         * prefill chunk) in each sliding layer, whose older pages return to the pool.
+         */
+        private static void printLayerTypes(PrintWriter out, ModelConfig c) {
+            int sliding = 0;
+            int window = 0;
+            for (int l = 0; l < c.layers(); l++) {
+                if (c.slidingWindow(l) > 0) {
+                    sliding++;
+                    window = Math.max(window, c.slidingWindow(l));
+                }
+            }
+            if (sliding == 0) {
+                return;
+            }
+            int full = c.layers() - sliding;
+            out.printf("layer types: %d full attention, %d sliding (window %d)%n", full, sliding, window);
+            for (DType t : new DType[] {DType.F32, DType.F16, DType.Q8_0}) {
+                if (c.headDim() % t.blockSize() == 0) {
+                    long perLayer = new KvLayout(1, c.kvHeads(), c.headDim(), 64, t).bytesPerToken();
+                    out.printf("KV bytes per token by layer type (%s pages): full attention %d, sliding %d up to %d tokens"
+                            + " (at most %d bytes per sequence)%n", t, full * perLayer, sliding * perLayer, window,
+                            sliding * perLayer * window);
+                }
+            }
         }
     }
 }

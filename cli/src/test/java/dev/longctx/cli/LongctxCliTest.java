@@ -60,6 +60,19 @@ class LongctxCliTest {
         assertEquals(2, new CommandLine(new LongctxCli()).execute("logits", "--model", model));
     }
 
+    /** A model with sliding layers: inspect reports the layer types and KV bytes per type (Gemma 3 fixture of the models module). */
+    @Test
+    void inspectReportsKvBytesPerLayerType() {
+        java.nio.file.Path gguf = java.nio.file.Path.of("").toAbsolutePath().getParent()
+                .resolve("models/src/test/resources/fixtures/arch/gemma3-text/model.gguf");
+        String result = run(new StringWriter(), "inspect", "--model", gguf.toString());
+        // 6 layers, 2 KV heads of 16: 2 x 2 x 16 x 4 = 256 bytes per layer and token in F32
+        assertTrue(result.contains("architecture: GEMMA3"), result);
+        assertTrue(result.contains("layer types: 1 full attention, 5 sliding (window 16)"), result);
+        assertTrue(result.contains("KV bytes per token by layer type (F32 pages): full attention 256, sliding 1280 up to 16 tokens"
+                + " (at most 20480 bytes per sequence)"), result);
+    }
+
     private static int exit(StringWriter err, String... args) {
         CommandLine cl = new CommandLine(new LongctxCli());
         cl.setOut(new PrintWriter(new StringWriter()));

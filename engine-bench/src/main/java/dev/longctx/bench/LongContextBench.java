@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.tensor.DType;
+import dev.longctx.models.config.ModelConfig;
 import dev.longctx.models.decoder.ModelWeights;
 import dev.longctx.models.session.ContextBudgetException;
 import dev.longctx.models.session.GenerateOptions;
@@ -89,11 +90,14 @@ public final class LongContextBench implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    /** One (strategy, depth) cell: medians and spreads over the repetitions. */
+    /**
+     * One (strategy, depth) cell: medians and spreads over the repetitions; KV bytes in all layers
+     * and in the sliding-window layers alone (which keep only their window).
+     */
     record Cell(String strategy, int depth, double prefillTps, double prefillSpread, double decodeTps, double decodeSpread,
-                long kvBytes, long peakRssBytes, String skipped) {
+                long kvBytes, long kvBytesSliding, long peakRssBytes, String skipped) {
         static Cell skipped(String strategy, int depth, String why) {
-            return new Cell(strategy, depth, 0, 0, 0, 0, 0, 0, why);
+            return new Cell(strategy, depth, 0, 0, 0, 0, 0, 0, 0, why);
         }
     }
 
@@ -157,18 +161,21 @@ public final class LongContextBench implements Callable<Integer> {
                 o.put("decode_tps", c.decodeTps());
                 o.put("decode_tps_spread", c.decodeSpread());
                 o.put("kv_bytes", c.kvBytes());
+                o.put("kv_bytes_full_attention_layers", c.kvBytes() - c.kvBytesSliding());
+                o.put("kv_bytes_sliding_layers", c.kvBytesSliding());
                 o.put("peak_rss_bytes", c.peakRssBytes());
             }
             out.println(m.writerWithDefaultPrettyPrinter().writeValueAsString(arr));
         } else {
-            out.printf("%-15s %8s %18s %18s %12s %13s%n", "strategy", "depth", "prefill tok/s", "decode tok/s", "KV MiB", "peak RSS MiB");
+            out.printf("%-15s %8s %18s %18s %12s %13s %16s%n", "strategy", "depth", "prefill tok/s", "decode tok/s", "KV MiB",
+                    "peak RSS MiB", "sliding KV MiB");
             for (Cell c : cells) {
                 if (c.skipped() != null) {
                     out.printf("%-15s %8d   skipped: %s%n", c.strategy(), c.depth(), c.skipped());
                 } else {
-                    out.printf(Locale.ROOT, "%-15s %8d %10.1f ± %5.1f %10.2f ± %5.2f %12.1f %13.0f%n", c.strategy(), c.depth(),
-                            c.prefillTps(), c.prefillSpread(), c.decodeTps(), c.decodeSpread(), c.kvBytes() / 1048576.0,
-                            c.peakRssBytes() / 1048576.0);
+                    out.printf(Locale.ROOT, "%-15s %8d %10.1f ± %5.1f %10.2f ± %5.2f %12.1f %13.0f %16.1f%n", c.strategy(),
+                            c.depth(), c.prefillTps(), c.prefillSpread(), c.decodeTps(), c.decodeSpread(), c.kvBytes() / 1048576.0,
+                            c.peakRssBytes() / 1048576.0, c.kvBytesSliding() / 1048576.0);
                 }
             }
         }
@@ -184,6 +191,7 @@ public final class LongContextBench implements Callable<Integer> {
         double[] prefill = new double[reps];
         double[] dec = new double[reps];
         long kv = 0;
+        long kvSliding = 0;
         long peakRss = 0;
         int[] prompt = BenchData.randomTokens(depth, w.config().vocabSize(), seed + depth);
         for (int rep = 0; rep < reps; rep++) {
@@ -196,6 +204,7 @@ public final class LongContextBench implements Callable<Integer> {
                 prefill[rep] = g.prefillTokensPerSecond();
                 dec[rep] = g.decodeTokensPerSecond();
                 kv = session.kvBytesInUse();
+                kvSliding = session.kvBytesInUse(ModelConfig.LayerType.SLIDING_ATTENTION);
                 peakRss = Math.max(peakRss, ProcessMemory.peakResidentBytes().orElse(0));
                 err.printf(Locale.ROOT, "\r%s depth %d rep %d: prefill %.1f tok/s, decode %.2f tok/s, KV %d bytes%n", s.name(), depth,
                         rep + 1, prefill[rep], dec[rep], kv);
@@ -204,7 +213,7 @@ public final class LongContextBench implements Callable<Integer> {
                 return Cell.skipped(s.name(), depth, e.getMessage());
             }
         }
-        return new Cell(s.name(), depth, median(prefill), spread(prefill), median(dec), spread(dec), kv, peakRss, null);
+        return new Cell(s.name(), depth, median(prefill), spread(prefill), median(dec), spread(dec), kv, kvSliding, peakRss, null);
     }
 
     /** A cell's session: strategies that keep every token get room for the depth and the decoded tokens. */

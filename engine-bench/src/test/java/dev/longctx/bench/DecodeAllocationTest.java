@@ -13,8 +13,10 @@ import dev.longctx.models.session.Generation;
 import dev.longctx.models.session.Session;
 import dev.longctx.models.session.Strategy;
 import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 
 /**
  * A decode step allocates nothing once warm: the decoder's buffers are the session's, the pool
@@ -54,12 +56,28 @@ class DecodeAllocationTest {
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(strings = {"full", "streaming"})
     void decodeStepsAllocateNothing(String strategy) {
+        assertDecodeAllocatesNothing(EvalCommandTest.stories(), strategy, new int[] {1, 400, 300, 200, 100});
+    }
+
+    /**
+     * Gemma 3 (the models module's fixture: five sliding layers of window 16, one global layer, two
+     * RoPE tables): returning the local layers' pages to the pool as decoding moves on allocates
+     * nothing either.
+     */
+    @Test
+    void slidingLayersReleasingPagesAllocateNothing() {
+        Path gemma3 = Path.of("").toAbsolutePath().getParent()
+                .resolve("models/src/test/resources/fixtures/arch/gemma3-text/model.gguf");
+        assertDecodeAllocatesNothing(gemma3, "full", new int[] {1, 40, 30, 20, 10});
+    }
+
+    private static void assertDecodeAllocatesNothing(Path model, String strategy, int[] prompt) {
         TensorOps ops = new TensorOps(KernelProvider.get(), ComputePool.create(2));
-        try (Model m = Model.open(EvalCommandTest.stories(), Model.Options.defaults().withOps(ops));
+        try (Model m = Model.open(model, Model.Options.defaults().withOps(ops));
              // page size 16: the split-K kernel (8+ pages per unit) takes over from the tiled one at these depths
              Session base = Session.builder(m.weights()).ops(ops).kvType(DType.BF16).pageSize(16)
                      .strategy(Strategy.parse(strategy)).budgetTokens(strategy.equals("full") ? 1024 : 200).build()) {
-            base.prefill(new int[] {1, 400, 300, 200, 100}, null);
+            base.prefill(prompt, null);
             for (int i = 0; i < 15; i++) { // C2 compiles the decode path
                 perStep(base);
             }
@@ -69,7 +87,7 @@ class DecodeAllocationTest {
             Arrays.sort(sorted);
             long median = sorted[sorted.length / 2];
             long zero = Arrays.stream(steps).filter(b -> b == 0).count();
-            String report = strategy + ", per decode step: median " + median + " bytes, mean " + total / steps.length + ", " + zero + " of "
+            String report = model.getFileName() + " " + strategy + ", per decode step: median " + median + " bytes, mean " + total / steps.length + ", " + zero + " of "
                     + steps.length + " steps allocated nothing, largest " + sorted[sorted.length - 1];
             System.err.println("DecodeAllocationTest " + report);
             // Before the preallocated decoder state (2026-12-06): every step allocated, ~650 KB on SmolLM2's shape.

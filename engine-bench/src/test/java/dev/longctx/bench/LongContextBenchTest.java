@@ -35,6 +35,9 @@ class LongContextBenchTest {
             assertTrue(r.get("prefill_tps").asDouble() > 0 && r.get("decode_tps").asDouble() > 0, r.toString());
             assertTrue(r.get("kv_bytes").asLong() > 0, r.toString());
             assertTrue(r.get("peak_rss_bytes").asLong() > r.get("kv_bytes").asLong(), "per-run peak RSS on Linux: " + r);
+            // the tiny model has no sliding-window layer: all its KV is in full-attention layers
+            assertEquals(0, r.get("kv_bytes_sliding_layers").asLong(), r.toString());
+            assertEquals(r.get("kv_bytes").asLong(), r.get("kv_bytes_full_attention_layers").asLong(), r.toString());
         }
         // At depth 300 the bounded strategies hold less KV than the full cache.
         long full = records.get(1).get("kv_bytes").asLong();

@@ -229,6 +229,57 @@ public final class SequenceKvCache implements AutoCloseable {
     }
 
     /**
+     * Releases, in every KV head of {@code layer}, the leading pages whose every valid token lies
+     * before {@code position}: the keys of a sliding-window layer that no later query can attend (a
+     * query at position {@code p} under window {@code w} sees positions above {@code p - w}).
+     * Leading pages only: a head's pages are in position order (appends are; eviction and
+     * compaction keep the order), so the first page still needed ends the scan, and the call costs
+     * nothing when no page is due. A last page that can still take appends stays. A page shared
+     * with a fork or the prefix cache only loses this sequence's reference.
+     *
+     * @return the number of pages released (summed over the layer's heads)
+     */
+    public int releaseBefore(int layer, long position) {
+        checkOpen();
+        checkLayer(layer);
+        int released = 0;
+        for (int h = 0; h < layout.kvHeads(); h++) {
+            int n = tableSizes[layer][h];
+            int drop = 0;
+            while (drop < n) {
+                PageMeta m = pool.meta(tables[layer][h][drop]);
+                boolean takesAppends = drop == n - 1 && m.count < layout.pageSize();
+                if (takesAppends || maxValidPosition(m) >= position) {
+                    break;
+                }
+                drop++;
+            }
+            if (drop == 0) {
+                continue;
+            }
+            for (int i = 0; i < drop; i++) {
+                pool.release(tables[layer][h][i]);
+                summaries[layer][h].remove(0, n - i);
+            }
+            System.arraycopy(tables[layer][h], drop, tables[layer][h], 0, n - drop);
+            tableSizes[layer][h] = n - drop;
+            released += drop;
+        }
+        return released;
+    }
+
+    /** The largest position of a page's valid slots, or {@code Long.MIN_VALUE} when none is valid. */
+    private static long maxValidPosition(PageMeta m) {
+        long max = Long.MIN_VALUE;
+        for (int s = 0; s < m.count; s++) {
+            if (m.valid[s]) {
+                max = Math.max(max, m.positions[s]);
+            }
+        }
+        return max;
+    }
+
+    /**
      * Packs the valid tokens of one layer and head into the fewest pages, in cache order, and
      * releases the pages left over. Policies that evict scattered tokens (H2O, SnapKV) otherwise
      * leave partly valid pages pinned, so the memory a head holds would not shrink with its token

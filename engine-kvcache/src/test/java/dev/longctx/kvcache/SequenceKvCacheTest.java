@@ -129,6 +129,39 @@ class SequenceKvCacheTest {
         }
     }
 
+    /**
+     * A sliding-window layer's pages that end before the window return to the pool; the others and
+     * the other layers stay, the views read the remaining pages, and a fork keeps its own reference.
+     */
+    @Test
+    void releaseBeforeReturnsLeadingPagesOfOneLayerOnly() {
+        SplittableRandom r = new SplittableRandom(4);
+        KvLayout layout = new KvLayout(2, 2, D, 8, DType.F32);
+        try (BlockPool pool = new BlockPool(layout, 1 << 22)) {
+            SequenceKvCache a = SequenceKvCache.create(pool);
+            for (int i = 0; i < 30; i++) { // 4 pages per head: 8 + 8 + 8 + 6 tokens
+                for (int l = 0; l < 2; l++) {
+                    a.append(l, gaussian(r, 2 * D), gaussian(r, 2 * D), i);
+                }
+            }
+            assertEquals(16, pool.stats().pagesInUse());
+            assertEquals(0, a.releaseBefore(0, 7), "page 0 still holds position 7");
+            assertEquals(2, a.releaseBefore(0, 8), "page 0 of both heads ends at 7");
+            assertEquals(14, pool.stats().pagesInUse());
+            assertEquals(22, a.length(0, 0));
+            assertEquals(30, a.length(1, 0), "the other layer keeps everything");
+            assertEquals(8, a.view(0, 1).position(0, 0));
+            SequenceKvCache b = a.fork();
+            assertEquals(2, b.releaseBefore(0, 20), "the fork drops its reference to page 1 (8..15) of each head");
+            assertEquals(14, pool.stats().pagesInUse(), "a's references keep the shared pages");
+            assertEquals(4, a.releaseBefore(0, 1000), "pages 8..15 and 16..23; the last page, which can take appends, stays");
+            assertEquals(1, a.pages(0, 0));
+            b.close();
+            a.close();
+            assertEquals(0, pool.stats().pagesInUse());
+        }
+    }
+
     @Test
     void forkSharesPagesAndCopiesTheLastOneBeforeAWrite() {
         SplittableRandom r = new SplittableRandom(2);

@@ -42,6 +42,17 @@ public interface AttentionPlan {
     default void afterAttention(SequenceKvCache cache, int layer, int queryRows, boolean endsPrompt) {
     }
 
+    /**
+     * Whether the decoder returns the pages of a sliding-window layer that fell out of its window
+     * to the pool, after that layer's attention, when the layer attends through the model's own
+     * window mask ({@link #mask} returned it). No later query of the sequence can see those keys;
+     * the decoder assumes the sequence only moves forward. False by default: the cache keeps every
+     * page (the serving engine's prefix cache shares whole blocks of every layer).
+     */
+    default boolean releasesOutOfWindowPages() {
+        return false;
+    }
+
     /** Exact attention, nothing evicted: tiled (FlashAttention-2) for chunks, split-K for decode steps. */
     static AttentionPlan exact(TensorOps ops) {
         TiledAttention tiled = new TiledAttention(ops);

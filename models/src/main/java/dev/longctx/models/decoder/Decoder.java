@@ -6,6 +6,7 @@ import dev.longctx.attention.KvView;
 import dev.longctx.core.kernels.spi.MatmulInput;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.rope.Rope;
+import dev.longctx.core.rope.RopeScaling;
 import dev.longctx.core.tensor.Tensor;
 import dev.longctx.kvcache.SequenceKvCache;
 import dev.longctx.models.config.ModelConfig;
@@ -13,24 +14,32 @@ import java.util.Objects;
 
 /**
  * The forward pass of every supported family (Llama 2/3, Mistral, Qwen2/2.5, Qwen3, Phi-3,
- * Gemma 2), read top to bottom: a chunk of tokens goes through every layer as matrix-matrix
- * products, with keys and values appended to the sequence's paged KV cache and exact tiled
- * attention over it; logits are computed only for the rows asked for. Prefilling in one chunk, in
- * several or token by token gives the same logits up to rounding (dynamic NTK RoPE aside: like
- * transformers it picks its frequencies from the length reached by the chunk).
+ * Gemma 2 and 3, SmolLM3, Granite, OLMo 2), read top to bottom: a chunk of tokens goes through
+ * every layer as matrix-matrix products, with keys and values appended to the sequence's paged KV
+ * cache and exact tiled attention over it (a sliding layer's pages that fall out of its window
+ * return to the pool when the plan allows it); logits are computed only for the rows asked for.
+ * Prefilling in one chunk, in several or token by token gives the same logits up to rounding
+ * (dynamic NTK RoPE aside: like transformers it picks its frequencies from the length reached by
+ * the chunk).
  *
  * <p>The families differ only in what {@link ModelWeights} holds (fused projections are already
- * cut, Gemma's {@code 1 + w} norms already added) and in {@link ModelConfig.FamilyOptions}: an
- * optional per-head q/k RMSNorm before RoPE (Qwen3), optional norms on the attention and FFN
- * outputs before each residual add (Gemma 2), embeddings scaled by {@code sqrt(hidden)} (Gemma 2),
- * the attention scale, attention and final logit soft-capping, per-layer sliding windows and the
- * FFN activation.
+ * cut, Gemma's {@code 1 + w} norms already added) and in {@link ModelConfig.FamilyOptions}:
+ * pre-norms of attention and FFN (all but OLMo 2), an optional q/k RMSNorm before RoPE (per head:
+ * Qwen3, Gemma 3; over the whole projection: OLMo 2), optional norms on the attention and FFN
+ * outputs before each residual add (Gemma 2 and 3, OLMo 2), the embedding scale ({@code sqrt(hidden)}
+ * for Gemma, Granite's multiplier), the attention scale, Granite's residual multiplier and logits
+ * divisor, attention and final logit soft-capping, per-layer sliding windows, per-layer RoPE (a
+ * base of its own for Gemma 3's sliding layers, none on SmolLM3's no-RoPE layers) and the FFN
+ * activation.
  */
 public final class Decoder {
     private final ModelWeights w;
     private final ModelConfig c;
     private final TensorOps ops;
-    private final Rope rope;
+    /** The global RoPE, then (Gemma 3) the sliding layers' own; {@link #ropeOfLayer} indexes it. */
+    private final Rope[] ropes;
+    /** Per layer: its index in {@link #ropes}, or -1 for a layer without RoPE (SmolLM3). */
+    private final int[] ropeOfLayer;
     private final AttentionPlan exact;
     /** Per layer: its attention mask (causal, or its sliding window). */
     private final AttentionMask[] masks;
@@ -44,19 +53,35 @@ public final class Decoder {
         this.w = Objects.requireNonNull(weights, "weights");
         this.c = weights.config();
         this.ops = Objects.requireNonNull(ops, "ops");
-        this.rope = new Rope(c.rotaryDim(), c.headDim(), c.ropeTheta(), c.ropeScaling(), c.maxPositions());
+        this.ropes = ropes(c);
         this.exact = AttentionPlan.exact(ops);
         int layers = c.layers();
+        ropeOfLayer = new int[layers];
         masks = new AttentionMask[layers];
         qkv = new Tensor[layers][];
         gateUp = new Tensor[layers][];
         for (int l = 0; l < layers; l++) {
+            ropeOfLayer[l] = !c.usesRope(l) ? -1 : c.usesSlidingRope(l) ? 1 : 0;
             int window = c.slidingWindow(l);
             masks[l] = window > 0 ? AttentionMask.slidingWindow(window, 0) : AttentionMask.CAUSAL;
             ModelWeights.Layer y = w.layers()[l];
             qkv[l] = new Tensor[] {y.wq(), y.wk(), y.wv()};
             gateUp[l] = new Tensor[] {y.gate(), y.up()};
         }
+    }
+
+    /**
+     * The RoPE tables: the global one (the config's base and scaling), and for a model whose sliding
+     * layers have a base of their own (Gemma 3: {@code rope_local_base_freq}), theirs, unscaled as
+     * transformers' Gemma3RotaryEmbedding builds the local table ({@code rope_type} default).
+     */
+    private static Rope[] ropes(ModelConfig c) {
+        Rope global = new Rope(c.rotaryDim(), c.headDim(), c.ropeTheta(), c.ropeScaling(), c.maxPositions());
+        if (c.options().slidingRopeTheta() <= 0) {
+            return new Rope[] {global};
+        }
+        return new Rope[] {global, new Rope(c.rotaryDim(), c.headDim(), c.options().slidingRopeTheta(),
+                RopeScaling.none(), c.maxPositions())};
     }
 
     /**
@@ -81,8 +106,9 @@ public final class Decoder {
         private final float[] logits;
         /** The decode step's position (attention problems take exactly one position per query row). */
         private final long[] position = new long[1];
-        private final float[][] cos;
-        private final float[][] sin;
+        /** Per RoPE table of the model, per row of the chunk: cos and sin of each rotated pair. */
+        private final float[][][] cos;
+        private final float[][][] sin;
         private final float[][] qkvOut;
         private final float[][] gateUpOut;
         /** Per layer: the decode step's attention problem, kept while its views are the cache's shared ones. */
@@ -118,8 +144,9 @@ public final class Decoder {
             up = new float[n * ffn];
             down = new float[n * h];
             logits = new float[c.vocabSize()];
-            cos = new float[capacity][c.rotaryDim() / 2];
-            sin = new float[capacity][c.rotaryDim() / 2];
+            int tables = c.options().slidingRopeTheta() > 0 ? 2 : 1;
+            cos = new float[tables][capacity][c.rotaryDim() / 2];
+            sin = new float[tables][capacity][c.rotaryDim() / 2];
             qkvOut = new float[][] {q, k, v};
             gateUpOut = new float[][] {gate, up};
             decodeProblems = new AttentionProblem[c.layers()];
@@ -159,9 +186,15 @@ public final class Decoder {
         return forward(cache, tokens, firstPosition, allLogits, exact, true);
     }
 
-    /** The model's RoPE (for strategies that re-rotate cached keys). */
+    /** The model's global RoPE (for strategies that re-rotate cached keys); {@link #rope(int)} for one layer's. */
     public Rope rope() {
-        return rope;
+        return ropes[0];
+    }
+
+    /** The RoPE of layer {@code layer}, or null where the layer applies none (SmolLM3's no-RoPE layers). */
+    public Rope rope(int layer) {
+        int r = ropeOfLayer[layer];
+        return r < 0 ? null : ropes[r];
     }
 
     /**
@@ -304,8 +337,9 @@ public final class Decoder {
             for (int i = 0; i < count; i++) {
                 Step st = steps[i];
                 int t = st.tokens.length;
-                rotateAndAppend(st.cache, l, y, batch.q, batch.k, batch.v, st.rowStart, t, st.state.cos, st.state.sin,
-                        st.positions);
+                int r = ropeOfLayer[l];
+                rotateAndAppend(st.cache, l, y, batch.q, batch.k, batch.v, st.rowStart, t, r < 0 ? null : ropes[r],
+                        r < 0 ? null : st.state.cos[r], r < 0 ? null : st.state.sin[r], st.positions);
                 // The kernel writes its rows from index 0: into the batch directly for a batch of one,
                 // else into the sequence's own buffer, then copied to its rows of the batch.
                 float[] out = st.state == batch ? batch.att : st.state.att;
@@ -315,9 +349,11 @@ public final class Decoder {
                     System.arraycopy(out, 0, batch.att, st.rowStart * qDim, t * qDim);
                 }
                 st.plan.afterAttention(st.cache, l, t, st.endsPrompt);
+                releaseOutOfWindow(st, l, t);
             }
             project(y.wo(), batch.att, rows, batch.o, null);
             normRows(batch.o, rows, y.postAttnNorm());
+            residualScale(batch.o, rows * h);
             ops.add(batch.x, 0, batch.o, 0, batch.x, 0, rows * h);
             normRows(batch.x, 0, rows, y.ffnNorm(), batch.xn);
             if (rows == 1) {
@@ -332,11 +368,24 @@ public final class Decoder {
             ops.mul(batch.gate, 0, batch.up, 0, batch.gate, 0, rows * ffn);
             project(y.down(), batch.gate, rows, batch.down, null);
             normRows(batch.down, rows, y.postFfnNorm());
+            residualScale(batch.down, rows * h);
             ops.add(batch.x, 0, batch.down, 0, batch.x, 0, rows * h);
         }
         logits(batch, steps, count);
         for (int i = 0; i < count; i++) {
             steps[i].positions = null;
+        }
+    }
+
+    /**
+     * Returns the pages of a sliding layer that its next query can no longer see to the pool, when
+     * the plan allows it and the layer attends through its own window: the next query, at position
+     * {@code first + t}, sees positions above {@code first + t - window}.
+     */
+    private void releaseOutOfWindow(Step st, int l, int t) {
+        int window = c.slidingWindow(l);
+        if (window > 0 && st.plan.releasesOutOfWindowPages() && st.plan.mask(l, masks[l]) == masks[l]) {
+            st.cache.releaseBefore(l, st.firstPosition + t + 1 - window);
         }
     }
 
@@ -350,7 +399,9 @@ public final class Decoder {
         int seqLen = (int) Math.min(Integer.MAX_VALUE, st.firstPosition + t);
         for (int i = 0; i < t; i++) {
             st.positions[i] = st.firstPosition + i;
-            rope.cosSin(st.positions[i], seqLen, st.state.cos[i], st.state.sin[i]);
+            for (int r = 0; r < ropes.length; r++) {
+                ropes[r].cosSin(st.positions[i], seqLen, st.state.cos[r][i], st.state.sin[r][i]);
+            }
         }
     }
 
@@ -409,8 +460,18 @@ public final class Decoder {
         }
     }
 
-    /** Final logit soft-capping where the model has it (Gemma 2): as transformers, (logits / cap).tanh() * cap in float32. */
+    /**
+     * The last touches to output logits: Granite's division by {@code logits_scaling}, then final
+     * soft-capping where the model has it (Gemma 2): as transformers, (logits / cap).tanh() * cap in
+     * float32.
+     */
     private void softCap(float[] logits, int n) {
+        float divisor = (float) c.options().multipliers().logitsDivisor();
+        if (divisor != 1f) {
+            for (int i = 0; i < n; i++) {
+                logits[i] = logits[i] / divisor;
+            }
+        }
         float cap = (float) c.options().finalLogitSoftcap();
         if (cap > 0) {
             for (int i = 0; i < n; i++) {
@@ -440,7 +501,10 @@ public final class Decoder {
         return p;
     }
 
-    /** The token embeddings of a chunk into rows {@code row0...} of {@code x}, scaled by sqrt(hidden) for Gemma 2. */
+    /**
+     * The token embeddings of a chunk into rows {@code row0...} of {@code x}, scaled by
+     * {@link ModelConfig#embeddingScale()} (Gemma's sqrt(hidden), Granite's multiplier).
+     */
     private void embed(int[] tokens, float[] x, int row0) {
         int h = c.hiddenSize();
         for (int i = 0; i < tokens.length; i++) {
@@ -450,9 +514,19 @@ public final class Decoder {
             ops.kernels().dequantize(w.tokenEmbedding().dtype(), w.tokenEmbedding().segment(),
                     tokens[i] * w.tokenEmbedding().rowBytes(), x, (row0 + i) * h, h);
         }
-        if (c.architecture() == ModelConfig.Architecture.GEMMA2) {
-            // transformers' Gemma2Model: the normaliser sqrt(hidden) is a tensor of the hidden dtype (float32)
-            ops.scale(x, row0 * h, tokens.length * h, (float) Math.sqrt(h));
+        double scale = c.embeddingScale();
+        if (scale != 1) {
+            // transformers' Gemma2Model / Gemma3TextScaledWordEmbedding: the normaliser sqrt(hidden) is
+            // a tensor of the hidden dtype (float32); GraniteModel multiplies by its float multiplier
+            ops.scale(x, row0 * h, tokens.length * h, (float) scale);
+        }
+    }
+
+    /** Granite's {@code residual_multiplier} on an attention or FFN output before its residual add. */
+    private void residualScale(float[] out, int n) {
+        float m = (float) c.options().multipliers().residual();
+        if (m != 1f) {
+            ops.scale(out, 0, n, m);
         }
     }
 
@@ -472,9 +546,16 @@ public final class Decoder {
         normRows(in, first, tokens, weight, out, 0);
     }
 
-    /** As {@link #normRows(float[], int, int, float[], float[])}, into rows {@code outRow...} of {@code out}. */
+    /**
+     * As {@link #normRows(float[], int, int, float[], float[])}, into rows {@code outRow...} of
+     * {@code out}; without a {@code weight} (OLMo 2 has no pre-norms) the rows are copied as they are.
+     */
     private void normRows(float[] in, int first, int tokens, float[] weight, float[] out, int outRow) {
         int h = c.hiddenSize();
+        if (weight == null) {
+            System.arraycopy(in, first * h, out, outRow * h, tokens * h);
+            return;
+        }
         float eps = (float) c.rmsNormEps();
         for (int i = 0; i < tokens; i++) {
             ops.rmsnorm(in, (first + i) * h, weight, 0, eps, out, (outRow + i) * h, h);
@@ -482,34 +563,51 @@ public final class Decoder {
     }
 
     /**
-     * Per token of a chunk: Q/K norms where the model has them (Qwen3), RoPE on every query and key
-     * head, and the token's keys and values appended to layer {@code l}'s cache. Its own method,
-     * not a loop inside {@link #forward}: there the loop ran long enough for C2 to compile forward
-     * on stack (OSR), and that code deoptimised again and again at the attention call (a type
-     * check), each time falling back to the interpreter for the rest of the chunk.
+     * Per token of a chunk: Q/K norms where the model has them (per head: Qwen3, Gemma 3; over the
+     * whole projection: OLMo 2), RoPE on every query and key head where the layer has it
+     * ({@code rope} null: none), and the token's keys and values appended to layer {@code l}'s
+     * cache. Its own method, not a loop inside {@link #forward}: there the loop ran long enough for
+     * C2 to compile forward on stack (OSR), and that code deoptimised again and again at the
+     * attention call (a type check), each time falling back to the interpreter for the rest of the
+     * chunk.
      */
     private void rotateAndAppend(SequenceKvCache cache, int l, ModelWeights.Layer y, float[] q, float[] k, float[] v,
-                                 int row0, int t, float[][] cos, float[][] sin, long[] positions) {
+                                 int row0, int t, Rope rope, float[][] cos, float[][] sin, long[] positions) {
         int hd = c.headDim();
         int qDim = c.heads() * hd;
         int kvDim = c.kvHeads() * hd;
         float eps = (float) c.rmsNormEps();
+        // OLMo 2's norms span the whole projection (ModelWeights checked their lengths)
+        boolean wholeQ = y.qNorm() != null && y.qNorm().length == qDim && qDim != hd;
+        boolean wholeK = y.kNorm() != null && y.kNorm().length == kvDim && kvDim != hd;
         for (int i = 0; i < t; i++) {
+            int qRow = (row0 + i) * qDim;
+            int kRow = (row0 + i) * kvDim;
+            if (wholeQ) {
+                ops.rmsnorm(q, qRow, y.qNorm(), 0, eps, q, qRow, qDim);
+            }
+            if (wholeK) {
+                ops.rmsnorm(k, kRow, y.kNorm(), 0, eps, k, kRow, kvDim);
+            }
             for (int hh = 0; hh < c.heads(); hh++) {
-                int off = (row0 + i) * qDim + hh * hd;
-                if (y.qNorm() != null) {
+                int off = qRow + hh * hd;
+                if (y.qNorm() != null && !wholeQ) {
                     ops.rmsnorm(q, off, y.qNorm(), 0, eps, q, off, hd);
                 }
-                rope.apply(q, off, cos[i], sin[i], w.pairing());
+                if (rope != null) {
+                    rope.apply(q, off, cos[i], sin[i], w.pairing());
+                }
             }
             for (int hh = 0; hh < c.kvHeads(); hh++) {
-                int off = (row0 + i) * kvDim + hh * hd;
-                if (y.kNorm() != null) {
+                int off = kRow + hh * hd;
+                if (y.kNorm() != null && !wholeK) {
                     ops.rmsnorm(k, off, y.kNorm(), 0, eps, k, off, hd);
                 }
-                rope.apply(k, off, cos[i], sin[i], w.pairing());
+                if (rope != null) {
+                    rope.apply(k, off, cos[i], sin[i], w.pairing());
+                }
             }
-            cache.append(l, k, (row0 + i) * kvDim, v, (row0 + i) * kvDim, positions[i]);
+            cache.append(l, k, kRow, v, kRow, positions[i]);
         }
     }
 

@@ -56,8 +56,19 @@ public final class StrategyPlan implements AttentionPlan {
     private final AttentionMask streamingMask;
     /** The retrieval-head split's per-layer kernels, [decode step, chunk][layer], built once. */
     private final AttentionKernel[][] duoKernels;
+    /**
+     * Per layer, the model's sliding window (0: full attention) when the decoder returns the pages
+     * that fall out of it to the pool; null when it keeps them (see {@link #releasesOutOfWindowPages}).
+     */
+    private final int[] slidingWindows;
 
-    private StrategyPlan(Strategy strategy, int budgetTokens, EvictionPolicy policy, KvLayout layout, int chunk, TensorOps ops) {
+    private StrategyPlan(Strategy strategy, int budgetTokens, EvictionPolicy policy, KvLayout layout, int chunk, TensorOps ops,
+                         int[] slidingWindows) {
+        this.slidingWindows = slidingWindows == null ? null : slidingWindows.clone();
+        if (slidingWindows != null && slidingWindows.length != layout.layers()) {
+            throw new IllegalArgumentException("sliding windows for " + slidingWindows.length + " layers, the layout has "
+                    + layout.layers());
+        }
         this.strategy = strategy;
         this.budgetTokens = budgetTokens;
         this.policy = policy;
@@ -94,6 +105,21 @@ public final class StrategyPlan implements AttentionPlan {
      * @throws ContextBudgetException when they do not
      */
     public static StrategyPlan resolve(Strategy s, int budget, KvLayout layout, int chunk, TensorOps ops) {
+        return resolve(s, budget, layout, chunk, ops, null);
+    }
+
+    /**
+     * As {@link #resolve(Strategy, int, KvLayout, int, TensorOps)}, for a model whose layers have
+     * the sliding windows {@code slidingWindows} (per layer, 0 for full attention; null: keep every
+     * layer's pages): the decoder then returns the pages that fall out of a sliding layer's window
+     * to the pool (while the layer attends through its own window, see {@link #mask}), and such a
+     * layer's heads are sized for their window and a chunk. Global layers follow the strategy.
+     * Sessions use this, and so does the serving engine for requests that do not share pages with
+     * its prefix cache (which shares whole blocks of every layer).
+     *
+     * @throws ContextBudgetException when the strategy's protected sets do not fit
+     */
+    public static StrategyPlan resolve(Strategy s, int budget, KvLayout layout, int chunk, TensorOps ops, int[] slidingWindows) {
         Strategy r = switch (s) {
             case Strategy.Streaming st -> {
                 int sinks = st.sinks() > 0 ? st.sinks() : DEFAULT_SINKS;
@@ -129,7 +155,7 @@ public final class StrategyPlan implements AttentionPlan {
             case Strategy.RetrievalHeads d -> new RetrievalHeadPolicy(d.profile(), layout, d.sinks(), d.window());
             default -> null;
         };
-        return new StrategyPlan(r, budget, policy, layout, chunk, ops);
+        return new StrategyPlan(r, budget, policy, layout, chunk, ops, slidingWindows);
     }
 
     private static void need(boolean ok, Strategy s, int budget, String what) {
@@ -142,9 +168,53 @@ public final class StrategyPlan implements AttentionPlan {
     /**
      * Pages the KV head {@code head} of {@code layer} may hold at most: the strategy's working set
      * plus a prefill chunk (or, for SnapKV, a page of decoded tokens between selections), rounded
-     * up to pages, plus partly filled ones. Strategies that keep every token hold the budget.
+     * up to pages, plus partly filled ones. Strategies that keep every token hold the budget. A
+     * sliding layer whose out-of-window pages are released holds at most its window and a chunk
+     * (positions {@code last - window + 1 ...} of a chunk's last row are in order, one page more for
+     * the alignment), if that is less.
      */
     public long pagesPerHead(int layer, int head) {
+        long strategyPages = strategyPagesPerHead(layer, head);
+        if (releasesWindowOf(layer)) {
+            return Math.min(strategyPages, ceil(slidingWindows[layer] + chunk, layout.pageSize()) + 1);
+        }
+        return strategyPages;
+    }
+
+    /** Whether the decoder releases {@code layer}'s out-of-window pages under this plan. */
+    private boolean releasesWindowOf(int layer) {
+        return slidingWindows != null && slidingWindows[layer] > 0 && keepsOwnWindow(slidingWindows[layer], 0);
+    }
+
+    /**
+     * The model's sliding window per layer (0 for full attention), to pass to
+     * {@link #resolve(Strategy, int, KvLayout, int, TensorOps, int[])}; null when no layer slides.
+     */
+    public static int[] modelWindows(dev.longctx.models.config.ModelConfig c) {
+        int[] w = new int[c.layers()];
+        boolean any = false;
+        for (int l = 0; l < w.length; l++) {
+            w[l] = c.slidingWindow(l);
+            any |= w[l] > 0;
+        }
+        return any ? w : null;
+    }
+
+    /** The per-layer sliding windows this plan releases pages for, or null (a copy). */
+    public int[] slidingWindows() {
+        return slidingWindows == null ? null : slidingWindows.clone();
+    }
+
+    /**
+     * The decoder returns a sliding layer's out-of-window pages to the pool (see
+     * {@link #resolve(Strategy, int, KvLayout, int, TensorOps, int[])}).
+     */
+    @Override
+    public boolean releasesOutOfWindowPages() {
+        return slidingWindows != null;
+    }
+
+    private long strategyPagesPerHead(int layer, int head) {
         int ps = layout.pageSize();
         return switch (strategy) {
             case Strategy.Streaming s -> ceil(s.sinks(), ps) + ceil(s.window() + chunk, ps) + 1;
@@ -177,10 +247,24 @@ public final class StrategyPlan implements AttentionPlan {
         };
     }
 
-    /** StreamingLLM attends to its sinks and window, whatever the model's own mask. */
+    /**
+     * StreamingLLM attends to its sinks and window, except in a sliding layer whose own window fits
+     * inside the strategy's: that layer keeps its own mask, since every key the strategy keeps
+     * beyond it (its sinks, the older part of its window) lies outside the model's window anyway
+     * (positions stay the original ones). Before, Gemma's and Mistral's local layers attended to the
+     * strategy's wider window, which the model never does.
+     */
     @Override
     public AttentionMask mask(int layer, AttentionMask modelMask) {
-        return streamingMask != null ? streamingMask : modelMask;
+        if (streamingMask == null || keepsOwnWindow(modelMask.window(), modelMask.sinks())) {
+            return modelMask;
+        }
+        return streamingMask;
+    }
+
+    /** Whether a layer of sliding window {@code window} (0: full) attends through its own mask under this plan. */
+    private boolean keepsOwnWindow(long window, long sinks) {
+        return streamingMask == null || (window > 0 && sinks == 0 && window <= streamingMask.window());
     }
 
     @Override

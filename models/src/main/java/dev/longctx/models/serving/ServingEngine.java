@@ -325,7 +325,11 @@ public final class ServingEngine implements AutoCloseable {
         }
         int budget = request.budgetTokens() > 0 ? request.budgetTokens()
                 : strategy.keepsEveryToken() ? (int) Math.min(config.maxPositions(), context) : 4096;
-        StrategyPlan plan = StrategyPlan.resolve(strategy, budget, layout, chunk, ops);
+        // A request that shares pages with the prefix cache keeps every layer's blocks (the cache
+        // shares whole blocks across layers); any other returns its sliding layers' old pages.
+        boolean shares = prefix != null && shareable(strategy);
+        StrategyPlan plan = StrategyPlan.resolve(strategy, budget, layout, chunk, ops,
+                shares ? null : StrategyPlan.modelWindows(config));
         if (context > plan.maxContext()) {
             throw new ContextBudgetException("a context of " + context + " tokens does not fit the request's budget of " + budget
                     + " tokens per KV head under " + strategy.name() + ", which keeps every token");
@@ -349,7 +353,7 @@ public final class ServingEngine implements AutoCloseable {
         int[] stops = (options.stopIds() != null ? options.stopIds() : config.eosTokenIds()).stream().mapToInt(Integer::intValue)
                 .toArray();
         StreamingDecoder text = tokenizer == null ? null : tokenizer.streamingDecoder(true);
-        String namespace = prefix != null && shareable(plan.strategy) ? EXACT : null;
+        String namespace = shares ? EXACT : null;
         RequestHandle handle = new RequestHandle(id, prompt.length, this::wake);
         Sequence s = new Sequence(id, handle, request, options, plan, namespace, prompt, stops, text, now, deadline, worst);
         inbox.add(s);

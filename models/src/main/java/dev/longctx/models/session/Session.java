@@ -239,7 +239,7 @@ public final class Session implements AutoCloseable {
                 bytes = budgetBytes;
             } else {
                 int tokens = budgetTokens > 0 ? budgetTokens : strategy.keepsEveryToken() ? c.maxPositions() : 4096;
-                plan = StrategyPlan.resolve(strategy, tokens, layout, chunk, o);
+                plan = StrategyPlan.resolve(strategy, tokens, layout, chunk, o, slidingWindows(c));
                 bytes = poolBytes(plan, layout, pageBytes);
             }
             LOG.debug("session: {} with {} tokens per KV head, {} bytes of KV pages ({})", plan.strategy, plan.budgetTokens, bytes,
@@ -258,7 +258,7 @@ public final class Session implements AutoCloseable {
                 int mid = lo + (hi - lo) / 2;
                 StrategyPlan p;
                 try {
-                    p = StrategyPlan.resolve(strategy, mid, layout, chunk, o);
+                    p = StrategyPlan.resolve(strategy, mid, layout, chunk, o, slidingWindows(weights.config()));
                 } catch (ContextBudgetException e) {
                     lo = mid + 1;
                     continue;
@@ -276,6 +276,14 @@ public final class Session implements AutoCloseable {
                         + " KV heads, prefill chunks of " + chunk + " tokens)");
             }
             return best;
+        }
+
+        /**
+         * The model's sliding window per layer, so that the session's plan returns the pages that
+         * fall out of a local layer's window to the pool and sizes those layers for their window.
+         */
+        private static int[] slidingWindows(ModelConfig c) {
+            return StrategyPlan.modelWindows(c);
         }
 
         private static long poolBytes(StrategyPlan plan, KvLayout layout, long pageBytes) {
@@ -322,6 +330,23 @@ public final class Session implements AutoCloseable {
     public long kvBytesInUse() {
         checkOpen();
         return cache.bytesInUse();
+    }
+
+    /**
+     * KV bytes this session's cache holds now in the layers of one type: {@code SLIDING_ATTENTION}
+     * for the layers with a sliding window (which keep only their window), {@code FULL_ATTENTION}
+     * for the others.
+     */
+    public long kvBytesInUse(ModelConfig.LayerType type) {
+        checkOpen();
+        long bytes = 0;
+        for (int l = 0; l < config.layers(); l++) {
+            boolean sliding = config.slidingWindow(l) > 0;
+            if (sliding == (type == ModelConfig.LayerType.SLIDING_ATTENTION)) {
+                bytes += cache.bytesInUse(l);
+            }
+        }
+        return bytes;
     }
 
     /** Tokens run through the model so far (the next token's position). */
@@ -571,7 +596,7 @@ public final class Session implements AutoCloseable {
             throw new IllegalArgumentException("fork(strategy) needs strategies that keep every token, got " + plan.strategy.name()
                     + " -> " + strategy.name());
         }
-        StrategyPlan other = StrategyPlan.resolve(strategy, plan.budgetTokens, cache.layout(), chunk, ops);
+        StrategyPlan other = StrategyPlan.resolve(strategy, plan.budgetTokens, cache.layout(), chunk, ops, plan.slidingWindows());
         pool.users.incrementAndGet();
         return copyState(new Session(config, decoder, other, tokenizer, pool, cache.fork(), chunk, ops));
     }

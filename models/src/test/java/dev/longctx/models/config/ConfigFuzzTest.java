@@ -33,9 +33,12 @@ class ConfigFuzzTest {
         F.textNode("sliding_attention"), F.numberNode(1)};
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"qwen3-qknorm", "gemma2-softcap", "phi3-fused", "llama-rope-yarn"})
+    @ValueSource(strings = {"qwen3-qknorm", "gemma2-softcap", "phi3-fused", "llama-rope-yarn", "arch/gemma3-text", "arch/smollm3",
+        "arch/granite", "arch/olmo2"})
     void tenThousandMutatedConfigsNeverCrash(String model) throws Exception {
-        Path dir = SharedFixtures.resource("fixtures/hf/" + model + "/config.json").getParent();
+        // fixtures/hf/NAME (make_hf_fixtures.py), or fixtures/arch/NAME (tools/fixtures/arch/make_arch_fixtures.py)
+        String folder = model.startsWith("arch/") ? "fixtures/" + model : "fixtures/hf/" + model;
+        Path dir = SharedFixtures.resource(folder + "/config.json").getParent();
         String text = Files.readString(dir.resolve("config.json"));
         ObjectMapper json = new ObjectMapper();
         ObjectNode original = (ObjectNode) json.readTree(text);

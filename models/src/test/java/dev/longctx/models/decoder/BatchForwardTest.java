@@ -128,6 +128,12 @@ class BatchForwardTest {
         batchedEqualsAlone(SharedFixtures.locate("fixtures/hf/qwen2-bias-tied"), 1e-4);
     }
 
+    /** Gemma 3 from GGUF: two RoPE tables (local and global layers) and per-layer windows, per sequence in a batch. */
+    @Test
+    void gemma3BatchedEqualsAlone() {
+        batchedEqualsAlone(SharedFixtures.resource("fixtures/arch/gemma3-text/model.gguf"), 1e-4);
+    }
+
     @Test
     void aBatchLargerThanItsStateIsRefused() {
         try (Model m = Model.open(SharedFixtures.locate("fixtures/stories260k/stories260K.gguf"), Model.Options.defaults().withOps(OPS))) {
