@@ -3,7 +3,7 @@ that llama.cpp names in a GGUF file's `tokenizer.ggml.pre` (src/llama-vocab.cpp,
 byte-level BPE `tokenizer.json` built with Hugging Face `tokenizers`, the same vocabulary as a
 vocabulary-only GGUF file (`tokenizer.ggml.*` keys written with the `gguf` package's GGUFWriter), and
 `encodings.json`: the ids `tokenizers` gives for a hostile corpus (digit runs, contractions, CJK,
-emoji, whitespace runs, newlines, accents, combining marks, code).
+emoji, whitespace runs, newlines, accents, combining marks, code, a user-defined token).
 
 One vocabulary serves every fixture: trained with `tokenizers`' BpeTrainer on whole lines (no
 regex split), so it holds merges that cross the boundaries each pre-tokenizer draws (digits with
@@ -126,11 +126,13 @@ TEXTS = [
     "«guillemets» — dash… 'quoted' \"double\"",
     "HTTPServer XMLHttpRequest camelCaseWord",
     "the quokka and the Wombat met a quokka",
+    "call<tool_call>{\"x\": 1}</tool_call> <tool_call>",
     "a\u00a0b\u3000c\u2003d",
     "",
 ]
 UNREACHABLE = ["Ġquokka", "ĠWombat"]  # byte-level spellings of " quokka", " Wombat"
 SPECIALS = ["<|bos|>", "<|endoftext|>"]
+USER_DEFINED = "<tool_call>"  # a non-special added token: always cut out of the text first (GGUF type USER_DEFINED)
 
 
 def base_vocab():
@@ -141,7 +143,7 @@ def base_vocab():
     t.train_from_iterator([line for text in TRAIN for line in text.split("\n")] * 3, trainer)
     learned = json.loads(t.to_str())["model"]
     vocab = dict(learned["vocab"])
-    for tok in UNREACHABLE:
+    for tok in UNREACHABLE + [USER_DEFINED]:
         assert tok not in vocab, tok
         vocab[tok] = len(vocab)
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ", 1)) for m in learned["merges"]]
@@ -151,6 +153,7 @@ def base_vocab():
 def make(vocab, merges, pre, ignore_merges, add_bos):
     t = Tokenizer(models.BPE(vocab=vocab, merges=merges, ignore_merges=ignore_merges))
     t.add_special_tokens(SPECIALS)
+    t.add_tokens([tokenizers.AddedToken(USER_DEFINED, special=False, normalized=False)])
     t.pre_tokenizer = pre()
     t.decoder = decoders.ByteLevel()
     if add_bos:
@@ -166,7 +169,8 @@ def write_gguf(path, vocab, merges, pre_name):
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre(pre_name)
     w.add_token_list(tokens)
-    w.add_token_types([gguf.TokenType.CONTROL if tok in SPECIALS else gguf.TokenType.NORMAL for tok in tokens])
+    w.add_token_types([gguf.TokenType.CONTROL if tok in SPECIALS else gguf.TokenType.USER_DEFINED if tok == USER_DEFINED
+                       else gguf.TokenType.NORMAL for tok in tokens])
     w.add_token_merges([a + " " + b for a, b in merges])
     w.add_bos_token_id(vocab["<|bos|>"])
     w.add_eos_token_id(vocab["<|endoftext|>"])

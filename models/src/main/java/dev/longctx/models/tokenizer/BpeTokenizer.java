@@ -105,11 +105,11 @@ public final class BpeTokenizer implements Tokenizer {
                 out.add(id);
             }
         }
-        boolean match = addedAlwaysMatched || parseSpecial;
+        boolean matchSpecial = addedAlwaysMatched || parseSpecial;
         int segStart = 0;
         int i = 0;
         while (i < t.length()) {
-            AddedToken a = match ? addedAt(t, i) : null;
+            AddedToken a = addedAt(t, i, matchSpecial);
             if (a == null) {
                 i++;
                 continue;
@@ -140,14 +140,18 @@ public final class BpeTokenizer implements Tokenizer {
         return out.stream().mapToInt(Integer::intValue).toArray();
     }
 
-    /** The added token that matches at {@code i}, longest first, or null. */
-    private AddedToken addedAt(String t, int i) {
+    /**
+     * The added token that matches at {@code i}, longest first, or null; special ones only when
+     * {@code matchSpecial} (non-special ones, a GGUF vocabulary's user-defined tokens, always match,
+     * as in llama.cpp and Hugging Face tokenizers).
+     */
+    private AddedToken addedAt(String t, int i, boolean matchSpecial) {
         List<AddedToken> candidates = addedByFirstChar.get(t.charAt(i));
         if (candidates == null) {
             return null;
         }
         for (AddedToken a : candidates) {
-            if (t.startsWith(a.content(), i) && (!a.singleWord() || wordBoundary(t, i, i + a.content().length()))) {
+            if ((matchSpecial || !a.special()) && t.startsWith(a.content(), i) && (!a.singleWord() || wordBoundary(t, i, i + a.content().length()))) {
                 return a;
             }
         }
@@ -283,8 +287,9 @@ public final class BpeTokenizer implements Tokenizer {
     /**
      * A GGUF {@code gpt2} vocabulary: byte-level BPE with the merges of the file and the
      * pre-tokenizer its {@code tokenizer.ggml.pre} names ({@link GgufPreType}: split regexes, and
-     * llama.cpp's {@code ignore_merges} where the type has it); control and user-defined tokens are
-     * matched in text only when asked ({@code parseSpecial}), as llama.cpp does.
+     * llama.cpp's {@code ignore_merges} where the type has it). As in llama.cpp, user-defined tokens
+     * are always cut out of the text first (neox-style vocabularies have whitespace runs among them),
+     * control tokens only when asked ({@code parseSpecial}).
      */
     static BpeTokenizer fromGguf(String[] tokens, int[] types, String[] merges, GgufPreType pre, int bos, int eos,
                                  boolean addBos, String source) {

@@ -26,7 +26,7 @@ import org.junit.jupiter.api.TestFactory;
  * Every {@code tokenizer.ggml.pre} value against Hugging Face {@code tokenizers}: for each behaviour
  * a byte-level BPE {@code tokenizer.json} built with {@code tokenizers} and the same vocabulary as a
  * vocabulary-only GGUF file (models/src/test/python/make_gguf_pre_tokenizers.py), and the ids
- * {@code tokenizers} gives for 36 hostile texts (digit runs, contractions, CJK, emoji, whitespace
+ * {@code tokenizers} gives for 37 hostile texts (digit runs, contractions, CJK, emoji, a user-defined token, whitespace
  * runs, newlines, accents and combining marks, code). The GGUF path is run under every name llama.cpp
  * maps to the behaviour.
  */
@@ -59,7 +59,7 @@ class GgufPreTokenizerTest {
     }
 
     private static void assertMatches(Tokenizer t, JsonNode enc, String what) {
-        assertEquals(36, enc.get("cases").size(), "the fixture's corpus");
+        assertEquals(37, enc.get("cases").size(), "the fixture's corpus");
         for (JsonNode c : enc.get("cases")) {
             String text = c.get("text").asText();
             int[] want = ints(c.get("ids"));
