@@ -18,6 +18,9 @@ llama.cpp's adapted C++ regexes; `default` has no Hugging Face original, so its 
 llama.cpp's four default regexes as Split steps. The normalizers real files carry (Qwen2's NFC) are
 left out: llama.cpp does not apply them either.
 
+`random.json`: tokenizers' ids (no special tokens added) for 80 seeded random strings over letters
+of both cases, combining marks, digits, CJK, emoji, Devanagari and every kind of whitespace.
+
 `encodings.json`: {"pre_values": every tokenizer.ggml.pre name llama.cpp maps to this behaviour,
 "add_special_tokens": true, "add_bos": whether the ids start with BOS (the post-processor adds it
 where llama.cpp's default for the type does), "cases": [{text, ids, decoded}]}.
@@ -26,6 +29,7 @@ Usage: python3 make_gguf_pre_tokenizers.py <out dir>     (tokenizers 0.23.2, ggu
 """
 import json
 import os
+import random
 import sys
 
 import gguf
@@ -181,9 +185,24 @@ def write_gguf(path, vocab, merges, pre_name):
     w.close()
 
 
+# code point ranges of the random texts: ASCII, digits, Latin-1 and Latin Extended-A letters (capitals
+# and small), combining marks, CJK, emoji, Devanagari, ASCII control whitespace, Unicode spaces
+RANDOM_RANGES = [(0x20, 0x7E), (0x30, 0x39), (0xC0, 0x17F), (0x300, 0x36F), (0x4E00, 0x4E80), (0x1F600, 0x1F64F),
+                 (0x900, 0x97F), (0x09, 0x0D), (0x2000, 0x200A), (0x3000, 0x3000)]
+
+
+def random_texts(n, seed=1234):
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        out.append("".join(chr(rng.randint(*rng.choice(RANDOM_RANGES))) for _ in range(rng.randint(0, 48))))
+    return out
+
+
 def main():
     out_dir = sys.argv[1]
     vocab, merges = base_vocab()
+    randoms = random_texts(80)
     for name, (pre, ignore_merges, add_bos, pre_values) in FIXTURES.items():
         d = os.path.join(out_dir, name)
         os.makedirs(d, exist_ok=True)
@@ -194,6 +213,10 @@ def main():
         for text in TEXTS:
             ids = t.encode(text, add_special_tokens=True).ids
             cases.append({"text": text, "ids": ids, "decoded": t.decode(ids, skip_special_tokens=False)})
+        with open(os.path.join(d, "random.json"), "w") as f:
+            json.dump({"made_by": "models/src/test/python/make_gguf_pre_tokenizers.py", "add_special_tokens": False,
+                       "cases": [{"text": text, "ids": t.encode(text, add_special_tokens=False).ids} for text in randoms]},
+                      f, ensure_ascii=False)
         with open(os.path.join(d, "encodings.json"), "w") as f:
             json.dump({"tokenizers": tokenizers.__version__, "made_by": "models/src/test/python/make_gguf_pre_tokenizers.py",
                        "pre_values": pre_values, "ignore_merges": ignore_merges, "add_bos": add_bos,

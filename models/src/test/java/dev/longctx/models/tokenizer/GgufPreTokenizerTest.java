@@ -96,11 +96,61 @@ class GgufPreTokenizerTest {
         return tests.stream();
     }
 
+    /**
+     * 80 seeded random strings per behaviour (letters of both cases, combining marks, digits, CJK,
+     * emoji, Devanagari, every kind of whitespace): the GGUF path and our tokenizer.json reader give
+     * tokenizers' ids.
+     */
+    @TestFactory
+    Stream<DynamicTest> randomTextsMatchTokenizers() {
+        return FIXTURES.stream().map(fixture -> DynamicTest.dynamicTest(fixture, () -> {
+            JsonNode cases = JSON.readTree(Files.readString(dir(fixture).resolve("random.json"))).get("cases");
+            assertEquals(80, cases.size());
+            Tokenizer json = HfTokenizerJson.read(dir(fixture).resolve("tokenizer.json"));
+            try (GgufFile g = GgufFile.open(dir(fixture).resolve("vocab.gguf"))) {
+                Tokenizer gguf = Tokenizers.fromGguf(g);
+                for (JsonNode c : cases) {
+                    String text = c.get("text").asText();
+                    assertArrayEquals(ints(c.get("ids")), gguf.encode(text, false, false), fixture + " (GGUF): '" + text + "'");
+                    assertArrayEquals(ints(c.get("ids")), json.encode(text, false, false), fixture + " (json): '" + text + "'");
+                }
+            }
+        }));
+    }
+
     /** Our tokenizer.json reader on the same files gives the same ids (both paths agree with tokenizers). */
     @TestFactory
     Stream<DynamicTest> tokenizerJsonMatchesTokenizers() {
         return FIXTURES.stream().map(fixture -> DynamicTest.dynamicTest(fixture, () ->
                 assertMatches(HfTokenizerJson.read(dir(fixture).resolve("tokenizer.json")), encodings(fixture), fixture)));
+    }
+
+    /**
+     * decode(encode(s)) == s for random strings under every behaviour (byte-level BPE is lossless
+     * whatever the split): ASCII, digits, Latin capitals and small letters, combining marks, CJK,
+     * emoji, Devanagari, and every kind of whitespace.
+     */
+    @Test
+    void everyBehaviourRoundTrips() throws Exception {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(17);
+        int[][] ranges = {{0x20, 0x7E}, {'0', '9'}, {0xC0, 0x17F}, {0x300, 0x36F}, {0x4E00, 0x4E80}, {0x1F600, 0x1F64F},
+            {0x900, 0x97F}, {'\t', '\r'}, {0x2000, 0x200A}, {0x3000, 0x3000}};
+        for (String fixture : FIXTURES) {
+            Tokenizer t;
+            try (GgufFile g = GgufFile.open(dir(fixture).resolve("vocab.gguf"))) {
+                t = Tokenizers.fromGguf(g);
+            }
+            for (int trial = 0; trial < 200; trial++) {
+                StringBuilder b = new StringBuilder();
+                int len = r.nextInt(60);
+                for (int i = 0; i < len; i++) {
+                    int[] range = ranges[r.nextInt(ranges.length)];
+                    b.appendCodePoint(r.nextInt(range[0], range[1] + 1));
+                }
+                String text = b.toString();
+                assertEquals(text, t.decode(t.encode(text, false, false)), fixture + ": round trip of '" + text + "'");
+            }
+        }
     }
 
     /** Every name the reader accepts is one a fixture tests, and every name a fixture lists is accepted. */
