@@ -15,11 +15,15 @@ import dev.longctx.models.decoder.Decoder;
 import dev.longctx.models.gguf.GgmlType;
 import dev.longctx.models.gguf.GgufFile;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -120,7 +124,7 @@ public final class LongctxCli implements Runnable {
             Path path = file != null ? file : model;
             PrintWriter out = spec.commandLine().getOut();
             List<Row> rows = new ArrayList<>();
-            boolean gguf = java.nio.file.Files.isRegularFile(path) && path.getFileName().toString().endsWith(".gguf");
+            boolean gguf = Files.isRegularFile(path) && path.getFileName().toString().endsWith(".gguf");
             GgufFile.Header header = null;
             if (gguf) {
                 header = GgufFile.readHeader(path);
@@ -134,7 +138,7 @@ public final class LongctxCli implements Runnable {
                 describe(m, out);
                 if (!gguf) {
                     for (Model.TensorEntry t : m.tensors()) {
-                        long n = java.util.Arrays.stream(t.shape()).reduce(1, Math::multiplyExact);
+                        long n = Arrays.stream(t.shape()).reduce(1, Math::multiplyExact);
                         rows.add(new Row(t.name(), t.dtype().toString(), t.shape(), n, t.dtype().bytesFor(n)));
                     }
                 }
@@ -143,7 +147,8 @@ public final class LongctxCli implements Runnable {
                     throw e;
                 }
                 // the header was readable: describe what it says, and why the engine cannot load the file
-                out.printf("format: gguf (version %d)%narchitecture: %s%nnot loadable by this engine: %s%n", header.version(),
+                out.printf(Locale.ROOT, "format: gguf (version %d)%narchitecture: %s%nnot loadable by this engine: %s%n",
+                        header.version(),
                         header.metadata().getOrDefault("general.architecture", "(none)"), e.getMessage());
             }
             printTensors(rows, out);
@@ -166,30 +171,37 @@ public final class LongctxCli implements Runnable {
             }
         }
 
-        /** Each tensor (name, type, shape), then bits per weight for the file and per type. */
+        /**
+         * Each tensor (name, type, shape), then per type and for the file the bits per weight (bits of
+         * tensor data / elements); tensors whose size is unknown (a type ggml does not define, or a
+         * shape that is not whole blocks) are counted apart.
+         */
         private static void printTensors(List<Row> rows, PrintWriter out) {
-            out.printf("tensors: %d%n", rows.size());
-            Map<String, long[]> byType = new java.util.TreeMap<>(); // type -> {tensors, elements, bytes}
+            out.printf(Locale.ROOT, "tensors: %d%n", rows.size());
+            Map<String, long[]> byType = new TreeMap<>(); // type -> {tensors, elements, bytes, tensors of unknown size}
             long elements = 0;
             long bytes = 0;
             int unsized = 0;
             for (Row r : rows) {
-                out.printf("  %-40s %-7s %s%n", r.name(), r.type(), java.util.Arrays.toString(r.shape()));
-                long[] sum = byType.computeIfAbsent(r.type(), k -> new long[3]);
+                out.printf(Locale.ROOT, "  %-40s %-7s %s%n", r.name(), r.type(), Arrays.toString(r.shape()));
+                long[] sum = byType.computeIfAbsent(r.type(), k -> new long[4]);
                 sum[0]++;
                 sum[1] += r.elements();
-                sum[2] += Math.max(r.bytes(), 0);
                 if (r.bytes() < 0) {
+                    sum[3]++;
                     unsized++;
                     continue;
                 }
+                sum[2] += r.bytes();
                 elements += r.elements();
                 bytes += r.bytes();
             }
-            byType.forEach((type, sum) -> out.printf("type %-7s %4d tensors, %,d elements%s%n", type, sum[0], sum[1],
-                    sum[2] > 0 || sum[1] == 0 ? String.format(", %.4f bits per weight", sum[2] * 8.0 / sum[1]) : ""));
-            out.printf("bits per weight: %.4f (%,d bytes of tensor data / %,d elements%s)%n", elements == 0 ? 0.0 : bytes * 8.0 / elements,
-                    bytes, elements, unsized == 0 ? "" : "; leaves out " + unsized + " tensors of types ggml does not define");
+            out.printf(Locale.ROOT, "types:%n");
+            byType.forEach((type, sum) -> out.printf(Locale.ROOT, "  %-7s %4d tensors, %,d elements, %s%n", type, sum[0], sum[1],
+                    sum[3] > 0 ? "size unknown" : String.format(Locale.ROOT, "%.4f bits per weight", sum[2] * 8.0 / sum[1])));
+            out.printf(Locale.ROOT, "bits per weight: %.4f (%,d bytes of tensor data / %,d elements%s)%n",
+                    elements == 0 ? 0.0 : bytes * 8.0 / elements, bytes, elements,
+                    unsized == 0 ? "" : "; leaves out " + unsized + " tensors of unknown size");
         }
     }
 }

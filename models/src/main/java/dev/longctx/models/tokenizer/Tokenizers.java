@@ -15,7 +15,7 @@ import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Opens the tokenizer of a model, whatever its format. */
+/** Opens the tokenizer of a model, whatever its format. Stateless; every method is thread-safe. */
 public final class Tokenizers {
     private static final Logger LOG = LoggerFactory.getLogger(Tokenizers.class);
 
