@@ -110,10 +110,15 @@ public final class GgufFile implements AutoCloseable {
      */
     public static Header readHeader(Path path) throws IOException {
         try (MappedFile mf = MappedFile.open(path)) {
-            List<HeaderTensor> entries = new ArrayList<>();
-            Parsed p = new Reader(mf.segment(), path.toString(), entries).read();
-            return new Header(p.version(), p.metadata(), List.copyOf(entries));
+            return parseHeader(mf.segment(), path.toString());
         }
+    }
+
+    /** {@link #readHeader} of an in-memory GGUF image (tests, fuzzing). */
+    static Header parseHeader(MemorySegment file, String source) {
+        List<HeaderTensor> entries = new ArrayList<>();
+        Parsed p = new Reader(file, source, entries).read();
+        return new Header(p.version(), p.metadata(), List.copyOf(entries));
     }
 
     public int version() {

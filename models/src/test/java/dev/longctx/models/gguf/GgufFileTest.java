@@ -103,6 +103,7 @@ class GgufFileTest {
         SplittableRandom r = new SplittableRandom(2026);
         byte[] work = original.clone();
         int rejected = 0;
+        int headerRejected = 0;
         for (int trial = 0; trial < 10_000; trial++) {
             int kind = r.nextInt(4);
             int length = work.length;
@@ -136,6 +137,14 @@ class GgufFileTest {
             } catch (Throwable t) {
                 fail("trial " + trial + " (kind " + kind + "): " + t, t);
             }
+            try { // the header-only reader (inspect) of the same bytes: the same rule
+                GgufFile.parseHeader(seg, "mutant-" + trial + ".gguf").tensors().forEach(t ->
+                        GgmlType.fromId(t.ggmlType()).ifPresent(g -> g.bytesFor(t.elements())));
+            } catch (ModelFormatException e) {
+                headerRejected++;
+            } catch (Throwable t) {
+                fail("trial " + trial + " (kind " + kind + "), header only: " + t, t);
+            }
             for (int i = 0; i < nt; i++) {
                 work[touched[i]] = original[touched[i]];
             }
@@ -144,6 +153,8 @@ class GgufFileTest {
             }
         }
         assertTrue(rejected > 1000, "the mutations should mostly be caught, rejected " + rejected);
+        assertTrue(headerRejected > 1000 && headerRejected <= rejected, "header-only rejections " + headerRejected
+                + " (full parse: " + rejected + ")");
     }
 
     /** Bytes before the data section of the real file. */
