@@ -17,9 +17,9 @@ import java.util.regex.Pattern;
  * families this engine runs and the generic ones. The regexes are written as the families'
  * {@code tokenizer.json} files write them ({@code (?i:'s|...)}, Unicode letter categories), which
  * Java's regex engine runs as Hugging Face {@code tokenizers} does; llama.cpp's C++ adaptations of a
- * few of them (for {@code std::regex}) differ from those originals on rare text (non-ASCII capitals
- * after lower-case letters under {@code tekken} and {@code gpt-4o}), where this follows the
- * {@code tokenizer.json}.
+ * few of them (for {@code std::regex}) differ from those originals on rare text (combining marks
+ * under {@code tekken} and {@code gpt-4o}: found by running llama.cpp's tokenizer test on this
+ * module's fixtures, see docs/models.md), where this follows the {@code tokenizer.json}.
  *
  * <p>Each regex splits the pieces of the one before; matches and the text between them are all kept
  * (Hugging Face's {@code Split} with behaviour {@code Isolated}). Immutable and thread-safe.
