@@ -347,7 +347,9 @@ public final class GgufFile implements AutoCloseable {
                 return new Parsed(version, Collections.unmodifiableMap(meta), Map.of());
             }
             long dataStart = (pos + alignment - 1) / alignment * alignment;
-            if (dataStart > size) {
+            // a file without tensors has no data section, and llama.cpp writes such files (its
+            // vocabulary-only ggml-vocab-*.gguf) without the padding before it
+            if (dataStart > size && !names.isEmpty()) {
                 throw error(pos, "data section would start at " + dataStart + ", past the end of the file");
             }
             Map<String, TensorInfo> tensors = new LinkedHashMap<>();

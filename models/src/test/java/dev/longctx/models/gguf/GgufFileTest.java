@@ -77,6 +77,26 @@ class GgufFileTest {
         }), "past the end");
     }
 
+    /**
+     * A file with no tensors may end right after its metadata, without padding to the alignment
+     * (llama.cpp's vocabulary-only files do); a file with tensors may not.
+     */
+    @Test
+    void fileWithoutTensorsNeedsNoPadding() {
+        MemorySegment vocabOnly = bytes(b -> {
+            b.putInt(GgufFile.MAGIC).putInt(3).putLong(0).putLong(1);
+            b.putLong(3).put("k.y".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putInt(4).putInt(7); // u32 value 7
+        });
+        assertTrue(vocabOnly.byteSize() % GgufFile.DEFAULT_ALIGNMENT != 0);
+        var parsed = GgufFile.parse(vocabOnly, "vocab.gguf");
+        assertEquals(7L, parsed.metadata().get("k.y"));
+        assertTrue(parsed.tensors().isEmpty());
+        assertBad(bytes(b -> {
+            b.putInt(GgufFile.MAGIC).putInt(3).putLong(1).putLong(0);
+            b.putLong(1).put((byte) 'w').putInt(1).putLong(32).putInt(0).putLong(0);
+        }), "data section would start");
+    }
+
     private static MemorySegment bytes(java.util.function.Consumer<ByteBuffer> fill) {
         ByteBuffer b = ByteBuffer.allocate(4096).order(ByteOrder.LITTLE_ENDIAN);
         fill.accept(b);
