@@ -12,8 +12,18 @@ import dev.longctx.models.Model;
 import dev.longctx.models.ModelFormatException;
 import dev.longctx.models.config.ModelConfig;
 import dev.longctx.models.decoder.Decoder;
+import dev.longctx.models.gguf.GgmlType;
+import dev.longctx.models.gguf.GgufFile;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -83,33 +93,66 @@ public final class LongctxCli implements Runnable {
         }
     }
 
-    /** Prints a model's format, architecture, sizes, tensors and KV bytes per token. */
-    @Command(name = "inspect", description = "Describe a model file: format, architecture, tensors, KV bytes per token.")
+    /**
+     * Prints a model's format, architecture, sizes, KV bytes per token, each tensor's type and shape,
+     * and the file's bits per weight (bits of tensor data / elements). A GGUF file's tensors are
+     * listed from its header, so a file whose types or architecture this engine cannot run is still
+     * described (with a line saying why it cannot be loaded; exit status 0).
+     */
+    @Command(name = "inspect", description = "Describe a model file: format, architecture, KV bytes per token, each tensor's type"
+            + " and shape, bits per weight.")
     static final class Inspect implements Callable<Integer> {
-        @Option(names = "--model", required = true, description = "GGUF file, llama2.c .bin or Hugging Face folder")
+        @CommandLine.Parameters(index = "0", arity = "0..1", paramLabel = "FILE",
+                description = "GGUF file, llama2.c .bin or Hugging Face folder (or --model)")
+        Path file;
+
+        @Option(names = "--model", description = "GGUF file, llama2.c .bin or Hugging Face folder")
         Path model;
 
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
+        /** One tensor: its type's name, shape, elements and data bytes (-1 when the type is not one ggml has). */
+        private record Row(String name, String type, long[] shape, long elements, long bytes) {
+        }
+
         @Override
         public Integer call() throws Exception {
+            if ((file == null) == (model == null)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "give the model as FILE or --model, once");
+            }
+            Path path = file != null ? file : model;
             PrintWriter out = spec.commandLine().getOut();
-            try (Model m = Model.open(model)) {
-                ModelConfig c = m.config();
-                out.printf("format: %s%narchitecture: %s%nlayers: %d, hidden: %d, heads: %d, KV heads: %d, head dim: %d, FFN: %d,"
-                        + " vocab: %d%ncontext length: %d, rope theta: %.0f, rope scaling: %s%n", m.format().label(), c.architecture(),
-                        c.layers(), c.hiddenSize(), c.heads(), c.kvHeads(), c.headDim(), c.intermediateSize(), c.vocabSize(),
-                        c.maxPositions(), c.ropeTheta(), c.ropeScaling());
-                for (DType t : new DType[] {DType.F32, DType.F16, DType.Q8_0}) {
-                    if (c.headDim() % t.blockSize() == 0) {
-                        out.printf("KV bytes per token (%s pages): %d%n", t,
-                                new KvLayout(c.layers(), c.kvHeads(), c.headDim(), 64, t).bytesPerToken());
+            List<Row> rows = new ArrayList<>();
+            boolean gguf = Files.isRegularFile(path) && path.getFileName().toString().endsWith(".gguf");
+            GgufFile.Header header = null;
+            if (gguf) {
+                header = GgufFile.readHeader(path);
+                for (GgufFile.HeaderTensor t : header.tensors()) {
+                    Optional<GgmlType> type = GgmlType.fromId(t.ggmlType());
+                    rows.add(new Row(t.name(), type.map(Enum::name).orElse("type " + Integer.toUnsignedString(t.ggmlType())),
+                            t.shape(), t.elements(), type.map(g -> g.bytesFor(t.elements())).orElse(-1L)));
+                }
+            }
+            try (Model m = Model.open(path)) {
+                describe(m, out);
+                printLayerTypes(out, m.config());
+                if (!gguf) {
+                    for (Model.TensorEntry t : m.tensors()) {
+                        long n = Arrays.stream(t.shape()).reduce(1, Math::multiplyExact);
+                        rows.add(new Row(t.name(), t.dtype().toString(), t.shape(), n, t.dtype().bytesFor(n)));
                     }
                 }
-                printLayerTypes(out, c);
-                m.tensors().forEach(t -> out.printf("  %-40s %-5s %s%n", t.name(), t.dtype(), java.util.Arrays.toString(t.shape())));
+            } catch (ModelFormatException e) {
+                if (!gguf) {
+                    throw e;
+                }
+                // the header was readable: describe what it says, and why the engine cannot load the file
+                out.printf(Locale.ROOT, "format: gguf (version %d)%narchitecture: %s%nnot loadable by this engine: %s%n",
+                        header.version(),
+                        header.metadata().getOrDefault("general.architecture", "(none)"), e.getMessage());
             }
+            printTensors(rows, out);
             out.flush();
             return 0;
         }
@@ -141,6 +184,54 @@ public final class LongctxCli implements Runnable {
                             sliding * perLayer * window);
                 }
             }
+        }
+
+        /** The model's configuration and KV bytes per token. */
+        private static void describe(Model m, PrintWriter out) {
+            ModelConfig c = m.config();
+            out.printf("format: %s%narchitecture: %s%nlayers: %d, hidden: %d, heads: %d, KV heads: %d, head dim: %d, FFN: %d,"
+                    + " vocab: %d%ncontext length: %d, rope theta: %.0f, rope scaling: %s%n", m.format().label(), c.architecture(),
+                    c.layers(), c.hiddenSize(), c.heads(), c.kvHeads(), c.headDim(), c.intermediateSize(), c.vocabSize(),
+                    c.maxPositions(), c.ropeTheta(), c.ropeScaling());
+            for (DType t : new DType[] {DType.F32, DType.F16, DType.Q8_0}) {
+                if (c.headDim() % t.blockSize() == 0) {
+                    out.printf("KV bytes per token (%s pages): %d%n", t,
+                            new KvLayout(c.layers(), c.kvHeads(), c.headDim(), 64, t).bytesPerToken());
+                }
+            }
+        }
+
+        /**
+         * Each tensor (name, type, shape), then per type and for the file the bits per weight (bits of
+         * tensor data / elements); tensors whose size is unknown (a type ggml does not define, or a
+         * shape that is not whole blocks) are counted apart.
+         */
+        private static void printTensors(List<Row> rows, PrintWriter out) {
+            out.printf(Locale.ROOT, "tensors: %d%n", rows.size());
+            Map<String, long[]> byType = new TreeMap<>(); // type -> {tensors, elements, bytes, tensors of unknown size}
+            long elements = 0;
+            long bytes = 0;
+            int unsized = 0;
+            for (Row r : rows) {
+                out.printf(Locale.ROOT, "  %-40s %-7s %s%n", r.name(), r.type(), Arrays.toString(r.shape()));
+                long[] sum = byType.computeIfAbsent(r.type(), k -> new long[4]);
+                sum[0]++;
+                sum[1] += r.elements();
+                if (r.bytes() < 0) {
+                    sum[3]++;
+                    unsized++;
+                    continue;
+                }
+                sum[2] += r.bytes();
+                elements += r.elements();
+                bytes += r.bytes();
+            }
+            out.printf(Locale.ROOT, "types:%n");
+            byType.forEach((type, sum) -> out.printf(Locale.ROOT, "  %-7s %4d tensors, %,d elements, %s%n", type, sum[0], sum[1],
+                    sum[3] > 0 ? "size unknown" : String.format(Locale.ROOT, "%.4f bits per weight", sum[2] * 8.0 / sum[1])));
+            out.printf(Locale.ROOT, "bits per weight: %.4f (%,d bytes of tensor data / %,d elements%s)%n",
+                    elements == 0 ? 0.0 : bytes * 8.0 / elements, bytes, elements,
+                    unsized == 0 ? "" : "; leaves out " + unsized + " tensors of unknown size");
         }
     }
 }

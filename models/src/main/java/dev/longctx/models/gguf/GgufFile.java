@@ -82,6 +82,45 @@ public final class GgufFile implements AutoCloseable {
     record Parsed(int version, Map<String, Object> metadata, Map<String, TensorInfo> tensors) {
     }
 
+    /**
+     * A tensor as the header states it, whatever its type: name, shape (outermost first), ggml type
+     * id (see {@link GgmlType#fromId}; it may be one this engine cannot decode, or none ggml has) and
+     * offset relative to the data section.
+     */
+    public record HeaderTensor(String name, long[] shape, int ggmlType, long relativeOffset) {
+        /** The number of elements. */
+        public long elements() {
+            long n = 1;
+            for (long d : shape) {
+                n *= d; // the reader checked that the product does not overflow
+            }
+            return n;
+        }
+    }
+
+    /** A file's header read without decoding tensor types: version, metadata and tensor entries in file order. */
+    public record Header(int version, Map<String, Object> metadata, List<HeaderTensor> tensors) {
+    }
+
+    /**
+     * Reads the header of a GGUF file (metadata and tensor entries, every count, length and dimension
+     * checked as {@link #open} checks them) without requiring its tensor types to be ones this engine
+     * decodes, nor checking where the tensor data lies: for describing files ({@code longctx inspect})
+     * that {@link #open} refuses. The file is closed before this returns.
+     */
+    public static Header readHeader(Path path) throws IOException {
+        try (MappedFile mf = MappedFile.open(path)) {
+            return parseHeader(mf.segment(), path.toString());
+        }
+    }
+
+    /** {@link #readHeader} of an in-memory GGUF image (tests, fuzzing). */
+    static Header parseHeader(MemorySegment file, String source) {
+        List<HeaderTensor> entries = new ArrayList<>();
+        Parsed p = new Reader(file, source, entries).read();
+        return new Header(p.version(), p.metadata(), List.copyOf(entries));
+    }
+
     public int version() {
         return version;
     }
@@ -139,10 +178,18 @@ public final class GgufFile implements AutoCloseable {
         private final long size;
         private long pos;
 
+        /** Where {@link #readHeader} collects tensor entries; null for a full parse. */
+        private final List<HeaderTensor> headerOnly;
+
         Reader(MemorySegment f, String source) {
+            this(f, source, null);
+        }
+
+        Reader(MemorySegment f, String source, List<HeaderTensor> headerOnly) {
             this.f = f;
             this.source = source;
             this.size = f.byteSize();
+            this.headerOnly = headerOnly;
         }
 
         private ModelFormatException error(long at, String message) {
@@ -258,6 +305,14 @@ public final class GgufFile implements AutoCloseable {
                 }
                 int type = u32("tensor '" + name + "' type");
                 long offset = u64("tensor '" + name + "' offset");
+                if (headerOnly != null) {
+                    long[] outerFirst = new long[nDims];
+                    for (int d = 0; d < nDims; d++) {
+                        outerFirst[d] = dims[nDims - 1 - d];
+                    }
+                    headerOnly.add(new HeaderTensor(name, outerFirst, type, offset));
+                    continue;
+                }
                 DType dtype;
                 try {
                     dtype = DType.fromGgmlType(type);
@@ -288,8 +343,13 @@ public final class GgufFile implements AutoCloseable {
                 shapes.add(shape);
                 raw.add(new long[] {offset, bytes, at});
             }
+            if (headerOnly != null) {
+                return new Parsed(version, Collections.unmodifiableMap(meta), Map.of());
+            }
             long dataStart = (pos + alignment - 1) / alignment * alignment;
-            if (dataStart > size) {
+            // a file without tensors has no data section, and llama.cpp writes such files (its
+            // vocabulary-only ggml-vocab-*.gguf) without the padding before it
+            if (dataStart > size && !names.isEmpty()) {
                 throw error(pos, "data section would start at " + dataStart + ", past the end of the file");
             }
             Map<String, TensorInfo> tensors = new LinkedHashMap<>();

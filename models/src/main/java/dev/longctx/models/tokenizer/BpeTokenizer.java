@@ -105,11 +105,11 @@ public final class BpeTokenizer implements Tokenizer {
                 out.add(id);
             }
         }
-        boolean match = addedAlwaysMatched || parseSpecial;
+        boolean matchSpecial = addedAlwaysMatched || parseSpecial;
         int segStart = 0;
         int i = 0;
         while (i < t.length()) {
-            AddedToken a = match ? addedAt(t, i) : null;
+            AddedToken a = addedAt(t, i, matchSpecial);
             if (a == null) {
                 i++;
                 continue;
@@ -140,14 +140,18 @@ public final class BpeTokenizer implements Tokenizer {
         return out.stream().mapToInt(Integer::intValue).toArray();
     }
 
-    /** The added token that matches at {@code i}, longest first, or null. */
-    private AddedToken addedAt(String t, int i) {
+    /**
+     * The added token that matches at {@code i}, longest first, or null; special ones only when
+     * {@code matchSpecial} (non-special ones, a GGUF vocabulary's user-defined tokens, always match,
+     * as in llama.cpp and Hugging Face tokenizers).
+     */
+    private AddedToken addedAt(String t, int i, boolean matchSpecial) {
         List<AddedToken> candidates = addedByFirstChar.get(t.charAt(i));
         if (candidates == null) {
             return null;
         }
         for (AddedToken a : candidates) {
-            if (t.startsWith(a.content(), i) && (!a.singleWord() || wordBoundary(t, i, i + a.content().length()))) {
+            if ((matchSpecial || !a.special()) && t.startsWith(a.content(), i) && (!a.singleWord() || wordBoundary(t, i, i + a.content().length()))) {
                 return a;
             }
         }
@@ -281,33 +285,14 @@ public final class BpeTokenizer implements Tokenizer {
     }
 
     /**
-     * llama.cpp's pre-tokenizer regexes for GGUF {@code gpt2} vocabularies, by {@code tokenizer.ggml.pre}
-     * (from llama.cpp's {@code llama-vocab.cpp}); each pattern splits the pieces of the one before.
+     * A GGUF {@code gpt2} vocabulary: byte-level BPE with the merges of the file and the
+     * pre-tokenizer its {@code tokenizer.ggml.pre} names ({@link GgufPreType}: split regexes, and
+     * llama.cpp's {@code ignore_merges} where the type has it). As in llama.cpp, user-defined tokens
+     * are always cut out of the text first (neox-style vocabularies have whitespace runs among them),
+     * control tokens only when asked ({@code parseSpecial}).
      */
-    static List<Pattern> ggufPreTokenizer(String pre, String source) {
-        String gpt2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
-        String llama3 = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
-                + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-        String qwen2 = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
-                + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-        List<String> patterns = switch (pre) {
-            case "default", "gpt2", "gpt-2" -> List.of(gpt2);
-            case "llama3", "llama-v3", "llama-bpe" -> List.of(llama3);
-            case "qwen2" -> List.of(qwen2);
-            case "smollm" -> List.of("\\p{N}", gpt2);
-            default -> throw new ModelFormatException(source, -1, "tokenizer.ggml.pre '" + pre
-                    + "' is not supported (default, gpt2, llama-bpe, llama3, qwen2, smollm)");
-        };
-        return patterns.stream().map(p -> Pattern.compile(p, Pattern.UNICODE_CHARACTER_CLASS)).toList();
-    }
-
-    /**
-     * A GGUF {@code gpt2} vocabulary: byte-level BPE with the merges and pre-tokenizer of the file;
-     * control and user-defined tokens are matched in text only when asked ({@code parseSpecial}), as
-     * llama.cpp does.
-     */
-    static BpeTokenizer fromGguf(String[] tokens, int[] types, String[] merges, String pre, int bos, int eos, boolean addBos,
-                                 String source) {
+    static BpeTokenizer fromGguf(String[] tokens, int[] types, String[] merges, GgufPreType pre, int bos, int eos,
+                                 boolean addBos, String source) {
         Map<String, Integer> vocab = new HashMap<>(tokens.length * 2);
         List<AddedToken> added = new ArrayList<>();
         for (int i = 0; i < tokens.length; i++) {
@@ -327,11 +312,11 @@ public final class BpeTokenizer implements Tokenizer {
             ranks.putIfAbsent(merges[r].substring(0, space) + '\u0000' + merges[r].substring(space + 1), r);
         }
         List<PreTokenizer> steps = new ArrayList<>();
-        for (Pattern p : ggufPreTokenizer(pre, source)) {
+        for (Pattern p : pre.splits()) {
             steps.add(new PreTokenizer.Split(p, "Isolated", false));
         }
         steps.add(new PreTokenizer.ByteLevelPre(false, false));
-        return new BpeTokenizer(new Model(vocab, ranks, false, false, false, -1), added, false, UnaryOperator.identity(),
+        return new BpeTokenizer(new Model(vocab, ranks, false, pre.ignoreMerges(), false, -1), added, false, UnaryOperator.identity(),
                 new PreTokenizer.Sequence(steps), addBos && bos >= 0 ? new int[] {bos} : new int[0], new int[0],
                 new TokenDecoder.ByteLevelDecoder(), bos, eos, source);
     }

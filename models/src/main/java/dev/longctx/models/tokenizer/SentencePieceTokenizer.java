@@ -18,8 +18,9 @@ import java.util.OptionalInt;
  * A final symbol that is not a token falls back to its UTF-8 bytes as {@code <0xXX>} tokens (or
  * the unknown token when the vocabulary has none).
  *
- * <p>Special tokens (control and user-defined types) in the text are matched only when asked
- * ({@code parseSpecial}), as llama.cpp does; the dummy prefix goes before each piece of text that
+ * <p>User-defined tokens in the text are always matched, control tokens only when asked
+ * ({@code parseSpecial}), as llama.cpp (and SentencePiece, for its user-defined symbols) does; the
+ * dummy prefix goes before each piece of text that
  * starts the input or follows a special token. Decoding turns "▁" back into spaces, drops the
  * space the dummy prefix put before the first piece of a text, and shows control tokens as nothing
  * (llama.cpp's {@code token_to_piece} without special rendering).
@@ -41,6 +42,8 @@ public final class SentencePieceTokenizer implements Tokenizer {
     private final Map<String, Integer> ids;
     private final int[] byteIds = new int[256];
     private final List<Integer> specials = new ArrayList<>();
+    /** Whether any special token is user-defined (matched in text even without {@code parseSpecial}). */
+    private final boolean hasUserDefined;
     private final int bos;
     private final int eos;
     private final int unk;
@@ -98,6 +101,7 @@ public final class SentencePieceTokenizer implements Tokenizer {
                 }
             }
         }
+        this.hasUserDefined = specials.stream().anyMatch(id -> this.types[id] == USER_DEFINED);
         // longest first, so that matching special text prefers the longest token
         specials.sort((a, b) -> Integer.compare(tokens[b].length(), tokens[a].length()));
         // Merge priority: the dense rank of the token's score, best first (equal scores tie, and
@@ -145,10 +149,10 @@ public final class SentencePieceTokenizer implements Tokenizer {
         while (start < text.length()) {
             int at = text.length();
             int special = -1;
-            if (parseSpecial) {
+            if (parseSpecial || hasUserDefined) {
                 for (int i = start; i < text.length() && special < 0; i++) {
                     for (int id : specials) {
-                        if (text.startsWith(tokens[id], i)) {
+                        if ((parseSpecial || types[id] == USER_DEFINED) && text.startsWith(tokens[id], i)) {
                             at = i;
                             special = id;
                             break;

@@ -12,20 +12,34 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** Opens the tokenizer of a model, whatever its format. */
+/** Opens the tokenizer of a model, whatever its format. Stateless; every method is thread-safe. */
 public final class Tokenizers {
+    private static final Logger LOG = LoggerFactory.getLogger(Tokenizers.class);
+
     private Tokenizers() {
     }
 
     /**
      * The tokenizer embedded in a GGUF file: {@code tokenizer.ggml.model} {@code llama}
-     * (SentencePiece-style, scores and byte tokens) or {@code gpt2} (byte-level BPE with merges).
+     * (SentencePiece-style, scores and byte tokens) or {@code gpt2} (byte-level BPE with merges,
+     * split as {@code tokenizer.ggml.pre} says: see {@link GgufPreType} and docs/models.md for the
+     * supported values; an unknown value is a {@link ModelFormatException} naming it, a missing one
+     * means llama.cpp's {@code default}, with a warning, as llama.cpp does).
      */
     public static Tokenizer fromGguf(GgufFile g) {
-        String source = g.toString();
-        Map<String, Object> m = g.metadata();
-        String model = g.string("tokenizer.ggml.model");
+        return fromGgufMetadata(g.metadata(), g.toString());
+    }
+
+    /** {@link #fromGguf} over a file's metadata (tests vary single keys). */
+    static Tokenizer fromGgufMetadata(Map<String, Object> m, String source) {
+        Object modelKey = m.get("tokenizer.ggml.model");
+        if (!(modelKey instanceof String model)) {
+            throw new ModelFormatException(source, -1, "metadata 'tokenizer.ggml.model' is "
+                    + (modelKey == null ? "missing" : "a " + modelKey.getClass().getSimpleName()) + ", expected a string");
+        }
         String[] tokens = strings(m.get("tokenizer.ggml.tokens"), "tokenizer.ggml.tokens", source);
         int[] types = m.containsKey("tokenizer.ggml.token_type")
                 ? ints(m.get("tokenizer.ggml.token_type"), "tokenizer.ggml.token_type", tokens.length, source) : null;
@@ -42,9 +56,20 @@ public final class Tokenizers {
             }
             case "gpt2" -> {
                 String[] merges = strings(m.get("tokenizer.ggml.merges"), "tokenizer.ggml.merges", source);
-                String pre = m.get("tokenizer.ggml.pre") instanceof String s ? s : "default";
-                yield BpeTokenizer.fromGguf(tokens, types, merges, pre, bos, eos,
-                        flag(m, "tokenizer.ggml.add_bos_token", false), source);
+                Object preKey = m.get("tokenizer.ggml.pre");
+                if (preKey != null && !(preKey instanceof String)) {
+                    throw new ModelFormatException(source, -1, "metadata 'tokenizer.ggml.pre' is a "
+                            + preKey.getClass().getSimpleName() + ", expected a string");
+                }
+                String pre = (String) preKey;
+                if (pre == null || pre.isEmpty()) {
+                    LOG.warn("{}: no tokenizer.ggml.pre; splitting with llama.cpp's 'default' pre-tokenizer, as llama.cpp"
+                            + " does (ids may differ from the model's own tokenizer: convert the model again)", source);
+                    pre = "default";
+                }
+                GgufPreType preType = GgufPreType.forName(pre, source);
+                yield BpeTokenizer.fromGguf(tokens, types, merges, preType, bos, eos,
+                        flag(m, "tokenizer.ggml.add_bos_token", preType.addBosByDefault()), source);
             }
             default -> throw new ModelFormatException(source, -1, "tokenizer.ggml.model '" + model
                     + "' is not supported (llama, gpt2)");

@@ -6,6 +6,7 @@ import dev.longctx.models.Model;
 import dev.longctx.models.ModelFormatException;
 import dev.longctx.models.config.GgufConfigReader;
 import dev.longctx.models.config.ModelConfig;
+import dev.longctx.models.gguf.GgmlType;
 import dev.longctx.models.gguf.GgufFile;
 import dev.longctx.models.tokenizer.Tokenizers;
 import java.io.IOException;
@@ -14,7 +15,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * GGUF bytes through everything that reads a GGUF file: {@link GgufFile#open} (header, metadata,
+ * GGUF bytes through everything that reads a GGUF file: {@link GgufFile#readHeader} (inspect's
+ * header-only reader), {@link GgufFile#open} (header, metadata,
  * tensor infos; every small tensor read back), {@link GgufConfigReader#read}, the embedded
  * vocabulary ({@link Tokenizers#fromGguf}, then encoding and decoding a short text) and the front
  * door {@link Model#open}, which binds the weights to the config. The only failure a file may cause
@@ -31,6 +33,11 @@ class GgufFuzzTest {
     @Timeout(value = 10, unit = TimeUnit.SECONDS)
     void gguf(byte[] data) throws IOException {
         Path file = FuzzSupport.write("input.gguf", data);
+        try { // the header-only reader of inspect
+            GgufFile.readHeader(file).tensors().forEach(t -> GgmlType.fromId(t.ggmlType()).ifPresent(g -> g.bytesFor(t.elements())));
+        } catch (ModelFormatException expected) {
+            FuzzSupport.assertReported(expected);
+        }
         ModelConfig config = null;
         try (GgufFile g = GgufFile.open(file)) {
             for (GgufFile.TensorInfo t : g.tensors().values()) {

@@ -92,6 +92,26 @@ class GgufFileTest {
         }), "past the end");
     }
 
+    /**
+     * A file with no tensors may end right after its metadata, without padding to the alignment
+     * (llama.cpp's vocabulary-only files do); a file with tensors may not.
+     */
+    @Test
+    void fileWithoutTensorsNeedsNoPadding() {
+        MemorySegment vocabOnly = bytes(b -> {
+            b.putInt(GgufFile.MAGIC).putInt(3).putLong(0).putLong(1);
+            b.putLong(3).put("k.y".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putInt(4).putInt(7); // u32 value 7
+        });
+        assertTrue(vocabOnly.byteSize() % GgufFile.DEFAULT_ALIGNMENT != 0);
+        var parsed = GgufFile.parse(vocabOnly, "vocab.gguf");
+        assertEquals(7L, parsed.metadata().get("k.y"));
+        assertTrue(parsed.tensors().isEmpty());
+        assertBad(bytes(b -> {
+            b.putInt(GgufFile.MAGIC).putInt(3).putLong(1).putLong(0);
+            b.putLong(1).put((byte) 'w').putInt(1).putLong(32).putInt(0).putLong(0);
+        }), "data section would start");
+    }
+
     private static MemorySegment bytes(java.util.function.Consumer<ByteBuffer> fill) {
         ByteBuffer b = ByteBuffer.allocate(4096).order(ByteOrder.LITTLE_ENDIAN);
         fill.accept(b);
@@ -121,6 +141,7 @@ class GgufFileTest {
         SplittableRandom r = new SplittableRandom(2026);
         byte[] work = original.clone();
         int rejected = 0;
+        int headerRejected = 0;
         for (int trial = 0; trial < 10_000; trial++) {
             int kind = r.nextInt(4);
             int length = work.length;
@@ -161,6 +182,14 @@ class GgufFileTest {
             } catch (Throwable t) {
                 fail("trial " + trial + " (kind " + kind + "): " + t, t);
             }
+            try { // the header-only reader (inspect) of the same bytes: the same rule
+                GgufFile.parseHeader(seg, "mutant-" + trial + ".gguf").tensors().forEach(t ->
+                        GgmlType.fromId(t.ggmlType()).ifPresent(g -> g.bytesFor(t.elements())));
+            } catch (ModelFormatException e) {
+                headerRejected++;
+            } catch (Throwable t) {
+                fail("trial " + trial + " (kind " + kind + "), header only: " + t, t);
+            }
             for (int i = 0; i < nt; i++) {
                 work[touched[i]] = original[touched[i]];
             }
@@ -169,6 +198,8 @@ class GgufFileTest {
             }
         }
         assertTrue(rejected > 1000, "the mutations should mostly be caught, rejected " + rejected);
+        assertTrue(headerRejected > 1000 && headerRejected <= rejected, "header-only rejections " + headerRejected
+                + " (full parse: " + rejected + ")");
     }
 
     /** Bytes before the data section of the real file. */

@@ -136,7 +136,8 @@ class TokenizerFixturesTest {
         List<String> merges = new ArrayList<>();
         root.path("model").path("merges").forEach(m -> merges.add(m.isArray() ? m.get(0).asText() + " " + m.get(1).asText()
                 : m.asText()));
-        Tokenizer gguf = BpeTokenizer.fromGguf(tokens, types, merges.toArray(String[]::new), "llama-bpe", 0, 1, true, "test");
+        Tokenizer gguf = BpeTokenizer.fromGguf(tokens, types, merges.toArray(String[]::new),
+                GgufPreType.forName("llama-bpe", "test"), 0, 1, true, "test");
         JsonNode cases = JSON.readTree(Files.readString(file.resolveSibling("encodings.json"))).get("cases");
         for (JsonNode c : cases) {
             assertArrayEquals(ints(c.get("ids")), gguf.encode(c.get("text").asText()), c.get("text").asText());
