@@ -181,25 +181,29 @@ final class CompletionsEndpoint {
 
     /**
      * Waits for the generation and answers it. A request still generating after
-     * {@code watchAfter} has its connection watched ({@link ClientWatch}): a client that goes away
-     * cancels it at once, and its response then closes the connection.
+     * {@code watchAfter} (zero: every request) has its connection watched ({@link ClientWatch}): a
+     * client that goes away cancels it at once, and its response then closes the connection.
      */
     private void respond(ServerRequest req, ServerResponse res, RequestHandle handle, ResponseJson shape) {
         Generation g = null;
         Throwable failure = null;
         ClientWatch watch = null;
         try {
-            long waitMillis = limits.requestTimeout().toMillis() + 60_000;
-            try {
-                g = handle.result().get(watchAfter.toMillis(), TimeUnit.MILLISECONDS);
-            } catch (TimeoutException notYet) {
+            if (!watchAfter.isZero()) {
+                try {
+                    g = handle.result().get(watchAfter.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (TimeoutException notYet) {
+                    // still generating: watch the client from now on
+                }
+            }
+            if (g == null) {
                 watch = ClientWatch.start(tracker, req, Long.toString(handle.id()), () -> {
                     handle.cancel();
                     if (!closing) {
                         disconnects.increment();
                     }
                 });
-                g = handle.result().get(waitMillis, TimeUnit.MILLISECONDS);
+                g = handle.result().get(limits.requestTimeout().toMillis() + 60_000, TimeUnit.MILLISECONDS);
             }
         } catch (InterruptedException e) {
             handle.cancel();

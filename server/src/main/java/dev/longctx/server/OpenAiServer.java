@@ -267,7 +267,7 @@ public final class OpenAiServer implements AutoCloseable {
             return this;
         }
 
-        /** How long a non-streamed completion runs before its connection is watched (tests: 0, always). */
+        /** How long a non-streamed completion runs before its connection is watched (0: every one is, from its submission). */
         Builder watchAfter(Duration d) {
             if (d.isNegative()) {
                 throw new IllegalArgumentException("watchAfter must not be negative, got " + d);
