@@ -9,13 +9,19 @@ import dev.longctx.models.session.GenerateOptions;
 import dev.longctx.models.session.Generation;
 import dev.longctx.models.session.Strategy;
 import io.helidon.http.HeaderNames;
+import io.helidon.http.HeaderValues;
+import io.helidon.http.Status;
+import io.helidon.webserver.CloseConnectionException;
 import io.helidon.webserver.http.Handler;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -31,7 +37,8 @@ import org.slf4j.LoggerFactory;
  * encodes the prompt on the HTTP thread (a virtual thread; the engine's thread only generates),
  * submits it, then answers with one JSON object or streams server-sent events as the tokens come.
  * A streaming client that goes away is noticed at the next write and its request cancelled, which
- * returns its KV pages to the pool.
+ * returns its KV pages to the pool; a non-streamed one, whose connection nothing writes to while it
+ * generates, is noticed by a {@link ClientWatch} reading its connection.
  *
  * <p>Threading: one instance serves every request concurrently; per-request state lives on the
  * handling thread.
@@ -39,6 +46,8 @@ import org.slf4j.LoggerFactory;
 final class CompletionsEndpoint {
     private static final Logger LOG = LoggerFactory.getLogger(CompletionsEndpoint.class);
     private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
+    /** What the request counter records for a request whose client went away (nginx's "client closed request"). */
+    private static final Status CLIENT_CLOSED_REQUEST = Status.create(499, "Client Closed Request");
     /** How often a streaming handler wakes without tokens to see whether the server is closing. */
     private static final long POLL_MILLIS = 250;
 
@@ -52,9 +61,14 @@ final class CompletionsEndpoint {
     private final AtomicLong ids = new AtomicLong();
     private final String idPrefix = Long.toHexString(System.currentTimeMillis());
     private final Set<RequestHandle> inFlight = ConcurrentHashMap.newKeySet();
+    private final ClientWatch.Tracker tracker;
+    private final Duration watchAfter;
+    private final Counter disconnects;
+    private final Counter streamDisconnects;
     private volatile boolean closing;
 
-    CompletionsEndpoint(ServingEngine engine, String modelId, ServerLimits limits, RequestParser parser, ErrorMapper errors) {
+    CompletionsEndpoint(ServingEngine engine, String modelId, ServerLimits limits, RequestParser parser, ErrorMapper errors,
+            ClientWatch.Tracker tracker, Duration watchAfter) {
         this.engine = engine;
         this.model = engine.model();
         this.modelId = modelId;
@@ -62,6 +76,16 @@ final class CompletionsEndpoint {
         this.parser = parser;
         this.errors = errors;
         this.bodies = new BodyReader(limits.maxBodyBytes());
+        this.tracker = tracker;
+        this.watchAfter = watchAfter;
+        this.disconnects = disconnectCounter(engine.meterRegistry(), false);
+        this.streamDisconnects = disconnectCounter(engine.meterRegistry(), true);
+    }
+
+    private static Counter disconnectCounter(MeterRegistry meters, boolean stream) {
+        return Counter.builder("longctx.http.client.disconnects")
+                .description("Completions cancelled because their client went away before the end")
+                .tag("stream", Boolean.toString(stream)).register(meters);
     }
 
     Handler chat() {
@@ -100,7 +124,7 @@ final class CompletionsEndpoint {
                 tokens.endWith(handle);
                 stream(res, handle, tokens, shape, spec);
             } else {
-                respond(res, handle, shape);
+                respond(req, res, handle, shape);
             }
         } finally {
             inFlight.remove(handle);
@@ -155,25 +179,61 @@ final class CompletionsEndpoint {
         return b.build();
     }
 
-    private void respond(ServerResponse res, RequestHandle handle, ResponseJson shape) {
-        Generation g;
+    /**
+     * Waits for the generation and answers it. A request still generating after
+     * {@code watchAfter} (zero: every request) has its connection watched ({@link ClientWatch}): a
+     * client that goes away cancels it at once, and its response then closes the connection.
+     */
+    private void respond(ServerRequest req, ServerResponse res, RequestHandle handle, ResponseJson shape) {
+        Generation g = null;
+        Throwable failure = null;
+        ClientWatch watch = null;
         try {
-            g = handle.result().get(limits.requestTimeout().toMillis() + 60_000, TimeUnit.MILLISECONDS);
+            if (!watchAfter.isZero()) {
+                try {
+                    g = handle.result().get(watchAfter.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (TimeoutException notYet) {
+                    // still generating: watch the client from now on
+                }
+            }
+            if (g == null) {
+                watch = ClientWatch.start(tracker, req, Long.toString(handle.id()), () -> {
+                    handle.cancel();
+                    if (!closing) {
+                        disconnects.increment();
+                    }
+                });
+                g = handle.result().get(limits.requestTimeout().toMillis() + 60_000, TimeUnit.MILLISECONDS);
+            }
         } catch (InterruptedException e) {
             handle.cancel();
             Thread.currentThread().interrupt();
-            errors.send(res, new IllegalStateException("interrupted"));
-            return;
+            failure = new IllegalStateException("interrupted");
         } catch (ExecutionException e) {
-            errors.send(res, e.getCause());
-            return;
+            failure = e.getCause();
         } catch (TimeoutException e) {
             handle.cancel();
-            errors.send(res, new IllegalStateException("the engine did not answer within the request timeout"));
-            return;
+            failure = new IllegalStateException("the engine did not answer within the request timeout");
         }
-        res.header(HeaderNames.CONTENT_TYPE, Json.CONTENT_TYPE);
-        res.send(Json.bytes(shape.complete(g, handle.promptTokens())));
+        ClientWatch.Outcome outcome = watch == null ? ClientWatch.Outcome.KEEP_ALIVE : watch.stop();
+        if (outcome == ClientWatch.Outcome.GONE) {
+            LOG.debug("request {}: {}; cancelled", handle.id(), watch.goneBecause());
+            res.status(CLIENT_CLOSED_REQUEST); // for the request counter; nothing is sent
+            throw new CloseConnectionException("request " + handle.id() + ": the client went away");
+        }
+        if (outcome == ClientWatch.Outcome.CLOSE) {
+            res.header(HeaderValues.CONNECTION_CLOSE);
+        }
+        if (failure != null) {
+            errors.send(res, failure);
+        } else {
+            res.header(HeaderNames.CONTENT_TYPE, Json.CONTENT_TYPE);
+            res.send(Json.bytes(shape.complete(g, handle.promptTokens())));
+        }
+        if (outcome == ClientWatch.Outcome.CLOSE) {
+            // the watch is still blocked reading this connection: close it rather than read it twice
+            throw new CloseConnectionException("request " + handle.id() + ": answered; closing the watched connection");
+        }
     }
 
     private void stream(ServerResponse res, RequestHandle handle, TokenQueue tokens, ResponseJson shape, GenerationSpec spec) {
@@ -203,6 +263,9 @@ final class CompletionsEndpoint {
             }
         } catch (IOException | UncheckedIOException e) {
             handle.cancel();
+            if (!closing) {
+                streamDisconnects.increment();
+            }
             LOG.debug("request {}: the client went away ({}); cancelled", handle.id(), e.toString());
         } catch (InterruptedException e) {
             handle.cancel();

@@ -7,11 +7,13 @@ import io.helidon.http.HeaderNames;
 import io.helidon.http.Status;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.http.HttpRouting;
+import io.helidon.webserver.http1.Http1Config;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.net.URI;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Objects;
 import java.util.Set;
 import org.slf4j.Logger;
@@ -41,6 +43,11 @@ import org.slf4j.LoggerFactory;
  */
 public final class OpenAiServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(OpenAiServer.class);
+    /**
+     * How long a non-streamed completion runs before its connection is watched for its client leaving
+     * (a shorter one keeps its connection open; a watched one's is closed after the response).
+     */
+    static final Duration WATCH_AFTER = Duration.ofMillis(200);
     /** The request-counter's endpoint tag takes these values (anything else is "other"). */
     private static final Set<String> ENDPOINTS = Set.of("/v1/chat/completions", "/v1/completions", "/v1/models", "/health",
             "/metrics");
@@ -62,7 +69,8 @@ public final class OpenAiServer implements AutoCloseable {
         this.modelId = b.modelId != null ? b.modelId : defaultModelId(engine.model().path());
         ErrorMapper errors = new ErrorMapper(b.limits.retryAfter());
         RequestParser parser = new RequestParser(modelId, b.limits, b.headProfile);
-        this.completions = new CompletionsEndpoint(engine, modelId, b.limits, parser, errors);
+        ClientWatch.Tracker tracker = new ClientWatch.Tracker();
+        this.completions = new CompletionsEndpoint(engine, modelId, b.limits, parser, errors, tracker, b.watchAfter);
         PrometheusMeterRegistry prometheus = b.prometheus != null ? b.prometheus
                 : InfoEndpoints.findPrometheus(engine.meterRegistry());
         InfoEndpoints info = new InfoEndpoints(engine, modelId, prometheus, errors);
@@ -103,6 +111,8 @@ public final class OpenAiServer implements AutoCloseable {
                 // Each streamed token is a small write: without TCP_NODELAY, Nagle's algorithm holds it
                 // until the client's (delayed, ~40 ms) ACK of the previous one.
                 .connectionOptions(o -> o.tcpNoDelay(true))
+                // Tells a non-streamed completion its connection, so that it can notice its client leave.
+                .addProtocol(Http1Config.builder().addReceiveListener(tracker).build())
                 .directHandlers(d -> {
                     for (DirectHandler.EventType t : DirectHandler.EventType.values()) {
                         d.addHandler(t, (request, type, status, headers, message) -> direct(type, status, message));
@@ -198,6 +208,7 @@ public final class OpenAiServer implements AutoCloseable {
         private String apiKey;
         private HeadProfile headProfile;
         private PrometheusMeterRegistry prometheus;
+        private Duration watchAfter = WATCH_AFTER;
 
         private Builder(ServingEngine engine) {
             this.engine = Objects.requireNonNull(engine, "engine");
@@ -253,6 +264,15 @@ public final class OpenAiServer implements AutoCloseable {
         /** The registry {@code /metrics} scrapes (default: the engine's, when it is a Prometheus one). */
         public Builder prometheus(PrometheusMeterRegistry r) {
             this.prometheus = Objects.requireNonNull(r, "prometheus");
+            return this;
+        }
+
+        /** How long a non-streamed completion runs before its connection is watched (0: every one is, from its submission). */
+        Builder watchAfter(Duration d) {
+            if (d.isNegative()) {
+                throw new IllegalArgumentException("watchAfter must not be negative, got " + d);
+            }
+            this.watchAfter = d;
             return this;
         }
 

@@ -110,6 +110,7 @@ class ConcurrencyTest {
             permits.release();
             assertTrue(pacing.await(1, TimeUnit.MINUTES));
             double cancelledBefore = cancelled(t);
+            double endedBefore = DisconnectTest.ended(t);
 
             // Steps one at a time (a permit only once the last was taken), at most 50 while the stream
             // starts, at most 200 after the client leaves: the stream's 300 tokens cannot run out first.
@@ -156,6 +157,12 @@ class ConcurrencyTest {
                     }
                     permits.release();
                 }
+                Thread.sleep(2);
+            }
+            // the engine counts the end just after it frees the pages (and before it calls the pacer again)
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2); // a bound against hanging, not a speed
+            while (DisconnectTest.ended(t) < endedBefore + 1) {
+                assertTrue(System.nanoTime() < deadline, "the stream's end was never counted");
                 Thread.sleep(2);
             }
             assertEquals(cancelledBefore + 1, cancelled(t), "the stream ended as cancelled, not by its length");
