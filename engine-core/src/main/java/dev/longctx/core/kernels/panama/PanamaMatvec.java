@@ -47,15 +47,17 @@ final class PanamaMatvec {
             }
             case Q4_K -> {
                 float[] xsum = PanamaLowBitKernels.subBlockSums(x, xOff, cols);
+                float[] ds = PanamaLowBitKernels.scaleScratch();
                 for (int r = rowFrom; r < rowTo; r++) {
-                    out[outOff + r] = PanamaLowBitKernels.q4KRow(w, r * rowBytes, cols, x, xOff, xsum);
+                    out[outOff + r] = PanamaLowBitKernels.q4KRow(w, r * rowBytes, cols, x, xOff, xsum, ds);
                 }
                 return;
             }
             case Q5_K -> {
                 float[] xsum = PanamaLowBitKernels.subBlockSums(x, xOff, cols);
+                float[] ds = PanamaLowBitKernels.scaleScratch();
                 for (int r = rowFrom; r < rowTo; r++) {
-                    out[outOff + r] = PanamaLowBitKernels.q5KRow(w, r * rowBytes, cols, x, xOff, xsum);
+                    out[outOff + r] = PanamaLowBitKernels.q5KRow(w, r * rowBytes, cols, x, xOff, xsum, ds);
                 }
                 return;
             }
