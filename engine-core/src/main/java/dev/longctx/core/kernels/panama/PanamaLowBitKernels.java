@@ -319,12 +319,17 @@ final class PanamaLowBitKernels {
      * high nibbles of b with bits 6-7 (elements 0, 32, 64, 96 of the half, plus 16 for the
      * second slice); each run of 16 has its own int8 scale.
      */
-    static float q6KRow(MemorySegment w, long o, int cols, float[] x, int xOff) {
+    static float q6KRow(MemorySegment w, long o, int cols, float[] x, int xOff, float[] ds) {
         FloatVector acc = FloatVector.zero(FS);
         int blocks = cols / QK_K;
         for (int b = 0; b < blocks; b++) {
             long base = o + 210L * b;
             float d = scaleAt(w, base + 208);
+            // The sixteen int8 scales times d in one vector, to this thread's scratch.
+            ByteVector sc16 = ByteVector.fromMemorySegment(BS, w, base + 192, LE);
+            for (int p = 0; p < PARTS16; p++) {
+                ((FloatVector) sc16.convertShape(VectorOperators.B2F, FS, p)).mul(d).intoArray(ds, p * FL);
+            }
             for (int g = 0; g < 2; g++) {
                 for (int s = 0; s < 2; s++) {
                     ByteVector a = ByteVector.fromMemorySegment(BS, w, base + 64 * g + 16 * s, LE);
@@ -340,7 +345,7 @@ final class PanamaLowBitKernels {
                             .and((byte) 0x0F).or(h.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 2)
                                     .reinterpretAsBytes().and((byte) 0x30)).sub((byte) 32);
                     int xe = xOff + b * QK_K + 128 * g + 16 * s;
-                    long sc = base + 192 + 8 * g + s;
+                    int sc = 8 * g + s;
                     FloatVector t0 = FloatVector.zero(FS);
                     FloatVector t1 = FloatVector.zero(FS);
                     FloatVector t2 = FloatVector.zero(FS);
@@ -355,10 +360,10 @@ final class PanamaLowBitKernels {
                         t3 = ((FloatVector) q3.convertShape(VectorOperators.B2F, FS, p))
                                 .fma(FloatVector.fromArray(FS, x, xe + 96 + p * FL), t3);
                     }
-                    acc = t0.fma(FloatVector.broadcast(FS, d * w.get(JAVA_BYTE, sc)), acc);
-                    acc = t1.fma(FloatVector.broadcast(FS, d * w.get(JAVA_BYTE, sc + 2)), acc);
-                    acc = t2.fma(FloatVector.broadcast(FS, d * w.get(JAVA_BYTE, sc + 4)), acc);
-                    acc = t3.fma(FloatVector.broadcast(FS, d * w.get(JAVA_BYTE, sc + 6)), acc);
+                    acc = t0.fma(FloatVector.broadcast(FS, ds[sc]), acc);
+                    acc = t1.fma(FloatVector.broadcast(FS, ds[sc + 2]), acc);
+                    acc = t2.fma(FloatVector.broadcast(FS, ds[sc + 4]), acc);
+                    acc = t3.fma(FloatVector.broadcast(FS, ds[sc + 6]), acc);
                 }
             }
         }

@@ -62,8 +62,9 @@ final class PanamaMatvec {
                 return;
             }
             case Q6_K -> {
+                float[] ds = PanamaLowBitKernels.scaleScratch();
                 for (int r = rowFrom; r < rowTo; r++) {
-                    out[outOff + r] = PanamaLowBitKernels.q6KRow(w, r * rowBytes, cols, x, xOff);
+                    out[outOff + r] = PanamaLowBitKernels.q6KRow(w, r * rowBytes, cols, x, xOff, ds);
                 }
                 return;
             }
