@@ -157,6 +157,7 @@ public final class Model implements AutoCloseable {
         GgufFile g = GgufFile.open(file);
         try {
             ModelConfig c = GgufConfigReader.read(g);
+            requirePlainVectors(g, file);
             ModelWeights w = ModelWeights.fromGgufNames(c, g::tensor, g.tensors()::containsKey);
             Tokenizer tok = options.tokenizer() != null ? Tokenizers.fromFile(options.tokenizer())
                     : g.metadata().containsKey("tokenizer.ggml.model") ? Tokenizers.fromGguf(g) : null;
@@ -164,6 +165,20 @@ public final class Model implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             g.close();
             throw e;
+        }
+    }
+
+    /**
+     * One-dimensional tensors (norms, biases) must be F32, F16 or BF16: llama.cpp never quantises
+     * them, and its graphs multiply them as floats; a block type there means a broken or hostile
+     * file, reported with the tensor, its type and its offset.
+     */
+    private static void requirePlainVectors(GgufFile g, Path file) {
+        for (GgufFile.TensorInfo t : g.tensors().values()) {
+            if (t.shape().length == 1 && t.dtype().isQuantized()) {
+                throw new ModelFormatException(file.toString(), t.offset(), "tensor '" + t.name() + "' is " + t.dtype()
+                        + ": one-dimensional tensors (norms, biases) must be F32, F16 or BF16");
+            }
         }
     }
 

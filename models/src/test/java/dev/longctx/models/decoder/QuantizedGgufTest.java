@@ -101,4 +101,43 @@ class QuantizedGgufTest {
             }
         }
     }
+
+    /**
+     * A norm vector declared as a block type (Q8_0 here: its 256 elements fit the F32 data's slot)
+     * is refused with the tensor, its type and its offset; llama.cpp never quantises vectors.
+     */
+    @org.junit.jupiter.api.Test
+    void aQuantisedNormIsRefusedNamingTensorTypeAndOffset(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        byte[] file = Files.readAllBytes(fixture("model-Q8_0.gguf"));
+        byte[] name = "blk.0.attn_norm.weight".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        int at = indexOf(file, name);
+        assertTrue(at > 0, "tensor info not found");
+        ByteBuffer b = ByteBuffer.wrap(file).order(ByteOrder.LITTLE_ENDIAN);
+        int typeAt = at + name.length + 4 + 8; // n_dims (u32) = 1, one u64 dimension, then the type
+        assertEquals(1, b.getInt(at + name.length));
+        assertEquals(0, b.getInt(typeAt), "F32 before the patch");
+        b.putInt(typeAt, DType.Q8_0.ggmlType());
+        Path bad = tmp.resolve("quantised-norm.gguf");
+        Files.write(bad, file);
+        var e = org.junit.jupiter.api.Assertions.assertThrows(dev.longctx.models.ModelFormatException.class, () -> Model.open(bad));
+        assertTrue(e.getMessage().contains("blk.0.attn_norm.weight") && e.getMessage().contains("Q8_0")
+                && e.getMessage().contains("quantised-norm.gguf"), e.getMessage());
+        try (GgufFile g = GgufFile.open(bad)) {
+            String offset = Long.toString(g.tensors().get("blk.0.attn_norm.weight").offset());
+            assertTrue(e.getMessage().contains(offset), e.getMessage() + " should give offset " + offset);
+        }
+    }
+
+    private static int indexOf(byte[] hay, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= hay.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (hay[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
+    }
 }
