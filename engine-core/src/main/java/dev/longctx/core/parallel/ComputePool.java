@@ -20,8 +20,8 @@ import java.util.function.IntConsumer;
  * only, and each task writes its own outputs, so results are bit-identical for any thread count.
  *
  * <p><b>Concurrency.</b> Thread-safe. One job runs on the workers at a time; a caller that finds the
- * pool busy (another session's kernel) runs its whole job on its own thread instead of waiting,
- * which is correct and keeps both callers moving. Close the pools you create; {@link #shared()}
+ * pool busy (another session's kernel, or a task of this pool's own job calling back into it) runs
+ * its whole job on its own thread instead of waiting, which is correct and keeps both callers moving. Close the pools you create; {@link #shared()}
  * lives for the JVM.
  */
 public final class ComputePool implements AutoCloseable {
@@ -115,7 +115,10 @@ public final class ComputePool implements AutoCloseable {
         if (tasks <= 0) {
             return;
         }
-        if (tasks == 1 || workers.length == 0 || !submitLock.tryLock()) {
+        // A task that calls back into the pool (a job inside a job) runs its inner job inline: on a
+        // worker the lock is held by the submitter, and on the submitting thread the lock is
+        // reentrant, so tryLock alone would start a second job over the one in flight.
+        if (tasks == 1 || workers.length == 0 || submitLock.isHeldByCurrentThread() || !submitLock.tryLock()) {
             runInline(tasks, body);
             return;
         }

@@ -121,6 +121,28 @@ class ComputePoolTest {
         }
     }
 
+    /**
+     * A task that calls back into the pool (the decoder runs each sequence's attention kernel, itself
+     * a parallelFor, inside one task per sequence) gets all its inner tasks run, on every thread,
+     * the submitter's included (whose lock is reentrant), and the outer job is not disturbed.
+     */
+    @Test
+    void nestedJobsRunInlineAndCompletely() {
+        for (int threads : new int[] {2, 4}) {
+            try (ComputePool p = ComputePool.create(threads)) {
+                for (int round = 0; round < 200; round++) {
+                    int outer = 7;
+                    int inner = 13;
+                    java.util.concurrent.atomic.AtomicIntegerArray hits = new java.util.concurrent.atomic.AtomicIntegerArray(outer * inner);
+                    p.parallelFor(outer, i -> p.parallelFor(inner, j -> hits.incrementAndGet(i * inner + j)));
+                    for (int k = 0; k < outer * inner; k++) {
+                        assertEquals(1, hits.get(k), "threads " + threads + " round " + round + " cell " + k);
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void closedPoolRejectsWork() {
         ComputePool p = ComputePool.create(2);

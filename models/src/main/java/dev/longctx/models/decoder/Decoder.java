@@ -334,22 +334,32 @@ public final class Decoder {
             addBias(batch.q, y.bq(), rows);
             addBias(batch.k, y.bk(), rows);
             addBias(batch.v, y.bv(), rows);
+            int decodes = 0;
             for (int i = 0; i < count; i++) {
-                Step st = steps[i];
-                int t = st.tokens.length;
-                int r = ropeOfLayer[l];
-                rotateAndAppend(st.cache, l, y, batch.q, batch.k, batch.v, st.rowStart, t, r < 0 ? null : ropes[r],
-                        r < 0 ? null : st.state.cos[r], r < 0 ? null : st.state.sin[r], st.positions);
-                // The kernel writes its rows from index 0: into the batch directly for a batch of one,
-                // else into the sequence's own buffer, then copied to its rows of the batch.
-                float[] out = st.state == batch ? batch.att : st.state.att;
-                st.plan.kernel(l, t).attend(problem(st, batch.q, l, scale, softCap), out, null,
-                        st.plan.observer(st.cache, l, t, st.endsPrompt));
-                if (out != batch.att) {
-                    System.arraycopy(out, 0, batch.att, st.rowStart * qDim, t * qDim);
+                decodes += steps[i].tokens.length == 1 ? 1 : 0;
+            }
+            if (decodes > 1 && ops.pool().threads() > 1) {
+                // Several decode steps: one task per sequence in a single dispatch. Each sequence's
+                // attention then runs on one thread (its kernel's own parallelFor runs inline inside
+                // a job), with the same task boundaries and so the same bits as alone; at many
+                // threads this beats one split-K dispatch per sequence over a few KV heads.
+                // Prefill chunks follow with the whole pool. Sequences share only the thread-safe
+                // block pool (SequenceKvCache's contract).
+                int layer = l;
+                ops.pool().parallelFor(count, i -> {
+                    if (steps[i].tokens.length == 1) {
+                        attendStep(steps[i], layer, y, batch, scale, softCap);
+                    }
+                });
+                for (int i = 0; i < count; i++) {
+                    if (steps[i].tokens.length > 1) {
+                        attendStep(steps[i], l, y, batch, scale, softCap);
+                    }
                 }
-                st.plan.afterAttention(st.cache, l, t, st.endsPrompt);
-                releaseOutOfWindow(st, l, t);
+            } else {
+                for (int i = 0; i < count; i++) {
+                    attendStep(steps[i], l, y, batch, scale, softCap);
+                }
             }
             project(y.wo(), batch.att, rows, batch.o, null);
             normRows(batch.o, rows, y.postAttnNorm());
@@ -375,6 +385,30 @@ public final class Decoder {
         for (int i = 0; i < count; i++) {
             steps[i].positions = null;
         }
+    }
+
+    /**
+     * One step's part of a layer's attention: RoPE and the append of its keys and values, its
+     * strategy's kernel over its own cache, its rows of the batch's attention output, then the
+     * strategy's eviction and the release of out-of-window pages. Touches only the step's own
+     * sequence state and cache (and the batch's rows of that step), so steps may run concurrently.
+     */
+    private void attendStep(Step st, int l, ModelWeights.Layer y, State batch, float scale, float softCap) {
+        int qDim = c.heads() * c.headDim();
+        int t = st.tokens.length;
+        int r = ropeOfLayer[l];
+        rotateAndAppend(st.cache, l, y, batch.q, batch.k, batch.v, st.rowStart, t, r < 0 ? null : ropes[r],
+                r < 0 ? null : st.state.cos[r], r < 0 ? null : st.state.sin[r], st.positions);
+        // The kernel writes its rows from index 0: into the batch directly for a batch of one,
+        // else into the sequence's own buffer, then copied to its rows of the batch.
+        float[] out = st.state == batch ? batch.att : st.state.att;
+        st.plan.kernel(l, t).attend(problem(st, batch.q, l, scale, softCap), out, null,
+                st.plan.observer(st.cache, l, t, st.endsPrompt));
+        if (out != batch.att) {
+            System.arraycopy(out, 0, batch.att, st.rowStart * qDim, t * qDim);
+        }
+        st.plan.afterAttention(st.cache, l, t, st.endsPrompt);
+        releaseOutOfWindow(st, l, t);
     }
 
     /**
