@@ -11,7 +11,6 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 
 /**
  * Vectorised decoders of the weight-only block types that {@link PanamaLowBitKernels} does not
@@ -32,15 +31,6 @@ final class PanamaBlockDecoders {
 
     private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-    /** Fifth bits of elements 0-15 of a Q5 block: qh bytes 0 and 1, eight lanes each. */
-    private static final VectorShuffle<Byte> QH_LOW =
-            VectorShuffle.fromValues(BS, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    /** Fifth bits of elements 16-31: qh bytes 2 and 3. */
-    private static final VectorShuffle<Byte> QH_HIGH =
-            VectorShuffle.fromValues(BS, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-    /** The bit of its qh byte each lane tests. */
-    private static final ByteVector LANE_BIT = ByteVector.fromArray(BS,
-            new byte[] {1, 2, 4, 8, 16, 32, 64, (byte) 128, 1, 2, 4, 8, 16, 32, 64, (byte) 128}, 0);
     /** IQ4_NL's code book (ggml {@code kvalues_iq4nl}), one level per lane. */
     static final ByteVector IQ4_TABLE = ByteVector.fromArray(BS,
             new byte[] {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113}, 0);
@@ -74,8 +64,8 @@ final class PanamaBlockDecoders {
             float d = scaleAt(s, q);
             float m = scaleAt(s, q + 2);
             ByteVector qh = ByteVector.fromMemorySegment(BS, s, q + 4, LE);
-            VectorMask<Byte> setLo = qh.rearrange(QH_LOW).and(LANE_BIT).compare(VectorOperators.NE, 0);
-            VectorMask<Byte> setHi = qh.rearrange(QH_HIGH).and(LANE_BIT).compare(VectorOperators.NE, 0);
+            VectorMask<Byte> setLo = qh.rearrange(PanamaLowBitKernels.QH_LOW).and(PanamaLowBitKernels.LANE_BIT).compare(VectorOperators.NE, 0);
+            VectorMask<Byte> setHi = qh.rearrange(PanamaLowBitKernels.QH_HIGH).and(PanamaLowBitKernels.LANE_BIT).compare(VectorOperators.NE, 0);
             ByteVector n = ByteVector.fromMemorySegment(BS, s, q + 8, LE);
             ByteVector lo = n.and((byte) 0x0F).lanewise(VectorOperators.ADD, (byte) 16, setLo);
             ByteVector hi = highNibbles(n).lanewise(VectorOperators.ADD, (byte) 16, setHi);

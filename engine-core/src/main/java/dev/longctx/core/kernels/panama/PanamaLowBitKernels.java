@@ -40,13 +40,13 @@ final class PanamaLowBitKernels {
     static final int QK_K = 256;
 
     /** Q5_0 fifth bits for elements 0-15: byte 0 of qh for lanes 0-7, byte 1 for lanes 8-15. */
-    private static final VectorShuffle<Byte> QH_LOW =
+    static final VectorShuffle<Byte> QH_LOW =
             VectorShuffle.fromValues(BS, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
     /** Q5_0 fifth bits for elements 16-31: bytes 2 and 3 of qh. */
-    private static final VectorShuffle<Byte> QH_HIGH =
+    static final VectorShuffle<Byte> QH_HIGH =
             VectorShuffle.fromValues(BS, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
     /** The bit of its qh byte that each lane reads. */
-    private static final ByteVector LANE_BIT = ByteVector.fromArray(BS,
+    static final ByteVector LANE_BIT = ByteVector.fromArray(BS,
             new byte[] {1, 2, 4, 8, 16, 32, 64, (byte) 128, 1, 2, 4, 8, 16, 32, 64, (byte) 128}, 0);
 
     // ---------------------------------------------------------------- Q5_0: d, qh[4], qs[16]
@@ -159,19 +159,23 @@ final class PanamaLowBitKernels {
     }
 
     /**
-     * One Q4_K row: per pair of sub-blocks, 32 code bytes whose low nibbles are the first sub-block
-     * and high nibbles the second; {@code sum(q x)} per sub-block times {@code d * sc}, and the
-     * minimum term {@code dmin * m * sum(x)} from the shared sub-block sums. The twelve scale bytes
-     * are unpacked in one byte vector (two shuffles, masks and blends: the packing of
-     * {@link #scaleMinK4}), not sixteen scalar extractions: on 576 x 1536, one thread, the scalar
-     * unpacking cost 79 us against 36 us for Q4_0's comparable nibble work.
+     * One Q4_K row ({@code fifth} false) or Q5_K row (true): per pair of sub-blocks, 32 code bytes
+     * whose low nibbles are the first sub-block and high nibbles the second (Q5_K adds bit
+     * {@code sb} of {@code qh[j]} to element {@code j} of sub-block {@code sb} as 16, under a lane
+     * mask); {@code sum(q x)} per sub-block times {@code d * sc}, and the minimum term
+     * {@code dmin * m * sum(x)} from the shared sub-block sums. The twelve scale bytes are unpacked
+     * in one byte vector (two shuffles, masks and blends: the packing of {@link #scaleMinK4}), not
+     * sixteen scalar extractions: on 576 x 1536, one thread, the scalar unpacking cost 79 us
+     * against 36 us for Q4_0's comparable nibble work.
      */
-    static float q4KRow(MemorySegment w, long o, int cols, float[] x, int xOff, float[] xsum, float[] ds) {
+    static float q4Or5KRow(MemorySegment w, long o, int cols, float[] x, int xOff, float[] xsum, float[] ds, boolean fifth) {
+        long blockBytes = fifth ? 176 : 144;
+        long codes = fifth ? 48 : 16; // Q5_K's 32 bytes of fifth bits sit between the scales and the codes
         FloatVector acc = FloatVector.zero(FS);
         FloatVector mins = FloatVector.zero(FS);
         int blocks = cols / QK_K;
         for (int b = 0; b < blocks; b++) {
-            long base = o + 144L * b;
+            long base = o + blockBytes * b;
             float d = scaleAt(w, base);
             float dmin = scaleAt(w, base + 2);
             // The twelve scale bytes unpacked in one vector (get_scale_min_k4 for all sixteen lanes):
@@ -194,66 +198,11 @@ final class PanamaLowBitKernels {
                 mins = v.fma(FloatVector.fromArray(FS, xsum, 16 * b + p * FL), mins);
             }
             int xb = xOff + b * QK_K;
-            for (int c = 0; c < 4; c++) {
-                long qb = base + 16 + 32L * c;
-                FloatVector t0 = FloatVector.zero(FS);
-                FloatVector t1 = FloatVector.zero(FS);
-                for (int h = 0; h < 2; h++) {
-                    ByteVector q = ByteVector.fromMemorySegment(BS, w, qb + 16 * h, LE);
-                    ByteVector lo = q.and((byte) 0x0F);
-                    ByteVector hi = q.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
-                            .and((byte) 0x0F);
-                    int xl = xb + 64 * c + 16 * h;
-                    for (int p = 0; p < PARTS16; p++) {
-                        t0 = ((FloatVector) lo.convertShape(VectorOperators.B2F, FS, p))
-                                .fma(FloatVector.fromArray(FS, x, xl + p * FL), t0);
-                        t1 = ((FloatVector) hi.convertShape(VectorOperators.B2F, FS, p))
-                                .fma(FloatVector.fromArray(FS, x, xl + 32 + p * FL), t1);
-                    }
-                }
-                acc = t0.fma(FloatVector.broadcast(FS, ds[2 * c]), acc);
-                acc = t1.fma(FloatVector.broadcast(FS, ds[2 * c + 1]), acc);
-            }
-        }
-        return acc.reduceLanes(VectorOperators.ADD) - mins.reduceLanes(VectorOperators.ADD);
-    }
-
-    /**
-     * One Q5_K row: {@link #q4KRow} with a fifth bit per code, bit {@code sb} of {@code qh[j]} for
-     * element {@code j} of sub-block {@code sb}, added as 16 under a lane mask.
-     */
-    static float q5KRow(MemorySegment w, long o, int cols, float[] x, int xOff, float[] xsum, float[] ds) {
-        FloatVector acc = FloatVector.zero(FS);
-        FloatVector mins = FloatVector.zero(FS);
-        int blocks = cols / QK_K;
-        for (int b = 0; b < blocks; b++) {
-            long base = o + 176L * b;
-            float d = scaleAt(w, base);
-            float dmin = scaleAt(w, base + 2);
-            // The twelve scale bytes unpacked in one vector (get_scale_min_k4 for all sixteen lanes):
-            // eight 6-bit scales then eight minima, times d and dmin, to this thread's scratch; the
-            // minima meet the padded activation sums in one FMA.
-            ByteVector raw = ByteVector.fromMemorySegment(BS, w, base + 4, LE);
-            ByteVector sa = raw.rearrange(K4_A);
-            ByteVector top = raw.rearrange(K4_B).reinterpretAsShorts().lanewise(VectorOperators.LSHR, 2)
-                    .reinterpretAsBytes().and((byte) 0x30);
-            ByteVector sm = sa.and((byte) 0x3F)
-                    .blend(sa.and((byte) 0x0F), K4_LOW_NIBBLE)
-                    .blend(sa.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
-                            .and((byte) 0x0F), K4_HIGH_NIBBLE)
-                    .lanewise(VectorOperators.OR, top, K4_TOP);
-            for (int p = 0; p < PARTS16; p++) {
-                FloatVector f = FloatVector.broadcast(FS, d)
-                        .blend(FloatVector.broadcast(FS, dmin), VectorMask.fromLong(FS, 0xFF00L >>> (p * FL)));
-                FloatVector v = ((FloatVector) sm.convertShape(VectorOperators.B2F, FS, p)).mul(f);
-                v.intoArray(ds, p * FL);
-                mins = v.fma(FloatVector.fromArray(FS, xsum, 16 * b + p * FL), mins);
-            }
-            int xb = xOff + b * QK_K;
+            // Q4_K reads its first 32 code bytes here; only Q5_K uses them (as fifth bits)
             ByteVector qh0 = ByteVector.fromMemorySegment(BS, w, base + 16, LE);
             ByteVector qh1 = ByteVector.fromMemorySegment(BS, w, base + 32, LE);
             for (int c = 0; c < 4; c++) {
-                long qb = base + 48 + 32L * c;
+                long qb = base + codes + 32L * c;
                 byte bitLo = (byte) (1 << (2 * c));
                 byte bitHi = (byte) (2 << (2 * c));
                 FloatVector t0 = FloatVector.zero(FS);
@@ -261,11 +210,13 @@ final class PanamaLowBitKernels {
                 for (int h = 0; h < 2; h++) {
                     ByteVector qh = h == 0 ? qh0 : qh1;
                     ByteVector q = ByteVector.fromMemorySegment(BS, w, qb + 16 * h, LE);
-                    ByteVector lo = q.and((byte) 0x0F)
-                            .lanewise(VectorOperators.ADD, (byte) 16, qh.and(bitLo).compare(VectorOperators.NE, 0));
+                    ByteVector lo = q.and((byte) 0x0F);
                     ByteVector hi = q.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()
-                            .and((byte) 0x0F)
-                            .lanewise(VectorOperators.ADD, (byte) 16, qh.and(bitHi).compare(VectorOperators.NE, 0));
+                            .and((byte) 0x0F);
+                    if (fifth) {
+                        lo = lo.lanewise(VectorOperators.ADD, (byte) 16, qh.and(bitLo).compare(VectorOperators.NE, 0));
+                        hi = hi.lanewise(VectorOperators.ADD, (byte) 16, qh.and(bitHi).compare(VectorOperators.NE, 0));
+                    }
                     int xl = xb + 64 * c + 16 * h;
                     for (int p = 0; p < PARTS16; p++) {
                         t0 = ((FloatVector) lo.convertShape(VectorOperators.B2F, FS, p))

@@ -49,7 +49,7 @@ final class PanamaMatvec {
                 float[] xsum = PanamaLowBitKernels.subBlockSums(x, xOff, cols);
                 float[] ds = PanamaLowBitKernels.scaleScratch();
                 for (int r = rowFrom; r < rowTo; r++) {
-                    out[outOff + r] = PanamaLowBitKernels.q4KRow(w, r * rowBytes, cols, x, xOff, xsum, ds);
+                    out[outOff + r] = PanamaLowBitKernels.q4Or5KRow(w, r * rowBytes, cols, x, xOff, xsum, ds, false);
                 }
                 return;
             }
@@ -57,7 +57,7 @@ final class PanamaMatvec {
                 float[] xsum = PanamaLowBitKernels.subBlockSums(x, xOff, cols);
                 float[] ds = PanamaLowBitKernels.scaleScratch();
                 for (int r = rowFrom; r < rowTo; r++) {
-                    out[outOff + r] = PanamaLowBitKernels.q5KRow(w, r * rowBytes, cols, x, xOff, xsum, ds);
+                    out[outOff + r] = PanamaLowBitKernels.q4Or5KRow(w, r * rowBytes, cols, x, xOff, xsum, ds, true);
                 }
                 return;
             }

@@ -39,8 +39,8 @@ final class BlockDecoders {
                 case Q5_1 -> q5_1(src, base, dst, o);
                 case Q2_K -> q2K(src, base, dst, o);
                 case Q3_K -> q3K(src, base, dst, o);
-                case Q4_K -> q4K(src, base, dst, o);
-                case Q5_K -> q5K(src, base, dst, o);
+                case Q4_K -> q4Or5K(src, base, dst, o, false);
+                case Q5_K -> q4Or5K(src, base, dst, o, true);
                 case Q6_K -> q6K(src, base, dst, o);
                 case IQ4_NL -> iq4nl(src, base, dst, o);
                 case IQ4_XS -> iq4xs(src, base, dst, o);
@@ -154,33 +154,24 @@ final class BlockDecoders {
     }
 
     /**
-     * Q4_K: d, dmin, scales[12], qs[128]. Element {@code 64 c + 32 h + j} is nibble {@code h} of
-     * {@code qs[32 c + j]}; sub-block {@code e / 32} has its own 6-bit scale and min.
+     * Q4_K ({@code fifth} false: d, dmin, scales[12], qs[128]) or Q5_K (true: d, dmin, scales[12],
+     * qh[32], qs[128]). Element {@code 64 c + 32 h + j} is nibble {@code h} of {@code qs[32 c + j]},
+     * plus 16 in Q5_K where bit {@code e / 32} of {@code qh[j]} is set; sub-block {@code e / 32}
+     * has its own 6-bit scale and min.
      */
-    private static void q4K(MemorySegment s, long base, float[] dst, int o) {
+    private static void q4Or5K(MemorySegment s, long base, float[] dst, int o, boolean fifth) {
         float d = half(s, base);
         float dmin = half(s, base + 2);
+        long codes = base + (fifth ? 48 : 16);
         for (int sb = 0; sb < 8; sb++) {
             float dl = d * scaleMinK4(s, base + 4, sb, 0);
             float ml = dmin * scaleMinK4(s, base + 4, sb, 1);
             for (int j = 0; j < 32; j++) {
-                int q = (u8(s, base + 16 + 32 * (sb >>> 1) + j) >>> (4 * (sb & 1))) & 0x0F;
+                int q = (u8(s, codes + 32 * (sb >>> 1) + j) >>> (4 * (sb & 1))) & 0x0F;
+                if (fifth) {
+                    q |= ((u8(s, base + 16 + j) >>> sb) & 1) << 4;
+                }
                 dst[o + 32 * sb + j] = dl * q - ml;
-            }
-        }
-    }
-
-    /** Q5_K: d, dmin, scales[12], qh[32], qs[128]; Q4_K's nibbles plus bit {@code e / 32} of {@code qh[e % 32]}. */
-    private static void q5K(MemorySegment s, long base, float[] dst, int o) {
-        float d = half(s, base);
-        float dmin = half(s, base + 2);
-        for (int sb = 0; sb < 8; sb++) {
-            float dl = d * scaleMinK4(s, base + 4, sb, 0);
-            float ml = dmin * scaleMinK4(s, base + 4, sb, 1);
-            for (int j = 0; j < 32; j++) {
-                int lo = (u8(s, base + 48 + 32 * (sb >>> 1) + j) >>> (4 * (sb & 1))) & 0x0F;
-                int hi = (u8(s, base + 16 + j) >>> sb) & 1;
-                dst[o + 32 * sb + j] = dl * (lo | hi << 4) - ml;
             }
         }
     }
