@@ -55,6 +55,17 @@ class GgufHeaderTest {
     }
 
     /** A type id ggml does not define: the header still lists the tensor; open() still refuses the file. */
+    /** The engine's decodable types and the file-format table agree on every id and block layout. */
+    @Test
+    void everyDecodableTypeHasTheSameLayoutInTheFileTable() {
+        for (dev.longctx.core.tensor.DType t : dev.longctx.core.tensor.DType.values()) {
+            GgmlType g = GgmlType.fromId(t.ggmlType()).orElseThrow(() -> new AssertionError(t + " missing from GgmlType"));
+            org.junit.jupiter.api.Assertions.assertEquals(t.name(), g.name());
+            org.junit.jupiter.api.Assertions.assertEquals(t.blockSize(), g.blockSize(), t.toString());
+            org.junit.jupiter.api.Assertions.assertEquals(t.blockBytes(), g.blockBytes(), t.toString());
+        }
+    }
+
     @Test
     void unknownTypeIdIsListedNotDecoded(@TempDir Path tmp) throws Exception {
         Path file = withTypeOf(QUANTS.resolve("model-Q8_0.gguf"), "output_norm.weight", 99, tmp);
