@@ -42,6 +42,8 @@ public final class SequenceKvCache implements AutoCloseable {
     /** The provider's kernels: the write path encodes and decodes with them (bit-exact with the reference). */
     private final VectorKernels kernels = KernelProvider.get();
     private boolean closed;
+    /** What the strategy running this sequence keeps between calls (see {@link #planState()}), or null. */
+    private Object planState;
 
     private SequenceKvCache(BlockPool pool) {
         this.pool = pool;
@@ -680,6 +682,21 @@ public final class SequenceKvCache implements AutoCloseable {
                 lastPositions[l][h] = (long) (n + 1) * ps - 1;
             }
         }
+    }
+
+    /**
+     * Opaque per-sequence state of the attention strategy that runs this cache (for example the
+     * token positions TidalDecode or Recycled Attention selected at an earlier layer or step), or
+     * null. The cache only holds it: it never reads it, and {@link #fork()} does not copy it (a
+     * fork starts without state, so a strategy re-derives it on the fork's next step).
+     */
+    public Object planState() {
+        return planState;
+    }
+
+    /** Sets {@link #planState()}. */
+    public void planState(Object state) {
+        this.planState = state;
     }
 
     /** A new sequence sharing every page of this one (copy-on-write); both stay independent. */
