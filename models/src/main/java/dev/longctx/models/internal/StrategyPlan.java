@@ -56,6 +56,8 @@ public final class StrategyPlan implements AttentionPlan {
     private final AttentionMask streamingMask;
     /** The retrieval-head split's per-layer kernels, [decode step, chunk][layer], built once. */
     private final AttentionKernel[][] duoKernels;
+    /** TidalDecode's or Recycled Attention's decode kernels and per-sequence state, or null. */
+    private final PersistentSelectionPlan selection;
 
     private StrategyPlan(Strategy strategy, int budgetTokens, EvictionPolicy policy, KvLayout layout, int chunk, TensorOps ops) {
         this.strategy = strategy;
@@ -74,6 +76,8 @@ public final class StrategyPlan implements AttentionPlan {
             });
             default -> null;
         };
+        this.selection = strategy instanceof Strategy.TidalDecode || strategy instanceof Strategy.Recycled
+                ? new PersistentSelectionPlan(strategy, layout.layers(), layout.kvHeads(), exact.kernel(0, 1), ops) : null;
         this.streamingMask = strategy instanceof Strategy.Streaming s ? AttentionMask.slidingWindow(s.window(), s.sinks()) : null;
         this.duoKernels = new AttentionKernel[2][];
         if (policy instanceof RetrievalHeadPolicy duo) {
@@ -114,6 +118,10 @@ public final class StrategyPlan implements AttentionPlan {
                 yield new Strategy.SnapKv(capacity, window);
             }
             case Strategy.Quest q -> new Strategy.Quest(q.selected() > 0 ? q.selected() : Math.min(budget, 4096));
+            case Strategy.TidalDecode t -> new Strategy.TidalDecode(t.selected() > 0 ? t.selected() : budget, t.selectionLayer(),
+                    t.reselectionLayer());
+            case Strategy.Recycled rc -> new Strategy.Recycled(rc.selected() > 0 ? rc.selected() : budget,
+                    rc.stride() > 0 ? rc.stride() : Strategy.Recycled.DEFAULT_STRIDE);
             case Strategy.RetrievalHeads d -> {
                 int sinks = d.sinks() > 0 ? d.sinks() : DEFAULT_SINKS;
                 int window = d.window() > 0 ? d.window() : budget - sinks;
@@ -163,6 +171,17 @@ public final class StrategyPlan implements AttentionPlan {
 
     private static long ceil(long a, int b) {
         return (a + b - 1) / b;
+    }
+
+    /** TidalDecode and Recycled Attention carry their selections in the sequence's cache; the others need no state. */
+    @Override
+    public AttentionKernel kernel(SequenceKvCache cache, int layer, int queryRows) {
+        return selection != null ? selection.kernel(cache, layer, queryRows, exact.kernel(layer, queryRows)) : kernel(layer, queryRows);
+    }
+
+    /** TidalDecode's token-selection and re-selection layers for this model ({-1, -1} for other strategies or none). */
+    public int[] tidalLayers() {
+        return selection == null ? new int[] {-1, -1} : new int[] {selection.selectionLayer(), selection.reselectionLayer()};
     }
 
     @Override

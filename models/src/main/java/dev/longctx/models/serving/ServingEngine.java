@@ -376,7 +376,7 @@ public final class ServingEngine implements AutoCloseable {
 
     /** Strategies whose cached pages equal what any other such request computes for the same tokens. */
     private static boolean shareable(Strategy s) {
-        return s instanceof Strategy.Full || s instanceof Strategy.Quest;
+        return s instanceof Strategy.Full || s.selectsAtDecode();
     }
 
     /** The most pages a request can hold at once: per head its strategy's bound, at most the whole context. */
