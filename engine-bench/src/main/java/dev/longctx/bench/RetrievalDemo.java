@@ -110,7 +110,7 @@ final class RetrievalDemo {
                     for (String name : order) {
                         Row row = rows.computeIfAbsent(name, k -> new Row());
                         Strategy s = strategy(name, budget, profile);
-                        boolean fork = s instanceof Strategy.Full || s instanceof Strategy.Quest;
+                        boolean fork = s instanceof Strategy.Full || s.selectsAtDecode();
                         try (Session sess = fork ? full.fork(s) : session(w, tok, s, st, budget, ops)) {
                             float[] l = logits;
                             if (fork) {
@@ -181,6 +181,8 @@ final class RetrievalDemo {
     private static Strategy strategy(String name, int budget, HeadProfile profile) {
         return switch (name) {
             case "quest" -> new Strategy.Quest(budget);
+            case "tidal" -> new Strategy.TidalDecode(budget, 0, 0);
+            case "recycled" -> new Strategy.Recycled(budget, 0);
             case "duo" -> new Strategy.RetrievalHeads(profile, SINKS, Math.max(1, budget - SINKS));
             default -> Strategy.parse(name);
         };

@@ -38,7 +38,7 @@ import picocli.CommandLine.Option;
  * needle-in-a-haystack heatmap per strategy and accuracy against the budget.
  *
  * <p>Strategies: {@code full}, {@code streaming}, {@code h2o}, {@code snapkv}, {@code quest},
- * {@code duo} (DuoAttention's split from a head profile), and for checking that profile,
+ * {@code tidal} (TidalDecode), {@code recycled} (Recycled Attention), {@code duo} (DuoAttention's split from a head profile), and for checking that profile,
  * {@code ablate-retrieval} (streaming-only attention on the profile's retrieval heads, every other
  * head full) and {@code ablate-random} (streaming-only on as many random heads).
  */
@@ -59,7 +59,7 @@ public final class RulerEval implements Callable<Integer> {
     List<String> tasks;
 
     @Option(names = "--strategies", split = ",", defaultValue = "full,streaming,h2o,snapkv,quest,duo",
-            description = "strategies (default ${DEFAULT-VALUE}; also ablate-retrieval, ablate-random)")
+            description = "strategies (default ${DEFAULT-VALUE}; also tidal, recycled, ablate-retrieval, ablate-random)")
     List<String> strategies;
 
     @Option(names = "--budgets", split = ",", defaultValue = "1/16,1/8,1/4",
@@ -265,6 +265,8 @@ public final class RulerEval implements Callable<Integer> {
     private Strategy strategy(StrategyNames names, String name, int budget) throws IOException {
         return switch (name) {
             case "quest" -> new Strategy.Quest(budget);
+            case "tidal" -> new Strategy.TidalDecode(budget, 0, 0);
+            case "recycled" -> new Strategy.Recycled(budget, 0);
             case "duo" -> new Strategy.RetrievalHeads(names.profile(), SINKS, Math.max(1, budget - SINKS));
             case "ablate-retrieval" -> new Strategy.RetrievalHeads(HeadAblation.streamingOnRetrievalHeads(names.profile()), SINKS,
                     Math.max(1, budget - SINKS));
