@@ -43,6 +43,8 @@ record StrategySpec(String kind, int a, int b) implements Serializable {
                 yield new StrategySpec(t.name(), t.selected(), 0);
             }
             case Strategy.Recycled r -> new StrategySpec(r.name(), r.selected(), r.stride());
+            case Strategy.SirLlm sl -> throw new IllegalArgumentException("strategy 'sirllm' needs per-token logits, which the "
+                    + "serving engine behind DocumentInference does not compute yet; use streaming, h2o, snapkv, quest or full");
             case Strategy.SparsePrefill p -> new StrategySpec(p.name(), 0, 0);
             case Strategy.RetrievalHeads r -> throw new IllegalArgumentException("strategy 'duo' needs a head profile, which "
                     + "DocumentInference does not ship to executors; use streaming, h2o, snapkv, quest or full");

@@ -13,6 +13,8 @@ import dev.longctx.kvcache.HeadProfile;
 import dev.longctx.kvcache.KvLayout;
 import dev.longctx.kvcache.RetrievalHeadPolicy;
 import dev.longctx.kvcache.SequenceKvCache;
+import dev.longctx.kvcache.SirLlmPolicy;
+import dev.longctx.kvcache.TokenEntropies;
 import dev.longctx.kvcache.SnapKvPolicy;
 import dev.longctx.kvcache.StreamingLlmPolicy;
 import dev.longctx.models.decoder.AttentionPlan;
@@ -120,6 +122,13 @@ public final class StrategyPlan implements AttentionPlan {
             case Strategy.Quest q -> new Strategy.Quest(q.selected() > 0 ? q.selected() : Math.min(budget, 4096));
             case Strategy.TidalDecode t -> new Strategy.TidalDecode(t.selected() > 0 ? t.selected() : budget, t.selectionLayer(),
                     t.reselectionLayer());
+            case Strategy.SirLlm sl -> {
+                int sinks = sl.sinks() > 0 ? sl.sinks() : SirLlmPolicy.DEFAULT_SINKS;
+                int capacity = sl.capacity() > 0 ? sl.capacity() : budget - sinks - sl.recent();
+                need(capacity >= 1 && sinks + capacity + sl.recent() <= budget, s, budget, "sinks " + sinks + " + recent "
+                        + sl.recent() + " + capacity " + Math.max(capacity, 1));
+                yield new Strategy.SirLlm(sinks, capacity, sl.recent(), sl.decay() > 0 ? sl.decay() : SirLlmPolicy.DEFAULT_DECAY);
+            }
             case Strategy.Recycled rc -> new Strategy.Recycled(rc.selected() > 0 ? rc.selected() : budget,
                     rc.stride() > 0 ? rc.stride() : Strategy.Recycled.DEFAULT_STRIDE);
             case Strategy.RetrievalHeads d -> {
@@ -133,6 +142,7 @@ public final class StrategyPlan implements AttentionPlan {
         EvictionPolicy policy = switch (r) {
             case Strategy.Streaming st -> new StreamingLlmPolicy(st.sinks(), st.window());
             case Strategy.H2o h -> new H2oPolicy(h.heavy(), h.recent());
+            case Strategy.SirLlm sl -> new SirLlmPolicy(sl.sinks(), sl.capacity(), sl.recent(), sl.decay());
             case Strategy.SnapKv k -> new SnapKvPolicy(k.capacity(), k.window(), SnapKvPolicy.DEFAULT_KERNEL, true);
             case Strategy.RetrievalHeads d -> new RetrievalHeadPolicy(d.profile(), layout, d.sinks(), d.window());
             default -> null;
@@ -157,6 +167,8 @@ public final class StrategyPlan implements AttentionPlan {
         return switch (strategy) {
             case Strategy.Streaming s -> ceil(s.sinks(), ps) + ceil(s.window() + chunk, ps) + 1;
             case Strategy.H2o h -> ceil(h.heavy() + h.recent() + chunk, ps) + 2;
+            // unscored tokens wait a step for their entropy: a chunk plus the next one (or a decode token)
+            case Strategy.SirLlm sl -> ceil(sl.sinks() + sl.capacity() + sl.recent() + 2L * chunk, ps) + 2;
             case Strategy.SnapKv k -> ceil(k.capacity() + Math.max(chunk, ps), ps) + 2;
             case Strategy.RetrievalHeads d -> d.profile().role(layer, head) == HeadProfile.Role.RETRIEVAL
                     ? ceil(budgetTokens, ps) + 1 : ceil(d.sinks(), ps) + ceil(d.window() + chunk, ps) + 1;
@@ -171,6 +183,27 @@ public final class StrategyPlan implements AttentionPlan {
 
     private static long ceil(long a, int b) {
         return (a + b - 1) / b;
+    }
+
+    /** Whether the session must score every token's entropy from its logits (SirLLM). */
+    public boolean scoresTokenEntropy() {
+        return policy instanceof SirLlmPolicy;
+    }
+
+    /**
+     * Records the entropy {@code -ln p(token)} of the token at {@code position} from the logits
+     * row {@code logits[offset .. offset + vocab)} that predicted it (SirLLM's score).
+     */
+    public void recordEntropy(SequenceKvCache cache, long position, float[] logits, int offset, int vocab, int token) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int v = 0; v < vocab; v++) {
+            max = Math.max(max, logits[offset + v]);
+        }
+        double sum = 0;
+        for (int v = 0; v < vocab; v++) {
+            sum += Math.exp(logits[offset + v] - max);
+        }
+        TokenEntropies.of(cache).record(position, (float) (max + Math.log(sum) - logits[offset + token]));
     }
 
     /** TidalDecode and Recycled Attention carry their selections in the sequence's cache; the others need no state. */
@@ -223,6 +256,10 @@ public final class StrategyPlan implements AttentionPlan {
             }
             case H2oPolicy h -> {
                 h.afterStep(cache, layer);
+                compact(cache, layer);
+            }
+            case SirLlmPolicy sl -> {
+                sl.afterStep(cache, layer);
                 compact(cache, layer);
             }
             case null -> {

@@ -8,7 +8,7 @@ import java.util.Objects;
  * A long-context strategy: what the KV cache keeps and how attention reads it. Parameters left at
  * 0 are derived from the session's token budget (see each record). Names (for the CLI and
  * benchmark tables): {@code full}, {@code streaming}, {@code h2o}, {@code snapkv}, {@code quest},
- * {@code tidal}, {@code recycled}, {@code duo}, {@code sparse-prefill}.
+ * {@code tidal}, {@code recycled}, {@code sirllm}, {@code duo}, {@code sparse-prefill}.
  */
 public sealed interface Strategy {
     /** The short name. */
@@ -245,6 +245,40 @@ public sealed interface Strategy {
     }
 
     /**
+     * SirLLM (Yao et al., 2024, "SirLLM: Streaming Infinite Retentive LLM"): keeps {@code sinks}
+     * first tokens, the {@code capacity} tokens with the highest token entropy
+     * {@code -ln p(x_t | x_<t)} (the model's surprisal at each prefilled or generated token),
+     * multiplied by {@code decay} at every later step, and the last {@code recent} tokens; evicts
+     * the rest, for streaming (multi-turn) use. The session computes every prompt token's logits to
+     * score it. Not yet in the serving engine (it does not compute per-token logits).
+     *
+     * @param sinks first tokens kept (0: the reference code's {@code start_size} 4)
+     * @param capacity tokens kept by entropy (0: the budget less sinks and recent)
+     * @param recent most recent tokens kept (the reference code's experiments use 0)
+     * @param decay per-step decay of the scores in (0, 1] (0: the reference code's default 1, no decay)
+     */
+    record SirLlm(int sinks, int capacity, int recent, double decay) implements Strategy {
+        public SirLlm {
+            nonNegative("sirllm sinks", sinks);
+            nonNegative("sirllm capacity", capacity);
+            nonNegative("sirllm recent", recent);
+            if (!(decay >= 0 && decay <= 1)) {
+                throw new IllegalArgumentException("sirllm decay must be in (0, 1] (0: the default 1), got " + decay);
+            }
+        }
+
+        @Override
+        public String name() {
+            return "sirllm";
+        }
+
+        @Override
+        public boolean keepsEveryToken() {
+            return false;
+        }
+    }
+
+    /**
      * DuoAttention's retrieval-head split (Xiao et al., 2024) from a head profile: retrieval heads
      * keep everything, streaming heads keep {@code sinks} plus {@code window}.
      *
@@ -349,10 +383,11 @@ public sealed interface Strategy {
             case "quest" -> new Quest(0);
             case "tidal", "tidaldecode" -> new TidalDecode(0, 0, 0);
             case "recycled", "recycled-attention" -> new Recycled(0, 0);
+            case "sirllm" -> new SirLlm(0, 0, 0, 0);
             case "sparse-prefill", "minference" -> new SparsePrefill();
             case "duo" -> throw new IllegalArgumentException("strategy 'duo' needs a head profile (--profile FILE)");
             default -> throw new IllegalArgumentException("unknown strategy '" + name
-                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, duo, sparse-prefill[:vertical-slash|a-shape|top-k])");
+                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, duo, sparse-prefill[:vertical-slash|a-shape|top-k])");
         };
     }
 

@@ -96,7 +96,8 @@ class SessionTest {
     private static List<Strategy> everyStrategy() {
         HeadProfile half = halfRetrievalProfile();
         return List.of(new Strategy.Streaming(0, 0), new Strategy.H2o(0, 0), new Strategy.SnapKv(0, 0), new Strategy.Quest(0),
-                new Strategy.TidalDecode(0, 0, 0), new Strategy.Recycled(0, 0),
+                new Strategy.TidalDecode(0, 0, 0), new Strategy.Recycled(0, 0), new Strategy.SirLlm(0, 0, 0, 0),
+                new Strategy.SirLlm(2, 0, 8, 0.9),
                 new Strategy.SparsePrefill(), new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.A_SHAPE),
                 new Strategy.RetrievalHeads(half, 0, 0));
     }
