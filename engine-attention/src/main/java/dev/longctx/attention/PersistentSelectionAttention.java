@@ -96,6 +96,18 @@ public final class PersistentSelectionAttention extends SelectedAttention {
             if (hi < keepFrom && (next == count || chosen[next] > hi)) {
                 continue; // nothing selected or recent on this page
             }
+            if (hi - lo == n - 1 && view.allValid(pg) && mask.attendsAll(qPos, qPos, lo, hi)) {
+                // Every slot valid and visible, positions lo..hi in order: slot = position - lo, no per-slot reads.
+                int base = pg * ps;
+                if (keepFrom <= hi) {
+                    int from = (int) Math.max(0, keepFrom - lo);
+                    keys.set(base + from, base + n);
+                }
+                for (; next < count && chosen[next] <= hi; next++) {
+                    keys.set(base + (int) (chosen[next] - lo));
+                }
+                continue;
+            }
             for (int slot = 0; slot < n; slot++) {
                 if (!view.isValid(pg, slot)) {
                     continue;

@@ -71,7 +71,8 @@ public final class RecordingAttention {
         }
         int row = rows - 1;
         ops.pool().parallelFor(p.kvHeads(), kh -> {
-            BitSet keys = selector.selectedKeys(p, row, kh);
+            BitSet keys = new BitSet();
+            selector.chooseKeysInto(p, row, kh, keys);
             sel.record(kh, p.kv()[kh], keys);
         });
         sel.keepFrom(p.queryPositions()[row]);
