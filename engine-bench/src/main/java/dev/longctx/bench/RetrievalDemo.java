@@ -181,10 +181,8 @@ final class RetrievalDemo {
     private static Strategy strategy(String name, int budget, HeadProfile profile) {
         return switch (name) {
             case "quest" -> new Strategy.Quest(budget);
-            case "tidal" -> new Strategy.TidalDecode(budget, 0, 0);
-            case "recycled" -> new Strategy.Recycled(budget, 0);
             case "duo" -> new Strategy.RetrievalHeads(profile, SINKS, Math.max(1, budget - SINKS));
-            default -> Strategy.parse(name);
+            default -> StrategyNames.withSelection(Strategy.parse(name), budget);
         };
     }
 

@@ -265,14 +265,12 @@ public final class RulerEval implements Callable<Integer> {
     private Strategy strategy(StrategyNames names, String name, int budget) throws IOException {
         return switch (name) {
             case "quest" -> new Strategy.Quest(budget);
-            case "tidal" -> new Strategy.TidalDecode(budget, 0, 0);
-            case "recycled" -> new Strategy.Recycled(budget, 0);
             case "duo" -> new Strategy.RetrievalHeads(names.profile(), SINKS, Math.max(1, budget - SINKS));
             case "ablate-retrieval" -> new Strategy.RetrievalHeads(HeadAblation.streamingOnRetrievalHeads(names.profile()), SINKS,
                     Math.max(1, budget - SINKS));
             case "ablate-random" -> new Strategy.RetrievalHeads(HeadAblation.streamingOnRandomHeads(names.profile(), ablationSeed),
                     SINKS, Math.max(1, budget - SINKS));
-            default -> names.parse(name);
+            default -> StrategyNames.withSelection(Strategy.parse(name), budget); // duo is above: no profile needed here
         };
     }
 

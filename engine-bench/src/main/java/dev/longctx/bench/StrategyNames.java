@@ -51,15 +51,22 @@ final class StrategyNames {
 
     Strategy parse(String name) throws IOException {
         if (!name.trim().equalsIgnoreCase("duo")) {
-            // TidalDecode and Recycled Attention attend the budget's worth of keys per KV head, as the evicting strategies keep
-            return switch (Strategy.parse(name.trim())) {
-                case Strategy.TidalDecode t when t.selected() == 0 -> new Strategy.TidalDecode(budget, t.selectionLayer(),
-                        t.reselectionLayer());
-                case Strategy.Recycled r when r.selected() == 0 -> new Strategy.Recycled(budget, r.stride());
-                case Strategy s -> s;
-            };
+            return withSelection(Strategy.parse(name.trim()), budget);
         }
         return new Strategy.RetrievalHeads(profile(), SINKS, Math.max(1, budget - SINKS));
+    }
+
+    /**
+     * TidalDecode and Recycled Attention with no selection size given attend {@code budget} keys
+     * per KV head, as the evicting strategies keep; other strategies as they are.
+     */
+    static Strategy withSelection(Strategy s, int budget) {
+        return switch (s) {
+            case Strategy.TidalDecode t when t.selected() == 0 -> new Strategy.TidalDecode(budget, t.selectionLayer(),
+                    t.reselectionLayer());
+            case Strategy.Recycled r when r.selected() == 0 -> new Strategy.Recycled(budget, r.stride());
+            default -> s;
+        };
     }
 
     /** The head profile: {@code --profile}'s file, or the model profiled once (three 256-token needle prompts). */

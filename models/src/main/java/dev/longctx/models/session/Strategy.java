@@ -359,7 +359,9 @@ public sealed interface Strategy {
 
     /**
      * A strategy by name with budget-derived parameters ({@code duo} needs a profile, so it is
-     * not available here).
+     * not available here). Some take parameters after a colon: {@code sparse-prefill:ESTIMATOR},
+     * {@code tidal:SELECTION:RESELECTION} (layers as fractions of the depth),
+     * {@code recycled:STRIDE}, {@code sirllm:DECAY[:RECENT]} (colons, so that comma-separated lists of names still split).
      *
      * @throws IllegalArgumentException naming the known strategies
      */
@@ -374,6 +376,21 @@ public sealed interface Strategy {
             }
             throw new IllegalArgumentException("unknown sparse-prefill estimator '" + label + "' in '" + name
                     + "' (vertical-slash, a-shape, top-k)");
+        }
+        int colon = lower.indexOf(':');
+        if (colon > 0 && !lower.startsWith("sparse-prefill:")) {
+            String[] args = lower.substring(colon + 1).split(":", -1);
+            try {
+                return switch (lower.substring(0, colon)) {
+                    case "tidal" -> new TidalDecode(0, Double.parseDouble(args[0]), args.length > 1 ? Double.parseDouble(args[1]) : 0);
+                    case "recycled" -> new Recycled(0, Integer.parseInt(args[0]));
+                    case "sirllm" -> new SirLlm(0, 0, args.length > 1 ? Integer.parseInt(args[1]) : 0, Double.parseDouble(args[0]));
+                    default -> throw new IllegalArgumentException("strategy '" + name + "' takes no parameters (tidal:S:R, "
+                            + "recycled:STRIDE, sirllm:DECAY[:RECENT] and sparse-prefill:ESTIMATOR do)");
+                };
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("bad parameters in strategy '" + name + "': " + e.getMessage(), e);
+            }
         }
         return switch (lower) {
             case "full" -> new Full();

@@ -274,6 +274,11 @@ class SessionTest {
         assertEquals(new Strategy.TidalDecode(0, 0, 0), Strategy.parse("tidal"));
         assertEquals(new Strategy.Recycled(0, 0), Strategy.parse("Recycled"));
         assertThrows(IllegalArgumentException.class, () -> new Strategy.TidalDecode(0, 1.5, 0));
+        assertEquals(new Strategy.TidalDecode(0, 0.5, 0.875), Strategy.parse("tidal:0.5:0.875"));
+        assertEquals(new Strategy.Recycled(0, 4), Strategy.parse("recycled:4"));
+        assertEquals(new Strategy.SirLlm(0, 0, 16, 0.9), Strategy.parse("sirllm:0.9:16"));
+        assertThrows(IllegalArgumentException.class, () -> Strategy.parse("tidal:x"));
+        assertThrows(IllegalArgumentException.class, () -> Strategy.parse("h2o:3"));
         try (Session full = session(new Strategy.Full()).budgetTokens(256).build()) {
             full.prefill(java.util.Arrays.copyOf(prompt, prompt.length - 1), null);
             int[] last = {prompt[prompt.length - 1]};
