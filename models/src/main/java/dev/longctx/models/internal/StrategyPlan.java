@@ -32,6 +32,13 @@ import dev.longctx.models.session.Strategy;
  * is given carry the per-sequence state and follow their own one-thread-at-a-time rule.
  */
 public final class StrategyPlan implements AttentionPlan {
+    /**
+     * Keys a decode-time selection attends by default (Quest, TidalDecode, Recycled Attention) when
+     * the budget, which for these strategies is the whole context, is larger: 4,096, the largest
+     * budget Quest's paper evaluates (Tang et al., 2024: 512-4096).
+     */
+    static final int MAX_DEFAULT_SELECTED = 4096;
+
     /** StreamingLLM's number of attention sinks (Xiao et al., 2023). */
     public static final int DEFAULT_SINKS = 4;
 
@@ -119,9 +126,9 @@ public final class StrategyPlan implements AttentionPlan {
                 need(capacity >= window && capacity <= budget, s, budget, "capacity " + capacity + " >= window " + window);
                 yield new Strategy.SnapKv(capacity, window);
             }
-            case Strategy.Quest q -> new Strategy.Quest(q.selected() > 0 ? q.selected() : Math.min(budget, 4096));
-            case Strategy.TidalDecode t -> new Strategy.TidalDecode(t.selected() > 0 ? t.selected() : budget, t.selectionLayer(),
-                    t.reselectionLayer());
+            case Strategy.Quest q -> new Strategy.Quest(q.selected() > 0 ? q.selected() : Math.min(budget, MAX_DEFAULT_SELECTED));
+            case Strategy.TidalDecode t -> new Strategy.TidalDecode(t.selected() > 0 ? t.selected()
+                    : Math.min(budget, MAX_DEFAULT_SELECTED), t.selectionLayer(), t.reselectionLayer());
             case Strategy.SirLlm sl -> {
                 int sinks = sl.sinks() > 0 ? sl.sinks() : SirLlmPolicy.DEFAULT_SINKS;
                 int capacity = sl.capacity() > 0 ? sl.capacity() : budget - sinks - sl.recent();
@@ -129,7 +136,7 @@ public final class StrategyPlan implements AttentionPlan {
                         + sl.recent() + " + capacity " + Math.max(capacity, 1));
                 yield new Strategy.SirLlm(sinks, capacity, sl.recent(), sl.decay() > 0 ? sl.decay() : SirLlmPolicy.DEFAULT_DECAY);
             }
-            case Strategy.Recycled rc -> new Strategy.Recycled(rc.selected() > 0 ? rc.selected() : budget,
+            case Strategy.Recycled rc -> new Strategy.Recycled(rc.selected() > 0 ? rc.selected() : Math.min(budget, MAX_DEFAULT_SELECTED),
                     rc.stride() > 0 ? rc.stride() : Strategy.Recycled.DEFAULT_STRIDE);
             case Strategy.RetrievalHeads d -> {
                 int sinks = d.sinks() > 0 ? d.sinks() : DEFAULT_SINKS;

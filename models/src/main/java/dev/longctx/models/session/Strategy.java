@@ -155,7 +155,7 @@ public sealed interface Strategy {
      * layers are given as fractions of the depth so that small models get a proportional layout:
      * layer {@code ceil(fraction * layers)}.
      *
-     * @param selected keys attended per KV head at the sparse layers (0: the budget)
+     * @param selected keys attended per KV head at the sparse layers (0: the budget, at most 4,096, as Quest)
      * @param selectionLayer depth fraction of the token-selection layer (0: the paper's 2/32)
      * @param reselectionLayer depth fraction of the re-selection layer (0: the paper's 13/32)
      */
@@ -212,7 +212,7 @@ public sealed interface Strategy {
      * between attend only those keys plus the tokens generated since that full step. Prefill is
      * exact. Per KV head of a grouped-query model the group's probabilities are summed.
      *
-     * @param selected keys recorded per layer and KV head at a full step (0: the budget; the paper's K)
+     * @param selected keys recorded per layer and KV head at a full step (the paper's K; 0: the budget, at most 4,096, as Quest)
      * @param stride decode steps from one full step to the next (0: {@link #DEFAULT_STRIDE}; the paper's S)
      */
     record Recycled(int selected, int stride) implements Strategy {
