@@ -28,6 +28,9 @@ import java.util.Arrays;
  * experiments (it fills spare room with recent tokens), {@code decay_ratio = 1} (0.7 and 0.9 in two
  * of its three experiments, where decay is applied per dialogue turn; here it is per token).
  *
+ * <p>Threading: immutable; the scores it reads live in each sequence's cache, used by one thread at
+ * a time.
+ *
  * @param sinks first positions always kept
  * @param capacity tokens kept by entropy
  * @param recent most recent valid tokens always kept

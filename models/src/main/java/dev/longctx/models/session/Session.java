@@ -385,7 +385,7 @@ public final class Session implements AutoCloseable {
         }
         int lastOffset = (tokens.length - 1) * vocab;
         lastRow = Arrays.copyOfRange(rows, lastOffset, lastOffset + vocab);
-        return allLogits ? rows : lastRow;
+        return allLogits ? rows : lastRow.clone(); // the caller's copy: a sampler may rewrite it (penalties), lastRow must not change
     }
 
     /** Logits of a chunk that starts at token index {@code from} of the input. */
