@@ -33,7 +33,8 @@ import java.util.Objects;
  * <p>Subclasses: {@link QuestAttention} (page-level, Tang et al., 2024) and
  * {@link TokenSelectAttention} (token-level, Wu et al., 2024).
  */
-public abstract sealed class SelectedAttention implements AttentionKernel permits QuestAttention, TokenSelectAttention {
+public abstract sealed class SelectedAttention implements AttentionKernel permits QuestAttention, TokenSelectAttention,
+        PersistentSelectionAttention {
     final TensorOps ops;
     final SelectedAttentionBudget budget;
     private final ThreadLocal<Workspace> workspaces;
@@ -117,7 +118,8 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
     /** Exact attention of row {@code row}'s g query heads over the selection, plus the observer. */
     private static void exact(Workspace ws, AttentionProblem p, int row, int kh, KeySubsetView sel, float[] out,
                               float[] lse, AttentionObserver observer) {
-        KvView[] kv = p.kv().clone();
+        // A KvView[] copy whatever the caller's array type (a DenseKvView[] clone could not hold the selection).
+        KvView[] kv = Arrays.copyOf(p.kv(), p.kv().length, KvView[].class);
         kv[kh] = sel;
         // The same problem with this head's view replaced: the tile writes into the caller's layout.
         AttentionProblem sub = new AttentionProblem(p.queries(), p.queryOffset(), p.queryRows(), p.queryHeads(), kv,

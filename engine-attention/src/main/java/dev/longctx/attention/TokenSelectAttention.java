@@ -39,6 +39,15 @@ public final class TokenSelectAttention extends SelectedAttention {
         super(ops, budget);
     }
 
+    /**
+     * The keys row {@code row} selects through KV head {@code kvHead}, as {@link #selectedKeys} but
+     * into {@code out} and without gathering them (for recording a selection).
+     */
+    void chooseKeysInto(AttentionProblem p, int row, int kvHead, BitSet out) {
+        out.clear();
+        out.or(chooseKeys(workspace(), p, row, kvHead));
+    }
+
     /** Token-level selection with a budget of {@code budget} keys and the default sinks and window. */
     public TokenSelectAttention(TensorOps ops, int budget) {
         this(ops, SelectedAttentionBudget.of(budget));
@@ -51,6 +60,14 @@ public final class TokenSelectAttention extends SelectedAttention {
 
     @Override
     KeySubsetView select(Workspace ws, AttentionProblem p, int row, int kh) {
+        return ws.gathered.reset(p.kv()[kh], chooseKeys(ws, p, row, kh));
+    }
+
+    /**
+     * The selection of {@link #select} as key indices {@code page * pageSize + slot}, without
+     * gathering the keys: the workspace's set, valid until its next use.
+     */
+    BitSet chooseKeys(Workspace ws, AttentionProblem p, int row, int kh) {
         VectorKernels k = ops.kernels();
         KvView view = p.kv()[kh];
         int d = p.headDim();
@@ -155,6 +172,6 @@ public final class TokenSelectAttention extends SelectedAttention {
                 keys.set(cand[c]);
             }
         }
-        return ws.gathered.reset(view, keys);
+        return keys;
     }
 }

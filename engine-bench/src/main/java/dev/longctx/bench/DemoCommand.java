@@ -150,9 +150,9 @@ public final class DemoCommand implements Callable<Integer> {
                     // Keep-all strategies: room for the context plus two spare pages per head, which the
                     // forks of the fidelity measurement copy on write.
                     int tokens = strategy.keepsEveryToken() ? Math.max(budget, context + decode + 1 + 2 * KvLayout.DEFAULT_PAGE_SIZE) : budget;
-                    // Quest reads the same full cache as the exact prefill: it forks the full session
+                    // Quest (and TidalDecode, Recycled) read the same full cache as the exact prefill: they fork the full session
                     // after its prefill instead of repeating it (its prefill speed is full's).
-                    boolean reuse = strategy instanceof Strategy.Quest && full != null;
+                    boolean reuse = strategy.selectsAtDecode() && full != null;
                     try (Session s = reuse ? full.fork(strategy)
                             : Session.builder(w).strategy(strategy).budgetTokens(tokens).kvType(kvType).ops(ops).build()) {
                         double prefillTps;

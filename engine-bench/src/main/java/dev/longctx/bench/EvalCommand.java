@@ -150,14 +150,17 @@ public final class EvalCommand implements Callable<Integer> {
     /** A strategy by name; Quest attends {@code --budget} keys per step, like the evicting strategies keep. */
     private Strategy strategy(String name) throws IOException {
         Strategy s = names.parse(name);
-        return s instanceof Strategy.Quest ? new Strategy.Quest(budget) : s;
+        return s instanceof Strategy.Quest ? new Strategy.Quest(budget) : s; // tidal and recycled: budget keys (StrategyNames)
     }
 
-    /** Quest selects pages for decode steps only, so its text is scored one token at a time (a decode step each). */
+    /**
+     * Quest, TidalDecode and Recycled Attention select for decode steps only, so their text is
+     * scored one token at a time (a decode step each).
+     */
     private Session session(Model m, Strategy s, int context, TensorOps ops) {
         int tokens = s.keepsEveryToken() ? Math.max(budget, context + 64) : budget;
         return Session.builder(m.weights()).strategy(s).budgetTokens(tokens).kvType(kvType)
-                .chunkSize(s instanceof Strategy.Quest ? 1 : chunk).ops(ops).build();
+                .chunkSize(s.selectsAtDecode() ? 1 : chunk).ops(ops).build();
     }
 
     /**

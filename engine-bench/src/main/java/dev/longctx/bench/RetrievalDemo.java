@@ -110,7 +110,7 @@ final class RetrievalDemo {
                     for (String name : order) {
                         Row row = rows.computeIfAbsent(name, k -> new Row());
                         Strategy s = strategy(name, budget, profile);
-                        boolean fork = s instanceof Strategy.Full || s instanceof Strategy.Quest;
+                        boolean fork = s instanceof Strategy.Full || s.selectsAtDecode();
                         try (Session sess = fork ? full.fork(s) : session(w, tok, s, st, budget, ops)) {
                             float[] l = logits;
                             if (fork) {
@@ -182,7 +182,7 @@ final class RetrievalDemo {
         return switch (name) {
             case "quest" -> new Strategy.Quest(budget);
             case "duo" -> new Strategy.RetrievalHeads(profile, SINKS, Math.max(1, budget - SINKS));
-            default -> Strategy.parse(name);
+            default -> StrategyNames.withSelection(Strategy.parse(name), budget);
         };
     }
 

@@ -34,11 +34,12 @@ import picocli.CommandLine.Option;
  * of {@code tools/retrieval-model}. Task instances come from a Java port of its generator (driven by
  * its {@code tasks.json}, seeded, never with the training streams), one grid of strategy x budget x
  * context length x needle depth, scored by greedy exact match; plus perplexity on filler text
- * against the full cache. Prints a table (or {@code --json} records) and writes two charts: a
- * needle-in-a-haystack heatmap per strategy and accuracy against the budget.
+ * against the full cache. Prints a table (or {@code --json} records) and writes three charts: a
+ * needle-in-a-haystack heatmap per strategy, accuracy against the budget, and accuracy against KV
+ * memory (one point per strategy and budget, at the longest context).
  *
  * <p>Strategies: {@code full}, {@code streaming}, {@code h2o}, {@code snapkv}, {@code quest},
- * {@code duo} (DuoAttention's split from a head profile), and for checking that profile,
+ * {@code tidal} (TidalDecode), {@code recycled} (Recycled Attention), {@code duo} (DuoAttention's split from a head profile), and for checking that profile,
  * {@code ablate-retrieval} (streaming-only attention on the profile's retrieval heads, every other
  * head full) and {@code ablate-random} (streaming-only on as many random heads).
  */
@@ -59,7 +60,7 @@ public final class RulerEval implements Callable<Integer> {
     List<String> tasks;
 
     @Option(names = "--strategies", split = ",", defaultValue = "full,streaming,h2o,snapkv,quest,duo",
-            description = "strategies (default ${DEFAULT-VALUE}; also ablate-retrieval, ablate-random)")
+            description = "strategies (default ${DEFAULT-VALUE}; also tidal, recycled, ablate-retrieval, ablate-random)")
     List<String> strategies;
 
     @Option(names = "--budgets", split = ",", defaultValue = "1/16,1/8,1/4",
@@ -212,13 +213,15 @@ public final class RulerEval implements Callable<Integer> {
         }
         Path heat = chartDir.resolve("ruler-heatmap.png");
         Path byBudget = chartDir.resolve("ruler-accuracy-by-budget.png");
+        Path byKv = chartDir.resolve("ruler-accuracy-by-kv.png");
         Set<String> taskSet = new LinkedHashSet<>(taskList);
         RulerCharts.heatmaps(results, taskSet, heatFraction, order, heat);
         RulerCharts.accuracyByBudget(results, taskSet, order, byBudget);
+        RulerCharts.accuracyByKvMemory(results, taskSet, order, byKv);
         ObjectMapper mapper = new ObjectMapper();
         var root = results.toJson(mapper);
         root.put("seed", seed).put("instances_per_cell_depth", instances).put("heatmap", heat.toAbsolutePath().toString())
-                .put("budget_chart", byBudget.toAbsolutePath().toString());
+                .put("budget_chart", byBudget.toAbsolutePath().toString()).put("kv_chart", byKv.toAbsolutePath().toString());
         if (jsonFile != null) {
             mapper.writerWithDefaultPrettyPrinter().writeValue(jsonFile.toFile(), root);
         }
@@ -227,7 +230,8 @@ public final class RulerEval implements Callable<Integer> {
         } else {
             out.printf("model %s, seed %d, %d instance(s) per task x length x depth (depths %s)%n%n", modelPath, seed, instances, depths);
             results.print(out);
-            out.printf("%ncharts: %s (needle depth x length at %s), %s%n", heat.toAbsolutePath(), heatmapBudget, byBudget.toAbsolutePath());
+            out.printf("%ncharts: %s (needle depth x length at %s), %s, %s%n", heat.toAbsolutePath(), heatmapBudget,
+                    byBudget.toAbsolutePath(), byKv.toAbsolutePath());
         }
         out.flush();
         return 0;
@@ -270,7 +274,7 @@ public final class RulerEval implements Callable<Integer> {
                     Math.max(1, budget - SINKS));
             case "ablate-random" -> new Strategy.RetrievalHeads(HeadAblation.streamingOnRandomHeads(names.profile(), ablationSeed),
                     SINKS, Math.max(1, budget - SINKS));
-            default -> names.parse(name);
+            default -> StrategyNames.withSelection(Strategy.parse(name), budget); // duo is above: no profile needed here
         };
     }
 

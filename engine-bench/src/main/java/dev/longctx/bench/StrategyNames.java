@@ -10,7 +10,8 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 
 /**
- * Strategy names for the bench and demo commands: {@link Strategy#parse}, plus {@code duo}, which
+ * Strategy names for the bench and demo commands: {@link Strategy#parse} ({@code tidal} and
+ * {@code recycled} select the budget's worth of keys per KV head), plus {@code duo}, which
  * takes a head profile from {@code --profile} or, without one, profiles the model first with the
  * retrieval-head profiler (three 256-token needle prompts, the top quarter of KV heads retrieval).
  */
@@ -50,9 +51,22 @@ final class StrategyNames {
 
     Strategy parse(String name) throws IOException {
         if (!name.trim().equalsIgnoreCase("duo")) {
-            return Strategy.parse(name.trim());
+            return withSelection(Strategy.parse(name.trim()), budget);
         }
         return new Strategy.RetrievalHeads(profile(), SINKS, Math.max(1, budget - SINKS));
+    }
+
+    /**
+     * TidalDecode and Recycled Attention with no selection size given attend {@code budget} keys
+     * per KV head, as the evicting strategies keep; other strategies as they are.
+     */
+    static Strategy withSelection(Strategy s, int budget) {
+        return switch (s) {
+            case Strategy.TidalDecode t when t.selected() == 0 -> new Strategy.TidalDecode(budget, t.selectionLayer(),
+                    t.reselectionLayer());
+            case Strategy.Recycled r when r.selected() == 0 -> new Strategy.Recycled(budget, r.stride());
+            default -> s;
+        };
     }
 
     /** The head profile: {@code --profile}'s file, or the model profiled once (three 256-token needle prompts). */

@@ -108,6 +108,7 @@ class RulerEvalTest {
         assertEquals(1.0, root.get("perplexity").get(0).get("ratio_to_full").asDouble(), 1e-12);
         assertTrue(Files.size(tmp.resolve("ruler-heatmap.png")) > 0);
         assertTrue(Files.size(tmp.resolve("ruler-accuracy-by-budget.png")) > 0);
+        assertTrue(Files.size(tmp.resolve("ruler-accuracy-by-kv.png")) > 0);
     }
 
     @Test

@@ -42,6 +42,8 @@ public final class SequenceKvCache implements AutoCloseable {
     /** The provider's kernels: the write path encodes and decodes with them (bit-exact with the reference). */
     private final VectorKernels kernels = KernelProvider.get();
     private boolean closed;
+    /** What the strategy running this sequence keeps between calls (see {@link #planState()}), or null. */
+    private Object planState;
 
     private SequenceKvCache(BlockPool pool) {
         this.pool = pool;
@@ -733,10 +735,35 @@ public final class SequenceKvCache implements AutoCloseable {
         }
     }
 
+    /**
+     * Opaque per-sequence state of the attention strategy that runs this cache (for example the
+     * token positions TidalDecode or Recycled Attention selected at an earlier layer or step), or
+     * null. The cache only holds it: it never reads it, and {@link #fork()} gives the fork
+     * {@link ForkableState#forkState()} of a state that implements {@link ForkableState} and none
+     * of any other (a fork starts without state, so a strategy re-derives it on the fork's next step).
+     */
+    public Object planState() {
+        return planState;
+    }
+
+    /** A {@link #planState()} that a fork carries on: the fork gets {@link #forkState()}. */
+    public interface ForkableState {
+        /** The state for a fork: a copy, as independent of this one as the fork is of its parent. */
+        Object forkState();
+    }
+
+    /** Sets {@link #planState()}. */
+    public void planState(Object state) {
+        this.planState = state;
+    }
+
     /** A new sequence sharing every page of this one (copy-on-write); both stay independent. */
     public SequenceKvCache fork() {
         checkOpen();
         SequenceKvCache f = new SequenceKvCache(pool);
+        if (planState instanceof ForkableState fs) {
+            f.planState = fs.forkState();
+        }
         for (int l = 0; l < layout.layers(); l++) {
             for (int h = 0; h < layout.kvHeads(); h++) {
                 int n = tableSizes[l][h];

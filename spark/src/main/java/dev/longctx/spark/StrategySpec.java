@@ -35,6 +35,16 @@ record StrategySpec(String kind, int a, int b) implements Serializable {
             case Strategy.H2o h -> new StrategySpec(h.name(), h.heavy(), h.recent());
             case Strategy.SnapKv k -> new StrategySpec(k.name(), k.capacity(), k.window());
             case Strategy.Quest q -> new StrategySpec(q.name(), q.selected(), 0);
+            case Strategy.TidalDecode t -> {
+                if (t.selectionLayer() != 0 || t.reselectionLayer() != 0) {
+                    throw new IllegalArgumentException("DocumentInference ships TidalDecode with the paper's layers only; "
+                            + "got fractions " + t.selectionLayer() + " and " + t.reselectionLayer());
+                }
+                yield new StrategySpec(t.name(), t.selected(), 0);
+            }
+            case Strategy.Recycled r -> new StrategySpec(r.name(), r.selected(), r.stride());
+            case Strategy.SirLlm sl -> throw new IllegalArgumentException("strategy 'sirllm' needs per-token logits, which the "
+                    + "serving engine behind DocumentInference does not compute yet; use streaming, h2o, snapkv, quest or full");
             case Strategy.SparsePrefill p -> new StrategySpec(p.name(), 0, 0);
             case Strategy.RetrievalHeads r -> throw new IllegalArgumentException("strategy 'duo' needs a head profile, which "
                     + "DocumentInference does not ship to executors; use streaming, h2o, snapkv, quest or full");
@@ -49,6 +59,8 @@ record StrategySpec(String kind, int a, int b) implements Serializable {
             case "h2o" -> new Strategy.H2o(a, b);
             case "snapkv" -> new Strategy.SnapKv(a, b);
             case "quest" -> new Strategy.Quest(a);
+            case "tidal" -> new Strategy.TidalDecode(a, 0, 0);
+            case "recycled" -> new Strategy.Recycled(a, b);
             default -> Strategy.parse(kind); // the sparse-prefill variants, by name
         };
     }

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import javax.imageio.ImageIO;
 import org.knowm.xchart.BitmapEncoder;
@@ -130,6 +131,45 @@ public final class RulerCharts {
                 if (n > 0) {
                     x.add(f);
                     y.add(100.0 * ok / n);
+                }
+            }
+            if (!x.isEmpty()) {
+                c.addSeries(s, x, y).setMarker(SeriesMarkers.CIRCLE);
+            }
+        }
+        write(BitmapEncoder.getBufferedImage(c), file);
+    }
+
+    /**
+     * Accuracy against KV memory at the longest context measured: one point per strategy and
+     * budget, x the KV MiB a sequence held (the cell's largest), y the exact match over
+     * {@code tasks} (issue 21's chart: what each method buys per byte).
+     */
+    public static void accuracyByKvMemory(RulerResults results, Set<String> tasks, List<String> strategies, Path file)
+            throws IOException {
+        int context = results.cells().keySet().stream().mapToInt(RulerResults.Key::contextTokens).max().orElse(0);
+        XYChart c = new XYChartBuilder().width(720).height(440).title("accuracy against KV memory at " + context + " tokens ("
+                + String.join(", ", tasks) + ")").xAxisTitle("KV MiB per sequence").yAxisTitle("exact match (%)").build();
+        c.getStyler().setYAxisMin(0.0).setYAxisMax(100.0);
+        c.getStyler().setChartBackgroundColor(Color.WHITE);
+        for (String s : strategies) {
+            // per budget: instances, correct, largest KV bytes
+            TreeMap<Double, long[]> byBudget = new TreeMap<>();
+            for (Map.Entry<RulerResults.Key, RulerResults.Cell> e : results.cells().entrySet()) {
+                RulerResults.Key k = e.getKey();
+                if (k.strategy().equals(s) && k.contextTokens() == context && tasks.contains(k.task())) {
+                    long[] acc = byBudget.computeIfAbsent(k.budgetFraction(), f -> new long[3]);
+                    acc[0] += e.getValue().instances();
+                    acc[1] += e.getValue().correct();
+                    acc[2] = Math.max(acc[2], e.getValue().kvBytes);
+                }
+            }
+            List<Double> x = new ArrayList<>();
+            List<Double> y = new ArrayList<>();
+            for (long[] acc : byBudget.values()) {
+                if (acc[0] > 0) {
+                    x.add(acc[2] / 1048576.0);
+                    y.add(100.0 * acc[1] / acc[0]);
                 }
             }
             if (!x.isEmpty()) {

@@ -15,8 +15,8 @@ import java.util.List;
 
 /**
  * Answers task instances greedily under each strategy and budget and scores them by exact match.
- * The full cache prefills each prompt once; Quest, which prefills exactly and selects pages only
- * while decoding, decodes from forks of that prefill; every other strategy prefills on its own
+ * The full cache prefills each prompt once; Quest, TidalDecode and Recycled Attention, which
+ * prefill exactly and select keys only while decoding, decode from forks of that prefill; every other strategy prefills on its own
  * (its evictions run between prefill chunks).
  */
 public final class RulerRunner {
@@ -107,7 +107,7 @@ public final class RulerRunner {
                         continue;
                     }
                     Strategy s = factory.make(name, budget);
-                    if (s instanceof Strategy.Quest) {
+                    if (s.selectsAtDecode()) { // Quest, TidalDecode, Recycled: the full cache's prefill, decoded from a fork
                         try (Session q = full.fork(s)) {
                             out.add(outcome(inst, name, frac, budget, q, logits, maxNew));
                         }
@@ -152,7 +152,7 @@ public final class RulerRunner {
     public double perplexity(int[] ids, Strategy s, int budget) {
         int tokens = s.keepsEveryToken() ? ids.length + SPARE : budget;
         try (Session session = Session.builder(weights).strategy(s).budgetTokens(tokens).kvType(kvType)
-                .chunkSize(s instanceof Strategy.Quest ? 1 : chunk).ops(ops).build()) {
+                .chunkSize(s.selectsAtDecode() ? 1 : chunk).ops(ops).build()) {
             double[] lp = session.logProbabilities(ids, null);
             return Math.exp(-Arrays.stream(lp).average().orElse(0));
         }

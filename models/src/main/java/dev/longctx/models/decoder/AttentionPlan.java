@@ -20,6 +20,16 @@ public interface AttentionPlan {
     AttentionKernel kernel(int layer, int queryRows);
 
     /**
+     * The kernel for {@code queryRows} rows of {@code layer} of the sequence whose cache is
+     * {@code cache}: strategies that carry state from layer to layer or step to step (TidalDecode,
+     * Recycled Attention) keep it in {@link SequenceKvCache#planState()} and return a kernel bound
+     * to it. The decoder calls this one; the default is {@link #kernel(int, int)}.
+     */
+    default AttentionKernel kernel(SequenceKvCache cache, int layer, int queryRows) {
+        return kernel(layer, queryRows);
+    }
+
+    /**
      * The mask of {@code layer}'s attention problems: the model's own ({@code modelMask}: causal,
      * or the layer's sliding window) unless the strategy attends through another (StreamingLLM's
      * sinks and window). The same mask object for every call, so the decoder can keep a decode

@@ -402,7 +402,7 @@ public final class Decoder {
         // The kernel writes its rows from index 0: into the batch directly for a batch of one,
         // else into the sequence's own buffer, then copied to its rows of the batch.
         float[] out = st.state == batch ? batch.att : st.state.att;
-        st.plan.kernel(l, t).attend(problem(st, batch.q, l, scale, softCap), out, null,
+        st.plan.kernel(st.cache, l, t).attend(problem(st, batch.q, l, scale, softCap), out, null,
                 st.plan.observer(st.cache, l, t, st.endsPrompt));
         if (out != batch.att) {
             System.arraycopy(out, 0, batch.att, st.rowStart * qDim, t * qDim);

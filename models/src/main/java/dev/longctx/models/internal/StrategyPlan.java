@@ -13,6 +13,8 @@ import dev.longctx.kvcache.HeadProfile;
 import dev.longctx.kvcache.KvLayout;
 import dev.longctx.kvcache.RetrievalHeadPolicy;
 import dev.longctx.kvcache.SequenceKvCache;
+import dev.longctx.kvcache.SirLlmPolicy;
+import dev.longctx.kvcache.TokenEntropies;
 import dev.longctx.kvcache.SnapKvPolicy;
 import dev.longctx.kvcache.StreamingLlmPolicy;
 import dev.longctx.models.decoder.AttentionPlan;
@@ -30,6 +32,13 @@ import dev.longctx.models.session.Strategy;
  * is given carry the per-sequence state and follow their own one-thread-at-a-time rule.
  */
 public final class StrategyPlan implements AttentionPlan {
+    /**
+     * Keys a decode-time selection attends by default (Quest, TidalDecode, Recycled Attention) when
+     * the budget, which for these strategies is the whole context, is larger: 4,096, the largest
+     * budget Quest's paper evaluates (Tang et al., 2024: 512-4096).
+     */
+    static final int MAX_DEFAULT_SELECTED = 4096;
+
     /** StreamingLLM's number of attention sinks (Xiao et al., 2023). */
     public static final int DEFAULT_SINKS = 4;
 
@@ -61,6 +70,8 @@ public final class StrategyPlan implements AttentionPlan {
      * that fall out of it to the pool; null when it keeps them (see {@link #releasesOutOfWindowPages}).
      */
     private final int[] slidingWindows;
+    /** TidalDecode's or Recycled Attention's decode kernels and per-sequence state, or null. */
+    private final PersistentSelectionPlan selection;
 
     private StrategyPlan(Strategy strategy, int budgetTokens, EvictionPolicy policy, KvLayout layout, int chunk, TensorOps ops,
                          int[] slidingWindows) {
@@ -85,6 +96,8 @@ public final class StrategyPlan implements AttentionPlan {
             });
             default -> null;
         };
+        this.selection = strategy instanceof Strategy.TidalDecode || strategy instanceof Strategy.Recycled
+                ? new PersistentSelectionPlan(strategy, layout.layers(), layout.kvHeads(), exact.kernel(0, 1), ops) : null;
         this.streamingMask = strategy instanceof Strategy.Streaming s ? AttentionMask.slidingWindow(s.window(), s.sinks()) : null;
         this.duoKernels = new AttentionKernel[2][];
         if (policy instanceof RetrievalHeadPolicy duo) {
@@ -139,7 +152,18 @@ public final class StrategyPlan implements AttentionPlan {
                 need(capacity >= window && capacity <= budget, s, budget, "capacity " + capacity + " >= window " + window);
                 yield new Strategy.SnapKv(capacity, window);
             }
-            case Strategy.Quest q -> new Strategy.Quest(q.selected() > 0 ? q.selected() : Math.min(budget, 4096));
+            case Strategy.Quest q -> new Strategy.Quest(q.selected() > 0 ? q.selected() : Math.min(budget, MAX_DEFAULT_SELECTED));
+            case Strategy.TidalDecode t -> new Strategy.TidalDecode(t.selected() > 0 ? t.selected()
+                    : Math.min(budget, MAX_DEFAULT_SELECTED), t.selectionLayer(), t.reselectionLayer());
+            case Strategy.SirLlm sl -> {
+                int sinks = sl.sinks() > 0 ? sl.sinks() : SirLlmPolicy.DEFAULT_SINKS;
+                int capacity = sl.capacity() > 0 ? sl.capacity() : budget - sinks - sl.recent();
+                need(capacity >= 1 && sinks + capacity + sl.recent() <= budget, s, budget, "sinks " + sinks + " + recent "
+                        + sl.recent() + " + capacity " + Math.max(capacity, 1));
+                yield new Strategy.SirLlm(sinks, capacity, sl.recent(), sl.decay() > 0 ? sl.decay() : SirLlmPolicy.DEFAULT_DECAY);
+            }
+            case Strategy.Recycled rc -> new Strategy.Recycled(rc.selected() > 0 ? rc.selected() : Math.min(budget, MAX_DEFAULT_SELECTED),
+                    rc.stride() > 0 ? rc.stride() : Strategy.Recycled.DEFAULT_STRIDE);
             case Strategy.RetrievalHeads d -> {
                 int sinks = d.sinks() > 0 ? d.sinks() : DEFAULT_SINKS;
                 int window = d.window() > 0 ? d.window() : budget - sinks;
@@ -151,6 +175,7 @@ public final class StrategyPlan implements AttentionPlan {
         EvictionPolicy policy = switch (r) {
             case Strategy.Streaming st -> new StreamingLlmPolicy(st.sinks(), st.window());
             case Strategy.H2o h -> new H2oPolicy(h.heavy(), h.recent());
+            case Strategy.SirLlm sl -> new SirLlmPolicy(sl.sinks(), sl.capacity(), sl.recent(), sl.decay());
             case Strategy.SnapKv k -> new SnapKvPolicy(k.capacity(), k.window(), SnapKvPolicy.DEFAULT_KERNEL, true);
             case Strategy.RetrievalHeads d -> new RetrievalHeadPolicy(d.profile(), layout, d.sinks(), d.window());
             default -> null;
@@ -219,6 +244,8 @@ public final class StrategyPlan implements AttentionPlan {
         return switch (strategy) {
             case Strategy.Streaming s -> ceil(s.sinks(), ps) + ceil(s.window() + chunk, ps) + 1;
             case Strategy.H2o h -> ceil(h.heavy() + h.recent() + chunk, ps) + 2;
+            // unscored tokens wait a step for their entropy: a chunk plus the next one (or a decode token)
+            case Strategy.SirLlm sl -> ceil(sl.sinks() + sl.capacity() + sl.recent() + 2L * chunk, ps) + 2;
             case Strategy.SnapKv k -> ceil(k.capacity() + Math.max(chunk, ps), ps) + 2;
             case Strategy.RetrievalHeads d -> d.profile().role(layer, head) == HeadProfile.Role.RETRIEVAL
                     ? ceil(budgetTokens, ps) + 1 : ceil(d.sinks(), ps) + ceil(d.window() + chunk, ps) + 1;
@@ -233,6 +260,38 @@ public final class StrategyPlan implements AttentionPlan {
 
     private static long ceil(long a, int b) {
         return (a + b - 1) / b;
+    }
+
+    /** Whether the session must score every token's entropy from its logits (SirLLM). */
+    public boolean scoresTokenEntropy() {
+        return policy instanceof SirLlmPolicy;
+    }
+
+    /**
+     * Records the entropy {@code -ln p(token)} of the token at {@code position} from the logits
+     * row {@code logits[offset .. offset + vocab)} that predicted it (SirLLM's score).
+     */
+    public void recordEntropy(SequenceKvCache cache, long position, float[] logits, int offset, int vocab, int token) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int v = 0; v < vocab; v++) {
+            max = Math.max(max, logits[offset + v]);
+        }
+        double sum = 0;
+        for (int v = 0; v < vocab; v++) {
+            sum += Math.exp(logits[offset + v] - max);
+        }
+        TokenEntropies.of(cache).record(position, (float) (max + Math.log(sum) - logits[offset + token]));
+    }
+
+    /** TidalDecode and Recycled Attention carry their selections in the sequence's cache; the others need no state. */
+    @Override
+    public AttentionKernel kernel(SequenceKvCache cache, int layer, int queryRows) {
+        return selection != null ? selection.kernel(cache, layer, queryRows, exact.kernel(layer, queryRows)) : kernel(layer, queryRows);
+    }
+
+    /** TidalDecode's token-selection and re-selection layers for this model ({-1, -1} for other strategies or none). */
+    public int[] tidalLayers() {
+        return selection == null ? new int[] {-1, -1} : new int[] {selection.selectionLayer(), selection.reselectionLayer()};
     }
 
     @Override
@@ -288,6 +347,10 @@ public final class StrategyPlan implements AttentionPlan {
             }
             case H2oPolicy h -> {
                 h.afterStep(cache, layer);
+                compact(cache, layer);
+            }
+            case SirLlmPolicy sl -> {
+                sl.afterStep(cache, layer);
                 compact(cache, layer);
             }
             case null -> {

@@ -292,7 +292,7 @@ public final class ServingEngine implements AutoCloseable {
      * nothing is allocated for a request that is refused.
      *
      * @throws IllegalArgumentException for an empty prompt, token ids outside the vocabulary, stop strings without a
-     *     tokenizer, or a text prompt without one
+     *     tokenizer, a text prompt without one, or SirLLM (not served yet)
      * @throws ContextBudgetException when the context is longer than the model's or the request's budget allows
      * @throws RequestRejectedException when the queue is full, the request could never fit the KV budget, or the
      *     engine is closed
@@ -317,6 +317,10 @@ public final class ServingEngine implements AutoCloseable {
             throw new IllegalArgumentException("stop strings need a tokenizer; the model has none");
         }
         Strategy strategy = request.strategy() != null ? request.strategy() : defaultStrategy;
+        if (strategy instanceof Strategy.SirLlm) {
+            throw new IllegalArgumentException("strategy 'sirllm' scores tokens by their entropy from every prompt token's "
+                    + "logits, which the serving engine does not compute yet; use it through a Session");
+        }
         long context = (long) prompt.length + options.maxTokens();
         if (strategy.keepsEveryToken() && context > config.maxPositions()) {
             throw new ContextBudgetException("a context of " + context + " tokens (" + prompt.length + " prompt + "
@@ -380,7 +384,7 @@ public final class ServingEngine implements AutoCloseable {
 
     /** Strategies whose cached pages equal what any other such request computes for the same tokens. */
     private static boolean shareable(Strategy s) {
-        return s instanceof Strategy.Full || s instanceof Strategy.Quest;
+        return s instanceof Strategy.Full || s.selectsAtDecode();
     }
 
     /** The most pages a request can hold at once: per head its strategy's bound, at most the whole context. */

@@ -120,6 +120,8 @@ public final class Session implements AutoCloseable {
     private int historyLength;
     /** A sampled token not yet run through the model (the next call feeds it first), or -1. */
     private int pending = -1;
+    /** SirLLM: the last logits row of the previous step, which scores the next step's first token; else null. */
+    private float[] lastRow;
     private boolean closed;
 
     private Session(ModelConfig config, Decoder decoder, StrategyPlan plan, Tokenizer tokenizer, SharedPool pool,
@@ -388,6 +390,29 @@ public final class Session implements AutoCloseable {
         return last[0];
     }
 
+    /**
+     * One forward step of {@code tokens} at the session's position. Under SirLLM every row's logits
+     * are computed to score the tokens: token i's entropy comes from row i - 1, the first token's
+     * from the previous step's last row; the caller still gets what it asked for (every row or the
+     * last).
+     */
+    private float[] forward(int[] tokens, boolean allLogits, boolean endsPrompt) {
+        if (!plan.scoresTokenEntropy()) {
+            return decoder.forward(state, cache, tokens, position, allLogits, plan, endsPrompt);
+        }
+        int vocab = config.vocabSize();
+        if (lastRow != null) {
+            plan.recordEntropy(cache, position, lastRow, 0, vocab, tokens[0]);
+        }
+        float[] rows = decoder.forward(state, cache, tokens, position, true, plan, endsPrompt);
+        for (int r = 0; r + 1 < tokens.length; r++) {
+            plan.recordEntropy(cache, position + r + 1, rows, r * vocab, vocab, tokens[r + 1]);
+        }
+        int lastOffset = (tokens.length - 1) * vocab;
+        lastRow = Arrays.copyOfRange(rows, lastOffset, lastOffset + vocab);
+        return allLogits ? rows : lastRow.clone(); // the caller's copy: a sampler may rewrite it (penalties), lastRow must not change
+    }
+
     /** Logits of a chunk that starts at token index {@code from} of the input. */
     @FunctionalInterface
     private interface ChunkLogits {
@@ -402,8 +427,7 @@ public final class Session implements AutoCloseable {
     private void forwardChunks(int[] tokens, boolean allLogits, Progress progress, ChunkLogits sink) {
         for (int from = 0; from < tokens.length; from += chunk) {
             int to = Math.min(tokens.length, from + chunk);
-            sink.accept(from, decoder.forward(state, cache, Arrays.copyOfRange(tokens, from, to), position, allLogits, plan,
-                    to == tokens.length));
+            sink.accept(from, forward(Arrays.copyOfRange(tokens, from, to), allLogits, to == tokens.length));
             position += to - from;
             if (progress != null) {
                 progress.onProgress(to, tokens.length);
@@ -534,7 +558,7 @@ public final class Session implements AutoCloseable {
                 break;
             }
             step[0] = id;
-            logits = decoder.forward(state, cache, step, position, false, plan, false);
+            logits = forward(step, false, false);
             position++;
         }
         if (text != null && reason != FinishReason.STOP_STRING) {
@@ -606,6 +630,7 @@ public final class Session implements AutoCloseable {
         s.history = history.clone();
         s.historyLength = historyLength;
         s.pending = pending;
+        s.lastRow = lastRow; // never written in place: each step makes a new one
         return s;
     }
 

@@ -8,7 +8,7 @@ import java.util.Objects;
  * A long-context strategy: what the KV cache keeps and how attention reads it. Parameters left at
  * 0 are derived from the session's token budget (see each record). Names (for the CLI and
  * benchmark tables): {@code full}, {@code streaming}, {@code h2o}, {@code snapkv}, {@code quest},
- * {@code duo}, {@code sparse-prefill}.
+ * {@code tidal}, {@code recycled}, {@code sirllm}, {@code duo}, {@code sparse-prefill}.
  */
 public sealed interface Strategy {
     /** The short name. */
@@ -16,6 +16,16 @@ public sealed interface Strategy {
 
     /** Whether the cache keeps every token (memory grows with the context). */
     boolean keepsEveryToken();
+
+    /**
+     * Whether the strategy keeps every token and changes only decode steps (Quest, TidalDecode,
+     * Recycled Attention): its prefill and cached pages are the full cache's, so a fork of a
+     * full-cache prefill decodes under it exactly as its own prefill would, and its pages may be
+     * shared with full-cache requests.
+     */
+    default boolean selectsAtDecode() {
+        return false;
+    }
 
     /** Exact attention over the full cache: the reference. */
     record Full() implements Strategy {
@@ -125,6 +135,147 @@ public sealed interface Strategy {
         public boolean keepsEveryToken() {
             return true;
         }
+
+        @Override
+        public boolean selectsAtDecode() {
+            return true;
+        }
+    }
+
+    /**
+     * TidalDecode (Yang et al., 2024, "TidalDecode: Fast and Accurate LLM Decoding with Position
+     * Persistent Sparse Attention"), at decode steps over the full cache: the layers before the
+     * token-selection layer attend everything; the token-selection layer attends everything and
+     * records, per KV head, the {@code selected} keys with the highest attention scores of the
+     * step's query (the current token always among them); the following layers attend only those
+     * positions (position-persistent: the same positions, per KV head, at every layer), until the
+     * re-selection layer, which attends everything and selects again for the layers after it.
+     * Prefill is exact. The paper's defaults: layers 0-1 dense, selection at layer 2, re-selection
+     * at layer 13 of Llama-3-8B's 32 (the reference code's example run; its function default is 9). The
+     * layers are given as fractions of the depth so that small models get a proportional layout:
+     * layer {@code ceil(fraction * layers)}.
+     *
+     * @param selected keys attended per KV head at the sparse layers (0: the budget, at most 4,096, as Quest)
+     * @param selectionLayer depth fraction of the token-selection layer (0: the paper's 2/32)
+     * @param reselectionLayer depth fraction of the re-selection layer (0: the paper's 13/32)
+     */
+    record TidalDecode(int selected, double selectionLayer, double reselectionLayer) implements Strategy {
+        /** TidalDecode's token-selection layer, 2 of Llama-3-8B's 32 (Yang et al., 2024). */
+        public static final double DEFAULT_SELECTION = 2.0 / 32;
+        /** TidalDecode's re-selection ("correction") layer, 13 of 32 in the paper's examples (Yang et al., 2024). */
+        public static final double DEFAULT_RESELECTION = 13.0 / 32;
+
+        public TidalDecode {
+            nonNegative("tidal selected", selected);
+            if (!(selectionLayer >= 0 && selectionLayer < 1) || !(reselectionLayer >= 0 && reselectionLayer < 1)) {
+                throw new IllegalArgumentException("tidal layers are fractions of the depth in [0, 1) (0: the paper's), got "
+                        + selectionLayer + " and " + reselectionLayer);
+            }
+        }
+
+        /** The token-selection layer of a model of {@code layers} layers. */
+        public int selectionLayerIndex(int layers) {
+            return layerIndex(selectionLayer > 0 ? selectionLayer : DEFAULT_SELECTION, layers);
+        }
+
+        /** The re-selection layer of a model of {@code layers} layers (none when not after the selection layer). */
+        public int reselectionLayerIndex(int layers) {
+            return layerIndex(reselectionLayer > 0 ? reselectionLayer : DEFAULT_RESELECTION, layers);
+        }
+
+        private static int layerIndex(double fraction, int layers) {
+            // 1e-9 absorbs rounding in fraction * layers (13/32 * 32 is 13, not 13.000000000000002)
+            return (int) Math.ceil(fraction * layers - 1e-9);
+        }
+
+        @Override
+        public String name() {
+            return "tidal";
+        }
+
+        @Override
+        public boolean keepsEveryToken() {
+            return true;
+        }
+
+        @Override
+        public boolean selectsAtDecode() {
+            return true;
+        }
+    }
+
+    /**
+     * Recycled Attention (Xu, Goyal and Choi, 2024, "Recycled Attention: Efficient inference for
+     * long-context language models"), at decode steps over the full cache: every {@code stride}-th
+     * step (the first decode step after a prompt included) attends everything and records, per
+     * layer and KV head, the {@code selected} keys with the highest attention scores; the steps in
+     * between attend only those keys plus the tokens generated since that full step. Prefill is
+     * exact. Per KV head of a grouped-query model the group's probabilities are summed.
+     *
+     * @param selected keys recorded per layer and KV head at a full step (the paper's K; 0: the budget, at most 4,096, as Quest)
+     * @param stride decode steps from one full step to the next (0: {@link #DEFAULT_STRIDE}; the paper's S)
+     */
+    record Recycled(int selected, int stride) implements Strategy {
+        /**
+         * The default stride S. The paper schedules full steps at a fixed stride and compares
+         * several; 10 is our default (a full step every tenth token), not a value checked against
+         * the paper's tables in this project.
+         */
+        public static final int DEFAULT_STRIDE = 10;
+
+        public Recycled {
+            nonNegative("recycled selected", selected);
+            nonNegative("recycled stride", stride);
+        }
+
+        @Override
+        public String name() {
+            return "recycled";
+        }
+
+        @Override
+        public boolean keepsEveryToken() {
+            return true;
+        }
+
+        @Override
+        public boolean selectsAtDecode() {
+            return true;
+        }
+    }
+
+    /**
+     * SirLLM (Yao et al., 2024, "SirLLM: Streaming Infinite Retentive LLM"): keeps {@code sinks}
+     * first tokens, the {@code capacity} tokens with the highest token entropy
+     * {@code -ln p(x_t | x_<t)} (the model's surprisal at each prefilled or generated token),
+     * multiplied by {@code decay} at every later step, and the last {@code recent} tokens; evicts
+     * the rest, for streaming (multi-turn) use. The session computes every prompt token's logits to
+     * score it. Not yet in the serving engine (it does not compute per-token logits).
+     *
+     * @param sinks first tokens kept (0: the reference code's {@code start_size} 4)
+     * @param capacity tokens kept by entropy (0: the budget less sinks and recent)
+     * @param recent most recent tokens kept (the reference code's experiments use 0)
+     * @param decay per-step decay of the scores in (0, 1] (0: the reference code's default 1, no decay)
+     */
+    record SirLlm(int sinks, int capacity, int recent, double decay) implements Strategy {
+        public SirLlm {
+            nonNegative("sirllm sinks", sinks);
+            nonNegative("sirllm capacity", capacity);
+            nonNegative("sirllm recent", recent);
+            if (!(decay >= 0 && decay <= 1)) {
+                throw new IllegalArgumentException("sirllm decay must be in (0, 1] (0: the default 1), got " + decay);
+            }
+        }
+
+        @Override
+        public String name() {
+            return "sirllm";
+        }
+
+        @Override
+        public boolean keepsEveryToken() {
+            return false;
+        }
     }
 
     /**
@@ -208,7 +359,9 @@ public sealed interface Strategy {
 
     /**
      * A strategy by name with budget-derived parameters ({@code duo} needs a profile, so it is
-     * not available here).
+     * not available here). Some take parameters after a colon: {@code sparse-prefill:ESTIMATOR},
+     * {@code tidal:SELECTION:RESELECTION} (layers as fractions of the depth),
+     * {@code recycled:STRIDE}, {@code sirllm:DECAY[:RECENT]} (colons, so that comma-separated lists of names still split).
      *
      * @throws IllegalArgumentException naming the known strategies
      */
@@ -224,16 +377,34 @@ public sealed interface Strategy {
             throw new IllegalArgumentException("unknown sparse-prefill estimator '" + label + "' in '" + name
                     + "' (vertical-slash, a-shape, top-k)");
         }
+        int colon = lower.indexOf(':');
+        if (colon > 0 && !lower.startsWith("sparse-prefill:")) {
+            String[] args = lower.substring(colon + 1).split(":", -1);
+            try {
+                return switch (lower.substring(0, colon)) {
+                    case "tidal" -> new TidalDecode(0, Double.parseDouble(args[0]), args.length > 1 ? Double.parseDouble(args[1]) : 0);
+                    case "recycled" -> new Recycled(0, Integer.parseInt(args[0]));
+                    case "sirllm" -> new SirLlm(0, 0, args.length > 1 ? Integer.parseInt(args[1]) : 0, Double.parseDouble(args[0]));
+                    default -> throw new IllegalArgumentException("strategy '" + name + "' takes no parameters (tidal:S:R, "
+                            + "recycled:STRIDE, sirllm:DECAY[:RECENT] and sparse-prefill:ESTIMATOR do)");
+                };
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("bad parameters in strategy '" + name + "': " + e.getMessage(), e);
+            }
+        }
         return switch (lower) {
             case "full" -> new Full();
             case "streaming", "streamingllm" -> new Streaming(0, 0);
             case "h2o" -> new H2o(0, 0);
             case "snapkv" -> new SnapKv(0, 0);
             case "quest" -> new Quest(0);
+            case "tidal", "tidaldecode" -> new TidalDecode(0, 0, 0);
+            case "recycled", "recycled-attention" -> new Recycled(0, 0);
+            case "sirllm" -> new SirLlm(0, 0, 0, 0);
             case "sparse-prefill", "minference" -> new SparsePrefill();
             case "duo" -> throw new IllegalArgumentException("strategy 'duo' needs a head profile (--profile FILE)");
             default -> throw new IllegalArgumentException("unknown strategy '" + name
-                    + "' (full, streaming, h2o, snapkv, quest, duo, sparse-prefill[:vertical-slash|a-shape|top-k])");
+                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, duo, sparse-prefill[:vertical-slash|a-shape|top-k])");
         };
     }
 

@@ -99,6 +99,27 @@ class ServingEngineTest {
         }
     }
 
+    /** TidalDecode and Recycled Attention (state per sequence, in its cache) batched with each other and the full cache. */
+    @Test
+    void tidalAndRecycledRequestsBatchedEqualEachRunAlone() {
+        Strategy[] strategies = {new Strategy.TidalDecode(24, 0, 0), new Strategy.Recycled(24, 4), new Strategy.Full(),
+                new Strategy.TidalDecode(24, 0.3, 0.6), new Strategy.Recycled(24, 4)};
+        int[] lengths = {180, 150, 90, 200, 160};
+        try (ServingEngine e = engine().build()) {
+            List<RequestHandle> handles = new ArrayList<>();
+            for (int i = 0; i < strategies.length; i++) {
+                handles.add(e.submit(Request.tokens(prompt(lengths[i], 10 + i)).options(GenerateOptions.greedy(30)
+                        .withStopIds(List.of())).strategy(strategies[i]).budgetTokens(512).build()));
+            }
+            for (int i = 0; i < strategies.length; i++) {
+                Generation g = handles.get(i).join();
+                Generation ref = alone(prompt(lengths[i], 10 + i), GenerateOptions.greedy(30).withStopIds(List.of()),
+                        strategies[i], 512);
+                assertArrayEquals(ref.outputIds(), g.outputIds(), "request " + i + " under " + strategies[i]);
+            }
+        }
+    }
+
     @Test
     void aSharedPrefixSkipsItsPrefillAndGivesTheSameTokens() {
         int[] doc = prompt(300, 3);

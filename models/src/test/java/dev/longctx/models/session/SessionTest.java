@@ -96,6 +96,8 @@ class SessionTest {
     private static List<Strategy> everyStrategy() {
         HeadProfile half = halfRetrievalProfile();
         return List.of(new Strategy.Streaming(0, 0), new Strategy.H2o(0, 0), new Strategy.SnapKv(0, 0), new Strategy.Quest(0),
+                new Strategy.TidalDecode(0, 0, 0), new Strategy.Recycled(0, 0), new Strategy.SirLlm(0, 0, 0, 0),
+                new Strategy.SirLlm(2, 0, 8, 0.9),
                 new Strategy.SparsePrefill(), new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.A_SHAPE),
                 new Strategy.RetrievalHeads(half, 0, 0));
     }
@@ -259,6 +261,41 @@ class SessionTest {
                 assertArrayEquals(ints(greedy.get(2).get("generated_ids")), out);
             }
             assertThrows(IllegalArgumentException.class, () -> full.fork(new Strategy.Streaming(0, 0)));
+        }
+    }
+
+    /**
+     * TidalDecode and Recycled Attention fork a full-cache prefill like Quest; with a small selection
+     * they really attend fewer keys (their greedy text leaves the full cache's), and by name they parse.
+     */
+    @Test
+    void tidalAndRecycledForkAFullPrefillAndSelect() {
+        int[] prompt = ints(greedy.get(2).get("prompt_ids"));
+        assertEquals(new Strategy.TidalDecode(0, 0, 0), Strategy.parse("tidal"));
+        assertEquals(new Strategy.Recycled(0, 0), Strategy.parse("Recycled"));
+        assertThrows(IllegalArgumentException.class, () -> new Strategy.TidalDecode(0, 1.5, 0));
+        assertEquals(new Strategy.TidalDecode(0, 0.5, 0.875), Strategy.parse("tidal:0.5:0.875"));
+        assertEquals(new Strategy.Recycled(0, 4), Strategy.parse("recycled:4"));
+        assertEquals(new Strategy.SirLlm(0, 0, 16, 0.9), Strategy.parse("sirllm:0.9:16"));
+        assertThrows(IllegalArgumentException.class, () -> Strategy.parse("tidal:x"));
+        assertThrows(IllegalArgumentException.class, () -> Strategy.parse("h2o:3"));
+        try (Session full = session(new Strategy.Full()).budgetTokens(256).build()) {
+            full.prefill(java.util.Arrays.copyOf(prompt, prompt.length - 1), null);
+            int[] last = {prompt[prompt.length - 1]};
+            for (Strategy covering : List.of(new Strategy.TidalDecode(0, 0, 0), new Strategy.Recycled(0, 3))) {
+                try (Session f = full.fork(covering)) {
+                    assertArrayEquals(ints(greedy.get(2).get("generated_ids")), f.generate(last, SIXTY_FOUR, null).outputIds(),
+                            covering.name());
+                }
+            }
+            for (Strategy sparse : List.of(new Strategy.TidalDecode(2, 0.2, 0.6), new Strategy.Recycled(2, 16))) {
+                try (Session f = full.fork(sparse)) {
+                    int[] out = f.generate(last, SIXTY_FOUR, null).outputIds();
+                    assertEquals(64, out.length);
+                    assertTrue(!java.util.Arrays.equals(ints(greedy.get(2).get("generated_ids")), out),
+                            sparse + " with 2 keys per head should leave the full cache's text");
+                }
+            }
         }
     }
 

@@ -1,0 +1,129 @@
+package dev.longctx.attention;
+
+import dev.longctx.core.kernels.TensorOps;
+import java.util.BitSet;
+import java.util.Objects;
+
+/**
+ * Exact attention over a selection made earlier: each KV head attends the keys whose positions its
+ * {@link PersistentSelection} holds, plus every key at or after the selection's
+ * {@link PersistentSelection#keepFrom()} (tokens that arrived since), within the problem's mask.
+ * The selected keys are gathered into dense pages and attended as {@link SelectedAttention} does,
+ * so the output is exactly softmax attention restricted to those keys.
+ *
+ * <p>This is the sparse half of two decode methods: TidalDecode (Yang et al., 2024) attends the
+ * positions its token-selection layer chose at the layers after it, and Recycled Attention (Xu et
+ * al., 2024) attends the top keys its last full-attention step recorded at the steps between.
+ *
+ * <p><b>Cost</b> per query row and KV head: a scan of the page positions (pages holding no selected
+ * or recent position are skipped after one binary search), then O(k * D) copying and O(k * D * g)
+ * exact attention over k kept keys. It reads no key that it does not attend.
+ *
+ * <p>Threading: bind a selection per call with {@link #attend(PersistentSelection, AttentionProblem,
+ * float[], float[], AttentionObserver)} or a kernel from {@link #over}; an instance serves one
+ * sequence, one call at a time (the call's selection is held in a field the pool's tasks read).
+ * The plain {@link #attend(AttentionProblem, float[], float[], AttentionObserver)} uses the last
+ * bound selection.
+ */
+public final class PersistentSelectionAttention extends SelectedAttention {
+    /** No budget applies: the selection decides. */
+    private static final SelectedAttentionBudget UNBOUNDED = new SelectedAttentionBudget(Integer.MAX_VALUE, 0, 0);
+
+    private volatile PersistentSelection selection;
+
+    /** A kernel on the given kernels and pool. */
+    public PersistentSelectionAttention(TensorOps ops) {
+        super(ops, UNBOUNDED);
+    }
+
+    @Override
+    public String name() {
+        return "persistent-selection";
+    }
+
+    /** Attends {@code sel}'s keys (see the class comment). */
+    public void attend(PersistentSelection sel, AttentionProblem p, float[] out, float[] lse, AttentionObserver observer) {
+        this.selection = Objects.requireNonNull(sel, "selection");
+        attend(p, out, lse, observer);
+    }
+
+    /** A kernel attending {@code sel}'s keys through this instance (same threading rule). */
+    public AttentionKernel over(PersistentSelection sel) {
+        Objects.requireNonNull(sel, "selection");
+        return new AttentionKernel() {
+            @Override
+            public void attend(AttentionProblem p, float[] out, float[] lse, AttentionObserver observer) {
+                PersistentSelectionAttention.this.attend(sel, p, out, lse, observer);
+            }
+
+            @Override
+            public String name() {
+                return PersistentSelectionAttention.this.name();
+            }
+        };
+    }
+
+    @Override
+    KeySubsetView select(Workspace ws, AttentionProblem p, int row, int kh) {
+        PersistentSelection sel = selection;
+        if (sel == null) {
+            throw new IllegalStateException(name() + ": no selection bound (attend(selection, ...) or over(selection))");
+        }
+        if (sel.kvHeads() != p.kvHeads()) {
+            throw new IllegalArgumentException(name() + ": the selection holds " + sel.kvHeads() + " KV heads, the problem "
+                    + p.kvHeads());
+        }
+        KvView view = p.kv()[kh];
+        int ps = view.pageSize();
+        long qPos = p.queryPositions()[row];
+        AttentionMask mask = p.mask();
+        long keepFrom = sel.keepFrom();
+        long[] chosen = sel.raw(kh);
+        int count = sel.count(kh);
+        BitSet keys = ws.keys;
+        keys.clear();
+        for (int pg = 0; pg < view.pageCount(); pg++) {
+            int n = view.pageLength(pg);
+            if (n == 0) {
+                continue;
+            }
+            long lo = view.pageMinPosition(pg);
+            long hi = view.pageMaxPosition(pg);
+            if (!mask.mayAttend(qPos, qPos, lo, hi)) {
+                continue;
+            }
+            int next = sel.firstAtOrAfter(kh, lo);
+            if (hi < keepFrom && (next == count || chosen[next] > hi)) {
+                continue; // nothing selected or recent on this page
+            }
+            if (hi - lo == n - 1 && view.allValid(pg) && mask.attendsAll(qPos, qPos, lo, hi)) {
+                // Every slot valid and visible, positions lo..hi in order: slot = position - lo, no per-slot reads.
+                int base = pg * ps;
+                if (keepFrom <= hi) {
+                    int from = (int) Math.max(0, keepFrom - lo);
+                    keys.set(base + from, base + n);
+                }
+                for (; next < count && chosen[next] <= hi; next++) {
+                    keys.set(base + (int) (chosen[next] - lo));
+                }
+                continue;
+            }
+            for (int slot = 0; slot < n; slot++) {
+                if (!view.isValid(pg, slot)) {
+                    continue;
+                }
+                long pos = view.position(pg, slot);
+                if (!mask.allows(qPos, pos)) {
+                    continue;
+                }
+                while (next < count && chosen[next] < pos) {
+                    next++;
+                }
+                if (pos >= keepFrom || (next < count && chosen[next] == pos)) {
+                    keys.set(pg * ps + slot);
+                }
+            }
+        }
+        return ws.gathered.reset(view, keys);
+    }
+}

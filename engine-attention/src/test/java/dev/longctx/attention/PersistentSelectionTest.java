@@ -1,0 +1,271 @@
+package dev.longctx.attention;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.longctx.core.kernels.TensorOps;
+import dev.longctx.core.tensor.DType;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link RecordingAttention}'s selection rule against a naive double-precision reference of it, and
+ * {@link PersistentSelectionAttention} against the naive kernel on the equivalent explicit selection
+ * (TidalDecode's and Recycled Attention's two halves).
+ */
+class PersistentSelectionTest {
+    private static final int PAGE = 32;
+
+    /** Keys and values as floats next to their views, with some slots evicted. */
+    private record Heads(float[][] keys, float[][] values, DenseKvView[] views, int d) {
+        static Heads random(SplittableRandom r, int kvHeads, int lk, int d, boolean evict) {
+            float[][] k = new float[kvHeads][];
+            float[][] v = new float[kvHeads][];
+            DenseKvView[] views = new DenseKvView[kvHeads];
+            for (int h = 0; h < kvHeads; h++) {
+                k[h] = Problems.gaussian(r, lk * d, 1);
+                v[h] = Problems.gaussian(r, lk * d, 1);
+                views[h] = DenseKvView.of(k[h], v[h], d, DType.F32, PAGE);
+                if (evict) {
+                    for (int i = 3; i < lk - 1; i += 11) {
+                        views[h].invalidate(i);
+                    }
+                }
+            }
+            return new Heads(k, v, views, d);
+        }
+
+        /** Fresh views where only {@code keep}'s positions of each head are valid. */
+        KvView[] explicit(BitSet[] keep) {
+            KvView[] out = new KvView[views.length];
+            for (int h = 0; h < views.length; h++) {
+                DenseKvView view = DenseKvView.of(keys[h], values[h], d, DType.F32, PAGE);
+                for (int i = 0; i < keys[h].length / d; i++) {
+                    if (!keep[h].get(i)) {
+                        view.invalidate(i);
+                    }
+                }
+                out[h] = view;
+            }
+            return out;
+        }
+    }
+
+    /**
+     * The rule, naively: the current token, then the {@code k - 1} visible keys with the largest sum
+     * over the group of per-head softmax probabilities (double precision), ties to the older key.
+     * Returns the scores too, to judge near-ties.
+     */
+    private static long[] reference(Heads heads, AttentionProblem p, int row, int kh, int k, double[] scoresOut) {
+        KvView view = p.kv()[kh];
+        int d = heads.d();
+        int g = p.groupSize();
+        long qPos = p.queryPositions()[row];
+        int lk = heads.keys()[kh].length / d;
+        List<Integer> visible = new ArrayList<>();
+        for (int i = 0; i < lk; i++) {
+            if (view.isValid(i / PAGE, i % PAGE) && p.mask().allows(qPos, i)) {
+                visible.add(i);
+            }
+        }
+        double[] score = new double[lk];
+        for (int j = 0; j < g; j++) {
+            int qi = p.queryIndex(row, kh * g + j);
+            double[] logit = new double[visible.size()];
+            double max = Double.NEGATIVE_INFINITY;
+            for (int n = 0; n < visible.size(); n++) {
+                int i = visible.get(n);
+                double dot = 0;
+                for (int c = 0; c < d; c++) {
+                    dot += (double) p.queries()[qi + c] * p.scale() * heads.keys()[kh][i * d + c];
+                }
+                logit[n] = p.softCap() > 0 ? p.softCap() * Math.tanh(dot / p.softCap()) : dot;
+                max = Math.max(max, logit[n]);
+            }
+            double sum = 0;
+            for (double l : logit) {
+                sum += Math.exp(l - max);
+            }
+            for (int n = 0; n < visible.size(); n++) {
+                score[visible.get(n)] += Math.exp(logit[n] - max) / sum;
+            }
+        }
+        System.arraycopy(score, 0, scoresOut, 0, lk);
+        List<Integer> order = new ArrayList<>();
+        boolean current = false;
+        for (int i : visible) {
+            if (i == qPos) {
+                current = true;
+            } else {
+                order.add(i);
+            }
+        }
+        order.sort((a, b) -> score[a] != score[b] ? Double.compare(score[b], score[a]) : Integer.compare(a, b));
+        int take = Math.max(0, Math.min(order.size(), k - (current ? 1 : 0)));
+        List<Integer> chosen = new ArrayList<>(order.subList(0, take));
+        if (current) {
+            chosen.add((int) qPos);
+        }
+        return chosen.stream().mapToLong(Integer::longValue).sorted().toArray();
+    }
+
+    @Test
+    void recordedSelectionIsTheRuleAtAwkwardSizes() {
+        SplittableRandom r = new SplittableRandom(21);
+        for (TensorOps ops : List.of(Problems.panamaTwoThreads(), Problems.allOps().get(0))) {
+            for (int g : new int[] {1, 3}) {
+                for (int lk : new int[] {1, 17, 100, 4099}) {
+                    for (int d : new int[] {8, 64}) {
+                        for (float cap : new float[] {0f, 5f}) {
+                            int kvHeads = 2;
+                            Heads heads = Heads.random(r, kvHeads, lk, d, true);
+                            float[] q = Problems.gaussian(r, kvHeads * g * d, 1.5);
+                            long[] pos = {lk - 1};
+                            for (AttentionMask mask : new AttentionMask[] {AttentionMask.CAUSAL,
+                                    AttentionMask.slidingWindow(50, 3)}) {
+                                AttentionProblem p = new AttentionProblem(q, 0, 1, kvHeads * g, heads.views(), pos,
+                                        (float) (1 / Math.sqrt(d)), cap, mask);
+                                for (int k : new int[] {1, 5, 63, 1000}) {
+                                    PersistentSelection sel = new PersistentSelection(kvHeads);
+                                    new RecordingAttention(ops, new NaiveAttention(), k).record(sel, p);
+                                    assertEquals(lk - 1, sel.keepFrom());
+                                    for (int kh = 0; kh < kvHeads; kh++) {
+                                        double[] scores = new double[lk];
+                                        long[] want = reference(heads, p, 0, kh, k, scores);
+                                        long[] got = sel.positions(kh);
+                                        String what = ops.kernels().name() + " g=" + g + " lk=" + lk + " d=" + d + " cap="
+                                                + cap + " " + mask + " k=" + k + " head " + kh;
+                                        assertSameUpToNearTies(want, got, scores, lk - 1, what);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Equal sets, or sets that differ only in keys whose reference scores tie (1e-5 relative) with the
+     * weakest key the reference chose by score (the current token is kept whatever its score): float
+     * and double scoring may order a near-tie differently.
+     */
+    private static void assertSameUpToNearTies(long[] want, long[] got, double[] scores, long current, String what) {
+        assertEquals(want.length, got.length, what + ": size " + Arrays.toString(got));
+        if (Arrays.equals(want, got)) {
+            return;
+        }
+        double weakest = Double.POSITIVE_INFINITY;
+        for (long w : want) {
+            if (w == current) {
+                continue; // kept whatever its score
+            }
+            weakest = Math.min(weakest, scores[(int) w]);
+        }
+        for (long x : got) {
+            if (Arrays.binarySearch(want, x) < 0) {
+                assertTrue(Math.abs(scores[(int) x] - weakest) <= 1e-5 * weakest,
+                        what + ": selected key " + x + " (score " + scores[(int) x] + ") is not a near-tie of " + weakest
+                                + "; only wanted " + Arrays.toString(Arrays.stream(want).filter(w -> Arrays.binarySearch(got, w) < 0).toArray())
+                                + " only got " + Arrays.toString(Arrays.stream(got).filter(w -> Arrays.binarySearch(want, w) < 0).toArray())
+);
+            }
+        }
+    }
+
+    @Test
+    void attendingASelectionEqualsNaiveOverThoseKeysPlusTheNewOnes() {
+        SplittableRandom r = new SplittableRandom(22);
+        TensorOps ops = Problems.panamaTwoThreads();
+        for (int g : new int[] {1, 4}) {
+            for (int lk : new int[] {1, 33, 700, 4099}) {
+                int d = 16;
+                int kvHeads = 2;
+                Heads heads = Heads.random(r, kvHeads, lk, d, true);
+                float[] q = Problems.gaussian(r, kvHeads * g * d, 1);
+                long[] pos = {lk - 1};
+                PersistentSelection sel = new PersistentSelection(kvHeads);
+                long keepFrom = Math.max(0, lk - 5);
+                BitSet[] keep = new BitSet[kvHeads];
+                for (int kh = 0; kh < kvHeads; kh++) {
+                    BitSet chosen = new BitSet();
+                    for (int i = 0; i < lk; i++) {
+                        if (r.nextInt(7) == 0) {
+                            chosen.set(i); // evicted ones too: the kernel must still skip them
+                        }
+                    }
+                    sel.record(kh, DenseKvView.of(heads.keys()[kh], heads.values()[kh], d, DType.F32, PAGE), chosen);
+                    keep[kh] = (BitSet) chosen.clone();
+                    keep[kh].set((int) keepFrom, lk);
+                    for (int i = 0; i < lk; i++) {
+                        if (!heads.views()[kh].isValid(i / PAGE, i % PAGE)) {
+                            keep[kh].clear(i);
+                        }
+                    }
+                }
+                sel.keepFrom(keepFrom);
+                for (AttentionMask mask : new AttentionMask[] {AttentionMask.CAUSAL, AttentionMask.slidingWindow(200, 4)}) {
+                    AttentionProblem p = new AttentionProblem(q, 0, 1, kvHeads * g, heads.views(), pos, 0.25f, 0f, mask);
+                    AttentionProblem ref = new AttentionProblem(q, 0, 1, kvHeads * g, heads.explicit(keep), pos, 0.25f, 0f, mask);
+                    float[] out = new float[p.outputLength()];
+                    float[] lse = new float[kvHeads * g];
+                    new PersistentSelectionAttention(ops).attend(sel, p, out, lse, null);
+                    float[] refOut = new float[p.outputLength()];
+                    float[] refLse = new float[kvHeads * g];
+                    new NaiveAttention().attend(ref, refOut, refLse, null);
+                    double err = Problems.relativeError(out, refOut, out.length);
+                    assertTrue(err <= 1e-5, "g=" + g + " lk=" + lk + " " + mask + ": relative error " + err);
+                    for (int i = 0; i < lse.length; i++) {
+                        boolean bothEmpty = lse[i] == Float.NEGATIVE_INFINITY && refLse[i] == Float.NEGATIVE_INFINITY;
+                        assertTrue(bothEmpty || Math.abs(lse[i] - refLse[i]) <= 1e-4 * Math.max(1, Math.abs(refLse[i])),
+                                "lse " + lse[i] + " vs " + refLse[i]);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void aSelectionHoldingEveryTokenEqualsExactAttention() {
+        SplittableRandom r = new SplittableRandom(23);
+        TensorOps ops = Problems.panamaTwoThreads();
+        for (int g : new int[] {1, 2, 8}) {
+            for (int lk : new int[] {1, 17, 512, 4099}) {
+                int kvHeads = 2;
+                int d = 64;
+                KvView[] kv = Problems.views(r, kvHeads, lk, d, DType.F32, PAGE, 4);
+                float[] q = Problems.gaussian(r, kvHeads * g * d, 1);
+                AttentionProblem p = AttentionProblem.causal(q, 1, kvHeads * g, kv);
+                PersistentSelection sel = new PersistentSelection(kvHeads);
+                RecordingAttention rec = new RecordingAttention(ops, new SplitKDecodeAttention(ops), lk);
+                // the recording step itself is the exact kernel
+                Problems.assertMatchesNaive(rec.over(sel), p, 1e-5, "recording g=" + g + " lk=" + lk);
+                for (int kh = 0; kh < kvHeads; kh++) {
+                    assertEquals(lk, sel.count(kh), "every key recorded");
+                }
+                // and attending the recorded selection, a later layer or step, is exact too
+                Problems.assertMatchesNaive(new PersistentSelectionAttention(ops).over(sel), p, 1e-5,
+                        "persistent g=" + g + " lk=" + lk);
+            }
+        }
+    }
+
+    @Test
+    void misuseIsReported() {
+        TensorOps ops = Problems.panamaOneThread();
+        KvView[] kv = Problems.views(new SplittableRandom(1), 2, 10, 8, DType.F32, PAGE, 0);
+        AttentionProblem p = AttentionProblem.causal(new float[16], 1, 2, kv);
+        float[] out = new float[p.outputLength()];
+        assertThrows(IllegalStateException.class, () -> new PersistentSelectionAttention(ops).attend(p, out, null, null));
+        assertThrows(IllegalArgumentException.class,
+                () -> new PersistentSelectionAttention(ops).attend(new PersistentSelection(3), p, out, null, null));
+        assertThrows(IllegalArgumentException.class, () -> new RecordingAttention(ops, new NaiveAttention(), 0));
+        assertThrows(IllegalArgumentException.class, () -> new PersistentSelection(0));
+    }
+}
