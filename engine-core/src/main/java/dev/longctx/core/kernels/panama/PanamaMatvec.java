@@ -61,6 +61,26 @@ final class PanamaMatvec {
                 }
                 return;
             }
+            case IQ4_NL -> {
+                for (int r = rowFrom; r < rowTo; r++) {
+                    out[outOff + r] = PanamaIq4Q3Kernels.iq4NlRow(w, r * rowBytes, cols, x, xOff);
+                }
+                return;
+            }
+            case IQ4_XS -> {
+                float[] ds = PanamaLowBitKernels.scaleScratch();
+                for (int r = rowFrom; r < rowTo; r++) {
+                    out[outOff + r] = PanamaIq4Q3Kernels.iq4XsRow(w, r * rowBytes, cols, x, xOff, ds);
+                }
+                return;
+            }
+            case Q3_K -> {
+                float[] ds = PanamaLowBitKernels.scaleScratch();
+                for (int r = rowFrom; r < rowTo; r++) {
+                    out[outOff + r] = PanamaIq4Q3Kernels.q3KRow(w, r * rowBytes, cols, x, xOff, ds);
+                }
+                return;
+            }
             case Q6_K -> {
                 float[] ds = PanamaLowBitKernels.scaleScratch();
                 for (int r = rowFrom; r < rowTo; r++) {
