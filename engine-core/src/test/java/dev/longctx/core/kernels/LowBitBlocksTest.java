@@ -22,8 +22,8 @@ import org.junit.jupiter.api.Test;
  */
 class LowBitBlocksTest {
     /** The types of llama-quantize's Q3_K_M, Q4_K_M, Q5_K_M and IQ4_XS mixtures, fallbacks included. */
-    static final Set<DType> IN_REGISTER = EnumSet.of(DType.Q8_0, DType.Q4_0, DType.Q5_0, DType.Q3_K, DType.Q4_K,
-            DType.Q5_K, DType.Q6_K, DType.IQ4_NL, DType.IQ4_XS);
+    static final Set<DType> IN_REGISTER = EnumSet.of(DType.Q8_0, DType.Q4_0, DType.Q4_1, DType.Q5_0, DType.Q5_1,
+            DType.Q3_K, DType.Q4_K, DType.Q5_K, DType.Q6_K, DType.IQ4_NL, DType.IQ4_XS);
 
     @Test
     void mixtureTypesRunInRegisterKernels() {

@@ -13,7 +13,8 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 
 /**
- * In-register matvec rows for IQ4_NL (the fallback {@code llama-quantize} writes for Q3_K, Q2_K and
+ * In-register matvec rows for Q4_1 and Q5_1 (the fallback of Q5_K rows that are not a multiple of
+ * 256), IQ4_NL (the fallback {@code llama-quantize} writes for Q3_K, Q2_K and
  * IQ4_XS rows that are not a multiple of 256), IQ4_XS and Q3_K (Q3_K_M's main type): codes decoded
  * in vector registers from the mapped weights as {@link PanamaLowBitKernels} does, the IQ4 code
  * book by a 16-entry byte table lookup ({@code selectFrom}), scales applied once per sub-block.
@@ -50,6 +51,45 @@ final class PanamaIq4Q3Kernels {
             }
         }
         return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * One Q4_1 row ({@code fifth} false: d, m, 16 nibble bytes) or Q5_1 row (true: d, m, 4 bytes of
+     * fifth bits, nibbles): {@code sum((d q + m) x) = d sum(q x) + m sum(x)}, the block's sum of x
+     * taken from the activation vectors already loaded.
+     */
+    static float q4Or5_1Row(MemorySegment w, long o, int cols, float[] x, int xOff, boolean fifth) {
+        FloatVector acc = FloatVector.zero(FS);
+        FloatVector accMin = FloatVector.zero(FS);
+        long blockBytes = fifth ? 24 : 20;
+        long codes = fifth ? 8 : 4;
+        int blocks = cols / QK;
+        for (int b = 0; b < blocks; b++) {
+            int xi = xOff + b * QK;
+            long q = o + blockBytes * b;
+            FloatVector d = FloatVector.broadcast(FS, scaleAt(w, q));
+            FloatVector m = FloatVector.broadcast(FS, scaleAt(w, q + 2));
+            ByteVector n = ByteVector.fromMemorySegment(BS, w, q + codes, LE);
+            ByteVector lo = n.and((byte) 0x0F);
+            ByteVector hi = n.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().and((byte) 0x0F);
+            if (fifth) {
+                // qh precedes the nibbles; a 16-byte load from it stays inside the block
+                ByteVector qh = ByteVector.fromMemorySegment(BS, w, q + 4, LE);
+                lo = lo.lanewise(VectorOperators.ADD, (byte) 16, qh.rearrange(PanamaLowBitKernels.QH_LOW)
+                        .and(PanamaLowBitKernels.LANE_BIT).compare(VectorOperators.NE, 0));
+                hi = hi.lanewise(VectorOperators.ADD, (byte) 16, qh.rearrange(PanamaLowBitKernels.QH_HIGH)
+                        .and(PanamaLowBitKernels.LANE_BIT).compare(VectorOperators.NE, 0));
+            }
+            for (int p = 0; p < PARTS16; p++) {
+                FloatVector xl = FloatVector.fromArray(FS, x, xi + p * FL);
+                FloatVector xh = FloatVector.fromArray(FS, x, xi + 16 + p * FL);
+                FloatVector t = ((FloatVector) lo.convertShape(VectorOperators.B2F, FS, p)).mul(xl);
+                t = ((FloatVector) hi.convertShape(VectorOperators.B2F, FS, p)).fma(xh, t);
+                acc = t.fma(d, acc);
+                accMin = xl.add(xh).fma(m, accMin);
+            }
+        }
+        return acc.add(accMin).reduceLanes(VectorOperators.ADD);
     }
 
     /**

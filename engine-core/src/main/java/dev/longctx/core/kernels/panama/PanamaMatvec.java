@@ -61,6 +61,13 @@ final class PanamaMatvec {
                 }
                 return;
             }
+            case Q4_1, Q5_1 -> {
+                boolean fifth = type == DType.Q5_1;
+                for (int r = rowFrom; r < rowTo; r++) {
+                    out[outOff + r] = PanamaIq4Q3Kernels.q4Or5_1Row(w, r * rowBytes, cols, x, xOff, fifth);
+                }
+                return;
+            }
             case IQ4_NL -> {
                 for (int r = rowFrom; r < rowTo; r++) {
                     out[outOff + r] = PanamaIq4Q3Kernels.iq4NlRow(w, r * rowBytes, cols, x, xOff);
