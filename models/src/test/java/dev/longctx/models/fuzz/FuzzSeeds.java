@@ -52,6 +52,18 @@ class FuzzSeeds {
             blocks.rawTensor("t." + t, t.ggmlType(), seg.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), 2, cols);
         }
         blocks.write(dir.resolve("seed-block-types.gguf"));
+        // The metadata of the gemma3, granite, olmo2 and smollm3 fixtures (their config keys), no tensors
+        for (String m : List.of("gemma3-text", "granite", "olmo2", "smollm3")) {
+            try (GgufFile arch = GgufFile.open(SharedFixtures.resource("fixtures/arch/" + m + "/model.gguf"))) {
+                GgufWriter w = new GgufWriter();
+                arch.metadata().forEach((k, v) -> {
+                    if (!k.equals("general.alignment") && !k.startsWith("tokenizer.")) {
+                        w.put(k, v);
+                    }
+                });
+                w.write(dir.resolve("seed-" + m + "-metadata.gguf"));
+            }
+        }
         // stories260K's real metadata (SentencePiece vocabulary of 512, config keys), no tensors
         try (GgufFile stories = GgufFile.open(SharedFixtures.locate("fixtures/stories260k/stories260K.gguf"))) {
             GgufWriter w = new GgufWriter();
@@ -100,6 +112,9 @@ class FuzzSeeds {
         for (String m : List.of("llama-bf16", "llama-gqa", "llama-tied-mha", "llama3-ropescaled", "mistral-swa",
                 "qwen2-bias-tied")) {
             Files.copy(SharedFixtures.locate("fixtures/hf/" + m + "/config.json"), dir.resolve("seed-" + m + ".json"));
+        }
+        for (String m : List.of("gemma3-text", "granite", "olmo2", "smollm3")) {
+            Files.copy(SharedFixtures.resource("fixtures/arch/" + m + "/config.json"), dir.resolve("seed-" + m + ".json"));
         }
     }
 
