@@ -21,9 +21,9 @@ import org.junit.jupiter.api.Test;
  * of them run in-register kernels, and hostile scales.
  */
 class LowBitBlocksTest {
-    /** The types of llama-quantize's Q3_K_M, Q4_K_M, Q5_K_M and IQ4_XS mixtures, fallbacks included. */
+    /** Every block type: each runs an in-register kernel. */
     static final Set<DType> IN_REGISTER = EnumSet.of(DType.Q8_0, DType.Q4_0, DType.Q4_1, DType.Q5_0, DType.Q5_1,
-            DType.Q3_K, DType.Q4_K, DType.Q5_K, DType.Q6_K, DType.IQ4_NL, DType.IQ4_XS);
+            DType.Q2_K, DType.Q3_K, DType.Q4_K, DType.Q5_K, DType.Q6_K, DType.IQ4_NL, DType.IQ4_XS);
 
     @Test
     void mixtureTypesRunInRegisterKernels() {

@@ -14,7 +14,7 @@ import jdk.incubator.vector.VectorShuffle;
 
 /**
  * In-register matvec rows for Q4_1 and Q5_1 (the fallback of Q5_K rows that are not a multiple of
- * 256), IQ4_NL (the fallback {@code llama-quantize} writes for Q3_K, Q2_K and
+ * 256), Q2_K, IQ4_NL (the fallback {@code llama-quantize} writes for Q3_K, Q2_K and
  * IQ4_XS rows that are not a multiple of 256), IQ4_XS and Q3_K (Q3_K_M's main type): codes decoded
  * in vector registers from the mapped weights as {@link PanamaLowBitKernels} does, the IQ4 code
  * book by a 16-entry byte table lookup ({@code selectFrom}), scales applied once per sub-block.
@@ -124,6 +124,53 @@ final class PanamaIq4Q3Kernels {
             }
         }
         return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * One Q2_K row (scales[16]: a 4-bit scale and a 4-bit minimum per 16 elements; qs[64]; d; dmin):
+     * per super-block the sixteen {@code d * scale} and {@code dmin * min} into {@code ds[0..16)}
+     * and {@code ds[16..32)} in two vector conversions; then per run of 16 codes (bits
+     * {@code 2t..2t+1} of {@code qs[32 g + 16 h ..]}, elements {@code 128 g + 32 t + 16 h}) one
+     * scale FMA on {@code sum(q x)} and one minimum FMA on the same activations.
+     */
+    static float q2KRow(MemorySegment w, long o, int cols, float[] x, int xOff, float[] ds) {
+        FloatVector acc = FloatVector.zero(FS);
+        FloatVector accMin = FloatVector.zero(FS);
+        int blocks = cols / PanamaLowBitKernels.QK_K;
+        for (int b = 0; b < blocks; b++) {
+            long base = o + 84L * b;
+            float d = scaleAt(w, base + 80);
+            float dmin = scaleAt(w, base + 82);
+            ByteVector sm = ByteVector.fromMemorySegment(BS, w, base, LE);
+            ByteVector sc = sm.and((byte) 0x0F);
+            ByteVector mn = sm.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().and((byte) 0x0F);
+            for (int p = 0; p < PARTS16; p++) {
+                ((FloatVector) sc.convertShape(VectorOperators.B2F, FS, p)).mul(d).intoArray(ds, p * FL);
+                ((FloatVector) mn.convertShape(VectorOperators.B2F, FS, p)).mul(dmin).intoArray(ds, 16 + p * FL);
+            }
+            int xb = xOff + b * PanamaLowBitKernels.QK_K;
+            for (int g = 0; g < 2; g++) {
+                for (int h = 0; h < 2; h++) {
+                    ByteVector q = ByteVector.fromMemorySegment(BS, w, base + 16 + 32 * g + 16 * h, LE);
+                    for (int t = 0; t < 4; t++) {
+                        ByteVector v = q.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 2 * t).reinterpretAsBytes()
+                                .and((byte) 3);
+                        int xi = xb + 128 * g + 32 * t + 16 * h;
+                        int i = 8 * g + 2 * t + h;
+                        FloatVector s = FloatVector.zero(FS);
+                        FloatVector u = FloatVector.zero(FS);
+                        for (int p = 0; p < PARTS16; p++) {
+                            FloatVector xv = FloatVector.fromArray(FS, x, xi + p * FL);
+                            s = ((FloatVector) v.convertShape(VectorOperators.B2F, FS, p)).fma(xv, s);
+                            u = u.add(xv);
+                        }
+                        acc = s.fma(FloatVector.broadcast(FS, ds[i]), acc);
+                        accMin = u.fma(FloatVector.broadcast(FS, ds[16 + i]), accMin);
+                    }
+                }
+            }
+        }
+        return acc.reduceLanes(VectorOperators.ADD) - accMin.reduceLanes(VectorOperators.ADD);
     }
 
     /**

@@ -128,9 +128,9 @@ final class PanamaLowBitKernels {
         return s;
     }
 
-    private static final ThreadLocal<float[]> SCALES = ThreadLocal.withInitial(() -> new float[16]);
+    private static final ThreadLocal<float[]> SCALES = ThreadLocal.withInitial(() -> new float[32]);
 
-    /** This thread's scratch for a super-block's sixteen scaled scales and minima. */
+    /** This thread's scratch for a super-block's scaled scales and minima (up to 32 floats). */
     static float[] scaleScratch() {
         return SCALES.get();
     }

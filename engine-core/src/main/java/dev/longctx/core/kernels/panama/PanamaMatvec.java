@@ -81,6 +81,13 @@ final class PanamaMatvec {
                 }
                 return;
             }
+            case Q2_K -> {
+                float[] ds = PanamaLowBitKernels.scaleScratch();
+                for (int r = rowFrom; r < rowTo; r++) {
+                    out[outOff + r] = PanamaIq4Q3Kernels.q2KRow(w, r * rowBytes, cols, x, xOff, ds);
+                }
+                return;
+            }
             case Q3_K -> {
                 float[] ds = PanamaLowBitKernels.scaleScratch();
                 for (int r = rowFrom; r < rowTo; r++) {

@@ -47,8 +47,7 @@ public final class PanamaVectorKernels implements VectorKernels {
      */
     public static String matvecKernel(DType type) {
         return switch (type) {
-            case F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS -> "in-register";
-            default -> "decoded-row";
+            case F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS -> "in-register";
         };
     }
 
