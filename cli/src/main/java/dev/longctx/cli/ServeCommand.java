@@ -1,6 +1,5 @@
 package dev.longctx.cli;
 
-import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.tensor.DType;
 import dev.longctx.kvcache.HeadProfile;
 import dev.longctx.models.Model;
@@ -94,7 +93,7 @@ final class ServeCommand implements Callable<Integer> {
         ServerLimits limits = ServerLimits.defaults().withMaxBodyBytes(GenerateCommand.parseBytes(maxBody))
                 .withMaxPromptTokens(maxPromptTokens).withMaxTokens(maxTokens).withRequestTimeout(Duration.ofSeconds(timeoutSeconds));
         String key = apiKey != null ? apiKey : System.getenv("LONGCTX_API_KEY");
-        Model.Options open = Model.Options.defaults().withOps(TensorOps.withThreads(threads));
+        Model.Options open = threads == null ? Model.Options.defaults() : Model.Options.defaults().withThreads(threads);
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         PrintWriter err = spec.commandLine().getErr();
         try (Model m = Model.open(model, tokenizerFile != null ? open.withTokenizer(tokenizerFile) : open);

@@ -1,7 +1,6 @@
 package dev.longctx.langchain4j;
 
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
-import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.models.Model;
 import dev.longctx.models.serving.ServingEngine;
 import dev.longctx.models.session.Strategy;
@@ -133,7 +132,8 @@ public abstract class LongctxModelBuilder<B extends LongctxModelBuilder<B>> {
         if (engine != null) {
             return new EngineBinding(engine, null, this);
         }
-        Model model = Model.open(modelPath, Model.Options.defaults().withOps(TensorOps.withThreads(threads)));
+        // threads given: the model's own pool, closed with the model (EngineBinding closes it)
+        Model model = Model.open(modelPath, threads == null ? Model.Options.defaults() : Model.Options.defaults().withThreads(threads));
         try {
             EngineBinding.checkChatTemplate(model);
             ServingEngine own = ServingEngine.builder(model).budgetBytes(budgetBytes).name("langchain4j").build();

@@ -1,6 +1,7 @@
 package dev.longctx.models;
 
 import dev.longctx.core.kernels.TensorOps;
+import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.tensor.DType;
 import dev.longctx.core.tensor.Tensor;
 import dev.longctx.models.config.GgufConfigReader;
@@ -58,6 +59,8 @@ public final class Model implements AutoCloseable {
     private final Object templateLock = new Object();
     private Optional<ChatTemplate> template;
     private volatile boolean closed;
+    /** The pool {@link Options#withThreads} made for this model (closed with it), or null. */
+    private volatile ComputePool ownedPool;
 
     /**
      * How to open a model.
@@ -65,29 +68,46 @@ public final class Model implements AutoCloseable {
      * @param tokenizer a tokenizer file ({@code tokenizer.json} or llama2.c {@code tokenizer.bin})
      *     used instead of the model's own, or null
      * @param ops kernels and thread pool for the sessions, or null for {@link TensorOps#defaults()}
+     * @param threads when positive, the model gets its own pool of this many threads, which
+     *     {@link Model#close()} closes ({@code ops} is then ignored); 0 for {@code ops}
      */
-    public record Options(Path tokenizer, TensorOps ops) {
+    public record Options(Path tokenizer, TensorOps ops, int threads) {
+        /** Checks {@code threads}. */
+        public Options {
+            if (threads < 0) {
+                throw new IllegalArgumentException("threads must be positive (or 0 for ops), got " + threads);
+            }
+        }
+
+        /** Options without a pool of the model's own: {@code ops}, or the defaults when null. */
+        public Options(Path tokenizer, TensorOps ops) {
+            this(tokenizer, ops, 0);
+        }
+
         /** The model's own tokenizer, the default kernels and the shared thread pool. */
         public static Options defaults() {
-            return new Options(null, null);
+            return new Options(null, null, 0);
         }
 
         /** The same options with a tokenizer file instead of the model's own. */
         public Options withTokenizer(Path file) {
-            return new Options(Objects.requireNonNull(file, "file"), ops);
+            return new Options(Objects.requireNonNull(file, "file"), ops, threads);
         }
 
-        /** The same options with {@code threads} compute threads ({@link TensorOps#withThreads}). */
+        /**
+         * The same options with a pool of {@code threads} compute threads owned by the model: each
+         * {@link Model#open} creates one and the model's {@link Model#close()} closes it.
+         */
         public Options withThreads(int threads) {
             if (threads <= 0) {
                 throw new IllegalArgumentException("threads must be positive, got " + threads);
             }
-            return new Options(tokenizer, TensorOps.withThreads(threads));
+            return new Options(tokenizer, null, threads);
         }
 
-        /** The same options with these kernels and thread pool. */
+        /** The same options with these kernels and thread pool (the caller keeps the pool and closes it). */
         public Options withOps(TensorOps o) {
-            return new Options(tokenizer, Objects.requireNonNull(o, "ops"));
+            return new Options(tokenizer, Objects.requireNonNull(o, "ops"), 0);
         }
     }
 
@@ -118,20 +138,32 @@ public final class Model implements AutoCloseable {
     public static Model open(Path path, Options options) {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(options, "options");
-        TensorOps ops = options.ops() != null ? options.ops() : TensorOps.defaults();
+        boolean ownPool = options.threads() > 0;
+        TensorOps ops = ownPool ? TensorOps.withThreads(options.threads())
+                : options.ops() != null ? options.ops() : TensorOps.defaults();
         try {
+            Model m;
             if (Files.isDirectory(path)) {
-                return openFolder(path, options, ops);
-            }
-            if (!Files.isRegularFile(path)) {
+                m = openFolder(path, options, ops);
+            } else if (!Files.isRegularFile(path)) {
                 throw new ModelFormatException(path.toString(), -1, "no such model file or folder");
+            } else if (path.getFileName().toString().endsWith(".gguf")) {
+                m = openGguf(path, options, ops);
+            } else {
+                m = openLlama2c(path, options, ops);
             }
-            if (path.getFileName().toString().endsWith(".gguf")) {
-                return openGguf(path, options, ops);
-            }
-            return openLlama2c(path, options, ops);
+            m.ownedPool = ownPool ? ops.pool() : null;
+            return m;
         } catch (IOException e) {
+            if (ownPool) {
+                ops.pool().close();
+            }
             throw new UncheckedIOException("cannot read model " + path + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            if (ownPool) {
+                ops.pool().close();
+            }
+            throw e;
         }
     }
 
@@ -377,7 +409,10 @@ public final class Model implements AutoCloseable {
         }
     }
 
-    /** Unmaps the weights. Sessions of this model must be closed first. Idempotent. */
+    /**
+     * Unmaps the weights and closes the thread pool the model owns ({@link Options#withThreads}).
+     * Sessions of this model must be closed first. Idempotent.
+     */
     @Override
     public void close() {
         if (closed) {
@@ -388,6 +423,10 @@ public final class Model implements AutoCloseable {
             resource.close();
         } catch (Exception e) {
             throw new IllegalStateException("closing " + path + ": " + e.getMessage(), e);
+        } finally {
+            if (ownedPool != null) {
+                ownedPool.close();
+            }
         }
     }
 

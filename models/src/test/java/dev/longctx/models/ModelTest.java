@@ -50,6 +50,28 @@ class ModelTest {
         return out;
     }
 
+    /**
+     * A model opened with {@code withThreads} owns its pool: it computes on that many threads and
+     * closing the model closes the pool; a pool given through {@code withOps} stays the caller's.
+     */
+    @Test
+    void withThreadsPoolIsTheModelsAndClosesWithIt() throws Exception {
+        Model m = Model.open(GGUF, Model.Options.defaults().withThreads(3));
+        ComputePool own = m.ops().pool();
+        assertEquals(3, own.threads());
+        assertEquals(64, m.generate("Once upon a time", SIXTY_FOUR).outputIds().length);
+        m.close();
+        var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> own.parallelFor(2, i -> { }));
+        assertTrue(e.getMessage().contains("closed"), e.getMessage());
+        try (ComputePool mine = ComputePool.create(2)) {
+            Model.open(GGUF, Model.Options.defaults().withOps(new TensorOps(KernelProvider.get(), mine))).close();
+            mine.parallelFor(2, i -> { }); // still open
+        }
+        var bad = org.junit.jupiter.api.Assertions.assertThrows(dev.longctx.models.ModelFormatException.class,
+                () -> Model.open(GGUF.resolveSibling("missing.gguf"), Model.Options.defaults().withThreads(2)));
+        assertTrue(bad.getMessage().contains("missing.gguf"), bad.getMessage());
+    }
+
     /** One call, the tokenizer from the file, text in and text out: llama.cpp's greedy ids and text. */
     @Test
     void generateFromTextMatchesLlamaCpp() throws Exception {
