@@ -62,11 +62,17 @@ public final class GgufConfigReader {
             double factor = number(g, arch + ".rope.scaling.factor");
             int original = m.containsKey(arch + ".rope.scaling.original_context_length")
                     ? (int) integer(g, arch + ".rope.scaling.original_context_length") : maxPos;
-            scaling = switch (t) {
-                case "linear" -> new RopeScaling.Linear(factor);
-                case "yarn" -> new RopeScaling.Yarn(factor, original);
-                default -> throw new ModelFormatException(source, -1, "rope scaling type '" + t + "' is not supported");
-            };
+            try {
+                scaling = switch (t) {
+                    case "linear" -> new RopeScaling.Linear(factor);
+                    case "yarn" -> new RopeScaling.Yarn(factor, original);
+                    default -> throw new ModelFormatException(source, -1, "rope scaling type '" + t + "' is not supported");
+                };
+            } catch (IllegalArgumentException e) {
+                // a factor of 0, a negative or infinite one, an original length of 0 (found by GgufFuzzTest)
+                throw new ModelFormatException(source, -1, "metadata '" + arch + ".rope.scaling.factor' = " + factor
+                        + " / '" + arch + ".rope.scaling.original_context_length' = " + original + ": " + e.getMessage());
+            }
         }
         GgufFile.TensorInfo freqs = g.tensors().get("rope_freqs.weight");
         if (freqs != null) {
