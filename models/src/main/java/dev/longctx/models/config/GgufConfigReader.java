@@ -93,6 +93,11 @@ public final class GgufConfigReader {
         List<Integer> eos = m.containsKey("tokenizer.ggml.eos_token_id")
                 ? List.of(tokenId(g, "tokenizer.ggml.eos_token_id", vocab)) : List.of();
         int layers = (int) integer(g, arch + ".block_count");
+        if (layers > ModelConfig.MAX_LAYERS) {
+            // before anything is sized by it (the family options build per-layer lists; found by GgufFuzzTest)
+            throw new ModelFormatException(source, -1, "metadata '" + arch + ".block_count' = " + layers
+                    + " is above the limit of " + ModelConfig.MAX_LAYERS + " layers");
+        }
         try {
             return new ModelConfig(a, vocab, hidden, (int) integer(g, arch + ".feed_forward_length"),
                     layers, heads, kvHeads, headDim, maxPos, eps, theta, scaling,
