@@ -126,6 +126,11 @@ class FuzzSeeds {
         for (String t : List.of("sentencepiece-legacy", "sentencepiece-metaspace", "sentencepiece-metaspace-split")) {
             Files.copy(SharedFixtures.resource("fixtures/tokenizers/" + t + "/tokenizer.json"), dir.resolve("seed-" + t + ".json"));
         }
+        // the split regexes of llama.cpp's pre-tokenizer families (GgufPreTokenizerTest's fixtures)
+        for (String t : List.of("llama-bpe", "gpt-4o", "tekken")) {
+            Files.copy(SharedFixtures.resource("fixtures/tokenizers/gguf-pre/" + t + "/tokenizer.json"),
+                    dir.resolve("seed-pre-" + t + ".json"));
+        }
         Files.writeString(dir.resolve("seed-small-bytelevel.json"), SMALL_BYTELEVEL);
         Files.writeString(dir.resolve("seed-small-metaspace.json"), SMALL_METASPACE);
     }
