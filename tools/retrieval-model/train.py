@@ -343,6 +343,21 @@ class Gen:
         self.pool = Pool(spec, wt, pool_words, rng_for(*pool_seed))
         self.cache = {}
         self.vt_one_chain = 0.0  # training only: the share of vt instances without the distractor chain
+        self.key_ids = np.unique(np.asarray(self.key_tok, dtype=np.int64))
+
+    def key_copy_mask(self, ids, prompt_len):
+        """--key-weight: a bool array over the L - 1 next-token targets of one row, True where the target
+        ids[j + 1] is a key word's token in the prompt that already occurred earlier in the row, i.e. a key
+        the model can copy: the key in the question (one of the needles' keys), the source name of a vt
+        copy statement, the repeated key of multi-value needles. A key's first occurrence (random) is not."""
+        m = np.zeros(len(ids) - 1, dtype=bool)
+        pos = np.flatnonzero(np.isin(ids[:prompt_len], self.key_ids))
+        if len(pos) > 1:
+            _, first = np.unique(ids[pos], return_index=True)
+            rep = np.ones(len(pos), dtype=bool)
+            rep[first] = False
+            m[pos[rep] - 1] = True
+        return m
 
     def enc(self, text):
         return self.tok.encode(text, add_special_tokens=False).ids
@@ -762,11 +777,14 @@ class Stream:
         tasks = rng.permutation(task_slots(B, a.task_weights))
         ids = np.empty((B, L), dtype=np.int64)
         plen = np.empty(B, dtype=np.int64)
+        kmask = np.zeros((B, L - 1), dtype=bool) if a.key_weight > 0 else None
         for i in range(B):
             x = self.gen.instance(TASKS[tasks[i]], L, rng)
             ids[i] = x["ids"]
             plen[i] = x["prompt_len"]
-        return step, ids, plen, tasks
+            if kmask is not None:
+                kmask[i] = self.gen.key_copy_mask(ids[i], plen[i])
+        return step, ids, plen, tasks, kmask
 
     def worker(self, w, W, q, stop):
         for s in range(w, self.steps, W):
@@ -844,7 +862,9 @@ def train(a):
     amp = dev.type == "cuda"
     V = vocab
 
-    def loss_terms(ids, plen):
+    def loss_terms(ids, plen, kmask=None):
+        """Answer CE (mean), other-token CE (mean), exact match per row; with kmask (--key-weight) also the
+        mean CE and the argmax accuracy over the copyable key tokens of the prompt (else zeros)."""
         B, L = ids.shape
         with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
             logits = model(ids[:, :-1])
@@ -854,13 +874,20 @@ def train(a):
         ans = pos[None, :] >= (plen[:, None] - 1)
         la = (ce * ans).sum() / ans.sum()
         lm = (ce * ~ans).sum() / (~ans).sum()
-        ok = ((logits.detach().argmax(-1) == tgt) | ~ans).all(dim=1)
-        return la, lm, ok
+        hit = logits.detach().argmax(-1) == tgt
+        ok = (hit | ~ans).all(dim=1)
+        if kmask is None:
+            z = ce.new_zeros(())
+            return la, lm, ok, z, z
+        nk = kmask.sum().clamp(min=1)
+        lk = (ce * kmask).sum() / nk
+        kacc = (hit & kmask).sum() / nk
+        return la, lm, ok, lk, kacc
 
     fn = {"step": loss_terms}  # the training step's loss function: eager, or compiled with --compile
 
-    def fwd_loss(ids, plen):
-        return fn["step"](ids, plen)
+    def fwd_loss(ids, plen, kmask=None):
+        return fn["step"](ids, plen, kmask)
 
     def calibrate(f):
         pts = []
@@ -873,8 +900,9 @@ def train(a):
                 if dev.type == "cuda":
                     torch.cuda.synchronize()
                 t0 = time.time()
-                la, lm, _ = f(ids, plen)
-                (la + a.lm_weight * lm).backward()
+                kmask = torch.zeros((B, L - 1), dtype=torch.bool, device=dev) if a.key_weight > 0 else None
+                la, lm, _, lk, _ = f(ids, plen, kmask)
+                (la + a.lm_weight * lm + a.key_weight * lk).backward()
                 if dev.type == "cuda":
                     torch.cuda.synchronize()
                 ts.append(time.time() - t0)
@@ -894,8 +922,9 @@ def train(a):
             t0 = time.time()
             f = torch.compile(loss_terms, dynamic=True)
             B, L = 4, 256
-            la, lm, _ = f(torch.randint(5, V, (B, L), device=dev), torch.full((B,), L - 8, device=dev))
-            (la + a.lm_weight * lm).backward()
+            kmask = torch.zeros((B, L - 1), dtype=torch.bool, device=dev) if a.key_weight > 0 else None
+            la, lm, _, lk, _ = f(torch.randint(5, V, (B, L), device=dev), torch.full((B,), L - 8, device=dev), kmask)
+            (la + a.lm_weight * lm + a.key_weight * lk).backward()
             model.zero_grad(set_to_none=True)
             print(f"compile: {time.time() - t0:.1f} s")
             return f
@@ -967,38 +996,42 @@ def train(a):
           f"loss = answer CE + {a.lm_weight} x other-token CE; task weights {a.task_weights}; weight decay "
           f"{a.weight_decay} on matrices{'' if a.embed_decay else ' but the embedding'}"
           f"{'; initialised from ' + a.init_from if a.init_from else ''}; batch stream {a.batch_stream}"
-          f"{f'; vt without distractor chain in {a.vt_one_chain:.0%} of training vt rows' if a.vt_one_chain else ''}")
+          f"{f'; vt without distractor chain in {a.vt_one_chain:.0%} of training vt rows' if a.vt_one_chain else ''}"
+          f"{f'; + {a.key_weight} x CE on copyable key tokens of the prompt' if a.key_weight > 0 else ''}")
     t_train = time.time()
     last_ckpt = time.time()
     tokens_seen = 0
-    win = {"la": [], "lm": [], "ok": np.zeros(len(TASKS)), "n": np.zeros(len(TASKS)), "L": []}
+    win = {"la": [], "lm": [], "lk": [], "kacc": [], "ok": np.zeros(len(TASKS)), "n": np.zeros(len(TASKS)), "L": []}
     curve = []
     model.train()
     stopped_early = False
     for s in range(steps):
-        _, ids_np, plen_np, tasks_np = next_batch(s)
+        _, ids_np, plen_np, tasks_np, kmask_np = next_batch(s)
         ids = torch.from_numpy(ids_np).to(dev, non_blocking=True)
         plen = torch.from_numpy(plen_np).to(dev, non_blocking=True)
+        kmask = None if kmask_np is None else torch.from_numpy(kmask_np).to(dev, non_blocking=True)
         for g in opt.param_groups:
             g["lr"] = lr_at(s)
         opt.zero_grad(set_to_none=True)
         try:
-            la, lm, ok = fwd_loss(ids, plen)
-            (la + a.lm_weight * lm).backward()
+            la, lm, ok, lk, kacc = fwd_loss(ids, plen, kmask)
+            (la + a.lm_weight * lm + a.key_weight * lk).backward()
         except Exception as e:  # noqa: BLE001
             if fn["step"] is loss_terms:
                 raise
             print(f"compiled step {s} failed, eager from here: {type(e).__name__}: {str(e)[:300]}")
             fn["step"] = loss_terms
             opt.zero_grad(set_to_none=True)
-            la, lm, ok = fwd_loss(ids, plen)
-            (la + a.lm_weight * lm).backward()
+            la, lm, ok, lk, kacc = fwd_loss(ids, plen, kmask)
+            (la + a.lm_weight * lm + a.key_weight * lk).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         tokens_seen += ids_np.size
         if s % a.log_every == 0 or s == steps - 1:
             win["la"].append(la.item())
             win["lm"].append(lm.item())
+            win["lk"].append(lk.item())
+            win["kacc"].append(kacc.item())
             okn = ok.cpu().numpy()
             for t in range(len(TASKS)):
                 m = tasks_np == t
@@ -1013,11 +1046,17 @@ def train(a):
                    "answer_loss": float(np.mean(win["la"])), "lm_loss": float(np.mean(win["lm"])),
                    "train_exact": {TASKS[t]: float(win["ok"][t] / max(1, win["n"][t])) for t in range(len(TASKS))},
                    "lengths": [int(min(win["L"])), int(max(win["L"]))]}
+            if a.key_weight > 0:
+                rec["key_loss"] = float(np.mean(win["lk"]))
+                rec["key_copy_acc"] = float(np.mean(win["kacc"]))
             curve.append(rec)
             print(f"step {s + 1:5d}/{steps} {el:6.1f}s len {rec['lengths'][0]}-{rec['lengths'][1]} "
                   f"ans_loss {rec['answer_loss']:.4f} lm_loss {rec['lm_loss']:.4f} lr {rec['lr']:.2e} "
-                  f"tok/s {tokens_seen / el / 1e3:.0f}k | batch exact {acc}", flush=True)
-            win = {"la": [], "lm": [], "ok": np.zeros(len(TASKS)), "n": np.zeros(len(TASKS)), "L": []}
+                  f"tok/s {tokens_seen / el / 1e3:.0f}k | batch exact {acc}"
+                  + (f" | key_loss {rec['key_loss']:.3f} key_acc {rec['key_copy_acc']:.2f}" if a.key_weight > 0 else ""),
+                  flush=True)
+            win = {"la": [], "lm": [], "lk": [], "kacc": [], "ok": np.zeros(len(TASKS)), "n": np.zeros(len(TASKS)),
+                   "L": []}
         if time.time() - last_ckpt > a.ckpt_every:
             save_safetensors(model, os.path.join(a.out, "model.safetensors"))
             last_ckpt = time.time()
@@ -1056,7 +1095,7 @@ def train(a):
                 chunk = rows[i:i + per]
                 ids = torch.from_numpy(np.stack([r[0] for r in chunk]).astype(np.int64)).to(dev)
                 plen = torch.tensor([r[1] for r in chunk], device=dev)
-                _, _, ok = loss_terms(ids, plen)
+                _, _, ok, _, _ = loss_terms(ids, plen)
                 okall.extend(ok.cpu().tolist())
             table.setdefault(task, {})[str(L)] = float(np.mean(okall))
             ds = np.array([r[2] for r in rows])
@@ -1226,6 +1265,11 @@ def main():
                    "(the first run); 0: not, so rare key tokens' rows do not shrink between their updates")
     p.add_argument("--vt-one-chain", type=float, default=0.0, help="training only: this share of the vt "
                    "instances has no distractor chain (the evaluation's vt instances always have it)")
+    p.add_argument("--key-weight", type=float, default=0.0, help="training only: add this weight x the mean "
+                   "cross-entropy over the prompt's copyable key tokens (a key word's token that occurred earlier in "
+                   "the row: the key in the question, a vt copy's source name, a multi-value needle's repeated key) "
+                   "to the loss, so copying keys is rewarded as much as an answer; 0 (earlier runs): they are only "
+                   "part of the --lm-weight mean over all non-answer tokens")
     p.add_argument("--batch-stream", type=int, default=0, help="0: batches from seed stream [seed, 4, step] (the "
                    "first run); k >= 1: from [seed, 4, k, step] (the k-th continued run)")
     p.add_argument("--init-from", default=None, help="an HF folder (config.json, model.safetensors) to start "
