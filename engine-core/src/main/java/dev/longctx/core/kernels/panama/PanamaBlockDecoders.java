@@ -39,36 +39,27 @@ final class PanamaBlockDecoders {
         return q.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().and((byte) 0x0F);
     }
 
-    /** Q4_1: {@code d * q + m}. */
-    static void decodeQ4_1(MemorySegment s, long off, float[] dst, int dstOff, int blocks) {
+    /**
+     * Q4_1 ({@code fifth} false: d, m, nibbles) or Q5_1 (true: d, m, 4 bytes of fifth bits,
+     * nibbles): {@code d * q + m}, q the nibble plus 16 in Q5_1 where the fifth bit is set.
+     */
+    static void decodeQ4Or5_1(MemorySegment s, long off, float[] dst, int dstOff, int blocks, boolean fifth) {
+        long blockBytes = fifth ? 24 : 20;
+        long codes = fifth ? 8 : 4;
         for (int b = 0; b < blocks; b++) {
-            long q = off + 20L * b;
+            long q = off + blockBytes * b;
             float d = scaleAt(s, q);
             float m = scaleAt(s, q + 2);
-            ByteVector n = ByteVector.fromMemorySegment(BS, s, q + 4, LE);
+            ByteVector n = ByteVector.fromMemorySegment(BS, s, q + codes, LE);
             ByteVector lo = n.and((byte) 0x0F);
             ByteVector hi = highNibbles(n);
-            for (int p = 0; p < PARTS16; p++) {
-                ((FloatVector) lo.convertShape(VectorOperators.B2F, FS, p)).mul(d).add(m)
-                        .intoArray(dst, dstOff + b * QK + p * FL);
-                ((FloatVector) hi.convertShape(VectorOperators.B2F, FS, p)).mul(d).add(m)
-                        .intoArray(dst, dstOff + b * QK + 16 + p * FL);
+            if (fifth) {
+                ByteVector qh = ByteVector.fromMemorySegment(BS, s, q + 4, LE);
+                lo = lo.lanewise(VectorOperators.ADD, (byte) 16, qh.rearrange(PanamaLowBitKernels.QH_LOW)
+                        .and(PanamaLowBitKernels.LANE_BIT).compare(VectorOperators.NE, 0));
+                hi = hi.lanewise(VectorOperators.ADD, (byte) 16, qh.rearrange(PanamaLowBitKernels.QH_HIGH)
+                        .and(PanamaLowBitKernels.LANE_BIT).compare(VectorOperators.NE, 0));
             }
-        }
-    }
-
-    /** Q5_1: {@code d * q + m}, q the nibble plus 16 where the fifth bit is set. */
-    static void decodeQ5_1(MemorySegment s, long off, float[] dst, int dstOff, int blocks) {
-        for (int b = 0; b < blocks; b++) {
-            long q = off + 24L * b;
-            float d = scaleAt(s, q);
-            float m = scaleAt(s, q + 2);
-            ByteVector qh = ByteVector.fromMemorySegment(BS, s, q + 4, LE);
-            VectorMask<Byte> setLo = qh.rearrange(PanamaLowBitKernels.QH_LOW).and(PanamaLowBitKernels.LANE_BIT).compare(VectorOperators.NE, 0);
-            VectorMask<Byte> setHi = qh.rearrange(PanamaLowBitKernels.QH_HIGH).and(PanamaLowBitKernels.LANE_BIT).compare(VectorOperators.NE, 0);
-            ByteVector n = ByteVector.fromMemorySegment(BS, s, q + 8, LE);
-            ByteVector lo = n.and((byte) 0x0F).lanewise(VectorOperators.ADD, (byte) 16, setLo);
-            ByteVector hi = highNibbles(n).lanewise(VectorOperators.ADD, (byte) 16, setHi);
             for (int p = 0; p < PARTS16; p++) {
                 ((FloatVector) lo.convertShape(VectorOperators.B2F, FS, p)).mul(d).add(m)
                         .intoArray(dst, dstOff + b * QK + p * FL);

@@ -112,8 +112,8 @@ final class PanamaCodecs {
             case Q5_0 -> PanamaLowBitKernels.decodeQ5_0(src, byteOffset, dst, dstOff, n / QK);
             case Q4_K -> PanamaLowBitKernels.decodeQ4K(src, byteOffset, dst, dstOff, n / PanamaLowBitKernels.QK_K);
             case Q6_K -> PanamaLowBitKernels.decodeQ6K(src, byteOffset, dst, dstOff, n / PanamaLowBitKernels.QK_K);
-            case Q4_1 -> PanamaBlockDecoders.decodeQ4_1(src, byteOffset, dst, dstOff, n / QK);
-            case Q5_1 -> PanamaBlockDecoders.decodeQ5_1(src, byteOffset, dst, dstOff, n / QK);
+            case Q4_1 -> PanamaBlockDecoders.decodeQ4Or5_1(src, byteOffset, dst, dstOff, n / QK, false);
+            case Q5_1 -> PanamaBlockDecoders.decodeQ4Or5_1(src, byteOffset, dst, dstOff, n / QK, true);
             case IQ4_NL -> PanamaBlockDecoders.decodeIq4Nl(src, byteOffset, dst, dstOff, n / QK);
             case IQ4_XS -> PanamaBlockDecoders.decodeIq4Xs(src, byteOffset, dst, dstOff, n / PanamaLowBitKernels.QK_K);
             case Q5_K -> PanamaBlockDecoders.decodeQ5K(src, byteOffset, dst, dstOff, n / PanamaLowBitKernels.QK_K);
