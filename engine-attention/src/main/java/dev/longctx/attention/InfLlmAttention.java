@@ -17,7 +17,8 @@ import java.util.Objects;
  *   <li>the {@code topK} memory units of {@link InfLlmMemory} with the highest relevance
  *       {@code sim(q, B) = sum_j sum_{r in reps(B)} q_j . k_r} (the paper's Eq. for unit retrieval
  *       with one query token; per KV head of a grouped-query model the g query heads' scaled
- *       dot products are summed, no soft cap), ties to the older unit,</li>
+ *       dot products are summed, no soft cap), computed as {@code sum_j q_j . (sum_r k_r)} with the
+ *       memory's summed keys, ties to the older unit,</li>
  * </ul>
  * within the problem's mask, and runs exact softmax attention over those keys (gathered, as
  * {@link SelectedAttention} does). With at most {@code topK} units the selection is every visible
@@ -27,8 +28,9 @@ import java.util.Objects;
  * paper instead gives every memory token the same distance to the current token. See
  * {@code Strategy.InfLlm} for why.
  *
- * <p><b>Cost</b> per query row and KV head: {@code units * reps} key reads and dot products for
- * the relevance, a top-k over the units, then a scan of the page positions and O(k * D * g) exact
+ * <p><b>Cost</b> per query row and KV head: {@code units * g} dot products for the relevance
+ * (no key read from the pages; the first version located and read every representative's key
+ * each step, one kernel call per key), a top-k over the units, then a scan of the page positions and O(k * D * g) exact
  * attention over the k attended keys.
  *
  * <p>Threading: bind a memory per call with {@link #attend(InfLlmMemory, AttentionProblem, float[],
@@ -187,59 +189,22 @@ public final class InfLlmAttention extends SelectedAttention {
             return;
         }
         VectorKernels k = ops.kernels();
-        KvView view = p.kv()[kh];
         int d = p.headDim();
+        if (mem.headDim() != d) {
+            throw new IllegalArgumentException(name() + ": the memory holds keys of " + mem.headDim() + " elements, the problem " + d);
+        }
         int g = p.groupSize();
-        int ps = view.pageSize();
         float[] q = ws.q = grow(ws.q, g * d);
         scaledQueries(p, row, kh, q);
-        float[] dots = ws.page = grow(ws.page, g * ps);
+        float[] sums = mem.keySums(kh);
         float[] score = ws.score = grow(ws.score, units);
         for (int u = 0; u < units; u++) {
             float s = 0;
-            for (int r = 0; r < mem.reps(); r++) {
-                long pos = mem.representative(kh, u, r);
-                int key = pos < 0 ? -1 : locate(view, pos);
-                if (key < 0) {
-                    continue; // a representative no longer cached (evicted) adds nothing
-                }
-                int pg = key / ps;
-                int slot = key % ps;
-                k.matmulRows(view.dtype(), view.keys(pg), view.rowBytes(), d, slot, slot + 1, q, g, dots, ps);
-                for (int j = 0; j < g; j++) {
-                    s += dots[j * ps + slot];
-                }
+            for (int j = 0; j < g; j++) {
+                s += k.dot(q, j * d, sums, u * d, d);
             }
             score[u] = s;
         }
         TopK.mark(score, units, topK, ws.rank = TopK.scratch(ws.rank, units), chosen);
-    }
-
-    /** The key index {@code page * pageSize + slot} of the valid key at {@code position} in {@code view}, or -1. */
-    static int locate(KvView view, long position) {
-        int lo = 0;
-        int hi = view.pageCount() - 1;
-        while (lo <= hi) {
-            int mid = (lo + hi) >>> 1;
-            if (view.pageLength(mid) == 0 || view.pageMaxPosition(mid) < position) {
-                lo = mid + 1;
-            } else if (view.pageMinPosition(mid) > position) {
-                hi = mid - 1;
-            } else {
-                int n = view.pageLength(mid);
-                long min = view.pageMinPosition(mid);
-                if (view.pageMaxPosition(mid) - min == n - 1 && view.position(mid, (int) (position - min)) == position) {
-                    int slot = (int) (position - min);
-                    return view.isValid(mid, slot) ? mid * view.pageSize() + slot : -1;
-                }
-                for (int slot = 0; slot < n; slot++) {
-                    if (view.position(mid, slot) == position) {
-                        return view.isValid(mid, slot) ? mid * view.pageSize() + slot : -1;
-                    }
-                }
-                return -1;
-            }
-        }
-        return -1;
     }
 }

@@ -6,8 +6,10 @@ import java.util.Arrays;
  * InfLLM's context memory for one layer of one sequence (Xiao et al., 2024, "InfLLM: Training-Free
  * Long-Context Extrapolation for LLMs with an Efficient Context Memory"): per KV head, the memory
  * units (blocks of consecutive positions that have left the local window) in position order, each
- * with the positions of its representative tokens. The keys and values themselves stay where they
- * are, in the cache's pages; the memory only names them. {@link InfLlmAttention} retrieves units
+ * with the positions of its representative tokens and the sum of their keys (as they were when the
+ * unit closed: the relevance {@code sum_r q . k_r} is {@code q . sum_r k_r}, one dot product per
+ * unit). The keys and values themselves stay where they are, in the cache's pages; the memory only
+ * names them. {@link InfLlmAttention} retrieves units
  * from it; whoever feeds the sequence (the strategy plan) closes units as tokens leave the window.
  *
  * <p>Every position after {@link #coveredTo(int)} is still local (attended whatever the retrieval);
@@ -18,6 +20,8 @@ import java.util.Arrays;
  */
 public final class InfLlmMemory {
     private final int reps;
+    private final int headDim;
+    private final float[][] keySums;
     private final long[][] first;
     private final long[][] last;
     private final long[][] repPositions;
@@ -29,12 +33,16 @@ public final class InfLlmMemory {
      *
      * @param kvHeads KV heads of the layer
      * @param reps representative tokens per unit (the paper's r_k)
+     * @param headDim elements per key
      */
-    public InfLlmMemory(int kvHeads, int reps) {
-        if (kvHeads <= 0 || reps <= 0) {
-            throw new IllegalArgumentException("infllm memory: kvHeads and reps must be positive, got " + kvHeads + ", " + reps);
+    public InfLlmMemory(int kvHeads, int reps, int headDim) {
+        if (kvHeads <= 0 || reps <= 0 || headDim <= 0) {
+            throw new IllegalArgumentException("infllm memory: kvHeads, reps and headDim must be positive, got " + kvHeads + ", "
+                    + reps + ", " + headDim);
         }
         this.reps = reps;
+        this.headDim = headDim;
+        this.keySums = new float[kvHeads][8 * headDim];
         this.first = new long[kvHeads][8];
         this.last = new long[kvHeads][8];
         this.repPositions = new long[kvHeads][8 * reps];
@@ -45,6 +53,11 @@ public final class InfLlmMemory {
 
     private InfLlmMemory(InfLlmMemory o) {
         this.reps = o.reps;
+        this.headDim = o.headDim;
+        this.keySums = new float[o.keySums.length][];
+        for (int i = 0; i < keySums.length; i++) {
+            keySums[i] = o.keySums[i].clone();
+        }
         this.first = deep(o.first);
         this.last = deep(o.last);
         this.repPositions = deep(o.repPositions);
@@ -75,12 +88,17 @@ public final class InfLlmMemory {
         return reps;
     }
 
+    /** Elements per key. */
+    public int headDim() {
+        return headDim;
+    }
+
     /**
      * Appends a unit of {@code kvHead}: positions {@code first..last} (after every earlier unit),
-     * represented by {@code count <= reps()} positions of {@code representatives}. Positions up to
-     * {@code last} are no longer local.
+     * represented by {@code count <= reps()} positions of {@code representatives} whose keys sum to
+     * {@code keySum[keySumOff .. keySumOff + headDim)}. Positions up to {@code last} are no longer local.
      */
-    public void addUnit(int kvHead, long first, long last, long[] representatives, int count) {
+    public void addUnit(int kvHead, long first, long last, long[] representatives, int count, float[] keySum, int keySumOff) {
         if (first > last || first <= coveredTo[kvHead] || count < 0 || count > reps) {
             throw new IllegalArgumentException("infllm unit " + first + ".." + last + " with " + count + " representatives after "
                     + coveredTo[kvHead]);
@@ -90,7 +108,9 @@ public final class InfLlmMemory {
             this.first[kvHead] = Arrays.copyOf(this.first[kvHead], 2 * u);
             this.last[kvHead] = Arrays.copyOf(this.last[kvHead], 2 * u);
             repPositions[kvHead] = Arrays.copyOf(repPositions[kvHead], 2 * u * reps);
+            keySums[kvHead] = Arrays.copyOf(keySums[kvHead], 2 * u * headDim);
         }
+        System.arraycopy(keySum, keySumOff, keySums[kvHead], u * headDim, headDim);
         this.first[kvHead][u] = first;
         this.last[kvHead][u] = last;
         for (int r = 0; r < reps; r++) {
@@ -118,6 +138,11 @@ public final class InfLlmMemory {
     /** Representative {@code r} of unit {@code u}, or -1 (a unit with fewer valid tokens than {@link #reps()}). */
     public long representative(int kvHead, int u, int r) {
         return repPositions[kvHead][u * reps + r];
+    }
+
+    /** The summed representative keys of {@code kvHead}'s units, unit {@code u} at {@code [u * headDim, (u + 1) * headDim)}. */
+    float[] keySums(int kvHead) {
+        return keySums[kvHead];
     }
 
     /** The last position held in a unit (-1: none); later positions are local. */

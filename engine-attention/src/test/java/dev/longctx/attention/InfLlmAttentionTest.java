@@ -20,24 +20,37 @@ import org.junit.jupiter.api.Test;
 class InfLlmAttentionTest {
     private static final int PAGE = 13;
 
-    /** A memory of units of {@code unit} positions from {@code sinks} up to {@code coveredTo}, random representatives. */
-    private static InfLlmMemory memory(SplittableRandom r, int kvHeads, int reps, int sinks, int unit, long coveredTo) {
-        InfLlmMemory mem = new InfLlmMemory(kvHeads, reps);
-        for (int kh = 0; kh < kvHeads; kh++) {
+    /**
+     * A memory of units of {@code unit} positions from {@code sinks} up to {@code coveredTo}, random
+     * representatives among the valid keys, with their summed keys.
+     */
+    private static InfLlmMemory memory(SplittableRandom r, float[][] keys, KvView[] views, int d, int reps, int sinks, int unit,
+                                       long coveredTo) {
+        InfLlmMemory mem = new InfLlmMemory(views.length, reps, d);
+        int ps = views[0].pageSize();
+        for (int kh = 0; kh < views.length; kh++) {
             for (long first = sinks; first + unit - 1 <= coveredTo; first += unit) {
                 long[] rep = new long[reps];
-                int count = r.nextInt(4) == 0 ? r.nextInt(reps + 1) : reps;
-                for (int i = 0; i < count; i++) {
-                    rep[i] = first + r.nextInt(unit);
+                float[] sum = new float[d];
+                int count = 0;
+                int want = r.nextInt(4) == 0 ? r.nextInt(reps + 1) : reps;
+                for (int i = 0; i < want; i++) {
+                    long pos = first + r.nextInt(unit);
+                    if (views[kh].isValid((int) pos / ps, (int) pos % ps)) {
+                        rep[count++] = pos;
+                        for (int c = 0; c < d; c++) {
+                            sum[c] += keys[kh][(int) pos * d + c];
+                        }
+                    }
                 }
-                mem.addUnit(kh, first, first + unit - 1, rep, count);
+                mem.addUnit(kh, first, first + unit - 1, rep, count, sum, 0);
             }
         }
         return mem;
     }
 
     /** The rule, naively: which keys of {@code kh} row 0 attends. */
-    private static BitSet reference(float[][] keys, DenseKvView[] views, InfLlmMemory mem, AttentionProblem p, int kh, int sinks,
+    private static BitSet reference(float[][] keys, KvView[] views, InfLlmMemory mem, AttentionProblem p, int kh, int sinks,
                                     int topK, int d) {
         int g = p.groupSize();
         int units = mem.units(kh);
@@ -45,7 +58,7 @@ class InfLlmAttentionTest {
         for (int u = 0; u < units; u++) {
             for (int rr = 0; rr < mem.reps(); rr++) {
                 long pos = mem.representative(kh, u, rr);
-                if (pos < 0 || !views[kh].isValid((int) pos / PAGE, (int) pos % PAGE)) {
+                if (pos < 0) {
                     continue;
                 }
                 for (int j = 0; j < g; j++) {
@@ -102,10 +115,10 @@ class InfLlmAttentionTest {
                                 v[h] = Problems.gaussian(r, lk * d, 1);
                                 views[h] = DenseKvView.of(k[h], v[h], d, DType.F32, PAGE);
                                 for (int i = 5; i < lk - 1; i += 17) {
-                                    views[h].invalidate(i); // evicted slots, a representative among them at times
+                                    views[h].invalidate(i); // evicted slots: never attended, never representatives
                                 }
                             }
-                            InfLlmMemory mem = memory(r, kvHeads, 4, sinks, unit, lk - 1 - Math.min(lk - 1, 20));
+                            InfLlmMemory mem = memory(r, k, views, d, 4, sinks, unit, lk - 1 - Math.min(lk - 1, 20));
                             float[] q = Problems.gaussian(r, kvHeads * g * d, 1.5);
                             long[] pos = {lk - 1};
                             for (AttentionMask mask : new AttentionMask[] {AttentionMask.CAUSAL, AttentionMask.slidingWindow(200, 2)}) {
@@ -150,14 +163,19 @@ class InfLlmAttentionTest {
             for (int lk : new int[] {1, 17, 513, 4099}) {
                 int kvHeads = 2;
                 int d = 32;
-                KvView[] kv = Problems.views(r, kvHeads, lk, d, DType.F32, PAGE, 0);
+                float[][] keys = new float[kvHeads][];
+                KvView[] kv = new KvView[kvHeads];
+                for (int h = 0; h < kvHeads; h++) {
+                    keys[h] = Problems.gaussian(r, lk * d, 1);
+                    kv[h] = DenseKvView.of(keys[h], Problems.gaussian(r, lk * d, 1), d, DType.F32, PAGE);
+                }
                 float[] q = Problems.gaussian(r, kvHeads * g * d, 1);
                 AttentionProblem p = AttentionProblem.causal(q, 1, kvHeads * g, kv);
-                InfLlmMemory mem = memory(r, kvHeads, 4, Math.min(4, lk), 50, lk - 100);
+                InfLlmMemory mem = memory(r, keys, kv, d, 4, Math.min(4, lk), 50, lk - 100);
                 int units = mem.units(0);
                 Problems.assertMatchesNaive(new InfLlmAttention(ops, 4, units).over(mem), p, 1e-5, "g=" + g + " lk=" + lk);
                 // and with no unit closed yet (the window holds every token)
-                Problems.assertMatchesNaive(new InfLlmAttention(ops, 4, 0).over(new InfLlmMemory(kvHeads, 4)), p, 1e-5,
+                Problems.assertMatchesNaive(new InfLlmAttention(ops, 4, 0).over(new InfLlmMemory(kvHeads, 4, d)), p, 1e-5,
                         "empty memory g=" + g + " lk=" + lk);
             }
         }
@@ -170,10 +188,10 @@ class InfLlmAttentionTest {
         AttentionProblem p = AttentionProblem.causal(new float[16], 1, 2, kv);
         float[] out = new float[p.outputLength()];
         assertThrows(IllegalStateException.class, () -> new InfLlmAttention(ops, 4, 2).attend(p, out, null, null));
-        assertThrows(IllegalArgumentException.class, () -> new InfLlmAttention(ops, 4, 2).attend(new InfLlmMemory(3, 4), p, out, null, null));
+        assertThrows(IllegalArgumentException.class, () -> new InfLlmAttention(ops, 4, 2).attend(new InfLlmMemory(3, 4, 8), p, out, null, null));
         assertThrows(IllegalArgumentException.class, () -> new InfLlmAttention(ops, -1, 2));
-        InfLlmMemory mem = new InfLlmMemory(1, 2);
-        mem.addUnit(0, 4, 9, new long[] {5, 6}, 2);
-        assertThrows(IllegalArgumentException.class, () -> mem.addUnit(0, 8, 12, new long[] {9}, 1), "overlapping unit");
+        InfLlmMemory mem = new InfLlmMemory(1, 2, 8);
+        mem.addUnit(0, 4, 9, new long[] {5, 6}, 2, new float[8], 0);
+        assertThrows(IllegalArgumentException.class, () -> mem.addUnit(0, 8, 12, new long[] {9}, 1, new float[8], 0), "overlapping unit");
     }
 }

@@ -13,13 +13,17 @@ import dev.longctx.models.session.Strategy;
  * InfLLM's decode steps (Xiao et al., 2024; see {@link Strategy.InfLlm}) with its per-sequence
  * context memory in {@link SequenceKvCache#planState()}:
  * <ul>
- *   <li>every attention call (prompt chunks and decode steps) reports its probabilities; each key
- *       adds those of the queries within {@code window} positions after it, summed over the query
- *       heads of its KV head, to its score in the cache (the page metadata H2O's scores use);</li>
+ *   <li>every prompt chunk's attention reports its probabilities; each key adds those of the
+ *       queries within {@code window} positions after it, summed over the query heads of its KV
+ *       head, to its score in the cache (the page metadata H2O's scores use). Decode steps do not
+ *       score: an observer sends the decode kernel down its slow path (a probability call per page
+ *       of the whole cache, measured at 16K: decode 0.41x the full cache's with it), so a unit of
+ *       generated tokens is represented by the ones the prompt's last queries saw, else its
+ *       first tokens;</li>
  *   <li>before a decode step's attention in a layer, every block of {@code unit} positions (from
  *       the sinks on) whose last position is at least {@code window} before the current one
  *       becomes a memory unit, represented by its {@code reps} best-scored tokens (ties to the
- *       older);</li>
+ *       older) and the sum of their keys;</li>
  *   <li>the decode step then runs {@link InfLlmAttention} with that layer's memory; prompt chunks
  *       run the exact chunk kernel.</li>
  * </ul>
@@ -34,10 +38,12 @@ final class InfLlmPlan {
     private final TensorOps ops;
     private final int layers;
     private final int kvHeads;
+    private final int headDim;
 
     /** @param params a resolved {@link Strategy.InfLlm} (every parameter positive) */
-    InfLlmPlan(Strategy.InfLlm params, int layers, int kvHeads, TensorOps ops) {
+    InfLlmPlan(Strategy.InfLlm params, int layers, int kvHeads, int headDim, TensorOps ops) {
         this.params = params;
+        this.headDim = headDim;
         this.ops = ops;
         this.layers = layers;
         this.kvHeads = kvHeads;
@@ -56,8 +62,14 @@ final class InfLlmPlan {
         return st.kernels[layer];
     }
 
-    /** Accumulates each key's attention from the queries within the window after it (see the class comment). */
+    /**
+     * Accumulates each key's attention from the prompt queries within the window after it (see the
+     * class comment); null for decode steps.
+     */
     AttentionObserver observer(SequenceKvCache cache, int layer, int queryRows) {
+        if (queryRows == 1) {
+            return null;
+        }
         KvView[] views = cache.views(layer);
         long firstQuery = lastPosition(views[0]) - queryRows + 1;
         int window = params.window();
@@ -100,7 +112,12 @@ final class InfLlmPlan {
             return;
         }
         long[] best = new long[reps];
+        int[] bestPage = new int[reps];
+        int[] bestSlot = new int[reps];
         float[] bestScore = new float[reps];
+        int d = view.headDim();
+        float[] key = new float[d];
+        float[] sum = new float[d];
         for (; first + unit - 1 <= current - params.window(); first += unit) {
             int n = 0;
             long last = first + unit - 1;
@@ -126,14 +143,25 @@ final class InfLlmPlan {
                     }
                     while (at > 0 && bestScore[at - 1] < sc) {
                         best[at] = best[at - 1];
+                        bestPage[at] = bestPage[at - 1];
+                        bestSlot[at] = bestSlot[at - 1];
                         bestScore[at] = bestScore[at - 1];
                         at--;
                     }
                     best[at] = pos;
+                    bestPage[at] = pg;
+                    bestSlot[at] = s;
                     bestScore[at] = sc;
                 }
             }
-            mem.addUnit(kh, first, last, best, n);
+            java.util.Arrays.fill(sum, 0f);
+            for (int i = 0; i < n; i++) {
+                ops.kernels().dequantize(view.dtype(), view.keys(bestPage[i]), bestSlot[i] * view.rowBytes(), key, 0, d);
+                for (int c = 0; c < d; c++) {
+                    sum[c] += key[c];
+                }
+            }
+            mem.addUnit(kh, first, last, best, n, sum, 0);
         }
     }
 
@@ -159,7 +187,7 @@ final class InfLlmPlan {
             // one kernel (and its per-thread buffers) per sequence, bound to each layer's memory in turn
             InfLlmAttention kernel = new InfLlmAttention(owner.ops, owner.params.sinks(), owner.params.topK());
             for (int l = 0; l < owner.layers; l++) {
-                memories[l] = copyOf == null ? new InfLlmMemory(owner.kvHeads, owner.params.reps()) : copyOf[l].copy();
+                memories[l] = copyOf == null ? new InfLlmMemory(owner.kvHeads, owner.params.reps(), owner.headDim) : copyOf[l].copy();
                 kernels[l] = kernel.over(memories[l]);
             }
         }

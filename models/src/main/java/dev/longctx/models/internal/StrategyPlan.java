@@ -100,7 +100,7 @@ public final class StrategyPlan implements AttentionPlan {
         };
         this.selection = strategy instanceof Strategy.TidalDecode || strategy instanceof Strategy.Recycled
                 ? new PersistentSelectionPlan(strategy, layout.layers(), layout.kvHeads(), exact.kernel(0, 1), ops) : null;
-        this.infllm = strategy instanceof Strategy.InfLlm i ? new InfLlmPlan(i, layout.layers(), layout.kvHeads(), ops) : null;
+        this.infllm = strategy instanceof Strategy.InfLlm i ? new InfLlmPlan(i, layout.layers(), layout.kvHeads(), layout.headDim(), ops) : null;
         this.streamingMask = strategy instanceof Strategy.Streaming s ? AttentionMask.slidingWindow(s.window(), s.sinks()) : null;
         this.duoKernels = new AttentionKernel[2][];
         if (policy instanceof RetrievalHeadPolicy duo) {
@@ -201,7 +201,7 @@ public final class StrategyPlan implements AttentionPlan {
         int sinks = i.sinks() > 0 ? i.sinks() : Math.max(1, (int) (Strategy.InfLlm.PAPER_SINKS * f));
         int unit = i.unit() > 0 ? i.unit() : Math.max(1, (int) (Strategy.InfLlm.PAPER_UNIT * f));
         int topK = i.topK() > 0 ? i.topK() : Strategy.InfLlm.PAPER_TOP_K;
-        int reps = i.reps() > 0 ? i.reps() : Math.min(Strategy.InfLlm.PAPER_REPS, unit);
+        int reps = Math.min(i.reps() > 0 ? i.reps() : Strategy.InfLlm.PAPER_REPS, unit);
         int window = i.window() > 0 ? i.window() : paper ? Strategy.InfLlm.PAPER_WINDOW : attended - sinks - (topK + 1) * unit;
         if (window < 1) {
             throw new ContextBudgetException("a budget of " + attended + " attended keys per KV head is too small for infllm: sinks "

@@ -287,7 +287,7 @@ public sealed interface Strategy {
      * block of {@code unit} consecutive positions that has left the window, represented by its
      * {@code reps} tokens that received the most attention from the queries that saw them inside the
      * window (attention probabilities summed over the query heads of the group, from prompt chunks
-     * and decode steps alike; the paper's representative score is {@code r_m = sum_j q_{m+j} . k_m}
+     * only: decode steps do not score, see {@code InfLlmPlan}; the paper's representative score is {@code r_m = sum_j q_{m+j} . k_m}
      * over the following window queries). Relevance of unit B to query q:
      * {@code sim(q, B) = sum_{r in reps(B)} q . k_r} (summed over the group's query heads).
      * Prompt chunks attend exactly (the paper also runs its memory during the prompt, in chunks of 512).
@@ -309,7 +309,7 @@ public sealed interface Strategy {
      * @param window local window (0: derived)
      * @param unit tokens per memory unit (0: derived)
      * @param topK units retrieved per step (0: the paper's 16)
-     * @param reps representative tokens per unit (0: the paper's 4)
+     * @param reps representative tokens per unit (0: the paper's 4; at most the unit size)
      */
     record InfLlm(int attended, int sinks, int window, int unit, int topK, int reps) implements Strategy {
         /** The paper's initial tokens (attention sinks). */
@@ -433,7 +433,7 @@ public sealed interface Strategy {
      * A strategy by name with budget-derived parameters ({@code duo} needs a profile, so it is
      * not available here). Some take parameters after a colon: {@code sparse-prefill:ESTIMATOR},
      * {@code tidal:SELECTION:RESELECTION} (layers as fractions of the depth),
-     * {@code recycled:STRIDE}, {@code sirllm:DECAY[:RECENT]} (colons, so that comma-separated lists of names still split).
+     * {@code recycled:STRIDE}, {@code sirllm:DECAY[:RECENT]}, {@code infllm:TOPK[:REPS]} (colons, so that comma-separated lists of names still split).
      *
      * @throws IllegalArgumentException naming the known strategies
      */
@@ -457,8 +457,9 @@ public sealed interface Strategy {
                     case "tidal" -> new TidalDecode(0, Double.parseDouble(args[0]), args.length > 1 ? Double.parseDouble(args[1]) : 0);
                     case "recycled" -> new Recycled(0, Integer.parseInt(args[0]));
                     case "sirllm" -> new SirLlm(0, 0, args.length > 1 ? Integer.parseInt(args[1]) : 0, Double.parseDouble(args[0]));
+                    case "infllm" -> new InfLlm(0, 0, 0, 0, Integer.parseInt(args[0]), args.length > 1 ? Integer.parseInt(args[1]) : 0);
                     default -> throw new IllegalArgumentException("strategy '" + name + "' takes no parameters (tidal:S:R, "
-                            + "recycled:STRIDE, sirllm:DECAY[:RECENT] and sparse-prefill:ESTIMATOR do)");
+                            + "recycled:STRIDE, sirllm:DECAY[:RECENT], infllm:TOPK[:REPS] and sparse-prefill:ESTIMATOR do)");
                 };
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("bad parameters in strategy '" + name + "': " + e.getMessage(), e);

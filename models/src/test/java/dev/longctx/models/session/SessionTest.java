@@ -307,6 +307,7 @@ class SessionTest {
     @Test
     void infLlmRetrievingEveryUnitIsExactAndFewUnitsSelect() {
         assertEquals(new Strategy.InfLlm(), Strategy.parse("InfLLM"));
+        assertEquals(new Strategy.InfLlm(0, 0, 0, 0, 8, 2), Strategy.parse("infllm:8:2"));
         assertThrows(IllegalArgumentException.class, () -> new Strategy.InfLlm(0, -1, 0, 0, 0, 0));
         JsonNode c = greedy.get(2);
         int[] prompt = ints(c.get("prompt_ids"));
