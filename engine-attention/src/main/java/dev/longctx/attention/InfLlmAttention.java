@@ -20,8 +20,8 @@ import java.util.Objects;
  *       dot products are summed, no soft cap), computed as {@code sum_j q_j . (sum_r k_r)} with the
  *       memory's summed keys, ties to the older unit,</li>
  * </ul>
- * within the problem's mask, and runs exact softmax attention over those keys (gathered, as
- * {@link SelectedAttention} does). With at most {@code topK} units the selection is every visible
+ * within the problem's mask, and runs exact softmax attention over those keys (decode steps read
+ * them in place through split-K, other calls gather them as {@link SelectedAttention} does). With at most {@code topK} units the selection is every visible
  * key, so the output is exact attention.
  *
  * <p>Positions: keys keep their original positions (their keys were rotated when cached); the
@@ -42,6 +42,7 @@ public final class InfLlmAttention extends SelectedAttention {
 
     private final int sinks;
     private final int topK;
+    private final SplitKDecodeAttention exact;
     private volatile InfLlmMemory memory;
 
     /**
@@ -55,6 +56,7 @@ public final class InfLlmAttention extends SelectedAttention {
         }
         this.sinks = sinks;
         this.topK = topK;
+        this.exact = new SplitKDecodeAttention(ops);
     }
 
     @Override
@@ -96,6 +98,31 @@ public final class InfLlmAttention extends SelectedAttention {
 
     @Override
     KeySubsetView select(Workspace ws, AttentionProblem p, int row, int kh) {
+        return ws.gathered.reset(p.kv()[kh], chooseKeys(ws, p, row, kh));
+    }
+
+    /**
+     * Decode without an observer: each KV head's keys chosen on the caller's thread, then split-K
+     * over views that read the chosen keys in place ({@link SelectedKvView}: the pages holding a
+     * chosen key, the others' slots invalid), as {@link QuestAttention} does. The selection is
+     * ranges of positions (sinks, units, local tokens), so few pages are partly read; gathering
+     * instead copied every chosen key and value and ran one task per KV head.
+     */
+    @Override
+    boolean attendDecode(AttentionProblem p, float[] out, float[] lse) {
+        Workspace ws = workspace();
+        KvView[] selected = new KvView[p.kvHeads()];
+        for (int kh = 0; kh < selected.length; kh++) {
+            selected[kh] = SelectedKvView.of(p.kv()[kh], chooseKeys(ws, p, 0, kh));
+        }
+        AttentionProblem sub = new AttentionProblem(p.queries(), p.queryOffset(), 1, p.queryHeads(), selected,
+                p.queryPositions(), p.scale(), p.softCap(), p.mask());
+        exact.attend(sub, out, lse, null);
+        return true;
+    }
+
+    /** The keys row {@code row} attends through {@code kh}, as key indices of its view: the workspace's set. */
+    private BitSet chooseKeys(Workspace ws, AttentionProblem p, int row, int kh) {
         InfLlmMemory mem = memory;
         if (mem == null) {
             throw new IllegalStateException(name() + ": no memory bound (attend(memory, ...) or over(memory))");
@@ -155,7 +182,7 @@ public final class InfLlmAttention extends SelectedAttention {
                 }
             }
         }
-        return ws.gathered.reset(view, keys);
+        return keys;
     }
 
     private static void setRange(BitSet keys, int base, long lo, long hi, long from, long to) {

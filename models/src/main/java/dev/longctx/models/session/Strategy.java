@@ -292,9 +292,10 @@ public sealed interface Strategy {
      * {@code sim(q, B) = sum_{r in reps(B)} q . k_r} (summed over the group's query heads).
      * Prompt chunks attend exactly (the paper also runs its memory during the prompt, in chunks of 512).
      *
-     * <p>The paper's defaults (its Mistral-7B configuration): 128 initial tokens, a 4,096-token local
-     * window, units of 128 tokens with 4 representative tokens, 16 units retrieved per step (6,272
-     * keys attended). Here a budget of {@code attended} keys per KV head below those 6,272 scales the
+     * <p>The paper's defaults (its Mistral-7B configuration, {@code config/mistral-inf-llm.yaml} of
+     * the authors' repository thunlp/InfLLM: {@code n_init 128, n_local 4096, block_size 128,
+     * repr_topk 4, topk 16}): 128 initial tokens, a 4,096-token local window, units of 128 tokens
+     * with 4 representative tokens, 16 units retrieved per step (6,272 keys attended). Here a budget of {@code attended} keys per KV head below those 6,272 scales the
      * sinks, window and unit size down in proportion and keeps 16 units of 4 representatives.
      *
      * <p>Positions: cached keys keep their original positions (rotated once, when cached), as every
