@@ -122,10 +122,13 @@ final class InfLlmPlan {
             int n = 0;
             long last = first + unit - 1;
             // the unit's valid tokens in position order, keeping the reps best (strictly better replaces: ties to the older)
-            for (int pg = 0; pg < view.pageCount(); pg++) {
+            for (int pg = firstPageEndingAtOrAfter(view, first); pg < view.pageCount(); pg++) {
                 int len = view.pageLength(pg);
-                if (len == 0 || view.pageMaxPosition(pg) < first || view.pageMinPosition(pg) > last) {
+                if (len == 0 || view.pageMaxPosition(pg) < first) {
                     continue;
+                }
+                if (view.pageMinPosition(pg) > last) {
+                    break; // positions increase page by page
                 }
                 for (int s = 0; s < len; s++) {
                     long pos = view.position(pg, s);
@@ -163,6 +166,26 @@ final class InfLlmPlan {
             }
             mem.addUnit(kh, first, last, best, n, sum, 0);
         }
+    }
+
+    /** The first page of {@code view} whose last position is {@code >= position} (pages of a view hold increasing positions). */
+    private static int firstPageEndingAtOrAfter(KvView view, long position) {
+        int lo = 0;
+        int hi = view.pageCount();
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (view.pageLength(mid) > 0 && view.pageMaxPosition(mid) < position) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
+    }
+
+    /** The memory of {@code layer} of the sequence whose cache is {@code cache} (for tests). */
+    InfLlmMemory memory(SequenceKvCache cache, int layer) {
+        return state(cache).memories[layer];
     }
 
     private State state(SequenceKvCache cache) {

@@ -319,6 +319,11 @@ public final class StrategyPlan implements AttentionPlan {
         return selection != null ? selection.kernel(cache, layer, queryRows, exact.kernel(layer, queryRows)) : kernel(layer, queryRows);
     }
 
+    /** InfLLM's memory of {@code layer} of the sequence whose cache is {@code cache} (for tests); null for other strategies. */
+    dev.longctx.attention.InfLlmMemory infLlmMemory(SequenceKvCache cache, int layer) {
+        return infllm == null ? null : infllm.memory(cache, layer);
+    }
+
     /** TidalDecode's token-selection and re-selection layers for this model ({-1, -1} for other strategies or none). */
     public int[] tidalLayers() {
         return selection == null ? new int[] {-1, -1} : new int[] {selection.selectionLayer(), selection.reselectionLayer()};
