@@ -21,17 +21,17 @@ import java.util.Objects;
  *       memory's summed keys, ties to the older unit,</li>
  * </ul>
  * within the problem's mask, and runs exact softmax attention over those keys (decode steps read
- * them in place through split-K, other calls gather them as {@link SelectedAttention} does). With at most {@code topK} units the selection is every visible
- * key, so the output is exact attention.
+ * them in place through split-K, other calls gather them as {@link SelectedAttention} does). With
+ * at most {@code topK} units the selection is every visible key, so the output is exact attention.
  *
  * <p>Positions: keys keep their original positions (their keys were rotated when cached); the
  * paper instead gives every memory token the same distance to the current token. See
  * {@code Strategy.InfLlm} for why.
  *
- * <p><b>Cost</b> per query row and KV head: {@code units * g} dot products for the relevance
- * (no key read from the pages; the first version located and read every representative's key
- * each step, one kernel call per key), a top-k over the units, then a scan of the page positions and O(k * D * g) exact
- * attention over the k attended keys.
+ * <p><b>Cost</b> per query row and KV head: {@code units * g} dot products for the relevance (no
+ * key read from the pages; the first version located and read every representative's key each
+ * step, one kernel call per key), a top-k over the units, then a scan of the page positions and
+ * O(k * D * g) exact attention over the k attended keys.
  *
  * <p>Threading: bind a memory per call with {@link #attend(InfLlmMemory, AttentionProblem, float[],
  * float[], AttentionObserver)} or a kernel from {@link #over}; an instance serves one sequence, one
