@@ -33,7 +33,7 @@ import java.util.Objects;
  * <p>Subclasses: {@link QuestAttention} (page-level, Tang et al., 2024) and
  * {@link TokenSelectAttention} (token-level, Wu et al., 2024).
  */
-public abstract sealed class SelectedAttention implements AttentionKernel permits QuestAttention, TokenSelectAttention,
+public abstract sealed class SelectedAttention implements AttentionKernel permits QuestAttention, TokenSelectAttention, InfLlmAttention,
         PersistentSelectionAttention {
     final TensorOps ops;
     final SelectedAttentionBudget budget;

@@ -43,6 +43,13 @@ record StrategySpec(String kind, int a, int b) implements Serializable {
                 yield new StrategySpec(t.name(), t.selected(), 0);
             }
             case Strategy.Recycled r -> new StrategySpec(r.name(), r.selected(), r.stride());
+            case Strategy.InfLlm i -> {
+                if (i.sinks() != 0 || i.window() != 0 || i.unit() != 0 || i.reps() != 0) {
+                    throw new IllegalArgumentException("DocumentInference ships InfLLM's attended keys and units retrieved only; "
+                            + "got " + i);
+                }
+                yield new StrategySpec(i.name(), i.attended(), i.topK());
+            }
             case Strategy.SirLlm sl -> throw new IllegalArgumentException("strategy 'sirllm' needs per-token logits, which the "
                     + "serving engine behind DocumentInference does not compute yet; use streaming, h2o, snapkv, quest or full");
             case Strategy.SparsePrefill p -> new StrategySpec(p.name(), 0, 0);
@@ -61,6 +68,7 @@ record StrategySpec(String kind, int a, int b) implements Serializable {
             case "quest" -> new Strategy.Quest(a);
             case "tidal" -> new Strategy.TidalDecode(a, 0, 0);
             case "recycled" -> new Strategy.Recycled(a, b);
+            case "infllm" -> new Strategy.InfLlm(a, 0, 0, 0, b, 0);
             default -> Strategy.parse(kind); // the sparse-prefill variants, by name
         };
     }

@@ -72,6 +72,8 @@ public final class StrategyPlan implements AttentionPlan {
     private final int[] slidingWindows;
     /** TidalDecode's or Recycled Attention's decode kernels and per-sequence state, or null. */
     private final PersistentSelectionPlan selection;
+    /** InfLLM's decode kernels, scoring observer and per-sequence memory, or null. */
+    private final InfLlmPlan infllm;
 
     private StrategyPlan(Strategy strategy, int budgetTokens, EvictionPolicy policy, KvLayout layout, int chunk, TensorOps ops,
                          int[] slidingWindows) {
@@ -98,6 +100,7 @@ public final class StrategyPlan implements AttentionPlan {
         };
         this.selection = strategy instanceof Strategy.TidalDecode || strategy instanceof Strategy.Recycled
                 ? new PersistentSelectionPlan(strategy, layout.layers(), layout.kvHeads(), exact.kernel(0, 1), ops) : null;
+        this.infllm = strategy instanceof Strategy.InfLlm i ? new InfLlmPlan(i, layout.layers(), layout.kvHeads(), layout.headDim(), ops) : null;
         this.streamingMask = strategy instanceof Strategy.Streaming s ? AttentionMask.slidingWindow(s.window(), s.sinks()) : null;
         this.duoKernels = new AttentionKernel[2][];
         if (policy instanceof RetrievalHeadPolicy duo) {
@@ -162,6 +165,7 @@ public final class StrategyPlan implements AttentionPlan {
                         + sl.recent() + " + capacity " + Math.max(capacity, 1));
                 yield new Strategy.SirLlm(sinks, capacity, sl.recent(), sl.decay() > 0 ? sl.decay() : SirLlmPolicy.DEFAULT_DECAY);
             }
+            case Strategy.InfLlm i -> resolveInfLlm(i, budget);
             case Strategy.Recycled rc -> new Strategy.Recycled(rc.selected() > 0 ? rc.selected() : Math.min(budget, MAX_DEFAULT_SELECTED),
                     rc.stride() > 0 ? rc.stride() : Strategy.Recycled.DEFAULT_STRIDE);
             case Strategy.RetrievalHeads d -> {
@@ -181,6 +185,29 @@ public final class StrategyPlan implements AttentionPlan {
             default -> null;
         };
         return new StrategyPlan(r, budget, policy, layout, chunk, ops, slidingWindows);
+    }
+
+    /**
+     * InfLLM's parameters: the paper's where the attended keys (given, else the budget) reach its
+     * 6,272; below, sinks and unit size scale with {@code attended / 6272} (at least 1), 16 units of
+     * 4 representatives (at most the unit) are kept, and the window takes the rest less one unit
+     * (the tokens waiting to fill the next unit are attended with the window), so that a step
+     * attends at most {@code attended} keys.
+     */
+    private static Strategy.InfLlm resolveInfLlm(Strategy.InfLlm i, int budget) {
+        int attended = i.attended() > 0 ? i.attended() : Math.min(budget, Strategy.InfLlm.PAPER_ATTENDED);
+        boolean paper = attended >= Strategy.InfLlm.PAPER_ATTENDED;
+        double f = Math.min(1.0, attended / (double) Strategy.InfLlm.PAPER_ATTENDED);
+        int sinks = i.sinks() > 0 ? i.sinks() : Math.max(1, (int) (Strategy.InfLlm.PAPER_SINKS * f));
+        int unit = i.unit() > 0 ? i.unit() : Math.max(1, (int) (Strategy.InfLlm.PAPER_UNIT * f));
+        int topK = i.topK() > 0 ? i.topK() : Strategy.InfLlm.PAPER_TOP_K;
+        int reps = Math.min(i.reps() > 0 ? i.reps() : Strategy.InfLlm.PAPER_REPS, unit);
+        int window = i.window() > 0 ? i.window() : paper ? Strategy.InfLlm.PAPER_WINDOW : attended - sinks - (topK + 1) * unit;
+        if (window < 1) {
+            throw new ContextBudgetException("a budget of " + attended + " attended keys per KV head is too small for infllm: sinks "
+                    + sinks + " + " + topK + " units of " + unit + " leave no window");
+        }
+        return new Strategy.InfLlm(attended, sinks, window, unit, topK, reps);
     }
 
     private static void need(boolean ok, Strategy s, int budget, String what) {
@@ -283,10 +310,18 @@ public final class StrategyPlan implements AttentionPlan {
         TokenEntropies.of(cache).record(position, (float) (max + Math.log(sum) - logits[offset + token]));
     }
 
-    /** TidalDecode and Recycled Attention carry their selections in the sequence's cache; the others need no state. */
+    /** TidalDecode and Recycled Attention carry their selections in the sequence's cache, InfLLM its memory; the others need no state. */
     @Override
     public AttentionKernel kernel(SequenceKvCache cache, int layer, int queryRows) {
+        if (infllm != null) {
+            return infllm.kernel(cache, layer, queryRows, exact.kernel(layer, queryRows));
+        }
         return selection != null ? selection.kernel(cache, layer, queryRows, exact.kernel(layer, queryRows)) : kernel(layer, queryRows);
+    }
+
+    /** InfLLM's memory of {@code layer} of the sequence whose cache is {@code cache} (for tests); null for other strategies. */
+    dev.longctx.attention.InfLlmMemory infLlmMemory(SequenceKvCache cache, int layer) {
+        return infllm == null ? null : infllm.memory(cache, layer);
     }
 
     /** TidalDecode's token-selection and re-selection layers for this model ({-1, -1} for other strategies or none). */
@@ -328,6 +363,9 @@ public final class StrategyPlan implements AttentionPlan {
 
     @Override
     public AttentionObserver observer(SequenceKvCache cache, int layer, int queryRows, boolean endsPrompt) {
+        if (infllm != null) {
+            return infllm.observer(cache, layer, queryRows);
+        }
         return switch (policy) {
             case H2oPolicy h -> h.observer(cache, layer);
             case SnapKvPolicy k -> k.prefillObserver(cache, layer, queryRows);

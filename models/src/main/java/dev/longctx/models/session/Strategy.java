@@ -8,7 +8,7 @@ import java.util.Objects;
  * A long-context strategy: what the KV cache keeps and how attention reads it. Parameters left at
  * 0 are derived from the session's token budget (see each record). Names (for the CLI and
  * benchmark tables): {@code full}, {@code streaming}, {@code h2o}, {@code snapkv}, {@code quest},
- * {@code tidal}, {@code recycled}, {@code sirllm}, {@code duo}, {@code sparse-prefill}.
+ * {@code tidal}, {@code recycled}, {@code sirllm}, {@code infllm}, {@code duo}, {@code sparse-prefill}.
  */
 public sealed interface Strategy {
     /** The short name. */
@@ -279,6 +279,79 @@ public sealed interface Strategy {
     }
 
     /**
+     * InfLLM (Xiao et al., 2024, "InfLLM: Training-Free Long-Context Extrapolation for LLMs with an
+     * Efficient Context Memory"), over a cache that keeps every token in the paged pool: each decode
+     * step attends, per KV head, the {@code sinks} initial tokens, the local window (the last
+     * {@code window} positions, plus the fewer than {@code unit} tokens waiting to fill the next
+     * unit) and the {@code topK} memory units most relevant to the step's query. A memory unit is a
+     * block of {@code unit} consecutive positions that has left the window, represented by its
+     * {@code reps} tokens that received the most attention from the queries that saw them inside the
+     * window (attention probabilities summed over the query heads of the group, from prompt chunks
+     * only: decode steps do not score, see {@code InfLlmPlan}; the paper's representative score is {@code r_m = sum_j q_{m+j} . k_m}
+     * over the following window queries). Relevance of unit B to query q:
+     * {@code sim(q, B) = sum_{r in reps(B)} q . k_r} (summed over the group's query heads).
+     * Prompt chunks attend exactly (the paper also runs its memory during the prompt, in chunks of 512).
+     *
+     * <p>The paper's defaults (its Mistral-7B configuration, {@code config/mistral-inf-llm.yaml} of
+     * the authors' repository thunlp/InfLLM: {@code n_init 128, n_local 4096, block_size 128,
+     * repr_topk 4, topk 16}): 128 initial tokens, a 4,096-token local window, units of 128 tokens
+     * with 4 representative tokens, 16 units retrieved per step (6,272 keys attended). Here a budget of {@code attended} keys per KV head below those 6,272 scales the
+     * sinks, window and unit size down in proportion and keeps 16 units of 4 representatives.
+     *
+     * <p>Positions: cached keys keep their original positions (rotated once, when cached), as every
+     * other strategy here; the paper instead puts every memory token at one distance (the window
+     * size) from the current token so that a model never sees a distance beyond its training
+     * length. Re-rotating the retrieved keys per step would cost a rotation of each retrieved key per
+     * step and layer; on models run within their trained length (the retrieval model at 16K) original
+     * positions are what the model was trained on. Not done: the paper's distance cap.
+     *
+     * @param attended keys attended per KV head per step when the others are 0 (0: the budget, at most the paper's 6,272)
+     * @param sinks initial tokens (0: derived)
+     * @param window local window (0: derived)
+     * @param unit tokens per memory unit (0: derived)
+     * @param topK units retrieved per step (0: the paper's 16)
+     * @param reps representative tokens per unit (0: the paper's 4; at most the unit size)
+     */
+    record InfLlm(int attended, int sinks, int window, int unit, int topK, int reps) implements Strategy {
+        /** The paper's initial tokens (attention sinks). */
+        public static final int PAPER_SINKS = 128;
+        /** The paper's local window. */
+        public static final int PAPER_WINDOW = 4096;
+        /** The paper's memory unit size. */
+        public static final int PAPER_UNIT = 128;
+        /** The paper's units retrieved per step. */
+        public static final int PAPER_TOP_K = 16;
+        /** The paper's representative tokens per unit. */
+        public static final int PAPER_REPS = 4;
+        /** Keys the paper's defaults attend per step: 128 + 4,096 + 16 x 128. */
+        public static final int PAPER_ATTENDED = PAPER_SINKS + PAPER_WINDOW + PAPER_TOP_K * PAPER_UNIT;
+
+        public InfLlm {
+            nonNegative("infllm attended", attended);
+            nonNegative("infllm sinks", sinks);
+            nonNegative("infllm window", window);
+            nonNegative("infllm unit", unit);
+            nonNegative("infllm topK", topK);
+            nonNegative("infllm reps", reps);
+        }
+
+        /** Every parameter derived from the budget. */
+        public InfLlm() {
+            this(0, 0, 0, 0, 0, 0);
+        }
+
+        @Override
+        public String name() {
+            return "infllm";
+        }
+
+        @Override
+        public boolean keepsEveryToken() {
+            return true;
+        }
+    }
+
+    /**
      * DuoAttention's retrieval-head split (Xiao et al., 2024) from a head profile: retrieval heads
      * keep everything, streaming heads keep {@code sinks} plus {@code window}.
      *
@@ -361,7 +434,7 @@ public sealed interface Strategy {
      * A strategy by name with budget-derived parameters ({@code duo} needs a profile, so it is
      * not available here). Some take parameters after a colon: {@code sparse-prefill:ESTIMATOR},
      * {@code tidal:SELECTION:RESELECTION} (layers as fractions of the depth),
-     * {@code recycled:STRIDE}, {@code sirllm:DECAY[:RECENT]} (colons, so that comma-separated lists of names still split).
+     * {@code recycled:STRIDE}, {@code sirllm:DECAY[:RECENT]}, {@code infllm:TOPK[:REPS]} (colons, so that comma-separated lists of names still split).
      *
      * @throws IllegalArgumentException naming the known strategies
      */
@@ -385,8 +458,9 @@ public sealed interface Strategy {
                     case "tidal" -> new TidalDecode(0, Double.parseDouble(args[0]), args.length > 1 ? Double.parseDouble(args[1]) : 0);
                     case "recycled" -> new Recycled(0, Integer.parseInt(args[0]));
                     case "sirllm" -> new SirLlm(0, 0, args.length > 1 ? Integer.parseInt(args[1]) : 0, Double.parseDouble(args[0]));
+                    case "infllm" -> new InfLlm(0, 0, 0, 0, Integer.parseInt(args[0]), args.length > 1 ? Integer.parseInt(args[1]) : 0);
                     default -> throw new IllegalArgumentException("strategy '" + name + "' takes no parameters (tidal:S:R, "
-                            + "recycled:STRIDE, sirllm:DECAY[:RECENT] and sparse-prefill:ESTIMATOR do)");
+                            + "recycled:STRIDE, sirllm:DECAY[:RECENT], infllm:TOPK[:REPS] and sparse-prefill:ESTIMATOR do)");
                 };
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("bad parameters in strategy '" + name + "': " + e.getMessage(), e);
@@ -401,10 +475,11 @@ public sealed interface Strategy {
             case "tidal", "tidaldecode" -> new TidalDecode(0, 0, 0);
             case "recycled", "recycled-attention" -> new Recycled(0, 0);
             case "sirllm" -> new SirLlm(0, 0, 0, 0);
+            case "infllm" -> new InfLlm();
             case "sparse-prefill", "minference" -> new SparsePrefill();
             case "duo" -> throw new IllegalArgumentException("strategy 'duo' needs a head profile (--profile FILE)");
             default -> throw new IllegalArgumentException("unknown strategy '" + name
-                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, duo, sparse-prefill[:vertical-slash|a-shape|top-k])");
+                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, infllm, duo, sparse-prefill[:vertical-slash|a-shape|top-k])");
         };
     }
 

@@ -120,6 +120,26 @@ class ServingEngineTest {
         }
     }
 
+    /** InfLLM (a memory per sequence and layer, in its cache) batched with the full cache and itself equals each run alone. */
+    @Test
+    void infLlmRequestsBatchedEqualEachRunAlone() {
+        Strategy[] strategies = {new Strategy.InfLlm(0, 2, 24, 8, 3, 2), new Strategy.Full(), new Strategy.InfLlm(0, 4, 40, 5, 2, 1)};
+        int[] lengths = {180, 120, 210};
+        try (ServingEngine e = engine().build()) {
+            List<RequestHandle> handles = new ArrayList<>();
+            for (int i = 0; i < strategies.length; i++) {
+                handles.add(e.submit(Request.tokens(prompt(lengths[i], 20 + i)).options(GenerateOptions.greedy(30)
+                        .withStopIds(List.of())).strategy(strategies[i]).budgetTokens(512).build()));
+            }
+            for (int i = 0; i < strategies.length; i++) {
+                Generation g = handles.get(i).join();
+                Generation ref = alone(prompt(lengths[i], 20 + i), GenerateOptions.greedy(30).withStopIds(List.of()),
+                        strategies[i], 512);
+                assertArrayEquals(ref.outputIds(), g.outputIds(), "request " + i + " under " + strategies[i]);
+            }
+        }
+    }
+
     @Test
     void aSharedPrefixSkipsItsPrefillAndGivesTheSameTokens() {
         int[] doc = prompt(300, 3);

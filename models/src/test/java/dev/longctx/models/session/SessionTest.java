@@ -97,7 +97,7 @@ class SessionTest {
         HeadProfile half = halfRetrievalProfile();
         return List.of(new Strategy.Streaming(0, 0), new Strategy.H2o(0, 0), new Strategy.SnapKv(0, 0), new Strategy.Quest(0),
                 new Strategy.TidalDecode(0, 0, 0), new Strategy.Recycled(0, 0), new Strategy.SirLlm(0, 0, 0, 0),
-                new Strategy.SirLlm(2, 0, 8, 0.9),
+                new Strategy.SirLlm(2, 0, 8, 0.9), new Strategy.InfLlm(),
                 new Strategy.SparsePrefill(), new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.A_SHAPE),
                 new Strategy.RetrievalHeads(half, 0, 0));
     }
@@ -295,6 +295,40 @@ class SessionTest {
                     assertTrue(!java.util.Arrays.equals(ints(greedy.get(2).get("generated_ids")), out),
                             sparse + " with 2 keys per head should leave the full cache's text");
                 }
+            }
+        }
+    }
+
+    /**
+     * InfLLM with units actually formed (a 16-token window, units of 5): retrieving every unit is the
+     * full cache's greedy text, two units of one representative leave it; a fork carries the memory
+     * on; by name it parses.
+     */
+    @Test
+    void infLlmRetrievingEveryUnitIsExactAndFewUnitsSelect() {
+        assertEquals(new Strategy.InfLlm(), Strategy.parse("InfLLM"));
+        assertEquals(new Strategy.InfLlm(0, 0, 0, 0, 8, 2), Strategy.parse("infllm:8:2"));
+        assertThrows(IllegalArgumentException.class, () -> new Strategy.InfLlm(0, -1, 0, 0, 0, 0));
+        JsonNode c = greedy.get(2);
+        int[] prompt = ints(c.get("prompt_ids"));
+        int[] want = ints(c.get("generated_ids"));
+        try (Session s = session(new Strategy.InfLlm(0, 3, 16, 5, 1000, 4)).budgetTokens(256).build()) {
+            assertArrayEquals(want, s.generate(prompt, SIXTY_FOUR, null).outputIds(), "every unit retrieved");
+        }
+        int[] sparse;
+        try (Session s = session(new Strategy.InfLlm(0, 1, 8, 4, 2, 1)).budgetTokens(256).build()) {
+            sparse = s.generate(prompt, SIXTY_FOUR, null).outputIds();
+            assertEquals(64, sparse.length);
+            assertTrue(!java.util.Arrays.equals(want, sparse), "two units of 4 beside an 8-token window should leave the full text");
+        }
+        // a fork carries its own copy of the memory: after 32 generated tokens, parent and fork continue alike
+        try (Session s = session(new Strategy.InfLlm(0, 1, 8, 4, 2, 1)).budgetTokens(256).build()) {
+            assertArrayEquals(java.util.Arrays.copyOf(sparse, 32),
+                    s.generate(prompt, GenerateOptions.greedy(32).withStopIds(List.of()), null).outputIds());
+            try (Session f = s.fork()) {
+                GenerateOptions more = GenerateOptions.greedy(40).withStopIds(List.of());
+                int[] parent = s.generate(new int[] {sparse[31]}, more, null).outputIds();
+                assertArrayEquals(parent, f.generate(new int[] {sparse[31]}, more, null).outputIds(), "fork");
             }
         }
     }
