@@ -206,6 +206,13 @@ public final class ComputePool implements AutoCloseable {
         Error error;
 
         void start(long gen, int tasks, IntConsumer body) {
+            // Close the previous generation's ticket before its fields change: a late worker of that
+            // generation holding an exhausted ticket (index == old tasks) could otherwise read the
+            // new, larger task count and win its CAS on the unchanged old ticket, running one task
+            // of this call with this call's body (twice: it is claimed again below). Its CAS now
+            // fails, as the ticket no longer holds the value it read. (Found by
+            // reusedJobRunsEveryCallsTasksOnceAcrossManyCalls: "call 6559 task 10 ... was 2".)
+            ticket.set((gen << 32) | Integer.MAX_VALUE); // an exhausted ticket: index >= any task count
             this.tasks = tasks;
             this.body = body;
             synchronized (this) {
