@@ -73,17 +73,7 @@ public final class InfLlmAttention extends SelectedAttention {
     /** A kernel attending with {@code mem} through this instance (same threading rule). */
     public AttentionKernel over(InfLlmMemory mem) {
         Objects.requireNonNull(mem, "memory");
-        return new AttentionKernel() {
-            @Override
-            public void attend(AttentionProblem p, float[] out, float[] lse, AttentionObserver observer) {
-                InfLlmAttention.this.attend(mem, p, out, lse, observer);
-            }
-
-            @Override
-            public String name() {
-                return InfLlmAttention.this.name();
-            }
-        };
+        return boundTo(() -> this.memory = mem);
     }
 
     /**

@@ -50,17 +50,7 @@ public final class PersistentSelectionAttention extends SelectedAttention {
     /** A kernel attending {@code sel}'s keys through this instance (same threading rule). */
     public AttentionKernel over(PersistentSelection sel) {
         Objects.requireNonNull(sel, "selection");
-        return new AttentionKernel() {
-            @Override
-            public void attend(AttentionProblem p, float[] out, float[] lse, AttentionObserver observer) {
-                PersistentSelectionAttention.this.attend(sel, p, out, lse, observer);
-            }
-
-            @Override
-            public String name() {
-                return PersistentSelectionAttention.this.name();
-            }
-        };
+        return boundTo(() -> this.selection = sel);
     }
 
     @Override

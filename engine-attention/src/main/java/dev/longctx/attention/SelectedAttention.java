@@ -113,6 +113,25 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
      * Chooses the keys of one (row, KV head) and returns a view of them. The view may share the
      * workspace's buffers: it is valid until the next call with the same workspace.
      */
+    /**
+     * A kernel that runs {@code bind} (binding a subclass's per-sequence selection state) and then
+     * this kernel's {@code attend}; for kernels bound to one state per layer of a sequence.
+     */
+    final AttentionKernel boundTo(Runnable bind) {
+        return new AttentionKernel() {
+            @Override
+            public void attend(AttentionProblem p, float[] out, float[] lse, AttentionObserver observer) {
+                bind.run();
+                SelectedAttention.this.attend(p, out, lse, observer);
+            }
+
+            @Override
+            public String name() {
+                return SelectedAttention.this.name();
+            }
+        };
+    }
+
     abstract KeySubsetView select(Workspace ws, AttentionProblem p, int row, int kvHead);
 
     /** Exact attention of row {@code row}'s g query heads over the selection, plus the observer. */
