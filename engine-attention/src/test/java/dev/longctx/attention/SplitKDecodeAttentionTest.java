@@ -65,6 +65,25 @@ class SplitKDecodeAttentionTest {
     }
 
     @Test
+    void matchesNaiveForFewRowChunksDeepInTheCache() {
+        // a serving step's prefill slice: a few query tokens (causal among themselves) at the end
+        // of a long cache, g = 3 as SmolLM2; 42 x 3 = 126 rows is the largest that fits one tile
+        SplittableRandom r = new SplittableRandom(5);
+        int[][] shapes = {{2, 1500, 64}, {7, 1537, 64}, {13, 777, 32}, {42, 2000, 16}, {43, 2000, 16}};
+        for (int[] s : shapes) {
+            KvView[] kv = Problems.views(r, 3, s[1], s[2], DType.F16, 32, 4);
+            float[] q = Problems.gaussian(r, s[0] * 9 * s[2], 1);
+            AttentionProblem p = AttentionProblem.causal(q, s[0], 9, kv);
+            int pages = kv[0].pageCount() + kv[1].pageCount() + kv[2].pageCount();
+            assertTrue(SplitKDecodeAttention.units(pages) >= 2, "split for Lk " + s[1]);
+            for (TensorOps ops : Problems.allOps()) {
+                Problems.assertMatchesNaive(new SplitKDecodeAttention(ops), p, 1e-5,
+                        "split-k chunk " + s[0] + " " + ops.kernels().name() + "/" + ops.pool().threads() + "t");
+            }
+        }
+    }
+
+    @Test
     void unevenHeadsSoftCapAndF16Pages() {
         SplittableRandom r = new SplittableRandom(2);
         int d = 64;

@@ -4,6 +4,7 @@ import dev.longctx.attention.AttentionProblem;
 import dev.longctx.attention.KvView;
 import dev.longctx.attention.QuestAttention;
 import dev.longctx.attention.SplitKDecodeAttention;
+import dev.longctx.attention.TiledAttention;
 import dev.longctx.core.kernels.spi.KernelProvider;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.kernels.spi.VectorKernels;
@@ -43,6 +44,9 @@ import org.openjdk.jmh.annotations.Warmup;
  *       layer (page scan, selection, split-K over the selected pages; at a depth the budget
  *       covers, split-K over every page). On random keys the selection is scattered over the
  *       cache, as on a long real context.</li>
+ *   <li>{@code tiled}: the tiled (FlashAttention-2) kernel on the same problem, one task per KV
+ *       head and query tile: with {@code queries} above 1 this is a few-row prefill chunk at
+ *       {@code depth} (a serving step's prompt rows), the case {@code splitK} is compared on.</li>
  * </ul>
  * Score: ms per decode step.
  */
@@ -75,12 +79,17 @@ public class PagedDecodeAttentionBench {
     @Param({"4096"})
     public int questBudget = 4096;
 
+    /** Query rows per problem: 1 is a decode step, more a prefill chunk's last rows at {@code depth}. */
+    @Param({"1"})
+    public int queries = 1;
+
     private BlockPool blocks;
     private SequenceKvCache cache;
     private ComputePool pool;
     private TensorOps ops;
     private SplitKDecodeAttention splitK;
     private QuestAttention quest;
+    private TiledAttention tiled;
     AttentionProblem[] problems;
     private float[] out;
     private final ThreadLocal<float[]> pageBuffer =
@@ -109,14 +118,15 @@ public class PagedDecodeAttentionBench {
         ops = new TensorOps(KernelProvider.get(), pool);
         splitK = new SplitKDecodeAttention(ops);
         quest = new QuestAttention(ops, questBudget);
-        float[] q = new float[KV_HEADS * GROUP * HEAD_DIM];
+        tiled = new TiledAttention(ops);
+        float[] q = new float[queries * KV_HEADS * GROUP * HEAD_DIM];
         for (int i = 0; i < q.length; i++) {
             q[i] = (float) r.nextGaussian();
         }
         out = new float[q.length];
         problems = new AttentionProblem[LAYERS];
         for (int l = 0; l < LAYERS; l++) {
-            problems[l] = AttentionProblem.causal(q, 1, KV_HEADS * GROUP, cache.views(l));
+            problems[l] = AttentionProblem.causal(q, queries, KV_HEADS * GROUP, cache.views(l));
         }
     }
 
@@ -138,6 +148,15 @@ public class PagedDecodeAttentionBench {
     public float[] splitK() {
         for (AttentionProblem p : problems) {
             splitK.attend(p, out, null, null);
+        }
+        return out;
+    }
+
+    /** The tiled kernel over every layer. */
+    @Benchmark
+    public float[] tiled() {
+        for (AttentionProblem p : problems) {
+            tiled.attend(p, out, null, null);
         }
         return out;
     }

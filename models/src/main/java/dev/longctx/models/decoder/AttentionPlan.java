@@ -4,7 +4,6 @@ import dev.longctx.attention.AttentionKernel;
 import dev.longctx.attention.AttentionMask;
 import dev.longctx.attention.AttentionObserver;
 import dev.longctx.attention.SplitKDecodeAttention;
-import dev.longctx.attention.TiledAttention;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.kvcache.SequenceKvCache;
 
@@ -63,10 +62,18 @@ public interface AttentionPlan {
         return false;
     }
 
-    /** Exact attention, nothing evicted: tiled (FlashAttention-2) for chunks, split-K for decode steps. */
+    /**
+     * Exact attention, nothing evicted: split-K for decode steps and for chunks whose query rows
+     * (tokens x group size) fit one tile, the tiled (FlashAttention-2) kernel for larger chunks
+     * (split-K hands those, and caches of too few pages, to it). A few-row chunk deep in the cache
+     * is what a serving step's prefill slice is: split-K spreads its pages over every thread, where
+     * the tiled kernel has one task per KV head (SmolLM2-135M's shape, 3 KV heads, F16 pages, 2
+     * threads, {@code PagedDecodeAttentionBench} with {@code queries}, 2026-12-06: at depth 16,384,
+     * 2 rows 43.5 against 50.9 ms, 8 rows 64.3 against 84.4, 32 rows 145.0 against 176.7; at
+     * 2,048, 32 rows 21.1 against 24.0).
+     */
     static AttentionPlan exact(TensorOps ops) {
-        TiledAttention tiled = new TiledAttention(ops);
         SplitKDecodeAttention splitK = new SplitKDecodeAttention(ops);
-        return (layer, rows) -> rows == 1 ? splitK : tiled;
+        return (layer, rows) -> splitK;
     }
 }

@@ -49,7 +49,7 @@ public final class StrategyPlan implements AttentionPlan {
     private final EvictionPolicy policy;
     private final KvLayout layout;
     private final int chunk;
-    /** Exact attention as the decoder runs it without a strategy (tiled chunks, split-K decode steps). */
+    /** Exact attention as the decoder runs it without a strategy (split-K for decode steps and few-row chunks, tiled for larger chunks). */
     private final AttentionPlan exact;
     /** The exact kernel for chunks of query rows (also per head, under per-head masks). */
     private final AttentionKernel tiled;
@@ -88,7 +88,7 @@ public final class StrategyPlan implements AttentionPlan {
         this.layout = layout;
         this.chunk = chunk;
         this.exact = AttentionPlan.exact(ops);
-        this.tiled = exact.kernel(0, 2); // the chunk kernel: tiled
+        this.tiled = exact.kernel(0, 2); // the chunk kernel: split-K, tiled for large chunks
         this.special = switch (strategy) {
             case Strategy.Quest q -> new QuestAttention(ops, q.selected());
             case Strategy.SparsePrefill sp -> new BlockSparseAttention(ops, switch (sp.estimator()) {

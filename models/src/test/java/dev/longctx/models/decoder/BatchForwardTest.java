@@ -118,6 +118,15 @@ class BatchForwardTest {
         }
     }
 
+    /** Prefill chunks whose rows fit one tile go through split-K (it spreads a deep cache over every thread). */
+    @Test
+    void exactPlanRunsSplitKForDecodeStepsAndFewRowChunks() {
+        AttentionPlan exact = AttentionPlan.exact(OPS);
+        for (int rows : new int[] {1, 2, 8, 32, 512}) {
+            assertEquals("split-k", exact.kernel(0, rows).name(), rows + " rows");
+        }
+    }
+
     @Test
     void storiesBatchedEqualsAlone() {
         batchedEqualsAlone(SharedFixtures.locate("fixtures/stories260k/stories260K.gguf"), 1e-4);
