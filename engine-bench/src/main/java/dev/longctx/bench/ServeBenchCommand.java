@@ -15,8 +15,10 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -38,7 +40,11 @@ import picocli.CommandLine.Option;
  * tok/s is the tokens generated after that instant over the time from it to the last token.
  *
  * <p>{@code --interfere T} adds, once every client is decoding, one request with a T-token prompt
- * and reports the clients' inter-token latency while it is prefilled against before it arrived.
+ * and reports the clients' inter-token latency while it is prefilled against two unloaded
+ * baselines: their gaps before it arrived (shallower in their caches), and a control run of the
+ * same requests (same seed) without it, whose gaps at the same tokens are at the same depths. The
+ * clients' own attention grows with every token they add during a long prefill, so only the
+ * control separates what the prefill costs them from what their depth costs.
  */
 @Command(name = "bench-serve", mixinStandardHelpOptions = true, description = "Concurrent clients on one serving engine.")
 public final class ServeBenchCommand implements Callable<Integer> {
@@ -113,8 +119,11 @@ public final class ServeBenchCommand implements Callable<Integer> {
         final long[] tokens;
         int count;
         int prompt;
+        /** The request's index in its level (the same request in a control run has the same one). */
+        final int index;
 
-        Timeline(int maxTokens) {
+        Timeline(int index, int maxTokens) {
+            this.index = index;
             tokens = new long[maxTokens];
         }
 
@@ -162,14 +171,29 @@ public final class ServeBenchCommand implements Callable<Integer> {
                 try {
                     runLevel(m, s, max, new int[] {Math.min(promptRange[0], 2 * chunk), Math.min(promptRange[0], 2 * chunk)},
                             new int[] {Math.min(outputRange[0], 32), Math.min(outputRange[0], 32)}, new int[0], new SplittableRandom(seed + 1),
-                            vocab, mapper);
+                            vocab, mapper, null, null);
                 } finally {
                     requestsPerClient = saved;
                     interfere = savedInterfere;
                 }
             }
             for (int c : concurrency) {
-                ObjectNode rec = runLevel(m, s, c, promptRange, outputRange, prefix, rnd, vocab, mapper);
+                ObjectNode rec;
+                if (interfere > 0) {
+                    // the control: the same requests (same draws) without the long prompt
+                    long levelSeed = rnd.nextLong();
+                    int savedInterfere = interfere;
+                    interfere = 0;
+                    List<Timeline> control = new ArrayList<>();
+                    try {
+                        runLevel(m, s, c, promptRange, outputRange, prefix, new SplittableRandom(levelSeed), vocab, mapper, null, control);
+                    } finally {
+                        interfere = savedInterfere;
+                    }
+                    rec = runLevel(m, s, c, promptRange, outputRange, prefix, new SplittableRandom(levelSeed), vocab, mapper, control, null);
+                } else {
+                    rec = runLevel(m, s, c, promptRange, outputRange, prefix, rnd, vocab, mapper, null, null);
+                }
                 if (json) {
                     out.println(mapper.writeValueAsString(rec));
                 } else {
@@ -184,6 +208,11 @@ public final class ServeBenchCommand implements Callable<Integer> {
                                 rec.get("interfere_itl_p99_ms").asDouble(), rec.get("unloaded_itl_p50_ms").asDouble(),
                                 rec.get("interfere_itl_p99_ms").asDouble() / rec.get("unloaded_itl_p50_ms").asDouble(),
                                 rec.get("interfere_ttft_ms").asDouble());
+                        out.printf(Locale.ROOT, "         the same tokens in a control run without it: itl p50 %.1f ms, p99 %.1f ms "
+                                        + "(p99 with it / control p50 = %.2fx; %d gaps)%n",
+                                rec.get("control_itl_p50_ms").asDouble(), rec.get("control_itl_p99_ms").asDouble(),
+                                rec.get("interfere_itl_p99_ms").asDouble() / rec.get("control_itl_p50_ms").asDouble(),
+                                rec.get("control_gaps").asInt());
                     }
                     if (requestsPerClient > 1 || c > 1) {
                         out.printf(Locale.ROOT, "         first request's ttft %.1f ms, later requests' ttft p50 %.1f ms%n",
@@ -196,8 +225,13 @@ public final class ServeBenchCommand implements Callable<Integer> {
         return 0;
     }
 
+    /**
+     * One concurrency level. {@code control}: a control run's timelines to compare the interfered
+     * clients' gaps with (or null); {@code timelinesOut}: receives this run's timelines (or null).
+     */
     private ObjectNode runLevel(Model m, Strategy s, int clients, int[] promptRange, int[] outputRange, int[] prefix,
-                                SplittableRandom rnd, int vocab, ObjectMapper mapper) throws Exception {
+                                SplittableRandom rnd, int vocab, ObjectMapper mapper, List<Timeline> control,
+                                List<Timeline> timelinesOut) throws Exception {
         int total = clients * requestsPerClient;
         int[][] prompts = new int[total][];
         int[] outputs = new int[total];
@@ -223,7 +257,7 @@ public final class ServeBenchCommand implements Callable<Integer> {
                 threads.add(Thread.ofVirtual().start(() -> {
                     for (int r = 0; r < requestsPerClient; r++) {
                         int i = client * requestsPerClient + r;
-                        Timeline t = new Timeline(outputs[i]);
+                        Timeline t = new Timeline(i, outputs[i]);
                         t.prompt = prompts[i].length;
                         boolean[] signalled = {r != 0};
                         Request.Builder b = Request.tokens(prompts[i]).options(GenerateOptions.greedy(outputs[i])
@@ -255,7 +289,7 @@ public final class ServeBenchCommand implements Callable<Integer> {
             Timeline interference = null;
             if (interfere > 0) {
                 decoding.await();
-                interference = new Timeline(1);
+                interference = new Timeline(-1, 1);
                 interference.prompt = interfere;
                 Timeline it = interference;
                 Request.Builder b = Request.tokens(randomIds(rnd, interfere, vocab)).options(GenerateOptions.greedy(1)
@@ -271,12 +305,22 @@ public final class ServeBenchCommand implements Callable<Integer> {
             }
             long end = System.nanoTime();
             EngineStats st = engine.stats();
-            return record(mapper, clients, new ArrayList<>(done), start, end, st, interference, firstOfAll[0]);
+            if (timelinesOut != null) {
+                timelinesOut.addAll(done);
+            }
+            return record(mapper, clients, new ArrayList<>(done), start, end, st, interference, firstOfAll[0], control);
         }
     }
 
     private ObjectNode record(ObjectMapper mapper, int clients, List<Timeline> all, long start, long end, EngineStats st,
-                              Timeline interference, Timeline first) {
+                              Timeline interference, Timeline first, List<Timeline> control) {
+        Map<Integer, Timeline> controlByIndex = new HashMap<>();
+        if (control != null) {
+            for (Timeline t : control) {
+                controlByIndex.put(t.index, t);
+            }
+        }
+        List<Double> controlGaps = new ArrayList<>();
         long lastFirst = 0;
         long promptTotal = 0;
         List<Double> ttft = new ArrayList<>();
@@ -306,6 +350,10 @@ public final class ServeBenchCommand implements Callable<Integer> {
                         unloaded.add(gap);
                     } else if (t.tokens[k - 1] >= interference.submit && t.tokens[k] <= interference.first) {
                         during.add(gap);
+                        Timeline c = controlByIndex.get(t.index);
+                        if (c != null && k < c.count) {
+                            controlGaps.add((c.tokens[k] - c.tokens[k - 1]) / 1e6);
+                        }
                     }
                 }
             }
@@ -331,6 +379,9 @@ public final class ServeBenchCommand implements Callable<Integer> {
             r.put("unloaded_itl_p50_ms", percentile(unloaded, 0.5));
             r.put("interfere_itl_p50_ms", percentile(during, 0.5));
             r.put("interfere_itl_p99_ms", percentile(during, 0.99));
+            r.put("control_itl_p50_ms", percentile(controlGaps, 0.5));
+            r.put("control_itl_p99_ms", percentile(controlGaps, 0.99));
+            r.put("control_gaps", controlGaps.size());
         }
         ArrayNode lens = r.putArray("prompt_tokens");
         all.stream().mapToInt(t -> t.prompt).distinct().sorted().forEach(lens::add);

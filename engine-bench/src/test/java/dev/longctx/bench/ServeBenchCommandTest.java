@@ -52,6 +52,10 @@ class ServeBenchCommandTest {
                 "--output-tokens", "40", "--interfere", "200", "--chunk", "16", "--step-tokens", "24", "--threads", "2");
         assertTrue(out.contains("sessions") && out.contains("decode/s"), out);
         assertTrue(out.contains("while a 200-token prompt was prefilled"), out);
+        // the control run (same requests, no long prompt) gives the same tokens' gaps at the same depths
+        java.util.regex.Matcher gaps = java.util.regex.Pattern.compile("control run without it: .*; (\\d+) gaps\\)").matcher(out);
+        assertTrue(gaps.find(), out);
+        assertTrue(Integer.parseInt(gaps.group(1)) > 0, out);
         assertNotEquals(-1, out.indexOf("ttft"));
     }
 
