@@ -53,6 +53,8 @@ final class Sequence {
     int generated;
     /** Whether the next step still runs the prompt (or recomputes after a preemption), ending with endsPrompt. */
     boolean prefilling = true;
+    /** SirLLM: the last logits row of the previous step, which scores the next step's first token; else null. */
+    float[] lastRow;
     SequenceKvCache cache;
     Decoder.State state;
     final Decoder.Step step = new Decoder.Step();

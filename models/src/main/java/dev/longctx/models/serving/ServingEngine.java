@@ -23,6 +23,7 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -292,7 +293,7 @@ public final class ServingEngine implements AutoCloseable {
      * nothing is allocated for a request that is refused.
      *
      * @throws IllegalArgumentException for an empty prompt, token ids outside the vocabulary, stop strings without a
-     *     tokenizer, a text prompt without one, or SirLLM (not served yet)
+     *     tokenizer or a text prompt without one
      * @throws ContextBudgetException when the context is longer than the model's or the request's budget allows
      * @throws RequestRejectedException when the queue is full, the request could never fit the KV budget, or the
      *     engine is closed
@@ -317,10 +318,6 @@ public final class ServingEngine implements AutoCloseable {
             throw new IllegalArgumentException("stop strings need a tokenizer; the model has none");
         }
         Strategy strategy = request.strategy() != null ? request.strategy() : defaultStrategy;
-        if (strategy instanceof Strategy.SirLlm) {
-            throw new IllegalArgumentException("strategy 'sirllm' scores tokens by their entropy from every prompt token's "
-                    + "logits, which the serving engine does not compute yet; use it through a Session");
-        }
         long context = (long) prompt.length + options.maxTokens();
         if (strategy.keepsEveryToken() && context > config.maxPositions()) {
             throw new ContextBudgetException("a context of " + context + " tokens (" + prompt.length + " prompt + "
@@ -680,6 +677,7 @@ public final class ServingEngine implements AutoCloseable {
         runningCount = running.size();
         s.cache.close();
         s.cache = null;
+        s.lastRow = null; // recomputed from the first token with the cache
         s.computed = 0;
         s.published = 0;
         s.prefilling = true;
@@ -698,7 +696,13 @@ public final class ServingEngine implements AutoCloseable {
             Sequence s = stepSeqs[i];
             int t = stepRows[i];
             boolean endsPrompt = s.prefilling && s.computed + t == s.length;
-            steps[i] = s.step.set(s.state, s.cache, s.input(t), s.computed, s.plan, endsPrompt, false);
+            // SirLLM scores each token by -ln p(token) from the row that predicted it, as a Session
+            // does: the first from the previous step's last row, the rest from this step's rows
+            boolean entropy = s.plan.scoresTokenEntropy();
+            if (entropy && s.lastRow != null) {
+                s.plan.recordEntropy(s.cache, s.computed, s.lastRow, 0, config.vocabSize(), s.tokens[s.computed]);
+            }
+            steps[i] = s.step.set(s.state, s.cache, s.input(t), s.computed, s.plan, endsPrompt, entropy);
             rows += t;
             if (s.prefilling) {
                 prefill += t;
@@ -721,6 +725,10 @@ public final class ServingEngine implements AutoCloseable {
         int before = (int) decodeTotal.get();
         for (int i = 0; i < n; i++) {
             Sequence s = stepSeqs[i];
+            float[] logits = steps[i].logits();
+            if (s.plan.scoresTokenEntropy()) {
+                logits = recordEntropies(s, logits, stepRows[i]);
+            }
             s.computed += stepRows[i];
             if (s.namespace != null) {
                 int full = s.computed / layout.pageSize();
@@ -731,7 +739,7 @@ public final class ServingEngine implements AutoCloseable {
             if (s.computed == s.length) {
                 s.prefilling = false;
                 try {
-                    sample(s, steps[i].logits(), t1);
+                    sample(s, logits, t1);
                 } catch (RuntimeException e) {
                     fail(s, e); // the listener threw
                 }
@@ -743,6 +751,20 @@ public final class ServingEngine implements AutoCloseable {
         metrics.step(t1 - t0, rows, prefill, t1);
         metrics.decodeRate(t1, (int) decodeTotal.get() - before);
         runningCount = running.size();
+    }
+
+    /**
+     * SirLLM: records the entropy of the step's tokens after its first from the rows that predicted
+     * them, keeps the last row for the next step's first token, and returns a copy of that row for
+     * sampling (a sampler may rewrite it, the kept row must not change).
+     */
+    private float[] recordEntropies(Sequence s, float[] rows, int t) {
+        int vocab = config.vocabSize();
+        for (int r = 0; r + 1 < t; r++) {
+            s.plan.recordEntropy(s.cache, s.computed + r + 1, rows, r * vocab, vocab, s.tokens[s.computed + r + 1]);
+        }
+        s.lastRow = Arrays.copyOfRange(rows, (t - 1) * vocab, t * vocab);
+        return s.lastRow.clone();
     }
 
     /** Samples the next token from {@code logits}, streams it, and ends the request when it should end. */

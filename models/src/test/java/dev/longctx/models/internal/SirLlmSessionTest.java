@@ -1,7 +1,6 @@
 package dev.longctx.models.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.longctx.attention.KvView;
@@ -13,8 +12,6 @@ import dev.longctx.kvcache.SequenceKvCache;
 import dev.longctx.kvcache.TokenEntropies;
 import dev.longctx.models.Model;
 import dev.longctx.models.SharedFixtures;
-import dev.longctx.models.serving.Request;
-import dev.longctx.models.serving.ServingEngine;
 import dev.longctx.models.session.GenerateOptions;
 import dev.longctx.models.session.Session;
 import dev.longctx.models.session.Strategy;
@@ -112,15 +109,6 @@ class SirLlmSessionTest {
             int best = top.getFirst();
             assertTrue(kept.contains(best), "most surprising token " + best + " kept: " + kept);
             assertEquals(64, s.generate(new int[] {ids[0]}, GenerateOptions.greedy(64).withStopIds(List.of()), null).outputIds().length);
-        }
-    }
-
-    @Test
-    void theServingEngineRefusesSirLlmForNow() {
-        try (ServingEngine e = ServingEngine.builder(model).build()) {
-            var ex = assertThrows(IllegalArgumentException.class,
-                    () -> e.submit(Request.tokens(prompt(10)).strategy(new Strategy.SirLlm(0, 0, 0, 0)).build()));
-            assertTrue(ex.getMessage().contains("sirllm"), ex.getMessage());
         }
     }
 }

@@ -140,6 +140,33 @@ class ServingEngineTest {
         }
     }
 
+    /**
+     * SirLLM (every row's logits score the tokens' entropies, kept in the sequence's cache) batched
+     * with the full cache and itself, evicting under a small budget, equals each run alone.
+     */
+    @Test
+    void sirLlmRequestsBatchedEqualEachRunAlone() {
+        Strategy[] strategies = {new Strategy.SirLlm(4, 0, 8, 0.9), new Strategy.Full(), new Strategy.SirLlm(2, 0, 0, 0.5),
+                new Strategy.SirLlm(4, 0, 16, 1.0)};
+        int[] lengths = {180, 120, 210, 150};
+        int[] budgets = {64, 512, 80, 96};
+        try (ServingEngine e = engine().build()) {
+            List<RequestHandle> handles = new ArrayList<>();
+            for (int i = 0; i < strategies.length; i++) {
+                handles.add(e.submit(Request.tokens(prompt(lengths[i], 30 + i)).options(GenerateOptions.greedy(30)
+                        .withStopIds(List.of())).strategy(strategies[i]).budgetTokens(budgets[i]).build()));
+            }
+            for (int i = 0; i < strategies.length; i++) {
+                Generation g = handles.get(i).join();
+                Generation ref = alone(prompt(lengths[i], 30 + i), GenerateOptions.greedy(30).withStopIds(List.of()),
+                        strategies[i], budgets[i]);
+                assertArrayEquals(ref.outputIds(), g.outputIds(), "request " + i + " under " + strategies[i]);
+            }
+            EngineStats st = e.stats();
+            assertEquals(st.pagesCached(), st.pagesUsed(), "only prefix-cache pages (the full request's) stay in use: " + st);
+        }
+    }
+
     @Test
     void aSharedPrefixSkipsItsPrefillAndGivesTheSameTokens() {
         int[] doc = prompt(300, 3);
