@@ -6,10 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.longctx.bench.ruler.FillerPool;
 import dev.longctx.bench.ruler.HeadAblation;
 import dev.longctx.bench.ruler.RandomSource;
 import dev.longctx.bench.ruler.RulerGenerator;
+import dev.longctx.bench.ruler.RulerResults;
 import dev.longctx.bench.ruler.RulerRunner;
 import dev.longctx.bench.ruler.RulerSpec;
 import dev.longctx.bench.ruler.TaskInstance;
@@ -71,6 +73,49 @@ class RulerEvalTest {
             assertEquals(1, out.size());
             assertTrue(out.getFirst().correct(), "depth " + depth + ": " + out.getFirst().output() + " vs " + inst.answer());
         }
+    }
+
+    /**
+     * Issue 22's "greedy answers identical to the full cache at a budget that holds every token, for
+     * every strategy": the budget is the whole conversation (prompt, answer and end of turn), and
+     * each strategy's answer text equals the full cache's on the same instance, right or wrong
+     * (multi-key is at chance for this model, so its wrong answers are compared too).
+     */
+    @Test
+    void everyStrategyAtABudgetHoldingEveryTokenAnswersAsTheFullCacheDoes() throws Exception {
+        List<String> strategies = List.of("full", "streaming", "h2o", "snapkv", "quest", "duo", "tidal", "recycled", "sirllm",
+                "infllm", "sparse-prefill");
+        HeadProfile[] profile = {null}; // duo's retrieval heads: profiled once, as `eval` does without --profile
+        RandomSource rnd = RandomSource.seeded(21);
+        RulerResults results = new RulerResults();
+        int compared = 0;
+        for (String task : List.of("niah_single", "niah_multivalue", "niah_multikey")) {
+            TaskInstance inst = gen.instance(task, 512, 0.4, rnd);
+            // the names as `eval` makes them (TidalDecode, Recycled and InfLLM select the budget's keys)
+            List<RulerRunner.Outcome> out = runner.run(inst, strategies, List.of(1.0), (name, budget) -> {
+                StrategyNames names = new StrategyNames(model.weights(), budget, null, OPS, new PrintWriter(new StringWriter()),
+                        profile[0]);
+                Strategy st = names.parse(name);
+                profile[0] = names.profile();
+                return st;
+            });
+            assertEquals(strategies.size(), out.size());
+            assertEquals("full", out.getFirst().strategy());
+            for (RulerRunner.Outcome o : out) {
+                assertEquals(out.getFirst().output(), o.output(), task + " under " + o.strategy() + " at budget " + o.budgetTokens());
+                results.add(inst, o, 0.4, false);
+            }
+            compared += strategies.size() - 1;
+        }
+        ObjectNode json = results.toJson(new ObjectMapper());
+        int seen = 0;
+        for (JsonNode r : json.get("records")) {
+            if (!r.get("strategy").asText().equals("full")) {
+                assertEquals(1.0, r.get("same_answer_as_full").asDouble(), r.toString());
+                seen++;
+            }
+        }
+        assertEquals(compared, seen);
     }
 
     @Test

@@ -26,6 +26,14 @@ public final class RulerResults {
         final TreeMap<Double, int[]> byDepth = new TreeMap<>();
         int inWindow;
         long kvBytes;
+        /** Answers compared with the full cache's answer to the same instance, and those identical to it. */
+        int compared;
+        int sameAsFull;
+
+        /** Answers identical, text for text, to the full cache's on the same instance (NaN if none compared). */
+        public double sameAsFull() {
+            return compared == 0 ? Double.NaN : (double) sameAsFull / compared;
+        }
 
         /** Instances. */
         public int instances() {
@@ -62,6 +70,9 @@ public final class RulerResults {
     }
 
     private final Map<Key, Cell> cells = new LinkedHashMap<>();
+    /** The instance the full cache answered last, and its answer ({@link RulerRunner#run} answers it first). */
+    private TaskInstance fullInstance;
+    private String fullOutput;
     private final List<Perplexity> perplexities = new ArrayList<>();
 
     /**
@@ -80,6 +91,15 @@ public final class RulerResults {
         }
         if (inWindow) {
             c.inWindow++;
+        }
+        if (o.strategy().equals("full")) {
+            fullInstance = inst;
+            fullOutput = o.output();
+        } else if (inst == fullInstance) {
+            c.compared++;
+            if (o.output().equals(fullOutput)) {
+                c.sameAsFull++;
+            }
         }
     }
 
@@ -127,6 +147,9 @@ public final class RulerResults {
                 r.put("needles_in_window", (double) c.inWindow / Math.max(1, c.instances()));
             }
             r.put("kv_bytes", c.kvBytes);
+            if (c.compared > 0) {
+                r.put("same_answer_as_full", c.sameAsFull());
+            }
             ArrayNode d = r.putArray("by_depth");
             c.byDepth.forEach((depth, n) -> d.addObject().put("depth", depth).put("instances", n[0]).put("correct", n[1]));
         }
@@ -167,6 +190,23 @@ public final class RulerResults {
             }
             out.println(line);
         });
+        if (cells.values().stream().anyMatch(c -> c.compared > 0)) {
+            out.println();
+            out.println("answers identical to the full cache's on the same instance (%), by context length");
+            out.println(head);
+            rows.forEach((label, byLength) -> {
+                if (byLength.values().stream().noneMatch(c -> c.compared > 0)) {
+                    return;
+                }
+                StringBuilder line = new StringBuilder(label);
+                for (int l : lengths) {
+                    Cell c = byLength.get(l);
+                    line.append(c == null || c.compared == 0 ? String.format("%9s", "-")
+                            : String.format(Locale.ROOT, "%9.0f", 100 * c.sameAsFull()));
+                }
+                out.println(line);
+            });
+        }
         if (!perplexities.isEmpty()) {
             out.printf("%nperplexity on filler text%n%-18s %8s %8s %12s %14s%n", "strategy", "budget", "tokens", "perplexity",
                     "ratio to full");
