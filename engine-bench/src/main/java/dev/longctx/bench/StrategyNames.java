@@ -67,6 +67,7 @@ final class StrategyNames {
             case Strategy.Recycled r when r.selected() == 0 -> new Strategy.Recycled(budget, r.stride());
             case Strategy.InfLlm i when i.attended() == 0 -> new Strategy.InfLlm(budget, i.sinks(), i.window(), i.unit(), i.topK(),
                     i.reps());
+            case Strategy.ThinK t -> new Strategy.ThinK(withSelection(t.inner(), budget), t.ratio(), t.window());
             default -> s;
         };
     }

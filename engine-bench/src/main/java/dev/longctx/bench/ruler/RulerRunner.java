@@ -77,7 +77,8 @@ public final class RulerRunner {
      */
     private Session session(Strategy s, int budget, int context) {
         int tokens = s.keepsEveryToken() ? context + SPARE : budget;
-        int c = s instanceof Strategy.SnapKv && snapKvOneChunk ? context : chunk;
+        Strategy tokens0 = s instanceof Strategy.ThinK t ? t.inner() : s; // ThinK over SnapKV prefills as SnapKV does
+        int c = tokens0 instanceof Strategy.SnapKv && snapKvOneChunk ? context : chunk;
         return Session.builder(weights).tokenizer(tokenizer).strategy(s).budgetTokens(tokens).kvType(kvType).chunkSize(c)
                 .ops(ops).build();
     }

@@ -44,6 +44,10 @@ public final class StrategyPlan implements AttentionPlan {
 
     /** The strategy with its zero parameters resolved. */
     public final Strategy strategy;
+    /** The token-level strategy the kernels, policy and page bounds follow: {@link #strategy}, or ThinK's inner one. */
+    private final Strategy base;
+    /** ThinK's channel pruning over {@link #base}'s kernels, or null. */
+    private final ThinkPlan think;
     /** The token budget per KV head it was resolved against. */
     public final int budgetTokens;
     private final EvictionPolicy policy;
@@ -75,14 +79,16 @@ public final class StrategyPlan implements AttentionPlan {
     /** InfLLM's decode kernels, scoring observer and per-sequence memory, or null. */
     private final InfLlmPlan infllm;
 
-    private StrategyPlan(Strategy strategy, int budgetTokens, EvictionPolicy policy, KvLayout layout, int chunk, TensorOps ops,
-                         int[] slidingWindows) {
+    private StrategyPlan(Strategy outer, Strategy strategy, int budgetTokens, EvictionPolicy policy, KvLayout layout, int chunk,
+                         TensorOps ops, int[] slidingWindows) {
         this.slidingWindows = slidingWindows == null ? null : slidingWindows.clone();
         if (slidingWindows != null && slidingWindows.length != layout.layers()) {
             throw new IllegalArgumentException("sliding windows for " + slidingWindows.length + " layers, the layout has "
                     + layout.layers());
         }
-        this.strategy = strategy;
+        this.strategy = outer;
+        this.base = strategy;
+        this.think = outer instanceof Strategy.ThinK t ? new ThinkPlan(t, layout.layers(), layout.kvHeads(), layout.headDim(), ops) : null;
         this.budgetTokens = budgetTokens;
         this.policy = policy;
         this.layout = layout;
@@ -136,6 +142,11 @@ public final class StrategyPlan implements AttentionPlan {
      * @throws ContextBudgetException when the strategy's protected sets do not fit
      */
     public static StrategyPlan resolve(Strategy s, int budget, KvLayout layout, int chunk, TensorOps ops, int[] slidingWindows) {
+        if (s instanceof Strategy.ThinK t) {
+            StrategyPlan inner = resolve(t.inner(), budget, layout, chunk, ops, slidingWindows);
+            Strategy.ThinK resolved = new Strategy.ThinK(inner.strategy, t.ratio(), t.window() > 0 ? t.window() : SnapKvPolicy.DEFAULT_WINDOW);
+            return new StrategyPlan(resolved, inner.strategy, budget, inner.policy, layout, chunk, ops, slidingWindows);
+        }
         Strategy r = switch (s) {
             case Strategy.Streaming st -> {
                 int sinks = st.sinks() > 0 ? st.sinks() : DEFAULT_SINKS;
@@ -184,7 +195,7 @@ public final class StrategyPlan implements AttentionPlan {
             case Strategy.RetrievalHeads d -> new RetrievalHeadPolicy(d.profile(), layout, d.sinks(), d.window());
             default -> null;
         };
-        return new StrategyPlan(r, budget, policy, layout, chunk, ops, slidingWindows);
+        return new StrategyPlan(r, r, budget, policy, layout, chunk, ops, slidingWindows);
     }
 
     /**
@@ -268,7 +279,7 @@ public final class StrategyPlan implements AttentionPlan {
 
     private long strategyPagesPerHead(int layer, int head) {
         int ps = layout.pageSize();
-        return switch (strategy) {
+        return switch (base) {
             case Strategy.Streaming s -> ceil(s.sinks(), ps) + ceil(s.window() + chunk, ps) + 1;
             case Strategy.H2o h -> ceil(h.heavy() + h.recent() + chunk, ps) + 2;
             // unscored tokens wait a step for their entropy: a chunk plus the next one (or a decode token)
@@ -313,6 +324,9 @@ public final class StrategyPlan implements AttentionPlan {
     /** TidalDecode and Recycled Attention carry their selections in the sequence's cache, InfLLM its memory; the others need no state. */
     @Override
     public AttentionKernel kernel(SequenceKvCache cache, int layer, int queryRows) {
+        if (think != null) {
+            return think.kernel(cache, layer, queryRows, kernel(layer, queryRows));
+        }
         if (infllm != null) {
             return infllm.kernel(cache, layer, queryRows, exact.kernel(layer, queryRows));
         }
@@ -324,6 +338,11 @@ public final class StrategyPlan implements AttentionPlan {
         return infllm == null ? null : infllm.memory(cache, layer);
     }
 
+    /** ThinK's plan (for tests); null for other strategies. */
+    ThinkPlan thinkPlan() {
+        return think;
+    }
+
     /** TidalDecode's token-selection and re-selection layers for this model ({-1, -1} for other strategies or none). */
     public int[] tidalLayers() {
         return selection == null ? new int[] {-1, -1} : new int[] {selection.selectionLayer(), selection.reselectionLayer()};
@@ -332,7 +351,7 @@ public final class StrategyPlan implements AttentionPlan {
     @Override
     public AttentionKernel kernel(int layer, int queryRows) {
         AttentionKernel exact = this.exact.kernel(layer, queryRows);
-        return switch (strategy) {
+        return switch (base) {
             case Strategy.Quest q -> queryRows == 1 ? special : exact;
             case Strategy.SparsePrefill sp -> queryRows == 1 ? exact : special;
             case Strategy.Streaming s -> this.exact.kernel(0, 1); // split-K, or tiled for large tiles; the mask is the window
@@ -394,6 +413,9 @@ public final class StrategyPlan implements AttentionPlan {
             case null -> {
             }
             default -> policy.afterStep(cache, layer);
+        }
+        if (think != null) {
+            think.afterAttention(cache, layer, endsPrompt);
         }
     }
 

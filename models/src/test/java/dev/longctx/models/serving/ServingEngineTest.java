@@ -140,6 +140,28 @@ class ServingEngineTest {
         }
     }
 
+    /** ThinK (channel masks per sequence, in its cache) over SnapKV and the full cache, batched with the full cache, equals each run alone. */
+    @Test
+    void thinkRequestsBatchedEqualEachRunAlone() {
+        Strategy[] strategies = {new Strategy.ThinK(new Strategy.SnapKv(0, 0)), new Strategy.Full(),
+                new Strategy.ThinK(new Strategy.Full(), 0.5, 8)};
+        int[] budgets = {96, 512, 512};
+        int[] lengths = {180, 120, 210};
+        try (ServingEngine e = engine().build()) {
+            List<RequestHandle> handles = new ArrayList<>();
+            for (int i = 0; i < strategies.length; i++) {
+                handles.add(e.submit(Request.tokens(prompt(lengths[i], 30 + i)).options(GenerateOptions.greedy(30)
+                        .withStopIds(List.of())).strategy(strategies[i]).budgetTokens(budgets[i]).build()));
+            }
+            for (int i = 0; i < strategies.length; i++) {
+                Generation g = handles.get(i).join();
+                Generation ref = alone(prompt(lengths[i], 30 + i), GenerateOptions.greedy(30).withStopIds(List.of()),
+                        strategies[i], budgets[i]);
+                assertArrayEquals(ref.outputIds(), g.outputIds(), "request " + i + " under " + strategies[i]);
+            }
+        }
+    }
+
     @Test
     void aSharedPrefixSkipsItsPrefillAndGivesTheSameTokens() {
         int[] doc = prompt(300, 3);
