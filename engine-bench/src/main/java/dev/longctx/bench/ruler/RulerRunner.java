@@ -28,6 +28,11 @@ public final class RulerRunner {
     public interface Strategies {
         /** The strategy {@code name} at {@code budgetTokens}. */
         Strategy make(String name, int budgetTokens) throws IOException;
+
+        /** The strategy {@code name} at {@code budgetTokens} for a {@code context}-token instance (MoA fits its windows to it). */
+        default Strategy make(String name, int budgetTokens, int context) throws IOException {
+            return make(name, budgetTokens);
+        }
     }
 
     /**
@@ -107,7 +112,7 @@ public final class RulerRunner {
                     if (name.equals("full")) {
                         continue;
                     }
-                    Strategy s = factory.make(name, budget);
+                    Strategy s = factory.make(name, budget, context);
                     if (s.selectsAtDecode()) { // Quest, TidalDecode, Recycled: the full cache's prefill, decoded from a fork
                         try (Session q = full.fork(s)) {
                             out.add(outcome(inst, name, frac, budget, q, logits, maxNew));

@@ -11,6 +11,7 @@ import dev.longctx.kvcache.EvictionPolicy;
 import dev.longctx.kvcache.H2oPolicy;
 import dev.longctx.kvcache.HeadProfile;
 import dev.longctx.kvcache.KvLayout;
+import dev.longctx.kvcache.MoaPolicy;
 import dev.longctx.kvcache.RetrievalHeadPolicy;
 import dev.longctx.kvcache.SequenceKvCache;
 import dev.longctx.kvcache.SirLlmPolicy;
@@ -67,7 +68,7 @@ public final class StrategyPlan implements AttentionPlan {
     private final AttentionKernel special;
     /** StreamingLLM's sinks + window mask, or null. */
     private final AttentionMask streamingMask;
-    /** The retrieval-head split's per-layer kernels, [decode step, chunk][layer], built once. */
+    /** The retrieval-head split's or MoA's per-layer kernels, [decode step, chunk][layer], built once. */
     private final AttentionKernel[][] duoKernels;
     /**
      * Per layer, the model's sliding window (0: full attention) when the decoder returns the pages
@@ -109,6 +110,15 @@ public final class StrategyPlan implements AttentionPlan {
         this.infllm = strategy instanceof Strategy.InfLlm i ? new InfLlmPlan(i, layout.layers(), layout.kvHeads(), layout.headDim(), ops) : null;
         this.streamingMask = strategy instanceof Strategy.Streaming s ? AttentionMask.slidingWindow(s.window(), s.sinks()) : null;
         this.duoKernels = new AttentionKernel[2][];
+        if (policy instanceof MoaPolicy moa) {
+            for (int kind = 0; kind < 2; kind++) {
+                AttentionKernel k = exact.kernel(0, kind == 0 ? 1 : 2);
+                duoKernels[kind] = new AttentionKernel[layout.layers()];
+                for (int l = 0; l < layout.layers(); l++) {
+                    duoKernels[kind][l] = moa.kernelForLayer(l, k);
+                }
+            }
+        }
         if (policy instanceof RetrievalHeadPolicy duo) {
             for (int kind = 0; kind < 2; kind++) {
                 AttentionKernel retrieval = exact.kernel(0, kind == 0 ? 1 : 2);
@@ -193,6 +203,7 @@ public final class StrategyPlan implements AttentionPlan {
             case Strategy.SirLlm sl -> new SirLlmPolicy(sl.sinks(), sl.capacity(), sl.recent(), sl.decay());
             case Strategy.SnapKv k -> new SnapKvPolicy(k.capacity(), k.window(), SnapKvPolicy.DEFAULT_KERNEL, true);
             case Strategy.RetrievalHeads d -> new RetrievalHeadPolicy(d.profile(), layout, d.sinks(), d.window());
+            case Strategy.Moa m -> new MoaPolicy(m.windows(), layout);
             default -> null;
         };
         return new StrategyPlan(r, r, budget, policy, layout, chunk, ops, slidingWindows);
@@ -287,6 +298,9 @@ public final class StrategyPlan implements AttentionPlan {
             case Strategy.SnapKv k -> ceil(k.capacity() + Math.max(chunk, ps), ps) + 2;
             case Strategy.RetrievalHeads d -> d.profile().role(layer, head) == HeadProfile.Role.RETRIEVAL
                     ? ceil(budgetTokens, ps) + 1 : ceil(d.sinks(), ps) + ceil(d.window() + chunk, ps) + 1;
+            // the sinks' page, the window at the longest context plus a chunk (evicted after it), one page of alignment
+            case Strategy.Moa m -> Math.min(ceil(budgetTokens, ps) + 1, ceil(m.windows().sinks(), ps)
+                    + ceil(m.windows().mask(layer, head).windowAt(budgetTokens) + chunk, ps) + 1);
             default -> ceil(budgetTokens, ps) + 1;
         };
     }
@@ -356,6 +370,7 @@ public final class StrategyPlan implements AttentionPlan {
             case Strategy.SparsePrefill sp -> queryRows == 1 ? exact : special;
             case Strategy.Streaming s -> this.exact.kernel(0, 1); // split-K, or tiled for large tiles; the mask is the window
             case Strategy.RetrievalHeads d -> duoKernels[queryRows == 1 ? 0 : 1][layer];
+            case Strategy.Moa m -> duoKernels[queryRows == 1 ? 0 : 1][layer];
             default -> exact;
         };
     }

@@ -1,6 +1,7 @@
 package dev.longctx.models.session;
 
 import dev.longctx.kvcache.HeadProfile;
+import dev.longctx.kvcache.HeadWindows;
 import java.util.Locale;
 import java.util.Objects;
 
@@ -8,7 +9,7 @@ import java.util.Objects;
  * A long-context strategy: what the KV cache keeps and how attention reads it. Parameters left at
  * 0 are derived from the session's token budget (see each record). Names (for the CLI and
  * benchmark tables): {@code full}, {@code streaming}, {@code h2o}, {@code snapkv}, {@code quest},
- * {@code tidal}, {@code recycled}, {@code sirllm}, {@code infllm}, {@code think}, {@code duo}, {@code sparse-prefill}.
+ * {@code tidal}, {@code recycled}, {@code sirllm}, {@code infllm}, {@code think}, {@code duo}, {@code moa}, {@code sparse-prefill}.
  */
 public sealed interface Strategy {
     /** The short name. */
@@ -408,6 +409,38 @@ public sealed interface Strategy {
     }
 
     /**
+     * MoA (Fu et al., 2024, "MoA: Mixture of Sparse Attention for Automatic Large Language Model
+     * Compression"): heterogeneous sliding windows, per layer and KV head an elastic rule
+     * {@code alpha + beta * N} plus sink tokens ({@link HeadWindows}), usually fitted from a
+     * profile on the model's own task instances under a memory budget ({@code MoaProfile.fit}).
+     * Each head attends through its own window (at the length so far, see
+     * {@code AttentionMask.elasticWindow}) and its cache releases what no later query can see, so
+     * memory per head is its window; prompt chunks and decode steps alike. With every head's
+     * {@code beta} 1 it is exact attention.
+     *
+     * <p>Its budget is the longest context, as for the strategies that keep every token: windows
+     * grow with the length ({@link #keepsEveryToken} is true in that sense; the memory actually held is
+     * the windows').
+     *
+     * @param windows the per-head rules (must match the model's layers and KV heads)
+     */
+    record Moa(HeadWindows windows) implements Strategy {
+        public Moa {
+            Objects.requireNonNull(windows, "windows");
+        }
+
+        @Override
+        public String name() {
+            return "moa";
+        }
+
+        @Override
+        public boolean keepsEveryToken() {
+            return true;
+        }
+    }
+
+    /**
      * DuoAttention's retrieval-head split (Xiao et al., 2024) from a head profile: retrieval heads
      * keep everything, streaming heads keep {@code sinks} plus {@code window}.
      *
@@ -538,8 +571,10 @@ public sealed interface Strategy {
             case "think" -> new ThinK(new SnapKv(0, 0));
             case "sparse-prefill", "minference" -> new SparsePrefill();
             case "duo" -> throw new IllegalArgumentException("strategy 'duo' needs a head profile (--profile FILE)");
+            case "moa" -> throw new IllegalArgumentException("strategy 'moa' needs a MoA profile (--moa-profile FILE, from "
+                    + "profile-heads --moa)");
             default -> throw new IllegalArgumentException("unknown strategy '" + name
-                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, infllm, think, duo, sparse-prefill[:vertical-slash|a-shape|top-k])");
+                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, infllm, think, duo, moa, sparse-prefill[:vertical-slash|a-shape|top-k])");
         };
     }
 

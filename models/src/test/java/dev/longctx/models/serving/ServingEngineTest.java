@@ -21,6 +21,8 @@ import dev.longctx.models.session.Session;
 import dev.longctx.models.session.Strategy;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
+import dev.longctx.kvcache.HeadWindows;
+import dev.longctx.models.config.ModelConfig;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -157,6 +159,36 @@ class ServingEngineTest {
                 Generation g = handles.get(i).join();
                 Generation ref = alone(prompt(lengths[i], 30 + i), GenerateOptions.greedy(30).withStopIds(List.of()),
                         strategies[i], budgets[i]);
+                assertArrayEquals(ref.outputIds(), g.outputIds(), "request " + i + " under " + strategies[i]);
+            }
+        }
+    }
+
+    /** MoA (heterogeneous elastic windows, pages released per head) batched with the full cache equals each run alone. */
+    @Test
+    void moaRequestsBatchedEqualEachRunAlone() {
+        ModelConfig c = model.config();
+        long[][] alpha = new long[c.layers()][c.kvHeads()];
+        double[][] beta = new double[c.layers()][c.kvHeads()];
+        for (int l = 0; l < c.layers(); l++) {
+            for (int h = 0; h < c.kvHeads(); h++) {
+                alpha[l][h] = 8 + 13L * ((l + h) % 3);
+                beta[l][h] = ((l * 7 + h) % 4) / 8.0;
+            }
+        }
+        Strategy moa = new Strategy.Moa(new HeadWindows(2, alpha, beta));
+        Strategy[] strategies = {moa, new Strategy.Full(), moa};
+        int[] lengths = {180, 120, 230};
+        try (ServingEngine e = engine().build()) {
+            List<RequestHandle> handles = new ArrayList<>();
+            for (int i = 0; i < strategies.length; i++) {
+                handles.add(e.submit(Request.tokens(prompt(lengths[i], 40 + i)).options(GenerateOptions.greedy(30)
+                        .withStopIds(List.of())).strategy(strategies[i]).budgetTokens(512).build()));
+            }
+            for (int i = 0; i < strategies.length; i++) {
+                Generation g = handles.get(i).join();
+                Generation ref = alone(prompt(lengths[i], 40 + i), GenerateOptions.greedy(30).withStopIds(List.of()),
+                        strategies[i], 512);
                 assertArrayEquals(ref.outputIds(), g.outputIds(), "request " + i + " under " + strategies[i]);
             }
         }
