@@ -8,11 +8,20 @@ package dev.longctx.attention;
  * <p>Position-based masks are what make the tiled kernels fast: a page whose position range the
  * mask excludes for a whole block of queries is skipped without being read ({@link #mayAttend}).
  *
+ * <p><b>Elastic windows</b> (MoA, Fu et al., 2024: a head's window grows with the input length,
+ * {@code S = alpha + beta * N}): with {@code growth > 0} the window of a query at position
+ * {@code qPos} is {@code window + floor(growth * (qPos + 1))}, the rule at the length so far
+ * ({@code qPos + 1} tokens). With {@code growth <= 1} that window grows by at most one position per
+ * position, so the oldest visible key never moves back: a key hidden from one query stays hidden
+ * from every later one, and a cache may evict it (see {@link #windowAt}).
+ *
  * @param causal whether keys after the query are masked (the decoder case)
  * @param window 0 for no window; else a key is visible only if {@code qPos - kPos < window}
+ *     (plus the growth below)
  * @param sinks keys with {@code kPos < sinks} stay visible whatever the window (0 for none)
+ * @param growth the window's growth per token of length, in [0, 1] (0: a fixed window)
  */
-public record AttentionMask(boolean causal, long window, long sinks) {
+public record AttentionMask(boolean causal, long window, long sinks, double growth) {
 
     /** Causal attention over everything before the query (bottom-right aligned). */
     public static final AttentionMask CAUSAL = new AttentionMask(true, 0, 0);
@@ -24,6 +33,37 @@ public record AttentionMask(boolean causal, long window, long sinks) {
             throw new IllegalArgumentException("mask: window and sinks must be >= 0, got window=" + window
                     + " sinks=" + sinks);
         }
+        if (!(growth >= 0 && growth <= 1) || (growth > 0 && window == 0)) {
+            throw new IllegalArgumentException("mask: growth must be in [0, 1] and needs a window >= 1, got growth=" + growth
+                    + " window=" + window);
+        }
+    }
+
+    /** A fixed mask: causal or not, with a window of {@code window} positions (0: none) and {@code sinks}. */
+    public AttentionMask(boolean causal, long window, long sinks) {
+        this(causal, window, sinks, 0);
+    }
+
+    /**
+     * Causal with an elastic window (MoA's {@code alpha + beta * N} at the length so far, see the
+     * class comment) and {@code sinks} sink positions.
+     *
+     * @param alpha the window at length 0, at least 1
+     * @param beta growth per token of length, in [0, 1]
+     */
+    public static AttentionMask elasticWindow(long alpha, double beta, long sinks) {
+        if (alpha < 1) {
+            throw new IllegalArgumentException("mask: elastic window alpha must be >= 1, got " + alpha);
+        }
+        return new AttentionMask(true, alpha, sinks, beta);
+    }
+
+    /**
+     * The window of a query at position {@code qPos}: {@code window + floor(growth * (qPos + 1))}
+     * ({@code window} for a fixed one; 0: none).
+     */
+    public long windowAt(long qPos) {
+        return growth == 0 ? window : window + (long) Math.floor(growth * (qPos + 1));
     }
 
     /** Causal with a sliding window of {@code window} positions and {@code sinks} sink positions. */
@@ -39,7 +79,7 @@ public record AttentionMask(boolean causal, long window, long sinks) {
         if (causal && kPos > qPos) {
             return false;
         }
-        if (window > 0 && kPos >= sinks && qPos - kPos >= window) {
+        if (window > 0 && kPos >= sinks && qPos - kPos >= windowAt(qPos)) {
             return false;
         }
         return true;
@@ -53,7 +93,7 @@ public record AttentionMask(boolean causal, long window, long sinks) {
         if (causal && kLo > qHi) {
             return false;
         }
-        if (window > 0 && kLo >= sinks && qLo - kHi >= window) {
+        if (window > 0 && kLo >= sinks && qLo - kHi >= windowAt(qLo)) { // qPos - windowAt(qPos) never decreases
             return false;
         }
         return true;
@@ -64,7 +104,7 @@ public record AttentionMask(boolean causal, long window, long sinks) {
         if (causal && kHi > qLo) {
             return false;
         }
-        if (window > 0 && !(kHi < sinks) && qHi - kLo >= window) {
+        if (window > 0 && !(kHi < sinks) && qHi - kLo >= windowAt(qHi)) {
             return false;
         }
         return true;

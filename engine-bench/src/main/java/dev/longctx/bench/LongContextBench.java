@@ -87,6 +87,10 @@ public final class LongContextBench implements Callable<Integer> {
     @Option(names = "--profile", description = "head profile JSON for duo (default: profile the model first)")
     Path profile;
 
+    @Option(names = "--moa-profile", description = "MoA profile JSON for moa (from profile-heads --moa): windows fitted to"
+            + " --budget at the deepest of --depths")
+    Path moaProfile;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -118,7 +122,8 @@ public final class LongContextBench implements Callable<Integer> {
         try (BenchModel w = BenchModel.open(model, weights, seed)) {
             err.printf("model %s (%s), %d threads, KV %s, budget %d tokens/head, %d decoded tokens, %d reps%n", model,
                     w.description(), ops.pool().threads(), kvType, budget, decode, reps);
-            StrategyNames names = new StrategyNames(w.weights(), budget, profile, ops, err);
+            StrategyNames names = new StrategyNames(w.weights(), budget, profile, ops, err)
+                    .withMoaProfile(moaProfile, depths.stream().mapToInt(Integer::intValue).max().orElse(budget));
             List<Strategy> parsed = new ArrayList<>();
             for (String name : strategies) {
                 parsed.add(names.parse(name));

@@ -7,7 +7,9 @@ import dev.longctx.bench.ruler.FillerPool;
 import dev.longctx.bench.ruler.RandomSource;
 import dev.longctx.bench.ruler.RulerGenerator;
 import dev.longctx.bench.ruler.RulerSpec;
+import dev.longctx.bench.ruler.MoaTaskProfiler;
 import dev.longctx.bench.ruler.TaskHeadProfiler;
+import dev.longctx.kvcache.MoaProfile;
 import dev.longctx.bench.ruler.TaskInstance;
 import dev.longctx.models.Model;
 import java.io.IOException;
@@ -64,6 +66,13 @@ public final class ProfileHeadsCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "compute threads (default: available cores)")
     Integer threads;
 
+    @Option(names = "--moa", description = "with --tasks: write a MoA profile instead (each KV head's dropped attention mass"
+            + " under every candidate window alpha + beta * N; eval and bench fit it to their budget with --moa-profile)")
+    boolean moa;
+
+    @Option(names = "--lengths", split = ",", description = "with --moa: instance lengths in tokens (default: --context)")
+    List<Integer> lengths;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -74,18 +83,26 @@ public final class ProfileHeadsCommand implements Callable<Integer> {
 
     /** {@code --instances} instances of each of {@code --tasks}, {@code --context} tokens each, seeded. */
     private List<TaskInstance> instances(Model m) throws IOException {
+        return instances(m, List.of(context));
+    }
+
+    /** As above, at each of {@code contexts}. */
+    private List<TaskInstance> instances(Model m, List<Integer> contexts) throws IOException {
         Path abs = model.toAbsolutePath();
         Path tasksJson = specFile != null ? specFile
                 : Files.isDirectory(abs) && Files.isRegularFile(abs.resolve("tasks.json")) ? abs.resolve("tasks.json")
                 : abs.resolveSibling("tasks.json");
         RulerSpec rs = RulerSpec.load(tasksJson, m.tokenizer());
         RandomSource rnd = RandomSource.seeded(seed);
-        RulerGenerator gen = new RulerGenerator(rs, FillerPool.generate(rs, 3 * context + 40_000, rnd));
+        int longest = contexts.stream().mapToInt(Integer::intValue).max().orElse(context);
+        RulerGenerator gen = new RulerGenerator(rs, FillerPool.generate(rs, 3 * longest + 40_000, rnd));
         List<TaskInstance> out = new ArrayList<>();
-        for (String t : tasks) {
-            for (int i = 0; i < instances; i++) {
-                double depth = instances == 1 ? 0.5 : 0.05 + 0.9 * i / (instances - 1);
-                out.add(gen.instance(t.trim(), context, depth, rnd));
+        for (int length : contexts) {
+            for (String t : tasks) {
+                for (int i = 0; i < instances; i++) {
+                    double depth = instances == 1 ? 0.5 : 0.05 + 0.9 * i / (instances - 1);
+                    out.add(gen.instance(t.trim(), length, depth, rnd));
+                }
             }
         }
         return out;
@@ -94,6 +111,9 @@ public final class ProfileHeadsCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         TensorOps ops = TensorOps.withThreads(threads);
+        if (moa) {
+            return moaProfile(ops);
+        }
         HeadProfiler.Settings settings = new HeadProfiler.Settings(context, needle, depths, seed);
         try (Model m = Model.open(model);
                 DecoderProfilerModel adapter = new DecoderProfilerModel(m.weights(), ops, context + needle)) {
@@ -103,6 +123,24 @@ public final class ProfileHeadsCommand implements Callable<Integer> {
             PrintWriter w = spec.commandLine().getOut();
             w.printf("wrote %s: %d of %d KV heads are retrieval heads%n", out, profile.retrievalHeads(),
                     m.config().layers() * m.config().kvHeads());
+            w.flush();
+        }
+        return 0;
+    }
+
+    private int moaProfile(TensorOps ops) throws IOException {
+        if (tasks == null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--moa profiles on task instances: give --tasks");
+        }
+        List<Integer> ls = lengths == null || lengths.isEmpty() ? List.of(context) : lengths;
+        int longest = ls.stream().mapToInt(Integer::intValue).max().orElseThrow();
+        try (Model m = Model.open(model); DecoderProfilerModel adapter = new DecoderProfilerModel(m.weights(), ops, longest + 64)) {
+            MoaProfile p = MoaTaskProfiler.profile(adapter, instances(m, ls), MoaProfile.DEFAULT_SINKS, MoaProfile.defaultAlphas(),
+                    MoaProfile.defaultBetas());
+            p.write(out);
+            PrintWriter w = spec.commandLine().getOut();
+            w.printf("wrote %s: MoA losses of %d candidate rules for %d x %d KV heads, on %d instances%n", out, p.candidates(),
+                    p.layers(), p.kvHeads(), ls.size() * tasks.size() * instances);
             w.flush();
         }
         return 0;

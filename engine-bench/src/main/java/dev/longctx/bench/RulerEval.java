@@ -99,6 +99,10 @@ public final class RulerEval implements Callable<Integer> {
             + " eight 1024-token single and multi-key needle instances)")
     Path profile;
 
+    @Option(names = "--moa-profile", description = "MoA profile JSON for moa (from profile-heads --moa): its windows are fitted"
+            + " to each budget and length")
+    Path moaProfile;
+
     @Option(names = "--ablation-seed", defaultValue = "1", description = "seed of ablate-random's heads (default ${DEFAULT-VALUE})")
     long ablationSeed;
 
@@ -175,8 +179,18 @@ public final class RulerEval implements Callable<Integer> {
             // instances (the random-token profiler finds no retrieval heads on this model)
             HeadProfile heads = profile != null || order.stream().noneMatch(s -> s.equals("duo") || s.startsWith("ablate-")) ? null
                     : RetrievalDemo.profile(m.weights(), ops, gen, RandomSource.seeded(seed + 1), err);
-            StrategyNames names = new StrategyNames(m.weights(), 0, profile, ops, err, heads);
-            RulerRunner.Strategies factory = (name, budget) -> strategy(names, name, budget);
+            StrategyNames names = new StrategyNames(m.weights(), 0, profile, ops, err, heads).withMoaProfile(moaProfile, 0);
+            RulerRunner.Strategies factory = new RulerRunner.Strategies() {
+                @Override
+                public Strategy make(String name, int budget) throws IOException {
+                    return strategy(names, name, budget, 0);
+                }
+
+                @Override
+                public Strategy make(String name, int budget, int context) throws IOException {
+                    return strategy(names, name, budget, context);
+                }
+            };
             RulerRunner runner = new RulerRunner(m.weights(), m.tokenizer(), ops, kvType, chunk, !snapKvChunked);
             long t0 = System.nanoTime();
             int total = lengths.size() * taskList.size() * depths.size() * instances;
@@ -206,7 +220,7 @@ public final class RulerEval implements Callable<Integer> {
                     int b = RulerRunner.budgetTokens(f, text.length);
                     for (String name : order.subList(1, order.size())) {
                         results.add(new RulerResults.Perplexity(name, f, b, text.length,
-                                runner.perplexity(text, strategy(names, name, b), b)));
+                                runner.perplexity(text, strategy(names, name, b, text.length), b)));
                     }
                 }
             }
@@ -266,8 +280,9 @@ public final class RulerEval implements Callable<Integer> {
     }
 
     /** A strategy at {@code budget} tokens per KV head. */
-    private Strategy strategy(StrategyNames names, String name, int budget) throws IOException {
+    private Strategy strategy(StrategyNames names, String name, int budget, int context) throws IOException {
         return switch (name) {
+            case "moa" -> names.moa(budget, context);
             case "quest" -> new Strategy.Quest(budget);
             case "duo" -> new Strategy.RetrievalHeads(names.profile(), SINKS, Math.max(1, budget - SINKS));
             case "ablate-retrieval" -> new Strategy.RetrievalHeads(HeadAblation.streamingOnRetrievalHeads(names.profile()), SINKS,

@@ -3,6 +3,8 @@ package dev.longctx.bench;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.kvcache.HeadProfile;
 import dev.longctx.kvcache.HeadProfiler;
+import dev.longctx.kvcache.HeadWindows;
+import dev.longctx.kvcache.MoaProfile;
 import dev.longctx.models.decoder.ModelWeights;
 import dev.longctx.models.session.Strategy;
 import java.io.IOException;
@@ -30,6 +32,9 @@ final class StrategyNames {
     private final TensorOps ops;
     private final PrintWriter log;
     private HeadProfile profile;
+    private Path moaProfileFile;
+    private MoaProfile moaProfile;
+    private int moaContext;
 
     /**
      * @param budget tokens per KV head for evicting strategies; duo's streaming heads keep 4 sinks and
@@ -49,7 +54,40 @@ final class StrategyNames {
         this.log = log;
     }
 
+    /**
+     * Where {@code moa} reads its profile, and the context length its windows are fitted to when
+     * {@link #parse} meets it (the budget over that length is the density).
+     */
+    StrategyNames withMoaProfile(Path file, int context) {
+        this.moaProfileFile = file;
+        this.moaContext = context;
+        return this;
+    }
+
+    /**
+     * MoA with windows fitted from {@code --moa-profile} to an average of {@code budget} tokens per
+     * KV head at {@code context} tokens (density {@code budget / context}).
+     */
+    Strategy moa(int budget, int context) throws IOException {
+        if (moaProfileFile == null) {
+            throw new IllegalArgumentException("strategy 'moa' needs --moa-profile FILE (write one with profile-heads --moa --tasks ...)");
+        }
+        if (context < 1) {
+            throw new IllegalArgumentException("strategy 'moa' needs the context length to fit its windows to");
+        }
+        if (moaProfile == null) {
+            moaProfile = MoaProfile.read(moaProfileFile);
+        }
+        HeadWindows w = moaProfile.fit(budget / (double) context, context);
+        log.println("moa at " + budget + " of " + context + " tokens: " + w);
+        log.flush();
+        return new Strategy.Moa(w);
+    }
+
     Strategy parse(String name) throws IOException {
+        if (name.trim().equalsIgnoreCase("moa")) {
+            return moa(budget, moaContext);
+        }
         if (!name.trim().equalsIgnoreCase("duo")) {
             return withSelection(Strategy.parse(name.trim()), budget);
         }
@@ -67,6 +105,7 @@ final class StrategyNames {
             case Strategy.Recycled r when r.selected() == 0 -> new Strategy.Recycled(budget, r.stride());
             case Strategy.InfLlm i when i.attended() == 0 -> new Strategy.InfLlm(budget, i.sinks(), i.window(), i.unit(), i.topK(),
                     i.reps());
+            case Strategy.ThinK t -> new Strategy.ThinK(withSelection(t.inner(), budget), t.ratio(), t.window());
             default -> s;
         };
     }

@@ -53,6 +53,16 @@ record StrategySpec(String kind, int a, int b) implements Serializable {
             case Strategy.SirLlm sl -> throw new IllegalArgumentException("strategy 'sirllm' needs per-token logits, which the "
                     + "serving engine behind DocumentInference does not compute yet; use streaming, h2o, snapkv, quest or full");
             case Strategy.SparsePrefill p -> new StrategySpec(p.name(), 0, 0);
+            case Strategy.Moa m -> throw new IllegalArgumentException("strategy 'moa' needs its per-head windows, which "
+                    + "DocumentInference does not ship to executors yet; use streaming, h2o, snapkv, quest or full");
+            case Strategy.ThinK t -> {
+                String name = "think:" + t.ratio() + ":" + t.inner().name();
+                if (t.window() != 0 || !Strategy.parse(name).equals(t)) {
+                    throw new IllegalArgumentException("DocumentInference ships ThinK by name only (ratio and an inner strategy with "
+                            + "budget-derived parameters, the default window); got " + t);
+                }
+                yield new StrategySpec(name, 0, 0);
+            }
             case Strategy.RetrievalHeads r -> throw new IllegalArgumentException("strategy 'duo' needs a head profile, which "
                     + "DocumentInference does not ship to executors; use streaming, h2o, snapkv, quest or full");
         };

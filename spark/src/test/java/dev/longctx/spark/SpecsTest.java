@@ -35,12 +35,15 @@ class SpecsTest {
     void strategiesSurviveSerialisation() throws Exception {
         for (Strategy s : List.of(new Strategy.Full(), new Strategy.Streaming(4, 100), new Strategy.H2o(10, 20),
                 new Strategy.SnapKv(64, 8), new Strategy.Quest(128), new Strategy.SparsePrefill(),
-                new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.A_SHAPE))) {
+                new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.A_SHAPE), new Strategy.ThinK(new Strategy.SnapKv(0, 0)),
+                new Strategy.ThinK(new Strategy.Full(), 0.5, 0))) {
             assertEquals(s, roundTrip(StrategySpec.of(s)).strategy(), s.toString());
         }
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> StrategySpec.of(new Strategy.RetrievalHeads(HeadProfile.byFraction(new float[][] {{1f, 0f}, {0f, 1f}}, 0.5), 4, 0)));
         assertTrue(e.getMessage().contains("head profile"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> StrategySpec.of(new Strategy.ThinK(new Strategy.SnapKv(64, 8))));
+        assertTrue(e.getMessage().contains("ThinK by name only"), e.getMessage());
     }
 
     @Test

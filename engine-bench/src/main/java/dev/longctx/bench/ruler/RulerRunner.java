@@ -28,6 +28,11 @@ public final class RulerRunner {
     public interface Strategies {
         /** The strategy {@code name} at {@code budgetTokens}. */
         Strategy make(String name, int budgetTokens) throws IOException;
+
+        /** The strategy {@code name} at {@code budgetTokens} for a {@code context}-token instance (MoA fits its windows to it). */
+        default Strategy make(String name, int budgetTokens, int context) throws IOException {
+            return make(name, budgetTokens);
+        }
     }
 
     /**
@@ -77,7 +82,8 @@ public final class RulerRunner {
      */
     private Session session(Strategy s, int budget, int context) {
         int tokens = s.keepsEveryToken() ? context + SPARE : budget;
-        int c = s instanceof Strategy.SnapKv && snapKvOneChunk ? context : chunk;
+        Strategy tokens0 = s instanceof Strategy.ThinK t ? t.inner() : s; // ThinK over SnapKV prefills as SnapKV does
+        int c = tokens0 instanceof Strategy.SnapKv && snapKvOneChunk ? context : chunk;
         return Session.builder(weights).tokenizer(tokenizer).strategy(s).budgetTokens(tokens).kvType(kvType).chunkSize(c)
                 .ops(ops).build();
     }
@@ -106,7 +112,7 @@ public final class RulerRunner {
                     if (name.equals("full")) {
                         continue;
                     }
-                    Strategy s = factory.make(name, budget);
+                    Strategy s = factory.make(name, budget, context);
                     if (s.selectsAtDecode()) { // Quest, TidalDecode, Recycled: the full cache's prefill, decoded from a fork
                         try (Session q = full.fork(s)) {
                             out.add(outcome(inst, name, frac, budget, q, logits, maxNew));

@@ -11,6 +11,7 @@ import dev.longctx.kvcache.EvictionPolicy;
 import dev.longctx.kvcache.H2oPolicy;
 import dev.longctx.kvcache.HeadProfile;
 import dev.longctx.kvcache.KvLayout;
+import dev.longctx.kvcache.MoaPolicy;
 import dev.longctx.kvcache.RetrievalHeadPolicy;
 import dev.longctx.kvcache.SequenceKvCache;
 import dev.longctx.kvcache.SirLlmPolicy;
@@ -44,6 +45,10 @@ public final class StrategyPlan implements AttentionPlan {
 
     /** The strategy with its zero parameters resolved. */
     public final Strategy strategy;
+    /** The token-level strategy the kernels, policy and page bounds follow: {@link #strategy}, or ThinK's inner one. */
+    private final Strategy base;
+    /** ThinK's channel pruning over {@link #base}'s kernels, or null. */
+    private final ThinkPlan think;
     /** The token budget per KV head it was resolved against. */
     public final int budgetTokens;
     private final EvictionPolicy policy;
@@ -63,7 +68,7 @@ public final class StrategyPlan implements AttentionPlan {
     private final AttentionKernel special;
     /** StreamingLLM's sinks + window mask, or null. */
     private final AttentionMask streamingMask;
-    /** The retrieval-head split's per-layer kernels, [decode step, chunk][layer], built once. */
+    /** The retrieval-head split's or MoA's per-layer kernels, [decode step, chunk][layer], built once. */
     private final AttentionKernel[][] duoKernels;
     /**
      * Per layer, the model's sliding window (0: full attention) when the decoder returns the pages
@@ -75,14 +80,16 @@ public final class StrategyPlan implements AttentionPlan {
     /** InfLLM's decode kernels, scoring observer and per-sequence memory, or null. */
     private final InfLlmPlan infllm;
 
-    private StrategyPlan(Strategy strategy, int budgetTokens, EvictionPolicy policy, KvLayout layout, int chunk, TensorOps ops,
-                         int[] slidingWindows) {
+    private StrategyPlan(Strategy outer, Strategy strategy, int budgetTokens, EvictionPolicy policy, KvLayout layout, int chunk,
+                         TensorOps ops, int[] slidingWindows) {
         this.slidingWindows = slidingWindows == null ? null : slidingWindows.clone();
         if (slidingWindows != null && slidingWindows.length != layout.layers()) {
             throw new IllegalArgumentException("sliding windows for " + slidingWindows.length + " layers, the layout has "
                     + layout.layers());
         }
-        this.strategy = strategy;
+        this.strategy = outer;
+        this.base = strategy;
+        this.think = outer instanceof Strategy.ThinK t ? new ThinkPlan(t, layout.layers(), layout.kvHeads(), layout.headDim(), ops) : null;
         this.budgetTokens = budgetTokens;
         this.policy = policy;
         this.layout = layout;
@@ -103,6 +110,15 @@ public final class StrategyPlan implements AttentionPlan {
         this.infllm = strategy instanceof Strategy.InfLlm i ? new InfLlmPlan(i, layout.layers(), layout.kvHeads(), layout.headDim(), ops) : null;
         this.streamingMask = strategy instanceof Strategy.Streaming s ? AttentionMask.slidingWindow(s.window(), s.sinks()) : null;
         this.duoKernels = new AttentionKernel[2][];
+        if (policy instanceof MoaPolicy moa) {
+            for (int kind = 0; kind < 2; kind++) {
+                AttentionKernel k = exact.kernel(0, kind == 0 ? 1 : 2);
+                duoKernels[kind] = new AttentionKernel[layout.layers()];
+                for (int l = 0; l < layout.layers(); l++) {
+                    duoKernels[kind][l] = moa.kernelForLayer(l, k);
+                }
+            }
+        }
         if (policy instanceof RetrievalHeadPolicy duo) {
             for (int kind = 0; kind < 2; kind++) {
                 AttentionKernel retrieval = exact.kernel(0, kind == 0 ? 1 : 2);
@@ -136,6 +152,11 @@ public final class StrategyPlan implements AttentionPlan {
      * @throws ContextBudgetException when the strategy's protected sets do not fit
      */
     public static StrategyPlan resolve(Strategy s, int budget, KvLayout layout, int chunk, TensorOps ops, int[] slidingWindows) {
+        if (s instanceof Strategy.ThinK t) {
+            StrategyPlan inner = resolve(t.inner(), budget, layout, chunk, ops, slidingWindows);
+            Strategy.ThinK resolved = new Strategy.ThinK(inner.strategy, t.ratio(), t.window() > 0 ? t.window() : SnapKvPolicy.DEFAULT_WINDOW);
+            return new StrategyPlan(resolved, inner.strategy, budget, inner.policy, layout, chunk, ops, slidingWindows);
+        }
         Strategy r = switch (s) {
             case Strategy.Streaming st -> {
                 int sinks = st.sinks() > 0 ? st.sinks() : DEFAULT_SINKS;
@@ -182,9 +203,10 @@ public final class StrategyPlan implements AttentionPlan {
             case Strategy.SirLlm sl -> new SirLlmPolicy(sl.sinks(), sl.capacity(), sl.recent(), sl.decay());
             case Strategy.SnapKv k -> new SnapKvPolicy(k.capacity(), k.window(), SnapKvPolicy.DEFAULT_KERNEL, true);
             case Strategy.RetrievalHeads d -> new RetrievalHeadPolicy(d.profile(), layout, d.sinks(), d.window());
+            case Strategy.Moa m -> new MoaPolicy(m.windows(), layout);
             default -> null;
         };
-        return new StrategyPlan(r, budget, policy, layout, chunk, ops, slidingWindows);
+        return new StrategyPlan(r, r, budget, policy, layout, chunk, ops, slidingWindows);
     }
 
     /**
@@ -268,7 +290,7 @@ public final class StrategyPlan implements AttentionPlan {
 
     private long strategyPagesPerHead(int layer, int head) {
         int ps = layout.pageSize();
-        return switch (strategy) {
+        return switch (base) {
             case Strategy.Streaming s -> ceil(s.sinks(), ps) + ceil(s.window() + chunk, ps) + 1;
             case Strategy.H2o h -> ceil(h.heavy() + h.recent() + chunk, ps) + 2;
             // unscored tokens wait a step for their entropy: a chunk plus the next one (or a decode token)
@@ -276,6 +298,9 @@ public final class StrategyPlan implements AttentionPlan {
             case Strategy.SnapKv k -> ceil(k.capacity() + Math.max(chunk, ps), ps) + 2;
             case Strategy.RetrievalHeads d -> d.profile().role(layer, head) == HeadProfile.Role.RETRIEVAL
                     ? ceil(budgetTokens, ps) + 1 : ceil(d.sinks(), ps) + ceil(d.window() + chunk, ps) + 1;
+            // the sinks' page, the window at the longest context plus a chunk (evicted after it), one page of alignment
+            case Strategy.Moa m -> Math.min(ceil(budgetTokens, ps) + 1, ceil(m.windows().sinks(), ps)
+                    + ceil(m.windows().mask(layer, head).windowAt(budgetTokens) + chunk, ps) + 1);
             default -> ceil(budgetTokens, ps) + 1;
         };
     }
@@ -313,6 +338,9 @@ public final class StrategyPlan implements AttentionPlan {
     /** TidalDecode and Recycled Attention carry their selections in the sequence's cache, InfLLM its memory; the others need no state. */
     @Override
     public AttentionKernel kernel(SequenceKvCache cache, int layer, int queryRows) {
+        if (think != null) {
+            return think.kernel(cache, layer, queryRows, kernel(layer, queryRows));
+        }
         if (infllm != null) {
             return infllm.kernel(cache, layer, queryRows, exact.kernel(layer, queryRows));
         }
@@ -324,6 +352,11 @@ public final class StrategyPlan implements AttentionPlan {
         return infllm == null ? null : infllm.memory(cache, layer);
     }
 
+    /** ThinK's plan (for tests); null for other strategies. */
+    ThinkPlan thinkPlan() {
+        return think;
+    }
+
     /** TidalDecode's token-selection and re-selection layers for this model ({-1, -1} for other strategies or none). */
     public int[] tidalLayers() {
         return selection == null ? new int[] {-1, -1} : new int[] {selection.selectionLayer(), selection.reselectionLayer()};
@@ -332,11 +365,12 @@ public final class StrategyPlan implements AttentionPlan {
     @Override
     public AttentionKernel kernel(int layer, int queryRows) {
         AttentionKernel exact = this.exact.kernel(layer, queryRows);
-        return switch (strategy) {
+        return switch (base) {
             case Strategy.Quest q -> queryRows == 1 ? special : exact;
             case Strategy.SparsePrefill sp -> queryRows == 1 ? exact : special;
             case Strategy.Streaming s -> this.exact.kernel(0, 1); // split-K, or tiled for large tiles; the mask is the window
             case Strategy.RetrievalHeads d -> duoKernels[queryRows == 1 ? 0 : 1][layer];
+            case Strategy.Moa m -> duoKernels[queryRows == 1 ? 0 : 1][layer];
             default -> exact;
         };
     }
@@ -394,6 +428,9 @@ public final class StrategyPlan implements AttentionPlan {
             case null -> {
             }
             default -> policy.afterStep(cache, layer);
+        }
+        if (think != null) {
+            think.afterAttention(cache, layer, endsPrompt);
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.longctx.models.session;
 
 import dev.longctx.kvcache.HeadProfile;
+import dev.longctx.kvcache.HeadWindows;
 import java.util.Locale;
 import java.util.Objects;
 
@@ -8,7 +9,7 @@ import java.util.Objects;
  * A long-context strategy: what the KV cache keeps and how attention reads it. Parameters left at
  * 0 are derived from the session's token budget (see each record). Names (for the CLI and
  * benchmark tables): {@code full}, {@code streaming}, {@code h2o}, {@code snapkv}, {@code quest},
- * {@code tidal}, {@code recycled}, {@code sirllm}, {@code infllm}, {@code duo}, {@code sparse-prefill}.
+ * {@code tidal}, {@code recycled}, {@code sirllm}, {@code infllm}, {@code think}, {@code duo}, {@code moa}, {@code sparse-prefill}.
  */
 public sealed interface Strategy {
     /** The short name. */
@@ -352,6 +353,94 @@ public sealed interface Strategy {
     }
 
     /**
+     * ThinK (Xu et al., 2024, "ThinK: Thinner Key Cache by Query-Driven Pruning") on top of a
+     * token-level strategy: the {@code inner} strategy decides which tokens the cache keeps; at the
+     * end of every prompt, per layer and KV head, each key channel {@code c} is scored
+     * {@code || Q_obs[:, c] K[:, c]^T ||_F} (the last {@code window} prompt queries of the group's
+     * query heads against the head's cached keys, after the inner strategy's selection) and the
+     * {@code D - floor(ratio * D)} channels of highest score are kept; decode steps compute
+     * {@code q.k} over the kept channels only (values untouched). Prompt chunks attend exactly. The
+     * mask applies to every cached key, the ones decoded later included.
+     *
+     * <p>Memory: the pruned channels are still stored in the pool's pages (a page holds whole
+     * keys of one width for every head), so this saves no KV memory here; the paper's saving is
+     * {@code ratio} of the key cache (20 % of K + V at its 0.4). What it reproduces is the accuracy
+     * of attention over pruned keys. The inner strategy must not keep per-sequence state of its
+     * own (tidal, recycled, infllm, sirllm): a sequence's cache carries one plan state.
+     *
+     * @param inner the token-level strategy (full, streaming, h2o, snapkv, quest, duo, sparse-prefill)
+     * @param ratio the fraction lambda of key channels pruned, in [0, 1) (0: none, exact over {@code inner})
+     * @param window observation window in prompt queries (0: SnapKV's 32, which the paper's code uses)
+     */
+    record ThinK(Strategy inner, double ratio, int window) implements Strategy {
+        /**
+         * The paper's pruning ratio lambda = 0.4 (Xu et al., 2024, section 4: the setting its
+         * LongBench and needle tables report with SnapKV and H2O, "ThinK (0.4)").
+         */
+        public static final double PAPER_RATIO = 0.4;
+
+        public ThinK {
+            Objects.requireNonNull(inner, "inner");
+            if (!(ratio >= 0 && ratio < 1)) {
+                throw new IllegalArgumentException("think pruning ratio must be in [0, 1), got " + ratio);
+            }
+            nonNegative("think window", window);
+            if (inner instanceof ThinK || inner instanceof TidalDecode || inner instanceof Recycled || inner instanceof InfLlm
+                    || inner instanceof SirLlm) {
+                throw new IllegalArgumentException("think composes with full, streaming, h2o, snapkv, quest, duo or sparse-prefill, not "
+                        + inner.name() + " (a sequence's cache carries one strategy state)");
+            }
+        }
+
+        /** ThinK at the paper's ratio over {@code inner}. */
+        public ThinK(Strategy inner) {
+            this(inner, PAPER_RATIO, 0);
+        }
+
+        @Override
+        public String name() {
+            return "think";
+        }
+
+        @Override
+        public boolean keepsEveryToken() {
+            return inner.keepsEveryToken();
+        }
+    }
+
+    /**
+     * MoA (Fu et al., 2024, "MoA: Mixture of Sparse Attention for Automatic Large Language Model
+     * Compression"): heterogeneous sliding windows, per layer and KV head an elastic rule
+     * {@code alpha + beta * N} plus sink tokens ({@link HeadWindows}), usually fitted from a
+     * profile on the model's own task instances under a memory budget ({@code MoaProfile.fit}).
+     * Each head attends through its own window (at the length so far, see
+     * {@code AttentionMask.elasticWindow}) and its cache releases what no later query can see, so
+     * memory per head is its window; prompt chunks and decode steps alike. With every head's
+     * {@code beta} 1 it is exact attention.
+     *
+     * <p>Its budget is the longest context, as for the strategies that keep every token: windows
+     * grow with the length ({@link #keepsEveryToken} is true in that sense; the memory actually held is
+     * the windows').
+     *
+     * @param windows the per-head rules (must match the model's layers and KV heads)
+     */
+    record Moa(HeadWindows windows) implements Strategy {
+        public Moa {
+            Objects.requireNonNull(windows, "windows");
+        }
+
+        @Override
+        public String name() {
+            return "moa";
+        }
+
+        @Override
+        public boolean keepsEveryToken() {
+            return true;
+        }
+    }
+
+    /**
      * DuoAttention's retrieval-head split (Xiao et al., 2024) from a head profile: retrieval heads
      * keep everything, streaming heads keep {@code sinks} plus {@code window}.
      *
@@ -434,7 +523,8 @@ public sealed interface Strategy {
      * A strategy by name with budget-derived parameters ({@code duo} needs a profile, so it is
      * not available here). Some take parameters after a colon: {@code sparse-prefill:ESTIMATOR},
      * {@code tidal:SELECTION:RESELECTION} (layers as fractions of the depth),
-     * {@code recycled:STRIDE}, {@code sirllm:DECAY[:RECENT]}, {@code infllm:TOPK[:REPS]} (colons, so that comma-separated lists of names still split).
+     * {@code recycled:STRIDE}, {@code sirllm:DECAY[:RECENT]}, {@code infllm:TOPK[:REPS]},
+     * {@code think:RATIO[:INNER]} (ThinK over the strategy named INNER, default snapkv; plain {@code think}: the paper's 0.4) (colons, so that comma-separated lists of names still split).
      *
      * @throws IllegalArgumentException naming the known strategies
      */
@@ -459,8 +549,10 @@ public sealed interface Strategy {
                     case "recycled" -> new Recycled(0, Integer.parseInt(args[0]));
                     case "sirllm" -> new SirLlm(0, 0, args.length > 1 ? Integer.parseInt(args[1]) : 0, Double.parseDouble(args[0]));
                     case "infllm" -> new InfLlm(0, 0, 0, 0, Integer.parseInt(args[0]), args.length > 1 ? Integer.parseInt(args[1]) : 0);
+                    case "think" -> new ThinK(args.length > 1 ? parse(String.join(":", java.util.Arrays.copyOfRange(args, 1, args.length)))
+                            : new SnapKv(0, 0), Double.parseDouble(args[0]), 0);
                     default -> throw new IllegalArgumentException("strategy '" + name + "' takes no parameters (tidal:S:R, "
-                            + "recycled:STRIDE, sirllm:DECAY[:RECENT], infllm:TOPK[:REPS] and sparse-prefill:ESTIMATOR do)");
+                            + "recycled:STRIDE, sirllm:DECAY[:RECENT], infllm:TOPK[:REPS], think:RATIO[:INNER] and sparse-prefill:ESTIMATOR do)");
                 };
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("bad parameters in strategy '" + name + "': " + e.getMessage(), e);
@@ -476,10 +568,13 @@ public sealed interface Strategy {
             case "recycled", "recycled-attention" -> new Recycled(0, 0);
             case "sirllm" -> new SirLlm(0, 0, 0, 0);
             case "infllm" -> new InfLlm();
+            case "think" -> new ThinK(new SnapKv(0, 0));
             case "sparse-prefill", "minference" -> new SparsePrefill();
             case "duo" -> throw new IllegalArgumentException("strategy 'duo' needs a head profile (--profile FILE)");
+            case "moa" -> throw new IllegalArgumentException("strategy 'moa' needs a MoA profile (--moa-profile FILE, from "
+                    + "profile-heads --moa)");
             default -> throw new IllegalArgumentException("unknown strategy '" + name
-                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, infllm, duo, sparse-prefill[:vertical-slash|a-shape|top-k])");
+                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, infllm, think, duo, moa, sparse-prefill[:vertical-slash|a-shape|top-k])");
         };
     }
 

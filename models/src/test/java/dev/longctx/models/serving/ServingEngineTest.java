@@ -10,9 +10,11 @@ import dev.longctx.core.kernels.spi.KernelProvider;
 import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.sampling.SamplerConfig;
 import dev.longctx.kvcache.BlockPool;
+import dev.longctx.kvcache.HeadWindows;
 import dev.longctx.kvcache.KvLayout;
 import dev.longctx.models.Model;
 import dev.longctx.models.SharedFixtures;
+import dev.longctx.models.config.ModelConfig;
 import dev.longctx.models.session.ContextBudgetException;
 import dev.longctx.models.session.FinishReason;
 import dev.longctx.models.session.GenerateOptions;
@@ -164,6 +166,58 @@ class ServingEngineTest {
             }
             EngineStats st = e.stats();
             assertEquals(st.pagesCached(), st.pagesUsed(), "only prefix-cache pages (the full request's) stay in use: " + st);
+        }
+    }
+
+    /** ThinK (channel masks per sequence, in its cache) over SnapKV and the full cache, batched with the full cache, equals each run alone. */
+    @Test
+    void thinkRequestsBatchedEqualEachRunAlone() {
+        Strategy[] strategies = {new Strategy.ThinK(new Strategy.SnapKv(0, 0)), new Strategy.Full(),
+                new Strategy.ThinK(new Strategy.Full(), 0.5, 8)};
+        int[] budgets = {96, 512, 512};
+        int[] lengths = {180, 120, 210};
+        try (ServingEngine e = engine().build()) {
+            List<RequestHandle> handles = new ArrayList<>();
+            for (int i = 0; i < strategies.length; i++) {
+                handles.add(e.submit(Request.tokens(prompt(lengths[i], 30 + i)).options(GenerateOptions.greedy(30)
+                        .withStopIds(List.of())).strategy(strategies[i]).budgetTokens(budgets[i]).build()));
+            }
+            for (int i = 0; i < strategies.length; i++) {
+                Generation g = handles.get(i).join();
+                Generation ref = alone(prompt(lengths[i], 30 + i), GenerateOptions.greedy(30).withStopIds(List.of()),
+                        strategies[i], budgets[i]);
+                assertArrayEquals(ref.outputIds(), g.outputIds(), "request " + i + " under " + strategies[i]);
+            }
+        }
+    }
+
+    /** MoA (heterogeneous elastic windows, pages released per head) batched with the full cache equals each run alone. */
+    @Test
+    void moaRequestsBatchedEqualEachRunAlone() {
+        ModelConfig c = model.config();
+        long[][] alpha = new long[c.layers()][c.kvHeads()];
+        double[][] beta = new double[c.layers()][c.kvHeads()];
+        for (int l = 0; l < c.layers(); l++) {
+            for (int h = 0; h < c.kvHeads(); h++) {
+                alpha[l][h] = 8 + 13L * ((l + h) % 3);
+                beta[l][h] = ((l * 7 + h) % 4) / 8.0;
+            }
+        }
+        Strategy moa = new Strategy.Moa(new HeadWindows(2, alpha, beta));
+        Strategy[] strategies = {moa, new Strategy.Full(), moa};
+        int[] lengths = {180, 120, 230};
+        try (ServingEngine e = engine().build()) {
+            List<RequestHandle> handles = new ArrayList<>();
+            for (int i = 0; i < strategies.length; i++) {
+                handles.add(e.submit(Request.tokens(prompt(lengths[i], 40 + i)).options(GenerateOptions.greedy(30)
+                        .withStopIds(List.of())).strategy(strategies[i]).budgetTokens(512).build()));
+            }
+            for (int i = 0; i < strategies.length; i++) {
+                Generation g = handles.get(i).join();
+                Generation ref = alone(prompt(lengths[i], 40 + i), GenerateOptions.greedy(30).withStopIds(List.of()),
+                        strategies[i], 512);
+                assertArrayEquals(ref.outputIds(), g.outputIds(), "request " + i + " under " + strategies[i]);
+            }
         }
     }
 

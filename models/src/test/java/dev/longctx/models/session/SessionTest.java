@@ -12,6 +12,7 @@ import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.tensor.DType;
 import dev.longctx.kvcache.HeadProfile;
+import dev.longctx.kvcache.HeadWindows;
 import dev.longctx.models.Model;
 import dev.longctx.models.SharedFixtures;
 import dev.longctx.models.tokenizer.Tokenizer;
@@ -99,7 +100,46 @@ class SessionTest {
                 new Strategy.TidalDecode(0, 0, 0), new Strategy.Recycled(0, 0), new Strategy.SirLlm(0, 0, 0, 0),
                 new Strategy.SirLlm(2, 0, 8, 0.9), new Strategy.InfLlm(),
                 new Strategy.SparsePrefill(), new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.A_SHAPE),
-                new Strategy.RetrievalHeads(half, 0, 0));
+                new Strategy.RetrievalHeads(half, 0, 0), new Strategy.ThinK(new Strategy.SnapKv(0, 0), 0, 0),
+                new Strategy.ThinK(new Strategy.Full(), 0, 0), new Strategy.ThinK(new Strategy.H2o(0, 0), 0, 0),
+                new Strategy.Moa(HeadWindows.uniform(model.config().layers(), model.config().kvHeads(), 4, 1, 1.0)));
+    }
+
+    /**
+     * MoA's windows are a function of position only, so the prefill chunk size does not change the
+     * text; its heads hold fewer pages than the full cache's, and the name needs a profile.
+     */
+    @Test
+    void moaIsChunkInvariantAndHoldsItsWindows() {
+        JsonNode c = greedy.get(1);
+        int[] prompt = ints(c.get("prompt_ids"));
+        int layers = model.config().layers();
+        int kv = model.config().kvHeads();
+        long[][] alpha = new long[layers][kv];
+        double[][] beta = new double[layers][kv];
+        for (int l = 0; l < layers; l++) {
+            for (int h = 0; h < kv; h++) {
+                alpha[l][h] = 16 + 16L * ((l + h) % 2);
+                beta[l][h] = l == layers - 1 ? 1.0 : 0.125 * (h % 2);
+            }
+        }
+        Strategy moa = new Strategy.Moa(new HeadWindows(4, alpha, beta));
+        int[][] out = new int[2][];
+        long[] held = new long[2];
+        int[] chunks = {7, 64};
+        for (int i = 0; i < 2; i++) {
+            try (Session s = session(moa).chunkSize(chunks[i]).budgetTokens(prompt.length + 64 + 32).build()) {
+                out[i] = s.generate(prompt, SIXTY_FOUR, null).outputIds();
+                held[i] = s.kvBytesInUse();
+            }
+        }
+        assertArrayEquals(out[0], out[1], "chunks of 7 and 64 give the same text");
+        try (Session s = session(new Strategy.Full()).budgetTokens(prompt.length + 64 + 32).build()) {
+            s.generate(prompt, SIXTY_FOUR, null);
+            assertTrue(held[0] < s.kvBytesInUse(), "moa holds " + held[0] + " bytes, full " + s.kvBytesInUse());
+        }
+        var e = assertThrows(IllegalArgumentException.class, () -> Strategy.parse("moa"));
+        assertTrue(e.getMessage().contains("MoA profile"), e.getMessage());
     }
 
     @Test
