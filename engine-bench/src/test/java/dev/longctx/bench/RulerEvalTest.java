@@ -84,7 +84,9 @@ class RulerEvalTest {
     @Test
     void everyStrategyAtABudgetHoldingEveryTokenAnswersAsTheFullCacheDoes() throws Exception {
         List<String> strategies = List.of("full", "streaming", "h2o", "snapkv", "quest", "duo", "tidal", "recycled", "sirllm",
-                "infllm", "sparse-prefill");
+                "infllm", "sparse-prefill", "moa");
+        // MoA's committed profile, its windows fitted to the whole context (density 1: every head everything)
+        Path moaProfile = RulerEval.retrievalModelDir().resolve("../../../docs/accuracy/retrieval-16k-moa-tasks.json").normalize();
         HeadProfile[] profile = {null}; // duo's retrieval heads: profiled once, as `eval` does without --profile
         RandomSource rnd = RandomSource.seeded(21);
         RulerResults results = new RulerResults();
@@ -94,7 +96,7 @@ class RulerEvalTest {
             // the names as `eval` makes them (TidalDecode, Recycled and InfLLM select the budget's keys)
             List<RulerRunner.Outcome> out = runner.run(inst, strategies, List.of(1.0), (name, budget) -> {
                 StrategyNames names = new StrategyNames(model.weights(), budget, null, OPS, new PrintWriter(new StringWriter()),
-                        profile[0]);
+                        profile[0]).withMoaProfile(moaProfile, inst.length());
                 Strategy st = names.parse(name);
                 profile[0] = names.profile();
                 return st;
