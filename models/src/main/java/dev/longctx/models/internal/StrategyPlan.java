@@ -4,6 +4,7 @@ import dev.longctx.attention.AttentionKernel;
 import dev.longctx.attention.AttentionMask;
 import dev.longctx.attention.AttentionObserver;
 import dev.longctx.attention.BlockSparseAttention;
+import dev.longctx.attention.HipEstimator;
 import dev.longctx.attention.MInferenceEstimators;
 import dev.longctx.attention.QuestAttention;
 import dev.longctx.core.kernels.TensorOps;
@@ -95,6 +96,7 @@ public final class StrategyPlan implements AttentionPlan {
                 case VERTICAL_SLASH -> MInferenceEstimators.verticalSlash();
                 case A_SHAPE -> MInferenceEstimators.aShape();
                 case TOP_K_BLOCKS -> MInferenceEstimators.topKBlocks();
+                case HIP -> new HipEstimator();
             });
             default -> null;
         };

@@ -379,7 +379,8 @@ public sealed interface Strategy {
 
     /**
      * MInference-style block-sparse prefill (Jiang et al., 2024), then exact decode over the full
-     * cache. Each prefill chunk's block mask comes from {@code estimator}.
+     * cache. Each prefill chunk's block mask comes from {@code estimator} (MInference's three, or
+     * HiP's hierarchical pruning).
      *
      * <p>How sparse the mask is depends on the model: vertical-slash finds the columns and
      * diagonals that real models' attention concentrates on, but on random weights, whose attention
@@ -396,7 +397,13 @@ public sealed interface Strategy {
             /** Sink pages plus the most recent pages: 128 + 3968 tokens. */
             A_SHAPE("a-shape"),
             /** The top 4.9% of pages per query block by mean-pooled q.k (MInference's 100 of 2048 blocks). */
-            TOP_K_BLOCKS("top-k");
+            TOP_K_BLOCKS("top-k"),
+            /**
+             * HiP (Lee et al., 2024): hierarchical top-k pruning of key pages per query block, 512
+             * tokens kept besides the sink and diagonal pages ({@code HipEstimator}); not MInference's,
+             * but the same block-sparse kernel.
+             */
+            HIP("hip");
 
             private final String label;
 
@@ -479,7 +486,7 @@ public sealed interface Strategy {
             case "sparse-prefill", "minference" -> new SparsePrefill();
             case "duo" -> throw new IllegalArgumentException("strategy 'duo' needs a head profile (--profile FILE)");
             default -> throw new IllegalArgumentException("unknown strategy '" + name
-                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, infllm, duo, sparse-prefill[:vertical-slash|a-shape|top-k])");
+                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, infllm, duo, sparse-prefill[:vertical-slash|a-shape|top-k|hip])");
         };
     }
 

@@ -99,6 +99,7 @@ class SessionTest {
                 new Strategy.TidalDecode(0, 0, 0), new Strategy.Recycled(0, 0), new Strategy.SirLlm(0, 0, 0, 0),
                 new Strategy.SirLlm(2, 0, 8, 0.9), new Strategy.InfLlm(),
                 new Strategy.SparsePrefill(), new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.A_SHAPE),
+                new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.HIP),
                 new Strategy.RetrievalHeads(half, 0, 0));
     }
 
