@@ -380,7 +380,7 @@ public sealed interface Strategy {
     /**
      * MInference-style block-sparse prefill (Jiang et al., 2024), then exact decode over the full
      * cache. Each prefill chunk's block mask comes from {@code estimator} (MInference's three, or
-     * HiP's hierarchical pruning).
+     * HiP's hierarchical pruning); {@code hyper} runs HyperAttention's kernel on the chunks instead.
      *
      * <p>How sparse the mask is depends on the model: vertical-slash finds the columns and
      * diagonals that real models' attention concentrates on, but on random weights, whose attention
@@ -403,7 +403,12 @@ public sealed interface Strategy {
              * tokens kept besides the sink and diagonal pages ({@code HipEstimator}); not MInference's,
              * but the same block-sparse kernel.
              */
-            HIP("hip");
+            HIP("hip"),
+            /**
+             * Not a block mask: the HyperAttention kernel (Han et al., 2023; {@code HyperAttention}):
+             * sortLSH blocks of 256 plus 256 sampled columns, exact below 4096 keys.
+             */
+            HYPER_ATTENTION("hyper");
 
             private final String label;
 
@@ -486,7 +491,7 @@ public sealed interface Strategy {
             case "sparse-prefill", "minference" -> new SparsePrefill();
             case "duo" -> throw new IllegalArgumentException("strategy 'duo' needs a head profile (--profile FILE)");
             default -> throw new IllegalArgumentException("unknown strategy '" + name
-                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, infllm, duo, sparse-prefill[:vertical-slash|a-shape|top-k|hip])");
+                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, infllm, duo, sparse-prefill[:vertical-slash|a-shape|top-k|hip|hyper])");
         };
     }
 

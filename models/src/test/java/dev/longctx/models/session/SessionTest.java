@@ -100,6 +100,7 @@ class SessionTest {
                 new Strategy.SirLlm(2, 0, 8, 0.9), new Strategy.InfLlm(),
                 new Strategy.SparsePrefill(), new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.A_SHAPE),
                 new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.HIP),
+                new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.HYPER_ATTENTION),
                 new Strategy.RetrievalHeads(half, 0, 0));
     }
 
