@@ -3,6 +3,8 @@ package dev.longctx.attention;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.kernels.spi.VectorKernels;
 import dev.longctx.core.select.TopK;
+import dev.longctx.core.tensor.DType;
+import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 
 /**
@@ -20,6 +22,10 @@ import java.util.Objects;
  *
  * <p><b>Cost</b> per query head and row: {@code clusters x D} for the centroids, then
  * {@code (kept + new keys) x D} twice: against {@code fixed x D} twice for exact attention. The
+ * work runs as one tile per (KV head, cluster), the queries that chose it against its keys (two
+ * matrix products), plus the new keys through {@link TiledAttention}; each query's partial states
+ * are merged ({@link PartialState}) in a fixed order (new keys, then its clusters in increasing
+ * order), so the result does not depend on the thread count beyond the kernels' rounding. The
  * paper thresholds the softmax over centroids with a calibrated threshold to reach a target
  * sparsity; a fraction of the fixed keys is that target stated directly. No observer.
  *
@@ -30,6 +36,7 @@ public final class SqueezedAttention implements AttentionKernel {
     private final TensorOps ops;
     private final SqueezedIndex index;
     private final double keepFraction;
+    private final TiledAttention tiled;
 
     /**
      * @param index the fixed context's clusters
@@ -42,6 +49,7 @@ public final class SqueezedAttention implements AttentionKernel {
             throw new IllegalArgumentException("squeezed attention: keepFraction must be in (0, 1], got " + keepFraction);
         }
         this.keepFraction = keepFraction;
+        this.tiled = new TiledAttention(ops);
     }
 
     @Override
@@ -71,22 +79,18 @@ public final class SqueezedAttention implements AttentionKernel {
             score[j] = s;
         }
         int budget = budget();
-        // rank order: TopK's rule (highest first, NaN as +infinity, ties to the lower index)
-        Integer[] order = new Integer[c];
+        // rank order: TopK's rule (highest first, NaN as +infinity, ties to the lower index), as one
+        // primitive sort of (descending score key, index) pairs
+        long[] order = new long[c];
         for (int j = 0; j < c; j++) {
-            order[j] = j;
+            order[j] = ((long) descendingKey(score[j]) << 32) | j;
         }
-        java.util.Arrays.sort(order, (a, b) -> {
-            double x = score[a] != score[a] ? Double.POSITIVE_INFINITY : score[a] + 0.0;
-            double y = score[b] != score[b] ? Double.POSITIVE_INFINITY : score[b] + 0.0;
-            int cmp = Double.compare(y, x);
-            return cmp != 0 ? cmp : Integer.compare(a, b);
-        });
+        java.util.Arrays.sort(order);
         boolean[] take = new boolean[c];
         int kept = 0;
         int taken = 0;
         for (int i = 0; i < c && kept < budget; i++) {
-            int j = order[i];
+            int j = (int) order[i];
             int size = head.start()[j + 1] - head.start()[j];
             if (size == 0) {
                 continue;
@@ -104,6 +108,16 @@ public final class SqueezedAttention implements AttentionKernel {
         return out;
     }
 
+    /**
+     * An int that sorts ascending as the score sorts descending: NaN first (as +infinity), -0 as +0.
+     */
+    static int descendingKey(double score) {
+        float f = score != score ? Float.POSITIVE_INFINITY : (float) score + 0f;
+        int bits = Float.floatToIntBits(f);
+        int ascending = bits >= 0 ? bits ^ Integer.MIN_VALUE : ~bits; // unsigned order of floats
+        return ~ascending ^ Integer.MIN_VALUE; // reversed, back to signed order
+    }
+
     @Override
     public void attend(AttentionProblem p, float[] out, float[] lse, AttentionObserver observer) {
         AttentionKernel.checkOutputs(p, out, lse);
@@ -114,75 +128,154 @@ public final class SqueezedAttention implements AttentionKernel {
             throw new IllegalArgumentException("squeezed attention: the index has " + index.kvHeads() + " KV heads of "
                     + index.headDim() + ", the problem " + p.kvHeads() + " of " + p.headDim());
         }
-        NewKeys[] fresh = new NewKeys[p.kvHeads()];
-        for (int h = 0; h < fresh.length; h++) {
+        int rows = p.queryRows();
+        int hq = p.queryHeads();
+        int d = p.headDim();
+        int g = p.groupSize();
+        int kvHeads = p.kvHeads();
+        NewKeys[] fresh = new NewKeys[kvHeads];
+        for (int h = 0; h < kvHeads; h++) {
             fresh[h] = NewKeys.after(p.kv()[h], index, ops.kernels(), h);
         }
-        int rows = p.queryRows();
-        int g = p.groupSize();
-        int tasks = rows * p.kvHeads();
-        ops.pool().parallelFor(tasks, t -> {
-            int h = t % p.kvHeads();
-            int r = t / p.kvHeads();
+        if (rows == 0) {
+            return;
+        }
+        // 1. every (row, query head) picks its clusters; id = row * Hq + query head
+        int[][] chosen = new int[rows * hq][];
+        ops.pool().parallelFor(rows * kvHeads, t -> {
+            int h = t % kvHeads;
+            int r = t / kvHeads;
             for (int j = 0; j < g; j++) {
-                attendOne(p, h, h * g + j, r, fresh[h], out, lse);
+                int qh = h * g + j;
+                chosen[r * hq + qh] = chooseClusters(h, p.queries(), p.queryIndex(r, qh));
+            }
+        });
+        // 2. per (KV head, cluster) the ids that chose it, increasing, and each choice's slot there
+        int[] clusterBase = new int[kvHeads + 1];
+        for (int h = 0; h < kvHeads; h++) {
+            clusterBase[h + 1] = clusterBase[h] + index.clusters(h);
+        }
+        int[] count = new int[clusterBase[kvHeads]];
+        for (int id = 0; id < chosen.length; id++) {
+            int h = (id % hq) / g;
+            for (int c : chosen[id]) {
+                count[clusterBase[h] + c]++;
+            }
+        }
+        int[][] members = new int[count.length][];
+        for (int i = 0; i < count.length; i++) {
+            members[i] = new int[count[i]];
+        }
+        int[][] slot = new int[chosen.length][];
+        java.util.Arrays.fill(count, 0);
+        for (int id = 0; id < chosen.length; id++) {
+            int h = (id % hq) / g;
+            slot[id] = new int[chosen[id].length];
+            for (int i = 0; i < chosen[id].length; i++) {
+                int cc = clusterBase[h] + chosen[id][i];
+                slot[id][i] = count[cc];
+                members[cc][count[cc]++] = id;
+            }
+        }
+        // 3. one tile per (KV head, cluster): its choosers against its keys, a partial state each
+        float[][] partOut = new float[members.length][];
+        float[][] partLse = new float[members.length][];
+        ops.pool().parallelFor(members.length, cc -> {
+            int h = java.util.Arrays.binarySearch(clusterBase, cc);
+            h = h >= 0 ? h : -h - 2; // clusterBase strictly increases: every head has a cluster
+            int c = cc - clusterBase[h];
+            if (members[cc].length > 0) {
+                clusterTile(p, index.head(h), c, members[cc], partOut, partLse, cc);
+            }
+        });
+        // 4. the new keys, exactly, with the tiled kernel
+        float[] newOut = null;
+        float[] newLse = null;
+        if (fresh[0].count > 0) {
+            KvView[] views = new KvView[kvHeads];
+            for (int h = 0; h < kvHeads; h++) {
+                views[h] = DenseKvView.of(fresh[h].k, fresh[h].v, fresh[h].pos, d, DType.F32,
+                        p.kv()[h].pageSize());
+            }
+            AttentionProblem sub = new AttentionProblem(p.queries(), p.queryOffset(), rows, hq, views, p.queryPositions(),
+                    p.scale(), p.softCap(), p.mask());
+            newOut = new float[sub.outputLength()];
+            newLse = new float[rows * hq];
+            tiled.attend(sub, newOut, newLse, null);
+        }
+        // 5. merge per (row, query head): new keys first, then its clusters in increasing order
+        float[] no = newOut;
+        float[] nl = newLse;
+        ops.pool().parallelFor(rows, r -> {
+            for (int qh = 0; qh < hq; qh++) {
+                int id = r * hq + qh;
+                int h = qh / g;
+                float l;
+                if (no != null) {
+                    System.arraycopy(no, id * d, out, id * d, d);
+                    l = nl[id];
+                } else {
+                    java.util.Arrays.fill(out, id * d, id * d + d, 0f);
+                    l = Float.NEGATIVE_INFINITY;
+                }
+                for (int i = 0; i < chosen[id].length; i++) {
+                    int cc = clusterBase[h] + chosen[id][i];
+                    l = PartialState.merge(out, id * d, l, partOut[cc], slot[id][i] * d, partLse[cc][slot[id][i]], d);
+                }
+                if (lse != null) {
+                    lse[id] = l;
+                }
             }
         });
     }
 
-    /** Exact attention of one (row, query head) over its chosen clusters and the new keys. */
-    private void attendOne(AttentionProblem p, int h, int qh, int r, NewKeys fresh, float[] out, float[] lse) {
+    /** Exact attention of a cluster's choosers over its keys: scores and P.V as two matrix products. */
+    private void clusterTile(AttentionProblem p, SqueezedIndex.Head head, int c, int[] ids, float[][] partOut,
+                             float[][] partLse, int cc) {
         VectorKernels k = ops.kernels();
-        SqueezedIndex.Head head = index.head(h);
         int d = p.headDim();
-        float[] q = p.queries();
-        int qi = p.queryIndex(r, qh);
-        long qPos = p.queryPositions()[r];
-        int[] chosen = chooseClusters(h, q, qi);
-        int total = fresh.count;
-        for (int c : chosen) {
-            total += head.start()[c + 1] - head.start()[c];
+        int hq = p.queryHeads();
+        int from = head.start()[c];
+        int size = head.start()[c + 1] - from;
+        int nq = ids.length;
+        float[] q = new float[nq * d];
+        for (int i = 0; i < nq; i++) {
+            System.arraycopy(p.queries(), p.queryIndex(ids[i] / hq, ids[i] % hq), q, i * d, d);
         }
-        float[] s = new float[total];
-        float[] vals = new float[total * d];
+        float[] s = new float[nq * size];
+        MemorySegment keys = MemorySegment.ofArray(head.keys()).asSlice((long) from * d * Float.BYTES,
+                (long) size * d * Float.BYTES);
+        k.matmulRows(DType.F32, keys, (long) d * Float.BYTES, d, 0, size, q, nq, s, size);
         float scale = p.scale();
         float cap = p.softCap();
-        int n = 0;
-        for (int c : chosen) {
-            for (int i = head.start()[c]; i < head.start()[c + 1]; i++) {
-                s[n] = p.mask().allows(qPos, head.positions()[i])
-                        ? logit(k.dot(q, qi, head.keys(), i * d, d), scale, cap) : Float.NEGATIVE_INFINITY;
-                System.arraycopy(head.values(), i * d, vals, n * d, d);
-                n++;
+        float[] l = new float[nq];
+        for (int i = 0; i < nq; i++) {
+            long qPos = p.queryPositions()[ids[i] / hq];
+            int off = i * size;
+            for (int e = 0; e < size; e++) {
+                s[off + e] = p.mask().allows(qPos, head.positions()[from + e]) ? logit(s[off + e], scale, cap)
+                        : Float.NEGATIVE_INFINITY;
+            }
+            float m = k.max(s, off, size);
+            if (m == Float.NEGATIVE_INFINITY) {
+                java.util.Arrays.fill(s, off, off + size, 0f);
+                l[i] = m;
+                continue;
+            }
+            float sum = k.expShiftSum(s, off, size, m);
+            k.scale(s, off, size, 1f / sum);
+            l[i] = m + (float) Math.log(sum);
+        }
+        float[] vt = new float[d * size];
+        for (int e = 0; e < size; e++) {
+            for (int x = 0; x < d; x++) {
+                vt[x * size + e] = head.values()[(from + e) * d + x];
             }
         }
-        for (int i = 0; i < fresh.count; i++) {
-            s[n] = p.mask().allows(qPos, fresh.pos[i])
-                    ? logit(k.dot(q, qi, fresh.k, i * d, d), scale, cap) : Float.NEGATIVE_INFINITY;
-            System.arraycopy(fresh.v, i * d, vals, n * d, d);
-            n++;
-        }
-        int o = (r * p.queryHeads() + qh) * d;
-        java.util.Arrays.fill(out, o, o + d, 0f);
-        float m = n == 0 ? Float.NEGATIVE_INFINITY : k.max(s, 0, n);
-        if (m == Float.NEGATIVE_INFINITY || m != m) {
-            if (m != m) {
-                java.util.Arrays.fill(out, o, o + d, Float.NaN);
-            }
-            if (lse != null) {
-                lse[r * p.queryHeads() + qh] = m;
-            }
-            return;
-        }
-        float sum = k.expShiftSum(s, 0, n, m);
-        for (int i = 0; i < n; i++) {
-            if (s[i] != 0f) {
-                k.axpy(s[i] / sum, vals, i * d, out, o, d);
-            }
-        }
-        if (lse != null) {
-            lse[r * p.queryHeads() + qh] = m + (float) Math.log(sum);
-        }
+        float[] o = new float[nq * d];
+        k.matmulRows(DType.F32, MemorySegment.ofArray(vt), (long) size * Float.BYTES, size, 0, d, s, nq, o, d);
+        partOut[cc] = o;
+        partLse[cc] = l;
     }
 
     private static float logit(float dot, float scale, float cap) {
