@@ -11,7 +11,7 @@ import java.util.Objects;
  * The online half of Squeezed Attention (Hooper et al., 2024, "Squeezed Attention: Accelerating
  * Long Context Length LLM Inference", Section 3.2): new queries against a fixed context clustered
  * offline ({@link SqueezedIndex}). Each query head of each query row ranks the centroids of its KV
- * head by {@code q . centroid} and takes clusters from the top until their keys reach the budget
+ * head by {@code q . centroid} (the f32 dot product of the kernels this instance runs on) and takes clusters from the top until their keys reach the budget
  * ({@code ceil(keepFraction x fixed keys)}, the last cluster taken whole; ties to the lower
  * cluster, NaN first as in {@link TopK}); it then attends exactly the keys of those clusters plus
  * every key of the view after the fixed context (the new tokens, under the problem's mask).
@@ -71,12 +71,9 @@ public final class SqueezedAttention implements AttentionKernel {
         int c = head.clusters();
         int d = index.headDim();
         double[] score = new double[c];
+        VectorKernels k = ops.kernels();
         for (int j = 0; j < c; j++) {
-            float s = 0f; // a plain sum in index order: every caller ranks alike
-            for (int e = 0; e < d; e++) {
-                s += q[off + e] * head.centroids()[j * d + e];
-            }
-            score[j] = s;
+            score[j] = k.dot(q, off, head.centroids(), j * d, d); // the rule ranks by the kernels' dot product
         }
         int budget = budget();
         // rank order: TopK's rule (highest first, NaN as +infinity, ties to the lower index), as one

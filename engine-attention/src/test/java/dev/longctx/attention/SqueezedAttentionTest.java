@@ -45,12 +45,13 @@ class SqueezedAttentionTest {
     }
 
     /**
-     * The naive reference of the online rule: per (row, query head) the centroid scores by a plain
-     * float sum, clusters sorted by (score desc, NaN first; index asc), taken until their sizes
+     * The naive reference of the online rule: per (row, query head) the centroid scores by the
+     * kernels' dot product (the rule's arithmetic), clusters sorted by (score desc, NaN first; index asc), taken until their sizes
      * (counted from the assignment) reach the budget; then a double-precision softmax over the fixed
      * keys of those clusters (read from the view) and every new key the mask allows.
      */
-    static float[] naiveSqueezed(AttentionProblem p, SqueezedIndex index, double keep) {
+    static float[] naiveSqueezed(AttentionProblem p, SqueezedIndex index, double keep,
+                                  dev.longctx.core.kernels.spi.VectorKernels kernels) {
         int d = p.headDim();
         int g = p.groupSize();
         int budget = (int) Math.min(index.tokens(), Math.ceil(keep * index.tokens()));
@@ -86,10 +87,8 @@ class SqueezedAttentionTest {
                     int qi = p.queryIndex(r, qh);
                     double[] score = new double[c];
                     for (int x = 0; x < c; x++) {
-                        float s = 0f;
-                        for (int e = 0; e < d; e++) {
-                            s += p.queries()[qi + e] * cent[x * d + e];
-                        }
+                        // the rule's arithmetic: the kernels' f32 dot product
+                        float s = kernels.dot(p.queries(), qi, cent, x * d, d);
                         score[x] = Float.isNaN(s) ? Double.POSITIVE_INFINITY : s;
                     }
                     List<Integer> order = new ArrayList<>();
@@ -160,7 +159,7 @@ class SqueezedAttentionTest {
                 float[] out = new float[p.outputLength()];
                 kernel.attend(p, out, null, null);
                 String what = Arrays.toString(c) + " " + ops.kernels().name();
-                double err = Problems.relativeError(out, naiveSqueezed(p, index, c[8] / 1000.0), out.length);
+                double err = Problems.relativeError(out, naiveSqueezed(p, index, c[8] / 1000.0, ops.kernels()), out.length);
                 assertTrue(err <= 2e-5, what + ": vs the naive reference " + err);
                 float[] exact = new float[p.outputLength()];
                 new NaiveAttention().attend(p, exact, null, null);

@@ -77,6 +77,9 @@ public final class PrefillKernelsBench implements Callable<Integer> {
     @Option(names = "--hip-k", split = ",", defaultValue = "512", description = "HiP top-k tokens to run (the paper's 512 first)")
     int[] hipK;
 
+    @Option(names = "--squeezed-only", description = "run only the Squeezed cells (and their tiled reference)")
+    boolean squeezedOnly;
+
     @Option(names = "--seed", defaultValue = "7", description = "task instance seed")
     long seed;
 
@@ -133,6 +136,10 @@ public final class PrefillKernelsBench implements Callable<Integer> {
     }
 
     private void measure(PrintWriter w, TensorOps ops, AttentionProblem p, int n, int layer, int capturedOf) {
+        if (squeezedOnly) {
+            squeezed(w, ops, p, n, layer);
+            return;
+        }
         String from = capturedOf == n ? "" : " (first " + n + " of " + capturedOf + ")";
         float[] exact = new float[p.outputLength()];
         TiledAttention tiled = new TiledAttention(ops);
