@@ -7,8 +7,8 @@ import java.util.Arrays;
 
 /**
  * HiP's hierarchically pruned attention mask (Lee et al., 2024, "A Training-Free Sub-quadratic Cost
- * Transformer Model Serving Framework with Hierarchically Pruned Attention", Section 3.1, the
- * hierarchical top-k estimation of Algorithm 1), as a {@link BlockMaskEstimator} for
+ * Transformer Model Serving Framework with Hierarchically Pruned Attention": its hierarchical top-k mask
+ * estimation; section numbers not re-checked here), as a {@link BlockMaskEstimator} for
  * {@link BlockSparseAttention}: the sparse-prefill kernel stays the same, only the mask changes.
  *
  * <p><b>The rule, per KV head and query block.</b> The candidates are the pages the block may attend
@@ -39,7 +39,7 @@ import java.util.Arrays;
  * Immutable and thread-safe.
  */
 public final class HipEstimator implements BlockMaskEstimator {
-    /** The paper's top-k: 512 key tokens per query block (Section 4, the default configuration). */
+    /** The paper's top-k: 512 key tokens per query block (the paper's default configuration). */
     public static final int PAPER_TOP_K_TOKENS = 512;
 
     private final int topKTokens;

@@ -13,7 +13,7 @@ import java.util.Objects;
  * HyperAttention (Han et al., 2023, "HyperAttention: Long-context Attention in Near-Linear Time"),
  * a prefill kernel that estimates attention without reading every (query, key) pair.
  *
- * <p><b>Non-causal part (the paper's Algorithm 3 with sortLSH, Algorithm 1).</b> For a set of
+ * <p><b>Non-causal part (the paper's approximate attention with sortLSH).</b> For a set of
  * queries that may attend every key of a range {@code [lo, hi)} of {@code n} keys: each query (one
  * per query row and query head of the KV head) and each key is hashed by angular LSH with
  * {@code r} hyperplanes and ranked in Gray-code order ({@link SortLsh}); keys sorted by rank are cut
@@ -25,7 +25,7 @@ import java.util.Objects;
  * So the row normaliser is {@code sum_block e^s + (n / m) sum_{samples not in block} e^s}, an
  * unbiased estimate of the full one, and the output is the same weighted average of the values.
  *
- * <p><b>Causal masking (the paper's Section 3.2).</b> The keys are split in two halves by index:
+ * <p><b>Causal masking (as the paper handles it).</b> The keys are split in two halves by index:
  * the queries before the second half's first key recurse on the first half; the others attend the
  * first half with the non-causal estimate above (every key of it precedes them) and recurse on the
  * second half; the two states merge exactly ({@link PartialState}). A range of at most
@@ -33,7 +33,7 @@ import java.util.Objects;
  * {@code n / minSeqLen} diagonal blocks and the estimated work O(n log n x (b + m)).
  *
  * <p><b>Defaults</b> ({@link #HyperAttention(TensorOps)}): {@code b = 256} and {@code m = 256} (the
- * paper's experiments, Section 4); {@code r = 7} hyperplanes and {@code minSeqLen = 4096} (the
+ * paper's experiments); {@code r = 7} hyperplanes and {@code minSeqLen = 4096} (the
  * authors' reference implementation's example configuration); seed 0.
  *
  * <p><b>Scope.</b> Causal masks without window or sinks, and no mask at all; all KV heads' views
@@ -47,7 +47,7 @@ import java.util.Objects;
  * beyond the kernels' own rounding. Immutable and thread-safe.
  */
 public final class HyperAttention implements AttentionKernel {
-    /** The paper's block size b (Section 4: b = m = 256). */
+    /** The paper's block size b (its experiments: b = m = 256). */
     public static final int PAPER_BLOCK_SIZE = 256;
     /** The paper's sample size m. */
     public static final int PAPER_SAMPLE_SIZE = 256;

@@ -3,7 +3,7 @@ package dev.longctx.attention;
 import java.util.SplittableRandom;
 
 /**
- * The random parts of HyperAttention (Han et al., 2023, Section 3.1, "sortLSH"), shared by the
+ * The random parts of HyperAttention (Han et al., 2023, "sortLSH"), shared by the
  * kernel and its test's naive reference so that both draw the same numbers for a seed: angular LSH
  * by {@code r} Gaussian hyperplanes, bucket ranks in Gray-code order (neighbouring ranks differ in
  * one hyperplane, so sorting by rank puts similar vectors next to each other), and the uniform

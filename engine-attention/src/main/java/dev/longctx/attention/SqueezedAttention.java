@@ -9,7 +9,7 @@ import java.util.Objects;
 
 /**
  * The online half of Squeezed Attention (Hooper et al., 2024, "Squeezed Attention: Accelerating
- * Long Context Length LLM Inference", Section 3.2): new queries against a fixed context clustered
+ * Long Context Length LLM Inference", the online lookup): new queries against a fixed context clustered
  * offline ({@link SqueezedIndex}). Each query head of each query row ranks the centroids of its KV
  * head by {@code q . centroid} (the f32 dot product of the kernels this instance runs on) and takes clusters from the top until their keys reach the budget
  * ({@code ceil(keepFraction x fixed keys)}, the last cluster taken whole; ties to the lower

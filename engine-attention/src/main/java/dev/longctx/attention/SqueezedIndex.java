@@ -8,7 +8,7 @@ import java.util.SplittableRandom;
 
 /**
  * The offline half of Squeezed Attention (Hooper et al., 2024, "Squeezed Attention: Accelerating
- * Long Context Length LLM Inference", Section 3.1): the keys of a fixed context (a cached document,
+ * Long Context Length LLM Inference", the offline clustering): the keys of a fixed context (a cached document,
  * a system prompt) clustered per KV head by k-means, each cluster represented by its centroid.
  * {@link SqueezedAttention} compares new queries with the centroids and attends only the keys of
  * the clusters they pick.
