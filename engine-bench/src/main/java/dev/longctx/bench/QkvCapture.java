@@ -32,9 +32,23 @@ public record QkvCapture(int[] layers, int n, int queryHeads, int kvHeads, int h
     /** Tokens per prefill chunk of the capture (the session's default order of magnitude). */
     static final int CHUNK = 512;
 
-    /** Prefills {@code prompt} through the model and returns the chosen layers' Q, K and V. */
+    /** Prefills {@code prompt} through the model in chunks of 512 and returns the chosen layers' Q, K and V. */
     public static QkvCapture run(ModelWeights weights, TensorOps ops, int[] prompt, int[] layers) {
+        return run(weights, ops, prompt, layers, CHUNK);
+    }
+
+    /** As {@link #run(ModelWeights, TensorOps, int[], int[])} with chunks of {@code chunk} tokens. */
+    public static QkvCapture run(ModelWeights weights, TensorOps ops, int[] prompt, int[] layers, int chunk) {
+        if (chunk < 1 || prompt.length == 0) {
+            throw new IllegalArgumentException("capture: need a non-empty prompt and chunk >= 1, got " + prompt.length
+                    + " tokens, chunk " + chunk);
+        }
         ModelConfig c = weights.config();
+        for (int l : layers) {
+            if (l < 0 || l >= c.layers()) {
+                throw new IllegalArgumentException("capture: layer " + l + " outside [0, " + c.layers() + ")");
+            }
+        }
         int n = prompt.length;
         int hq = c.heads();
         int hkv = c.kvHeads();
@@ -73,9 +87,9 @@ public record QkvCapture(int[] layers, int n, int queryHeads, int kvHeads, int h
         Decoder decoder = new Decoder(weights, ops);
         try (BlockPool pool = new BlockPool(layout, pagesPerHead * c.layers() * hkv * BlockPool.pageBytes(layout));
                 SequenceKvCache cache = SequenceKvCache.create(pool)) {
-            for (int at = 0; at < n; at += CHUNK) {
-                int[] chunk = Arrays.copyOfRange(prompt, at, Math.min(n, at + CHUNK));
-                decoder.forward(cache, chunk, at, false, spy, at + chunk.length == n);
+            for (int at = 0; at < n; at += chunk) {
+                int[] part = Arrays.copyOfRange(prompt, at, Math.min(n, at + chunk));
+                decoder.forward(cache, part, at, false, spy, at + part.length == n);
             }
             for (int i = 0; i < layers.length; i++) {
                 KvView[] views = cache.views(layers[i]);
