@@ -4,6 +4,8 @@ import dev.longctx.attention.AttentionKernel;
 import dev.longctx.attention.AttentionMask;
 import dev.longctx.attention.AttentionObserver;
 import dev.longctx.attention.BlockSparseAttention;
+import dev.longctx.attention.HipEstimator;
+import dev.longctx.attention.HyperAttention;
 import dev.longctx.attention.MInferenceEstimators;
 import dev.longctx.attention.QuestAttention;
 import dev.longctx.core.kernels.TensorOps;
@@ -98,11 +100,13 @@ public final class StrategyPlan implements AttentionPlan {
         this.tiled = exact.kernel(0, 2); // the chunk kernel: split-K, tiled for large chunks
         this.special = switch (strategy) {
             case Strategy.Quest q -> new QuestAttention(ops, q.selected());
-            case Strategy.SparsePrefill sp -> new BlockSparseAttention(ops, switch (sp.estimator()) {
-                case VERTICAL_SLASH -> MInferenceEstimators.verticalSlash();
-                case A_SHAPE -> MInferenceEstimators.aShape();
-                case TOP_K_BLOCKS -> MInferenceEstimators.topKBlocks();
-            });
+            case Strategy.SparsePrefill sp -> switch (sp.estimator()) {
+                case VERTICAL_SLASH -> new BlockSparseAttention(ops, MInferenceEstimators.verticalSlash());
+                case A_SHAPE -> new BlockSparseAttention(ops, MInferenceEstimators.aShape());
+                case TOP_K_BLOCKS -> new BlockSparseAttention(ops, MInferenceEstimators.topKBlocks());
+                case HIP -> new BlockSparseAttention(ops, new HipEstimator());
+                case HYPER_ATTENTION -> new HyperAttention(ops);
+            };
             default -> null;
         };
         this.selection = strategy instanceof Strategy.TidalDecode || strategy instanceof Strategy.Recycled

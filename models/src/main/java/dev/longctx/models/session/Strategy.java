@@ -468,7 +468,8 @@ public sealed interface Strategy {
 
     /**
      * MInference-style block-sparse prefill (Jiang et al., 2024), then exact decode over the full
-     * cache. Each prefill chunk's block mask comes from {@code estimator}.
+     * cache. Each prefill chunk's block mask comes from {@code estimator} (MInference's three, or
+     * HiP's hierarchical pruning); {@code hyper} runs HyperAttention's kernel on the chunks instead.
      *
      * <p>How sparse the mask is depends on the model: vertical-slash finds the columns and
      * diagonals that real models' attention concentrates on, but on random weights, whose attention
@@ -485,7 +486,18 @@ public sealed interface Strategy {
             /** Sink pages plus the most recent pages: 128 + 3968 tokens. */
             A_SHAPE("a-shape"),
             /** The top 4.9% of pages per query block by mean-pooled q.k (MInference's 100 of 2048 blocks). */
-            TOP_K_BLOCKS("top-k");
+            TOP_K_BLOCKS("top-k"),
+            /**
+             * HiP (Lee et al., 2024): hierarchical top-k pruning of key pages per query block, 512
+             * tokens kept besides the sink and diagonal pages ({@code HipEstimator}); not MInference's,
+             * but the same block-sparse kernel.
+             */
+            HIP("hip"),
+            /**
+             * Not a block mask: the HyperAttention kernel (Han et al., 2023; {@code HyperAttention}):
+             * sortLSH blocks of 256 plus 256 sampled columns, exact below 4096 keys.
+             */
+            HYPER_ATTENTION("hyper");
 
             private final String label;
 
@@ -574,7 +586,7 @@ public sealed interface Strategy {
             case "moa" -> throw new IllegalArgumentException("strategy 'moa' needs a MoA profile (--moa-profile FILE, from "
                     + "profile-heads --moa)");
             default -> throw new IllegalArgumentException("unknown strategy '" + name
-                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, infllm, think, duo, moa, sparse-prefill[:vertical-slash|a-shape|top-k])");
+                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, infllm, think, duo, moa, sparse-prefill[:vertical-slash|a-shape|top-k|hip|hyper])");
         };
     }
 

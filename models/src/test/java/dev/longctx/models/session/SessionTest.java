@@ -102,7 +102,9 @@ class SessionTest {
                 new Strategy.SparsePrefill(), new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.A_SHAPE),
                 new Strategy.RetrievalHeads(half, 0, 0), new Strategy.ThinK(new Strategy.SnapKv(0, 0), 0, 0),
                 new Strategy.ThinK(new Strategy.Full(), 0, 0), new Strategy.ThinK(new Strategy.H2o(0, 0), 0, 0),
-                new Strategy.Moa(HeadWindows.uniform(model.config().layers(), model.config().kvHeads(), 4, 1, 1.0)));
+                new Strategy.Moa(HeadWindows.uniform(model.config().layers(), model.config().kvHeads(), 4, 1, 1.0)),
+                new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.HIP),
+                new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.HYPER_ATTENTION));
     }
 
     /**

@@ -1,0 +1,290 @@
+package dev.longctx.attention;
+
+import dev.longctx.core.kernels.TensorOps;
+import dev.longctx.core.kernels.spi.VectorKernels;
+import dev.longctx.core.select.TopK;
+import java.util.Arrays;
+
+/**
+ * HiP's hierarchically pruned attention mask (Lee et al., 2024, "A Training-Free Sub-quadratic Cost
+ * Transformer Model Serving Framework with Hierarchically Pruned Attention": its hierarchical top-k mask
+ * estimation; section numbers not re-checked here), as a {@link BlockMaskEstimator} for
+ * {@link BlockSparseAttention}: the sparse-prefill kernel stays the same, only the mask changes.
+ *
+ * <p><b>The rule, per KV head and query block.</b> The candidates are the pages the block may attend
+ * (the problem's {@link AttentionMask}), holding a valid key, in position order, less the forced
+ * ones: the first attendable page (the sink) and the diagonal pages (those holding keys at or after
+ * the block's first query position, and the last attendable page), which are always kept. When at
+ * most {@code kPages} candidates remain, all are kept. Otherwise the candidate list is cut into
+ * {@code kPages} equal spans ({@code [j n / k, (j + 1) n / k)}); then, until every kept span is a
+ * single page, each span of two or more pages is split in two ({@code [lo, lo + ceil(len / 2))} and
+ * the rest; a one-page span stays as it is), each half is scored by its <em>representative</em>,
+ * the first valid key of its first page, and the {@code kPages} best halves are kept ({@link TopK}'s rule: ties to the
+ * lower index, NaN as +infinity). A representative's score is {@code max} over the block's query tokens and the g
+ * query heads of the KV head of {@code q . k} (the raw dot product: scale and soft-capping are
+ * increasing, so they change no ranking), over the queries the mask lets see it. The kept mask
+ * is the surviving single pages plus the forced ones.
+ *
+ * <p><b>Granularity.</b> The paper prunes key blocks of {@code b_k} tokens inside a GPU kernel;
+ * here the unit is a KV page (the key block of {@link BlockSparseAttention}), so the
+ * paper's {@code k = 512} tokens becomes {@code ceil(512 / pageSize)} pages. Query blocks are
+ * {@link BlockMask#defaultQueryBlockTokens} tokens (32 for g = 2, the paper's {@code b_q = 32}).
+ *
+ * <p><b>Cost.</b> Per query block, {@code log2(n / k)} rounds of at most {@code 2k} representatives
+ * scored against {@code Bq x g} queries: O((Lq / Bq) x k x log(Lk / k) x Bq x g x D) per KV head, that
+ * is O(T log T) for a prefill of T tokens, where the exact kernel is O(T^2). Scores of a
+ * representative are computed once per block (a first half keeps its parent's representative).
+ *
+ * <p>Deterministic (no randomness; ties to the lower page) and independent of the thread count.
+ * Immutable and thread-safe.
+ */
+public final class HipEstimator implements BlockMaskEstimator {
+    /** The paper's top-k: 512 key tokens per query block (the paper's default configuration). */
+    public static final int PAPER_TOP_K_TOKENS = 512;
+
+    private final int topKTokens;
+
+    /** HiP with the paper's {@code k = 512} tokens per query block. */
+    public HipEstimator() {
+        this(PAPER_TOP_K_TOKENS);
+    }
+
+    /**
+     * HiP keeping about {@code topKTokens} tokens per query block ({@code ceil(topKTokens / pageSize)}
+     * pages besides the forced sink and diagonal pages).
+     *
+     * @throws IllegalArgumentException when {@code topKTokens < 1}
+     */
+    public HipEstimator(int topKTokens) {
+        if (topKTokens < 1) {
+            throw new IllegalArgumentException("hip: top-k must be at least 1 token, got " + topKTokens);
+        }
+        this.topKTokens = topKTokens;
+    }
+
+    /** The configured top-k in tokens. */
+    public int topKTokens() {
+        return topKTokens;
+    }
+
+    /** Pages kept by the hierarchy for a page size: {@code ceil(topKTokens / pageSize)}. */
+    public int topKPages(int pageSize) {
+        return (int) Math.max(1, ((long) topKTokens + pageSize - 1) / pageSize);
+    }
+
+    @Override
+    public String name() {
+        return "hip(k=" + topKTokens + ")";
+    }
+
+    @Override
+    public BlockMask estimate(AttentionProblem p, TensorOps ops) {
+        BlockMask.Builder out = BlockMask.builder(p);
+        int heads = p.kvHeads();
+        int bq = out.queryBlockTokens();
+        int blocks = out.queryBlocks();
+        if (blocks == 0) {
+            return out.build();
+        }
+        int kPages = topKPages(p.kv()[0].pageSize());
+        HeadKeys[] keys = new HeadKeys[heads];
+        ops.pool().parallelFor(heads, h -> keys[h] = new HeadKeys(p.kv()[h], ops.kernels()));
+        ops.pool().parallelFor(heads * blocks, t -> {
+            int h = t / blocks;
+            int b = t % blocks;
+            int first = b * bq;
+            int last = Math.min(p.queryRows(), first + bq);
+            new BlockSearch(p, ops.kernels(), keys[h], h, first, last, kPages).run(out, b);
+        });
+        return out.build();
+    }
+
+    /** Every page's first valid key (the representatives), dequantised once per KV head. */
+    static final class HeadKeys {
+        final KvView view;
+        /** Non-empty pages with a valid key, in view order. */
+        final int[] page;
+        final long[] lo;
+        final long[] hi;
+        /** Position of each page's representative (its first valid key). */
+        final long[] repPos;
+        /** {@code [pages][D]} representative keys. */
+        final float[] rep;
+
+        HeadKeys(KvView view, VectorKernels k) {
+            this.view = view;
+            int d = view.headDim();
+            int n = 0;
+            int[] pg = new int[view.pageCount()];
+            int[] slot = new int[view.pageCount()];
+            for (int p = 0; p < view.pageCount(); p++) {
+                for (int s = 0; s < view.pageLength(p); s++) {
+                    if (view.isValid(p, s)) {
+                        pg[n] = p;
+                        slot[n] = s;
+                        n++;
+                        break;
+                    }
+                }
+            }
+            page = Arrays.copyOf(pg, n);
+            lo = new long[n];
+            hi = new long[n];
+            repPos = new long[n];
+            rep = new float[n * d];
+            for (int i = 0; i < n; i++) {
+                lo[i] = view.pageMinPosition(page[i]);
+                hi[i] = view.pageMaxPosition(page[i]);
+                repPos[i] = view.position(page[i], slot[i]);
+                k.dequantize(view.dtype(), view.keys(page[i]), slot[i] * view.rowBytes(), rep, i * d, d);
+            }
+        }
+    }
+
+    /** The hierarchical search of one (KV head, query block). */
+    private static final class BlockSearch {
+        private final AttentionProblem p;
+        private final VectorKernels k;
+        private final HeadKeys keys;
+        private final int kvHead;
+        private final int firstRow;
+        private final int endRow;
+        private final int kPages;
+        /** Candidate index -> index into {@link HeadKeys}. */
+        private int[] cand;
+        private float[] memo;
+        private boolean[] known;
+
+        BlockSearch(AttentionProblem p, VectorKernels k, HeadKeys keys, int kvHead, int firstRow, int endRow, int kPages) {
+            this.p = p;
+            this.k = k;
+            this.keys = keys;
+            this.kvHead = kvHead;
+            this.firstRow = firstRow;
+            this.endRow = endRow;
+            this.kPages = kPages;
+        }
+
+        void run(BlockMask.Builder out, int b) {
+            long qLo = Long.MAX_VALUE;
+            long qHi = Long.MIN_VALUE;
+            for (int i = firstRow; i < endRow; i++) {
+                qLo = Math.min(qLo, p.queryPositions()[i]);
+                qHi = Math.max(qHi, p.queryPositions()[i]);
+            }
+            int n = keys.page.length;
+            int[] cand = new int[n];
+            int count = 0;
+            int firstAttendable = -1;
+            int lastAttendable = -1;
+            for (int i = 0; i < n; i++) {
+                if (p.mask().mayAttend(qLo, qHi, keys.lo[i], keys.hi[i])) {
+                    if (firstAttendable < 0) {
+                        firstAttendable = i;
+                    }
+                    lastAttendable = i;
+                }
+            }
+            if (firstAttendable < 0) {
+                return;
+            }
+            for (int i = firstAttendable; i <= lastAttendable; i++) {
+                if (!p.mask().mayAttend(qLo, qHi, keys.lo[i], keys.hi[i])) {
+                    continue;
+                }
+                if (i == firstAttendable || i == lastAttendable || keys.hi[i] >= qLo) {
+                    out.keep(kvHead, b, keys.page[i]); // forced: sink and diagonal
+                } else {
+                    cand[count++] = i;
+                }
+            }
+            if (count <= kPages) {
+                for (int c = 0; c < count; c++) {
+                    out.keep(kvHead, b, keys.page[cand[c]]);
+                }
+                return;
+            }
+            this.cand = cand;
+            memo = new float[count];
+            known = new boolean[count];
+            for (int lo : search(count)) {
+                out.keep(kvHead, b, keys.page[cand[lo]]);
+            }
+        }
+
+        /** The hierarchy over candidate indices {@code [0, n)}; returns the kept single-page spans' starts. */
+        private int[] search(int n) {
+            // spans as parallel arrays (start, end); kPages initial equal spans
+            int[] lo = new int[kPages];
+            int[] hi = new int[kPages];
+            for (int j = 0; j < kPages; j++) {
+                lo[j] = (int) ((long) j * n / kPages);
+                hi[j] = (int) ((long) (j + 1) * n / kPages);
+            }
+            int spans = kPages;
+            int[] cLo = new int[2 * kPages];
+            int[] cHi = new int[2 * kPages];
+            double[] score = new double[2 * kPages];
+            while (true) {
+                boolean split = false;
+                int c = 0;
+                for (int j = 0; j < spans; j++) {
+                    int len = hi[j] - lo[j];
+                    if (len > 1) {
+                        int mid = lo[j] + (len + 1) / 2;
+                        cLo[c] = lo[j];
+                        cHi[c++] = mid;
+                        cLo[c] = mid;
+                        cHi[c++] = hi[j];
+                        split = true;
+                    } else if (len == 1) {
+                        cLo[c] = lo[j];
+                        cHi[c++] = hi[j];
+                    }
+                }
+                if (!split) {
+                    return Arrays.copyOf(lo, spans);
+                }
+                for (int i = 0; i < c; i++) {
+                    score[i] = representativeScore(cLo[i]);
+                }
+                // children are in increasing candidate order, so index ties go to the lower span
+                int[] keep = TopK.indices(Arrays.copyOf(score, c), kPages, s -> true);
+                spans = keep.length;
+                for (int i = 0; i < spans; i++) {
+                    lo[i] = cLo[keep[i]];
+                    hi[i] = cHi[keep[i]];
+                }
+            }
+        }
+
+        /** Max over the block's queries (that may see it) and the group's heads of q . representative. */
+        private double representativeScore(int candIndex) {
+            if (known[candIndex]) {
+                return memo[candIndex];
+            }
+            int i = cand[candIndex];
+            int d = p.headDim();
+            int g = p.groupSize();
+            float best = Float.NEGATIVE_INFINITY;
+            long kPos = keys.repPos[i];
+            for (int r = firstRow; r < endRow; r++) {
+                if (!p.mask().allows(p.queryPositions()[r], kPos)) {
+                    continue;
+                }
+                for (int j = 0; j < g; j++) {
+                    float s = k.dot(p.queries(), p.queryIndex(r, kvHead * g + j), keys.rep, i * d, d);
+                    if (s > best || s != s) {
+                        best = s; // NaN sticks: TopK ranks it as +infinity
+                    }
+                    if (best != best) {
+                        break;
+                    }
+                }
+            }
+            memo[candIndex] = best;
+            known[candIndex] = true;
+            return best;
+        }
+    }
+}

@@ -1,0 +1,289 @@
+package dev.longctx.attention;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.longctx.core.kernels.TensorOps;
+import dev.longctx.core.kernels.spi.KernelProvider;
+import dev.longctx.core.kernels.spi.Quantization;
+import dev.longctx.core.tensor.DType;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+class HipEstimatorTest {
+
+    /**
+     * The naive reference of HiP's selection rule, written from its definition (see
+     * {@link HipEstimator}'s class docs) without the fast path's arrays or memo: per (KV head, query
+     * block) it lists the attendable pages, forces sink and diagonal, and runs the hierarchy on
+     * lists of spans, scoring each half by reading its first page's first valid key from the view and
+     * taking the max of a plain float dot product over the block's queries (the scalar kernel's sum
+     * order). Sorting the children by (score desc, start asc) and taking k is the top-k rule.
+     */
+    static int[][][] naiveHip(AttentionProblem p, int topKTokens) {
+        int bq = BlockMask.defaultQueryBlockTokens(p.groupSize());
+        int blocks = (p.queryRows() + bq - 1) / bq;
+        int d = p.headDim();
+        int g = p.groupSize();
+        int[][][] kept = new int[p.kvHeads()][blocks][];
+        for (int h = 0; h < p.kvHeads(); h++) {
+            KvView v = p.kv()[h];
+            int k = (topKTokens + v.pageSize() - 1) / v.pageSize();
+            for (int b = 0; b < blocks; b++) {
+                int r0 = b * bq;
+                int r1 = Math.min(p.queryRows(), r0 + bq);
+                long qLo = Long.MAX_VALUE;
+                long qHi = Long.MIN_VALUE;
+                for (int r = r0; r < r1; r++) {
+                    qLo = Math.min(qLo, p.queryPositions()[r]);
+                    qHi = Math.max(qHi, p.queryPositions()[r]);
+                }
+                List<Integer> attendable = new ArrayList<>();
+                for (int page = 0; page < v.pageCount(); page++) {
+                    if (firstValidSlot(v, page) >= 0
+                            && p.mask().mayAttend(qLo, qHi, v.pageMinPosition(page), v.pageMaxPosition(page))) {
+                        attendable.add(page);
+                    }
+                }
+                java.util.TreeSet<Integer> out = new java.util.TreeSet<>();
+                List<Integer> cand = new ArrayList<>();
+                for (int i = 0; i < attendable.size(); i++) {
+                    int page = attendable.get(i);
+                    boolean forced = i == 0 || i == attendable.size() - 1 || v.pageMaxPosition(page) >= qLo;
+                    (forced ? out : cand).add(page);
+                }
+                if (cand.size() <= k) {
+                    out.addAll(cand);
+                } else {
+                    int n = cand.size();
+                    List<int[]> spans = new ArrayList<>();
+                    for (int j = 0; j < k; j++) {
+                        spans.add(new int[] {(int) ((long) j * n / k), (int) ((long) (j + 1) * n / k)});
+                    }
+                    while (spans.stream().anyMatch(s -> s[1] - s[0] > 1)) {
+                        List<double[]> children = new ArrayList<>(); // {start, end, score}
+                        for (int[] s : spans) {
+                            if (s[1] - s[0] > 1) {
+                                int mid = s[0] + (s[1] - s[0] + 1) / 2;
+                                children.add(new double[] {s[0], mid, score(p, h, r0, r1, cand.get(s[0]), d, g)});
+                                children.add(new double[] {mid, s[1], score(p, h, r0, r1, cand.get(mid), d, g)});
+                            } else if (s[1] - s[0] == 1) {
+                                children.add(new double[] {s[0], s[1], score(p, h, r0, r1, cand.get(s[0]), d, g)});
+                            }
+                        }
+                        children.sort(Comparator.<double[]>comparingDouble(c -> Double.isNaN(c[2]) ? Double.POSITIVE_INFINITY : c[2])
+                                .reversed().thenComparingDouble(c -> c[0]));
+                        spans = new ArrayList<>();
+                        for (int i = 0; i < Math.min(k, children.size()); i++) {
+                            spans.add(new int[] {(int) children.get(i)[0], (int) children.get(i)[1]});
+                        }
+                    }
+                    for (int[] s : spans) {
+                        out.add(cand.get(s[0]));
+                    }
+                }
+                kept[h][b] = out.stream().mapToInt(Integer::intValue).toArray();
+            }
+        }
+        return kept;
+    }
+
+    private static int firstValidSlot(KvView v, int page) {
+        for (int s = 0; s < v.pageLength(page); s++) {
+            if (v.isValid(page, s)) {
+                return s;
+            }
+        }
+        return -1;
+    }
+
+    private static double score(AttentionProblem p, int h, int r0, int r1, int page, int d, int g) {
+        KvView v = p.kv()[h];
+        int slot = firstValidSlot(v, page);
+        float[] key = new float[d];
+        Quantization.dequantize(v.dtype(), v.keys(page), slot * v.rowBytes(), key, 0, d);
+        float best = Float.NEGATIVE_INFINITY;
+        for (int r = r0; r < r1; r++) {
+            if (!p.mask().allows(p.queryPositions()[r], v.position(page, slot))) {
+                continue;
+            }
+            for (int j = 0; j < g; j++) {
+                int qi = p.queryIndex(r, h * g + j);
+                float s = 0f;
+                for (int c = 0; c < d; c++) {
+                    s += p.queries()[qi + c] * key[c];
+                }
+                if (s > best || Float.isNaN(s)) {
+                    best = s;
+                }
+            }
+        }
+        return best;
+    }
+
+    /** Integer-valued data: every dot product is exact in f32, so any kernel's sum order agrees. */
+    private static float[] smallIntegers(SplittableRandom r, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = r.nextInt(-3, 4);
+        }
+        return a;
+    }
+
+    private static AttentionProblem problem(SplittableRandom r, int kvHeads, int g, int lk, int lq, int d, int ps,
+                                            DType dtype, boolean integers) {
+        KvView[] kv = new KvView[kvHeads];
+        for (int h = 0; h < kvHeads; h++) {
+            float[] k = integers ? smallIntegers(r, lk * d) : Problems.gaussian(r, lk * d, 1);
+            float[] v = Problems.gaussian(r, lk * d, 1);
+            kv[h] = DenseKvView.of(k, v, d, dtype, ps);
+        }
+        int qn = lq * kvHeads * g * d;
+        float[] q = integers ? smallIntegers(r, qn) : Problems.gaussian(r, qn, 1);
+        return AttentionProblem.causal(q, lq, kvHeads * g, kv);
+    }
+
+    private static void assertSameMask(int[][][] expected, BlockMask actual, String what) {
+        for (int h = 0; h < expected.length; h++) {
+            for (int b = 0; b < expected[h].length; b++) {
+                assertArrayEquals(expected[h][b], actual.keptPages(h, b), what + ", KV head " + h + ", query block " + b);
+            }
+        }
+    }
+
+    @Test
+    void fastPathEqualsTheNaiveReferenceAtAwkwardSizes() {
+        SplittableRandom r = new SplittableRandom(9);
+        // (kvHeads, g, lk, lq, d, pageSize, k tokens)
+        int[][] shapes = {
+            {1, 1, 1000, 1000, 16, 7, 30},
+            {2, 3, 777, 333, 32, 16, 64},
+            {3, 2, 1531, 1531, 16, 13, 100},
+            {1, 5, 2049, 97, 32, 32, 128},
+            {2, 2, 613, 613, 16, 5, 11},
+        };
+        boolean pruned = false;
+        for (int[] s : shapes) {
+            for (boolean integers : new boolean[] {true, false}) {
+                AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], integers ? DType.F32 : DType.F16,
+                        integers);
+                // integer data: exact dot products, so Panama on two threads must agree exactly;
+                // Gaussian data: the scalar kernels' sum order is the reference's
+                TensorOps ops = integers ? Problems.panamaTwoThreads() : new TensorOps(KernelProvider.scalar(), Problems.TWO);
+                BlockMask m = new HipEstimator(s[6]).estimate(p, ops);
+                String what = java.util.Arrays.toString(s) + (integers ? " integers" : " gaussian F16");
+                assertSameMask(naiveHip(p, s[6]), m, what);
+                pruned |= m.density() < 0.5 * BlockMask.all(p).density() / 2;
+                // at most k pages from the hierarchy plus the forced ones (sink + diagonal pages)
+                int k = new HipEstimator(s[6]).topKPages(s[5]);
+                int bq = m.queryBlockTokens();
+                int diagonal = (bq + s[5] - 1) / s[5] + 2;
+                for (int h = 0; h < s[0]; h++) {
+                    for (int b = 0; b < m.queryBlocks(); b++) {
+                        assertTrue(m.keptPages(h, b).length <= k + diagonal + 1, what + " block " + b);
+                    }
+                }
+            }
+        }
+        assertTrue(pruned, "HiP pruned nothing on any shape");
+    }
+
+    @Test
+    void sameMaskOnOneAndTwoThreads() {
+        AttentionProblem p = problem(new SplittableRandom(3), 2, 2, 1500, 1500, 32, 16, DType.F32, false);
+        for (TensorOps ops : List.of(new TensorOps(KernelProvider.scalar(), Problems.ONE),
+                new TensorOps(KernelProvider.scalar(), Problems.TWO))) {
+            assertSameMask(naiveHip(p, 64), new HipEstimator(64).estimate(p, ops), ops.toString());
+        }
+    }
+
+    @Test
+    void kernelWithHipEqualsTheMaskedNaiveAndReadsOnlyKeptPages() {
+        SplittableRandom r = new SplittableRandom(11);
+        AttentionProblem base = problem(r, 2, 2, 1200, 1200, 32, 16, DType.F32, false);
+        KvView[] counting = new KvView[base.kvHeads()];
+        for (int h = 0; h < counting.length; h++) {
+            counting[h] = new BlockSparseTesting.CountingView(base.kv()[h]);
+        }
+        AttentionProblem p = new AttentionProblem(base.queries(), 0, base.queryRows(), base.queryHeads(), counting,
+                base.queryPositions(), base.scale(), 0f, AttentionMask.CAUSAL);
+        TensorOps ops = Problems.panamaTwoThreads();
+        BlockMask mask = new HipEstimator(64).estimate(p, ops);
+        for (KvView v : counting) { // the estimator reads each page's representative key once
+            BlockSparseTesting.CountingView c = (BlockSparseTesting.CountingView) v;
+            for (int page = 0; page < c.pageCount(); page++) {
+                assertEquals(1, c.keyReads.get(page), "page " + page + " key reads while estimating");
+                assertEquals(0, c.valueReads.get(page), "page " + page + " value reads while estimating");
+            }
+        }
+        BlockSparseTesting.assertMatchesMaskedNaive(new BlockSparseAttention(ops, new HipEstimator(64)), p, mask, 2e-5,
+                "hip");
+        assertTrue(mask.density() < 0.5, "expected a sparse mask, got " + mask);
+    }
+
+    @Test
+    void exactWhenTopKHoldsEveryPage() {
+        SplittableRandom r = new SplittableRandom(5);
+        for (int[] s : new int[][] {{2, 2, 700, 700, 32, 16}, {1, 3, 515, 200, 16, 7}}) {
+            AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], DType.F32, false);
+            TensorOps ops = Problems.panamaTwoThreads();
+            HipEstimator all = new HipEstimator(s[2]);
+            BlockMask m = all.estimate(p, ops);
+            BlockMask causal = MInferenceEstimators.aShape(0, s[2]).estimate(p, ops); // every attendable page
+            for (int h = 0; h < s[0]; h++) {
+                for (int b = 0; b < m.queryBlocks(); b++) {
+                    assertArrayEquals(causal.keptPages(h, b), m.keptPages(h, b), "block " + b);
+                }
+            }
+            float[] sparse = new float[p.outputLength()];
+            float[] exact = new float[p.outputLength()];
+            new BlockSparseAttention(ops, all).attend(p, sparse, null, null);
+            new TiledAttention(ops).attend(p, exact, null, null);
+            double err = Problems.relativeError(sparse, exact, exact.length);
+            assertTrue(err <= 1e-6, "hip with every page vs tiled: " + err);
+        }
+    }
+
+    @Test
+    void findsAFarRegionOfStrongKeys() {
+        // HiP assumes locality: pages near a strongly attended one are attended too, so a span's first
+        // key speaks for the span. Plant strong first keys on pages 32..47 of 128.
+        SplittableRandom r = new SplittableRandom(21);
+        int d = 32;
+        int n = 2048;
+        int ps = 16;
+        float[] k = Problems.gaussian(r, n * d, 0.3);
+        float[] q = Problems.gaussian(r, n * d, 0.3);
+        for (int i = 0; i < n; i++) {
+            q[i * d] += 3f;
+        }
+        for (int page = 32; page < 48; page++) {
+            k[page * ps * d] = 10f;
+        }
+        KvView view = DenseKvView.of(k, new float[n * d], d, DType.F32, ps);
+        AttentionProblem p = AttentionProblem.causal(q, n, 1, view);
+        BlockMask m = new HipEstimator(4 * ps).estimate(p, Problems.panamaTwoThreads());
+        int checked = 0;
+        for (int b = 0; b < m.queryBlocks(); b++) {
+            if (m.queryBlockStart(b) > 56 * ps) {
+                long inRegion = java.util.Arrays.stream(m.keptPages(0, b)).filter(pg -> pg >= 32 && pg < 48).count();
+                assertTrue(inRegion >= 1, "query block " + b + " kept " + java.util.Arrays.toString(m.keptPages(0, b)));
+                checked++;
+            }
+        }
+        assertTrue(checked > 10);
+    }
+
+    @Test
+    void rejectsANonPositiveTopK() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new HipEstimator(0));
+        assertTrue(e.getMessage().contains("top-k"), e.getMessage());
+        assertEquals(512, new HipEstimator().topKTokens());
+        assertEquals(8, new HipEstimator().topKPages(64));
+    }
+}
