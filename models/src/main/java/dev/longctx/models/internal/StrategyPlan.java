@@ -74,6 +74,8 @@ public final class StrategyPlan implements AttentionPlan {
     private final PersistentSelectionPlan selection;
     /** InfLLM's decode kernels, scoring observer and per-sequence memory, or null. */
     private final InfLlmPlan infllm;
+    /** LongHeads' decode kernels and per-sequence chunk representations, or null. */
+    private final LongHeadsPlan longheads;
 
     private StrategyPlan(Strategy strategy, int budgetTokens, EvictionPolicy policy, KvLayout layout, int chunk, TensorOps ops,
                          int[] slidingWindows) {
@@ -101,6 +103,8 @@ public final class StrategyPlan implements AttentionPlan {
         this.selection = strategy instanceof Strategy.TidalDecode || strategy instanceof Strategy.Recycled
                 ? new PersistentSelectionPlan(strategy, layout.layers(), layout.kvHeads(), exact.kernel(0, 1), ops) : null;
         this.infllm = strategy instanceof Strategy.InfLlm i ? new InfLlmPlan(i, layout.layers(), layout.kvHeads(), layout.headDim(), ops) : null;
+        this.longheads = strategy instanceof Strategy.LongHeads lh
+                ? new LongHeadsPlan(lh, layout.layers(), layout.kvHeads(), layout.headDim(), ops) : null;
         this.streamingMask = strategy instanceof Strategy.Streaming s ? AttentionMask.slidingWindow(s.window(), s.sinks()) : null;
         this.duoKernels = new AttentionKernel[2][];
         if (policy instanceof RetrievalHeadPolicy duo) {
@@ -166,6 +170,7 @@ public final class StrategyPlan implements AttentionPlan {
                 yield new Strategy.SirLlm(sinks, capacity, sl.recent(), sl.decay() > 0 ? sl.decay() : SirLlmPolicy.DEFAULT_DECAY);
             }
             case Strategy.InfLlm i -> resolveInfLlm(i, budget);
+            case Strategy.LongHeads lh -> resolveLongHeads(lh, budget);
             case Strategy.Recycled rc -> new Strategy.Recycled(rc.selected() > 0 ? rc.selected() : Math.min(budget, MAX_DEFAULT_SELECTED),
                     rc.stride() > 0 ? rc.stride() : Strategy.Recycled.DEFAULT_STRIDE);
             case Strategy.RetrievalHeads d -> {
@@ -208,6 +213,22 @@ public final class StrategyPlan implements AttentionPlan {
                     + sinks + " + " + topK + " units of " + unit + " leave no window");
         }
         return new Strategy.InfLlm(attended, sinks, window, unit, topK, reps);
+    }
+
+    /**
+     * LongHeads' parameters: the attended keys (given, else the budget, at most the paper's 4,096);
+     * the paper's 16 chunks (given: that many) of {@code attended / chunks} positions, the paper's
+     * 256 at 4,096 (given: that size, and then the chunks the attended keys hold).
+     */
+    private static Strategy.LongHeads resolveLongHeads(Strategy.LongHeads lh, int budget) {
+        int attended = lh.attended() > 0 ? lh.attended() : Math.min(budget, Strategy.LongHeads.PAPER_ATTENDED);
+        int chunks = lh.chunks() > 0 ? lh.chunks() : lh.chunk() > 0 ? attended / lh.chunk() : Strategy.LongHeads.PAPER_CHUNKS;
+        int chunk = lh.chunk() > 0 ? lh.chunk() : attended / Math.max(1, chunks);
+        if (chunks < 3 || chunk < 1) {
+            throw new ContextBudgetException("a budget of " + attended + " attended keys per head is too small for longheads: it "
+                    + "attends at least 3 chunks of at least 1 position (chunks " + chunks + " of " + chunk + ")");
+        }
+        return new Strategy.LongHeads(attended, chunk, chunks);
     }
 
     private static void need(boolean ok, Strategy s, int budget, String what) {
@@ -310,11 +331,14 @@ public final class StrategyPlan implements AttentionPlan {
         TokenEntropies.of(cache).record(position, (float) (max + Math.log(sum) - logits[offset + token]));
     }
 
-    /** TidalDecode and Recycled Attention carry their selections in the sequence's cache, InfLLM its memory; the others need no state. */
+    /** TidalDecode and Recycled Attention carry their selections in the sequence's cache, InfLLM and LongHeads their memories; the others need no state. */
     @Override
     public AttentionKernel kernel(SequenceKvCache cache, int layer, int queryRows) {
         if (infllm != null) {
             return infllm.kernel(cache, layer, queryRows, exact.kernel(layer, queryRows));
+        }
+        if (longheads != null) {
+            return longheads.kernel(cache, layer, queryRows, exact.kernel(layer, queryRows));
         }
         return selection != null ? selection.kernel(cache, layer, queryRows, exact.kernel(layer, queryRows)) : kernel(layer, queryRows);
     }
@@ -322,6 +346,11 @@ public final class StrategyPlan implements AttentionPlan {
     /** InfLLM's memory of {@code layer} of the sequence whose cache is {@code cache} (for tests); null for other strategies. */
     dev.longctx.attention.InfLlmMemory infLlmMemory(SequenceKvCache cache, int layer) {
         return infllm == null ? null : infllm.memory(cache, layer);
+    }
+
+    /** LongHeads' chunk representations of {@code layer} of the sequence whose cache is {@code cache} (for tests); null for other strategies. */
+    dev.longctx.attention.LongHeadsMemory longHeadsMemory(SequenceKvCache cache, int layer) {
+        return longheads == null ? null : longheads.memory(cache, layer);
     }
 
     /** TidalDecode's token-selection and re-selection layers for this model ({-1, -1} for other strategies or none). */

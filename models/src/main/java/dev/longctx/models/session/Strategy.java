@@ -8,7 +8,7 @@ import java.util.Objects;
  * A long-context strategy: what the KV cache keeps and how attention reads it. Parameters left at
  * 0 are derived from the session's token budget (see each record). Names (for the CLI and
  * benchmark tables): {@code full}, {@code streaming}, {@code h2o}, {@code snapkv}, {@code quest},
- * {@code tidal}, {@code recycled}, {@code sirllm}, {@code infllm}, {@code duo}, {@code sparse-prefill}.
+ * {@code tidal}, {@code recycled}, {@code sirllm}, {@code infllm}, {@code longheads}, {@code duo}, {@code sparse-prefill}.
  */
 public sealed interface Strategy {
     /** The short name. */
@@ -352,6 +352,61 @@ public sealed interface Strategy {
     }
 
     /**
+     * LongHeads (Lu et al., 2024, "LongHeads: Multi-Head Attention is Secretly a Long Context
+     * Processor"), at decode steps over the full cache: positions are cut into chunks of
+     * {@code chunk}, and every query head attends its own {@code chunks} chunks: the first (the
+     * attention sink), the last complete one and the incomplete one holding the query, plus the
+     * {@code chunks - 3} others whose representation {@code r_c} scores highest against the head's
+     * query ({@code q . r_c}). A chunk's representation is its keys pooled by attention from their
+     * mean: {@code r_c = sum_j softmax_j(kbar_c . k_j / sqrt(d)) k_j} (see {@code LongHeadsAttention}
+     * for how this differs from the authors' code, which pools from the mean of the chunk's
+     * intra-chunk attention outputs). Prefill is exact (the paper also selects chunks while encoding
+     * prompts beyond its 4K window: not done). Keys keep their original positions (the paper
+     * re-assigns contiguous positions to the selected keys: not done).
+     *
+     * <p>The paper's defaults (the authors' README, LLaMA-2-7B): chunks of 256 positions and an
+     * attention window of 4,096 (16 chunks). With fewer {@code attended} keys per head the 16 chunks
+     * are kept and the chunk shrinks to {@code attended / 16} (2,048: chunks of 128).
+     *
+     * @param attended keys a head attends per step (0: the budget, at most the paper's 4,096)
+     * @param chunk positions per chunk (0: derived)
+     * @param chunks chunks a head attends, the three always attended included (0: the paper's 16; at least 3)
+     */
+    record LongHeads(int attended, int chunk, int chunks) implements Strategy {
+        /** The paper's chunk size ({@code window_size}). */
+        public static final int PAPER_CHUNK = 256;
+        /** The paper's attention window ({@code atten_length}, LLaMA-2's pre-trained 4,096). */
+        public static final int PAPER_ATTENDED = 4096;
+        /** Chunks per head in the paper's setting: 4,096 / 256. */
+        public static final int PAPER_CHUNKS = PAPER_ATTENDED / PAPER_CHUNK;
+
+        public LongHeads {
+            nonNegative("longheads attended", attended);
+            nonNegative("longheads chunk", chunk);
+            nonNegative("longheads chunks", chunks);
+            if (chunks != 0 && chunks < 3) {
+                throw new IllegalArgumentException("longheads attends at least 3 chunks (the first, the last complete and the "
+                        + "incomplete one), got " + chunks);
+            }
+        }
+
+        @Override
+        public String name() {
+            return "longheads";
+        }
+
+        @Override
+        public boolean keepsEveryToken() {
+            return true;
+        }
+
+        @Override
+        public boolean selectsAtDecode() {
+            return true;
+        }
+    }
+
+    /**
      * DuoAttention's retrieval-head split (Xiao et al., 2024) from a head profile: retrieval heads
      * keep everything, streaming heads keep {@code sinks} plus {@code window}.
      *
@@ -434,7 +489,7 @@ public sealed interface Strategy {
      * A strategy by name with budget-derived parameters ({@code duo} needs a profile, so it is
      * not available here). Some take parameters after a colon: {@code sparse-prefill:ESTIMATOR},
      * {@code tidal:SELECTION:RESELECTION} (layers as fractions of the depth),
-     * {@code recycled:STRIDE}, {@code sirllm:DECAY[:RECENT]}, {@code infllm:TOPK[:REPS]} (colons, so that comma-separated lists of names still split).
+     * {@code recycled:STRIDE}, {@code sirllm:DECAY[:RECENT]}, {@code infllm:TOPK[:REPS]}, {@code longheads:CHUNKS} (colons, so that comma-separated lists of names still split).
      *
      * @throws IllegalArgumentException naming the known strategies
      */
@@ -459,8 +514,9 @@ public sealed interface Strategy {
                     case "recycled" -> new Recycled(0, Integer.parseInt(args[0]));
                     case "sirllm" -> new SirLlm(0, 0, args.length > 1 ? Integer.parseInt(args[1]) : 0, Double.parseDouble(args[0]));
                     case "infllm" -> new InfLlm(0, 0, 0, 0, Integer.parseInt(args[0]), args.length > 1 ? Integer.parseInt(args[1]) : 0);
+                    case "longheads" -> new LongHeads(0, 0, Integer.parseInt(args[0]));
                     default -> throw new IllegalArgumentException("strategy '" + name + "' takes no parameters (tidal:S:R, "
-                            + "recycled:STRIDE, sirllm:DECAY[:RECENT], infllm:TOPK[:REPS] and sparse-prefill:ESTIMATOR do)");
+                            + "recycled:STRIDE, sirllm:DECAY[:RECENT], infllm:TOPK[:REPS], longheads:CHUNKS and sparse-prefill:ESTIMATOR do)");
                 };
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("bad parameters in strategy '" + name + "': " + e.getMessage(), e);
@@ -476,10 +532,11 @@ public sealed interface Strategy {
             case "recycled", "recycled-attention" -> new Recycled(0, 0);
             case "sirllm" -> new SirLlm(0, 0, 0, 0);
             case "infllm" -> new InfLlm();
+            case "longheads" -> new LongHeads(0, 0, 0);
             case "sparse-prefill", "minference" -> new SparsePrefill();
             case "duo" -> throw new IllegalArgumentException("strategy 'duo' needs a head profile (--profile FILE)");
             default -> throw new IllegalArgumentException("unknown strategy '" + name
-                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, infllm, duo, sparse-prefill[:vertical-slash|a-shape|top-k])");
+                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, infllm, longheads, duo, sparse-prefill[:vertical-slash|a-shape|top-k])");
         };
     }
 

@@ -97,7 +97,7 @@ class SessionTest {
         HeadProfile half = halfRetrievalProfile();
         return List.of(new Strategy.Streaming(0, 0), new Strategy.H2o(0, 0), new Strategy.SnapKv(0, 0), new Strategy.Quest(0),
                 new Strategy.TidalDecode(0, 0, 0), new Strategy.Recycled(0, 0), new Strategy.SirLlm(0, 0, 0, 0),
-                new Strategy.SirLlm(2, 0, 8, 0.9), new Strategy.InfLlm(),
+                new Strategy.SirLlm(2, 0, 8, 0.9), new Strategy.InfLlm(), new Strategy.LongHeads(0, 0, 0),
                 new Strategy.SparsePrefill(), new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.A_SHAPE),
                 new Strategy.RetrievalHeads(half, 0, 0));
     }
@@ -329,6 +329,39 @@ class SessionTest {
                 GenerateOptions more = GenerateOptions.greedy(40).withStopIds(List.of());
                 int[] parent = s.generate(new int[] {sparse[31]}, more, null).outputIds();
                 assertArrayEquals(parent, f.generate(new int[] {sparse[31]}, more, null).outputIds(), "fork");
+            }
+        }
+    }
+
+    /**
+     * LongHeads with chunks actually selected (chunks of 4): selecting every chunk is the full cache's
+     * greedy text, 3 chunks per head leave it; a fork carries the representations on; by name it parses.
+     */
+    @Test
+    void longHeadsSelectingEveryChunkIsExactAndFewChunksSelect() {
+        assertEquals(new Strategy.LongHeads(0, 0, 0), Strategy.parse("LongHeads"));
+        assertEquals(new Strategy.LongHeads(0, 0, 8), Strategy.parse("longheads:8"));
+        assertThrows(IllegalArgumentException.class, () -> new Strategy.LongHeads(0, 0, 2));
+        assertThrows(IllegalArgumentException.class, () -> Strategy.parse("longheads:x"));
+        JsonNode c = greedy.get(2);
+        int[] prompt = ints(c.get("prompt_ids"));
+        int[] want = ints(c.get("generated_ids"));
+        try (Session s = session(new Strategy.LongHeads(0, 4, 1000)).budgetTokens(256).build()) {
+            assertArrayEquals(want, s.generate(prompt, SIXTY_FOUR, null).outputIds(), "every chunk selected");
+        }
+        int[] sparse;
+        try (Session s = session(new Strategy.LongHeads(0, 4, 3)).budgetTokens(256).build()) {
+            sparse = s.generate(prompt, SIXTY_FOUR, null).outputIds();
+            assertEquals(64, sparse.length);
+            assertTrue(!java.util.Arrays.equals(want, sparse), "3 chunks of 4 per head should leave the full text");
+        }
+        // a fork carries its own copy of the representations: after 32 generated tokens, parent and fork continue alike
+        try (Session s = session(new Strategy.LongHeads(0, 4, 5)).budgetTokens(256).build()) {
+            int[] first = s.generate(prompt, GenerateOptions.greedy(32).withStopIds(List.of()), null).outputIds();
+            try (Session f = s.fork()) {
+                GenerateOptions more = GenerateOptions.greedy(40).withStopIds(List.of());
+                int[] parent = s.generate(new int[] {first[31]}, more, null).outputIds();
+                assertArrayEquals(parent, f.generate(new int[] {first[31]}, more, null).outputIds(), "fork");
             }
         }
     }
