@@ -59,6 +59,8 @@ record StrategySpec(String kind, int a, int b) implements Serializable {
             case Strategy.SirLlm sl -> throw new IllegalArgumentException("strategy 'sirllm' needs per-token logits, which the "
                     + "serving engine behind DocumentInference does not compute yet; use streaming, h2o, snapkv, quest or full");
             case Strategy.SparsePrefill p -> new StrategySpec(p.name(), 0, 0);
+            case Strategy.SinkCalibration sc -> throw new IllegalArgumentException("strategy 'sink-calib' carries a head set, which "
+                    + "DocumentInference does not ship to executors; use streaming, h2o, snapkv, quest or full");
             case Strategy.RetrievalHeads r -> throw new IllegalArgumentException("strategy 'duo' needs a head profile, which "
                     + "DocumentInference does not ship to executors; use streaming, h2o, snapkv, quest or full");
         };

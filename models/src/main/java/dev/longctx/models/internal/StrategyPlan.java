@@ -6,6 +6,7 @@ import dev.longctx.attention.AttentionObserver;
 import dev.longctx.attention.BlockSparseAttention;
 import dev.longctx.attention.MInferenceEstimators;
 import dev.longctx.attention.QuestAttention;
+import dev.longctx.attention.SinkCalibratedAttention;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.kvcache.EvictionPolicy;
 import dev.longctx.kvcache.H2oPolicy;
@@ -70,6 +71,8 @@ public final class StrategyPlan implements AttentionPlan {
      * that fall out of it to the pool; null when it keeps them (see {@link #releasesOutOfWindowPages}).
      */
     private final int[] slidingWindows;
+    /** Attention-sink calibration's per-layer kernels, [decode step, chunk][layer], or null. */
+    private final AttentionKernel[][] sinkKernels;
     /** TidalDecode's or Recycled Attention's decode kernels and per-sequence state, or null. */
     private final PersistentSelectionPlan selection;
     /** InfLLM's decode kernels, scoring observer and per-sequence memory, or null. */
@@ -106,6 +109,18 @@ public final class StrategyPlan implements AttentionPlan {
         this.longheads = strategy instanceof Strategy.LongHeads lh
                 ? new LongHeadsPlan(lh, layout.layers(), layout.kvHeads(), layout.headDim(), ops) : null;
         this.streamingMask = strategy instanceof Strategy.Streaming s ? AttentionMask.slidingWindow(s.window(), s.sinks()) : null;
+        if (strategy instanceof Strategy.SinkCalibration sc) {
+            sinkKernels = new AttentionKernel[2][layout.layers()];
+            for (int kind = 0; kind < 2; kind++) {
+                for (int l = 0; l < layout.layers(); l++) {
+                    int layer = l;
+                    sinkKernels[kind][l] = new SinkCalibratedAttention(exact.kernel(l, kind == 0 ? 1 : 2), ops, h -> sc.heads().contains(layer, h),
+                            (float) sc.thresholdOrDefault(), (float) sc.betaOrDefault());
+                }
+            }
+        } else {
+            sinkKernels = null;
+        }
         this.duoKernels = new AttentionKernel[2][];
         if (policy instanceof RetrievalHeadPolicy duo) {
             for (int kind = 0; kind < 2; kind++) {
@@ -366,6 +381,7 @@ public final class StrategyPlan implements AttentionPlan {
             case Strategy.SparsePrefill sp -> queryRows == 1 ? exact : special;
             case Strategy.Streaming s -> this.exact.kernel(0, 1); // split-K, or tiled for large tiles; the mask is the window
             case Strategy.RetrievalHeads d -> duoKernels[queryRows == 1 ? 0 : 1][layer];
+            case Strategy.SinkCalibration sc -> sinkKernels[queryRows == 1 ? 0 : 1][layer];
             default -> exact;
         };
     }

@@ -8,7 +8,7 @@ import java.util.Objects;
  * A long-context strategy: what the KV cache keeps and how attention reads it. Parameters left at
  * 0 are derived from the session's token budget (see each record). Names (for the CLI and
  * benchmark tables): {@code full}, {@code streaming}, {@code h2o}, {@code snapkv}, {@code quest},
- * {@code tidal}, {@code recycled}, {@code sirllm}, {@code infllm}, {@code longheads}, {@code duo}, {@code sparse-prefill}.
+ * {@code tidal}, {@code recycled}, {@code sirllm}, {@code infllm}, {@code longheads}, {@code sink-calib}, {@code duo}, {@code sparse-prefill}.
  */
 public sealed interface Strategy {
     /** The short name. */
@@ -407,6 +407,63 @@ public sealed interface Strategy {
     }
 
     /**
+     * Attention-sink calibration, ACT (Yu et al., 2024, "Unveiling and Harnessing Hidden Attention
+     * Sinks: Enhancing Large Language Models without Training through Attention Calibration"), over
+     * the full cache: in the query heads of {@code heads}, every query row's keys at a position
+     * other than 0 whose attention probability exceeds {@code threshold} (its sinks) get their
+     * probability scaled by {@code beta}, and the other keys share the mass taken, in proportion to
+     * their probabilities ({@code SinkCalibratedAttention} in engine-attention has the formula).
+     * Prefill and decode alike; the cache is the full one. It changes the output: with
+     * {@code beta = 1} it is exact attention.
+     *
+     * <p>The defaults are the authors' calibration script's ({@code scripts/calibration.sh} of
+     * GATECH-EIC/ACT: {@code BETA=0.4}, {@code THRES=0.1}). The authors choose the heads by a search
+     * on a calibration set (a head is kept when calibrating it raises accuracy); the bench and eval
+     * commands here choose the heads whose attention collapses most onto non-initial sinks on the
+     * model's own task instances (see {@code SinkHeadProfiler} in engine-bench).
+     *
+     * @param heads the calibrated query heads
+     * @param threshold sink threshold on a probability, in (0, 1) (0: the authors' 0.1)
+     * @param beta scale of a sink's probability, in [0, 1] (0 is taken as the default 0.4; to remove sinks entirely use a tiny value)
+     */
+    record SinkCalibration(SinkHeads heads, double threshold, double beta) implements Strategy {
+        /** The authors' sink threshold ({@code THRES}). */
+        public static final double DEFAULT_THRESHOLD = 0.1;
+        /** The authors' sink scale ({@code BETA}). */
+        public static final double DEFAULT_BETA = 0.4;
+
+        public SinkCalibration {
+            Objects.requireNonNull(heads, "heads");
+            if (!(threshold >= 0 && threshold < 1)) {
+                throw new IllegalArgumentException("sink-calib threshold must be in (0, 1) (0: the default 0.1), got " + threshold);
+            }
+            if (!(beta >= 0 && beta <= 1)) {
+                throw new IllegalArgumentException("sink-calib beta must be in [0, 1] (0: the default 0.4), got " + beta);
+            }
+        }
+
+        /** The threshold in use. */
+        public double thresholdOrDefault() {
+            return threshold > 0 ? threshold : DEFAULT_THRESHOLD;
+        }
+
+        /** The scale in use. */
+        public double betaOrDefault() {
+            return beta > 0 ? beta : DEFAULT_BETA;
+        }
+
+        @Override
+        public String name() {
+            return "sink-calib";
+        }
+
+        @Override
+        public boolean keepsEveryToken() {
+            return true;
+        }
+    }
+
+    /**
      * DuoAttention's retrieval-head split (Xiao et al., 2024) from a head profile: retrieval heads
      * keep everything, streaming heads keep {@code sinks} plus {@code window}.
      *
@@ -489,7 +546,7 @@ public sealed interface Strategy {
      * A strategy by name with budget-derived parameters ({@code duo} needs a profile, so it is
      * not available here). Some take parameters after a colon: {@code sparse-prefill:ESTIMATOR},
      * {@code tidal:SELECTION:RESELECTION} (layers as fractions of the depth),
-     * {@code recycled:STRIDE}, {@code sirllm:DECAY[:RECENT]}, {@code infllm:TOPK[:REPS]}, {@code longheads:CHUNKS} (colons, so that comma-separated lists of names still split).
+     * {@code recycled:STRIDE}, {@code sirllm:DECAY[:RECENT]}, {@code infllm:TOPK[:REPS]}, {@code longheads:CHUNKS}, {@code sink-calib:HEADS[:BETA]} ({@code sink-calib} alone: every head) (colons, so that comma-separated lists of names still split).
      *
      * @throws IllegalArgumentException naming the known strategies
      */
@@ -515,8 +572,9 @@ public sealed interface Strategy {
                     case "sirllm" -> new SirLlm(0, 0, args.length > 1 ? Integer.parseInt(args[1]) : 0, Double.parseDouble(args[0]));
                     case "infllm" -> new InfLlm(0, 0, 0, 0, Integer.parseInt(args[0]), args.length > 1 ? Integer.parseInt(args[1]) : 0);
                     case "longheads" -> new LongHeads(0, 0, Integer.parseInt(args[0]));
+                    case "sink-calib" -> new SinkCalibration(SinkHeads.parse(args[0]), 0, args.length > 1 ? Double.parseDouble(args[1]) : 0);
                     default -> throw new IllegalArgumentException("strategy '" + name + "' takes no parameters (tidal:S:R, "
-                            + "recycled:STRIDE, sirllm:DECAY[:RECENT], infllm:TOPK[:REPS], longheads:CHUNKS and sparse-prefill:ESTIMATOR do)");
+                            + "recycled:STRIDE, sirllm:DECAY[:RECENT], infllm:TOPK[:REPS], longheads:CHUNKS, sink-calib:HEADS[:BETA] and sparse-prefill:ESTIMATOR do)");
                 };
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("bad parameters in strategy '" + name + "': " + e.getMessage(), e);
@@ -533,10 +591,11 @@ public sealed interface Strategy {
             case "sirllm" -> new SirLlm(0, 0, 0, 0);
             case "infllm" -> new InfLlm();
             case "longheads" -> new LongHeads(0, 0, 0);
+            case "sink-calib", "act" -> new SinkCalibration(SinkHeads.all(), 0, 0);
             case "sparse-prefill", "minference" -> new SparsePrefill();
             case "duo" -> throw new IllegalArgumentException("strategy 'duo' needs a head profile (--profile FILE)");
             default -> throw new IllegalArgumentException("unknown strategy '" + name
-                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, infllm, longheads, duo, sparse-prefill[:vertical-slash|a-shape|top-k])");
+                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, infllm, longheads, sink-calib, duo, sparse-prefill[:vertical-slash|a-shape|top-k])");
         };
     }
 

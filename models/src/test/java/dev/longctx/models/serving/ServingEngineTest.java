@@ -140,11 +140,15 @@ class ServingEngineTest {
         }
     }
 
-    /** LongHeads (chunk representations per sequence and layer, in its cache) batched with the full cache and itself equals each run alone. */
+    /**
+     * LongHeads (chunk representations per sequence and layer, in its cache) and attention-sink
+     * calibration batched with the full cache and each other equal each run alone.
+     */
     @Test
     void longHeadsRequestsBatchedEqualEachRunAlone() {
-        Strategy[] strategies = {new Strategy.LongHeads(0, 8, 4), new Strategy.Full(), new Strategy.LongHeads(0, 5, 6)};
-        int[] lengths = {180, 120, 210};
+        Strategy[] strategies = {new Strategy.LongHeads(0, 8, 4), new Strategy.Full(), new Strategy.LongHeads(0, 5, 6),
+            new Strategy.SinkCalibration(dev.longctx.models.session.SinkHeads.all(), 0, 0)};
+        int[] lengths = {180, 120, 210, 150};
         try (ServingEngine e = engine().build()) {
             List<RequestHandle> handles = new ArrayList<>();
             for (int i = 0; i < strategies.length; i++) {
