@@ -35,12 +35,16 @@ class SpecsTest {
     void strategiesSurviveSerialisation() throws Exception {
         for (Strategy s : List.of(new Strategy.Full(), new Strategy.Streaming(4, 100), new Strategy.H2o(10, 20),
                 new Strategy.SnapKv(64, 8), new Strategy.Quest(128), new Strategy.SparsePrefill(),
-                new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.A_SHAPE))) {
+                new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.A_SHAPE), new Strategy.LongHeads(2048, 0, 16),
+                new Strategy.LongHeads(0, 0, 0))) {
             assertEquals(s, roundTrip(StrategySpec.of(s)).strategy(), s.toString());
         }
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> StrategySpec.of(new Strategy.RetrievalHeads(HeadProfile.byFraction(new float[][] {{1f, 0f}, {0f, 1f}}, 0.5), 4, 0)));
         assertTrue(e.getMessage().contains("head profile"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> StrategySpec.of(new Strategy.SinkCalibration(
+                dev.longctx.models.session.SinkHeads.all(), 0, 0)));
+        assertTrue(e.getMessage().contains("sink-calib"), e.getMessage());
     }
 
     @Test
