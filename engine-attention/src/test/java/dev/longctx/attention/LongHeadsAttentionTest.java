@@ -91,6 +91,7 @@ class LongHeadsAttentionTest {
     void fastPathIsTheRuleAtAwkwardSizes() {
         SplittableRandom r = new SplittableRandom(2140);
         int checked = 0;
+        int sparse = 0;
         for (TensorOps ops : List.of(Problems.panamaTwoThreads(), Problems.allOps().get(0))) {
             for (int g : new int[] {1, 3}) {
                 for (int lk : new int[] {1, 29, 300, 2051}) {
@@ -134,6 +135,9 @@ class LongHeadsAttentionTest {
                                     }
                                     explicit[h] = e;
                                     checked++;
+                                    if (want.cardinality() < (lk - 1) / chunk + 1) {
+                                        sparse++; // some chunk left out: the selection really selected
+                                    }
                                 }
                                 float[] out = new float[p.outputLength()];
                                 float[] lse = new float[hq];
@@ -154,6 +158,7 @@ class LongHeadsAttentionTest {
             }
         }
         assertTrue(checked > 1000, "selections compared: " + checked);
+        assertTrue(sparse > checked / 4, "selections that left chunks out: " + sparse + " of " + checked);
     }
 
     @Test
