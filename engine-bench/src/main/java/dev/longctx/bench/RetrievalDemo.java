@@ -5,6 +5,7 @@ import dev.longctx.bench.ruler.RandomSource;
 import dev.longctx.bench.ruler.RulerCharts;
 import dev.longctx.bench.ruler.RulerGenerator;
 import dev.longctx.bench.ruler.RulerSpec;
+import dev.longctx.bench.ruler.SinkHeadProfiler;
 import dev.longctx.bench.ruler.TaskHeadProfiler;
 import dev.longctx.bench.ruler.TaskInstance;
 import dev.longctx.core.kernels.TensorOps;
@@ -15,6 +16,7 @@ import dev.longctx.models.decoder.ModelWeights;
 import dev.longctx.models.session.GenerateOptions;
 import dev.longctx.models.session.Generation;
 import dev.longctx.models.session.Session;
+import dev.longctx.models.session.SinkHeads;
 import dev.longctx.models.session.Strategy;
 import dev.longctx.models.tokenizer.Tokenizer;
 import java.io.IOException;
@@ -198,6 +200,35 @@ final class RetrievalDemo {
         try (DecoderProfilerModel m = new DecoderProfilerModel(w, ops, 1024 + 16)) {
             return HeadProfile.byFraction(TaskHeadProfiler.score(m, inst), 0.25);
         }
+    }
+
+    /**
+     * The calibration pass of {@code sink-calib}: the heads whose attention collapses onto
+     * non-initial sinks on 8 task instances of 1024 tokens (single and multi-key needles at 4
+     * depths, answers teacher-forced), see {@link SinkHeadProfiler}; the scores are logged.
+     */
+    static SinkHeads sinkHeads(ModelWeights w, TensorOps ops, RulerGenerator gen, RandomSource rnd, PrintWriter err) {
+        err.println("sink-calib: calibration pass on 8 task instances of 1024 tokens");
+        List<TaskInstance> inst = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            inst.add(gen.instance("niah_single", 1024, 0.1 + 0.25 * i, rnd));
+            inst.add(gen.instance("niah_multikey", 1024, 0.1 + 0.25 * i, rnd));
+        }
+        double[][] scores;
+        try (DecoderProfilerModel m = new DecoderProfilerModel(w, ops, 1024 + 16)) {
+            scores = SinkHeadProfiler.score(m, inst, Strategy.SinkCalibration.DEFAULT_THRESHOLD);
+        }
+        for (int l = 0; l < scores.length; l++) {
+            StringBuilder b = new StringBuilder("sink-calib: layer " + l + " non-initial sink mass per query head:");
+            for (double v : scores[l]) {
+                b.append(String.format(java.util.Locale.ROOT, " %.3f", v));
+            }
+            err.println(b);
+        }
+        SinkHeads heads = SinkHeadProfiler.collapsed(scores);
+        err.println("sink-calib: calibrated heads (mass >= " + SinkHeadProfiler.COLLAPSE + "): " + heads);
+        err.flush();
+        return heads;
     }
 
     private static String fraction(double f) {

@@ -14,6 +14,7 @@ import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.tensor.DType;
 import dev.longctx.kvcache.HeadProfile;
 import dev.longctx.models.Model;
+import dev.longctx.models.session.SinkHeads;
 import dev.longctx.models.session.Strategy;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -179,6 +180,9 @@ public final class RulerEval implements Callable<Integer> {
             // instances (the random-token profiler finds no retrieval heads on this model)
             HeadProfile heads = profile != null || order.stream().noneMatch(s -> s.equals("duo") || s.startsWith("ablate-")) ? null
                     : RetrievalDemo.profile(m.weights(), ops, gen, RandomSource.seeded(seed + 1), err);
+            if (order.contains("sink-calib")) {
+                sinkHeads = RetrievalDemo.sinkHeads(m.weights(), ops, gen, RandomSource.seeded(seed + 2), err);
+            }
             StrategyNames names = new StrategyNames(m.weights(), 0, profile, ops, err, heads).withMoaProfile(moaProfile, 0);
             RulerRunner.Strategies factory = new RulerRunner.Strategies() {
                 @Override
@@ -279,11 +283,15 @@ public final class RulerEval implements Callable<Integer> {
         return true;
     }
 
+    /** The heads {@code sink-calib} calibrates, from the calibration pass (null until it ran). */
+    private SinkHeads sinkHeads;
+
     /** A strategy at {@code budget} tokens per KV head. */
     private Strategy strategy(StrategyNames names, String name, int budget, int context) throws IOException {
         return switch (name) {
             case "moa" -> names.moa(budget, context);
             case "quest" -> new Strategy.Quest(budget);
+            case "sink-calib" -> new Strategy.SinkCalibration(sinkHeads, 0, 0);
             case "duo" -> new Strategy.RetrievalHeads(names.profile(), SINKS, Math.max(1, budget - SINKS));
             case "ablate-retrieval" -> new Strategy.RetrievalHeads(HeadAblation.streamingOnRetrievalHeads(names.profile()), SINKS,
                     Math.max(1, budget - SINKS));

@@ -13,7 +13,7 @@ import java.nio.file.Path;
 
 /**
  * Strategy names for the bench and demo commands: {@link Strategy#parse} ({@code tidal},
- * {@code recycled} and {@code infllm} attend the budget's worth of keys per KV head), plus {@code duo}, which
+ * {@code recycled}, {@code infllm} and {@code longheads} attend the budget's worth of keys per KV head), plus {@code duo}, which
  * takes a head profile from {@code --profile} or, without one, profiles the model first with the
  * retrieval-head profiler (three 256-token needle prompts, the top quarter of KV heads retrieval).
  */
@@ -95,7 +95,7 @@ final class StrategyNames {
     }
 
     /**
-     * TidalDecode, Recycled Attention and InfLLM with no selection size given attend {@code budget} keys
+     * TidalDecode, Recycled Attention, InfLLM and LongHeads with no selection size given attend {@code budget} keys
      * per KV head, as the evicting strategies keep; other strategies as they are.
      */
     static Strategy withSelection(Strategy s, int budget) {
@@ -106,6 +106,7 @@ final class StrategyNames {
             case Strategy.InfLlm i when i.attended() == 0 -> new Strategy.InfLlm(budget, i.sinks(), i.window(), i.unit(), i.topK(),
                     i.reps());
             case Strategy.ThinK t -> new Strategy.ThinK(withSelection(t.inner(), budget), t.ratio(), t.window());
+            case Strategy.LongHeads lh when lh.attended() == 0 -> new Strategy.LongHeads(budget, lh.chunk(), lh.chunks());
             default -> s;
         };
     }

@@ -50,6 +50,12 @@ record StrategySpec(String kind, int a, int b) implements Serializable {
                 }
                 yield new StrategySpec(i.name(), i.attended(), i.topK());
             }
+            case Strategy.LongHeads lh -> {
+                if (lh.chunk() != 0) {
+                    throw new IllegalArgumentException("DocumentInference ships LongHeads' attended keys and chunk count only; got " + lh);
+                }
+                yield new StrategySpec(lh.name(), lh.attended(), lh.chunks());
+            }
             case Strategy.SirLlm sl -> throw new IllegalArgumentException("strategy 'sirllm' needs per-token logits, which the "
                     + "serving engine behind DocumentInference does not compute yet; use streaming, h2o, snapkv, quest or full");
             case Strategy.SparsePrefill p -> new StrategySpec(p.name(), 0, 0);
@@ -63,6 +69,8 @@ record StrategySpec(String kind, int a, int b) implements Serializable {
                 }
                 yield new StrategySpec(name, 0, 0);
             }
+            case Strategy.SinkCalibration sc -> throw new IllegalArgumentException("strategy 'sink-calib' carries a head set, which "
+                    + "DocumentInference does not ship to executors; use streaming, h2o, snapkv, quest or full");
             case Strategy.RetrievalHeads r -> throw new IllegalArgumentException("strategy 'duo' needs a head profile, which "
                     + "DocumentInference does not ship to executors; use streaming, h2o, snapkv, quest or full");
         };
@@ -79,6 +87,7 @@ record StrategySpec(String kind, int a, int b) implements Serializable {
             case "tidal" -> new Strategy.TidalDecode(a, 0, 0);
             case "recycled" -> new Strategy.Recycled(a, b);
             case "infllm" -> new Strategy.InfLlm(a, 0, 0, 0, b, 0);
+            case "longheads" -> new Strategy.LongHeads(a, 0, b);
             default -> Strategy.parse(kind); // the sparse-prefill variants, by name
         };
     }

@@ -36,7 +36,8 @@ class SpecsTest {
         for (Strategy s : List.of(new Strategy.Full(), new Strategy.Streaming(4, 100), new Strategy.H2o(10, 20),
                 new Strategy.SnapKv(64, 8), new Strategy.Quest(128), new Strategy.SparsePrefill(),
                 new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.A_SHAPE), new Strategy.ThinK(new Strategy.SnapKv(0, 0)),
-                new Strategy.ThinK(new Strategy.Full(), 0.5, 0))) {
+                new Strategy.ThinK(new Strategy.Full(), 0.5, 0), new Strategy.LongHeads(2048, 0, 16),
+                new Strategy.LongHeads(0, 0, 0))) {
             assertEquals(s, roundTrip(StrategySpec.of(s)).strategy(), s.toString());
         }
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
@@ -44,6 +45,9 @@ class SpecsTest {
         assertTrue(e.getMessage().contains("head profile"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> StrategySpec.of(new Strategy.ThinK(new Strategy.SnapKv(64, 8))));
         assertTrue(e.getMessage().contains("ThinK by name only"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> StrategySpec.of(new Strategy.SinkCalibration(
+                dev.longctx.models.session.SinkHeads.all(), 0, 0)));
+        assertTrue(e.getMessage().contains("sink-calib"), e.getMessage());
     }
 
     @Test

@@ -8,6 +8,7 @@ import dev.longctx.attention.HipEstimator;
 import dev.longctx.attention.HyperAttention;
 import dev.longctx.attention.MInferenceEstimators;
 import dev.longctx.attention.QuestAttention;
+import dev.longctx.attention.SinkCalibratedAttention;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.kvcache.EvictionPolicy;
 import dev.longctx.kvcache.H2oPolicy;
@@ -81,6 +82,10 @@ public final class StrategyPlan implements AttentionPlan {
     private final PersistentSelectionPlan selection;
     /** InfLLM's decode kernels, scoring observer and per-sequence memory, or null. */
     private final InfLlmPlan infllm;
+    /** Attention-sink calibration's per-layer kernels, [decode step, chunk][layer], or null. */
+    private final AttentionKernel[][] sinkKernels;
+    /** LongHeads' decode kernels and per-sequence chunk representations, or null. */
+    private final LongHeadsPlan longheads;
 
     private StrategyPlan(Strategy outer, Strategy strategy, int budgetTokens, EvictionPolicy policy, KvLayout layout, int chunk,
                          TensorOps ops, int[] slidingWindows) {
@@ -112,6 +117,20 @@ public final class StrategyPlan implements AttentionPlan {
         this.selection = strategy instanceof Strategy.TidalDecode || strategy instanceof Strategy.Recycled
                 ? new PersistentSelectionPlan(strategy, layout.layers(), layout.kvHeads(), exact.kernel(0, 1), ops) : null;
         this.infllm = strategy instanceof Strategy.InfLlm i ? new InfLlmPlan(i, layout.layers(), layout.kvHeads(), layout.headDim(), ops) : null;
+        this.longheads = strategy instanceof Strategy.LongHeads lh
+                ? new LongHeadsPlan(lh, layout.layers(), layout.kvHeads(), layout.headDim(), ops) : null;
+        if (strategy instanceof Strategy.SinkCalibration sc) {
+            sinkKernels = new AttentionKernel[2][layout.layers()];
+            for (int kind = 0; kind < 2; kind++) {
+                for (int l = 0; l < layout.layers(); l++) {
+                    int layer = l;
+                    sinkKernels[kind][l] = new SinkCalibratedAttention(exact.kernel(l, kind == 0 ? 1 : 2), ops, h -> sc.heads().contains(layer, h),
+                            (float) sc.thresholdOrDefault(), (float) sc.betaOrDefault());
+                }
+            }
+        } else {
+            sinkKernels = null;
+        }
         this.streamingMask = strategy instanceof Strategy.Streaming s ? AttentionMask.slidingWindow(s.window(), s.sinks()) : null;
         this.duoKernels = new AttentionKernel[2][];
         if (policy instanceof MoaPolicy moa) {
@@ -191,6 +210,7 @@ public final class StrategyPlan implements AttentionPlan {
                 yield new Strategy.SirLlm(sinks, capacity, sl.recent(), sl.decay() > 0 ? sl.decay() : SirLlmPolicy.DEFAULT_DECAY);
             }
             case Strategy.InfLlm i -> resolveInfLlm(i, budget);
+            case Strategy.LongHeads lh -> resolveLongHeads(lh, budget);
             case Strategy.Recycled rc -> new Strategy.Recycled(rc.selected() > 0 ? rc.selected() : Math.min(budget, MAX_DEFAULT_SELECTED),
                     rc.stride() > 0 ? rc.stride() : Strategy.Recycled.DEFAULT_STRIDE);
             case Strategy.RetrievalHeads d -> {
@@ -234,6 +254,22 @@ public final class StrategyPlan implements AttentionPlan {
                     + sinks + " + " + topK + " units of " + unit + " leave no window");
         }
         return new Strategy.InfLlm(attended, sinks, window, unit, topK, reps);
+    }
+
+    /**
+     * LongHeads' parameters: the attended keys (given, else the budget, at most the paper's 4,096);
+     * the paper's 16 chunks (given: that many) of {@code attended / chunks} positions, the paper's
+     * 256 at 4,096 (given: that size, and then the chunks the attended keys hold).
+     */
+    private static Strategy.LongHeads resolveLongHeads(Strategy.LongHeads lh, int budget) {
+        int attended = lh.attended() > 0 ? lh.attended() : Math.min(budget, Strategy.LongHeads.PAPER_ATTENDED);
+        int chunks = lh.chunks() > 0 ? lh.chunks() : lh.chunk() > 0 ? attended / lh.chunk() : Strategy.LongHeads.PAPER_CHUNKS;
+        int chunk = lh.chunk() > 0 ? lh.chunk() : attended / Math.max(1, chunks);
+        if (chunks < 3 || chunk < 1) {
+            throw new ContextBudgetException("a budget of " + attended + " attended keys per head is too small for longheads: it "
+                    + "attends at least 3 chunks of at least 1 position (chunks " + chunks + " of " + chunk + ")");
+        }
+        return new Strategy.LongHeads(attended, chunk, chunks);
     }
 
     private static void need(boolean ok, Strategy s, int budget, String what) {
@@ -339,7 +375,7 @@ public final class StrategyPlan implements AttentionPlan {
         TokenEntropies.of(cache).record(position, (float) (max + Math.log(sum) - logits[offset + token]));
     }
 
-    /** TidalDecode and Recycled Attention carry their selections in the sequence's cache, InfLLM its memory; the others need no state. */
+    /** TidalDecode and Recycled Attention carry their selections in the sequence's cache, InfLLM and LongHeads their memories; the others need no state. */
     @Override
     public AttentionKernel kernel(SequenceKvCache cache, int layer, int queryRows) {
         if (think != null) {
@@ -348,12 +384,20 @@ public final class StrategyPlan implements AttentionPlan {
         if (infllm != null) {
             return infllm.kernel(cache, layer, queryRows, exact.kernel(layer, queryRows));
         }
+        if (longheads != null) {
+            return longheads.kernel(cache, layer, queryRows, exact.kernel(layer, queryRows));
+        }
         return selection != null ? selection.kernel(cache, layer, queryRows, exact.kernel(layer, queryRows)) : kernel(layer, queryRows);
     }
 
     /** InfLLM's memory of {@code layer} of the sequence whose cache is {@code cache} (for tests); null for other strategies. */
     dev.longctx.attention.InfLlmMemory infLlmMemory(SequenceKvCache cache, int layer) {
         return infllm == null ? null : infllm.memory(cache, layer);
+    }
+
+    /** LongHeads' chunk representations of {@code layer} of the sequence whose cache is {@code cache} (for tests); null for other strategies. */
+    dev.longctx.attention.LongHeadsMemory longHeadsMemory(SequenceKvCache cache, int layer) {
+        return longheads == null ? null : longheads.memory(cache, layer);
     }
 
     /** ThinK's plan (for tests); null for other strategies. */
@@ -375,6 +419,7 @@ public final class StrategyPlan implements AttentionPlan {
             case Strategy.Streaming s -> this.exact.kernel(0, 1); // split-K, or tiled for large tiles; the mask is the window
             case Strategy.RetrievalHeads d -> duoKernels[queryRows == 1 ? 0 : 1][layer];
             case Strategy.Moa m -> duoKernels[queryRows == 1 ? 0 : 1][layer];
+            case Strategy.SinkCalibration sc -> sinkKernels[queryRows == 1 ? 0 : 1][layer];
             default -> exact;
         };
     }

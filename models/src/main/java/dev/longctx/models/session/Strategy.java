@@ -9,7 +9,7 @@ import java.util.Objects;
  * A long-context strategy: what the KV cache keeps and how attention reads it. Parameters left at
  * 0 are derived from the session's token budget (see each record). Names (for the CLI and
  * benchmark tables): {@code full}, {@code streaming}, {@code h2o}, {@code snapkv}, {@code quest},
- * {@code tidal}, {@code recycled}, {@code sirllm}, {@code infllm}, {@code think}, {@code duo}, {@code moa}, {@code sparse-prefill}.
+ * {@code tidal}, {@code recycled}, {@code sirllm}, {@code infllm}, {@code think}, {@code longheads}, {@code sink-calib}, {@code duo}, {@code moa}, {@code sparse-prefill}.
  */
 public sealed interface Strategy {
     /** The short name. */
@@ -353,6 +353,118 @@ public sealed interface Strategy {
     }
 
     /**
+     * LongHeads (Lu et al., 2024, "LongHeads: Multi-Head Attention is Secretly a Long Context
+     * Processor"), at decode steps over the full cache: positions are cut into chunks of
+     * {@code chunk}, and every query head attends its own {@code chunks} chunks: the first (the
+     * attention sink), the last complete one and the incomplete one holding the query, plus the
+     * {@code chunks - 3} others whose representation {@code r_c} scores highest against the head's
+     * query ({@code q . r_c}). A chunk's representation is its keys pooled by attention from their
+     * mean: {@code r_c = sum_j softmax_j(kbar_c . k_j / sqrt(d)) k_j} (see {@code LongHeadsAttention}
+     * for how this differs from the authors' code, which pools from the mean of the chunk's
+     * intra-chunk attention outputs). Prefill is exact (the paper also selects chunks while encoding
+     * prompts beyond its 4K window: not done). Keys keep their original positions (the paper
+     * re-assigns contiguous positions to the selected keys: not done).
+     *
+     * <p>The paper's defaults (the authors' README, LLaMA-2-7B): chunks of 256 positions and an
+     * attention window of 4,096 (16 chunks). With fewer {@code attended} keys per head the 16 chunks
+     * are kept and the chunk shrinks to {@code attended / 16} (2,048: chunks of 128).
+     *
+     * @param attended keys a head attends per step (0: the budget, at most the paper's 4,096)
+     * @param chunk positions per chunk (0: derived)
+     * @param chunks chunks a head attends, the three always attended included (0: the paper's 16; at least 3)
+     */
+    record LongHeads(int attended, int chunk, int chunks) implements Strategy {
+        /** The paper's chunk size ({@code window_size}). */
+        public static final int PAPER_CHUNK = 256;
+        /** The paper's attention window ({@code atten_length}, LLaMA-2's pre-trained 4,096). */
+        public static final int PAPER_ATTENDED = 4096;
+        /** Chunks per head in the paper's setting: 4,096 / 256. */
+        public static final int PAPER_CHUNKS = PAPER_ATTENDED / PAPER_CHUNK;
+
+        public LongHeads {
+            nonNegative("longheads attended", attended);
+            nonNegative("longheads chunk", chunk);
+            nonNegative("longheads chunks", chunks);
+            if (chunks != 0 && chunks < 3) {
+                throw new IllegalArgumentException("longheads attends at least 3 chunks (the first, the last complete and the "
+                        + "incomplete one), got " + chunks);
+            }
+        }
+
+        @Override
+        public String name() {
+            return "longheads";
+        }
+
+        @Override
+        public boolean keepsEveryToken() {
+            return true;
+        }
+
+        @Override
+        public boolean selectsAtDecode() {
+            return true;
+        }
+    }
+
+    /**
+     * Attention-sink calibration, ACT (Yu et al., 2024, "Unveiling and Harnessing Hidden Attention
+     * Sinks: Enhancing Large Language Models without Training through Attention Calibration"), over
+     * the full cache: in the query heads of {@code heads}, every query row's keys at a position
+     * other than 0 whose attention probability exceeds {@code threshold} (its sinks) get their
+     * probability scaled by {@code beta}, and the other keys share the mass taken, in proportion to
+     * their probabilities ({@code SinkCalibratedAttention} in engine-attention has the formula).
+     * Prefill and decode alike; the cache is the full one. It changes the output: with
+     * {@code beta = 1} it is exact attention.
+     *
+     * <p>The defaults are the authors' calibration script's ({@code scripts/calibration.sh} of
+     * GATECH-EIC/ACT: {@code BETA=0.4}, {@code THRES=0.1}). The authors choose the heads by a search
+     * on a calibration set (a head is kept when calibrating it raises accuracy); the bench and eval
+     * commands here choose the heads whose attention collapses most onto non-initial sinks on the
+     * model's own task instances (see {@code SinkHeadProfiler} in engine-bench).
+     *
+     * @param heads the calibrated query heads
+     * @param threshold sink threshold on a probability, in (0, 1) (0: the authors' 0.1)
+     * @param beta scale of a sink's probability, in [0, 1] (0 is taken as the default 0.4; to remove sinks entirely use a tiny value)
+     */
+    record SinkCalibration(SinkHeads heads, double threshold, double beta) implements Strategy {
+        /** The authors' sink threshold ({@code THRES}). */
+        public static final double DEFAULT_THRESHOLD = 0.1;
+        /** The authors' sink scale ({@code BETA}). */
+        public static final double DEFAULT_BETA = 0.4;
+
+        public SinkCalibration {
+            Objects.requireNonNull(heads, "heads");
+            if (!(threshold >= 0 && threshold < 1)) {
+                throw new IllegalArgumentException("sink-calib threshold must be in (0, 1) (0: the default 0.1), got " + threshold);
+            }
+            if (!(beta >= 0 && beta <= 1)) {
+                throw new IllegalArgumentException("sink-calib beta must be in [0, 1] (0: the default 0.4), got " + beta);
+            }
+        }
+
+        /** The threshold in use. */
+        public double thresholdOrDefault() {
+            return threshold > 0 ? threshold : DEFAULT_THRESHOLD;
+        }
+
+        /** The scale in use. */
+        public double betaOrDefault() {
+            return beta > 0 ? beta : DEFAULT_BETA;
+        }
+
+        @Override
+        public String name() {
+            return "sink-calib";
+        }
+
+        @Override
+        public boolean keepsEveryToken() {
+            return true;
+        }
+    }
+
+    /**
      * ThinK (Xu et al., 2024, "ThinK: Thinner Key Cache by Query-Driven Pruning") on top of a
      * token-level strategy: the {@code inner} strategy decides which tokens the cache keeps; at the
      * end of every prompt, per layer and KV head, each key channel {@code c} is scored
@@ -536,7 +648,7 @@ public sealed interface Strategy {
      * not available here). Some take parameters after a colon: {@code sparse-prefill:ESTIMATOR},
      * {@code tidal:SELECTION:RESELECTION} (layers as fractions of the depth),
      * {@code recycled:STRIDE}, {@code sirllm:DECAY[:RECENT]}, {@code infllm:TOPK[:REPS]},
-     * {@code think:RATIO[:INNER]} (ThinK over the strategy named INNER, default snapkv; plain {@code think}: the paper's 0.4) (colons, so that comma-separated lists of names still split).
+     * {@code think:RATIO[:INNER]} (ThinK over the strategy named INNER, default snapkv; plain {@code think}: the paper's 0.4), {@code longheads:CHUNKS}, {@code sink-calib:HEADS[:BETA]} ({@code sink-calib} alone: every head) (colons, so that comma-separated lists of names still split).
      *
      * @throws IllegalArgumentException naming the known strategies
      */
@@ -563,8 +675,11 @@ public sealed interface Strategy {
                     case "infllm" -> new InfLlm(0, 0, 0, 0, Integer.parseInt(args[0]), args.length > 1 ? Integer.parseInt(args[1]) : 0);
                     case "think" -> new ThinK(args.length > 1 ? parse(String.join(":", java.util.Arrays.copyOfRange(args, 1, args.length)))
                             : new SnapKv(0, 0), Double.parseDouble(args[0]), 0);
+                    case "longheads" -> new LongHeads(0, 0, Integer.parseInt(args[0]));
+                    case "sink-calib" -> new SinkCalibration(SinkHeads.parse(args[0]), 0, args.length > 1 ? Double.parseDouble(args[1]) : 0);
                     default -> throw new IllegalArgumentException("strategy '" + name + "' takes no parameters (tidal:S:R, "
-                            + "recycled:STRIDE, sirllm:DECAY[:RECENT], infllm:TOPK[:REPS], think:RATIO[:INNER] and sparse-prefill:ESTIMATOR do)");
+                            + "recycled:STRIDE, sirllm:DECAY[:RECENT], infllm:TOPK[:REPS], think:RATIO[:INNER], longheads:CHUNKS, "
+                            + "sink-calib:HEADS[:BETA] and sparse-prefill:ESTIMATOR do)");
                 };
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("bad parameters in strategy '" + name + "': " + e.getMessage(), e);
@@ -581,12 +696,14 @@ public sealed interface Strategy {
             case "sirllm" -> new SirLlm(0, 0, 0, 0);
             case "infllm" -> new InfLlm();
             case "think" -> new ThinK(new SnapKv(0, 0));
+            case "longheads" -> new LongHeads(0, 0, 0);
+            case "sink-calib", "act" -> new SinkCalibration(SinkHeads.all(), 0, 0);
             case "sparse-prefill", "minference" -> new SparsePrefill();
             case "duo" -> throw new IllegalArgumentException("strategy 'duo' needs a head profile (--profile FILE)");
             case "moa" -> throw new IllegalArgumentException("strategy 'moa' needs a MoA profile (--moa-profile FILE, from "
                     + "profile-heads --moa)");
             default -> throw new IllegalArgumentException("unknown strategy '" + name
-                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, infllm, think, duo, moa, sparse-prefill[:vertical-slash|a-shape|top-k|hip|hyper])");
+                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, infllm, think, longheads, sink-calib, duo, moa, sparse-prefill[:vertical-slash|a-shape|top-k|hip|hyper])");
         };
     }
 

@@ -221,6 +221,30 @@ class ServingEngineTest {
         }
     }
 
+    /**
+     * LongHeads (chunk representations per sequence and layer, in its cache) and attention-sink
+     * calibration batched with the full cache and each other equal each run alone.
+     */
+    @Test
+    void longHeadsRequestsBatchedEqualEachRunAlone() {
+        Strategy[] strategies = {new Strategy.LongHeads(0, 8, 4), new Strategy.Full(), new Strategy.LongHeads(0, 5, 6),
+            new Strategy.SinkCalibration(dev.longctx.models.session.SinkHeads.all(), 0, 0)};
+        int[] lengths = {180, 120, 210, 150};
+        try (ServingEngine e = engine().build()) {
+            List<RequestHandle> handles = new ArrayList<>();
+            for (int i = 0; i < strategies.length; i++) {
+                handles.add(e.submit(Request.tokens(prompt(lengths[i], 30 + i)).options(GenerateOptions.greedy(30)
+                        .withStopIds(List.of())).strategy(strategies[i]).budgetTokens(512).build()));
+            }
+            for (int i = 0; i < strategies.length; i++) {
+                Generation g = handles.get(i).join();
+                Generation ref = alone(prompt(lengths[i], 30 + i), GenerateOptions.greedy(30).withStopIds(List.of()),
+                        strategies[i], 512);
+                assertArrayEquals(ref.outputIds(), g.outputIds(), "request " + i + " under " + strategies[i]);
+            }
+        }
+    }
+
     @Test
     void aSharedPrefixSkipsItsPrefillAndGivesTheSameTokens() {
         int[] doc = prompt(300, 3);

@@ -98,7 +98,8 @@ class SessionTest {
         HeadProfile half = halfRetrievalProfile();
         return List.of(new Strategy.Streaming(0, 0), new Strategy.H2o(0, 0), new Strategy.SnapKv(0, 0), new Strategy.Quest(0),
                 new Strategy.TidalDecode(0, 0, 0), new Strategy.Recycled(0, 0), new Strategy.SirLlm(0, 0, 0, 0),
-                new Strategy.SirLlm(2, 0, 8, 0.9), new Strategy.InfLlm(),
+                new Strategy.SirLlm(2, 0, 8, 0.9), new Strategy.InfLlm(), new Strategy.LongHeads(0, 0, 0),
+                new Strategy.SinkCalibration(SinkHeads.all(), 0, 1), // beta 1: exact (its own test covers beta < 1)
                 new Strategy.SparsePrefill(), new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.A_SHAPE),
                 new Strategy.RetrievalHeads(half, 0, 0), new Strategy.ThinK(new Strategy.SnapKv(0, 0), 0, 0),
                 new Strategy.ThinK(new Strategy.Full(), 0, 0), new Strategy.ThinK(new Strategy.H2o(0, 0), 0, 0),
@@ -372,6 +373,68 @@ class SessionTest {
                 int[] parent = s.generate(new int[] {sparse[31]}, more, null).outputIds();
                 assertArrayEquals(parent, f.generate(new int[] {sparse[31]}, more, null).outputIds(), "fork");
             }
+        }
+    }
+
+    /**
+     * LongHeads with chunks actually selected (chunks of 4): selecting every chunk is the full cache's
+     * greedy text, 3 chunks per head leave it; a fork carries the representations on; by name it parses.
+     */
+    @Test
+    void longHeadsSelectingEveryChunkIsExactAndFewChunksSelect() {
+        assertEquals(new Strategy.LongHeads(0, 0, 0), Strategy.parse("LongHeads"));
+        assertEquals(new Strategy.LongHeads(0, 0, 8), Strategy.parse("longheads:8"));
+        assertThrows(IllegalArgumentException.class, () -> new Strategy.LongHeads(0, 0, 2));
+        assertThrows(IllegalArgumentException.class, () -> Strategy.parse("longheads:x"));
+        JsonNode c = greedy.get(2);
+        int[] prompt = ints(c.get("prompt_ids"));
+        int[] want = ints(c.get("generated_ids"));
+        try (Session s = session(new Strategy.LongHeads(0, 4, 1000)).budgetTokens(256).build()) {
+            assertArrayEquals(want, s.generate(prompt, SIXTY_FOUR, null).outputIds(), "every chunk selected");
+        }
+        int[] sparse;
+        try (Session s = session(new Strategy.LongHeads(0, 4, 3)).budgetTokens(256).build()) {
+            sparse = s.generate(prompt, SIXTY_FOUR, null).outputIds();
+            assertEquals(64, sparse.length);
+            assertTrue(!java.util.Arrays.equals(want, sparse), "3 chunks of 4 per head should leave the full text");
+        }
+        // a fork carries its own copy of the representations: after 32 generated tokens, parent and fork continue alike
+        try (Session s = session(new Strategy.LongHeads(0, 4, 5)).budgetTokens(256).build()) {
+            int[] first = s.generate(prompt, GenerateOptions.greedy(32).withStopIds(List.of()), null).outputIds();
+            try (Session f = s.fork()) {
+                GenerateOptions more = GenerateOptions.greedy(40).withStopIds(List.of());
+                int[] parent = s.generate(new int[] {first[31]}, more, null).outputIds();
+                assertArrayEquals(parent, f.generate(new int[] {first[31]}, more, null).outputIds(), "fork");
+            }
+        }
+    }
+
+    /**
+     * Attention-sink calibration: with beta 1 it is the full cache's greedy text; calibrating every
+     * head with beta 0.4 changes it (the sinks are found and scaled); names and head sets parse.
+     */
+    @Test
+    void sinkCalibrationAtScaleOneIsExactAndChangesTheTextBelow() {
+        assertEquals(new Strategy.SinkCalibration(SinkHeads.all(), 0, 0), Strategy.parse("sink-calib"));
+        assertEquals(new Strategy.SinkCalibration(SinkHeads.of(new int[] {3, 1}, new int[] {0, 2}), 0, 0.5),
+                Strategy.parse("sink-calib:3.1/0.2:0.5"));
+        assertEquals("0.2/3.1", SinkHeads.parse("3.1/0.2/3.1").toString());
+        assertEquals(SinkHeads.of(), SinkHeads.parse("none"));
+        assertThrows(IllegalArgumentException.class, () -> Strategy.parse("sink-calib:3"));
+        assertThrows(IllegalArgumentException.class, () -> new Strategy.SinkCalibration(SinkHeads.all(), 0, 1.5));
+        assertThrows(IllegalArgumentException.class, () -> new Strategy.SinkCalibration(SinkHeads.all(), 1, 0));
+        JsonNode c = greedy.get(2);
+        int[] prompt = ints(c.get("prompt_ids"));
+        int[] want = ints(c.get("generated_ids"));
+        try (Session s = session(new Strategy.SinkCalibration(SinkHeads.all(), 0, 1)).budgetTokens(256).build()) {
+            assertArrayEquals(want, s.generate(prompt, SIXTY_FOUR, null).outputIds(), "beta 1");
+        }
+        try (Session s = session(new Strategy.SinkCalibration(SinkHeads.all(), 0, 0.01)).budgetTokens(256).build()) {
+            int[] calibrated = s.generate(prompt, SIXTY_FOUR, null).outputIds();
+            assertTrue(!java.util.Arrays.equals(want, calibrated), "sinks scaled to 1 % should change stories260K's text");
+        }
+        try (Session s = session(new Strategy.SinkCalibration(SinkHeads.of(), 0, 0.01)).budgetTokens(256).build()) {
+            assertArrayEquals(want, s.generate(prompt, SIXTY_FOUR, null).outputIds(), "no head calibrated");
         }
     }
 
