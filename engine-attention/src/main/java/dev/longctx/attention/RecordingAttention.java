@@ -20,6 +20,16 @@ import java.util.Objects;
  * which computes it), so every KV head keeps one set of positions for its group.
  * The selection's {@code keepFrom} becomes t: the current token and every later one stay attended.
  *
+ * <p><b>Forced keys.</b> With a {@link SelectedAttentionBudget} the sinks and the recent window are
+ * recorded whatever their scores and count against k, as in {@link TokenSelectAttention}; the
+ * papers' rule is sinks 0 and a window of 1 (the current token only: {@link #RecordingAttention(TensorOps,
+ * AttentionKernel, int)}). {@link #withLocalWindow} adds StreamingLLM's sinks and a one-page window:
+ * a selection recorded from one query (another layer's in TidalDecode, an earlier step's in Recycled
+ * Attention) is attended by heads that look at fixed short distances whatever the query; on the
+ * retrieval model (issue 21, {@code SelectionProbe}) such heads put 0.6-1.0 of their probability on
+ * one key 1 to 15 positions back, which the recording query's top-k did not hold, and the sparse
+ * layer's output was off by a relative error of 0.4-4.7 (layer 2 of 8) without the window.
+ *
  * <p><b>Cost</b>: the exact kernel, plus O(Lk * D * g) scores per KV head (a second pass over the
  * keys) and the top-k.
  *
@@ -32,24 +42,69 @@ public final class RecordingAttention {
     private final TokenSelectAttention selector;
     private final int selected;
 
+
     /**
+     * The papers' rule: the current token and the top {@code selected - 1} keys by score.
+     *
      * @param exact the full-attention kernel whose output is returned
      * @param selected keys per KV head in a recorded selection, the current token included
      */
     public RecordingAttention(TensorOps ops, AttentionKernel exact, int selected) {
+        this(ops, exact, checkedBudget(selected));
+    }
+
+    /**
+     * The rule with forced keys: {@code budget.sinks()} sinks and the {@code budget.window()} most
+     * recent positions (the current token among them), then the best-scored keys up to
+     * {@code budget.budget()} in all.
+     *
+     * @throws IllegalArgumentException when the window is 0 (the current token must be recorded)
+     */
+    public RecordingAttention(TensorOps ops, AttentionKernel exact, SelectedAttentionBudget budget) {
         this.ops = Objects.requireNonNull(ops, "ops");
         this.exact = Objects.requireNonNull(exact, "exact");
+        Objects.requireNonNull(budget, "budget");
+        if (budget.window() < 1) {
+            throw new IllegalArgumentException("recording attention: the window must hold at least the current token, got "
+                    + budget.window());
+        }
+        this.selected = budget.budget();
+        this.selector = new TokenSelectAttention(ops, budget);
+    }
+
+    private static SelectedAttentionBudget checkedBudget(int selected) {
         if (selected <= 0) {
             throw new IllegalArgumentException("recording attention: selected must be positive, got " + selected);
         }
-        this.selected = selected;
         // No sinks; a window of one position: the current token, as TidalDecode's kernel always keeps the last token.
-        this.selector = new TokenSelectAttention(ops, new SelectedAttentionBudget(selected, 0, 1));
+        return new SelectedAttentionBudget(selected, 0, 1);
+    }
+
+    /**
+     * {@code selected} keys with {@link SelectedAttentionBudget#DEFAULT_SINKS} sinks and a
+     * {@link SelectedAttentionBudget#DEFAULT_WINDOW}-position recent window forced, when those take
+     * at most half of it; a smaller selection forces only a window of half its size (at least the
+     * current token), so that the scores still choose half of the keys.
+     *
+     * @throws IllegalArgumentException when {@code selected} is not positive
+     */
+    public static SelectedAttentionBudget withLocalWindow(int selected) {
+        checkedBudget(selected);
+        int forced = SelectedAttentionBudget.DEFAULT_SINKS + SelectedAttentionBudget.DEFAULT_WINDOW;
+        if (2 * forced <= selected) {
+            return SelectedAttentionBudget.of(selected);
+        }
+        return new SelectedAttentionBudget(selected, 0, Math.max(1, selected / 2));
     }
 
     /** Keys per KV head in a recorded selection. */
     public int selected() {
         return selected;
+    }
+
+    /** The selection size with the sinks and recent window it records whatever their scores. */
+    public SelectedAttentionBudget budget() {
+        return selector.budget();
     }
 
     /** Exact attention of {@code p} into {@code out}/{@code lse}, then {@code sel} re-recorded from its last row. */

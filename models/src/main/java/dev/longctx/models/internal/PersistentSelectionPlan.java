@@ -4,6 +4,7 @@ import dev.longctx.attention.AttentionKernel;
 import dev.longctx.attention.PersistentSelection;
 import dev.longctx.attention.PersistentSelectionAttention;
 import dev.longctx.attention.RecordingAttention;
+import dev.longctx.attention.SelectedAttentionBudget;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.kvcache.SequenceKvCache;
 import dev.longctx.models.session.Strategy;
@@ -14,12 +15,14 @@ import dev.longctx.models.session.Strategy;
  * <ul>
  *   <li><b>TidalDecode</b> (Yang et al., 2024): per decode step, layers before the selection
  *       layer s exact; layer s exact and recording (per KV head, the top-k keys by the step's
- *       attention scores, the current token always kept); layers after s attend that selection;
+ *       attention scores, with 4 sinks and the 64 most recent positions always among them, see
+ *       {@link RecordingAttention#withLocalWindow}); layers after s attend that selection;
  *       the re-selection layer r > s exact and recording again; layers after r attend the new one.
  *       One selection per sequence, rewritten every step.</li>
  *   <li><b>Recycled Attention</b> (Xu et al., 2024): decode step n is a full step when
  *       {@code n % S == 0}, counting from the first decode step after a prompt chunk (n = 0) or a
- *       fork: every layer exact and recording its own selection (top-K keys per KV head), whose
+ *       fork: every layer exact and recording its own selection (top-K keys per KV head, sinks and
+ *       recent window included as in TidalDecode), whose
  *       {@code keepFrom} is that step's position; the other steps attend, per layer, the recorded
  *       keys plus every token from the full step on.</li>
  * </ul>
@@ -53,7 +56,7 @@ final class PersistentSelectionPlan {
         this.exactDecode = exactDecode;
         switch (strategy) {
             case Strategy.TidalDecode t -> {
-                this.recording = new RecordingAttention(ops, exactDecode, t.selected());
+                this.recording = new RecordingAttention(ops, exactDecode, RecordingAttention.withLocalWindow(t.selected()));
                 int s = t.selectionLayerIndex(layers);
                 int r = t.reselectionLayerIndex(layers);
                 this.selectionLayer = s < layers ? s : -1;
@@ -61,13 +64,18 @@ final class PersistentSelectionPlan {
                 this.stride = 0;
             }
             case Strategy.Recycled rc -> {
-                this.recording = new RecordingAttention(ops, exactDecode, rc.selected());
+                this.recording = new RecordingAttention(ops, exactDecode, RecordingAttention.withLocalWindow(rc.selected()));
                 this.selectionLayer = -1;
                 this.reselectionLayer = -1;
                 this.stride = rc.stride();
             }
             default -> throw new IllegalArgumentException("not a persistent-selection strategy: " + strategy.name());
         }
+    }
+
+    /** The rule the recording kernel selects with: the selection size with its forced sinks and window. */
+    SelectedAttentionBudget recordingBudget() {
+        return recording.budget();
     }
 
     /** TidalDecode's token-selection layer, or -1 (a model too shallow for it: every layer exact). */

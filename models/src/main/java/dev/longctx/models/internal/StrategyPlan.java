@@ -405,6 +405,11 @@ public final class StrategyPlan implements AttentionPlan {
         return think;
     }
 
+    /** The rule TidalDecode's and Recycled Attention's recording steps select with (null for other strategies; for tests). */
+    dev.longctx.attention.SelectedAttentionBudget recordingBudget() {
+        return selection == null ? null : selection.recordingBudget();
+    }
+
     /** TidalDecode's token-selection and re-selection layers for this model ({-1, -1} for other strategies or none). */
     public int[] tidalLayers() {
         return selection == null ? new int[] {-1, -1} : new int[] {selection.selectionLayer(), selection.reselectionLayer()};

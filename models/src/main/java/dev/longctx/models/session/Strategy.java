@@ -148,7 +148,10 @@ public sealed interface Strategy {
      * Persistent Sparse Attention"), at decode steps over the full cache: the layers before the
      * token-selection layer attend everything; the token-selection layer attends everything and
      * records, per KV head, the {@code selected} keys with the highest attention scores of the
-     * step's query (the current token always among them); the following layers attend only those
+     * step's query, 4 sinks and the 64 most recent positions always among them
+     * ({@code RecordingAttention.withLocalWindow}: the paper's code keeps only the current token, but
+     * on the retrieval model the heads that look 1-15 positions back lost all their attention
+     * without the window, issue 21); the following layers attend only those
      * positions (position-persistent: the same positions, per KV head, at every layer), until the
      * re-selection layer, which attends everything and selects again for the layers after it.
      * Prefill is exact. The paper's defaults: layers 0-1 dense, selection at layer 2, re-selection
@@ -209,7 +212,8 @@ public sealed interface Strategy {
      * Recycled Attention (Xu, Goyal and Choi, 2024, "Recycled Attention: Efficient inference for
      * long-context language models"), at decode steps over the full cache: every {@code stride}-th
      * step (the first decode step after a prompt included) attends everything and records, per
-     * layer and KV head, the {@code selected} keys with the highest attention scores; the steps in
+     * layer and KV head, the {@code selected} keys with the highest attention scores (4 sinks and the
+     * 64 most recent positions always among them, as TidalDecode's); the steps in
      * between attend only those keys plus the tokens generated since that full step. Prefill is
      * exact. Per KV head of a grouped-query model the group's probabilities are summed.
      *

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.longctx.attention.AttentionKernel;
+import dev.longctx.attention.SelectedAttentionBudget;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.kernels.spi.KernelProvider;
 import dev.longctx.core.parallel.ComputePool;
@@ -35,6 +36,22 @@ class PersistentSelectionPlanTest {
         assertArrayEquals(new int[] {1, -1}, plan(new Strategy.TidalDecode(0, 0, 0), 2).tidalLayers(), "no room to re-select");
         assertArrayEquals(new int[] {2, 6}, plan(new Strategy.TidalDecode(0, 0.25, 0.75), 8).tidalLayers());
         assertEquals(1024, ((Strategy.TidalDecode) plan(new Strategy.TidalDecode(0, 0, 0), 8).strategy).selected(), "budget");
+    }
+
+    /**
+     * Issue 21: the recorded selections keep StreamingLLM's sinks and a one-page recent window
+     * (the retrieval model's local heads lost all their attention without it), within the budget.
+     */
+    @Test
+    void recordedSelectionsKeepSinksAndTheRecentWindow() {
+        for (Strategy s : new Strategy[] {new Strategy.TidalDecode(512, 0, 0), new Strategy.Recycled(512, 10)}) {
+            SelectedAttentionBudget b = plan(s, 8).recordingBudget();
+            assertEquals(new SelectedAttentionBudget(512, SelectedAttentionBudget.DEFAULT_SINKS,
+                    SelectedAttentionBudget.DEFAULT_WINDOW), b, s.name());
+        }
+        assertEquals(new SelectedAttentionBudget(64, 0, 32), plan(new Strategy.Recycled(64, 10), 8).recordingBudget(),
+                "a small selection forces half of itself");
+        assertEquals(null, plan(new Strategy.Full(), 8).recordingBudget());
     }
 
     @Test
