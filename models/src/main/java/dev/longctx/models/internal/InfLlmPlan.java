@@ -36,17 +36,17 @@ import dev.longctx.models.session.Strategy;
 final class InfLlmPlan {
     private final Strategy.InfLlm params;
     private final TensorOps ops;
-    private final int layers;
     private final int kvHeads;
-    private final int headDim;
+    private final LayerMemories<InfLlmMemory> memories;
 
     /** @param params a resolved {@link Strategy.InfLlm} (every parameter positive) */
     InfLlmPlan(Strategy.InfLlm params, int layers, int kvHeads, int headDim, TensorOps ops) {
         this.params = params;
-        this.headDim = headDim;
         this.ops = ops;
-        this.layers = layers;
         this.kvHeads = kvHeads;
+        // one kernel (and its per-thread buffers) per sequence, bound to each layer's memory in turn
+        this.memories = new LayerMemories<>(layers, () -> new InfLlmMemory(kvHeads, params.reps(), headDim), InfLlmMemory::copy,
+                () -> new InfLlmAttention(ops, params.sinks(), params.topK())::over);
     }
 
     /** The kernel for {@code queryRows} rows of {@code layer}: {@code chunk} for prompt chunks, InfLLM's for decode steps. */
@@ -54,12 +54,11 @@ final class InfLlmPlan {
         if (queryRows != 1) {
             return chunk;
         }
-        State st = state(cache);
-        InfLlmMemory mem = st.memories[layer];
+        InfLlmMemory mem = memories.memory(cache, layer);
         for (int kh = 0; kh < kvHeads; kh++) {
             closeUnits(cache, layer, kh, mem);
         }
-        return st.kernels[layer];
+        return memories.kernel(cache, layer);
     }
 
     /**
@@ -185,39 +184,6 @@ final class InfLlmPlan {
 
     /** The memory of {@code layer} of the sequence whose cache is {@code cache} (for tests). */
     InfLlmMemory memory(SequenceKvCache cache, int layer) {
-        return state(cache).memories[layer];
-    }
-
-    private State state(SequenceKvCache cache) {
-        if (cache.planState() instanceof State st && st.owner == this) {
-            return st;
-        }
-        State st = new State(this, null);
-        cache.planState(st);
-        return st;
-    }
-
-    /** One sequence's memories (one per layer) and the kernels bound to them. */
-    private static final class State implements SequenceKvCache.ForkableState {
-        final InfLlmPlan owner;
-        final InfLlmMemory[] memories;
-        final AttentionKernel[] kernels;
-
-        State(InfLlmPlan owner, InfLlmMemory[] copyOf) {
-            this.owner = owner;
-            this.memories = new InfLlmMemory[owner.layers];
-            this.kernels = new AttentionKernel[owner.layers];
-            // one kernel (and its per-thread buffers) per sequence, bound to each layer's memory in turn
-            InfLlmAttention kernel = new InfLlmAttention(owner.ops, owner.params.sinks(), owner.params.topK());
-            for (int l = 0; l < owner.layers; l++) {
-                memories[l] = copyOf == null ? new InfLlmMemory(owner.kvHeads, owner.params.reps(), owner.headDim) : copyOf[l].copy();
-                kernels[l] = kernel.over(memories[l]);
-            }
-        }
-
-        @Override
-        public Object forkState() {
-            return new State(owner, memories);
-        }
+        return memories.memory(cache, layer);
     }
 }

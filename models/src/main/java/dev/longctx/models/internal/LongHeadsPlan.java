@@ -19,61 +19,22 @@ import dev.longctx.models.session.Strategy;
  * cache and is used by the one thread that runs that sequence.
  */
 final class LongHeadsPlan {
-    private final Strategy.LongHeads params;
-    private final TensorOps ops;
-    private final int layers;
-    private final int kvHeads;
-    private final int headDim;
+    private final LayerMemories<LongHeadsMemory> memories;
 
     /** @param params a resolved {@link Strategy.LongHeads} (every parameter positive) */
     LongHeadsPlan(Strategy.LongHeads params, int layers, int kvHeads, int headDim, TensorOps ops) {
-        this.params = params;
-        this.ops = ops;
-        this.layers = layers;
-        this.kvHeads = kvHeads;
-        this.headDim = headDim;
+        // one kernel (and its buffers) per sequence, bound to each layer's memory in turn
+        this.memories = new LayerMemories<>(layers, () -> new LongHeadsMemory(kvHeads, headDim, params.chunk()), LongHeadsMemory::copy,
+                () -> new LongHeadsAttention(ops, params.chunks())::over);
     }
 
     /** The kernel for {@code queryRows} rows of {@code layer}: {@code chunk} for prompt chunks, LongHeads' for decode steps. */
     AttentionKernel kernel(SequenceKvCache cache, int layer, int queryRows, AttentionKernel chunk) {
-        return queryRows == 1 ? state(cache).kernels[layer] : chunk;
+        return queryRows == 1 ? memories.kernel(cache, layer) : chunk;
     }
 
     /** The memory of {@code layer} of the sequence whose cache is {@code cache} (for tests). */
     LongHeadsMemory memory(SequenceKvCache cache, int layer) {
-        return state(cache).memories[layer];
-    }
-
-    private State state(SequenceKvCache cache) {
-        if (cache.planState() instanceof State st && st.owner == this) {
-            return st;
-        }
-        State st = new State(this, null);
-        cache.planState(st);
-        return st;
-    }
-
-    /** One sequence's memories (one per layer) and the kernels bound to them. */
-    private static final class State implements SequenceKvCache.ForkableState {
-        final LongHeadsPlan owner;
-        final LongHeadsMemory[] memories;
-        final AttentionKernel[] kernels;
-
-        State(LongHeadsPlan owner, LongHeadsMemory[] copyOf) {
-            this.owner = owner;
-            this.memories = new LongHeadsMemory[owner.layers];
-            this.kernels = new AttentionKernel[owner.layers];
-            // one kernel (and its buffers) per sequence, bound to each layer's memory in turn
-            LongHeadsAttention kernel = new LongHeadsAttention(owner.ops, owner.params.chunks());
-            for (int l = 0; l < owner.layers; l++) {
-                memories[l] = copyOf == null ? new LongHeadsMemory(owner.kvHeads, owner.headDim, owner.params.chunk()) : copyOf[l].copy();
-                kernels[l] = kernel.over(memories[l]);
-            }
-        }
-
-        @Override
-        public Object forkState() {
-            return new State(owner, memories);
-        }
+        return memories.memory(cache, layer);
     }
 }

@@ -74,6 +74,27 @@ class ServingEngineTest {
         return ServingEngine.builder(model).chunkTokens(CHUNK).stepTokens(64).maxRunning(8).budgetBytes(64L << 20);
     }
 
+    /**
+     * Submits every request at once (greedy, 30 tokens, prompts salted from {@code salt}) and checks
+     * each against the same request run alone in a Session; only prefix-cache pages stay in use.
+     */
+    private static void assertBatchedEqualsAlone(Strategy[] strategies, int[] lengths, int[] budgets, int salt) {
+        GenerateOptions o = GenerateOptions.greedy(30).withStopIds(List.of());
+        try (ServingEngine e = engine().build()) {
+            List<RequestHandle> handles = new ArrayList<>();
+            for (int i = 0; i < strategies.length; i++) {
+                handles.add(e.submit(Request.tokens(prompt(lengths[i], salt + i)).options(o).strategy(strategies[i])
+                        .budgetTokens(budgets[i]).build()));
+            }
+            for (int i = 0; i < strategies.length; i++) {
+                Generation ref = alone(prompt(lengths[i], salt + i), o, strategies[i], budgets[i]);
+                assertArrayEquals(ref.outputIds(), handles.get(i).join().outputIds(), "request " + i + " under " + strategies[i]);
+            }
+            EngineStats st = e.stats();
+            assertEquals(st.pagesCached(), st.pagesUsed(), "only prefix-cache pages stay in use: " + st);
+        }
+    }
+
     @Test
     void batchedRequestsEqualEachRunAlone() {
         Strategy[] strategies = {new Strategy.Full(), new Strategy.Streaming(4, 0), new Strategy.H2o(0, 0), new Strategy.SnapKv(0, 16),
@@ -107,19 +128,8 @@ class ServingEngineTest {
         Strategy[] strategies = {new Strategy.TidalDecode(24, 0, 0), new Strategy.Recycled(24, 4), new Strategy.Full(),
                 new Strategy.TidalDecode(24, 0.3, 0.6), new Strategy.Recycled(24, 4)};
         int[] lengths = {180, 150, 90, 200, 160};
-        try (ServingEngine e = engine().build()) {
-            List<RequestHandle> handles = new ArrayList<>();
-            for (int i = 0; i < strategies.length; i++) {
-                handles.add(e.submit(Request.tokens(prompt(lengths[i], 10 + i)).options(GenerateOptions.greedy(30)
-                        .withStopIds(List.of())).strategy(strategies[i]).budgetTokens(512).build()));
-            }
-            for (int i = 0; i < strategies.length; i++) {
-                Generation g = handles.get(i).join();
-                Generation ref = alone(prompt(lengths[i], 10 + i), GenerateOptions.greedy(30).withStopIds(List.of()),
-                        strategies[i], 512);
-                assertArrayEquals(ref.outputIds(), g.outputIds(), "request " + i + " under " + strategies[i]);
-            }
-        }
+        int[] budgets = {512, 512, 512, 512, 512};
+        assertBatchedEqualsAlone(strategies, lengths, budgets, 10);
     }
 
     /** InfLLM (a memory per sequence and layer, in its cache) batched with the full cache and itself equals each run alone. */
@@ -127,19 +137,8 @@ class ServingEngineTest {
     void infLlmRequestsBatchedEqualEachRunAlone() {
         Strategy[] strategies = {new Strategy.InfLlm(0, 2, 24, 8, 3, 2), new Strategy.Full(), new Strategy.InfLlm(0, 4, 40, 5, 2, 1)};
         int[] lengths = {180, 120, 210};
-        try (ServingEngine e = engine().build()) {
-            List<RequestHandle> handles = new ArrayList<>();
-            for (int i = 0; i < strategies.length; i++) {
-                handles.add(e.submit(Request.tokens(prompt(lengths[i], 20 + i)).options(GenerateOptions.greedy(30)
-                        .withStopIds(List.of())).strategy(strategies[i]).budgetTokens(512).build()));
-            }
-            for (int i = 0; i < strategies.length; i++) {
-                Generation g = handles.get(i).join();
-                Generation ref = alone(prompt(lengths[i], 20 + i), GenerateOptions.greedy(30).withStopIds(List.of()),
-                        strategies[i], 512);
-                assertArrayEquals(ref.outputIds(), g.outputIds(), "request " + i + " under " + strategies[i]);
-            }
-        }
+        int[] budgets = {512, 512, 512};
+        assertBatchedEqualsAlone(strategies, lengths, budgets, 20);
     }
 
     /**
@@ -152,21 +151,7 @@ class ServingEngineTest {
                 new Strategy.SirLlm(4, 0, 16, 1.0)};
         int[] lengths = {180, 120, 210, 150};
         int[] budgets = {64, 512, 80, 96};
-        try (ServingEngine e = engine().build()) {
-            List<RequestHandle> handles = new ArrayList<>();
-            for (int i = 0; i < strategies.length; i++) {
-                handles.add(e.submit(Request.tokens(prompt(lengths[i], 30 + i)).options(GenerateOptions.greedy(30)
-                        .withStopIds(List.of())).strategy(strategies[i]).budgetTokens(budgets[i]).build()));
-            }
-            for (int i = 0; i < strategies.length; i++) {
-                Generation g = handles.get(i).join();
-                Generation ref = alone(prompt(lengths[i], 30 + i), GenerateOptions.greedy(30).withStopIds(List.of()),
-                        strategies[i], budgets[i]);
-                assertArrayEquals(ref.outputIds(), g.outputIds(), "request " + i + " under " + strategies[i]);
-            }
-            EngineStats st = e.stats();
-            assertEquals(st.pagesCached(), st.pagesUsed(), "only prefix-cache pages (the full request's) stay in use: " + st);
-        }
+        assertBatchedEqualsAlone(strategies, lengths, budgets, 30);
     }
 
     /** ThinK (channel masks per sequence, in its cache) over SnapKV and the full cache, batched with the full cache, equals each run alone. */
@@ -176,19 +161,7 @@ class ServingEngineTest {
                 new Strategy.ThinK(new Strategy.Full(), 0.5, 8)};
         int[] budgets = {96, 512, 512};
         int[] lengths = {180, 120, 210};
-        try (ServingEngine e = engine().build()) {
-            List<RequestHandle> handles = new ArrayList<>();
-            for (int i = 0; i < strategies.length; i++) {
-                handles.add(e.submit(Request.tokens(prompt(lengths[i], 30 + i)).options(GenerateOptions.greedy(30)
-                        .withStopIds(List.of())).strategy(strategies[i]).budgetTokens(budgets[i]).build()));
-            }
-            for (int i = 0; i < strategies.length; i++) {
-                Generation g = handles.get(i).join();
-                Generation ref = alone(prompt(lengths[i], 30 + i), GenerateOptions.greedy(30).withStopIds(List.of()),
-                        strategies[i], budgets[i]);
-                assertArrayEquals(ref.outputIds(), g.outputIds(), "request " + i + " under " + strategies[i]);
-            }
-        }
+        assertBatchedEqualsAlone(strategies, lengths, budgets, 30);
     }
 
     /** MoA (heterogeneous elastic windows, pages released per head) batched with the full cache equals each run alone. */
@@ -206,19 +179,8 @@ class ServingEngineTest {
         Strategy moa = new Strategy.Moa(new HeadWindows(2, alpha, beta));
         Strategy[] strategies = {moa, new Strategy.Full(), moa};
         int[] lengths = {180, 120, 230};
-        try (ServingEngine e = engine().build()) {
-            List<RequestHandle> handles = new ArrayList<>();
-            for (int i = 0; i < strategies.length; i++) {
-                handles.add(e.submit(Request.tokens(prompt(lengths[i], 40 + i)).options(GenerateOptions.greedy(30)
-                        .withStopIds(List.of())).strategy(strategies[i]).budgetTokens(512).build()));
-            }
-            for (int i = 0; i < strategies.length; i++) {
-                Generation g = handles.get(i).join();
-                Generation ref = alone(prompt(lengths[i], 40 + i), GenerateOptions.greedy(30).withStopIds(List.of()),
-                        strategies[i], 512);
-                assertArrayEquals(ref.outputIds(), g.outputIds(), "request " + i + " under " + strategies[i]);
-            }
-        }
+        int[] budgets = {512, 512, 512};
+        assertBatchedEqualsAlone(strategies, lengths, budgets, 40);
     }
 
     /**
@@ -230,19 +192,8 @@ class ServingEngineTest {
         Strategy[] strategies = {new Strategy.LongHeads(0, 8, 4), new Strategy.Full(), new Strategy.LongHeads(0, 5, 6),
             new Strategy.SinkCalibration(dev.longctx.models.session.SinkHeads.all(), 0, 0)};
         int[] lengths = {180, 120, 210, 150};
-        try (ServingEngine e = engine().build()) {
-            List<RequestHandle> handles = new ArrayList<>();
-            for (int i = 0; i < strategies.length; i++) {
-                handles.add(e.submit(Request.tokens(prompt(lengths[i], 30 + i)).options(GenerateOptions.greedy(30)
-                        .withStopIds(List.of())).strategy(strategies[i]).budgetTokens(512).build()));
-            }
-            for (int i = 0; i < strategies.length; i++) {
-                Generation g = handles.get(i).join();
-                Generation ref = alone(prompt(lengths[i], 30 + i), GenerateOptions.greedy(30).withStopIds(List.of()),
-                        strategies[i], 512);
-                assertArrayEquals(ref.outputIds(), g.outputIds(), "request " + i + " under " + strategies[i]);
-            }
-        }
+        int[] budgets = {512, 512, 512, 512};
+        assertBatchedEqualsAlone(strategies, lengths, budgets, 30);
     }
 
     @Test
