@@ -57,16 +57,36 @@ final class GatheredKvView implements KeySubsetView {
             positions = new long[Math.max(n, 2 * positions.length)];
             baseKeys = new int[positions.length];
         }
+        // Page by page (its segments fetched once), runs of consecutive selected slots copied in one
+        // call each, cut where a gathered page fills: the same bytes in the same order as a copy per
+        // key, without a segment lookup and two small copies per key (TidalDecode's sparse layers at
+        // 16K: 2,048 keys per head, mostly scattered, the recent window one run).
         int i = 0;
-        for (int key = selected.nextSetBit(0); key >= 0; key = selected.nextSetBit(key + 1)) {
+        int key = selected.nextSetBit(0);
+        while (key >= 0) {
             int bp = key / pageSize;
-            int slot = key % pageSize;
-            long dst = (long) (i % pageSize) * rowBytes;
-            MemorySegment.copy(base.keys(bp), slot * rowBytes, keys[i / pageSize], dst, rowBytes);
-            MemorySegment.copy(base.values(bp), slot * rowBytes, values[i / pageSize], dst, rowBytes);
-            positions[i] = base.position(bp, slot);
-            baseKeys[i] = key;
-            i++;
+            int pageEnd = (bp + 1) * pageSize;
+            MemorySegment bk = base.keys(bp);
+            MemorySegment bv = base.values(bp);
+            while (key >= 0 && key < pageEnd) {
+                int runEnd = Math.min(selected.nextClearBit(key), pageEnd);
+                int slot = key - bp * pageSize;
+                int left = runEnd - key;
+                while (left > 0) {
+                    int m = Math.min(left, pageSize - i % pageSize);
+                    long dst = (long) (i % pageSize) * rowBytes;
+                    MemorySegment.copy(bk, slot * rowBytes, keys[i / pageSize], dst, m * rowBytes);
+                    MemorySegment.copy(bv, slot * rowBytes, values[i / pageSize], dst, m * rowBytes);
+                    for (int j = 0; j < m; j++) {
+                        positions[i + j] = base.position(bp, slot + j);
+                        baseKeys[i + j] = bp * pageSize + slot + j;
+                    }
+                    i += m;
+                    slot += m;
+                    left -= m;
+                }
+                key = runEnd < pageEnd ? selected.nextSetBit(runEnd) : selected.nextSetBit(pageEnd);
+            }
         }
         this.count = n;
         return this;
