@@ -89,17 +89,7 @@ public final class LongHeadsAttention implements AttentionKernel {
     /** A kernel attending with {@code mem} through this instance (same threading rule). */
     public AttentionKernel over(LongHeadsMemory mem) {
         Objects.requireNonNull(mem, "memory");
-        return new AttentionKernel() {
-            @Override
-            public void attend(AttentionProblem p, float[] out, float[] lse, AttentionObserver observer) {
-                LongHeadsAttention.this.attend(mem, p, out, lse, observer);
-            }
-
-            @Override
-            public String name() {
-                return LongHeadsAttention.this.name();
-            }
-        };
+        return new BoundKernel(this, () -> this.memory = mem);
     }
 
     @Override

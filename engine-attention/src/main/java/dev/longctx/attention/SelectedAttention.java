@@ -118,18 +118,7 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
      * this kernel's {@code attend}; for kernels bound to one state per layer of a sequence.
      */
     final AttentionKernel boundTo(Runnable bind) {
-        return new AttentionKernel() {
-            @Override
-            public void attend(AttentionProblem p, float[] out, float[] lse, AttentionObserver observer) {
-                bind.run();
-                SelectedAttention.this.attend(p, out, lse, observer);
-            }
-
-            @Override
-            public String name() {
-                return SelectedAttention.this.name();
-            }
-        };
+        return new BoundKernel(this, bind);
     }
 
     abstract KeySubsetView select(Workspace ws, AttentionProblem p, int row, int kvHead);
