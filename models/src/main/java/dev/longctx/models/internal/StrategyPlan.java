@@ -24,6 +24,7 @@ import dev.longctx.kvcache.StreamingLlmPolicy;
 import dev.longctx.models.decoder.AttentionPlan;
 import dev.longctx.models.session.ContextBudgetException;
 import dev.longctx.models.session.Strategy;
+import java.util.Arrays;
 
 /**
  * A {@link Strategy} with its parameters resolved against a token budget, as the decoder runs it:
@@ -373,6 +374,19 @@ public final class StrategyPlan implements AttentionPlan {
             sum += Math.exp(logits[offset + v] - max);
         }
         TokenEntropies.of(cache).record(position, (float) (max + Math.log(sum) - logits[offset + token]));
+    }
+
+    /**
+     * SirLLM, after a step of {@code t} tokens at {@code position} whose every row's logits are
+     * {@code rows}: records the entropy of each token after the step's first from the row that
+     * predicted it ({@code tokens[from + r + 1]} from row r) and returns a copy of the last row,
+     * which scores the next step's first token.
+     */
+    public float[] recordStepEntropies(SequenceKvCache cache, long position, float[] rows, int t, int[] tokens, int from, int vocab) {
+        for (int r = 0; r + 1 < t; r++) {
+            recordEntropy(cache, position + r + 1, rows, r * vocab, vocab, tokens[from + r + 1]);
+        }
+        return Arrays.copyOfRange(rows, (t - 1) * vocab, t * vocab);
     }
 
     /** TidalDecode and Recycled Attention carry their selections in the sequence's cache, InfLLM and LongHeads their memories; the others need no state. */

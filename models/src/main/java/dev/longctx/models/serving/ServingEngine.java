@@ -23,7 +23,6 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -759,11 +758,7 @@ public final class ServingEngine implements AutoCloseable {
      * sampling (a sampler may rewrite it, the kept row must not change).
      */
     private float[] recordEntropies(Sequence s, float[] rows, int t) {
-        int vocab = config.vocabSize();
-        for (int r = 0; r + 1 < t; r++) {
-            s.plan.recordEntropy(s.cache, s.computed + r + 1, rows, r * vocab, vocab, s.tokens[s.computed + r + 1]);
-        }
-        s.lastRow = Arrays.copyOfRange(rows, (t - 1) * vocab, t * vocab);
+        s.lastRow = s.plan.recordStepEntropies(s.cache, s.computed, rows, t, s.tokens, s.computed, config.vocabSize());
         return s.lastRow.clone();
     }
 

@@ -405,11 +405,7 @@ public final class Session implements AutoCloseable {
             plan.recordEntropy(cache, position, lastRow, 0, vocab, tokens[0]);
         }
         float[] rows = decoder.forward(state, cache, tokens, position, true, plan, endsPrompt);
-        for (int r = 0; r + 1 < tokens.length; r++) {
-            plan.recordEntropy(cache, position + r + 1, rows, r * vocab, vocab, tokens[r + 1]);
-        }
-        int lastOffset = (tokens.length - 1) * vocab;
-        lastRow = Arrays.copyOfRange(rows, lastOffset, lastOffset + vocab);
+        lastRow = plan.recordStepEntropies(cache, position, rows, tokens.length, tokens, 0, vocab);
         return allLogits ? rows : lastRow.clone(); // the caller's copy: a sampler may rewrite it (penalties), lastRow must not change
     }
 
