@@ -1,5 +1,6 @@
 package dev.longctx.models.gguf;
 
+import dev.longctx.core.tensor.DType;
 import java.util.Optional;
 
 /**
@@ -8,39 +9,40 @@ import java.util.Optional;
  * Python package lists them ({@code GGMLQuantizationType} and {@code GGML_QUANT_SIZES}, llama.cpp
  * commit 34af94cd). This is a description of files, not of what this engine decodes (that is
  * {@code dev.longctx.core.tensor.DType}): {@code inspect} uses it to list and size the tensors of
- * any file from its header. Ids 4 and 5 (Q4_2, Q4_3) and 31 to 33 and 36 to 38 were removed from
+ * any file from its header. The types the engine decodes take their id and layout from
+ * {@link DType}, so the two cannot disagree. Ids 4 and 5 (Q4_2, Q4_3) and 31 to 33 and 36 to 38 were removed from
  * ggml and are absent here. Immutable and thread-safe.
  */
 public enum GgmlType {
-    F32(0, 1, 4),
-    F16(1, 1, 2),
-    Q4_0(2, 32, 18),
-    Q4_1(3, 32, 20),
-    Q5_0(6, 32, 22),
-    Q5_1(7, 32, 24),
-    Q8_0(8, 32, 34),
+    F32(DType.F32),
+    F16(DType.F16),
+    Q4_0(DType.Q4_0),
+    Q4_1(DType.Q4_1),
+    Q5_0(DType.Q5_0),
+    Q5_1(DType.Q5_1),
+    Q8_0(DType.Q8_0),
     Q8_1(9, 32, 40),
-    Q2_K(10, 256, 84),
-    Q3_K(11, 256, 110),
-    Q4_K(12, 256, 144),
-    Q5_K(13, 256, 176),
-    Q6_K(14, 256, 210),
+    Q2_K(DType.Q2_K),
+    Q3_K(DType.Q3_K),
+    Q4_K(DType.Q4_K),
+    Q5_K(DType.Q5_K),
+    Q6_K(DType.Q6_K),
     Q8_K(15, 256, 292),
     IQ2_XXS(16, 256, 66),
     IQ2_XS(17, 256, 74),
     IQ3_XXS(18, 256, 98),
     IQ1_S(19, 256, 50),
-    IQ4_NL(20, 32, 18),
+    IQ4_NL(DType.IQ4_NL),
     IQ3_S(21, 256, 110),
     IQ2_S(22, 256, 82),
-    IQ4_XS(23, 256, 136),
+    IQ4_XS(DType.IQ4_XS),
     I8(24, 1, 1),
     I16(25, 1, 2),
     I32(26, 1, 4),
     I64(27, 1, 8),
     F64(28, 1, 8),
     IQ1_M(29, 256, 56),
-    BF16(30, 1, 2),
+    BF16(DType.BF16),
     TQ1_0(34, 256, 54),
     TQ2_0(35, 256, 66),
     MXFP4(39, 32, 17),
@@ -56,6 +58,11 @@ public enum GgmlType {
         this.id = id;
         this.blockSize = blockSize;
         this.blockBytes = blockBytes;
+    }
+
+    /** A type the engine decodes: its id and block layout are {@code d}'s, one source for both. */
+    GgmlType(DType d) {
+        this(d.ggmlType(), d.blockSize(), d.blockBytes());
     }
 
     /** The id a GGUF tensor info stores. */
