@@ -61,7 +61,7 @@ public final class StrategyPlan implements AttentionPlan {
     /** Exact attention as the decoder runs it without a strategy (split-K for decode steps and few-row chunks, tiled for larger chunks). */
     private final AttentionPlan exact;
     /** The exact kernel for chunks of query rows (also per head, under per-head masks). */
-    private final AttentionKernel tiled;
+    private final AttentionKernel chunkKernel;
     /**
      * The strategy's own kernel, or null. StreamingLLM's is split-K over every KV head under the
      * sink + window mask, for decode steps and chunks alike (split-K hands tiles of more than
@@ -103,7 +103,7 @@ public final class StrategyPlan implements AttentionPlan {
         this.layout = layout;
         this.chunk = chunk;
         this.exact = AttentionPlan.exact(ops);
-        this.tiled = exact.kernel(0, 2); // the chunk kernel: split-K, tiled for large chunks
+        this.chunkKernel = exact.kernel(0, 2); // the chunk kernel: split-K, tiled for large chunks
         this.special = switch (strategy) {
             case Strategy.Quest q -> new QuestAttention(ops, q.selected());
             case Strategy.SparsePrefill sp -> switch (sp.estimator()) {
@@ -148,7 +148,7 @@ public final class StrategyPlan implements AttentionPlan {
                 AttentionKernel retrieval = exact.kernel(0, kind == 0 ? 1 : 2);
                 duoKernels[kind] = new AttentionKernel[layout.layers()];
                 for (int l = 0; l < layout.layers(); l++) {
-                    duoKernels[kind][l] = duo.kernelForLayer(l, retrieval, tiled);
+                    duoKernels[kind][l] = duo.kernelForLayer(l, retrieval, chunkKernel);
                 }
             }
         }
