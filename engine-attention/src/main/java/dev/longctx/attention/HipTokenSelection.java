@@ -2,6 +2,8 @@ package dev.longctx.attention;
 
 import dev.longctx.core.kernels.spi.VectorKernels;
 import dev.longctx.core.select.TopK;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.Objects;
@@ -275,6 +277,11 @@ public final class HipTokenSelection {
         /** Scoring rows of the current block and the packed queries' token stride. */
         int scoringRows;
         int tokenStride;
+        int[] reps = new int[0];
+        int[] pending = new int[0];
+        int[] keyOf = new int[0];
+        /** The gathered keys of one round's representative blocks. */
+        MemorySegment gather;
     }
 
     /** Adds the keys block {@code b} of head {@code kh} attends to {@code out} (key indices of the view). */
@@ -333,7 +340,7 @@ public final class HipTokenSelection {
         int cands = m;
         long lo = qLo;
         long hi = qHi;
-        for (int block : hierarchy(ws, nb, kb, j -> blockScore(ws, k, p, keys, kh, j, cands, lo, hi))) {
+        for (int block : hierarchy(ws, nb, kb, (blocks, count) -> scoreBlocks(ws, k, p, keys, blocks, count, cands, lo, hi, blockK))) {
             int end = Math.min(m, (block + 1) * blockK);
             for (int j = block * blockK; j < end; j++) {
                 out.set(keys.page[cand[j]] * ps + keys.slot[cand[j]]);
@@ -341,10 +348,10 @@ public final class HipTokenSelection {
         }
     }
 
-    /** A block's score source for {@link #hierarchy}. */
+    /** Scores blocks for {@link #hierarchy}: fills {@code memo} and {@code known} for {@code blocks[0 .. count)}. */
     @FunctionalInterface
     interface BlockScores {
-        double score(int block);
+        void score(int[] blocks, int count);
     }
 
     /** The hierarchy over key blocks {@code [0, nb)}: the kept single blocks, in increasing order. */
@@ -381,9 +388,19 @@ public final class HipTokenSelection {
                 Arrays.sort(out);
                 return out;
             }
+            int[] reps = ws.reps = grow(ws.reps, c);
+            int[] pending = ws.pending = grow(ws.pending, c);
+            int np = 0;
             for (int i = 0; i < c; i++) {
                 int rep = representative == Representative.FIRST ? cLo[i] : cLo[i] + (cHi[i] - cLo[i] - 1) / 2;
-                score[i] = scores.score(rep);
+                reps[i] = rep;
+                if (!ws.known[rep]) { // a first half's FIRST representative is its parent's: scored already
+                    pending[np++] = rep;
+                }
+            }
+            scores.score(pending, np);
+            for (int i = 0; i < c; i++) {
+                score[i] = ws.memo[reps[i]];
             }
             // children are in increasing block order, so index ties go to the lower span
             ws.rank = TopK.scratch(ws.rank, c);
@@ -424,60 +441,67 @@ public final class HipTokenSelection {
                 }
             }
         }
-        ws.s = grow(ws.s, stride * p.kv()[kh].pageSize());
         ws.scoringRows = count;
         ws.tokenStride = stride;
     }
 
-    /** Max over the block's keys, the scoring rows that may see them and the group's heads of q . k (memoised). */
-    private double blockScore(Workspace ws, VectorKernels k, AttentionProblem p, HeadKeys keys, int kh, int block, int m,
-                              long qLo, long qHi) {
-        if (ws.known[block]) {
-            return ws.memo[block];
+    /**
+     * Scores key blocks: the keys of all of them gathered (raw rows, the view's dtype) into one
+     * buffer and multiplied with the packed scoring queries in one kernel call; a block's score is
+     * the max over its keys, the tokens (scoring row x head) and, where the mask does not let the
+     * whole query block see a key, only the rows it allows. NaN propagates (max), so TopK ranks it
+     * as +infinity.
+     */
+    private static void scoreBlocks(Workspace ws, VectorKernels k, AttentionProblem p, HeadKeys keys, int[] blocks,
+                                    int count, int m, long qLo, long qHi, int blockK) {
+        if (count == 0) {
+            return;
         }
         KvView view = keys.view;
-        int g = p.groupSize();
-        int d = p.headDim();
-        int count = ws.scoringRows;
-        int tokens = count * g;
-        float best = Float.NEGATIVE_INFINITY;
-        int from = block * blockK;
-        int end = Math.min(m, from + blockK);
-        int j = from;
-        while (j < end) {
-            // a run of candidates in consecutive slots of one page: one kernel call
-            int i0 = ws.cand[j];
-            int pg = keys.page[i0];
-            int run = 1;
-            while (j + run < end && keys.page[ws.cand[j + run]] == pg
-                    && keys.slot[ws.cand[j + run]] == keys.slot[i0] + run) {
-                run++;
-            }
-            int s0 = keys.slot[i0];
-            k.matmulRowsTransposedT(view.dtype(), view.keys(pg), view.rowBytes(), d, s0, s0 + run, ws.qPacked,
-                    ws.tokenStride, tokens, ws.s, ws.tokenStride);
-            for (int e = 0; e < run; e++) {
-                long kPos = keys.pos[ws.cand[j + e]];
-                int off = (s0 + e) * ws.tokenStride;
-                boolean all = p.mask().attendsAll(qLo, qHi, kPos, kPos);
-                for (int t = 0; t < tokens; t++) {
-                    if (!all && !p.mask().allows(p.queryPositions()[ws.rows[t / g]], kPos)) {
-                        continue;
-                    }
-                    float v = ws.s[off + t];
-                    if (v > best || v != v) {
-                        best = v; // NaN sticks: TopK ranks it as +infinity
-                    }
-                }
-                if (best != best) {
-                    break;
-                }
-            }
-            j += run;
+        long rowBytes = view.rowBytes();
+        int maxKeys = count * blockK;
+        if (ws.gather == null || ws.gather.byteSize() < maxKeys * rowBytes) {
+            // Off-heap, as the cache's pages: the Vector API intrinsifies 16-bit loads only from native
+            // segments. An automatic arena frees it with the workspace.
+            ws.gather = Arena.ofAuto().allocate(Math.max(maxKeys * rowBytes, 2 * (ws.gather == null ? 0 : ws.gather.byteSize())), 64);
         }
-        ws.memo[block] = best;
-        ws.known[block] = true;
-        return best;
+        int[] keyOf = ws.keyOf = grow(ws.keyOf, maxKeys);
+        int n = 0;
+        for (int b = 0; b < count; b++) {
+            int end = Math.min(m, (blocks[b] + 1) * blockK);
+            for (int j = blocks[b] * blockK; j < end; j++) {
+                int i = ws.cand[j];
+                MemorySegment.copy(view.keys(keys.page[i]), keys.slot[i] * rowBytes, ws.gather, n * rowBytes, rowBytes);
+                keyOf[n++] = i;
+            }
+        }
+        int stride = ws.tokenStride;
+        int g = p.groupSize();
+        int tokens = ws.scoringRows * g;
+        ws.s = grow(ws.s, n * stride);
+        k.matmulRowsTransposedT(view.dtype(), ws.gather, rowBytes, p.headDim(), 0, n, ws.qPacked, stride, tokens, ws.s,
+                stride);
+        AttentionMask mask = p.mask();
+        int key = 0;
+        for (int b = 0; b < count; b++) {
+            int end = Math.min(m, (blocks[b] + 1) * blockK);
+            float best = Float.NEGATIVE_INFINITY;
+            for (int j = blocks[b] * blockK; j < end; j++, key++) {
+                long kPos = keys.pos[keyOf[key]];
+                int off = key * stride;
+                if (mask.attendsAll(qLo, qHi, kPos, kPos)) {
+                    best = Math.max(best, k.max(ws.s, off, tokens));
+                } else {
+                    for (int t = 0; t < tokens; t++) {
+                        if (mask.allows(p.queryPositions()[ws.rows[t / g]], kPos)) {
+                            best = Math.max(best, ws.s[off + t]);
+                        }
+                    }
+                }
+            }
+            ws.memo[blocks[b]] = best;
+            ws.known[blocks[b]] = true;
+        }
     }
 
     static int[] grow(int[] a, int n) {

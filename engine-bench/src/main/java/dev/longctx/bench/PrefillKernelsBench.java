@@ -5,6 +5,8 @@ import dev.longctx.attention.BlockMask;
 import dev.longctx.attention.BlockMaskEstimator;
 import dev.longctx.attention.BlockSparseAttention;
 import dev.longctx.attention.HipEstimator;
+import dev.longctx.attention.HipTokenAttention;
+import dev.longctx.attention.HipTokenSelection;
 import dev.longctx.attention.HyperAttention;
 import dev.longctx.attention.KvView;
 import dev.longctx.attention.MInferenceEstimators;
@@ -36,7 +38,7 @@ import picocli.CommandLine.Option;
  * ({@link QkvCapture}; by default the retrieval model on a {@code niah_single} instance): for each
  * length, the causal prefill of the first n tokens of one layer is run by tiled exact,
  * MInference's vertical-slash and top-k-blocks estimators with the block-sparse kernel, HiP with
- * the same kernel, and HyperAttention; Squeezed Attention answers the last {@code --chunk} queries
+ * the same kernel, HiP at token granularity ({@link HipTokenAttention}), and HyperAttention; Squeezed Attention answers the last {@code --chunk} queries
  * against the n - chunk tokens before them clustered offline, compared with tiled exact on the
  * same chunk problem. Error: relative Frobenius {@code ||o - o_exact|| / ||o_exact||} and the
  * maximum absolute difference, over all rows and heads. Time: the minimum of {@code --reps} runs
@@ -76,6 +78,23 @@ public final class PrefillKernelsBench implements Callable<Integer> {
 
     @Option(names = "--hip-k", split = ",", defaultValue = "512", description = "HiP top-k tokens to run (the paper's 512 first)")
     int[] hipK;
+
+    @Option(names = "--hip-token-k", split = ",", defaultValue = "512",
+            description = "HiP at token granularity (HipTokenAttention, b_k = 2, b_q = 32): top-k tokens to run; empty list: none")
+    int[] hipTokenK;
+
+    @Option(names = "--hip-token-stride", split = ",", defaultValue = "1",
+            description = "HiP token-level: query strides b_sq to run for each k (1: every row of a block scores)")
+    int[] hipTokenStride;
+
+    @Option(names = "--hip-token-center", description = "HiP token-level: also run the middle-block representative")
+    boolean hipTokenCenter;
+
+    @Option(names = "--no-hyper", description = "skip HyperAttention")
+    boolean noHyper;
+
+    @Option(names = "--no-squeezed", description = "skip Squeezed Attention (its offline k-means takes seconds per layer)")
+    boolean noSqueezed;
 
     @Option(names = "--squeezed-only", description = "run only the Squeezed cells (and their tiled reference)")
     boolean squeezedOnly;
@@ -160,12 +179,45 @@ public final class PrefillKernelsBench implements Callable<Integer> {
             row(w, n, layer, (String) k[0], t, out, exact, String.format("density %.4f (causal blocks %.4f)",
                     mask.density(), mask.keptBlocks() / (double) SparseAttentionBench.causalBlocks(p, mask)));
         }
-        HyperAttention hyper = new HyperAttention(ops);
-        float[] hout = new float[p.outputLength()];
-        double tHyper = time(() -> hyper.attend(p, hout, null, null));
-        row(w, n, layer, "hyper-attention", tHyper, hout, exact, hyper.name());
-        squeezed(w, ops, p, n, layer);
+        for (int k : hipTokenK) {
+            for (int stride : hipTokenStride) {
+                List<HipTokenSelection> rules = new ArrayList<>(List.of(HipTokenSelection.withTopK(k).withQueryStride(stride)));
+                if (hipTokenCenter) {
+                    rules.add(rules.get(0).withRepresentative(HipTokenSelection.Representative.CENTER));
+                }
+                for (HipTokenSelection rule : rules) {
+                    HipTokenAttention hip = new HipTokenAttention(ops, rule);
+                    float[] out = new float[p.outputLength()];
+                    double t = time(() -> hip.attend(p, out, null, null));
+                    row(w, n, layer, rule.name(), t, out, exact, keptShare(ops, p, rule));
+                }
+            }
+        }
+        if (!noHyper) {
+            HyperAttention hyper = new HyperAttention(ops);
+            float[] hout = new float[p.outputLength()];
+            double tHyper = time(() -> hyper.attend(p, hout, null, null));
+            row(w, n, layer, "hyper-attention", tHyper, hout, exact, hyper.name());
+        }
+        if (!noSqueezed) {
+            squeezed(w, ops, p, n, layer);
+        }
         w.flush();
+    }
+
+    /**
+     * The share of the causal keys a token-level HiP rule attends, from every 16th query block of
+     * KV head 0 (a sample: each selection is recomputed here, outside the timed runs).
+     */
+    private static String keptShare(TensorOps ops, AttentionProblem p, HipTokenSelection rule) {
+        long kept = 0;
+        long causal = 0;
+        for (int b = 0; b < rule.queryBlocks(p); b += 16) {
+            kept += rule.selectedKeys(p, ops.kernels(), 0, b).cardinality();
+            int last = Math.min(p.queryRows(), (b + 1) * rule.blockQ()) - 1;
+            causal += p.queryPositions()[last] + 1; // dense views from position 0: keys up to the block's last query
+        }
+        return String.format("kept share of causal keys %.4f (sampled)", kept / (double) Math.max(1, causal));
     }
 
     /** The last {@code chunk} queries against the rest, clustered offline; tiled exact on the same chunk for reference. */

@@ -5,6 +5,7 @@ import dev.longctx.attention.AttentionMask;
 import dev.longctx.attention.AttentionObserver;
 import dev.longctx.attention.BlockSparseAttention;
 import dev.longctx.attention.HipEstimator;
+import dev.longctx.attention.HipTokenAttention;
 import dev.longctx.attention.HyperAttention;
 import dev.longctx.attention.MInferenceEstimators;
 import dev.longctx.attention.QuestAttention;
@@ -111,6 +112,7 @@ public final class StrategyPlan implements AttentionPlan {
                 case A_SHAPE -> new BlockSparseAttention(ops, MInferenceEstimators.aShape());
                 case TOP_K_BLOCKS -> new BlockSparseAttention(ops, MInferenceEstimators.topKBlocks());
                 case HIP -> new BlockSparseAttention(ops, new HipEstimator());
+                case HIP_TOKEN -> new HipTokenAttention(ops);
                 case HYPER_ATTENTION -> new HyperAttention(ops);
             };
             default -> null;

@@ -585,7 +585,8 @@ public sealed interface Strategy {
     /**
      * MInference-style block-sparse prefill (Jiang et al., 2024), then exact decode over the full
      * cache. Each prefill chunk's block mask comes from {@code estimator} (MInference's three, or
-     * HiP's hierarchical pruning); {@code hyper} runs HyperAttention's kernel on the chunks instead.
+     * HiP's hierarchical pruning of pages); {@code hip-token} runs HiP at token granularity
+     * ({@code HipTokenAttention}) and {@code hyper} HyperAttention's kernel on the chunks instead.
      *
      * <p>How sparse the mask is depends on the model: vertical-slash finds the columns and
      * diagonals that real models' attention concentrates on, but on random weights, whose attention
@@ -609,6 +610,12 @@ public sealed interface Strategy {
              * but the same block-sparse kernel.
              */
             HIP("hip"),
+            /**
+             * HiP at the paper's granularity (Lee et al., 2024; {@code HipTokenAttention}): per block of
+             * 32 queries, 512 keys in blocks of 2 tokens found by the hierarchical top-k, plus 64 sink
+             * tokens and the diagonal with a 64-token window, attended exactly; not a block mask.
+             */
+            HIP_TOKEN("hip-token"),
             /**
              * Not a block mask: the HyperAttention kernel (Han et al., 2023; {@code HyperAttention}):
              * sortLSH blocks of 256 plus 256 sampled columns, exact below 4096 keys.
@@ -666,7 +673,7 @@ public sealed interface Strategy {
                 }
             }
             throw new IllegalArgumentException("unknown sparse-prefill estimator '" + label + "' in '" + name
-                    + "' (vertical-slash, a-shape, top-k)");
+                    + "' (vertical-slash, a-shape, top-k, hip, hip-token, hyper)");
         }
         int colon = lower.indexOf(':');
         if (colon > 0 && !lower.startsWith("sparse-prefill:")) {
@@ -707,7 +714,7 @@ public sealed interface Strategy {
             case "moa" -> throw new IllegalArgumentException("strategy 'moa' needs a MoA profile (--moa-profile FILE, from "
                     + "profile-heads --moa)");
             default -> throw new IllegalArgumentException("unknown strategy '" + name
-                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, infllm, think, longheads, sink-calib, duo, moa, sparse-prefill[:vertical-slash|a-shape|top-k|hip|hyper])");
+                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, infllm, think, longheads, sink-calib, duo, moa, sparse-prefill[:vertical-slash|a-shape|top-k|hip|hip-token|hyper])");
         };
     }
 

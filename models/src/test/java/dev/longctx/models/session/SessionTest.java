@@ -105,6 +105,7 @@ class SessionTest {
                 new Strategy.ThinK(new Strategy.Full(), 0, 0), new Strategy.ThinK(new Strategy.H2o(0, 0), 0, 0),
                 new Strategy.Moa(HeadWindows.uniform(model.config().layers(), model.config().kvHeads(), 4, 1, 1.0)),
                 new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.HIP),
+                new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.HIP_TOKEN),
                 new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.HYPER_ATTENTION));
     }
 
