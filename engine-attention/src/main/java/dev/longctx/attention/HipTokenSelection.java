@@ -53,8 +53,11 @@ import java.util.Objects;
  *
  * <p><b>Cost.</b> Per query block, {@code log2(nb / kb)} rounds; a round scores at most
  * {@code 2 kb} representative blocks ({@code 2 kb b_k} keys) against {@code (b_q / stride) x g}
- * queries, and a first half keeps its parent's {@link Representative#FIRST} score (memoised). That
- * is O((T / b_q) x k x log(T / k) x b_q x g x D) per KV head: O(T log T) for a prefill of T tokens.
+ * queries, and a first half keeps its parent's {@link Representative#FIRST} score (memoised). A
+ * round's representative keys are copied (raw rows, the view's dtype) into one buffer and scored by
+ * one outer-product kernel call against the packed scoring queries. That is
+ * O((T / b_q) x k x log(T / k) x b_q x g x D) per KV head: O(T log T) for a prefill of T tokens.
+ * Listing a block's attendable keys is O(T) per block (O(T^2 / b_q) integer work per head).
  *
  * <p>Deterministic (no randomness) and independent of the thread count. Immutable and
  * thread-safe; the per-thread buffers are {@link Workspace}s owned by the caller.
