@@ -42,6 +42,10 @@ import java.util.Objects;
  * (its section on the hierarchical mask estimation) could not be read here: only its abstract was
  * available, so which of the two the paper prescribes is <b>not confirmed</b>; both are offered.
  *
+ * <p><b>A diagnostic.</b> {@link #exhaustive()} scores every candidate block and keeps the
+ * {@code kb} best (not HiP: quadratic); its error is what the hierarchy's search could reach at
+ * the same k, block size and score.
+ *
  * <p><b>Defaults and their source.</b> {@code k = 512}, {@code b_k = 2}, {@code b_q = 32}: the
  * configuration of the authors' reproduction commands (hip-attention README: {@code --k 512
  * --block_size_q 32 --block_size_k 2}), also the abstract-level description of the paper's
@@ -89,6 +93,8 @@ public final class HipTokenSelection {
     private final int sinkTokens;
     private final int localWindow;
     private final Representative representative;
+    /** Not HiP: every block scored, the kb best kept (the hierarchy's ideal; a diagnostic). */
+    private final boolean exhaustive;
 
     /**
      * A selection rule.
@@ -118,6 +124,18 @@ public final class HipTokenSelection {
         this.sinkTokens = sinkTokens;
         this.localWindow = localWindow;
         this.representative = Objects.requireNonNull(representative, "representative");
+        this.exhaustive = false;
+    }
+
+    private HipTokenSelection(HipTokenSelection base, boolean exhaustive) {
+        this.topK = base.topK;
+        this.blockK = base.blockK;
+        this.blockQ = base.blockQ;
+        this.queryStride = base.queryStride;
+        this.sinkTokens = base.sinkTokens;
+        this.localWindow = base.localWindow;
+        this.representative = base.representative;
+        this.exhaustive = exhaustive;
     }
 
     /** The defaults of the class docs with {@code topK} keys per query block. */
@@ -137,14 +155,32 @@ public final class HipTokenSelection {
         }
     }
 
+    /**
+     * Not HiP, a diagnostic: the same candidates, blocks, block score and forced keys, but every
+     * candidate block is scored and the {@code kb} best are kept (ties to the lower block, NaN as
+     * +infinity), with no hierarchy. It is what the hierarchy approximates, at O(T) scoring work
+     * per query block (O(T^2) per prefill), so it separates the error of the search from the error
+     * of keeping k keys per block.
+     */
+    public HipTokenSelection exhaustive() {
+        return new HipTokenSelection(this, true);
+    }
+
+    /** Whether this is the {@link #exhaustive()} diagnostic. */
+    public boolean isExhaustive() {
+        return exhaustive;
+    }
+
     /** This rule with another representative. */
     public HipTokenSelection withRepresentative(Representative r) {
-        return new HipTokenSelection(topK, blockK, blockQ, queryStride, sinkTokens, localWindow, r);
+        HipTokenSelection out = new HipTokenSelection(topK, blockK, blockQ, queryStride, sinkTokens, localWindow, r);
+        return exhaustive ? out.exhaustive() : out;
     }
 
     /** This rule with another query stride. */
     public HipTokenSelection withQueryStride(int stride) {
-        return new HipTokenSelection(topK, blockK, blockQ, stride, sinkTokens, localWindow, representative);
+        HipTokenSelection out = new HipTokenSelection(topK, blockK, blockQ, stride, sinkTokens, localWindow, representative);
+        return exhaustive ? out.exhaustive() : out;
     }
 
     public int topK() {
@@ -189,7 +225,7 @@ public final class HipTokenSelection {
     public String name() {
         return "hip-token(k=" + topK + ", bk=" + blockK + ", bq=" + blockQ
                 + (queryStride > 1 ? ", stride=" + queryStride : "")
-                + (representative == Representative.CENTER ? ", center" : "") + ")";
+                + (exhaustive ? ", exhaustive" : representative == Representative.CENTER ? ", center" : "") + ")";
     }
 
     @Override
@@ -343,7 +379,8 @@ public final class HipTokenSelection {
         int cands = m;
         long lo = qLo;
         long hi = qHi;
-        for (int block : hierarchy(ws, nb, kb, (blocks, count) -> scoreBlocks(ws, k, p, keys, blocks, count, cands, lo, hi, blockK))) {
+        BlockScores scorer = (blocks, count) -> scoreBlocks(ws, k, p, keys, blocks, count, cands, lo, hi, blockK);
+        for (int block : exhaustive ? everyBlockTopK(ws, nb, kb, scorer) : hierarchy(ws, nb, kb, scorer)) {
             int end = Math.min(m, (block + 1) * blockK);
             for (int j = block * blockK; j < end; j++) {
                 out.set(keys.page[cand[j]] * ps + keys.slot[cand[j]]);
@@ -355,6 +392,22 @@ public final class HipTokenSelection {
     @FunctionalInterface
     interface BlockScores {
         void score(int[] blocks, int count);
+    }
+
+    /** The {@link #exhaustive()} diagnostic: every block scored (2 kb at a time), the kb best kept, increasing. */
+    private static int[] everyBlockTopK(Workspace ws, int nb, int kb, BlockScores scores) {
+        int[] pending = ws.pending = grow(ws.pending, 2 * kb);
+        for (int from = 0; from < nb; from += 2 * kb) {
+            int count = Math.min(2 * kb, nb - from);
+            for (int i = 0; i < count; i++) {
+                pending[i] = from + i;
+            }
+            scores.score(pending, count);
+        }
+        ws.rank = TopK.scratch(ws.rank, nb);
+        ws.chosen.clear();
+        TopK.mark(ws.memo, nb, kb, ws.rank, ws.chosen);
+        return ws.chosen.stream().toArray();
     }
 
     /** The hierarchy over key blocks {@code [0, nb)}: the kept single blocks, in increasing order. */

@@ -68,6 +68,20 @@ class HipTokenAttentionTest {
             for (int j = 0; j < nb; j++) {
                 keptBlocks.add(j);
             }
+        } else if (sel.isExhaustive()) {
+            List<Integer> rows = new ArrayList<>();
+            for (int r = r1 - 1; r >= r0; r -= sel.queryStride()) {
+                rows.add(r);
+            }
+            List<double[]> blocks = new ArrayList<>(); // {index, score}
+            for (int j = 0; j < nb; j++) {
+                blocks.add(new double[] {j, blockScore(p, h, rows, cand.subList(j * bk, Math.min(cand.size(), (j + 1) * bk)))});
+            }
+            blocks.sort(Comparator.<double[]>comparingDouble(c -> Double.isNaN(c[1]) ? Double.POSITIVE_INFINITY : c[1])
+                    .reversed().thenComparingDouble(c -> c[0]));
+            for (int i = 0; i < kb; i++) {
+                keptBlocks.add((int) blocks.get(i)[0]);
+            }
         } else {
             List<Integer> rows = new ArrayList<>();
             for (int r = r1 - 1; r >= r0; r -= sel.queryStride()) {
@@ -262,14 +276,15 @@ class HipTokenAttentionTest {
         boolean pruned = false;
         for (int[] s : SHAPES) {
             for (boolean integers : new boolean[] {true, false}) {
-                for (Representative rep : Representative.values()) {
+                for (int variant = 0; variant < 3; variant++) {
+                    Representative rep = variant == 1 ? Representative.CENTER : Representative.FIRST;
                     AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], integers ? DType.F32 : DType.F16,
                             integers, s[12]);
                     // integer data: exact dot products, so Panama must agree exactly; Gaussian data: the
                     // scalar kernels' sum order is the reference's
                     TensorOps ops = integers ? Problems.panamaTwoThreads() : new TensorOps(KernelProvider.scalar(), Problems.TWO);
-                    HipTokenSelection sel = selection(s, rep);
-                    String what = Arrays.toString(s) + (integers ? " integers " : " gaussian F16 ") + rep;
+                    HipTokenSelection sel = variant == 2 ? selection(s, rep).exhaustive() : selection(s, rep);
+                    String what = Arrays.toString(s) + (integers ? " integers " : " gaussian F16 ") + sel.name();
                     for (int h = 0; h < s[0]; h++) {
                         for (int b = 0; b < sel.queryBlocks(p); b++) {
                             BitSet expected = naiveSelection(p, sel, h, b);

@@ -90,6 +90,10 @@ public final class PrefillKernelsBench implements Callable<Integer> {
     @Option(names = "--hip-token-center", description = "HiP token-level: also run the middle-block representative")
     boolean hipTokenCenter;
 
+    @Option(names = "--hip-token-exhaustive", description = "HiP token-level: also run the exhaustive diagnostic (every"
+            + " block scored, the k best kept; not HiP, quadratic) at each k")
+    boolean hipTokenExhaustive;
+
     @Option(names = "--no-hyper", description = "skip HyperAttention")
     boolean noHyper;
 
@@ -184,6 +188,9 @@ public final class PrefillKernelsBench implements Callable<Integer> {
                 List<HipTokenSelection> rules = new ArrayList<>(List.of(HipTokenSelection.withTopK(k).withQueryStride(stride)));
                 if (hipTokenCenter) {
                     rules.add(rules.get(0).withRepresentative(HipTokenSelection.Representative.CENTER));
+                }
+                if (hipTokenExhaustive) {
+                    rules.add(rules.get(0).exhaustive());
                 }
                 for (HipTokenSelection rule : rules) {
                     HipTokenAttention hip = new HipTokenAttention(ops, rule);
