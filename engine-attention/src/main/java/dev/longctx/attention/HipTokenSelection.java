@@ -183,30 +183,37 @@ public final class HipTokenSelection {
         return exhaustive ? out.exhaustive() : out;
     }
 
+    /** Hierarchy keys per query block ({@code k}). */
     public int topK() {
         return topK;
     }
 
+    /** Key block size {@code b_k}. */
     public int blockK() {
         return blockK;
     }
 
+    /** Query block size {@code b_q}. */
     public int blockQ() {
         return blockQ;
     }
 
+    /** Every how many rows of a block score ({@code b_sq}; 1: all). */
     public int queryStride() {
         return queryStride;
     }
 
+    /** First attendable keys always kept. */
     public int sinkTokens() {
         return sinkTokens;
     }
 
+    /** Keys before a block's first query position always kept (besides the block's own). */
     public int localWindow() {
         return localWindow;
     }
 
+    /** How a span is scored. */
     public Representative representative() {
         return representative;
     }
