@@ -36,6 +36,8 @@ public final class SqueezedAttention implements AttentionKernel {
     private final TensorOps ops;
     private final SqueezedIndex index;
     private final double keepFraction;
+    /** Fixed keys a query attends before its last cluster: from {@code keepFraction}, or given. */
+    private final int budget;
     private final TiledAttention tiled;
 
     /**
@@ -49,6 +51,25 @@ public final class SqueezedAttention implements AttentionKernel {
             throw new IllegalArgumentException("squeezed attention: keepFraction must be in (0, 1], got " + keepFraction);
         }
         this.keepFraction = keepFraction;
+        this.budget = (int) Math.min(index.tokens(), Math.ceil(keepFraction * index.tokens()));
+        this.tiled = new TiledAttention(ops);
+    }
+
+    /**
+     * The same rule with the budget given as a number of fixed keys instead of a fraction (a
+     * strategy's "keys per query head", free of the rounding of {@code keys / tokens x tokens}).
+     *
+     * @param keptKeys fixed keys each query attends before its last cluster, {@code >= 1} (at most
+     *     the fixed context's: more keep every cluster)
+     */
+    public SqueezedAttention(TensorOps ops, SqueezedIndex index, int keptKeys) {
+        this.ops = Objects.requireNonNull(ops, "ops");
+        this.index = Objects.requireNonNull(index, "index");
+        if (keptKeys < 1) {
+            throw new IllegalArgumentException("squeezed attention: keptKeys must be >= 1, got " + keptKeys);
+        }
+        this.budget = Math.min(index.tokens(), keptKeys);
+        this.keepFraction = budget / (double) index.tokens();
         this.tiled = new TiledAttention(ops);
     }
 
@@ -57,9 +78,12 @@ public final class SqueezedAttention implements AttentionKernel {
         return String.format("squeezed(keep=%.3f)", keepFraction);
     }
 
-    /** Fixed keys a query attends at most before the last cluster: {@code ceil(keepFraction x tokens)}. */
+    /**
+     * Fixed keys a query attends at most before the last cluster: {@code ceil(keepFraction x tokens)},
+     * or the kept keys given (at most the fixed context's).
+     */
     public int budget() {
-        return (int) Math.min(index.tokens(), Math.ceil(keepFraction * index.tokens()));
+        return budget;
     }
 
     /**
