@@ -171,6 +171,10 @@ public final class SqueezedAttention implements AttentionKernel {
                 chosen[r * hq + qh] = chooseClusters(h, p.queries(), p.queryIndex(r, qh));
             }
         });
+        if (rows == 1) {
+            decodeStep(p, chosen, fresh, out, lse);
+            return;
+        }
         // 2. per (KV head, cluster) the ids that chose it, increasing, and each choice's slot there
         int[] clusterBase = new int[kvHeads + 1];
         for (int h = 0; h < kvHeads; h++) {
@@ -250,6 +254,82 @@ public final class SqueezedAttention implements AttentionKernel {
         });
     }
 
+    /**
+     * A decode step (one query row): per query head, one softmax over the keys of all its chosen
+     * clusters (read in place from the index's cluster-sorted rows, in increasing cluster order)
+     * merged after the new keys' partial state. The per-cluster tiles of {@link #attend} share a
+     * cluster's keys among the queries that chose it, which one row cannot use, and their set-up
+     * per cluster (copies, a transposed V) cost more than the work: at depth 16K a decode step
+     * through the tiles ran at about a third of the full cache's speed (run S13-T in strategies.md).
+     */
+    private void decodeStep(AttentionProblem p, int[][] chosen, NewKeys[] fresh, float[] out, float[] lse) {
+        int hq = p.queryHeads();
+        int d = p.headDim();
+        int g = p.groupSize();
+        float[] newOut = null;
+        float[] newLse = null;
+        if (fresh[0].count > 0) {
+            KvView[] views = new KvView[fresh.length];
+            for (int h = 0; h < fresh.length; h++) {
+                views[h] = DenseKvView.of(fresh[h].k, fresh[h].v, fresh[h].pos, d, DType.F32, p.kv()[h].pageSize());
+            }
+            AttentionProblem sub = new AttentionProblem(p.queries(), p.queryOffset(), 1, hq, views, p.queryPositions(),
+                    p.scale(), p.softCap(), p.mask());
+            newOut = new float[sub.outputLength()];
+            newLse = new float[hq];
+            tiled.attend(sub, newOut, newLse, null);
+        }
+        float[] no = newOut;
+        float[] nl = newLse;
+        long qPos = p.queryPositions()[0];
+        ops.pool().parallelFor(hq, qh -> {
+            VectorKernels k = ops.kernels();
+            SqueezedIndex.Head head = index.head(qh / g);
+            int[] start = head.start();
+            int total = 0;
+            for (int c : chosen[qh]) {
+                total += start[c + 1] - start[c];
+            }
+            float[] s = new float[total];
+            int qi = p.queryIndex(0, qh);
+            int i = 0;
+            for (int c : chosen[qh]) {
+                for (int e = start[c]; e < start[c + 1]; e++, i++) {
+                    s[i] = p.mask().allows(qPos, head.positions()[e])
+                            ? logit(k.dot(p.queries(), qi, head.keys(), e * d, d), p.scale(), p.softCap())
+                            : Float.NEGATIVE_INFINITY;
+                }
+            }
+            float[] acc = new float[d];
+            float l = Float.NEGATIVE_INFINITY;
+            float m = total == 0 ? Float.NEGATIVE_INFINITY : k.max(s, 0, total);
+            if (m != Float.NEGATIVE_INFINITY) {
+                float sum = k.expShiftSum(s, 0, total, m);
+                float inv = 1f / sum;
+                i = 0;
+                for (int c : chosen[qh]) {
+                    for (int e = start[c]; e < start[c + 1]; e++, i++) {
+                        k.axpy(s[i] * inv, head.values(), e * d, acc, 0, d);
+                    }
+                }
+                l = m + (float) Math.log(sum);
+            }
+            int o = qh * d;
+            float lo;
+            if (no != null) {
+                System.arraycopy(no, o, out, o, d);
+                lo = nl[qh];
+            } else {
+                java.util.Arrays.fill(out, o, o + d, 0f);
+                lo = Float.NEGATIVE_INFINITY;
+            }
+            lo = PartialState.merge(out, o, lo, acc, 0, l, d);
+            if (lse != null) {
+                lse[qh] = lo;
+            }
+        });
+    }
+
     /** Exact attention of a cluster's choosers over its keys: scores and P.V as two matrix products. */
     private void clusterTile(AttentionProblem p, SqueezedIndex.Head head, int c, int[] ids, float[][] partOut,
                              float[][] partLse, int cc) {
@@ -311,8 +391,17 @@ public final class SqueezedAttention implements AttentionKernel {
             int fixed = 0;
             int n = 0;
             long lastFixed = Long.MIN_VALUE;
+            // the page and slot where the new keys begin (the fixed context's pages are skipped whole when every slot is valid)
+            int fromPage = view.pageCount();
+            int fromSlot = 0;
             for (int p = 0; p < view.pageCount(); p++) {
-                for (int s = 0; s < view.pageLength(p); s++) {
+                int len = view.pageLength(p);
+                if (len > 0 && fixed + len <= index.tokens() && view.allValid(p)) {
+                    fixed += len;
+                    lastFixed = view.position(p, len - 1);
+                    continue;
+                }
+                for (int s = 0; s < len; s++) {
                     if (!view.isValid(p, s)) {
                         continue;
                     }
@@ -320,6 +409,10 @@ public final class SqueezedAttention implements AttentionKernel {
                         fixed++;
                         lastFixed = view.position(p, s);
                     } else {
+                        if (n == 0) {
+                            fromPage = p;
+                            fromSlot = s;
+                        }
                         n++;
                     }
                 }
@@ -333,11 +426,10 @@ public final class SqueezedAttention implements AttentionKernel {
             float[] v = new float[n * d];
             long[] pos = new long[n];
             float[] buf = new float[d];
-            int seen = 0;
             int i = 0;
-            for (int p = 0; p < view.pageCount(); p++) {
-                for (int s = 0; s < view.pageLength(p); s++) {
-                    if (!view.isValid(p, s) || seen++ < index.tokens()) {
+            for (int p = fromPage; p < view.pageCount() && i < n; p++) {
+                for (int s = p == fromPage ? fromSlot : 0; s < view.pageLength(p); s++) {
+                    if (!view.isValid(p, s)) {
                         continue;
                     }
                     kernels.dequantize(view.dtype(), view.keys(p), s * view.rowBytes(), buf, 0, d);

@@ -152,7 +152,9 @@ class SqueezedAttentionTest {
         SplittableRandom r = new SplittableRandom(6);
         // kvHeads, g, lk, fixed, d, ps, clusters, blobs, keep (per mille)
         int[][] cases = {{2, 2, 1100, 1000, 16, 16, 37, 9, 100}, {1, 3, 533, 500, 32, 7, 50, 5, 260},
-            {3, 1, 700, 699, 16, 13, 11, 11, 500}};
+            {3, 1, 700, 699, 16, 13, 11, 11, 500},
+            // decode steps (one row: the per-query-head path), grouped heads, F32 and F16 pages
+            {2, 2, 801, 800, 32, 7, 23, 5, 150}, {1, 4, 512, 511, 16, 9, 17, 4, 200}};
         for (int[] c : cases) {
             Data data = data(r, c[0], c[2], c[3], c[4], c[7]);
             DType dtype = c[0] == 1 ? DType.F16 : DType.F32;

@@ -84,7 +84,7 @@ class RulerEvalTest {
     @Test
     void everyStrategyAtABudgetHoldingEveryTokenAnswersAsTheFullCacheDoes() throws Exception {
         List<String> strategies = List.of("full", "streaming", "h2o", "snapkv", "quest", "duo", "tidal", "recycled", "sirllm",
-                "infllm", "sparse-prefill", "sparse-prefill:hip", "sparse-prefill:hyper", "moa", "longheads");
+                "infllm", "sparse-prefill", "sparse-prefill:hip", "sparse-prefill:hyper", "moa", "longheads", "squeezed");
         // MoA's committed profile, its windows fitted to the whole context (density 1: every head everything)
         Path moaProfile = RulerEval.retrievalModelDir().resolve("../../../docs/accuracy/retrieval-16k-moa-tasks.json").normalize();
         HeadProfile[] profile = {null}; // duo's retrieval heads: profiled once, as `eval` does without --profile

@@ -12,6 +12,8 @@ import dev.longctx.kvcache.SequenceKvCache;
 import dev.longctx.models.session.Strategy;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Squeezed Attention as a strategy (Hooper et al., 2024; see {@link Strategy.Squeezed}): per
@@ -33,6 +35,7 @@ import java.util.Arrays;
  * sequences and threads (the serving engine does, through its prefix cache).
  */
 final class SqueezedPlan {
+    private static final Logger LOG = LoggerFactory.getLogger(SqueezedPlan.class);
     /**
      * Seed of the k-means' initial centroids. Fixed, so that the same fixed context gives the same
      * clusters in a session and in the serving engine (and the engine's shared index equals what a
@@ -175,7 +178,11 @@ final class SqueezedPlan {
             prefix[h] = new Prefix(views[h], fixed);
         }
         int clusters = Math.max(1, fixed / params.keysPerCluster());
-        return SqueezedIndex.build(prefix, clusters, params.iterations(), SEED, ops);
+        long t0 = System.nanoTime();
+        SqueezedIndex index = SqueezedIndex.build(prefix, clusters, params.iterations(), SEED, ops);
+        LOG.debug("squeezed: {} fixed keys of {} KV heads clustered into {} clusters each in {} ms", fixed, views.length, clusters,
+                (System.nanoTime() - t0) / 1_000_000);
+        return index;
     }
 
     /** Fixed keys each query head attends: {@code selected}, else {@code ceil(keep x F)}, at least 1. */
