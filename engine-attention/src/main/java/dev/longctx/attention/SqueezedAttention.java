@@ -25,7 +25,9 @@ import java.util.Objects;
  * work runs as one tile per (KV head, cluster), the queries that chose it against its keys (two
  * matrix products), plus the new keys through {@link TiledAttention}; each query's partial states
  * are merged ({@link PartialState}) in a fixed order (new keys, then its clusters in increasing
- * order), so the result does not depend on the thread count beyond the kernels' rounding. The
+ * order), so the result does not depend on the thread count beyond the kernels' rounding. A
+ * decode step (one query row) instead takes, per query head, one softmax over its clusters' keys
+ * (in increasing cluster order) and the new keys, read in place. The
  * paper thresholds the softmax over centroids with a calibrated threshold to reach a target
  * sparsity; a fraction of the fixed keys is that target stated directly. No observer.
  *
@@ -257,36 +259,25 @@ public final class SqueezedAttention implements AttentionKernel {
     /**
      * A decode step (one query row): per query head, one softmax over the keys of all its chosen
      * clusters (read in place from the index's cluster-sorted rows, in increasing cluster order)
-     * merged after the new keys' partial state. The per-cluster tiles of {@link #attend} share a
-     * cluster's keys among the queries that chose it, which one row cannot use, and their set-up
-     * per cluster (copies, a transposed V) cost more than the work: at depth 16K a decode step
-     * through the tiles ran at about a third of the full cache's speed (run S13-T in strategies.md).
+     * and the new keys (the dense rows {@link NewKeys} gathered). The per-cluster tiles of
+     * {@link #attend} share a cluster's keys among the queries that chose it, which one row cannot
+     * use, and their set-up per cluster (copies, a transposed V) and the new keys' paged view cost
+     * more than the work: at depth 16K a decode step through them ran at about a third of the full
+     * cache's speed, and a JFR profile of the next version had most of the step in building that
+     * view's key bounds (run S13-T in strategies.md).
      */
     private void decodeStep(AttentionProblem p, int[][] chosen, NewKeys[] fresh, float[] out, float[] lse) {
         int hq = p.queryHeads();
         int d = p.headDim();
         int g = p.groupSize();
-        float[] newOut = null;
-        float[] newLse = null;
-        if (fresh[0].count > 0) {
-            KvView[] views = new KvView[fresh.length];
-            for (int h = 0; h < fresh.length; h++) {
-                views[h] = DenseKvView.of(fresh[h].k, fresh[h].v, fresh[h].pos, d, DType.F32, p.kv()[h].pageSize());
-            }
-            AttentionProblem sub = new AttentionProblem(p.queries(), p.queryOffset(), 1, hq, views, p.queryPositions(),
-                    p.scale(), p.softCap(), p.mask());
-            newOut = new float[sub.outputLength()];
-            newLse = new float[hq];
-            tiled.attend(sub, newOut, newLse, null);
-        }
-        float[] no = newOut;
-        float[] nl = newLse;
         long qPos = p.queryPositions()[0];
         ops.pool().parallelFor(hq, qh -> {
             VectorKernels k = ops.kernels();
-            SqueezedIndex.Head head = index.head(qh / g);
+            int h = qh / g;
+            SqueezedIndex.Head head = index.head(h);
+            NewKeys nk = fresh[h];
             int[] start = head.start();
-            int total = 0;
+            int total = nk.count;
             for (int c : chosen[qh]) {
                 total += start[c + 1] - start[c];
             }
@@ -300,32 +291,30 @@ public final class SqueezedAttention implements AttentionKernel {
                             : Float.NEGATIVE_INFINITY;
                 }
             }
-            float[] acc = new float[d];
-            float l = Float.NEGATIVE_INFINITY;
+            for (int e = 0; e < nk.count; e++, i++) {
+                s[i] = p.mask().allows(qPos, nk.pos[e]) ? logit(k.dot(p.queries(), qi, nk.k, e * d, d), p.scale(), p.softCap())
+                        : Float.NEGATIVE_INFINITY;
+            }
+            int o = qh * d;
+            java.util.Arrays.fill(out, o, o + d, 0f);
             float m = total == 0 ? Float.NEGATIVE_INFINITY : k.max(s, 0, total);
+            float l = Float.NEGATIVE_INFINITY;
             if (m != Float.NEGATIVE_INFINITY) {
                 float sum = k.expShiftSum(s, 0, total, m);
                 float inv = 1f / sum;
                 i = 0;
                 for (int c : chosen[qh]) {
                     for (int e = start[c]; e < start[c + 1]; e++, i++) {
-                        k.axpy(s[i] * inv, head.values(), e * d, acc, 0, d);
+                        k.axpy(s[i] * inv, head.values(), e * d, out, o, d);
                     }
+                }
+                for (int e = 0; e < nk.count; e++, i++) {
+                    k.axpy(s[i] * inv, nk.v, e * d, out, o, d);
                 }
                 l = m + (float) Math.log(sum);
             }
-            int o = qh * d;
-            float lo;
-            if (no != null) {
-                System.arraycopy(no, o, out, o, d);
-                lo = nl[qh];
-            } else {
-                java.util.Arrays.fill(out, o, o + d, 0f);
-                lo = Float.NEGATIVE_INFINITY;
-            }
-            lo = PartialState.merge(out, o, lo, acc, 0, l, d);
             if (lse != null) {
-                lse[qh] = lo;
+                lse[qh] = l;
             }
         });
     }
