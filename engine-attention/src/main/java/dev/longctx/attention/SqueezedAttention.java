@@ -284,9 +284,11 @@ public final class SqueezedAttention implements AttentionKernel {
             float[] s = new float[total];
             int qi = p.queryIndex(0, qh);
             int i = 0;
+            // the mask allows every fixed key when it allows the whole range up to the context's last position
+            boolean allFixed = p.mask().attendsAll(qPos, qPos, index.firstPosition(), index.lastPosition());
             for (int c : chosen[qh]) {
                 for (int e = start[c]; e < start[c + 1]; e++, i++) {
-                    s[i] = p.mask().allows(qPos, head.positions()[e])
+                    s[i] = allFixed || p.mask().allows(qPos, head.positions()[e])
                             ? logit(k.dot(p.queries(), qi, head.keys(), e * d, d), p.scale(), p.softCap())
                             : Float.NEGATIVE_INFINITY;
                 }
@@ -414,17 +416,25 @@ public final class SqueezedAttention implements AttentionKernel {
             float[] k = new float[n * d];
             float[] v = new float[n * d];
             long[] pos = new long[n];
-            float[] buf = new float[d];
             int i = 0;
             for (int p = fromPage; p < view.pageCount() && i < n; p++) {
-                for (int s = p == fromPage ? fromSlot : 0; s < view.pageLength(p); s++) {
+                int s0 = p == fromPage ? fromSlot : 0;
+                int len = view.pageLength(p);
+                if (view.allValid(p)) {
+                    // a run of whole rows: one dequantize call each for keys and values (a call per row cost more than the rows)
+                    kernels.dequantize(view.dtype(), view.keys(p), s0 * view.rowBytes(), k, i * d, (len - s0) * d);
+                    kernels.dequantize(view.dtype(), view.values(p), s0 * view.rowBytes(), v, i * d, (len - s0) * d);
+                    for (int s = s0; s < len; s++) {
+                        pos[i++] = view.position(p, s);
+                    }
+                    continue;
+                }
+                for (int s = s0; s < len; s++) {
                     if (!view.isValid(p, s)) {
                         continue;
                     }
-                    kernels.dequantize(view.dtype(), view.keys(p), s * view.rowBytes(), buf, 0, d);
-                    System.arraycopy(buf, 0, k, i * d, d);
-                    kernels.dequantize(view.dtype(), view.values(p), s * view.rowBytes(), buf, 0, d);
-                    System.arraycopy(buf, 0, v, i * d, d);
+                    kernels.dequantize(view.dtype(), view.keys(p), s * view.rowBytes(), k, i * d, d);
+                    kernels.dequantize(view.dtype(), view.values(p), s * view.rowBytes(), v, i * d, d);
                     pos[i++] = view.position(p, s);
                 }
             }

@@ -203,6 +203,14 @@ class SqueezedAttentionTest {
                 assertTrue(Problems.relativeError(out2, out, out.length) <= 1e-6, keys + " keys: same budget, same rule");
             }
             assertEquals(577, new SqueezedAttention(ops, index, 10_000).budget());
+            // a decode row under a sliding window with sinks: fixed keys outside it are masked one by one
+            KvView[] views = data.views(613, 13, DType.F32);
+            AttentionProblem windowed = new AttentionProblem(Problems.gaussian(r, 4 * 16, 1), 0, 1, 4, views,
+                    AttentionProblem.lastPositions(views[0], 1), 0.25f, 0f, AttentionMask.slidingWindow(300, 4));
+            float[] wout = new float[windowed.outputLength()];
+            new SqueezedAttention(ops, index, 61).attend(windowed, wout, null, null);
+            double werr = Problems.relativeError(wout, naiveSqueezed(windowed, index, 61, ops.kernels()), wout.length);
+            assertTrue(werr <= 2e-5, "windowed decode row vs the naive reference " + werr);
             Problems.assertMatchesNaive(new SqueezedAttention(ops, index, 577), p, 1e-5, "every key kept");
         }
     }
@@ -237,6 +245,7 @@ class SqueezedAttentionTest {
         }
         assertEquals(1000, a.tokens());
         assertEquals(999, a.lastPosition());
+        assertEquals(0, a.firstPosition());
     }
 
     private static double dist(float[] k, int i, float[] cent, int c, int d) {
