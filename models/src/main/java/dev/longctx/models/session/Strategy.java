@@ -10,6 +10,9 @@ import java.util.Objects;
  * 0 are derived from the session's token budget (see each record). Names (for the CLI and
  * benchmark tables): {@code full}, {@code streaming}, {@code h2o}, {@code snapkv}, {@code quest},
  * {@code tidal}, {@code recycled}, {@code sirllm}, {@code infllm}, {@code think}, {@code longheads}, {@code sink-calib}, {@code duo}, {@code moa}, {@code squeezed}, {@code sparse-prefill}.
+ *
+ * <p>Threading: every strategy is an immutable record and may be shared between threads; what a
+ * sequence keeps while it runs one lives in that sequence's cache.
  */
 public sealed interface Strategy {
     /** The short name. */
