@@ -49,7 +49,8 @@ final class GenerateCommand implements Callable<Integer> {
     String system;
 
     @Option(names = "--strategy", defaultValue = "full",
-            description = "full, streaming, h2o, snapkv, quest, duo, sparse-prefill[:vertical-slash|a-shape|top-k] (default ${DEFAULT-VALUE})")
+            description = "full, streaming, h2o, snapkv, quest, duo, squeezed[:KEEP[:FIXED]], sparse-prefill[:vertical-slash|a-shape|top-k]"
+                    + " (default ${DEFAULT-VALUE})")
     String strategy;
 
     @Option(names = "--profile", description = "head profile JSON for --strategy duo (from profile-heads)")

@@ -25,7 +25,9 @@ import java.util.Objects;
  * work runs as one tile per (KV head, cluster), the queries that chose it against its keys (two
  * matrix products), plus the new keys through {@link TiledAttention}; each query's partial states
  * are merged ({@link PartialState}) in a fixed order (new keys, then its clusters in increasing
- * order), so the result does not depend on the thread count beyond the kernels' rounding. The
+ * order), so the result does not depend on the thread count beyond the kernels' rounding. A
+ * decode step (one query row) instead takes, per query head, one softmax over its clusters' keys
+ * (in increasing cluster order) and the new keys, read in place. The
  * paper thresholds the softmax over centroids with a calibrated threshold to reach a target
  * sparsity; a fraction of the fixed keys is that target stated directly. No observer.
  *
@@ -36,6 +38,8 @@ public final class SqueezedAttention implements AttentionKernel {
     private final TensorOps ops;
     private final SqueezedIndex index;
     private final double keepFraction;
+    /** Fixed keys a query attends before its last cluster: from {@code keepFraction}, or given. */
+    private final int budget;
     private final TiledAttention tiled;
 
     /**
@@ -49,6 +53,25 @@ public final class SqueezedAttention implements AttentionKernel {
             throw new IllegalArgumentException("squeezed attention: keepFraction must be in (0, 1], got " + keepFraction);
         }
         this.keepFraction = keepFraction;
+        this.budget = (int) Math.min(index.tokens(), Math.ceil(keepFraction * index.tokens()));
+        this.tiled = new TiledAttention(ops);
+    }
+
+    /**
+     * The same rule with the budget given as a number of fixed keys instead of a fraction (a
+     * strategy's "keys per query head", free of the rounding of {@code keys / tokens x tokens}).
+     *
+     * @param keptKeys fixed keys each query attends before its last cluster, {@code >= 1} (at most
+     *     the fixed context's: more keep every cluster)
+     */
+    public SqueezedAttention(TensorOps ops, SqueezedIndex index, int keptKeys) {
+        this.ops = Objects.requireNonNull(ops, "ops");
+        this.index = Objects.requireNonNull(index, "index");
+        if (keptKeys < 1) {
+            throw new IllegalArgumentException("squeezed attention: keptKeys must be >= 1, got " + keptKeys);
+        }
+        this.budget = Math.min(index.tokens(), keptKeys);
+        this.keepFraction = budget / (double) index.tokens();
         this.tiled = new TiledAttention(ops);
     }
 
@@ -57,9 +80,12 @@ public final class SqueezedAttention implements AttentionKernel {
         return String.format("squeezed(keep=%.3f)", keepFraction);
     }
 
-    /** Fixed keys a query attends at most before the last cluster: {@code ceil(keepFraction x tokens)}. */
+    /**
+     * Fixed keys a query attends at most before the last cluster: {@code ceil(keepFraction x tokens)},
+     * or the kept keys given (at most the fixed context's).
+     */
     public int budget() {
-        return (int) Math.min(index.tokens(), Math.ceil(keepFraction * index.tokens()));
+        return budget;
     }
 
     /**
@@ -147,6 +173,10 @@ public final class SqueezedAttention implements AttentionKernel {
                 chosen[r * hq + qh] = chooseClusters(h, p.queries(), p.queryIndex(r, qh));
             }
         });
+        if (rows == 1) {
+            decodeStep(p, chosen, fresh, out, lse);
+            return;
+        }
         // 2. per (KV head, cluster) the ids that chose it, increasing, and each choice's slot there
         int[] clusterBase = new int[kvHeads + 1];
         for (int h = 0; h < kvHeads; h++) {
@@ -226,6 +256,71 @@ public final class SqueezedAttention implements AttentionKernel {
         });
     }
 
+    /**
+     * A decode step (one query row): per query head, one softmax over the keys of all its chosen
+     * clusters (read in place from the index's cluster-sorted rows, in increasing cluster order)
+     * and the new keys (the dense rows {@link NewKeys} gathered). The per-cluster tiles of
+     * {@link #attend} share a cluster's keys among the queries that chose it, which one row cannot
+     * use, and their set-up per cluster (copies, a transposed V) and the new keys' paged view cost
+     * more than the work: at depth 16K a decode step through them ran at about a third of the full
+     * cache's speed, and a JFR profile of the next version had most of the step in building that
+     * view's key bounds (run S13-T in strategies.md).
+     */
+    private void decodeStep(AttentionProblem p, int[][] chosen, NewKeys[] fresh, float[] out, float[] lse) {
+        int hq = p.queryHeads();
+        int d = p.headDim();
+        int g = p.groupSize();
+        long qPos = p.queryPositions()[0];
+        ops.pool().parallelFor(hq, qh -> {
+            VectorKernels k = ops.kernels();
+            int h = qh / g;
+            SqueezedIndex.Head head = index.head(h);
+            NewKeys nk = fresh[h];
+            int[] start = head.start();
+            int total = nk.count;
+            for (int c : chosen[qh]) {
+                total += start[c + 1] - start[c];
+            }
+            float[] s = new float[total];
+            int qi = p.queryIndex(0, qh);
+            int i = 0;
+            // the mask allows every fixed key when it allows the whole range up to the context's last position
+            boolean allFixed = p.mask().attendsAll(qPos, qPos, index.firstPosition(), index.lastPosition());
+            for (int c : chosen[qh]) {
+                for (int e = start[c]; e < start[c + 1]; e++, i++) {
+                    s[i] = allFixed || p.mask().allows(qPos, head.positions()[e])
+                            ? logit(k.dot(p.queries(), qi, head.keys(), e * d, d), p.scale(), p.softCap())
+                            : Float.NEGATIVE_INFINITY;
+                }
+            }
+            for (int e = 0; e < nk.count; e++, i++) {
+                s[i] = p.mask().allows(qPos, nk.pos[e]) ? logit(k.dot(p.queries(), qi, nk.k, e * d, d), p.scale(), p.softCap())
+                        : Float.NEGATIVE_INFINITY;
+            }
+            int o = qh * d;
+            java.util.Arrays.fill(out, o, o + d, 0f);
+            float m = total == 0 ? Float.NEGATIVE_INFINITY : k.max(s, 0, total);
+            float l = Float.NEGATIVE_INFINITY;
+            if (m != Float.NEGATIVE_INFINITY) {
+                float sum = k.expShiftSum(s, 0, total, m);
+                float inv = 1f / sum;
+                i = 0;
+                for (int c : chosen[qh]) {
+                    for (int e = start[c]; e < start[c + 1]; e++, i++) {
+                        k.axpy(s[i] * inv, head.values(), e * d, out, o, d);
+                    }
+                }
+                for (int e = 0; e < nk.count; e++, i++) {
+                    k.axpy(s[i] * inv, nk.v, e * d, out, o, d);
+                }
+                l = m + (float) Math.log(sum);
+            }
+            if (lse != null) {
+                lse[qh] = l;
+            }
+        });
+    }
+
     /** Exact attention of a cluster's choosers over its keys: scores and P.V as two matrix products. */
     private void clusterTile(AttentionProblem p, SqueezedIndex.Head head, int c, int[] ids, float[][] partOut,
                              float[][] partLse, int cc) {
@@ -287,8 +382,17 @@ public final class SqueezedAttention implements AttentionKernel {
             int fixed = 0;
             int n = 0;
             long lastFixed = Long.MIN_VALUE;
+            // the page and slot where the new keys begin (the fixed context's pages are skipped whole when every slot is valid)
+            int fromPage = view.pageCount();
+            int fromSlot = 0;
             for (int p = 0; p < view.pageCount(); p++) {
-                for (int s = 0; s < view.pageLength(p); s++) {
+                int len = view.pageLength(p);
+                if (len > 0 && fixed + len <= index.tokens() && view.allValid(p)) {
+                    fixed += len;
+                    lastFixed = view.position(p, len - 1);
+                    continue;
+                }
+                for (int s = 0; s < len; s++) {
                     if (!view.isValid(p, s)) {
                         continue;
                     }
@@ -296,6 +400,10 @@ public final class SqueezedAttention implements AttentionKernel {
                         fixed++;
                         lastFixed = view.position(p, s);
                     } else {
+                        if (n == 0) {
+                            fromPage = p;
+                            fromSlot = s;
+                        }
                         n++;
                     }
                 }
@@ -308,18 +416,25 @@ public final class SqueezedAttention implements AttentionKernel {
             float[] k = new float[n * d];
             float[] v = new float[n * d];
             long[] pos = new long[n];
-            float[] buf = new float[d];
-            int seen = 0;
             int i = 0;
-            for (int p = 0; p < view.pageCount(); p++) {
-                for (int s = 0; s < view.pageLength(p); s++) {
-                    if (!view.isValid(p, s) || seen++ < index.tokens()) {
+            for (int p = fromPage; p < view.pageCount() && i < n; p++) {
+                int s0 = p == fromPage ? fromSlot : 0;
+                int len = view.pageLength(p);
+                if (view.allValid(p)) {
+                    // a run of whole rows: one dequantize call each for keys and values (a call per row cost more than the rows)
+                    kernels.dequantize(view.dtype(), view.keys(p), s0 * view.rowBytes(), k, i * d, (len - s0) * d);
+                    kernels.dequantize(view.dtype(), view.values(p), s0 * view.rowBytes(), v, i * d, (len - s0) * d);
+                    for (int s = s0; s < len; s++) {
+                        pos[i++] = view.position(p, s);
+                    }
+                    continue;
+                }
+                for (int s = s0; s < len; s++) {
+                    if (!view.isValid(p, s)) {
                         continue;
                     }
-                    kernels.dequantize(view.dtype(), view.keys(p), s * view.rowBytes(), buf, 0, d);
-                    System.arraycopy(buf, 0, k, i * d, d);
-                    kernels.dequantize(view.dtype(), view.values(p), s * view.rowBytes(), buf, 0, d);
-                    System.arraycopy(buf, 0, v, i * d, d);
+                    kernels.dequantize(view.dtype(), view.keys(p), s * view.rowBytes(), k, i * d, d);
+                    kernels.dequantize(view.dtype(), view.values(p), s * view.rowBytes(), v, i * d, d);
                     pos[i++] = view.position(p, s);
                 }
             }

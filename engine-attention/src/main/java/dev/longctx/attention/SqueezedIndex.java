@@ -32,6 +32,7 @@ public final class SqueezedIndex {
 
     private final int headDim;
     private final int tokens;
+    private final long firstPosition;
     private final long lastPosition;
     private final Head[] heads;
 
@@ -42,9 +43,10 @@ public final class SqueezedIndex {
         }
     }
 
-    private SqueezedIndex(int headDim, int tokens, long lastPosition, Head[] heads) {
+    private SqueezedIndex(int headDim, int tokens, long firstPosition, long lastPosition, Head[] heads) {
         this.headDim = headDim;
         this.tokens = tokens;
+        this.firstPosition = firstPosition;
         this.lastPosition = lastPosition;
         this.heads = heads;
     }
@@ -102,7 +104,7 @@ public final class SqueezedIndex {
         }
         ops.pool().parallelFor(fixed.length, h -> heads[h] = cluster(keys[h], values[h], positions[h], d, clusters,
                 iterations, seed + h, ops.kernels()));
-        return new SqueezedIndex(d, n, positions[0][n - 1], heads);
+        return new SqueezedIndex(d, n, positions[0][0], positions[0][n - 1], heads);
     }
 
     /** Valid keys, values and positions of a view in view order. */
@@ -225,6 +227,11 @@ public final class SqueezedIndex {
     /** Keys of the fixed context per KV head. */
     public int tokens() {
         return tokens;
+    }
+
+    /** The fixed context's first position. */
+    public long firstPosition() {
+        return firstPosition;
     }
 
     /** The fixed context's last position; new queries and keys come after it. */

@@ -52,9 +52,14 @@ class SqueezedAttentionTest {
      */
     static float[] naiveSqueezed(AttentionProblem p, SqueezedIndex index, double keep,
                                   dev.longctx.core.kernels.spi.VectorKernels kernels) {
+        return naiveSqueezed(p, index, (int) Math.min(index.tokens(), Math.ceil(keep * index.tokens())), kernels);
+    }
+
+    /** The same reference with the budget in fixed keys (clusters are taken until their keys reach it). */
+    static float[] naiveSqueezed(AttentionProblem p, SqueezedIndex index, int budget,
+                                  dev.longctx.core.kernels.spi.VectorKernels kernels) {
         int d = p.headDim();
         int g = p.groupSize();
-        int budget = (int) Math.min(index.tokens(), Math.ceil(keep * index.tokens()));
         float[] out = new float[p.outputLength()];
         for (int h = 0; h < p.kvHeads(); h++) {
             KvView view = p.kv()[h];
@@ -147,7 +152,9 @@ class SqueezedAttentionTest {
         SplittableRandom r = new SplittableRandom(6);
         // kvHeads, g, lk, fixed, d, ps, clusters, blobs, keep (per mille)
         int[][] cases = {{2, 2, 1100, 1000, 16, 16, 37, 9, 100}, {1, 3, 533, 500, 32, 7, 50, 5, 260},
-            {3, 1, 700, 699, 16, 13, 11, 11, 500}};
+            {3, 1, 700, 699, 16, 13, 11, 11, 500},
+            // decode steps (one row: the per-query-head path), grouped heads, F32 and F16 pages
+            {2, 2, 801, 800, 32, 7, 23, 5, 150}, {1, 4, 512, 511, 16, 9, 17, 4, 200}};
         for (int[] c : cases) {
             Data data = data(r, c[0], c[2], c[3], c[4], c[7]);
             DType dtype = c[0] == 1 ? DType.F16 : DType.F32;
@@ -165,6 +172,46 @@ class SqueezedAttentionTest {
                 new NaiveAttention().attend(p, exact, null, null);
                 assertTrue(Problems.relativeError(out, exact, out.length) > 1e-4, what + ": nothing was dropped");
             }
+        }
+    }
+
+    /**
+     * The budget given in keys (a strategy's keys per query head) is the same rule: equal to the
+     * naive reference at that budget, to the fraction constructor where both give it, and
+     * a budget past the context keeps every cluster.
+     */
+    @Test
+    void aBudgetInKeysEqualsTheNaiveReference() {
+        SplittableRandom r = new SplittableRandom(9);
+        Data data = data(r, 2, 613, 577, 16, 7);
+        for (TensorOps ops : Problems.allOps()) {
+            SqueezedIndex index = SqueezedIndex.build(data.views(577, 13, DType.F32), 29, 4, 5, ops);
+            float[] q = Problems.gaussian(r, 36 * 4 * 16, 1);
+            AttentionProblem p = AttentionProblem.causal(q, 36, 4, data.views(613, 13, DType.F32));
+            for (int keys : new int[] {1, 61, 200}) {
+                SqueezedAttention kernel = new SqueezedAttention(ops, index, keys);
+                assertEquals(keys, kernel.budget());
+                float[] out = new float[p.outputLength()];
+                kernel.attend(p, out, null, null);
+                double err = Problems.relativeError(out, naiveSqueezed(p, index, keys, ops.kernels()), out.length);
+                assertTrue(err <= 2e-5, keys + " keys, " + ops.kernels().name() + ": vs the naive reference " + err);
+                SqueezedAttention byFraction = new SqueezedAttention(ops, index, keys / 577.0);
+                assertEquals(keys, byFraction.budget());
+                float[] out2 = new float[p.outputLength()];
+                byFraction.attend(p, out2, null, null);
+                // the same clusters; the Panama reductions may round the last bits differently from call to call
+                assertTrue(Problems.relativeError(out2, out, out.length) <= 1e-6, keys + " keys: same budget, same rule");
+            }
+            assertEquals(577, new SqueezedAttention(ops, index, 10_000).budget());
+            // a decode row under a sliding window with sinks: fixed keys outside it are masked one by one
+            KvView[] views = data.views(613, 13, DType.F32);
+            AttentionProblem windowed = new AttentionProblem(Problems.gaussian(r, 4 * 16, 1), 0, 1, 4, views,
+                    AttentionProblem.lastPositions(views[0], 1), 0.25f, 0f, AttentionMask.slidingWindow(300, 4));
+            float[] wout = new float[windowed.outputLength()];
+            new SqueezedAttention(ops, index, 61).attend(windowed, wout, null, null);
+            double werr = Problems.relativeError(wout, naiveSqueezed(windowed, index, 61, ops.kernels()), wout.length);
+            assertTrue(werr <= 2e-5, "windowed decode row vs the naive reference " + werr);
+            Problems.assertMatchesNaive(new SqueezedAttention(ops, index, 577), p, 1e-5, "every key kept");
         }
     }
 
@@ -198,6 +245,7 @@ class SqueezedAttentionTest {
         }
         assertEquals(1000, a.tokens());
         assertEquals(999, a.lastPosition());
+        assertEquals(0, a.firstPosition());
     }
 
     private static double dist(float[] k, int i, float[] cent, int c, int d) {

@@ -53,7 +53,8 @@ public final class LongContextBench implements Callable<Integer> {
     DType kvType;
 
     @Option(names = "--strategies", split = ",", defaultValue = "full,streaming,h2o,snapkv,quest,duo,sparse-prefill",
-            description = "strategies (default ${DEFAULT-VALUE}); sparse-prefill takes an estimator: sparse-prefill:a-shape, sparse-prefill:top-k")
+            description = "strategies (default ${DEFAULT-VALUE}); sparse-prefill takes an estimator: sparse-prefill:a-shape, sparse-prefill:top-k;"
+                    + " squeezed[:KEEP[:FIXED[:KEYS_PER_CLUSTER]]] (no KEEP: --budget keys of the fixed context per query head)")
     List<String> strategies;
 
     @Option(names = "--depths", split = ",", defaultValue = "1024,4096", description = "context depths (default ${DEFAULT-VALUE})")

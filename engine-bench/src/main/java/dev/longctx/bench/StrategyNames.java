@@ -13,7 +13,8 @@ import java.nio.file.Path;
 
 /**
  * Strategy names for the bench and demo commands: {@link Strategy#parse} ({@code tidal},
- * {@code recycled}, {@code infllm} and {@code longheads} attend the budget's worth of keys per KV head), plus {@code duo}, which
+ * {@code recycled}, {@code infllm} and {@code longheads} attend the budget's worth of keys per KV head, {@code squeezed} without a
+ * kept fraction the budget's worth of its fixed context's keys per query head), plus {@code duo}, which
  * takes a head profile from {@code --profile} or, without one, profiles the model first with the
  * retrieval-head profiler (three 256-token needle prompts, the top quarter of KV heads retrieval).
  */
@@ -96,7 +97,8 @@ final class StrategyNames {
 
     /**
      * TidalDecode, Recycled Attention, InfLLM and LongHeads with no selection size given attend {@code budget} keys
-     * per KV head, as the evicting strategies keep; other strategies as they are.
+     * per KV head, as the evicting strategies keep, and Squeezed Attention with no kept fraction {@code budget} keys of its
+     * fixed context per query head; other strategies as they are.
      */
     static Strategy withSelection(Strategy s, int budget) {
         return switch (s) {
@@ -107,6 +109,9 @@ final class StrategyNames {
                     i.reps());
             case Strategy.ThinK t -> new Strategy.ThinK(withSelection(t.inner(), budget), t.ratio(), t.window());
             case Strategy.LongHeads lh when lh.attended() == 0 -> new Strategy.LongHeads(budget, lh.chunk(), lh.chunks());
+            // no kept fraction given: the budget's keys of the fixed context per query head
+            case Strategy.Squeezed sq when sq.selected() == 0 && sq.keep() == 0 -> new Strategy.Squeezed(0, budget, sq.fixedTokens(),
+                    sq.keysPerCluster(), sq.iterations());
             default -> s;
         };
     }

@@ -85,7 +85,7 @@ class RulerEvalTest {
     void everyStrategyAtABudgetHoldingEveryTokenAnswersAsTheFullCacheDoes() throws Exception {
         List<String> strategies = List.of("full", "streaming", "h2o", "snapkv", "quest", "duo", "tidal", "recycled", "sirllm",
                 "infllm", "sparse-prefill", "sparse-prefill:hip", "sparse-prefill:hip-token", "sparse-prefill:hyper", "moa",
-                "longheads");
+                "longheads", "squeezed");
         // MoA's committed profile, its windows fitted to the whole context (density 1: every head everything)
         Path moaProfile = RulerEval.retrievalModelDir().resolve("../../../docs/accuracy/retrieval-16k-moa-tasks.json").normalize();
         HeadProfile[] profile = {null}; // duo's retrieval heads: profiled once, as `eval` does without --profile

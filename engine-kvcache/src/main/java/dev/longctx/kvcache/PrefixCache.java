@@ -26,8 +26,13 @@ import java.util.Objects;
  * their parents, so a cached chain shrinks from its end; a lookup marks the first blocks of a chain
  * the most recently used.
  *
+ * <p><b>Annotations.</b> A cached block can carry values derived from the tokens it ends (e.g.
+ * Squeezed Attention's clusters of a cached document's keys, built once, {@link #annotate}): they
+ * live exactly as long as the block's entry and are dropped with it when it is reclaimed or
+ * cleared. They hold no pages; their memory is the caller's (the heap), outside the pool's budget.
+ *
  * <p>Threading: thread-safe (every method holds this cache's monitor); meant to be driven by one
- * scheduler thread.
+ * scheduler thread. Annotation values are handed out as they were stored: share only immutable ones.
  */
 public final class PrefixCache implements AutoCloseable {
     private final BlockPool pool;
@@ -63,6 +68,8 @@ public final class PrefixCache implements AutoCloseable {
         int children;
         /** The clock tick of the last lookup or publication that used this entry: LRU order. */
         long lastUse;
+        /** Values attached to this block by {@link #annotate}, by tag; null until the first. */
+        Map<Object, Object> annotations;
 
         Entry(long id, Key key, Entry parent, int[] pages) {
             this.id = id;
@@ -112,6 +119,55 @@ public final class PrefixCache implements AutoCloseable {
             cache.adoptBlock(e.pages);
         }
         return chain.size() * layout.pageSize();
+    }
+
+    /**
+     * Attaches {@code value} under {@code tag} to the cached block that ends the first
+     * {@code blocks} blocks of {@code tokens} in {@code namespace} (replacing a value of an equal
+     * tag). The value is dropped with the block's entry.
+     *
+     * @param tag what the value is, with everything it depends on besides these tokens (compared with {@code equals})
+     * @return false (nothing stored) when those blocks are not all cached
+     * @throws IllegalArgumentException when {@code blocks < 1} or the tokens hold fewer blocks
+     */
+    public synchronized boolean annotate(int[] tokens, int blocks, String namespace, Object tag, Object value) {
+        checkOpen();
+        Objects.requireNonNull(tag, "tag");
+        Objects.requireNonNull(value, "value");
+        Entry e = last(tokens, blocks, namespace);
+        if (e == null) {
+            return false;
+        }
+        if (e.annotations == null) {
+            e.annotations = new HashMap<>();
+        }
+        e.annotations.put(tag, value);
+        return true;
+    }
+
+    /**
+     * The value attached under {@code tag} to the cached block that ends the first {@code blocks}
+     * blocks of {@code tokens} in {@code namespace}, or null (not cached, or nothing attached).
+     * Changes nothing (not even the LRU order: {@link #attach} does that).
+     *
+     * @throws IllegalArgumentException when {@code blocks < 1} or the tokens hold fewer blocks
+     */
+    public synchronized Object annotation(int[] tokens, int blocks, String namespace, Object tag) {
+        Objects.requireNonNull(tag, "tag");
+        Entry e = last(tokens, blocks, namespace);
+        return e == null || e.annotations == null ? null : e.annotations.get(tag);
+    }
+
+    /** The entry of block {@code blocks - 1} when the whole chain up to it is cached, else null. */
+    private Entry last(int[] tokens, int blocks, String namespace) {
+        Objects.requireNonNull(tokens, "tokens");
+        int ps = layout.pageSize();
+        if (blocks < 1 || (long) blocks * ps > tokens.length) {
+            throw new IllegalArgumentException("prefix cache: " + blocks + " blocks of " + ps + " tokens from a sequence of "
+                    + tokens.length + " tokens");
+        }
+        List<Entry> chain = chain(tokens, blocks * ps, blocks * ps, namespace, false);
+        return chain.size() == blocks ? chain.get(blocks - 1) : null;
     }
 
     /** Counts a lookup of {@code looked} tokens that found {@code hit} of them, for {@link #hitTokens}. */

@@ -139,6 +139,42 @@ class PrefixCacheTest {
         }
     }
 
+    /**
+     * A value attached to a cached block is found for the same tokens, blocks, namespace and tag
+     * only, and goes with the block when it is reclaimed; uncached blocks take none.
+     */
+    @Test
+    void annotationsLiveAndDieWithTheirBlock() {
+        try (BlockPool pool = new BlockPool(LAYOUT, 1 << 20); PrefixCache cache = new PrefixCache(pool)) {
+            int[] a = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+            assertTrue(!cache.annotate(a, 2, "exact", "tag", "value"), "nothing cached yet");
+            try (SequenceKvCache s = SequenceKvCache.create(pool)) {
+                append(s, a, 0, a.length);
+                assertEquals(2, cache.publish(s, a, 0, 2, "exact"));
+            }
+            assertTrue(cache.annotate(a, 2, "exact", "tag", "value"));
+            assertEquals("value", cache.annotation(a, 2, "exact", "tag"));
+            int[] b = a.clone();
+            b[10] = 77; // past the two blocks: the same blocks
+            assertEquals("value", cache.annotation(b, 2, "exact", "tag"));
+            assertEquals(null, cache.annotation(a, 1, "exact", "tag"), "attached to block 1, not block 0");
+            assertEquals(null, cache.annotation(a, 2, "exact", "other tag"));
+            assertEquals(null, cache.annotation(a, 2, "other", "tag"));
+            b[5] = 42;
+            assertEquals(null, cache.annotation(b, 2, "exact", "tag"), "another block 1");
+            assertThrows(IllegalArgumentException.class, () -> cache.annotation(a, 3, "exact", "tag"), "11 tokens hold 2 blocks");
+            assertThrows(IllegalArgumentException.class, () -> cache.annotation(a, 0, "exact", "tag"));
+            cache.reclaim(Integer.MAX_VALUE);
+            assertEquals(0, pool.stats().pagesInUse());
+            assertEquals(null, cache.annotation(a, 2, "exact", "tag"), "reclaimed with its block");
+            try (SequenceKvCache s = SequenceKvCache.create(pool)) {
+                append(s, a, 0, a.length);
+                assertEquals(2, cache.publish(s, a, 0, 2, "exact"));
+            }
+            assertEquals(null, cache.annotation(a, 2, "exact", "tag"), "a block cached again starts without it");
+        }
+    }
+
     @Test
     void evictedOrPartBlocksAreNotPublished() {
         try (BlockPool pool = new BlockPool(LAYOUT, 1 << 20); PrefixCache cache = new PrefixCache(pool)) {

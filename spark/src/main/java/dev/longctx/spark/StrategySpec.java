@@ -69,6 +69,14 @@ record StrategySpec(String kind, int a, int b) implements Serializable {
                 }
                 yield new StrategySpec(name, 0, 0);
             }
+            case Strategy.Squeezed sq -> {
+                String name = "squeezed:" + sq.keep() + ":" + sq.fixedTokens() + ":" + sq.keysPerCluster();
+                if (!Strategy.parse(name).equals(sq)) {
+                    throw new IllegalArgumentException("DocumentInference ships Squeezed Attention by name only (keep, fixed tokens, "
+                            + "keys per cluster; no selected keys or iterations); got " + sq);
+                }
+                yield new StrategySpec(name, 0, 0);
+            }
             case Strategy.SinkCalibration sc -> throw new IllegalArgumentException("strategy 'sink-calib' carries a head set, which "
                     + "DocumentInference does not ship to executors; use streaming, h2o, snapkv, quest or full");
             case Strategy.RetrievalHeads r -> throw new IllegalArgumentException("strategy 'duo' needs a head profile, which "
@@ -88,7 +96,7 @@ record StrategySpec(String kind, int a, int b) implements Serializable {
             case "recycled" -> new Strategy.Recycled(a, b);
             case "infllm" -> new Strategy.InfLlm(a, 0, 0, 0, b, 0);
             case "longheads" -> new Strategy.LongHeads(a, 0, b);
-            default -> Strategy.parse(kind); // the sparse-prefill variants, by name
+            default -> Strategy.parse(kind); // the sparse-prefill variants, think and squeezed, by name
         };
     }
 }

@@ -37,12 +37,14 @@ class SpecsTest {
                 new Strategy.SnapKv(64, 8), new Strategy.Quest(128), new Strategy.SparsePrefill(),
                 new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.A_SHAPE), new Strategy.ThinK(new Strategy.SnapKv(0, 0)),
                 new Strategy.ThinK(new Strategy.Full(), 0.5, 0), new Strategy.LongHeads(2048, 0, 16),
-                new Strategy.LongHeads(0, 0, 0))) {
+                new Strategy.LongHeads(0, 0, 0), new Strategy.Squeezed(), new Strategy.Squeezed(0.25, 0, 4000, 16, 0))) {
             assertEquals(s, roundTrip(StrategySpec.of(s)).strategy(), s.toString());
         }
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> StrategySpec.of(new Strategy.RetrievalHeads(HeadProfile.byFraction(new float[][] {{1f, 0f}, {0f, 1f}}, 0.5), 4, 0)));
         assertTrue(e.getMessage().contains("head profile"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> StrategySpec.of(new Strategy.Squeezed(0, 2048, 0, 0, 0)));
+        assertTrue(e.getMessage().contains("Squeezed Attention by name only"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> StrategySpec.of(new Strategy.ThinK(new Strategy.SnapKv(64, 8))));
         assertTrue(e.getMessage().contains("ThinK by name only"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> StrategySpec.of(new Strategy.SinkCalibration(

@@ -88,6 +88,8 @@ public final class StrategyPlan implements AttentionPlan {
     private final AttentionKernel[][] sinkKernels;
     /** LongHeads' decode kernels and per-sequence chunk representations, or null. */
     private final LongHeadsPlan longheads;
+    /** Squeezed Attention's per-sequence fixed context and clusters, or null. */
+    private final SqueezedPlan squeezed;
 
     private StrategyPlan(Strategy outer, Strategy strategy, int budgetTokens, EvictionPolicy policy, KvLayout layout, int chunk,
                          TensorOps ops, int[] slidingWindows) {
@@ -122,6 +124,7 @@ public final class StrategyPlan implements AttentionPlan {
         this.infllm = strategy instanceof Strategy.InfLlm i ? new InfLlmPlan(i, layout.layers(), layout.kvHeads(), layout.headDim(), ops) : null;
         this.longheads = strategy instanceof Strategy.LongHeads lh
                 ? new LongHeadsPlan(lh, layout.layers(), layout.kvHeads(), layout.headDim(), ops) : null;
+        this.squeezed = strategy instanceof Strategy.Squeezed sq ? new SqueezedPlan(sq, layout.layers(), ops) : null;
         if (strategy instanceof Strategy.SinkCalibration sc) {
             sinkKernels = new AttentionKernel[2][layout.layers()];
             for (int kind = 0; kind < 2; kind++) {
@@ -214,6 +217,9 @@ public final class StrategyPlan implements AttentionPlan {
             }
             case Strategy.InfLlm i -> resolveInfLlm(i, budget);
             case Strategy.LongHeads lh -> resolveLongHeads(lh, budget);
+            case Strategy.Squeezed sq -> new Strategy.Squeezed(sq.keep() > 0 ? sq.keep() : Strategy.Squeezed.DEFAULT_KEEP, sq.selected(),
+                    sq.fixedTokens(), sq.keysPerCluster() > 0 ? sq.keysPerCluster() : Strategy.Squeezed.DEFAULT_KEYS_PER_CLUSTER,
+                    sq.iterations() > 0 ? sq.iterations() : Strategy.Squeezed.DEFAULT_ITERATIONS);
             case Strategy.Recycled rc -> new Strategy.Recycled(rc.selected() > 0 ? rc.selected() : Math.min(budget, MAX_DEFAULT_SELECTED),
                     rc.stride() > 0 ? rc.stride() : Strategy.Recycled.DEFAULT_STRIDE);
             case Strategy.RetrievalHeads d -> {
@@ -391,7 +397,10 @@ public final class StrategyPlan implements AttentionPlan {
         return Arrays.copyOfRange(rows, (t - 1) * vocab, t * vocab);
     }
 
-    /** TidalDecode and Recycled Attention carry their selections in the sequence's cache, InfLLM and LongHeads their memories; the others need no state. */
+    /**
+     * TidalDecode and Recycled Attention carry their selections in the sequence's cache, InfLLM and
+     * LongHeads their memories, Squeezed Attention its fixed context's clusters; the others need no state.
+     */
     @Override
     public AttentionKernel kernel(SequenceKvCache cache, int layer, int queryRows) {
         if (think != null) {
@@ -403,7 +412,66 @@ public final class StrategyPlan implements AttentionPlan {
         if (longheads != null) {
             return longheads.kernel(cache, layer, queryRows, exact.kernel(layer, queryRows));
         }
+        if (squeezed != null) {
+            return squeezed.kernel(cache, layer, exact.kernel(layer, queryRows));
+        }
         return selection != null ? selection.kernel(cache, layer, queryRows, exact.kernel(layer, queryRows)) : kernel(layer, queryRows);
+    }
+
+    /**
+     * Tells the plan that a prompt of {@code promptTokens} tokens starts at {@code position} of the
+     * sequence whose cache is {@code cache} (sessions and the serving engine call it before the
+     * prompt's first chunk): Squeezed Attention fixes its fixed context at the first one. Nothing
+     * for other strategies.
+     */
+    public void beginPrompt(SequenceKvCache cache, long position, int promptTokens) {
+        if (squeezed != null) {
+            squeezed.beginPrompt(cache, position, promptTokens);
+        }
+    }
+
+    /** Squeezed Attention's fixed context for a first prompt of {@code promptTokens} tokens; 0 for other strategies. */
+    public int squeezedFixed(int promptTokens) {
+        return strategy instanceof Strategy.Squeezed sq ? sq.fixedFor(promptTokens) : 0;
+    }
+
+    /**
+     * What Squeezed Attention's index of a fixed context of {@code fixed} tokens depends on besides
+     * those tokens (cluster size, iterations, seed), as a value with {@code equals}: the tag the
+     * serving engine files the index under in its prefix cache. Null for other strategies.
+     */
+    public Object squeezedIndexKey(int fixed) {
+        return squeezed == null ? null : squeezed.indexKey(fixed);
+    }
+
+    /** The sequence's Squeezed Attention fixed context length (-1 before its first prompt; for tests); 0 for other strategies. */
+    int squeezedFixedContext(SequenceKvCache cache) {
+        return squeezed == null ? 0 : squeezed.fixed(cache);
+    }
+
+    /** Squeezed Attention's indices (one per layer) of the sequence once every layer has one; else (or for other strategies) null. */
+    public dev.longctx.attention.SqueezedIndex[] squeezedIndexes(SequenceKvCache cache) {
+        return squeezed == null ? null : squeezed.indexes(cache);
+    }
+
+    /** Whether the sequence's Squeezed Attention indices were handed over by {@link #adoptSqueezedIndexes}. */
+    public boolean squeezedIndexesAdopted(SequenceKvCache cache) {
+        return squeezed != null && squeezed.adopted(cache);
+    }
+
+    /**
+     * Gives the sequence (after {@link #beginPrompt}, before any of its rows past the fixed context
+     * ran) the indices another sequence built for the same fixed tokens under an equal
+     * {@link #squeezedIndexKey}: it attends with them instead of clustering again.
+     *
+     * @throws IllegalStateException for other strategies
+     * @throws IllegalArgumentException when the indices do not fit the sequence's fixed context
+     */
+    public void adoptSqueezedIndexes(SequenceKvCache cache, dev.longctx.attention.SqueezedIndex[] indexes) {
+        if (squeezed == null) {
+            throw new IllegalStateException("adoptSqueezedIndexes: the strategy is " + strategy.name() + ", not squeezed");
+        }
+        squeezed.adopt(cache, indexes);
     }
 
     /** InfLLM's memory of {@code layer} of the sequence whose cache is {@code cache} (for tests); null for other strategies. */

@@ -28,6 +28,10 @@ final class EngineMetrics {
     final Counter prefixHitTokens;
     final Counter preemptions;
     final Counter steps;
+    /** Squeezed Attention: fixed contexts clustered (every layer's index built by a request). */
+    final Counter squeezedIndexBuilds;
+    /** Squeezed Attention: requests that took a cached fixed context's clusters from the prefix cache. */
+    final Counter squeezedIndexReuses;
     final Timer timeToFirstToken;
     final Timer interTokenLatency;
     final Timer stepTime;
@@ -54,6 +58,10 @@ final class EngineMetrics {
         preemptions = Counter.builder("longctx.preemptions").tags(tags)
                 .description("sequences preempted (pages freed, recomputed later)").register(registry);
         steps = Counter.builder("longctx.steps").tags(tags).description("batched forward steps").register(registry);
+        squeezedIndexBuilds = Counter.builder("longctx.squeezed.index").tags(tags).tag("source", "built")
+                .description("Squeezed Attention: fixed contexts whose keys a request clustered").register(registry);
+        squeezedIndexReuses = Counter.builder("longctx.squeezed.index").tags(tags).tag("source", "prefix-cache")
+                .description("Squeezed Attention: requests that reused a cached fixed context's clusters").register(registry);
         failed = Counter.builder("longctx.requests").tags(tags).tag("finish", "error").description("requests ended")
                 .register(registry);
         for (FinishReason r : FinishReason.values()) {

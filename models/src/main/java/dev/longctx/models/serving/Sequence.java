@@ -41,6 +41,10 @@ final class Sequence {
     final long deadlineNanos;
     /** The worst-case pages of the whole request (checked against the pool at submission). */
     final long worstPages;
+    /** Squeezed Attention's fixed context (the first prompt's first {@code fixed} tokens); 0 for other strategies. */
+    final int fixed;
+    /** Squeezed Attention: whether this admission's index was counted (built or adopted) and offered to the prefix cache. */
+    boolean indexSettled;
     /**
      * Whether this request is never preempted (H2O, SnapKV: what they keep depends on the attention
      * seen so far, which a recomputation would not see again); its worst-case pages are promised to
@@ -84,8 +88,23 @@ final class Sequence {
         this.submitNanos = submitNanos;
         this.deadlineNanos = deadlineNanos;
         this.worstPages = worstPages;
+        this.fixed = plan.squeezedFixed(prompt.length);
         this.pinned = plan.strategy instanceof dev.longctx.models.session.Strategy.H2o
                 || plan.strategy instanceof dev.longctx.models.session.Strategy.SnapKv;
+    }
+
+    /** Whether the strategy is Squeezed Attention. */
+    boolean squeezed() {
+        return plan.strategy instanceof dev.longctx.models.session.Strategy.Squeezed;
+    }
+
+    /**
+     * The most leading tokens this sequence may take from or give to the prefix cache: all but its
+     * last (whose logits it needs), and under Squeezed Attention only its fixed context (the rows
+     * after it attend sparsely, so their keys and values are not the exact ones other requests compute).
+     */
+    int prefixLimit() {
+        return squeezed() ? Math.min(length - 1, fixed) : length - 1;
     }
 
     /** Tokens the next step runs: the rest of the current aligned chunk while prefilling, else one. */

@@ -62,6 +62,13 @@ import org.slf4j.LoggerFactory;
  * with cached blocks shares them copy-on-write and skips their prefill. Strategies that evict, or
  * whose prefill is approximate ({@code sparse-prefill}), neither publish nor reuse pages: their
  * pages hold what that request's eviction kept, not what another request would compute.
+ * Squeezed Attention ({@code squeezed}) prefills its fixed context exactly, so it publishes and
+ * reuses the blocks inside that context (and only those) with the full cache's requests; the
+ * clusters of a fixed context are filed on its last whole cached block (a {@link PrefixCache}
+ * annotation), so a later request with the same fixed tokens and cluster settings attends with
+ * them instead of clustering again, and they are dropped when that block is reclaimed (they hold
+ * heap memory, no pages). The counter {@code longctx.squeezed.index} (tags {@code source=built},
+ * {@code source=prefix-cache}) counts both.
  *
  * <p><b>Exactness.</b> A request's tokens do not depend on what it is batched with, up to
  * floating-point rounding: a batched step sums the same products in another order than a
@@ -378,9 +385,69 @@ public final class ServingEngine implements AutoCloseable {
         return model.encodeChat(r.messages());
     }
 
-    /** Strategies whose cached pages equal what any other such request computes for the same tokens. */
+    /**
+     * Strategies whose cached pages equal what any other such request computes for the same tokens
+     * (Squeezed Attention's for its fixed context only, which it prefills exactly: see
+     * {@link Sequence#prefixLimit}).
+     */
     private static boolean shareable(Strategy s) {
-        return s instanceof Strategy.Full || s.selectsAtDecode();
+        return s instanceof Strategy.Full || s.selectsAtDecode() || s instanceof Strategy.Squeezed;
+    }
+
+    /**
+     * The tag a Squeezed Attention index of {@code s}'s fixed context is filed under, on the cached
+     * block that ends the fixed context's whole blocks: the plan's index key (cluster size,
+     * iterations, seed, length) and the fixed tokens after those blocks. Null when the fixed context
+     * holds no whole block (nothing to file it on).
+     */
+    private Object squeezedTag(Sequence s) {
+        int ps = layout.pageSize();
+        if (s.fixed < ps) {
+            return null;
+        }
+        int whole = s.fixed / ps * ps;
+        List<Integer> rest = new ArrayList<>();
+        for (int i = whole; i < s.fixed; i++) {
+            rest.add(s.tokens[i]);
+        }
+        return List.of(s.plan.squeezedIndexKey(s.fixed), rest);
+    }
+
+    /**
+     * At admission: a Squeezed Attention request whose fixed context's clusters are in the prefix
+     * cache (built by an earlier request with the same fixed tokens) attends with them instead of
+     * clustering again.
+     */
+    private void adoptSqueezedIndex(Sequence s, SequenceKvCache cache) {
+        if (!s.squeezed() || prefix == null || s.namespace == null) {
+            return;
+        }
+        Object tag = squeezedTag(s);
+        if (tag != null && prefix.annotation(s.tokens, s.fixed / layout.pageSize(), s.namespace, tag)
+                instanceof dev.longctx.attention.SqueezedIndex[] index) {
+            s.plan.adoptSqueezedIndexes(cache, index);
+            s.indexSettled = true;
+            metrics.squeezedIndexReuses.increment();
+            LOG.debug("request {} reuses the clusters of its {}-token fixed context", s.id, s.fixed);
+        }
+    }
+
+    /**
+     * After a step: once a Squeezed Attention request has clustered its fixed context (every
+     * layer), counts it and files the clusters on the fixed context's cached blocks, where later
+     * requests with the same fixed tokens find them (they go when those blocks are reclaimed).
+     */
+    private void offerSqueezedIndex(Sequence s) {
+        dev.longctx.attention.SqueezedIndex[] index = s.plan.squeezedIndexes(s.cache);
+        if (index == null) {
+            return;
+        }
+        s.indexSettled = true;
+        metrics.squeezedIndexBuilds.increment();
+        Object tag = squeezedTag(s);
+        if (prefix != null && s.namespace != null && tag != null) {
+            prefix.annotate(s.tokens, s.fixed / layout.pageSize(), s.namespace, tag, index);
+        }
     }
 
     /** The most pages a request can hold at once: per head its strategy's bound, at most the whole context. */
@@ -566,7 +633,7 @@ public final class ServingEngine implements AutoCloseable {
         }
         while (!waiting.isEmpty() && running.size() < maxRunning) {
             Sequence s = waiting.peekFirst();
-            int hit = prefix != null && s.namespace != null ? prefix.peek(s.tokens, s.length, s.length - 1, s.namespace) : 0;
+            int hit = prefix != null && s.namespace != null ? prefix.peek(s.tokens, s.length, s.prefixLimit(), s.namespace) : 0;
             int first = (int) Math.min(s.length, ((long) hit / chunk + 1) * chunk) - hit;
             if (prefillScheduled && first > prefillBudget) {
                 break;
@@ -574,7 +641,7 @@ public final class ServingEngine implements AutoCloseable {
             SequenceKvCache cache = SequenceKvCache.create(pool);
             if (hit > 0) {
                 // attached (retained) before any room is made, so reclaiming cannot free these blocks
-                hit = prefix.attach(cache, s.tokens, s.length, s.length - 1, s.namespace);
+                hit = prefix.attach(cache, s.tokens, s.length, s.prefixLimit(), s.namespace);
                 first = (int) Math.min(s.length, ((long) hit / chunk + 1) * chunk) - hit;
             }
             if (stepAttention > 0 && shareable(s.plan.strategy)) {
@@ -595,6 +662,8 @@ public final class ServingEngine implements AutoCloseable {
             }
             waiting.pollFirst();
             queued.decrementAndGet();
+            s.plan.beginPrompt(cache, 0, s.promptLength);
+            adoptSqueezedIndex(s, cache);
             s.cache = cache;
             s.computed = hit;
             s.published = hit / layout.pageSize();
@@ -679,6 +748,7 @@ public final class ServingEngine implements AutoCloseable {
         s.lastRow = null; // recomputed from the first token with the cache
         s.computed = 0;
         s.published = 0;
+        s.indexSettled = false; // the clusters went with the cache: adopted again or rebuilt on readmission
         s.prefilling = true;
         s.preemptions++;
         waiting.addFirst(s);
@@ -730,10 +800,13 @@ public final class ServingEngine implements AutoCloseable {
             }
             s.computed += stepRows[i];
             if (s.namespace != null) {
-                int full = s.computed / layout.pageSize();
+                int full = (s.squeezed() ? Math.min(s.computed, s.fixed) : s.computed) / layout.pageSize();
                 if (full > s.published) {
                     s.published = prefix.publish(s.cache, s.tokens, s.published, full, s.namespace);
                 }
+            }
+            if (s.squeezed() && !s.indexSettled) {
+                offerSqueezedIndex(s);
             }
             if (s.computed == s.length) {
                 s.prefilling = false;

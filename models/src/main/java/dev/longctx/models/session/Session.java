@@ -421,6 +421,7 @@ public final class Session implements AutoCloseable {
      * remembers the tokens.
      */
     private void forwardChunks(int[] tokens, boolean allLogits, Progress progress, ChunkLogits sink) {
+        plan.beginPrompt(cache, position, tokens.length); // Squeezed Attention fixes its context at the first prompt
         for (int from = 0; from < tokens.length; from += chunk) {
             int to = Math.min(tokens.length, from + chunk);
             sink.accept(from, forward(Arrays.copyOfRange(tokens, from, to), allLogits, to == tokens.length));

@@ -9,7 +9,10 @@ import java.util.Objects;
  * A long-context strategy: what the KV cache keeps and how attention reads it. Parameters left at
  * 0 are derived from the session's token budget (see each record). Names (for the CLI and
  * benchmark tables): {@code full}, {@code streaming}, {@code h2o}, {@code snapkv}, {@code quest},
- * {@code tidal}, {@code recycled}, {@code sirllm}, {@code infllm}, {@code think}, {@code longheads}, {@code sink-calib}, {@code duo}, {@code moa}, {@code sparse-prefill}.
+ * {@code tidal}, {@code recycled}, {@code sirllm}, {@code infllm}, {@code think}, {@code longheads}, {@code sink-calib}, {@code duo}, {@code moa}, {@code squeezed}, {@code sparse-prefill}.
+ *
+ * <p>Threading: every strategy is an immutable record and may be shared between threads; what a
+ * sequence keeps while it runs one lives in that sequence's cache.
  */
 public sealed interface Strategy {
     /** The short name. */
@@ -482,7 +485,7 @@ public sealed interface Strategy {
      * keys of one width for every head), so this saves no KV memory here; the paper's saving is
      * {@code ratio} of the key cache (20 % of K + V at its 0.4). What it reproduces is the accuracy
      * of attention over pruned keys. The inner strategy must not keep per-sequence state of its
-     * own (tidal, recycled, infllm, sirllm): a sequence's cache carries one plan state.
+     * own (tidal, recycled, infllm, sirllm, squeezed): a sequence's cache carries one plan state.
      *
      * @param inner the token-level strategy (full, streaming, h2o, snapkv, quest, duo, sparse-prefill)
      * @param ratio the fraction lambda of key channels pruned, in [0, 1) (0: none, exact over {@code inner})
@@ -502,7 +505,7 @@ public sealed interface Strategy {
             }
             nonNegative("think window", window);
             if (inner instanceof ThinK || inner instanceof TidalDecode || inner instanceof Recycled || inner instanceof InfLlm
-                    || inner instanceof SirLlm) {
+                    || inner instanceof SirLlm || inner instanceof Squeezed) {
                 throw new IllegalArgumentException("think composes with full, streaming, h2o, snapkv, quest, duo or sparse-prefill, not "
                         + inner.name() + " (a sequence's cache carries one strategy state)");
             }
@@ -655,11 +658,86 @@ public sealed interface Strategy {
     }
 
     /**
+     * Squeezed Attention (Hooper et al., 2024, "Squeezed Attention: Accelerating Long Context Length
+     * LLM Inference"): the keys of a <em>fixed context</em> are clustered once, per layer and KV
+     * head, by k-means ({@code SqueezedIndex}); every later query row (the rest of the prompt, e.g.
+     * the question, and every decoded token) ranks its KV head's centroids by {@code q . centroid},
+     * takes clusters from the top until their keys reach the kept budget, and attends exactly to
+     * those keys plus every key after the fixed context ({@code SqueezedAttention}). The fixed
+     * context itself is prefilled exactly, so its pages are the full cache's (the serving engine
+     * shares them with full-cache requests and builds a cached document's clusters once).
+     *
+     * <p><b>The fixed context</b> is the first {@code F} positions of the sequence, fixed at its
+     * first prompt of {@code P} tokens: {@code F = min(fixedTokens, P - 1)}, or {@code P - 1} (the
+     * whole prompt but its last token) when {@code fixedTokens} is 0. A later prompt in the same
+     * session (a second turn) attends with the same clusters. Layers with a sliding window attend
+     * exactly (the window already bounds them).
+     *
+     * <p><b>Defaults and where they come from.</b> The kept fraction 1/8 is the operating point the
+     * paper's abstract reports for LongBench: "up to an 8x reduction [of the KV budget] with only a
+     * 0.5 point accuracy gap" (its lossless point is 3.1x, a fraction of about 0.32). One cluster per
+     * 32 keys and 10 Lloyd rounds are this project's choices ({@code SqueezedIndex}): the paper's
+     * section on the offline clustering gives its centroid count as a share of the context length
+     * and calibrates a score threshold instead of a fixed fraction, but its exact numbers could not
+     * be checked here (only the abstract and third-party summaries were at hand); its hierarchical
+     * (two-level) lookup is not built.
+     *
+     * @param keep fraction of the fixed context's keys each query head attends, in [0, 1] (0: 1/8)
+     * @param selected fixed keys each query head attends (0: {@code keep} of the fixed context; given, it wins over keep)
+     * @param fixedTokens length of the fixed context (0: the first prompt less its last token)
+     * @param keysPerCluster fixed keys per centroid (0: {@link #DEFAULT_KEYS_PER_CLUSTER})
+     * @param iterations Lloyd rounds of the k-means (0: {@link #DEFAULT_ITERATIONS})
+     */
+    record Squeezed(double keep, int selected, int fixedTokens, int keysPerCluster, int iterations) implements Strategy {
+        /** The kept fraction: the 8x KV-budget reduction of the paper's abstract. */
+        public static final double DEFAULT_KEEP = 1.0 / 8;
+        /** One centroid per 32 fixed keys: this project's choice (see the record's Javadoc). */
+        public static final int DEFAULT_KEYS_PER_CLUSTER = 32;
+        /** Lloyd rounds: {@code SqueezedIndex.DEFAULT_ITERATIONS}, this project's choice. */
+        public static final int DEFAULT_ITERATIONS = 10;
+
+        public Squeezed {
+            if (!(keep >= 0 && keep <= 1)) {
+                throw new IllegalArgumentException("squeezed keep must be a fraction in (0, 1] (0: the default 1/8), got " + keep);
+            }
+            nonNegative("squeezed selected", selected);
+            nonNegative("squeezed fixed tokens", fixedTokens);
+            nonNegative("squeezed keys per cluster", keysPerCluster);
+            nonNegative("squeezed iterations", iterations);
+        }
+
+        /** The defaults: 1/8 of the fixed context kept, the fixed context the first prompt less its last token. */
+        public Squeezed() {
+            this(0, 0, 0, 0, 0);
+        }
+
+        /**
+         * The fixed context's length for a sequence whose first prompt has {@code promptTokens} tokens
+         * (0 for a one-token prompt: then every row attends exactly).
+         */
+        public int fixedFor(int promptTokens) {
+            int all = Math.max(0, promptTokens - 1);
+            return fixedTokens > 0 ? Math.min(fixedTokens, all) : all;
+        }
+
+        @Override
+        public String name() {
+            return "squeezed";
+        }
+
+        @Override
+        public boolean keepsEveryToken() {
+            return true;
+        }
+    }
+
+    /**
      * A strategy by name with budget-derived parameters ({@code duo} needs a profile, so it is
      * not available here). Some take parameters after a colon: {@code sparse-prefill:ESTIMATOR},
      * {@code tidal:SELECTION:RESELECTION} (layers as fractions of the depth),
      * {@code recycled:STRIDE}, {@code sirllm:DECAY[:RECENT]}, {@code infllm:TOPK[:REPS]},
-     * {@code think:RATIO[:INNER]} (ThinK over the strategy named INNER, default snapkv; plain {@code think}: the paper's 0.4), {@code longheads:CHUNKS}, {@code sink-calib:HEADS[:BETA]} ({@code sink-calib} alone: every head) (colons, so that comma-separated lists of names still split).
+     * {@code think:RATIO[:INNER]} (ThinK over the strategy named INNER, default snapkv; plain {@code think}: the paper's 0.4), {@code longheads:CHUNKS},
+     * {@code squeezed:KEEP[:FIXED[:KEYS_PER_CLUSTER]]}, {@code sink-calib:HEADS[:BETA]} ({@code sink-calib} alone: every head) (colons, so that comma-separated lists of names still split).
      *
      * @throws IllegalArgumentException naming the known strategies
      */
@@ -688,9 +766,16 @@ public sealed interface Strategy {
                             : new SnapKv(0, 0), Double.parseDouble(args[0]), 0);
                     case "longheads" -> new LongHeads(0, 0, Integer.parseInt(args[0]));
                     case "sink-calib" -> new SinkCalibration(SinkHeads.parse(args[0]), 0, args.length > 1 ? Double.parseDouble(args[1]) : 0);
+                    case "squeezed" -> {
+                        if (args.length > 3) {
+                            throw new IllegalArgumentException("strategy '" + name + "' has too many parameters (squeezed:KEEP[:FIXED[:KEYS_PER_CLUSTER]])");
+                        }
+                        yield new Squeezed(Double.parseDouble(args[0]), 0, args.length > 1 ? Integer.parseInt(args[1]) : 0,
+                                args.length > 2 ? Integer.parseInt(args[2]) : 0, 0);
+                    }
                     default -> throw new IllegalArgumentException("strategy '" + name + "' takes no parameters (tidal:S:R, "
                             + "recycled:STRIDE, sirllm:DECAY[:RECENT], infllm:TOPK[:REPS], think:RATIO[:INNER], longheads:CHUNKS, "
-                            + "sink-calib:HEADS[:BETA] and sparse-prefill:ESTIMATOR do)");
+                            + "sink-calib:HEADS[:BETA], squeezed:KEEP[:FIXED[:KEYS_PER_CLUSTER]] and sparse-prefill:ESTIMATOR do)");
                 };
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("bad parameters in strategy '" + name + "': " + e.getMessage(), e);
@@ -710,11 +795,13 @@ public sealed interface Strategy {
             case "longheads" -> new LongHeads(0, 0, 0);
             case "sink-calib", "act" -> new SinkCalibration(SinkHeads.all(), 0, 0);
             case "sparse-prefill", "minference" -> new SparsePrefill();
+            case "squeezed", "squeezed-attention" -> new Squeezed();
             case "duo" -> throw new IllegalArgumentException("strategy 'duo' needs a head profile (--profile FILE)");
             case "moa" -> throw new IllegalArgumentException("strategy 'moa' needs a MoA profile (--moa-profile FILE, from "
                     + "profile-heads --moa)");
             default -> throw new IllegalArgumentException("unknown strategy '" + name
-                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, infllm, think, longheads, sink-calib, duo, moa, sparse-prefill[:vertical-slash|a-shape|top-k|hip|hip-token|hyper])");
+                    + "' (full, streaming, h2o, snapkv, quest, tidal, recycled, sirllm, infllm, think, longheads, sink-calib, duo, moa, "
+                    + "squeezed, sparse-prefill[:vertical-slash|a-shape|top-k|hip|hip-token|hyper])");
         };
     }
 

@@ -196,6 +196,72 @@ class ServingEngineTest {
         assertBatchedEqualsAlone(strategies, lengths, budgets, 30);
     }
 
+    /**
+     * Squeezed Attention (its fixed context's clusters per sequence and layer, in its cache) batched
+     * with the full cache and each other equals each run alone: the default fixed context (the
+     * prompt less its last token), a given one, and every cluster kept.
+     */
+    @Test
+    void squeezedRequestsBatchedEqualEachRunAlone() {
+        Strategy[] strategies = {new Strategy.Squeezed(0.2, 0, 0, 8, 0), new Strategy.Full(), new Strategy.Squeezed(0.1, 0, 100, 4, 0),
+            new Strategy.Squeezed(1.0, 0, 0, 0, 0)};
+        int[] lengths = {180, 120, 210, 150};
+        int[] budgets = {512, 512, 512, 512};
+        assertBatchedEqualsAlone(strategies, lengths, budgets, 40);
+    }
+
+    private static double squeezedIndexes(ServingEngine e, String source) {
+        return e.meterRegistry().get("longctx.squeezed.index").tag("source", source).counter().count();
+    }
+
+    /**
+     * Two Squeezed Attention requests on one 260-token document (its fixed context) with different
+     * questions: the first prefills and clusters it; the second takes the document's four whole
+     * blocks from the prefix cache and its clusters with them (no second clustering) and gives the
+     * tokens it gives alone; a full-cache request shares the same blocks; a request with another
+     * cluster size clusters again; no page is left behind but the cached blocks.
+     */
+    @Test
+    void aCachedDocumentIsClusteredOnceForSqueezedRequests() {
+        int[] doc = prompt(260, 11);
+        int[] a = java.util.Arrays.copyOf(doc, 300);
+        int[] b = java.util.Arrays.copyOf(doc, 290);
+        for (int i = 260; i < a.length; i++) {
+            a[i] = doc[(i * 5) % 200];
+        }
+        for (int i = 260; i < b.length; i++) {
+            b[i] = doc[(i * 3 + 1) % 200];
+        }
+        Strategy sq = new Strategy.Squeezed(0.25, 0, 260, 8, 0);
+        GenerateOptions o = GenerateOptions.greedy(30).withStopIds(List.of());
+        try (ServingEngine e = engine().build()) {
+            Generation ga = e.submit(Request.tokens(a).options(o).strategy(sq).build()).join();
+            assertEquals(1, squeezedIndexes(e, "built"));
+            assertEquals(0, squeezedIndexes(e, "prefix-cache"));
+            long hitBefore = e.stats().prefixHitTokens();
+            long prefillBefore = e.stats().prefillTokens();
+            Generation gb = e.submit(Request.tokens(b).options(o).strategy(sq).build()).join();
+            assertEquals(1, squeezedIndexes(e, "built"), "the second request did not cluster again");
+            assertEquals(1, squeezedIndexes(e, "prefix-cache"));
+            assertEquals(256, e.stats().prefixHitTokens() - hitBefore, "the document's four whole blocks were reused");
+            assertEquals(290 - 256, e.stats().prefillTokens() - prefillBefore, "only the rest was prefilled");
+            assertArrayEquals(alone(a, o, sq, 512).outputIds(), ga.outputIds(), "first request as alone");
+            assertArrayEquals(alone(b, o, sq, 512).outputIds(), gb.outputIds(), "second request as alone");
+            // the document's blocks are exact: a full-cache request shares them
+            long hitFull = e.stats().prefixHitTokens();
+            Generation gf = e.submit(Request.tokens(b).options(o).build()).join();
+            assertEquals(256, e.stats().prefixHitTokens() - hitFull);
+            assertArrayEquals(alone(b, o, new Strategy.Full(), 512).outputIds(), gf.outputIds());
+            // other cluster settings: other clusters
+            Strategy other = new Strategy.Squeezed(0.25, 0, 260, 16, 0);
+            Generation go = e.submit(Request.tokens(a).options(o).strategy(other).build()).join();
+            assertEquals(2, squeezedIndexes(e, "built"));
+            assertArrayEquals(alone(a, o, other, 512).outputIds(), go.outputIds());
+            EngineStats st = e.stats();
+            assertEquals(st.pagesCached(), st.pagesUsed(), "only prefix-cache pages stay in use: " + st);
+        }
+    }
+
     @Test
     void aSharedPrefixSkipsItsPrefillAndGivesTheSameTokens() {
         int[] doc = prompt(300, 3);

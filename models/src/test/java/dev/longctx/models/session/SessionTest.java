@@ -106,7 +106,8 @@ class SessionTest {
                 new Strategy.Moa(HeadWindows.uniform(model.config().layers(), model.config().kvHeads(), 4, 1, 1.0)),
                 new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.HIP),
                 new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.HIP_TOKEN),
-                new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.HYPER_ATTENTION));
+                new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.HYPER_ATTENTION),
+                new Strategy.Squeezed(1.0, 0, 0, 0, 0)); // every cluster kept: exact (its own test covers fewer)
     }
 
     /**
@@ -404,6 +405,49 @@ class SessionTest {
             int[] first = s.generate(prompt, GenerateOptions.greedy(32).withStopIds(List.of()), null).outputIds();
             try (Session f = s.fork()) {
                 GenerateOptions more = GenerateOptions.greedy(40).withStopIds(List.of());
+                int[] parent = s.generate(new int[] {first[31]}, more, null).outputIds();
+                assertArrayEquals(parent, f.generate(new int[] {first[31]}, more, null).outputIds(), "fork");
+            }
+        }
+    }
+
+    /**
+     * Squeezed Attention on a 150-token prompt (the three reference prompts, repeated): with every
+     * cluster kept it is the full cache's greedy text, for the default fixed context (the prompt
+     * less its last token) and for a given one of 100 tokens; 5 % of the fixed keys change it; a
+     * fork carries the clusters on.
+     */
+    @Test
+    void squeezedKeepingEveryClusterIsExactAndFewClustersSelect() {
+        int[] prompt = new int[150];
+        int n = 0;
+        while (n < prompt.length) {
+            for (JsonNode c : greedy) {
+                for (int id : ints(c.get("prompt_ids"))) {
+                    if (n < prompt.length) {
+                        prompt[n++] = id;
+                    }
+                }
+            }
+        }
+        int[] full;
+        try (Session s = session(new Strategy.Full()).budgetTokens(256).build()) {
+            full = s.generate(prompt, SIXTY_FOUR, null).outputIds();
+        }
+        for (Strategy every : List.of(new Strategy.Squeezed(1.0, 0, 0, 4, 0), new Strategy.Squeezed(1.0, 0, 100, 4, 0))) {
+            try (Session s = session(every).budgetTokens(256).build()) {
+                assertArrayEquals(full, s.generate(prompt, SIXTY_FOUR, null).outputIds(), every + ": every cluster kept");
+            }
+        }
+        try (Session s = session(new Strategy.Squeezed(0.05, 0, 0, 4, 0)).budgetTokens(256).build()) {
+            int[] sparse = s.generate(prompt, SIXTY_FOUR, null).outputIds();
+            assertEquals(64, sparse.length);
+            assertTrue(!java.util.Arrays.equals(full, sparse), "5 % of the fixed keys should leave the full text");
+        }
+        try (Session s = session(new Strategy.Squeezed(0.2, 0, 0, 4, 0)).budgetTokens(256).build()) {
+            int[] first = s.generate(prompt, GenerateOptions.greedy(32).withStopIds(List.of()), null).outputIds();
+            try (Session f = s.fork()) {
+                GenerateOptions more = GenerateOptions.greedy(30).withStopIds(List.of());
                 int[] parent = s.generate(new int[] {first[31]}, more, null).outputIds();
                 assertArrayEquals(parent, f.generate(new int[] {first[31]}, more, null).outputIds(), "fork");
             }
