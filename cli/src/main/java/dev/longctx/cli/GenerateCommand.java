@@ -6,6 +6,7 @@ import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.sampling.SamplerConfig;
 import dev.longctx.core.tensor.DType;
 import dev.longctx.kvcache.HeadProfile;
+import dev.longctx.kvcache.MoaProfile;
 import dev.longctx.models.ChatMessage;
 import dev.longctx.models.Model;
 import dev.longctx.models.session.GenerateOptions;
@@ -49,12 +50,18 @@ final class GenerateCommand implements Callable<Integer> {
     String system;
 
     @Option(names = "--strategy", defaultValue = "full",
-            description = "full, streaming, h2o, snapkv, quest, duo, squeezed[:KEEP[:FIXED]], sparse-prefill[:vertical-slash|a-shape|top-k]"
-                    + " (default ${DEFAULT-VALUE})")
+            description = "full, streaming, h2o, snapkv, quest, tidal[:S:R], recycled[:STRIDE], sirllm[:DECAY[:RECENT]], "
+                    + "infllm[:TOPK[:REPS]], think[:RATIO[:INNER]], longheads, sink-calib, duo (with --profile), moa (with "
+                    + "--moa-profile and --budget), squeezed[:KEEP[:FIXED]], "
+                    + "sparse-prefill[:vertical-slash|a-shape|top-k|hip|hip-token|hyper] (default ${DEFAULT-VALUE})")
     String strategy;
 
     @Option(names = "--profile", description = "head profile JSON for --strategy duo (from profile-heads)")
     Path profile;
+
+    @Option(names = "--moa-profile", description = "MoA profile JSON for --strategy moa (from profile-heads --moa); its windows "
+            + "are fitted to --budget tokens per KV head over the prompt plus --max-tokens")
+    Path moaProfile;
 
     @Option(names = "--budget", description = "KV budget in tokens per KV head")
     Integer budgetTokens;
@@ -127,7 +134,7 @@ final class GenerateCommand implements Callable<Integer> {
             } else {
                 ids = tok.encode(text, true, false);
             }
-            Session.Builder b = m.session().strategy(strategy()).kvType(kvType).chunkSize(chunk);
+            Session.Builder b = m.session().strategy(strategy(ids.length)).kvType(kvType).chunkSize(chunk);
             if (budgetTokens != null) {
                 b.budgetTokens(budgetTokens);
             }
@@ -160,7 +167,17 @@ final class GenerateCommand implements Callable<Integer> {
         return 0;
     }
 
-    private Strategy strategy() throws java.io.IOException {
+    private Strategy strategy(int promptTokens) throws java.io.IOException {
+        if (strategy.equalsIgnoreCase("moa")) {
+            if (moaProfile == null || budgetTokens == null) {
+                throw new CommandLine.ParameterException(spec.commandLine(),
+                        "--strategy moa needs --moa-profile FILE (see profile-heads --moa) and --budget N");
+            }
+            // MoA's windows are a function of the input length (Fu et al., 2024): fitted here to the density the
+            // budget gives over everything this call will hold, as eval and bench fit theirs.
+            long context = (long) promptTokens + maxTokens;
+            return new Strategy.Moa(MoaProfile.read(moaProfile).fit(Math.min(1.0, budgetTokens / (double) context), context));
+        }
         if (strategy.equalsIgnoreCase("duo")) {
             if (profile == null) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--strategy duo needs --profile FILE (see profile-heads)");

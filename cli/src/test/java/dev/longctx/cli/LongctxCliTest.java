@@ -113,6 +113,22 @@ class LongctxCliTest {
         String duo = run(new StringWriter(), "generate", "--model", model, "--prompt", "Once upon a time", "--temperature", "0",
                 "-n", "8", "--strategy", "duo", "--profile", profile.toString(), "--budget", "64", "--json", "--threads", "2");
         assertEquals("duo", json.readTree(duo.substring(2)).get("strategy").asText(), duo);
+        // moa: a profile whose every head prefers the widest window; fitted to --budget over prompt + max tokens
+        java.nio.file.Path moaProfile = tmp.resolve("moa.json");
+        double[][][] losses = new double[config.layers()][config.kvHeads()][];
+        for (double[][] layer : losses) {
+            for (int h = 0; h < layer.length; h++) {
+                layer[h] = new double[] {3, 2, 1};
+            }
+        }
+        new dev.longctx.kvcache.MoaProfile(4, new long[] {8, 16, 32}, new double[] {0, 0, 0}, losses).write(moaProfile);
+        String moa = run(new StringWriter(), "generate", "--model", model, "--prompt", "Once upon a time", "--temperature", "0",
+                "-n", "8", "--strategy", "moa", "--moa-profile", moaProfile.toString(), "--budget", "16", "--json", "--threads", "2");
+        assertTrue(moa.startsWith("0\n"), moa);
+        assertTrue(json.readTree(moa.substring(2)).get("strategy").asText().startsWith("moa"), moa);
+        StringWriter err = new StringWriter();
+        assertEquals(2, exit(err, "generate", "--model", model, "--prompt", "x", "--strategy", "moa", "--budget", "16"));
+        assertTrue(err.toString().contains("--strategy moa needs --moa-profile"), err.toString());
     }
 
     @Test

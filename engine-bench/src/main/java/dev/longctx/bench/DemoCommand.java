@@ -66,7 +66,7 @@ public final class DemoCommand implements Callable<Integer> {
     int budget;
 
     @Option(names = "--strategies", split = ",", defaultValue = "full,streaming,h2o,snapkv,quest,duo",
-            description = "strategies (also sparse-prefill[:vertical-slash|a-shape|top-k]); full always runs first as the reference"
+            description = "strategies (also sparse-prefill[:vertical-slash|a-shape|top-k|hip|hip-token|hyper]); full always runs first as the reference"
                     + " (default ${DEFAULT-VALUE})")
     List<String> strategies;
 
