@@ -1,0 +1,141 @@
+package dev.longctx.core.kernels.panama;
+
+import static dev.longctx.core.kernels.panama.PanamaSpecies.*;
+
+import dev.longctx.core.tensor.DType;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * The fused decode-attention page ({@link PanamaVectorKernels#decodeAttentionPage}): FlashAttention-2's
+ * online-softmax step for a decode tile (a few query rows) against one page, in one call.
+ *
+ * <p>Keys are decoded {@link #CHUNK} rows at a time into a small buffer that stays in L1 and the
+ * chunk's logits of every row computed from it at once (the matmul's register-blocked
+ * micro-kernels: 4 keys x up to 4 rows per block, each key vector loaded once for the block's rows);
+ * then the online-softmax step of each row in vectors with the written-out exponential
+ * ({@link PanamaAttentionTile#exp}, inlined: the library exponential is a call per vector) and one
+ * rescale of the row's output per page; then the values, decoded chunk by chunk into the same
+ * buffer, are summed into every row's output. Nothing page-sized is decoded: at depth 16K the
+ * decode step is bound by the memory traffic, and page-sized float buffers cost more than the
+ * arithmetic (see {@link #CHUNK}).
+ *
+ * <p>Part of {@link PanamaVectorKernels}, which states the contract; static and stateless (the
+ * caller passes the scratch), so safe from any thread.
+ */
+final class PanamaDecodeAttention {
+    private PanamaDecodeAttention() {
+    }
+
+    /**
+     * Keys decoded per chunk. Decoded floats take twice the bytes of an F16 page: decoding a whole
+     * page of keys and one of values (2 x 16 KiB of floats for 64 x 64) next to the 16 KiB of page
+     * being read overflows a 48 KiB L1. Split-K at depth 16K on the SmolLM2 shape, one thread,
+     * thread CPU time on a loaded 2-core Zen 5 (2026-12-07): decode only, K and V into two
+     * page-sized buffers 45 ms, into one 24 ms (= decoding the pages alone); the whole step with
+     * chunks of 4 / 8 / 16 / 32 keys 35 / 30-34 / 48-50 / 39 ms (16 x 64 floats put the logits
+     * exactly 4 KiB after the chunk), against 52 ms for decoding whole pages.
+     */
+    static final int CHUNK = 8;
+
+    static void page(DType type, MemorySegment keys, MemorySegment values, long rowBytes, int n, int d, float[] q,
+                     int m, float[] max, float[] sum, float[] out, float[] scratch) {
+        int sOff = Math.min(CHUNK, n) * d; // the logits after the chunk buffer
+        for (int j = 0; j < n; j += CHUNK) {
+            int keysIn = Math.min(CHUNK, n - j);
+            decodeRows(type, keys, rowBytes, d, j, keysIn, scratch);
+            logits(scratch, keysIn, d, q, m, scratch, sOff + j, n);
+        }
+        for (int i = 0; i < m; i++) {
+            softmaxRow(scratch, sOff + i * n, n, i, max, sum, out, d);
+        }
+        for (int j = 0; j < n; j += CHUNK) {
+            int keysIn = Math.min(CHUNK, n - j);
+            decodeRows(type, values, rowBytes, d, j, keysIn, scratch);
+            PanamaAttentionTile.weightedRowSums(scratch, sOff + j, n, 1, m, keysIn, scratch, 0, d, out, 0);
+        }
+    }
+
+    /** Rows {@code [from, from + count)} of a page decoded to {@code dst[0, count * d)}: one call when the rows are contiguous. */
+    static void decodeRows(DType type, MemorySegment seg, long rowBytes, int d, int from, int count, float[] dst) {
+        if (rowBytes == type.bytesFor(d)) {
+            PanamaCodecs.dequantize(type, seg, from * rowBytes, dst, 0, count * d);
+            return;
+        }
+        for (int r = 0; r < count; r++) {
+            PanamaCodecs.dequantize(type, seg, (from + r) * rowBytes, dst, r * d, d);
+        }
+    }
+
+    /**
+     * {@code s[sOff + i * n + j] = q_i . k_j} for {@code keys} decoded keys ({@code k[j * d]}) and
+     * rows {@code i < m}: blocks of 4 keys x 4, 3, 2 or 1 rows (the matmul's register-blocked
+     * micro-kernels, each key vector loaded once for the block's rows), single keys left over by
+     * dot products.
+     */
+    static void logits(float[] k, int keys, int d, float[] q, int m, float[] s, int sOff, int n) {
+        int j = 0;
+        for (; j + 4 <= keys; j += 4) {
+            int t = 0;
+            for (; t + 4 <= m; t += 4) {
+                PanamaMatmul.micro4x4(k, j * d, q, t * d, d, s, sOff + t * n + j, n);
+            }
+            switch (m - t) {
+                case 3 -> PanamaMatmul.micro4x3(k, j * d, q, t * d, d, s, sOff + t * n + j, n);
+                case 2 -> PanamaMatmul.micro4x2(k, j * d, q, t * d, d, s, sOff + t * n + j, n);
+                case 1 -> PanamaMatmul.micro4x1(k, j * d, q, t * d, d, s, sOff + t * n + j);
+                default -> {
+                }
+            }
+        }
+        for (; j < keys; j++) {
+            for (int t = 0; t < m; t++) {
+                s[sOff + t * n + j] = PanamaMatmul.dot1(k, j * d, q, t * d, d);
+            }
+        }
+    }
+
+    /**
+     * Row i's online-softmax step on its logits {@code s[off, off + n)}, replaced by the
+     * probabilities {@code exp(s - mNew)}: maximum and exponentials in vectors (the last partial
+     * vector masked), the rescaling factor by one scalar exp, only when the maximum moved
+     * (exp(0) = 1 exactly otherwise), and the row's output rescaled once per page.
+     */
+    static void softmaxRow(float[] s, int off, int n, int i, float[] max, float[] sum, float[] out, int d) {
+        FloatVector mx = FloatVector.broadcast(FS, Float.NEGATIVE_INFINITY);
+        int j = 0;
+        int bound = n - n % FL;
+        for (; j < bound; j += FL) {
+            mx = mx.max(FloatVector.fromArray(FS, s, off + j));
+        }
+        if (j < n) {
+            VectorMask<Float> in = FS.indexInRange(j, n);
+            mx = mx.max(FloatVector.fromArray(FS, s, off + j, in).blend(Float.NEGATIVE_INFINITY, in.not()));
+        }
+        float old = max[i];
+        float mNew = Math.max(old, mx.reduceLanes(VectorOperators.MAX));
+        float corr = old == Float.NEGATIVE_INFINITY ? 0f : old == mNew ? 1f : (float) Math.exp(old - mNew);
+        FloatVector shift = FloatVector.broadcast(FS, mNew);
+        FloatVector total = FloatVector.zero(FS);
+        for (j = 0; j < bound; j += FL) {
+            FloatVector e = PanamaAttentionTile.exp(FloatVector.fromArray(FS, s, off + j).sub(shift));
+            e.intoArray(s, off + j);
+            total = total.add(e);
+        }
+        if (j < n) {
+            VectorMask<Float> in = FS.indexInRange(j, n);
+            // Masked-off lanes load 0 and give exp(-mNew): zeroed before they reach the sum.
+            FloatVector e = PanamaAttentionTile.exp(FloatVector.fromArray(FS, s, off + j, in).sub(shift))
+                    .blend(0f, in.not());
+            e.intoArray(s, off + j, in);
+            total = total.add(e);
+        }
+        if (corr != 1f) {
+            PanamaElementwise.scale(out, i * d, d, corr);
+        }
+        sum[i] = sum[i] * corr + total.reduceLanes(VectorOperators.ADD);
+        max[i] = mNew;
+    }
+}
