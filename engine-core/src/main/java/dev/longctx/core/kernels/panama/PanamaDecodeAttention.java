@@ -40,7 +40,7 @@ final class PanamaDecodeAttention {
      */
     static final int CHUNK = 8;
 
-    static void page(DType type, MemorySegment keys, MemorySegment values, long rowBytes, int n, int d, float[] q,
+    static void decodePage(DType type, MemorySegment keys, MemorySegment values, long rowBytes, int n, int d, float[] q,
                      int m, float[] max, float[] sum, float[] out, float[] scratch) {
         int sOff = Math.min(CHUNK, n) * d; // the logits after the chunk buffer
         for (int j = 0; j < n; j += CHUNK) {

@@ -161,7 +161,7 @@ public final class PanamaVectorKernels implements VectorKernels {
     @Override
     public void decodeAttentionPage(DType type, MemorySegment keys, MemorySegment values, long rowBytes, int n, int d,
             float[] q, int m, float[] max, float[] sum, float[] out, float[] scratch) {
-        PanamaDecodeAttention.page(type, keys, values, rowBytes, n, d, q, m, max, sum, out, scratch);
+        PanamaDecodeAttention.decodePage(type, keys, values, rowBytes, n, d, q, m, max, sum, out, scratch);
     }
 
     @Override
