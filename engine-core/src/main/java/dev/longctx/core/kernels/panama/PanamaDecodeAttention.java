@@ -30,18 +30,19 @@ final class PanamaDecodeAttention {
     }
 
     /**
-     * Keys decoded per chunk. Decoded floats take twice the bytes of an F16 page: decoding a whole
-     * page of keys and one of values (2 x 16 KiB of floats for 64 x 64) next to the 16 KiB of page
-     * being read overflows a 48 KiB L1. Split-K at depth 16K on the SmolLM2 shape, one thread,
-     * thread CPU time on a loaded 2-core Zen 5 (2026-12-07): decode only, K and V into two
-     * page-sized buffers 45 ms, into one 24 ms (= decoding the pages alone); the whole step with
-     * chunks of 4 / 8 / 16 / 32 keys 35 / 30-34 / 48-50 / 39 ms (16 x 64 floats put the logits
-     * exactly 4 KiB after the chunk), against 52 ms for decoding whole pages.
+     * Keys decoded per chunk. Decoded floats take twice the bytes of an F16 page: a whole page of
+     * keys and one of values (2 x 16 KiB of floats for 64 x 64) next to the 16 KiB of page being
+     * read do not fit a 48 KiB L1 (our reading of the figures below). Split-K at depth 16K on the
+     * SmolLM2 shape, one thread, thread CPU time on a loaded 2-core Zen 5 (2026-12-07): decode only,
+     * K and V into two page-sized buffers 45 ms, into one 32 ms, into one without the early touches
+     * of the next page 24.5 ms (= decoding the pages alone, {@code readPages}); the whole step with
+     * chunks of 4 / 8 / 16 / 32 keys 35 / 30-34 / 48-50 / 39 ms (with 16 the logits start exactly
+     * 4 KiB after the chunk buffer, a likely cause), against 52 ms for whole-page buffers.
      */
     static final int CHUNK = 8;
 
-    static void decodePage(DType type, MemorySegment keys, MemorySegment values, long rowBytes, int n, int d, float[] q,
-                     int m, float[] max, float[] sum, float[] out, float[] scratch) {
+    static void decodePage(DType type, MemorySegment keys, MemorySegment values, long rowBytes, int n, int d,
+                           float[] q, int m, float[] max, float[] sum, float[] out, float[] scratch) {
         int sOff = Math.min(CHUNK, n) * d; // the logits after the chunk buffer
         for (int j = 0; j < n; j += CHUNK) {
             int keysIn = Math.min(CHUNK, n - j);
