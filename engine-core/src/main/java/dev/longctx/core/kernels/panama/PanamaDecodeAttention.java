@@ -109,11 +109,29 @@ final class PanamaDecodeAttention {
 
     /**
      * Row i's online-softmax step on its logits {@code s[off, off + n)}, replaced by the
-     * probabilities {@code exp(s - mNew)}: maximum and exponentials in vectors (the last partial
-     * vector masked), the rescaling factor by one scalar exp, only when the maximum moved
-     * (exp(0) = 1 exactly otherwise), and the row's output rescaled once per page.
+     * probabilities {@code exp(s - mNew)}: the maximum ({@link #rowMax}) and the exponentials
+     * ({@link #expRow}) in vectors, the rescaling factor by one scalar exp, only when the maximum
+     * moved (exp(0) = 1 exactly otherwise), and the row's output rescaled once per page.
      */
     static void softmaxRow(float[] s, int off, int n, int i, float[] max, float[] sum, float[] out, int d) {
+        float old = max[i];
+        float mNew = Math.max(old, rowMax(s, off, n));
+        float corr = old == Float.NEGATIVE_INFINITY ? 0f : old == mNew ? 1f : (float) Math.exp(old - mNew);
+        float total = expRow(s, off, n, mNew);
+        if (corr != 1f) {
+            PanamaElementwise.scale(out, i * d, d, corr);
+        }
+        sum[i] = sum[i] * corr + total;
+        max[i] = mNew;
+    }
+
+    /**
+     * Maximum of {@code s[off, off + n)}, the last partial vector masked. Like {@link #expRow}, its
+     * own method with only primitive and array arguments: wherever C2 stops inlining, the call
+     * passes no vector (a vector passed to a call that is not inlined is boxed: one softmax step
+     * with the exponential inlined into it allocated on every decode step, DecodeAllocationTest).
+     */
+    static float rowMax(float[] s, int off, int n) {
         FloatVector mx = FloatVector.broadcast(FS, Float.NEGATIVE_INFINITY);
         int j = 0;
         int bound = n - n % FL;
@@ -124,28 +142,24 @@ final class PanamaDecodeAttention {
             VectorMask<Float> in = FS.indexInRange(j, n);
             mx = mx.max(FloatVector.fromArray(FS, s, off + j, in).blend(Float.NEGATIVE_INFINITY, in.not()));
         }
-        float old = max[i];
-        float mNew = Math.max(old, mx.reduceLanes(VectorOperators.MAX));
-        float corr = old == Float.NEGATIVE_INFINITY ? 0f : old == mNew ? 1f : (float) Math.exp(old - mNew);
-        FloatVector shift = FloatVector.broadcast(FS, mNew);
+        return mx.reduceLanes(VectorOperators.MAX);
+    }
+
+    /**
+     * {@code s = exp(s - shift)} over {@code s[off, off + n)}, returning the sum: the written-out
+     * exponential ({@link PanamaAttentionTile#exp}) in one loop, every vector masked to the row
+     * (one copy of the exponential in the compiled code).
+     */
+    static float expRow(float[] s, int off, int n, float shift) {
+        FloatVector sh = FloatVector.broadcast(FS, shift);
         FloatVector total = FloatVector.zero(FS);
-        for (j = 0; j < bound; j += FL) {
-            FloatVector e = PanamaAttentionTile.exp(FloatVector.fromArray(FS, s, off + j).sub(shift));
-            e.intoArray(s, off + j);
-            total = total.add(e);
-        }
-        if (j < n) {
+        for (int j = 0; j < n; j += FL) {
             VectorMask<Float> in = FS.indexInRange(j, n);
-            // Masked-off lanes load 0 and give exp(-mNew): zeroed before they reach the sum.
-            FloatVector e = PanamaAttentionTile.exp(FloatVector.fromArray(FS, s, off + j, in).sub(shift))
-                    .blend(0f, in.not());
+            // Masked-off lanes load 0 and give exp(-shift): zeroed before they reach the sum.
+            FloatVector e = PanamaAttentionTile.exp(FloatVector.fromArray(FS, s, off + j, in).sub(sh)).blend(0f, in.not());
             e.intoArray(s, off + j, in);
             total = total.add(e);
         }
-        if (corr != 1f) {
-            PanamaElementwise.scale(out, i * d, d, corr);
-        }
-        sum[i] = sum[i] * corr + total.reduceLanes(VectorOperators.ADD);
-        max[i] = mNew;
+        return total.reduceLanes(VectorOperators.ADD);
     }
 }
