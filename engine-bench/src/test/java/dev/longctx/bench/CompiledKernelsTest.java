@@ -40,7 +40,7 @@ class CompiledKernelsTest {
             "matmulRowsTransposed", "onlineSoftmaxColumns", "sumOfSquares", "axpy", "matmulRowsSmallBatch",
             "q8x2x4", "q4x2x4", "f16x2x4", "bf16x2x4", "f32x2x4", "q8x2x2", "q4x2x2", "f16x2x2", "bf16x2x2", "f32x2x2",
             "q5_0Row", "q4Or5KRow", "q6KRow", "iq4NlRow", "iq4XsRow", "q3KRow", "q4Or5_1Row", "q2KRow", "decodeQ5_0", "decodeQ4K", "decodeQ6K", "decodeQ4Or5_1",
-            "decodeIq4Nl", "decodeIq4Xs", "decodeQ5K", "decodeQ2K", "decodeQ3K", "decodePage", "softmaxRow", "rowMax", "expRow");
+            "decodeIq4Nl", "decodeIq4Xs", "decodeQ5K", "decodeQ2K", "decodeQ3K", "decodePage", "softmaxRow", "rowMax", "expRow", "expTail");
 
     /** The block types the engine reads but never writes. */
     private static final DType[] WEIGHT_ONLY = {DType.Q5_0, DType.Q4_K, DType.Q6_K, DType.Q4_1, DType.Q5_1, DType.IQ4_NL,

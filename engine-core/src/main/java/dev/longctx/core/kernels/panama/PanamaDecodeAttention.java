@@ -147,19 +147,33 @@ final class PanamaDecodeAttention {
 
     /**
      * {@code s = exp(s - shift)} over {@code s[off, off + n)}, returning the sum: the written-out
-     * exponential ({@link PanamaAttentionTile#exp}) in one loop, every vector masked to the row
-     * (one copy of the exponential in the compiled code).
+     * exponential ({@link PanamaAttentionTile#exp}) over whole vectors, the last partial vector in
+     * {@link #expTail}. One copy of the exponential per method: with two copies in one method (or
+     * the exponential inlined into the softmax step) C2 left vector operations unintrinsified and
+     * the decode step allocated boxed vectors (DecodeAllocationTest). With every vector masked in
+     * one loop, six rows at 16K took 60-64 ms against 55-60 ms this way (split-K, one thread,
+     * thread CPU time, loaded machine, 2026-12-07).
      */
     static float expRow(float[] s, int off, int n, float shift) {
         FloatVector sh = FloatVector.broadcast(FS, shift);
         FloatVector total = FloatVector.zero(FS);
-        for (int j = 0; j < n; j += FL) {
-            VectorMask<Float> in = FS.indexInRange(j, n);
-            // Masked-off lanes load 0 and give exp(-shift): zeroed before they reach the sum.
-            FloatVector e = PanamaAttentionTile.exp(FloatVector.fromArray(FS, s, off + j, in).sub(sh)).blend(0f, in.not());
-            e.intoArray(s, off + j, in);
+        int j = 0;
+        int bound = n - n % FL;
+        for (; j < bound; j += FL) {
+            FloatVector e = PanamaAttentionTile.exp(FloatVector.fromArray(FS, s, off + j).sub(sh));
+            e.intoArray(s, off + j);
             total = total.add(e);
         }
-        return total.reduceLanes(VectorOperators.ADD);
+        float sum = total.reduceLanes(VectorOperators.ADD);
+        return j < n ? sum + expTail(s, off, j, n, shift) : sum;
+    }
+
+    /** {@link #expRow} on the partial vector {@code s[off + j, off + n)}, masked; returns its sum. */
+    static float expTail(float[] s, int off, int j, int n, float shift) {
+        VectorMask<Float> in = FS.indexInRange(j, n);
+        // Masked-off lanes load 0 and give exp(-shift): zeroed before they reach the sum.
+        FloatVector e = PanamaAttentionTile.exp(FloatVector.fromArray(FS, s, off + j, in).sub(shift)).blend(0f, in.not());
+        e.intoArray(s, off + j, in);
+        return e.reduceLanes(VectorOperators.ADD);
     }
 }
