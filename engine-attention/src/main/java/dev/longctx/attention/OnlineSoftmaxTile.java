@@ -20,6 +20,12 @@ import java.util.Arrays;
  * ({@link VectorKernels#onlineSoftmaxColumns}) and P.V from the transposed probabilities
  * ({@link VectorKernels#weightedRowSumsT}).
  *
+ * <p>Decode tiles fold every page that needs no mask (all slots valid and visible to every row, no
+ * soft cap: all but the causal diagonal of a few-row chunk and pages with evicted slots) through one
+ * fused kernel call, {@link VectorKernels#decodeAttentionPage}: keys and values decoded in L1-sized
+ * chunks, the logits, the softmax step and the weighted sums together. The other pages take the
+ * general path below (logits of the whole page, mask, softmax, values decoded whole).
+ *
  * <p>Extra memory is O(tile): the packed queries, one page of logits and one decoded value page.
  * Not thread-safe: one instance per thread.
  */
@@ -54,6 +60,10 @@ final class OnlineSoftmaxTile {
     private float[] corr = new float[0];
     /** Sum of the bytes {@link #touchNextPage} loads, kept so that the loads are not removed as dead. */
     private int touchedBytes;
+    /** Scratch of the fused decode step ({@link VectorKernels#decodeAttentionScratch}). */
+    private float[] fusedScratch = new float[0];
+    /** Pages folded in by the fused decode step since {@link #reset}. */
+    private int fusedPages;
 
     OnlineSoftmaxTile(VectorKernels k) {
         this.k = k;
@@ -79,6 +89,8 @@ final class OnlineSoftmaxTile {
         m = grow(m, rows);
         l = grow(l, rows);
         probs = grow(probs, ps);
+        fusedScratch = grow(fusedScratch, VectorKernels.decodeAttentionScratch(ps, d, rows));
+        fusedPages = 0;
         qLo = Long.MAX_VALUE;
         qHi = Long.MIN_VALUE;
         for (int t = 0; t < tokens; t++) {
@@ -165,6 +177,15 @@ final class OnlineSoftmaxTile {
      */
     void accumulate(int page, int next) {
         KvView view = p.kv()[kvHead];
+        if (fusable(view, page)) {
+            // No early touch of the next page here: with the page decoded in L1-sized chunks the
+            // touches cost more than they saved (split-K at 16K, one thread: 30-38 ms without
+            // them, 40 ms with them, same session, 2026-12-07).
+            k.decodeAttentionPage(view.dtype(), view.keys(page), view.values(page), view.rowBytes(),
+                    view.pageLength(page), d, q, rows, m, l, o, fusedScratch);
+            fusedPages++;
+            return;
+        }
         int n = view.pageLength(page);
         touchNextPage(view, next);
         if (n == 0 || !logits(view, page, n)) {
@@ -212,6 +233,25 @@ final class OnlineSoftmaxTile {
     }
 
     /**
+     * Whether a page goes through the fused decode step ({@link VectorKernels#decodeAttentionPage}):
+     * a decode tile (fewer than {@link #PACKED_MIN_ROWS} rows), no soft cap, and a page whose every
+     * slot is valid and visible to every row of the tile, so that no logit needs a mask. Pages that
+     * need one (the causal diagonal of a few-row chunk, invalid slots) take the general path.
+     */
+    private boolean fusable(KvView view, int page) {
+        if (rows >= PACKED_MIN_ROWS || p.softCap() > 0 || view.pageLength(page) == 0) {
+            return false;
+        }
+        return view.allValid(page)
+                && p.mask().attendsAll(qLo, qHi, view.pageMinPosition(page), view.pageMaxPosition(page));
+    }
+
+    /** Pages folded in by the fused decode step since the last {@link #reset}. */
+    int fusedPages() {
+        return fusedPages;
+    }
+
+    /**
      * Loads two cache lines at the start of each half of the next page's keys and of its values
      * (4 KiB halves for F16 pages of 64 x 64), so that their four sequential streams start in
      * parallel, while this page is computed, instead of one after another as the kernels reach
@@ -223,7 +263,8 @@ final class OnlineSoftmaxTile {
      * the g heads of one token) touch: their compute per page is short next to the page's reads,
      * while a prefill tile computes long enough on each page for the streams to start on their own
      * (and then reads each kept page exactly once). A page the mask excludes for every row is not
-     * touched: excluded pages are never read.
+     * touched: excluded pages are never read. Only pages folded by the general path touch their
+     * next page; the fused step does not (see {@link #accumulate}).
      */
     private void touchNextPage(KvView view, int next) {
         if (next < 0 || rows >= PACKED_MIN_ROWS || view.pageLength(next) == 0

@@ -44,6 +44,8 @@ public final class SplitKDecodeAttention implements AttentionKernel {
     private final TiledAttention fallback;
     private final ThreadLocal<OnlineSoftmaxTile> tiles;
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
+    /** Pages folded in by the fused decode step ({@link OnlineSoftmaxTile}), over this kernel's life. */
+    private final java.util.concurrent.atomic.LongAdder fusedPages = new java.util.concurrent.atomic.LongAdder();
 
     /** A kernel running on the given kernels and pool. */
     public SplitKDecodeAttention(TensorOps ops) {
@@ -55,6 +57,15 @@ public final class SplitKDecodeAttention implements AttentionKernel {
     @Override
     public String name() {
         return "split-k";
+    }
+
+    /**
+     * Pages this kernel has folded in through the fused decode step (page decode, logits, softmax
+     * and weighted sums in one kernel call, {@link dev.longctx.core.kernels.spi.VectorKernels#decodeAttentionPage})
+     * since it was made: tests assert the fast path ran.
+     */
+    long fusedPages() {
+        return fusedPages.sum();
     }
 
     /** Work units for {@code totalPages} pages of all heads together; below 2 the tiled kernel runs instead. */
@@ -172,6 +183,7 @@ public final class SplitKDecodeAttention implements AttentionKernel {
             for (int page = segFrom[i]; page < to; page++) {
                 tile.accumulate(page, page + 1 < to ? page + 1 : -1);
             }
+            fusedPages.add(tile.fusedPages());
             tile.finish();
             System.arraycopy(tile.output(), 0, segOut[i], 0, rows * d);
             System.arraycopy(tile.lse(), 0, segLse[i], 0, rows);

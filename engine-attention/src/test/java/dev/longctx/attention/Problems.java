@@ -23,6 +23,11 @@ final class Problems {
     static List<TensorOps> allOps() {
         VectorKernels panama = KernelProvider.panama();
         assertTrue(panama.isVectorized(), "expected Panama kernels, got " + panama.name());
+        // Under -Dlongctx.vectorBits=N (the 128-bit execution of the build) the kernels must run at N bits.
+        String bits = System.getProperty("longctx.vectorBits");
+        if (bits != null && !bits.isBlank()) {
+            assertTrue(panama.name().equals("panama-" + bits.trim()), "expected panama-" + bits.trim() + ", got " + panama.name());
+        }
         List<TensorOps> out = new ArrayList<>();
         for (VectorKernels k : List.of(KernelProvider.scalar(), panama)) {
             out.add(new TensorOps(k, ONE));

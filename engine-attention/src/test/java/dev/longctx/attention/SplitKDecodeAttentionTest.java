@@ -84,6 +84,44 @@ class SplitKDecodeAttentionTest {
     }
 
     @Test
+    void fewRowTilesFoldWholePagesThroughTheFusedKernelForEveryPageType() {
+        // 1-7 query rows (tokens x g), depths that are not a whole number of pages, every KV page
+        // dtype the pool stores, scalar and Panama kernels on 1 and 2 threads: equal to the naive
+        // kernel, and the fused page kernel really ran. With several tokens the causal diagonal's
+        // pages need a mask and take the general path, so fewer pages are fused than folded.
+        SplittableRandom r = new SplittableRandom(6);
+        int[][] rowShapes = {{1, 1}, {1, 2}, {1, 3}, {2, 2}, {5, 1}, {7, 1}, {2, 3}};
+        DType[] types = {DType.F32, DType.F16, DType.BF16, DType.Q8_0};
+        int[] depths = {1000, 1537};
+        for (DType t : types) {
+            int d = t == DType.Q8_0 ? 64 : 40;
+            for (int[] shape : rowShapes) {
+                int tokens = shape[0];
+                int g = shape[1];
+                int lk = depths[(shape[0] + shape[1]) % depths.length];
+                KvView[] kv = Problems.views(r, 2, lk, d, t, 32, 4);
+                float[] q = Problems.gaussian(r, tokens * 2 * g * d, 1);
+                AttentionProblem p = AttentionProblem.causal(q, tokens, 2 * g, kv);
+                int pages = kv[0].pageCount() + kv[1].pageCount();
+                assertTrue(SplitKDecodeAttention.units(pages) >= 2, "split for Lk " + lk);
+                for (TensorOps ops : Problems.allOps()) {
+                    SplitKDecodeAttention kernel = new SplitKDecodeAttention(ops);
+                    String what = "fused " + t + " tokens=" + tokens + " g=" + g + " " + ops.kernels().name() + "/"
+                            + ops.pool().threads() + "t";
+                    Problems.assertMatchesNaive(kernel, p, 1e-5, what);
+                    long fused = kernel.fusedPages();
+                    assertTrue(fused > 0, what + ": the fused page kernel did not run");
+                    if (tokens == 1) {
+                        assertEquals(pages, fused, what + ": every page of a one-token decode is whole");
+                    } else {
+                        assertTrue(fused < pages, what + ": diagonal pages need the mask");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void unevenHeadsSoftCapAndF16Pages() {
         SplittableRandom r = new SplittableRandom(2);
         int d = 64;

@@ -40,7 +40,7 @@ class CompiledKernelsTest {
             "matmulRowsTransposed", "onlineSoftmaxColumns", "sumOfSquares", "axpy", "matmulRowsSmallBatch",
             "q8x2x4", "q4x2x4", "f16x2x4", "bf16x2x4", "f32x2x4", "q8x2x2", "q4x2x2", "f16x2x2", "bf16x2x2", "f32x2x2",
             "q5_0Row", "q4Or5KRow", "q6KRow", "iq4NlRow", "iq4XsRow", "q3KRow", "q4Or5_1Row", "q2KRow", "decodeQ5_0", "decodeQ4K", "decodeQ6K", "decodeQ4Or5_1",
-            "decodeIq4Nl", "decodeIq4Xs", "decodeQ5K", "decodeQ2K", "decodeQ3K");
+            "decodeIq4Nl", "decodeIq4Xs", "decodeQ5K", "decodeQ2K", "decodeQ3K", "decodePage", "softmaxRow", "rowMax", "expRow", "expTail");
 
     /** The block types the engine reads but never writes. */
     private static final DType[] WEIGHT_ONLY = {DType.Q5_0, DType.Q4_K, DType.Q6_K, DType.Q4_1, DType.Q5_1, DType.IQ4_NL,
@@ -123,6 +123,20 @@ class CompiledKernelsTest {
         k.onlineSoftmaxColumns(logits, 0, 40, 9, m, max, sum, corr);
         for (int i = 0; i < m; i++) {
             out[o] += sum[i] + max[i];
+        }
+        o++;
+        // The fused decode page: 5 query rows against the 7 F16 rows of 96 as keys and as values
+        // (a chunk and a remainder of 3 keys, 96 = 6 vectors at 128 bits, 1.5 at 512).
+        int rowsQ = 5;
+        float[] pmax = new float[rowsQ];
+        float[] psum = new float[rowsQ];
+        float[] pout = new float[rowsQ * in.cols];
+        java.util.Arrays.fill(pmax, Float.NEGATIVE_INFINITY);
+        MemorySegment kv16 = in.weights.get(DType.F16);
+        k.decodeAttentionPage(DType.F16, kv16, kv16, DType.F16.bytesFor(in.cols), in.rows, in.cols, in.xs, rowsQ, pmax,
+                psum, pout, new float[VectorKernels.decodeAttentionScratch(in.rows, in.cols, rowsQ)]);
+        for (int i = 0; i < rowsQ; i++) {
+            out[o] += pmax[i] + pout[i * in.cols + 7] / psum[i];
         }
         o++;
         return out;

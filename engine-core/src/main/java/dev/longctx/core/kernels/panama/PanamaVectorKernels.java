@@ -159,6 +159,12 @@ public final class PanamaVectorKernels implements VectorKernels {
     }
 
     @Override
+    public void decodeAttentionPage(DType type, MemorySegment keys, MemorySegment values, long rowBytes, int n, int d,
+            float[] q, int m, float[] max, float[] sum, float[] out, float[] scratch) {
+        PanamaDecodeAttention.decodePage(type, keys, values, rowBytes, n, d, q, m, max, sum, out, scratch);
+    }
+
+    @Override
     public void silu(float[] x, int off, int n) {
         PanamaElementwise.silu(x, off, n);
     }

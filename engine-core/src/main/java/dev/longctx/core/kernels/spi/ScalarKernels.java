@@ -196,6 +196,37 @@ public final class ScalarKernels implements VectorKernels {
         return any;
     }
 
+    /** The definition, row by row: logits, the softmax step, then P.V in key order, each key and value row decoded when used. */
+    @Override
+    public void decodeAttentionPage(DType type, MemorySegment keys, MemorySegment values, long rowBytes, int n, int d,
+                                    float[] q, int m, float[] max, float[] sum, float[] out, float[] scratch) {
+        int sOff = n * d; // logits of the row after the room for a page of decoded rows; row decoded at 0
+        for (int i = 0; i < m; i++) {
+            float mx = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < n; j++) {
+                Quantization.dequantize(type, keys, j * rowBytes, scratch, 0, d);
+                scratch[sOff + j] = dot(q, i * d, scratch, 0, d);
+                mx = Math.max(mx, scratch[sOff + j]);
+            }
+            float mNew = Math.max(max[i], mx);
+            float corr = max[i] == Float.NEGATIVE_INFINITY ? 0f : max[i] == mNew ? 1f : (float) Math.exp(max[i] - mNew);
+            for (int c = 0; c < d; c++) {
+                out[i * d + c] *= corr;
+            }
+            float total = 0f;
+            for (int j = 0; j < n; j++) {
+                float pj = (float) Math.exp(scratch[sOff + j] - mNew);
+                total += pj;
+                Quantization.dequantize(type, values, j * rowBytes, scratch, 0, d);
+                for (int c = 0; c < d; c++) {
+                    out[i * d + c] += pj * scratch[c];
+                }
+            }
+            sum[i] = sum[i] * corr + total;
+            max[i] = mNew;
+        }
+    }
+
     @Override
     public float sumOfSquares(float[] x, int off, int n) {
         float s = 0f;

@@ -105,6 +105,28 @@ public interface VectorKernels {
      */
     void expShiftColumns(float[] s, int off, int stride, int n, int m, float[] shift);
 
+    /**
+     * One page of decode attention, fused: FlashAttention-2's online-softmax step (Dao, 2023) for a
+     * small tile of query rows against one page of keys and values, in one call (the page's keys and
+     * values decoded once, the logits, the softmax step and the weighted value sums of every row).
+     *
+     * <p>Keys and values are {@code n >= 1} rows of {@code d} elements of {@code type},
+     * {@code rowBytes} apart from byte 0 of their segments. For each query row {@code i < m}
+     * (pre-scaled: {@code q[i * d, (i + 1) * d)}), with logits {@code s_j = q_i . k_j} and every key
+     * visible: {@code mNew = max(max[i], max_j s_j)}; {@code corr = 0} if {@code max[i]} is
+     * -infinity, exactly 1 if {@code mNew == max[i]}, else {@code exp(max[i] - mNew)};
+     * {@code p_j = exp(s_j - mNew)}; {@code sum[i] = sum[i] * corr + sum_j p_j};
+     * {@code out_i = out_i * corr + sum_j p_j v_j} (row i of out at {@code out[i * d]});
+     * {@code max[i] = mNew}. {@code scratch} holds at least {@link #decodeAttentionScratch} floats.
+     */
+    void decodeAttentionPage(DType type, MemorySegment keys, MemorySegment values, long rowBytes, int n, int d,
+                             float[] q, int m, float[] max, float[] sum, float[] out, float[] scratch);
+
+    /** Scratch floats {@link #decodeAttentionPage} needs: room for a page of decoded rows and the logits. */
+    static int decodeAttentionScratch(int n, int d, int m) {
+        return n * d + m * n;
+    }
+
     /** Sum of {@code x[i]^2}. */
     float sumOfSquares(float[] x, int off, int n);
 

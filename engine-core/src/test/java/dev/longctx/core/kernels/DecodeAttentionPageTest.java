@@ -1,0 +1,153 @@
+package dev.longctx.core.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.longctx.core.kernels.spi.KernelProvider;
+import dev.longctx.core.kernels.spi.Quantization;
+import dev.longctx.core.kernels.spi.VectorKernels;
+import dev.longctx.core.tensor.DType;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * {@link VectorKernels#decodeAttentionPage}, the fused decode-attention page, for both providers
+ * and every KV page dtype (F32, F16, BF16, Q8_0), at awkward sizes: 1-7 and 12 query rows, pages
+ * of 1-65 keys (chunk remainders, fewer than 4 keys), head dims that are not a whole number of
+ * vectors, rows further apart than their bytes, and runs of pages whose maximum rises, stays or
+ * starts at -infinity. The reference is the definition in double precision (a softmax over every
+ * key of every page, from the exactly decoded keys and values); Panama and scalar are also compared
+ * with each other. The build runs this class at 128, 256 and 512 bits.
+ */
+class DecodeAttentionPageTest {
+    static Stream<Arguments> providersAndPageTypes() {
+        return Providers.all().flatMap(a -> Stream.of(DType.F32, DType.F16, DType.BF16, DType.Q8_0)
+                .map(t -> Arguments.of(a.get()[0] + "/" + t, a.get()[1], t)));
+    }
+
+    /** Head dims per type: Q8_0 needs whole blocks of 32. */
+    private static int[] dims(DType t) {
+        return t == DType.Q8_0 ? new int[] {32, 64, 96} : new int[] {4, 20, 64, 72};
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("providersAndPageTypes")
+    void aRunOfPagesEqualsTheSoftmaxOverAllTheirKeys(String name, TensorOps ops, DType t) {
+        SplittableRandom r = new SplittableRandom(31);
+        VectorKernels k = ops.kernels();
+        int[][] pageLengths = {{1}, {3, 64, 7}, {64, 64, 64}, {65, 13}, {8, 9, 16, 17}};
+        for (int d : dims(t)) {
+            for (int m : new int[] {1, 2, 3, 4, 5, 6, 7, 12}) {
+                for (int[] lengths : pageLengths) {
+                    for (int padBytes : new int[] {0, 16}) {
+                        check(k, t, d, m, lengths, padBytes, r, name + " d=" + d + " m=" + m + " pages="
+                                + Arrays.toString(lengths) + " pad=" + padBytes);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void check(VectorKernels k, DType t, int d, int m, int[] lengths, int padBytes, SplittableRandom r,
+                              String what) {
+        long rowBytes = t.bytesFor(d) + padBytes;
+        int total = Arrays.stream(lengths).sum();
+        // Queries pre-scaled; large enough that the maximum moves between pages.
+        float[] q = new float[m * d];
+        for (int i = 0; i < q.length; i++) {
+            q[i] = (float) (r.nextGaussian() * 2 / Math.sqrt(d));
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment[] keys = new MemorySegment[lengths.length];
+            MemorySegment[] values = new MemorySegment[lengths.length];
+            double[][] kd = new double[total][d];
+            double[][] vd = new double[total][d];
+            int at = 0;
+            float[] row = new float[d];
+            float[] decoded = new float[d];
+            for (int p = 0; p < lengths.length; p++) {
+                keys[p] = arena.allocate(rowBytes * lengths[p], 64);
+                values[p] = arena.allocate(rowBytes * lengths[p], 64);
+                for (int j = 0; j < lengths[p]; j++, at++) {
+                    for (int c = 0; c < d; c++) {
+                        // A rising trend over the run so that later pages raise the maximum.
+                        row[c] = (float) (r.nextGaussian() + 0.02 * at);
+                    }
+                    Quantization.quantize(t, row, 0, d, keys[p], j * rowBytes);
+                    Quantization.dequantize(t, keys[p], j * rowBytes, decoded, 0, d);
+                    for (int c = 0; c < d; c++) {
+                        kd[at][c] = decoded[c];
+                        row[c] = (float) r.nextGaussian();
+                    }
+                    Quantization.quantize(t, row, 0, d, values[p], j * rowBytes);
+                    Quantization.dequantize(t, values[p], j * rowBytes, decoded, 0, d);
+                    for (int c = 0; c < d; c++) {
+                        vd[at][c] = decoded[c];
+                    }
+                }
+            }
+            float[] max = new float[m];
+            float[] sum = new float[m];
+            float[] out = new float[m * d];
+            Arrays.fill(max, Float.NEGATIVE_INFINITY);
+            int maxLen = Arrays.stream(lengths).max().orElseThrow();
+            float[] scratch = new float[VectorKernels.decodeAttentionScratch(maxLen, d, m)];
+            float[] ref = k.isVectorized() ? new float[m * d] : null;
+            float[] refMax = new float[m];
+            float[] refSum = new float[m];
+            float[] refScratch = scratch.clone();
+            if (ref != null) {
+                Arrays.fill(refMax, Float.NEGATIVE_INFINITY);
+            }
+            for (int p = 0; p < lengths.length; p++) {
+                k.decodeAttentionPage(t, keys[p], values[p], rowBytes, lengths[p], d, q, m, max, sum, out, scratch);
+                if (ref != null) {
+                    KernelProvider.scalar().decodeAttentionPage(t, keys[p], values[p], rowBytes, lengths[p], d, q, m,
+                            refMax, refSum, ref, refScratch);
+                }
+            }
+            for (int i = 0; i < m; i++) {
+                double mx = Double.NEGATIVE_INFINITY;
+                double[] s = new double[total];
+                for (int j = 0; j < total; j++) {
+                    for (int c = 0; c < d; c++) {
+                        s[j] += q[i * d + c] * kd[j][c];
+                    }
+                    mx = Math.max(mx, s[j]);
+                }
+                double l = 0;
+                double[] o = new double[d];
+                for (int j = 0; j < total; j++) {
+                    double e = Math.exp(s[j] - mx);
+                    l += e;
+                    for (int c = 0; c < d; c++) {
+                        o[c] += e * vd[j][c];
+                    }
+                }
+                assertEquals(mx, max[i], 1e-5 * Math.max(1, Math.abs(mx)), what + ": max of row " + i);
+                assertEquals(1.0, sum[i] / (l * Math.exp(mx - max[i])), 1e-5, what + ": sum of row " + i);
+                double worst = 0;
+                double scale = 0;
+                for (int c = 0; c < d; c++) {
+                    double expect = o[c] / l;
+                    worst = Math.max(worst, Math.abs(out[i * d + c] / sum[i] - expect));
+                    scale = Math.max(scale, Math.abs(expect));
+                }
+                assertTrue(worst <= 1e-5 * Math.max(1, scale), what + ": row " + i + " output off by " + worst);
+                if (ref != null) {
+                    assertEquals(refMax[i], max[i], 1e-5 * Math.max(1, Math.abs(refMax[i])), what + ": max vs scalar");
+                    for (int c = 0; c < d; c++) {
+                        assertEquals(ref[i * d + c] / refSum[i], out[i * d + c] / sum[i], 1e-5 * Math.max(1, scale),
+                                what + ": vs scalar, row " + i + " column " + c);
+                    }
+                }
+            }
+        }
+    }
+}
