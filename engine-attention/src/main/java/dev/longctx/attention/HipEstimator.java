@@ -217,32 +217,14 @@ public final class HipEstimator implements BlockMaskEstimator {
             // spans as parallel arrays (start, end); kPages initial equal spans
             int[] lo = new int[kPages];
             int[] hi = new int[kPages];
-            for (int j = 0; j < kPages; j++) {
-                lo[j] = (int) ((long) j * n / kPages);
-                hi[j] = (int) ((long) (j + 1) * n / kPages);
-            }
+            HipSpans.initial(n, kPages, lo, hi);
             int spans = kPages;
             int[] cLo = new int[2 * kPages];
             int[] cHi = new int[2 * kPages];
             double[] score = new double[2 * kPages];
             while (true) {
-                boolean split = false;
-                int c = 0;
-                for (int j = 0; j < spans; j++) {
-                    int len = hi[j] - lo[j];
-                    if (len > 1) {
-                        int mid = lo[j] + (len + 1) / 2;
-                        cLo[c] = lo[j];
-                        cHi[c++] = mid;
-                        cLo[c] = mid;
-                        cHi[c++] = hi[j];
-                        split = true;
-                    } else if (len == 1) {
-                        cLo[c] = lo[j];
-                        cHi[c++] = hi[j];
-                    }
-                }
-                if (!split) {
+                int c = HipSpans.halve(lo, hi, spans, cLo, cHi);
+                if (c < 0) {
                     return Arrays.copyOf(lo, spans);
                 }
                 for (int i = 0; i < c; i++) {

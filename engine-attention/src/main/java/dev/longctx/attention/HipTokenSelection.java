@@ -421,32 +421,14 @@ public final class HipTokenSelection {
     int[] hierarchy(Workspace ws, int nb, int kb, BlockScores scores) {
         int[] lo = ws.lo = grow(ws.lo, kb);
         int[] hi = ws.hi = grow(ws.hi, kb);
-        for (int j = 0; j < kb; j++) {
-            lo[j] = (int) ((long) j * nb / kb);
-            hi[j] = (int) ((long) (j + 1) * nb / kb);
-        }
+        HipSpans.initial(nb, kb, lo, hi);
         int spans = kb;
         int[] cLo = ws.cLo = grow(ws.cLo, 2 * kb);
         int[] cHi = ws.cHi = grow(ws.cHi, 2 * kb);
         double[] score = ws.score = growD(ws.score, 2 * kb);
         while (true) {
-            boolean split = false;
-            int c = 0;
-            for (int j = 0; j < spans; j++) {
-                int len = hi[j] - lo[j];
-                if (len > 1) {
-                    int mid = lo[j] + (len + 1) / 2;
-                    cLo[c] = lo[j];
-                    cHi[c++] = mid;
-                    cLo[c] = mid;
-                    cHi[c++] = hi[j];
-                    split = true;
-                } else if (len == 1) {
-                    cLo[c] = lo[j];
-                    cHi[c++] = hi[j];
-                }
-            }
-            if (!split) {
+            int c = HipSpans.halve(lo, hi, spans, cLo, cHi);
+            if (c < 0) {
                 int[] out = Arrays.copyOf(lo, spans);
                 Arrays.sort(out);
                 return out;
