@@ -76,20 +76,9 @@ public final class HipTokenAttention implements AttentionKernel {
             ws.keys.clear();
             selection.select(ws.selection, ops.kernels(), p, keys[kh], kh, b, ws.keys);
             GatheredKvView sel = ws.gathered.reset(p.kv()[kh], ws.keys);
-            KvView[] kv = Arrays.copyOf(p.kv(), p.kv().length, KvView[].class);
-            kv[kh] = sel;
-            AttentionProblem sub = new AttentionProblem(p.queries(), p.queryOffset(), p.queryRows(), p.queryHeads(), kv,
-                    p.queryPositions(), p.scale(), p.softCap(), p.mask());
             int r0 = b * selection.blockQ();
             int r1 = Math.min(p.queryRows(), r0 + selection.blockQ());
-            OnlineSoftmaxTile tile = ws.tile;
-            tile.reset(sub, kh, r0, r1);
-            int pages = sel.pageCount();
-            for (int page = 0; page < pages; page++) {
-                tile.accumulate(page, page + 1 < pages ? page + 1 : -1);
-            }
-            tile.finish();
-            tile.write(out, lse);
+            OnlineSoftmaxTile tile = SelectedAttention.attendOver(ws.tile, p, kh, r0, r1, sel, out, lse);
             if (observer != null) {
                 observe(ws, p, kh, r0, sel, tile, observer);
             }

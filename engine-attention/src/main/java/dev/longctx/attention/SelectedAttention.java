@@ -126,23 +126,33 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
     /** Exact attention of row {@code row}'s g query heads over the selection, plus the observer. */
     private static void exact(Workspace ws, AttentionProblem p, int row, int kh, KeySubsetView sel, float[] out,
                               float[] lse, AttentionObserver observer) {
+        OnlineSoftmaxTile tile = attendOver(ws.tile, p, kh, row, row + 1, sel, out, lse);
+        if (observer != null) {
+            observe(ws, p, row, kh, sel, tile, observer);
+        }
+    }
+
+    /**
+     * Exact attention of query rows {@code [r0, r1)} of KV head {@code kh} over {@code view} in place
+     * of the head's own view, written into the caller's {@code out}/{@code lse} layout; returns
+     * {@code tile}, which still holds the rows' state for an observer.
+     */
+    static OnlineSoftmaxTile attendOver(OnlineSoftmaxTile tile, AttentionProblem p, int kh, int r0, int r1, KvView view,
+                                        float[] out, float[] lse) {
         // A KvView[] copy whatever the caller's array type (a DenseKvView[] clone could not hold the selection).
         KvView[] kv = Arrays.copyOf(p.kv(), p.kv().length, KvView[].class);
-        kv[kh] = sel;
+        kv[kh] = view;
         // The same problem with this head's view replaced: the tile writes into the caller's layout.
         AttentionProblem sub = new AttentionProblem(p.queries(), p.queryOffset(), p.queryRows(), p.queryHeads(), kv,
                 p.queryPositions(), p.scale(), p.softCap(), p.mask());
-        OnlineSoftmaxTile tile = ws.tile;
-        tile.reset(sub, kh, row, row + 1);
-        int pages = sel.pageCount();
+        tile.reset(sub, kh, r0, r1);
+        int pages = view.pageCount();
         for (int page = 0; page < pages; page++) {
             tile.accumulate(page, page + 1 < pages ? page + 1 : -1);
         }
         tile.finish();
         tile.write(out, lse);
-        if (observer != null) {
-            observe(ws, p, row, kh, sel, tile, observer);
-        }
+        return tile;
     }
 
     /**
