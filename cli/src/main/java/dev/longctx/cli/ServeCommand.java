@@ -2,6 +2,7 @@ package dev.longctx.cli;
 
 import dev.longctx.core.tensor.DType;
 import dev.longctx.kvcache.HeadProfile;
+import dev.longctx.kvcache.MoaProfile;
 import dev.longctx.models.Model;
 import dev.longctx.models.serving.ServingEngine;
 import dev.longctx.models.session.Strategy;
@@ -53,6 +54,10 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--profile", description = "head profile JSON (from profile-heads): makes the duo strategy available")
     Path profile;
 
+    @Option(names = "--moa-profile", description = "MoA profile JSON (from profile-heads --moa): makes the moa strategy available"
+            + " to requests that give longctx.budget_tokens (windows fitted per request)")
+    Path moaProfile;
+
     @Option(names = "--kv-type", defaultValue = "BF16", description = "KV page dtype: F32, F16, BF16, Q8_0 (default ${DEFAULT-VALUE})")
     DType kvType;
 
@@ -89,6 +94,12 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         HeadProfile heads = profile != null ? HeadProfile.read(profile) : null;
+        MoaProfile moa = moaProfile != null ? MoaProfile.read(moaProfile) : null;
+        if (strategy.equalsIgnoreCase("moa")) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--strategy moa cannot be the default: MoA's windows are"
+                    + " fitted to each request's budget; start with --moa-profile FILE and let requests ask for it with"
+                    + " longctx.strategy moa and longctx.budget_tokens");
+        }
         Strategy defaultStrategy = strategy.equalsIgnoreCase("duo") ? duo(heads) : Strategy.parse(strategy);
         ServerLimits limits = ServerLimits.defaults().withMaxBodyBytes(GenerateCommand.parseBytes(maxBody))
                 .withMaxPromptTokens(maxPromptTokens).withMaxTokens(maxTokens).withRequestTimeout(Duration.ofSeconds(timeoutSeconds));
@@ -109,6 +120,9 @@ final class ServeCommand implements Callable<Integer> {
             }
             if (heads != null) {
                 b.headProfile(heads);
+            }
+            if (moa != null) {
+                b.moaProfile(moa);
             }
             try (OpenAiServer server = b.start()) {
                 Thread hook = new Thread(server::close, "longctx-serve-shutdown");

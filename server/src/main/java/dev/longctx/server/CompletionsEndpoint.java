@@ -157,20 +157,23 @@ final class CompletionsEndpoint {
         Strategy strategy = spec.strategy() != null ? spec.strategy() : engine.defaultStrategy();
         int maxTokens = spec.maxTokens();
         if (maxTokens == 0) {
-            int room = strategy.keepsEveryToken() ? engine.config().maxPositions() - prompt.length : limits.maxTokens();
+            boolean keepsEvery = spec.moa() != null || strategy.keepsEveryToken(); // MoA keeps every token's page
+            int room = keepsEvery ? engine.config().maxPositions() - prompt.length : limits.maxTokens();
             if (room <= 0) {
                 throw ApiException.tooLarge(spec.chat() ? "messages" : "prompt", "context_length_exceeded", "the prompt's "
                         + prompt.length + " tokens fill the model's context of " + engine.config().maxPositions()
-                        + " tokens under " + strategy.name() + "; nothing is left to generate");
+                        + " tokens under " + (spec.moa() != null ? "moa" : strategy.name()) + "; nothing is left to generate");
             }
             maxTokens = Math.min(limits.maxTokens(), room);
         }
         GenerateOptions options = new GenerateOptions(maxTokens, spec.sampler(), spec.ignoreEos() ? List.of() : null, spec.stops());
         Request.Builder b = Request.tokens(prompt).options(options).timeout(limits.requestTimeout());
-        if (spec.strategy() != null) {
+        if (spec.moa() != null) {
+            b.strategy(spec.fitMoa(prompt.length, maxTokens));
+        } else if (spec.strategy() != null) {
             b.strategy(spec.strategy());
         }
-        if (spec.budgetTokens() > 0) {
+        if (spec.budgetTokens() > 0 && spec.moa() == null) { // MoA's budget sized its windows; its pages are the default's
             b.budgetTokens(spec.budgetTokens());
         }
         if (listener != null) {

@@ -1,6 +1,7 @@
 package dev.longctx.server;
 
 import dev.longctx.kvcache.HeadProfile;
+import dev.longctx.kvcache.MoaProfile;
 import dev.longctx.models.serving.ServingEngine;
 import io.helidon.http.DirectHandler;
 import io.helidon.http.HeaderNames;
@@ -68,7 +69,7 @@ public final class OpenAiServer implements AutoCloseable {
         this.host = b.host;
         this.modelId = b.modelId != null ? b.modelId : defaultModelId(engine.model().path());
         ErrorMapper errors = new ErrorMapper(b.limits.retryAfter());
-        RequestParser parser = new RequestParser(modelId, b.limits, b.headProfile);
+        RequestParser parser = new RequestParser(modelId, b.limits, b.headProfile, b.moaProfile);
         ClientWatch.Tracker tracker = new ClientWatch.Tracker();
         this.completions = new CompletionsEndpoint(engine, modelId, b.limits, parser, errors, tracker, b.watchAfter);
         PrometheusMeterRegistry prometheus = b.prometheus != null ? b.prometheus
@@ -207,6 +208,7 @@ public final class OpenAiServer implements AutoCloseable {
         private ServerLimits limits = ServerLimits.defaults();
         private String apiKey;
         private HeadProfile headProfile;
+        private MoaProfile moaProfile;
         private PrometheusMeterRegistry prometheus;
         private Duration watchAfter = WATCH_AFTER;
 
@@ -258,6 +260,16 @@ public final class OpenAiServer implements AutoCloseable {
         /** The head profile that makes {@code "longctx": {"strategy": "duo"}} available (default: none, refused). */
         public Builder headProfile(HeadProfile p) {
             this.headProfile = Objects.requireNonNull(p, "headProfile");
+            return this;
+        }
+
+        /**
+         * The MoA profile (from {@code profile-heads --moa}) that makes {@code "longctx": {"strategy": "moa",
+         * "budget_tokens": N}} available (default: none, refused). Each such request gets the profile's
+         * windows fitted to its budget over its prompt plus {@code max_tokens}.
+         */
+        public Builder moaProfile(MoaProfile p) {
+            this.moaProfile = Objects.requireNonNull(p, "moaProfile");
             return this;
         }
 

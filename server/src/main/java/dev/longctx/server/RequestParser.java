@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.longctx.core.sampling.SamplerConfig;
 import dev.longctx.kvcache.HeadProfile;
+import dev.longctx.kvcache.MoaProfile;
 import dev.longctx.models.ChatMessage;
 import dev.longctx.models.session.Strategy;
 import java.util.ArrayList;
@@ -30,11 +31,13 @@ final class RequestParser {
     private final String modelId;
     private final ServerLimits limits;
     private final HeadProfile headProfile;
+    private final MoaProfile moaProfile;
 
-    RequestParser(String modelId, ServerLimits limits, HeadProfile headProfile) {
+    RequestParser(String modelId, ServerLimits limits, HeadProfile headProfile, MoaProfile moaProfile) {
         this.modelId = modelId;
         this.limits = limits;
         this.headProfile = headProfile;
+        this.moaProfile = moaProfile;
     }
 
     /** A chat completion request. */
@@ -162,6 +165,7 @@ final class RequestParser {
 
         ObjectNode ext = Params.object(body, EXT, "");
         Strategy strategy = null;
+        MoaProfile moa = null;
         int budget = 0;
         boolean ignoreEos = false;
         float minP = 0;
@@ -170,10 +174,16 @@ final class RequestParser {
             String p = EXT + ".";
             Params.onlyKnown(ext, p, EXT_KEYS);
             String s = Params.string(ext, "strategy", p);
-            if (s != null) {
+            if (s != null && s.equalsIgnoreCase("moa")) {
+                moa = moa();
+            } else if (s != null) {
                 strategy = strategy(s);
             }
             budget = (int) Params.integer(ext, "budget_tokens", p, 1, Integer.MAX_VALUE, 0);
+            if (moa != null && budget == 0) {
+                throw ApiException.badRequest(p + "budget_tokens", "missing_required_parameter", "strategy 'moa' needs "
+                        + p + "budget_tokens: MoA's windows are fitted to the budget (and the prompt's length)");
+            }
             ignoreEos = Params.bool(ext, "ignore_eos", p, false);
             topK = (int) Params.integer(ext, "top_k", p, -1, Integer.MAX_VALUE, topK);
             minP = (float) Params.number(ext, "min_p", p, 0, 0.999999, 0);
@@ -182,7 +192,7 @@ final class RequestParser {
         SamplerConfig sampler = temperature == 0 ? SamplerConfig.greedy()
                 : new SamplerConfig((float) temperature, Math.max(0, topK), (float) topP, minP, repetition, 64, seed);
         return new GenerationSpec(chat, messages, text, ids, stream, includeUsage, maxTokens, sampler, stops, ignoreEos,
-                strategy, budget);
+                strategy, moa, budget);
     }
 
     private int maxTokens(ObjectNode body) {
@@ -200,6 +210,14 @@ final class RequestParser {
                     + cap + " tokens per request");
         }
         return (int) v;
+    }
+
+    private MoaProfile moa() {
+        if (moaProfile == null) {
+            throw ApiException.badRequest("longctx.strategy", "invalid_value",
+                    "strategy 'moa' needs a MoA profile and this server has none (start it with --moa-profile FILE)");
+        }
+        return moaProfile;
     }
 
     private Strategy strategy(String name) {

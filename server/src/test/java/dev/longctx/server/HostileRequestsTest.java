@@ -139,6 +139,7 @@ class HostileRequestsTest {
         error(completions(with("\"echo\": true")), 400, "echo", "unsupported_parameter");
         error(completions(with("\"presence_penalty\": 0.5")), 400, "presence_penalty", "unsupported_parameter");
         error(completions(with("\"longctx\": {\"strategy\": \"duo\"}")), 400, "longctx.strategy", "invalid_value");
+        error(completions(with("\"longctx\": {\"strategy\": \"moa\", \"budget_tokens\": 64}")), 400, "longctx.strategy", "invalid_value");
         error(completions(with("\"longctx\": {\"strategy\": \"nonsense\"}")), 400, "longctx.strategy", "invalid_value");
         error(completions(with("\"longctx\": {\"stratgey\": \"h2o\"}")), 400, "longctx.stratgey", "unknown_parameter");
         String chat = "{\"model\": \"" + model + "\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], ";
