@@ -262,6 +262,7 @@ public final class RulerGenerator {
                 doc.append(sentenceText(filler.states.get(i)));
             }
         }
+        int questionStart = at;
         System.arraycopy(tail, 0, ids, at, tail.length);
         at += tail.length;
         int promptLength = at;
@@ -272,7 +273,7 @@ public final class RulerGenerator {
         }
         String user = "Text:" + doc + "\n\nQuestion: " + question;
         return new TaskInstance(task, depth, ids, promptLength, user, answer, needed.stream().mapToInt(Integer::intValue).toArray(),
-                neededEnd.stream().mapToInt(Integer::intValue).toArray());
+                neededEnd.stream().mapToInt(Integer::intValue).toArray(), questionStart);
     }
 
     /** Python's float {@code a // b} for positive operands (fmod-based, as CPython computes it). */

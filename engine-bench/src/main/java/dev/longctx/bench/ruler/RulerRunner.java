@@ -112,7 +112,7 @@ public final class RulerRunner {
                     if (name.equals("full")) {
                         continue;
                     }
-                    Strategy s = factory.make(name, budget, context);
+                    Strategy s = documentAsFixedContext(factory.make(name, budget, context), inst);
                     if (s.selectsAtDecode()) { // Quest, TidalDecode, Recycled: the full cache's prefill, decoded from a fork
                         try (Session q = full.fork(s)) {
                             out.add(outcome(inst, name, frac, budget, q, logits, maxNew));
@@ -127,6 +127,19 @@ public final class RulerRunner {
             }
         }
         return out;
+    }
+
+    /**
+     * Squeezed Attention clusters a fixed context offline and selects from it for the user's input that
+     * arrives later (Hooper et al., 2024): here the fixed context is the document, up to the question,
+     * so that the question's rows select clusters as the paper's queries do (a strategy that names its
+     * own fixed length keeps it). Other strategies as they are.
+     */
+    static Strategy documentAsFixedContext(Strategy s, TaskInstance inst) {
+        if (s instanceof Strategy.Squeezed sq && sq.fixedTokens() == 0) {
+            return new Strategy.Squeezed(sq.keep(), sq.selected(), inst.questionStart(), sq.keysPerCluster(), sq.iterations());
+        }
+        return s;
     }
 
     private Outcome outcome(TaskInstance inst, String name, double frac, int budget, Session s, float[] logits, int maxNew) {

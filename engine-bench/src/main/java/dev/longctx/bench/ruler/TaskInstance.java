@@ -15,9 +15,10 @@ import java.util.Arrays;
  * @param answer the expected answer (exact match)
  * @param neededStarts token offsets of the needles the answer depends on
  * @param neededEnds token offsets just past those needles
+ * @param questionStart token offset where the document ends and {@code "\n\nQuestion: ..."} begins
  */
 public record TaskInstance(String task, double depth, int[] ids, int promptLength, String user, String answer, int[] neededStarts,
-                           int[] neededEnds) {
+                           int[] neededEnds, int questionStart) {
     /** The prompt's tokens, which a model is given. */
     public int[] prompt() {
         return Arrays.copyOf(ids, promptLength);

@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.Arrays;
 import java.util.List;
 import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.AfterAll;
@@ -134,6 +135,12 @@ class RulerGeneratorTest {
                 assertEquals(length, t.length());
                 assertArrayEquals(model.encodeChat(List.of(new ChatMessage("user", t.user()))), t.prompt(), task);
                 assertTrue(t.neededStarts().length > 0, task);
+                // the document ends where the question begins (the prompt ends with end-of-text, assistant, newline)
+                String q = model.tokenizer().decode(Arrays.copyOfRange(t.ids(), t.questionStart(), t.promptLength() - 3));
+                assertTrue(q.startsWith("\n\nQuestion: ") && t.user().endsWith(q), task + ": " + q);
+                for (int n : t.neededEnds()) {
+                    assertTrue(n <= t.questionStart(), task + ": needles lie in the document");
+                }
             }
         }
     }

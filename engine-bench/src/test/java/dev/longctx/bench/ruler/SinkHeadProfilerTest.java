@@ -73,7 +73,7 @@ class SinkHeadProfilerTest {
     void scoresNonInitialSinkMassPerAnswerStepAndKeepsCollapsedHeads() {
         // prompt of 3 tokens, answer of 2 tokens, end of text: 2 answer steps
         TaskInstance inst = new TaskInstance("niah_single", 0.5, new int[] {1, 2, 3, 4, 5, 9}, 3, "", "", new int[] {0},
-                new int[] {1});
+                new int[] {1}, 2);
         double[][] s = SinkHeadProfiler.score(new Scripted(), List.of(inst), 0.1);
         assertEquals(0.8, s[0][0], 1e-6);
         assertEquals(0.73, s[0][1], 1e-6, "0.33 and 0.4 above 0.1 at positions 4 and 5");
