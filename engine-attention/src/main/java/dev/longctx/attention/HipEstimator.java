@@ -3,6 +3,8 @@ package dev.longctx.attention;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.kernels.spi.VectorKernels;
 import dev.longctx.core.select.TopK;
+import dev.longctx.core.tensor.DType;
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
@@ -33,7 +35,8 @@ import java.util.Arrays;
  * <p><b>Cost.</b> Per query block, {@code log2(n / k)} rounds of at most {@code 2k} representatives
  * scored against {@code Bq x g} queries: O((Lq / Bq) x k x log(Lk / k) x Bq x g x D) per KV head, that
  * is O(T log T) for a prefill of T tokens, where the exact kernel is O(T^2). Scores of a
- * representative are computed once per block (a first half keeps its parent's representative).
+ * representative are computed once per block (a first half keeps its parent's representative), and
+ * each round's new representatives are scored in one small matrix product with the block's queries.
  *
  * <p>Deterministic (no randomness; ties to the lower page) and independent of the thread count.
  * Immutable and thread-safe.
@@ -154,6 +157,8 @@ public final class HipEstimator implements BlockMaskEstimator {
         private int[] cand;
         private float[] memo;
         private boolean[] known;
+        /** The block's queries, packed on first use (see {@link #packQueries}). */
+        private float[] qPack;
 
         BlockSearch(AttentionProblem p, VectorKernels k, HeadKeys keys, int kvHead, int firstRow, int endRow, int kPages) {
             this.p = p;
@@ -227,9 +232,7 @@ public final class HipEstimator implements BlockMaskEstimator {
                 if (c < 0) {
                     return Arrays.copyOf(lo, spans);
                 }
-                for (int i = 0; i < c; i++) {
-                    score[i] = representativeScore(cLo[i]);
-                }
+                scoreChildren(cLo, c, score);
                 // children are in increasing candidate order, so index ties go to the lower span
                 int[] keep = TopK.indices(Arrays.copyOf(score, c), kPages, s -> true);
                 spans = keep.length;
@@ -240,32 +243,74 @@ public final class HipEstimator implements BlockMaskEstimator {
             }
         }
 
-        /** Max over the block's queries (that may see it) and the group's heads of q . representative. */
-        private double representativeScore(int candIndex) {
-            if (known[candIndex]) {
-                return memo[candIndex];
-            }
-            int i = cand[candIndex];
+        /**
+         * Scores the children {@code cLo[0, c)} not scored before (a first half keeps its parent's
+         * representative): their representatives gathered into one matrix and multiplied with the
+         * block's packed queries in one {@link VectorKernels#matmulRows} call (F32), instead of a
+         * dot product (and its horizontal sum) per query, head and representative; then each
+         * child's score is the max over the queries that may see it (see {@link #scoreOf}).
+         */
+        private void scoreChildren(int[] cLo, int c, double[] score) {
             int d = p.headDim();
             int g = p.groupSize();
+            if (qPack == null) {
+                packQueries(d, g);
+            }
+            int[] todo = new int[c];
+            int u = 0;
+            for (int i = 0; i < c; i++) {
+                if (!known[cLo[i]]) {
+                    todo[u++] = cLo[i];
+                    known[cLo[i]] = true; // two children never share a start within a round
+                }
+            }
+            if (u > 0) {
+                float[] reps = new float[u * d];
+                for (int i = 0; i < u; i++) {
+                    System.arraycopy(keys.rep, cand[todo[i]] * d, reps, i * d, d);
+                }
+                int tokens = (endRow - firstRow) * g;
+                float[] s = new float[tokens * u];
+                k.matmulRows(DType.F32, MemorySegment.ofArray(reps), (long) d * Float.BYTES, d, 0, u, qPack, tokens, s, u);
+                for (int i = 0; i < u; i++) {
+                    memo[todo[i]] = scoreOf(s, i, u, keys.repPos[cand[todo[i]]], g);
+                }
+            }
+            for (int i = 0; i < c; i++) {
+                score[i] = memo[cLo[i]];
+            }
+        }
+
+        /** The block's queries, row-major: query row {@code r}'s g heads at {@code qPack[((r - firstRow) * g + j) * d]}. */
+        private void packQueries(int d, int g) {
+            qPack = new float[(endRow - firstRow) * g * d];
+            for (int r = firstRow; r < endRow; r++) {
+                for (int j = 0; j < g; j++) {
+                    System.arraycopy(p.queries(), p.queryIndex(r, kvHead * g + j), qPack, ((r - firstRow) * g + j) * d, d);
+                }
+            }
+        }
+
+        /**
+         * Max over the block's queries that may see the representative at {@code kPos} and the
+         * group's heads of {@code q . representative} (column {@code col} of the scores {@code s},
+         * {@code u} columns); NaN when any of them is NaN ({@link TopK} ranks it as +infinity), minus
+         * infinity when no query may see it.
+         */
+        private float scoreOf(float[] s, int col, int u, long kPos, int g) {
             float best = Float.NEGATIVE_INFINITY;
-            long kPos = keys.repPos[i];
             for (int r = firstRow; r < endRow; r++) {
                 if (!p.mask().allows(p.queryPositions()[r], kPos)) {
                     continue;
                 }
                 for (int j = 0; j < g; j++) {
-                    float s = k.dot(p.queries(), p.queryIndex(r, kvHead * g + j), keys.rep, i * d, d);
-                    if (s > best || s != s) {
-                        best = s; // NaN sticks: TopK ranks it as +infinity
+                    float v = s[((r - firstRow) * g + j) * u + col];
+                    if (v != v) {
+                        return v;
                     }
-                    if (best != best) {
-                        break;
-                    }
+                    best = Math.max(best, v);
                 }
             }
-            memo[candIndex] = best;
-            known[candIndex] = true;
             return best;
         }
     }
