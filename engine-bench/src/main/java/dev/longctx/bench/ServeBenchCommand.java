@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.longctx.core.kernels.TensorOps;
+import dev.longctx.core.tensor.DType;
 import dev.longctx.models.Model;
 import dev.longctx.models.serving.EngineStats;
 import dev.longctx.models.serving.Request;
@@ -81,6 +82,10 @@ public final class ServeBenchCommand implements Callable<Integer> {
     @Option(names = "--budget-bytes", defaultValue = "2147483648", description = "the engine's KV budget (default ${DEFAULT-VALUE})")
     long budgetBytes;
 
+    @Option(names = "--kv-dtype", defaultValue = "bf16",
+            description = "KV page dtype: f32, f16, bf16 or q8_0 (default ${DEFAULT-VALUE}, the engine's default)")
+    String kvDtype;
+
     @Option(names = "--step-tokens", defaultValue = "512", description = "token rows per step (default ${DEFAULT-VALUE})")
     int stepTokens;
 
@@ -148,13 +153,15 @@ public final class ServeBenchCommand implements Callable<Integer> {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--concurrency values must be positive, got " + c);
             }
         }
+        kvType(); // a bad --kv-dtype fails here, before the model is opened
         Strategy s = Strategy.parse(strategy);
         TensorOps ops = TensorOps.withThreads(threads);
         ObjectMapper mapper = new ObjectMapper();
         try (Model m = Model.open(model, Model.Options.defaults().withOps(ops))) {
             if (!json) {
-                out.printf(Locale.ROOT, "bench-serve: %s, %s, %d threads, prompts %s, outputs %s, shared prefix %d, strategy %s%n",
-                        model, m.config().architecture(), ops.pool().threads(), promptTokens, outputTokens, sharedPrefix, s.name());
+                out.printf(Locale.ROOT, "bench-serve: %s, %s, %d threads, prompts %s, outputs %s, shared prefix %d, strategy %s, "
+                        + "KV pages %s%n", model, m.config().architecture(), ops.pool().threads(), promptTokens, outputTokens,
+                        sharedPrefix, s.name(), kvType());
                 out.printf(Locale.ROOT, "%8s %10s %10s %10s %10s %10s %10s %8s%n", "sessions", "prefill/s", "decode/s", "ttft p50",
                         "ttft p99", "itl p50", "itl p99", "hits");
             }
@@ -243,7 +250,8 @@ public final class ServeBenchCommand implements Callable<Integer> {
         }
         ConcurrentLinkedQueue<Timeline> done = new ConcurrentLinkedQueue<>();
         Timeline[] firstOfAll = new Timeline[1];
-        ServingEngine.Builder eb = ServingEngine.builder(m).budgetBytes(budgetBytes).stepTokens(stepTokens).chunkTokens(chunk)
+        ServingEngine.Builder eb = ServingEngine.builder(m).budgetBytes(budgetBytes).kvType(kvType())
+                .stepTokens(stepTokens).chunkTokens(chunk)
                 .maxRunning(Math.max(clients + (interfere > 0 ? 1 : 0), 1)).maxQueue(Math.max(1024, total + 1));
         if (stepAttention > 0) {
             eb.stepAttention(stepAttention);
@@ -373,6 +381,7 @@ public final class ServeBenchCommand implements Callable<Integer> {
         r.put("prefix_hit_rate", st.prefixHitRate());
         r.put("preemptions", st.preemptions());
         r.put("steps", st.steps());
+        r.put("kv_dtype", kvType().name());
         if (interference != null) {
             r.put("interfere_tokens", interference.prompt);
             r.put("interfere_ttft_ms", (interference.first - interference.submit) / 1e6);
@@ -396,6 +405,18 @@ public final class ServeBenchCommand implements Callable<Integer> {
         double[] v = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
         int rank = (int) Math.ceil(p * v.length);
         return v[Math.max(0, Math.min(v.length - 1, rank - 1))];
+    }
+
+    /** The {@code --kv-dtype} value as a page dtype: one of the four {@code KvLayout} accepts. */
+    private DType kvType() {
+        return switch (kvDtype.trim().toLowerCase(Locale.ROOT)) {
+            case "f32" -> DType.F32;
+            case "f16" -> DType.F16;
+            case "bf16" -> DType.BF16;
+            case "q8_0", "q8" -> DType.Q8_0;
+            default -> throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--kv-dtype takes f32, f16, bf16 or q8_0, got '" + kvDtype + "'");
+        };
     }
 
     private int[] range(String spec, String option) {

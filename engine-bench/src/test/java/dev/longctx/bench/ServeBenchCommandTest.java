@@ -60,6 +60,17 @@ class ServeBenchCommandTest {
     }
 
     @Test
+    void theKvPageDtypeIsTheOneAskedFor() throws Exception {
+        for (String kv : new String[] {"f16", "F32"}) {
+            String out = run("--model", EvalCommandTest.stories().toString(), "--concurrency", "2", "--prompt-tokens", "20",
+                    "--output-tokens", "6", "--chunk", "16", "--threads", "2", "--no-warmup", "--kv-dtype", kv, "--json");
+            JsonNode r = new ObjectMapper().readTree(out.lines().toList().getFirst());
+            assertEquals(kv.toUpperCase(java.util.Locale.ROOT), r.get("kv_dtype").asText(), out);
+            assertTrue(r.get("decode_tps").asDouble() > 0, out);
+        }
+    }
+
+    @Test
     void badRangesAreRefused() {
         picocli.CommandLine cl = new picocli.CommandLine(new ServeBenchCommand());
         cl.setOut(new PrintWriter(new StringWriter()));
@@ -68,5 +79,8 @@ class ServeBenchCommandTest {
         assertEquals(2, cl.execute("--model", EvalCommandTest.stories().toString(), "--prompt-tokens", "50-10"));
         assertTrue(err.toString().contains("--prompt-tokens takes N or MIN-MAX"), err.toString());
         assertEquals(2, cl.execute("--model", EvalCommandTest.stories().toString(), "--concurrency", "0"));
+        err.getBuffer().setLength(0);
+        assertEquals(2, cl.execute("--model", EvalCommandTest.stories().toString(), "--kv-dtype", "q4_0"));
+        assertTrue(err.toString().contains("--kv-dtype takes f32, f16, bf16 or q8_0, got 'q4_0'"), err.toString());
     }
 }
