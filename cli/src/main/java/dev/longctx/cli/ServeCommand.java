@@ -85,6 +85,14 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--step-tokens", defaultValue = "512", description = "token rows per engine step (default ${DEFAULT-VALUE})")
     int stepTokens;
 
+    @Option(names = "--step-attention", defaultValue = "0", description = "query-row x cached-key pairs a step's prefill chunks"
+            + " may attend (0: no limit)")
+    long stepAttention;
+
+    @Option(names = "--step-attention-ratio", defaultValue = "0", description = "while requests decode, a step's prefill chunks may"
+            + " attend this many times their cached keys: keeps their inter-token latency while a long prompt arrives (0: no limit)")
+    double stepAttentionRatio;
+
     @Option(names = "--threads", description = "compute threads (default: available cores)")
     Integer threads;
 
@@ -108,9 +116,7 @@ final class ServeCommand implements Callable<Integer> {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         PrintWriter err = spec.commandLine().getErr();
         try (Model m = Model.open(model, tokenizerFile != null ? open.withTokenizer(tokenizerFile) : open);
-             ServingEngine engine = ServingEngine.builder(m).budgetBytes(GenerateCommand.parseBytes(budgetBytes))
-                     .strategy(defaultStrategy).kvType(kvType).chunkTokens(chunk).stepTokens(stepTokens).maxRunning(maxRunning)
-                     .maxQueue(maxQueue).meterRegistry(registry).name("serve").build()) {
+             ServingEngine engine = engine(m, defaultStrategy, registry).build()) {
             OpenAiServer.Builder b = OpenAiServer.builder(engine).host(host).port(port).limits(limits);
             if (modelId != null) {
                 b.modelId(modelId);
@@ -133,6 +139,19 @@ final class ServeCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    private ServingEngine.Builder engine(Model m, Strategy defaultStrategy, PrometheusMeterRegistry registry) {
+        ServingEngine.Builder b = ServingEngine.builder(m).budgetBytes(GenerateCommand.parseBytes(budgetBytes))
+                .strategy(defaultStrategy).kvType(kvType).chunkTokens(chunk).stepTokens(stepTokens).maxRunning(maxRunning)
+                .maxQueue(maxQueue).meterRegistry(registry).name("serve");
+        if (stepAttention > 0) {
+            b.stepAttention(stepAttention);
+        }
+        if (stepAttentionRatio > 0) {
+            b.stepAttentionRatio(stepAttentionRatio);
+        }
+        return b;
     }
 
     private Strategy duo(HeadProfile heads) {

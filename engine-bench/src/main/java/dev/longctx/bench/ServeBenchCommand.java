@@ -96,6 +96,10 @@ public final class ServeBenchCommand implements Callable<Integer> {
             description = "query-row x cached-key pairs a step's prefill may attend (0: no limit)")
     long stepAttention;
 
+    @Option(names = "--step-attention-ratio", defaultValue = "0",
+            description = "while sequences decode, a step's prefill may attend this many times their cached keys (0: no limit)")
+    double stepAttentionRatio;
+
     @Option(names = "--threads", description = "compute threads (default: available processors)")
     Integer threads;
 
@@ -255,6 +259,9 @@ public final class ServeBenchCommand implements Callable<Integer> {
                 .maxRunning(Math.max(clients + (interfere > 0 ? 1 : 0), 1)).maxQueue(Math.max(1024, total + 1));
         if (stepAttention > 0) {
             eb.stepAttention(stepAttention);
+        }
+        if (stepAttentionRatio > 0) {
+            eb.stepAttentionRatio(stepAttentionRatio);
         }
         try (ServingEngine engine = eb.build()) {
             CountDownLatch decoding = new CountDownLatch(clients);

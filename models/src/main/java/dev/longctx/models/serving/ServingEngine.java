@@ -102,6 +102,7 @@ public final class ServingEngine implements AutoCloseable {
     private final int maxQueue;
     /** Query-row x cached-key pairs the prefill chunks of one step may attend; 0: no limit. */
     private final long stepAttention;
+    private final double stepAttentionRatio;
     private final EngineMetrics metrics;
     private final Thread thread;
 
@@ -147,6 +148,7 @@ public final class ServingEngine implements AutoCloseable {
         this.maxRunning = b.maxRunning;
         this.maxQueue = b.maxQueue;
         this.stepAttention = b.stepAttention;
+        this.stepAttentionRatio = b.stepAttentionRatio;
         this.batch = decoder.newState(Math.max(stepTokens, maxRunning + chunk));
         this.steps = new Decoder.Step[maxRunning];
         this.stepSeqs = new Sequence[maxRunning];
@@ -180,6 +182,7 @@ public final class ServingEngine implements AutoCloseable {
         private DType kvType = KvLayout.DEFAULT_DTYPE;
         private boolean prefixCaching = true;
         private long stepAttention;
+        private double stepAttentionRatio;
         private MeterRegistry registry;
         private String name;
 
@@ -232,6 +235,25 @@ public final class ServingEngine implements AutoCloseable {
          */
         public Builder stepAttention(long keyRows) {
             this.stepAttention = positive("stepAttention", keyRows);
+            return this;
+        }
+
+        /**
+         * While sequences decode, the most query-row x cached-key pairs the prefill chunks of a step
+         * may attend, as a multiple of the keys the decoding sequences attend in that step (the sum
+         * of their cached tokens; default 0: no such limit). A decode row reads its whole cache, so
+         * this keeps a long prompt's share of each step, and the decoding sequences' inter-token
+         * latency, in proportion to their own attention whatever their depth: at {@code 1} the
+         * chunks attend at most as many keys as the decoders. With no sequence decoding the chunks
+         * are not limited by it (the prompt gets every step). Combines with {@link #stepAttention}
+         * (the smaller limit wins) and cuts the same chunks ({@code full} and {@code quest}; at least
+         * one row per step).
+         */
+        public Builder stepAttentionRatio(double ratio) {
+            if (!(ratio > 0) || Double.isInfinite(ratio)) {
+                throw new IllegalArgumentException("stepAttentionRatio must be a positive finite number, got " + ratio);
+            }
+            this.stepAttentionRatio = ratio;
             return this;
         }
 
@@ -603,14 +625,14 @@ public final class ServingEngine implements AutoCloseable {
             }
         }
         int prefillBudget = stepTokens - decoding;
-        long attentionLeft = stepAttention > 0 ? stepAttention : Long.MAX_VALUE;
+        long attentionLeft = attentionLimit();
         boolean prefillScheduled = false;
         int reserved = 0;
         int n = 0;
         for (int i = 0; i < running.size(); i++) {
             Sequence s = running.get(i);
             int t = s.nextTokens(chunk);
-            if (s.prefilling && stepAttention > 0 && shareable(s.plan.strategy)) {
+            if (s.prefilling && attentionLeft < Long.MAX_VALUE && shareable(s.plan.strategy)) {
                 // each row attends at most the cached keys plus the chunk's: cut the chunk to what is left
                 t = (int) Math.max(1, Math.min(t, attentionLeft / Math.max(1, (long) s.computed + t)));
             }
@@ -644,7 +666,7 @@ public final class ServingEngine implements AutoCloseable {
                 hit = prefix.attach(cache, s.tokens, s.length, s.prefixLimit(), s.namespace);
                 first = (int) Math.min(s.length, ((long) hit / chunk + 1) * chunk) - hit;
             }
-            if (stepAttention > 0 && shareable(s.plan.strategy)) {
+            if (attentionLeft < Long.MAX_VALUE && shareable(s.plan.strategy)) {
                 first = (int) Math.max(1, Math.min(first, attentionLeft / Math.max(1, (long) hit + first)));
             }
             int need = cache.pagesToAppend(first);
@@ -685,6 +707,27 @@ public final class ServingEngine implements AutoCloseable {
         }
         runningCount = running.size();
         return n;
+    }
+
+    /**
+     * The query-row x cached-key pairs this step's prefill chunks may attend: {@link Builder#stepAttention},
+     * and {@link Builder#stepAttentionRatio} times the decoding sequences' cached tokens while any
+     * decodes; the smaller, or no limit ({@code Long.MAX_VALUE}).
+     */
+    private long attentionLimit() {
+        long limit = stepAttention > 0 ? stepAttention : Long.MAX_VALUE;
+        if (stepAttentionRatio > 0) {
+            long decodeKeys = 0;
+            for (Sequence s : running) {
+                if (!s.prefilling) {
+                    decodeKeys += s.computed + 1; // its cache and the token it appends
+                }
+            }
+            if (decodeKeys > 0) {
+                limit = Math.min(limit, (long) Math.max(1, Math.min(Long.MAX_VALUE / 2.0, stepAttentionRatio * decodeKeys)));
+            }
+        }
+        return limit;
     }
 
     /**

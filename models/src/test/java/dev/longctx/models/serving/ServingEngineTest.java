@@ -369,6 +369,34 @@ class ServingEngineTest {
     }
 
     @Test
+    void anAttentionRatioCutsPrefillChunksOnlyWhileSequencesDecode() throws Exception {
+        GenerateOptions longDecode = GenerateOptions.greedy(400).withStopIds(List.of());
+        GenerateOptions o = GenerateOptions.greedy(10).withStopIds(List.of());
+        int[] shortPrompt = prompt(12, 3);
+        int[] p = prompt(300, 7);
+        try (ServingEngine e = engine().stepAttentionRatio(1).build()) {
+            // alone, nothing decodes: the prompt goes in whole chunks (300 / 32 -> 10 steps) and 10 decode steps
+            Generation alone = e.submit(Request.tokens(p).options(o).build()).join();
+            assertArrayEquals(alone(p, o, new Strategy.Full(), 512).outputIds(), alone.outputIds());
+            long stepsAlone = e.stats().steps();
+            assertTrue(stepsAlone < 40, "no decoder, no cut: " + e.stats());
+            // with a sequence decoding (12-40 cached keys), each step's chunk may attend about as many keys:
+            // one row per step once the prompt's own cache passes them, so far more steps than chunks
+            CountDownLatch decoding = new CountDownLatch(1);
+            RequestHandle d = e.submit(Request.tokens(shortPrompt).options(longDecode).listener((id, t) -> decoding.countDown()).build());
+            assertTrue(decoding.await(60, TimeUnit.SECONDS));
+            long before = e.stats().steps();
+            int[] p2 = prompt(300, 8); // another prompt: p's pages are in the prefix cache now
+            Generation g = e.submit(Request.tokens(p2).options(o).build()).join();
+            assertArrayEquals(alone(p2, o, new Strategy.Full(), 512).outputIds(), g.outputIds(), "cut chunks keep the tokens");
+            assertTrue(e.stats().steps() - before > 150, "chunks were cut while a sequence decoded: " + (e.stats().steps() - before));
+            assertArrayEquals(alone(shortPrompt, longDecode, new Strategy.Full(), 512).outputIds(), d.join().outputIds());
+        }
+        assertThrows(IllegalArgumentException.class, () -> engine().stepAttentionRatio(0));
+        assertThrows(IllegalArgumentException.class, () -> engine().stepAttentionRatio(Double.NaN));
+    }
+
+    @Test
     void aPassedTimeLimitEndsTheRequest() {
         try (ServingEngine e = engine().build()) {
             Generation g = e.submit(Request.tokens(prompt(20, 1)).options(GenerateOptions.greedy(50)).timeout(Duration.ofNanos(1))
