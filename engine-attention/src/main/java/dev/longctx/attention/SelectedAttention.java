@@ -221,6 +221,10 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
         final BitSet keys = new BitSet();
         final BitSet chosen = new BitSet();
         final GatheredKvView gathered = new GatheredKvView();
+        /** Per KV head, a decode step's selection read in place ({@link PersistentSelectionAttention}). */
+        IndexedKvView[] indexed = new IndexedKvView[0];
+        /** The views of a decode step's sub-problem, one per KV head. */
+        KvView[] views = new KvView[0];
         float[] q = new float[0];
         float[] bounds = new float[0];
         float[] score = new float[0];
@@ -239,6 +243,25 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
 
         Workspace(TensorOps ops) {
             this.tile = new OnlineSoftmaxTile(ops.kernels());
+        }
+
+        /**
+         * {@code indexed} grown to {@code kvHeads} views, and this thread's array of exactly
+         * {@code kvHeads} views for one decode step's sub-problem (it holds the array without
+         * copying it; the sub-problem lives only during the call).
+         */
+        KvView[] indexedViews(int kvHeads) {
+            if (indexed.length < kvHeads) {
+                int old = indexed.length;
+                indexed = Arrays.copyOf(indexed, kvHeads);
+                for (int h = old; h < kvHeads; h++) {
+                    indexed[h] = new IndexedKvView();
+                }
+            }
+            if (views.length != kvHeads) {
+                views = new KvView[kvHeads];
+            }
+            return views;
         }
     }
 }
