@@ -93,22 +93,53 @@ public final class InfLlmAttention extends SelectedAttention {
 
     /**
      * Decode without an observer: each KV head's keys chosen on the caller's thread, then split-K
-     * over views that read the chosen keys in place ({@link SelectedKvView}: the pages holding a
-     * chosen key, the others' slots invalid), as {@link QuestAttention} does. The selection is
-     * ranges of positions (sinks, units, local tokens), so few pages are partly read; gathering
-     * instead copied every chosen key and value and ran one task per KV head.
+     * over views that read the chosen keys in place: {@link IndexedKvView}s (exactly the chosen
+     * rows, runs of consecutive slots decoded in one call, every page through the fused step), or,
+     * where a page of the selection would need a per-key mask or a soft cap applies,
+     * {@link SelectedKvView}s (the pages holding a chosen key, the others' slots invalid, as
+     * {@link QuestAttention} reads). Gathering instead copied every chosen key and value and ran
+     * one task per KV head.
      */
     @Override
     boolean attendDecode(AttentionProblem p, float[] out, float[] lse) {
         Workspace ws = workspace();
-        KvView[] selected = new KvView[p.kvHeads()];
-        for (int kh = 0; kh < selected.length; kh++) {
-            selected[kh] = SelectedKvView.of(p.kv()[kh], chooseKeys(ws, p, 0, kh));
+        KvView[] selected = indexedDecodeViews(ws, p);
+        if (selected == null) {
+            selected = new KvView[p.kvHeads()];
+            for (int kh = 0; kh < selected.length; kh++) {
+                selected[kh] = SelectedKvView.of(p.kv()[kh], chooseKeys(ws, p, 0, kh));
+            }
         }
         AttentionProblem sub = new AttentionProblem(p.queries(), p.queryOffset(), 1, p.queryHeads(), selected,
                 p.queryPositions(), p.scale(), p.softCap(), p.mask());
         exact.attend(sub, out, lse, null);
         return true;
+    }
+
+    /**
+     * The chosen keys of every KV head as {@link IndexedKvView}s (only the chosen rows read, through
+     * the fused step), or null where that step cannot take them all (a soft cap, a prefill-sized
+     * group, or a page of the selection that would need a per-key mask).
+     */
+    private KvView[] indexedDecodeViews(Workspace ws, AttentionProblem p) {
+        if (p.softCap() > 0 || p.groupSize() >= OnlineSoftmaxTile.PACKED_MIN_ROWS) {
+            return null;
+        }
+        KvView[] views = ws.indexedViews(p.kvHeads());
+        long qPos = p.queryPositions()[0];
+        for (int kh = 0; kh < views.length; kh++) {
+            IndexedKvView v = ws.indexed[kh].reset(p.kv()[kh], chooseKeys(ws, p, 0, kh));
+            if (!v.fusedFor(p.mask(), qPos)) {
+                return null;
+            }
+            views[kh] = v;
+        }
+        return views;
+    }
+
+    /** Pages this kernel's decode steps have read in place by index ({@link IndexedKvView}), over its life: tests assert the fast path ran. */
+    long indexedPages() {
+        return exact.indexedPages();
     }
 
     /** The keys row {@code row} attends through {@code kh}, as key indices of its view: the workspace's set. */

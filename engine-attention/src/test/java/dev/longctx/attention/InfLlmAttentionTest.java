@@ -147,6 +147,10 @@ class InfLlmAttentionTest {
                                 new NaiveAttention().attend(ref, refOut, null, null);
                                 double err = Problems.relativeError(out, refOut, out.length);
                                 assertTrue(err <= 1e-5, what + ": relative error " + err);
+                                if (mask == AttentionMask.CAUSAL) {
+                                    // a causal decode step reads the chosen rows in place by index (the fast path ran)
+                                    assertTrue(kernel.indexedPages() > 0, what + ": no page read by index");
+                                }
                                 // with an observer the generic path (gathered keys) runs: the same output
                                 float[] observed = new float[p.outputLength()];
                                 kernel.attend(mem, p, observed, null, (row, qh, kh, page, probs, count) -> { });
