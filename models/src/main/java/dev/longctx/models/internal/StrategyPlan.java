@@ -474,8 +474,11 @@ public final class StrategyPlan implements AttentionPlan {
         squeezed.adopt(cache, indexes);
     }
 
-    /** InfLLM's memory of {@code layer} of the sequence whose cache is {@code cache} (for tests); null for other strategies. */
-    dev.longctx.attention.InfLlmMemory infLlmMemory(SequenceKvCache cache, int layer) {
+    /**
+     * InfLLM's memory of {@code layer} of the sequence whose cache is {@code cache} (for tests and
+     * the bench's selection probe); null for other strategies.
+     */
+    public dev.longctx.attention.InfLlmMemory infLlmMemory(SequenceKvCache cache, int layer) {
         return infllm == null ? null : infllm.memory(cache, layer);
     }
 
