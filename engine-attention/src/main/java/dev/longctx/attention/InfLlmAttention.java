@@ -40,8 +40,23 @@ import java.util.Objects;
 public final class InfLlmAttention extends SelectedAttention {
     private static final SelectedAttentionBudget UNBOUNDED = new SelectedAttentionBudget(Integer.MAX_VALUE, 0, 0);
 
+    /** How a memory unit's relevance to the query is scored. */
+    public enum Relevance {
+        /** The paper's: {@code sum_j q_j . sum_{r in reps(B)} k_r} over the unit's representative tokens. */
+        REPRESENTATIVES,
+        /**
+         * Not the paper's (a variant, issue 21): Quest's upper bound of the unit's best key,
+         * {@code sum_j sum_c max(q_jc * max_c, q_jc * min_c)} with the per-channel minimum and maximum
+         * of the unit's keys ({@link InfLlmMemory#addUnit(int, long, long, long[], int, float[], int, float[], float[], int)}).
+         * On the retrieval model the paper's representatives are filler tokens and the needle's unit
+         * ranks anywhere, while its best key ranks first (docs/strategies.md, run S14-P).
+         */
+        KEY_BOUND
+    }
+
     private final int sinks;
     private final int topK;
+    private final Relevance relevance;
     private final SplitKDecodeAttention exact;
     private volatile InfLlmMemory memory;
 
@@ -50,7 +65,17 @@ public final class InfLlmAttention extends SelectedAttention {
      * @param topK memory units retrieved per query row and KV head
      */
     public InfLlmAttention(TensorOps ops, int sinks, int topK) {
+        this(ops, sinks, topK, Relevance.REPRESENTATIVES);
+    }
+
+    /**
+     * @param sinks initial positions always attended
+     * @param topK memory units retrieved per query row and KV head
+     * @param relevance how units are ranked ({@link Relevance#REPRESENTATIVES}: the paper's)
+     */
+    public InfLlmAttention(TensorOps ops, int sinks, int topK, Relevance relevance) {
         super(ops, UNBOUNDED);
+        this.relevance = Objects.requireNonNull(relevance, "relevance");
         if (sinks < 0 || topK < 0) {
             throw new IllegalArgumentException("infllm: sinks and topK must be >= 0, got " + sinks + ", " + topK);
         }
@@ -244,14 +269,33 @@ public final class InfLlmAttention extends SelectedAttention {
         int g = p.groupSize();
         float[] q = ws.q = grow(ws.q, g * d);
         scaledQueries(p, row, kh, q);
-        float[] sums = mem.keySums(kh);
         float[] score = ws.score = grow(ws.score, units);
-        for (int u = 0; u < units; u++) {
-            float s = 0;
-            for (int j = 0; j < g; j++) {
-                s += k.dot(q, j * d, sums, u * d, d);
+        if (relevance == Relevance.KEY_BOUND) {
+            float[] min = mem.keyMins(kh);
+            float[] max = mem.keyMaxs(kh);
+            for (int u = 0; u < units; u++) {
+                float s = 0;
+                for (int j = 0; j < g; j++) {
+                    for (int c = 0; c < d; c++) {
+                        float qc = q[j * d + c];
+                        s += Math.max(qc * min[u * d + c], qc * max[u * d + c]);
+                    }
+                }
+                if (Float.isNaN(min[u * d])) {
+                    throw new IllegalStateException(name() + ": unit " + u + " of KV head " + kh
+                            + " has no key bounds; the key-bound relevance needs them (InfLlmMemory.addUnit with bounds)");
+                }
+                score[u] = s;
             }
-            score[u] = s;
+        } else {
+            float[] sums = mem.keySums(kh);
+            for (int u = 0; u < units; u++) {
+                float s = 0;
+                for (int j = 0; j < g; j++) {
+                    s += k.dot(q, j * d, sums, u * d, d);
+                }
+                score[u] = s;
+            }
         }
         TopK.mark(score, units, topK, ws.rank = TopK.scratch(ws.rank, units), chosen);
     }

@@ -262,7 +262,7 @@ public final class StrategyPlan implements AttentionPlan {
             throw new ContextBudgetException("a budget of " + attended + " attended keys per KV head is too small for infllm: sinks "
                     + sinks + " + " + topK + " units of " + unit + " leave no window");
         }
-        return new Strategy.InfLlm(attended, sinks, window, unit, topK, reps);
+        return new Strategy.InfLlm(attended, sinks, window, unit, topK, reps, i.keyBound());
     }
 
     /**
