@@ -274,16 +274,25 @@ public final class InfLlmAttention extends SelectedAttention {
             float[] min = mem.keyMins(kh);
             float[] max = mem.keyMaxs(kh);
             for (int u = 0; u < units; u++) {
-                float s = 0;
-                for (int j = 0; j < g; j++) {
-                    for (int c = 0; c < d; c++) {
-                        float qc = q[j * d + c];
-                        s += Math.max(qc * min[u * d + c], qc * max[u * d + c]);
-                    }
-                }
                 if (Float.isNaN(min[u * d])) {
                     throw new IllegalStateException(name() + ": unit " + u + " of KV head " + kh
                             + " has no key bounds; the key-bound relevance needs them (InfLlmMemory.addUnit with bounds)");
+                }
+            }
+            // max(q_c min_c, q_c max_c) = max(q_c, 0) max_c + min(q_c, 0) min_c: Quest's paired dot
+            // products, every unit and query head in one call.
+            float[] pos = ws.min = grow(ws.min, g * d);
+            float[] neg = ws.max = grow(ws.max, g * d);
+            for (int i = 0; i < g * d; i++) {
+                pos[i] = Math.max(q[i], 0f);
+                neg[i] = Math.min(q[i], 0f);
+            }
+            float[] ub = ws.bounds = grow(ws.bounds, g * units);
+            k.pairedDots(pos, 0, neg, 0, g, d, max, min, 0, units, ub, units);
+            for (int u = 0; u < units; u++) {
+                float s = 0;
+                for (int j = 0; j < g; j++) {
+                    s += ub[j * units + u];
                 }
                 score[u] = s;
             }
