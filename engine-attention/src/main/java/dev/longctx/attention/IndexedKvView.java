@@ -41,9 +41,10 @@ final class IndexedKvView implements KeySubsetView {
 
     /**
      * Refills the view with the keys of {@code base} in {@code selected} (key indices
-     * {@code page * pageSize + slot}), which must all be valid slots of {@code base}.
+     * {@code page * pageSize + slot}), which must all be valid slots of {@code base}: the selecting
+     * kernels choose valid keys only, so validity is not re-checked key by key here.
      *
-     * @throws IllegalArgumentException when a selected key is not a valid slot of {@code base}
+     * @throws IllegalArgumentException when a selected key lies outside the base's used slots
      */
     IndexedKvView reset(KvView base, BitSet selected) {
         this.base = base;
@@ -77,9 +78,9 @@ final class IndexedKvView implements KeySubsetView {
         for (int key = selected.nextSetBit(0); key >= 0; key = selected.nextSetBit(key + 1)) {
             int bp = key / pageSize;
             int slot = key - bp * pageSize;
-            if (bp >= basePages || !base.isValid(bp, slot)) {
+            if (bp >= basePages || slot >= base.pageLength(bp)) {
                 throw new IllegalArgumentException("IndexedKvView: selected key " + key + " (page " + bp + ", slot " + slot
-                        + ") is not a valid slot of the base view (" + basePages + " pages of " + pageSize + ")");
+                        + ") is not a used slot of the base view (" + basePages + " pages of " + pageSize + ")");
             }
             if (bp != lastPage) {
                 keyPages[bp] = base.keys(bp);

@@ -150,16 +150,7 @@ public final class InfLlmAttention extends SelectedAttention {
         if (p.softCap() > 0 || p.groupSize() >= OnlineSoftmaxTile.PACKED_MIN_ROWS) {
             return null;
         }
-        KvView[] views = ws.indexedViews(p.kvHeads());
-        long qPos = p.queryPositions()[0];
-        for (int kh = 0; kh < views.length; kh++) {
-            IndexedKvView v = ws.indexed[kh].reset(p.kv()[kh], chooseKeys(ws, p, 0, kh));
-            if (!v.fusedFor(p.mask(), qPos)) {
-                return null;
-            }
-            views[kh] = v;
-        }
-        return views;
+        return indexedViews(ws, p, (w, kh) -> chooseKeys(w, p, 0, kh));
     }
 
     /** Pages this kernel's decode steps have read in place by index ({@link IndexedKvView}), over its life: tests assert the fast path ran. */

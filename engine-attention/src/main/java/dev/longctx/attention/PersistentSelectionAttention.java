@@ -81,15 +81,9 @@ public final class PersistentSelectionAttention extends SelectedAttention {
             return false;
         }
         Workspace ws = workspace();
-        int kvHeads = p.kvHeads();
-        KvView[] views = ws.indexedViews(kvHeads);
-        long qPos = p.queryPositions()[0];
-        for (int kh = 0; kh < kvHeads; kh++) {
-            IndexedKvView v = ws.indexed[kh].reset(p.kv()[kh], chooseKeys(ws, p, 0, kh));
-            if (!v.fusedFor(p.mask(), qPos)) {
-                return false;
-            }
-            views[kh] = v;
+        KvView[] views = indexedViews(ws, p, (w, kh) -> chooseKeys(w, p, 0, kh));
+        if (views == null) {
+            return false;
         }
         AttentionProblem sub = new AttentionProblem(p.queries(), p.queryOffset(), 1, p.queryHeads(), views,
                 p.queryPositions(), p.scale(), p.softCap(), p.mask());

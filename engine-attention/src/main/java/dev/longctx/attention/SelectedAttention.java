@@ -109,6 +109,38 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
         return workspaces.get();
     }
 
+    /** The keys a decode step attends through one KV head, chosen with a thread's workspace. */
+    @FunctionalInterface
+    interface KeyChooser {
+        /** The chosen key indices of {@code kvHead}'s view: {@code ws}'s set, valid until its next use. */
+        BitSet choose(Workspace ws, int kvHead);
+    }
+
+    /**
+     * A decode step's selection per KV head as {@link IndexedKvView}s of the caller's workspace
+     * {@code ws} (the heads chosen in parallel on the pool, each task with its own thread's
+     * workspace for the scratch of {@code chooser}), or null when a page of some head's selection
+     * would not go through the fused step ({@link IndexedKvView#fusedFor}).
+     */
+    final KvView[] indexedViews(Workspace ws, AttentionProblem p, KeyChooser chooser) {
+        int kvHeads = p.kvHeads();
+        KvView[] views = ws.indexedViews(kvHeads);
+        IndexedKvView[] indexed = ws.indexed;
+        boolean[] fused = ws.fused = grow(ws.fused, kvHeads);
+        long qPos = p.queryPositions()[0];
+        ops.pool().parallelFor(kvHeads, kh -> {
+            IndexedKvView v = indexed[kh].reset(p.kv()[kh], chooser.choose(workspaces.get(), kh));
+            fused[kh] = v.fusedFor(p.mask(), qPos);
+        });
+        for (int kh = 0; kh < kvHeads; kh++) {
+            if (!fused[kh]) {
+                return null;
+            }
+            views[kh] = indexed[kh];
+        }
+        return views;
+    }
+
     /**
      * Chooses the keys of one (row, KV head) and returns a view of them. The view may share the
      * workspace's buffers: it is valid until the next call with the same workspace.
@@ -225,6 +257,8 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
         IndexedKvView[] indexed = new IndexedKvView[0];
         /** The views of a decode step's sub-problem, one per KV head. */
         KvView[] views = new KvView[0];
+        /** Per KV head, whether its {@link #indexed} view goes through the fused step. */
+        boolean[] fused = new boolean[0];
         float[] q = new float[0];
         float[] bounds = new float[0];
         float[] score = new float[0];
