@@ -37,12 +37,14 @@ import org.openjdk.jmh.annotations.Warmup;
  * ({@link SplitKDecodeAttention}, every key), against {@code persistent}, the sparse step of
  * TidalDecode and Recycled Attention ({@link PersistentSelectionAttention} over a recorded
  * selection of {@code selected} keys per KV head: 4 sinks, the 64 most recent positions and the
- * rest scattered uniformly, as a top-k of attention scores lands on this model). The sparse step
+ * rest scattered uniformly: the worst case for locality). The sparse step
  * reads {@code selected / lk} of the keys, but each scattered key is a separate 128-byte row
  * somewhere in the cache: its time shows what reading rows out of order costs next to streaming
  * whole pages. Each operation runs {@code layers} layers of their own caches (8: the model's; 64 MiB
  * of BF16 K/V at 16K, more than a last-level cache, as in the real decode step, where a layer's
- * keys are long evicted when the next token reaches it). Compare the two within one run.
+ * keys are long evicted when the next token reaches it), held in the engine's block pool. Compare
+ * the kernels within one run. Threading: JMH benchmark state, one benchmark thread; the kernels
+ * use their own pool of {@code threads}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
