@@ -40,8 +40,23 @@ import java.util.Objects;
 public final class InfLlmAttention extends SelectedAttention {
     private static final SelectedAttentionBudget UNBOUNDED = new SelectedAttentionBudget(Integer.MAX_VALUE, 0, 0);
 
+    /** How a memory unit's relevance to the query is scored. */
+    public enum Relevance {
+        /** The paper's: {@code sum_j q_j . sum_{r in reps(B)} k_r} over the unit's representative tokens. */
+        REPRESENTATIVES,
+        /**
+         * Not the paper's (a variant, issue 21): Quest's upper bound of the unit's best key,
+         * {@code sum_j sum_c max(q_jc * max_c, q_jc * min_c)} with the per-channel minimum and maximum
+         * of the unit's keys ({@link InfLlmMemory#addUnit(int, long, long, long[], int, float[], int, float[], float[], int)}).
+         * On the retrieval model the paper's representatives are filler tokens and the needle's unit
+         * ranks anywhere, while its best key ranks first (docs/strategies.md, run S14-P).
+         */
+        KEY_BOUND
+    }
+
     private final int sinks;
     private final int topK;
+    private final Relevance relevance;
     private final SplitKDecodeAttention exact;
     private volatile InfLlmMemory memory;
 
@@ -50,7 +65,17 @@ public final class InfLlmAttention extends SelectedAttention {
      * @param topK memory units retrieved per query row and KV head
      */
     public InfLlmAttention(TensorOps ops, int sinks, int topK) {
+        this(ops, sinks, topK, Relevance.REPRESENTATIVES);
+    }
+
+    /**
+     * @param sinks initial positions always attended
+     * @param topK memory units retrieved per query row and KV head
+     * @param relevance how units are ranked ({@link Relevance#REPRESENTATIVES}: the paper's)
+     */
+    public InfLlmAttention(TensorOps ops, int sinks, int topK, Relevance relevance) {
         super(ops, UNBOUNDED);
+        this.relevance = Objects.requireNonNull(relevance, "relevance");
         if (sinks < 0 || topK < 0) {
             throw new IllegalArgumentException("infllm: sinks and topK must be >= 0, got " + sinks + ", " + topK);
         }
@@ -93,22 +118,44 @@ public final class InfLlmAttention extends SelectedAttention {
 
     /**
      * Decode without an observer: each KV head's keys chosen on the caller's thread, then split-K
-     * over views that read the chosen keys in place ({@link SelectedKvView}: the pages holding a
-     * chosen key, the others' slots invalid), as {@link QuestAttention} does. The selection is
-     * ranges of positions (sinks, units, local tokens), so few pages are partly read; gathering
-     * instead copied every chosen key and value and ran one task per KV head.
+     * over views that read the chosen keys in place: {@link IndexedKvView}s (exactly the chosen
+     * rows, runs of consecutive slots decoded in one call, every page through the fused step), or,
+     * where a page of the selection would need a per-key mask or a soft cap applies,
+     * {@link SelectedKvView}s (the pages holding a chosen key, the others' slots invalid, as
+     * {@link QuestAttention} reads). Gathering instead copied every chosen key and value and ran
+     * one task per KV head.
      */
     @Override
     boolean attendDecode(AttentionProblem p, float[] out, float[] lse) {
         Workspace ws = workspace();
-        KvView[] selected = new KvView[p.kvHeads()];
-        for (int kh = 0; kh < selected.length; kh++) {
-            selected[kh] = SelectedKvView.of(p.kv()[kh], chooseKeys(ws, p, 0, kh));
+        KvView[] selected = indexedDecodeViews(ws, p);
+        if (selected == null) {
+            selected = new KvView[p.kvHeads()];
+            for (int kh = 0; kh < selected.length; kh++) {
+                selected[kh] = SelectedKvView.of(p.kv()[kh], chooseKeys(ws, p, 0, kh));
+            }
         }
         AttentionProblem sub = new AttentionProblem(p.queries(), p.queryOffset(), 1, p.queryHeads(), selected,
                 p.queryPositions(), p.scale(), p.softCap(), p.mask());
         exact.attend(sub, out, lse, null);
         return true;
+    }
+
+    /**
+     * The chosen keys of every KV head as {@link IndexedKvView}s (only the chosen rows read, through
+     * the fused step), or null where that step cannot take them all (a soft cap, a prefill-sized
+     * group, or a page of the selection that would need a per-key mask).
+     */
+    private KvView[] indexedDecodeViews(Workspace ws, AttentionProblem p) {
+        if (p.softCap() > 0 || p.groupSize() >= OnlineSoftmaxTile.PACKED_MIN_ROWS) {
+            return null;
+        }
+        return indexedViews(ws, p, (w, kh) -> chooseKeys(w, p, 0, kh));
+    }
+
+    /** Pages this kernel's decode steps have read in place by index ({@link IndexedKvView}), over its life: tests assert the fast path ran. */
+    long indexedPages() {
+        return exact.indexedPages();
     }
 
     /** The keys row {@code row} attends through {@code kh}, as key indices of its view: the workspace's set. */
@@ -213,14 +260,42 @@ public final class InfLlmAttention extends SelectedAttention {
         int g = p.groupSize();
         float[] q = ws.q = grow(ws.q, g * d);
         scaledQueries(p, row, kh, q);
-        float[] sums = mem.keySums(kh);
         float[] score = ws.score = grow(ws.score, units);
-        for (int u = 0; u < units; u++) {
-            float s = 0;
-            for (int j = 0; j < g; j++) {
-                s += k.dot(q, j * d, sums, u * d, d);
+        if (relevance == Relevance.KEY_BOUND) {
+            float[] min = mem.keyMins(kh);
+            float[] max = mem.keyMaxs(kh);
+            for (int u = 0; u < units; u++) {
+                if (Float.isNaN(min[u * d])) {
+                    throw new IllegalStateException(name() + ": unit " + u + " of KV head " + kh
+                            + " has no key bounds; the key-bound relevance needs them (InfLlmMemory.addUnit with bounds)");
+                }
             }
-            score[u] = s;
+            // max(q_c min_c, q_c max_c) = max(q_c, 0) max_c + min(q_c, 0) min_c: Quest's paired dot
+            // products, every unit and query head in one call.
+            float[] pos = ws.min = grow(ws.min, g * d);
+            float[] neg = ws.max = grow(ws.max, g * d);
+            for (int i = 0; i < g * d; i++) {
+                pos[i] = Math.max(q[i], 0f);
+                neg[i] = Math.min(q[i], 0f);
+            }
+            float[] ub = ws.bounds = grow(ws.bounds, g * units);
+            k.pairedDots(pos, 0, neg, 0, g, d, max, min, 0, units, ub, units);
+            for (int u = 0; u < units; u++) {
+                float s = 0;
+                for (int j = 0; j < g; j++) {
+                    s += ub[j * units + u];
+                }
+                score[u] = s;
+            }
+        } else {
+            float[] sums = mem.keySums(kh);
+            for (int u = 0; u < units; u++) {
+                float s = 0;
+                for (int j = 0; j < g; j++) {
+                    s += k.dot(q, j * d, sums, u * d, d);
+                }
+                score[u] = s;
+            }
         }
         TopK.mark(score, units, topK, ws.rank = TopK.scratch(ws.rank, units), chosen);
     }

@@ -22,6 +22,9 @@ public final class InfLlmMemory {
     private final int reps;
     private final int headDim;
     private final float[][] keySums;
+    /** Per unit, the per-channel minimum / maximum of its valid keys (NaN: not given), for the key-bound variant. */
+    private final float[][] keyMin;
+    private final float[][] keyMax;
     private final long[][] first;
     private final long[][] last;
     private final long[][] repPositions;
@@ -43,6 +46,8 @@ public final class InfLlmMemory {
         this.reps = reps;
         this.headDim = headDim;
         this.keySums = new float[kvHeads][8 * headDim];
+        this.keyMin = new float[kvHeads][8 * headDim];
+        this.keyMax = new float[kvHeads][8 * headDim];
         this.first = new long[kvHeads][8];
         this.last = new long[kvHeads][8];
         this.repPositions = new long[kvHeads][8 * reps];
@@ -55,8 +60,12 @@ public final class InfLlmMemory {
         this.reps = o.reps;
         this.headDim = o.headDim;
         this.keySums = new float[o.keySums.length][];
+        this.keyMin = new float[o.keyMin.length][];
+        this.keyMax = new float[o.keyMax.length][];
         for (int i = 0; i < keySums.length; i++) {
             keySums[i] = o.keySums[i].clone();
+            keyMin[i] = o.keyMin[i].clone();
+            keyMax[i] = o.keyMax[i].clone();
         }
         this.first = deep(o.first);
         this.last = deep(o.last);
@@ -99,6 +108,19 @@ public final class InfLlmMemory {
      * {@code keySum[keySumOff .. keySumOff + headDim)}. Positions up to {@code last} are no longer local.
      */
     public void addUnit(int kvHead, long first, long last, long[] representatives, int count, float[] keySum, int keySumOff) {
+        addUnit(kvHead, first, last, representatives, count, keySum, keySumOff, null, null, 0);
+    }
+
+    /**
+     * As {@link #addUnit(int, long, long, long[], int, float[], int)}, with the per-channel minimum
+     * and maximum of the unit's valid keys ({@code keyMin/keyMax[boundsOff .. boundsOff + headDim)}),
+     * which {@link InfLlmAttention.Relevance#KEY_BOUND} ranks units by; null for none.
+     */
+    public void addUnit(int kvHead, long first, long last, long[] representatives, int count, float[] keySum, int keySumOff,
+                        float[] keyMin, float[] keyMax, int boundsOff) {
+        if ((keyMin == null) != (keyMax == null)) {
+            throw new IllegalArgumentException("infllm unit " + first + ".." + last + ": give both key bounds or neither");
+        }
         if (first > last || first <= coveredTo[kvHead] || count < 0 || count > reps) {
             throw new IllegalArgumentException("infllm unit " + first + ".." + last + " with " + count + " representatives after "
                     + coveredTo[kvHead]);
@@ -109,8 +131,17 @@ public final class InfLlmMemory {
             this.last[kvHead] = Arrays.copyOf(this.last[kvHead], 2 * u);
             repPositions[kvHead] = Arrays.copyOf(repPositions[kvHead], 2 * u * reps);
             keySums[kvHead] = Arrays.copyOf(keySums[kvHead], 2 * u * headDim);
+            this.keyMin[kvHead] = Arrays.copyOf(this.keyMin[kvHead], 2 * u * headDim);
+            this.keyMax[kvHead] = Arrays.copyOf(this.keyMax[kvHead], 2 * u * headDim);
         }
         System.arraycopy(keySum, keySumOff, keySums[kvHead], u * headDim, headDim);
+        if (keyMin != null) {
+            System.arraycopy(keyMin, boundsOff, this.keyMin[kvHead], u * headDim, headDim);
+            System.arraycopy(keyMax, boundsOff, this.keyMax[kvHead], u * headDim, headDim);
+        } else {
+            Arrays.fill(this.keyMin[kvHead], u * headDim, (u + 1) * headDim, Float.NaN);
+            Arrays.fill(this.keyMax[kvHead], u * headDim, (u + 1) * headDim, Float.NaN);
+        }
         this.first[kvHead][u] = first;
         this.last[kvHead][u] = last;
         for (int r = 0; r < reps; r++) {
@@ -143,6 +174,26 @@ public final class InfLlmMemory {
     /** The summed representative keys of {@code kvHead}'s units, unit {@code u} at {@code [u * headDim, (u + 1) * headDim)}. */
     float[] keySums(int kvHead) {
         return keySums[kvHead];
+    }
+
+    /** Channel {@code c} of unit {@code u}'s key minimum (NaN: the unit was added without bounds). */
+    public float keyMin(int kvHead, int u, int c) {
+        return keyMin[kvHead][u * headDim + c];
+    }
+
+    /** Channel {@code c} of unit {@code u}'s key maximum (NaN: the unit was added without bounds). */
+    public float keyMax(int kvHead, int u, int c) {
+        return keyMax[kvHead][u * headDim + c];
+    }
+
+    /** Per-channel minimum of {@code kvHead}'s units' keys, unit {@code u} at {@code [u * headDim, (u + 1) * headDim)} (NaN: not given). */
+    float[] keyMins(int kvHead) {
+        return keyMin[kvHead];
+    }
+
+    /** Per-channel maximum, as {@link #keyMins}. */
+    float[] keyMaxs(int kvHead) {
+        return keyMax[kvHead];
     }
 
     /** The last position held in a unit (-1: none); later positions are local. */

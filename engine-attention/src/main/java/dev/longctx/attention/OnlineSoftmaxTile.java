@@ -24,7 +24,9 @@ import java.util.Arrays;
  * soft cap: all but the causal diagonal of a few-row chunk and pages with evicted slots) through one
  * fused kernel call, {@link VectorKernels#decodeAttentionPage}: keys and values decoded in L1-sized
  * chunks, the logits, the softmax step and the weighted sums together. The other pages take the
- * general path below (logits of the whole page, mask, softmax, values decoded whole).
+ * general path below (logits of the whole page, mask, softmax, values decoded whole). Pages of an
+ * {@link IndexedKvView} (selected rows of the cache, read in place) go through
+ * {@link VectorKernels#decodeAttentionRows} instead; that view is only built where every page fuses.
  *
  * <p>Extra memory is O(tile): the packed queries, one page of logits and one decoded value page.
  * Not thread-safe: one instance per thread.
@@ -64,6 +66,8 @@ final class OnlineSoftmaxTile {
     private float[] fusedScratch = new float[0];
     /** Pages folded in by the fused decode step since {@link #reset}. */
     private int fusedPages;
+    /** Of those, pages of an {@link IndexedKvView} (rows read by index) since {@link #reset}. */
+    private int indexedPages;
 
     OnlineSoftmaxTile(VectorKernels k) {
         this.k = k;
@@ -91,6 +95,7 @@ final class OnlineSoftmaxTile {
         probs = grow(probs, ps);
         fusedScratch = grow(fusedScratch, VectorKernels.decodeAttentionScratch(ps, d, rows));
         fusedPages = 0;
+        indexedPages = 0;
         qLo = Long.MAX_VALUE;
         qHi = Long.MIN_VALUE;
         for (int t = 0; t < tokens; t++) {
@@ -178,6 +183,14 @@ final class OnlineSoftmaxTile {
     void accumulate(int page, int next) {
         KvView view = p.kv()[kvHead];
         if (fusable(view, page)) {
+            if (view instanceof IndexedKvView iv) {
+                // Selected rows read in place by index: no dense page exists (IndexedKvView).
+                k.decodeAttentionRows(view.dtype(), iv.keyPages(), iv.valuePages(), iv.pageOf(), iv.slotOf(),
+                        page * view.pageSize(), view.pageLength(page), view.rowBytes(), d, q, rows, m, l, o, fusedScratch);
+                fusedPages++;
+                indexedPages++;
+                return;
+            }
             // No early touch of the next page here: with the page decoded in L1-sized chunks the
             // touches cost more than they saved (split-K at 16K, one thread: 30-38 ms without
             // them, 40 ms with them, same session, 2026-12-07).
@@ -249,6 +262,11 @@ final class OnlineSoftmaxTile {
     /** Pages folded in by the fused decode step since the last {@link #reset}. */
     int fusedPages() {
         return fusedPages;
+    }
+
+    /** Pages of an {@link IndexedKvView} folded in (rows read by index) since the last {@link #reset}. */
+    int indexedPages() {
+        return indexedPages;
     }
 
     /**

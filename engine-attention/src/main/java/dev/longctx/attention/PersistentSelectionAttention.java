@@ -8,16 +8,18 @@ import java.util.Objects;
  * Exact attention over a selection made earlier: each KV head attends the keys whose positions its
  * {@link PersistentSelection} holds, plus every key at or after the selection's
  * {@link PersistentSelection#keepFrom()} (tokens that arrived since), within the problem's mask.
- * The selected keys are gathered into dense pages and attended as {@link SelectedAttention} does,
- * so the output is exactly softmax attention restricted to those keys.
+ * Decode steps (one query row, no observer) read the selected rows in place by index, split-K over
+ * the selection ({@link IndexedKvView}); other calls gather the selected keys into dense pages and
+ * attend them as {@link SelectedAttention} does. Either way the output is exactly softmax attention
+ * restricted to those keys.
  *
  * <p>This is the sparse half of two decode methods: TidalDecode (Yang et al., 2024) attends the
  * positions its token-selection layer chose at the layers after it, and Recycled Attention (Xu et
  * al., 2024) attends the top keys its last full-attention step recorded at the steps between.
  *
  * <p><b>Cost</b> per query row and KV head: a scan of the page positions (pages holding no selected
- * or recent position are skipped after one binary search), then O(k * D) copying and O(k * D * g)
- * exact attention over k kept keys. It reads no key that it does not attend.
+ * or recent position are skipped after one binary search), then O(k * D * g) exact attention over
+ * k kept keys (plus O(k * D) copying on the gathered path). It reads no key that it does not attend.
  *
  * <p>Threading: bind a selection per call with {@link #attend(PersistentSelection, AttentionProblem,
  * float[], float[], AttentionObserver)} or a kernel from {@link #over}; an instance serves one
@@ -29,11 +31,13 @@ public final class PersistentSelectionAttention extends SelectedAttention {
     /** No budget applies: the selection decides. */
     private static final SelectedAttentionBudget UNBOUNDED = new SelectedAttentionBudget(Integer.MAX_VALUE, 0, 0);
 
+    private final SplitKDecodeAttention exact;
     private volatile PersistentSelection selection;
 
     /** A kernel on the given kernels and pool. */
     public PersistentSelectionAttention(TensorOps ops) {
         super(ops, UNBOUNDED);
+        this.exact = new SplitKDecodeAttention(ops);
     }
 
     @Override
@@ -53,8 +57,42 @@ public final class PersistentSelectionAttention extends SelectedAttention {
         return boundTo(() -> this.selection = sel);
     }
 
+    /** Pages this kernel's decode steps have read in place by index ({@link IndexedKvView}), over its life: tests assert the fast path ran. */
+    long indexedPages() {
+        return exact.indexedPages();
+    }
+
     @Override
     KeySubsetView select(Workspace ws, AttentionProblem p, int row, int kh) {
+        return ws.gathered.reset(p.kv()[kh], chooseKeys(ws, p, row, kh));
+    }
+
+    /**
+     * Decode without an observer: each KV head's keys chosen on the caller's thread, then split-K
+     * over views that read the chosen rows in place by index ({@link IndexedKvView} through
+     * {@link dev.longctx.core.kernels.spi.VectorKernels#decodeAttentionRows}), cut into work units
+     * over the selection as the full cache's pages are. Where a page of the selection would need a
+     * per-key mask or a soft cap applies (not the fused step), or the group is a prefill-sized tile,
+     * false: the generic path gathers the keys.
+     */
+    @Override
+    boolean attendDecode(AttentionProblem p, float[] out, float[] lse) {
+        if (p.softCap() > 0 || p.groupSize() >= OnlineSoftmaxTile.PACKED_MIN_ROWS) {
+            return false;
+        }
+        Workspace ws = workspace();
+        KvView[] views = indexedViews(ws, p, (w, kh) -> chooseKeys(w, p, 0, kh));
+        if (views == null) {
+            return false;
+        }
+        AttentionProblem sub = new AttentionProblem(p.queries(), p.queryOffset(), 1, p.queryHeads(), views,
+                p.queryPositions(), p.scale(), p.softCap(), p.mask());
+        exact.attend(sub, out, lse, null);
+        return true;
+    }
+
+    /** The keys row {@code row} attends through {@code kh}, as key indices of its view: the workspace's set. */
+    private BitSet chooseKeys(Workspace ws, AttentionProblem p, int row, int kh) {
         PersistentSelection sel = selection;
         if (sel == null) {
             throw new IllegalStateException(name() + ": no selection bound (attend(selection, ...) or over(selection))");
@@ -114,6 +152,6 @@ public final class PersistentSelectionAttention extends SelectedAttention {
                 }
             }
         }
-        return ws.gathered.reset(view, keys);
+        return keys;
     }
 }

@@ -109,6 +109,38 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
         return workspaces.get();
     }
 
+    /** The keys a decode step attends through one KV head, chosen with a thread's workspace. */
+    @FunctionalInterface
+    interface KeyChooser {
+        /** The chosen key indices of {@code kvHead}'s view: {@code ws}'s set, valid until its next use. */
+        BitSet choose(Workspace ws, int kvHead);
+    }
+
+    /**
+     * A decode step's selection per KV head as {@link IndexedKvView}s of the caller's workspace
+     * {@code ws} (the heads chosen in parallel on the pool, each task with its own thread's
+     * workspace for the scratch of {@code chooser}), or null when a page of some head's selection
+     * would not go through the fused step ({@link IndexedKvView#fusedFor}).
+     */
+    final KvView[] indexedViews(Workspace ws, AttentionProblem p, KeyChooser chooser) {
+        int kvHeads = p.kvHeads();
+        KvView[] views = ws.indexedViews(kvHeads);
+        IndexedKvView[] indexed = ws.indexed;
+        boolean[] fused = ws.fused = grow(ws.fused, kvHeads);
+        long qPos = p.queryPositions()[0];
+        ops.pool().parallelFor(kvHeads, kh -> {
+            IndexedKvView v = indexed[kh].reset(p.kv()[kh], chooser.choose(workspaces.get(), kh));
+            fused[kh] = v.fusedFor(p.mask(), qPos);
+        });
+        for (int kh = 0; kh < kvHeads; kh++) {
+            if (!fused[kh]) {
+                return null;
+            }
+            views[kh] = indexed[kh];
+        }
+        return views;
+    }
+
     /**
      * Chooses the keys of one (row, KV head) and returns a view of them. The view may share the
      * workspace's buffers: it is valid until the next call with the same workspace.
@@ -221,6 +253,12 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
         final BitSet keys = new BitSet();
         final BitSet chosen = new BitSet();
         final GatheredKvView gathered = new GatheredKvView();
+        /** Per KV head, a decode step's selection read in place ({@link PersistentSelectionAttention}). */
+        IndexedKvView[] indexed = new IndexedKvView[0];
+        /** The views of a decode step's sub-problem, one per KV head. */
+        KvView[] views = new KvView[0];
+        /** Per KV head, whether its {@link #indexed} view goes through the fused step. */
+        boolean[] fused = new boolean[0];
         float[] q = new float[0];
         float[] bounds = new float[0];
         float[] score = new float[0];
@@ -239,6 +277,25 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
 
         Workspace(TensorOps ops) {
             this.tile = new OnlineSoftmaxTile(ops.kernels());
+        }
+
+        /**
+         * {@code indexed} grown to {@code kvHeads} views, and this thread's array of exactly
+         * {@code kvHeads} views for one decode step's sub-problem (it holds the array without
+         * copying it; the sub-problem lives only during the call).
+         */
+        KvView[] indexedViews(int kvHeads) {
+            if (indexed.length < kvHeads) {
+                int old = indexed.length;
+                indexed = Arrays.copyOf(indexed, kvHeads);
+                for (int h = old; h < kvHeads; h++) {
+                    indexed[h] = new IndexedKvView();
+                }
+            }
+            if (views.length != kvHeads) {
+                views = new KvView[kvHeads];
+            }
+            return views;
         }
     }
 }

@@ -46,6 +46,8 @@ public final class SplitKDecodeAttention implements AttentionKernel {
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
     /** Pages folded in by the fused decode step ({@link OnlineSoftmaxTile}), over this kernel's life. */
     private final java.util.concurrent.atomic.LongAdder fusedPages = new java.util.concurrent.atomic.LongAdder();
+    /** Pages of {@link IndexedKvView}s folded in by the fused step, over this kernel's life. */
+    private final java.util.concurrent.atomic.LongAdder indexedPages = new java.util.concurrent.atomic.LongAdder();
 
     /** A kernel running on the given kernels and pool. */
     public SplitKDecodeAttention(TensorOps ops) {
@@ -66,6 +68,11 @@ public final class SplitKDecodeAttention implements AttentionKernel {
      */
     long fusedPages() {
         return fusedPages.sum();
+    }
+
+    /** Pages of {@link IndexedKvView}s (selected rows read in place by index) folded in here or by the tiled fallback. */
+    long indexedPages() {
+        return indexedPages.sum() + fallback.indexedPages();
     }
 
     /** Work units for {@code totalPages} pages of all heads together; below 2 the tiled kernel runs instead. */
@@ -184,6 +191,7 @@ public final class SplitKDecodeAttention implements AttentionKernel {
                 tile.accumulate(page, page + 1 < to ? page + 1 : -1);
             }
             fusedPages.add(tile.fusedPages());
+            indexedPages.add(tile.indexedPages());
             tile.finish();
             System.arraycopy(tile.output(), 0, segOut[i], 0, rows * d);
             System.arraycopy(tile.lse(), 0, segLse[i], 0, rows);

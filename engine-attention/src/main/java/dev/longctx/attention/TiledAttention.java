@@ -94,6 +94,14 @@ public final class TiledAttention implements AttentionKernel {
      * so that a decode step on a short cache (which comes here) allocates no lambda; the fields are
      * written by the caller before {@code parallelFor} publishes them, and cleared after.
      */
+    /** Pages of {@link IndexedKvView}s folded in by the fused step (rows read by index), over this kernel's life. */
+    private final java.util.concurrent.atomic.LongAdder indexedPages = new java.util.concurrent.atomic.LongAdder();
+
+    /** Pages of {@link IndexedKvView}s this kernel has read by index since it was made: tests assert the fast path ran. */
+    long indexedPages() {
+        return indexedPages.sum();
+    }
+
     private final class Task implements java.util.function.IntConsumer {
         AttentionProblem p;
         float[] out;
@@ -116,6 +124,7 @@ public final class TiledAttention implements AttentionKernel {
             for (int page = 0; page < pages; page++) {
                 tile.accumulate(page, page + 1 < pages ? page + 1 : -1);
             }
+            indexedPages.add(tile.indexedPages());
             tile.finish();
             tile.write(out, lse);
             if (observer != null) {

@@ -43,15 +43,65 @@ class InfLlmAttentionTest {
                         }
                     }
                 }
-                mem.addUnit(kh, first, first + unit - 1, rep, count, sum, 0);
+                float[] min = new float[d];
+                float[] max = new float[d];
+                java.util.Arrays.fill(min, Float.POSITIVE_INFINITY);
+                java.util.Arrays.fill(max, Float.NEGATIVE_INFINITY);
+                for (long pos = first; pos <= first + unit - 1; pos++) {
+                    if (views[kh].isValid((int) pos / ps, (int) pos % ps)) {
+                        for (int c = 0; c < d; c++) {
+                            min[c] = Math.min(min[c], keys[kh][(int) pos * d + c]);
+                            max[c] = Math.max(max[c], keys[kh][(int) pos * d + c]);
+                        }
+                    }
+                }
+                mem.addUnit(kh, first, first + unit - 1, rep, count, sum, 0, min, max, 0);
             }
         }
         return mem;
     }
 
+    /**
+     * The key-bound variant's relevance, naively (double precision): per unit
+     * {@code sum_j sum_c max(q_jc min_c, q_jc max_c)}, with min/max over the unit's valid keys
+     * recomputed here from the keys (not read from the memory).
+     */
+    private static double[] boundScores(float[][] keys, KvView[] views, InfLlmMemory mem, AttentionProblem p, int kh, int d) {
+        int g = p.groupSize();
+        int units = mem.units(kh);
+        double[] score = new double[units];
+        for (int u = 0; u < units; u++) {
+            double[] min = new double[d];
+            double[] max = new double[d];
+            java.util.Arrays.fill(min, Double.POSITIVE_INFINITY);
+            java.util.Arrays.fill(max, Double.NEGATIVE_INFINITY);
+            for (long pos = mem.first(kh, u); pos <= mem.last(kh, u); pos++) {
+                if (views[kh].isValid((int) pos / PAGE, (int) pos % PAGE)) {
+                    for (int c = 0; c < d; c++) {
+                        min[c] = Math.min(min[c], keys[kh][(int) pos * d + c]);
+                        max[c] = Math.max(max[c], keys[kh][(int) pos * d + c]);
+                    }
+                }
+            }
+            for (int j = 0; j < g; j++) {
+                int qi = p.queryIndex(0, kh * g + j);
+                for (int c = 0; c < d; c++) {
+                    double qc = (double) p.queries()[qi + c] * p.scale();
+                    score[u] += Math.max(qc * min[c], qc * max[c]);
+                }
+            }
+        }
+        return score;
+    }
+
     /** The rule, naively: which keys of {@code kh} row 0 attends. */
     private static BitSet reference(float[][] keys, KvView[] views, InfLlmMemory mem, AttentionProblem p, int kh, int sinks,
                                     int topK, int d) {
+        return reference(keys, views, mem, p, kh, sinks, topK, d, representativeScores(keys, mem, p, kh, d));
+    }
+
+    /** The paper's relevance, naively: {@code sum_j sum_r q_j . k_r} per unit. */
+    private static double[] representativeScores(float[][] keys, InfLlmMemory mem, AttentionProblem p, int kh, int d) {
         int g = p.groupSize();
         int units = mem.units(kh);
         double[] score = new double[units];
@@ -69,6 +119,13 @@ class InfLlmAttentionTest {
                 }
             }
         }
+        return score;
+    }
+
+    /** The keys of {@code kh} row 0 attends, with the units ranked by {@code score} (ties to the older unit). */
+    private static BitSet reference(float[][] keys, KvView[] views, InfLlmMemory mem, AttentionProblem p, int kh, int sinks,
+                                    int topK, int d, double[] score) {
+        int units = mem.units(kh);
         List<Integer> order = new ArrayList<>();
         for (int u = 0; u < units; u++) {
             order.add(u);
@@ -147,6 +204,10 @@ class InfLlmAttentionTest {
                                 new NaiveAttention().attend(ref, refOut, null, null);
                                 double err = Problems.relativeError(out, refOut, out.length);
                                 assertTrue(err <= 1e-5, what + ": relative error " + err);
+                                if (mask == AttentionMask.CAUSAL) {
+                                    // a causal decode step reads the chosen rows in place by index (the fast path ran)
+                                    assertTrue(kernel.indexedPages() > 0, what + ": no page read by index");
+                                }
                                 // with an observer the generic path (gathered keys) runs: the same output
                                 float[] observed = new float[p.outputLength()];
                                 kernel.attend(mem, p, observed, null, (row, qh, kh, page, probs, count) -> { });
@@ -158,6 +219,80 @@ class InfLlmAttentionTest {
                 }
             }
         }
+    }
+
+    /**
+     * The key-bound variant ({@link InfLlmAttention.Relevance#KEY_BOUND}): the kept keys equal the
+     * naive reference of its rule (bounds recomputed from the valid keys) at awkward sizes, the
+     * output equals the naive kernel over them, on both decode paths; a memory without bounds is
+     * refused.
+     */
+    @Test
+    void keyBoundVariantIsItsRuleAtAwkwardSizes() {
+        SplittableRandom r = new SplittableRandom(2126);
+        for (TensorOps ops : List.of(Problems.panamaTwoThreads(), Problems.allOps().get(0))) {
+            for (int g : new int[] {1, 3}) {
+                for (int lk : new int[] {29, 300, 2051}) {
+                    for (int unit : new int[] {1, 7, 64}) {
+                        int kvHeads = 2;
+                        int d = 24;
+                        int sinks = 3;
+                        int topK = 4;
+                        float[][] k = new float[kvHeads][];
+                        float[][] v = new float[kvHeads][];
+                        DenseKvView[] views = new DenseKvView[kvHeads];
+                        for (int h = 0; h < kvHeads; h++) {
+                            k[h] = Problems.gaussian(r, lk * d, 1);
+                            v[h] = Problems.gaussian(r, lk * d, 1);
+                            views[h] = DenseKvView.of(k[h], v[h], d, DType.F32, PAGE);
+                            for (int i = 5; i < lk - 1; i += 17) {
+                                views[h].invalidate(i);
+                            }
+                        }
+                        InfLlmMemory mem = memory(r, k, views, d, 4, sinks, unit, lk - 1 - Math.min(lk - 1, 20));
+                        float[] q = Problems.gaussian(r, kvHeads * g * d, 1.5);
+                        AttentionProblem p = new AttentionProblem(q, 0, 1, kvHeads * g, views, new long[] {lk - 1},
+                                (float) (1 / Math.sqrt(d)), 0f, AttentionMask.CAUSAL);
+                        InfLlmAttention kernel = new InfLlmAttention(ops, sinks, topK, InfLlmAttention.Relevance.KEY_BOUND);
+                        String what = ops.kernels().name() + " g=" + g + " lk=" + lk + " unit=" + unit;
+                        kernel.attend(mem, p, new float[p.outputLength()], null, null); // binds the memory
+                        KvView[] explicit = new KvView[kvHeads];
+                        for (int kh = 0; kh < kvHeads; kh++) {
+                            BitSet want = reference(k, views, mem, p, kh, sinks, topK, d, boundScores(k, views, mem, p, kh, d));
+                            assertEquals(want, kernel.selectedKeys(p, 0, kh), what + " head " + kh);
+                            DenseKvView e = DenseKvView.of(k[kh], v[kh], d, DType.F32, PAGE);
+                            for (int i = 0; i < lk; i++) {
+                                if (!want.get(i)) {
+                                    e.invalidate(i);
+                                }
+                            }
+                            explicit[kh] = e;
+                        }
+                        float[] out = new float[p.outputLength()];
+                        kernel.attend(mem, p, out, null, null);
+                        float[] refOut = new float[p.outputLength()];
+                        new NaiveAttention().attend(new AttentionProblem(q, 0, 1, kvHeads * g, explicit, p.queryPositions(),
+                                p.scale(), 0f, AttentionMask.CAUSAL), refOut, null, null);
+                        double err = Problems.relativeError(out, refOut, out.length);
+                        assertTrue(err <= 1e-5, what + ": relative error " + err);
+                        float[] observed = new float[p.outputLength()];
+                        kernel.attend(mem, p, observed, null, (row, qh, kh, page, probs, count) -> { });
+                        err = Problems.relativeError(observed, refOut, out.length);
+                        assertTrue(err <= 1e-5, what + " observed: relative error " + err);
+                    }
+                }
+            }
+        }
+        // units added without bounds cannot be ranked by them
+        int d = 8;
+        KvView[] kv = Problems.views(new SplittableRandom(3), 1, 200, d, DType.F32, PAGE, 0);
+        InfLlmMemory bare = new InfLlmMemory(1, 1, d);
+        for (int u = 0; u < 10; u++) {
+            bare.addUnit(0, 4 + 10L * u, 13 + 10L * u, new long[] {4 + 10L * u}, 1, new float[d], 0);
+        }
+        AttentionProblem p = AttentionProblem.causal(new float[d], 1, 1, kv);
+        InfLlmAttention kernel = new InfLlmAttention(Problems.panamaOneThread(), 4, 2, InfLlmAttention.Relevance.KEY_BOUND);
+        assertThrows(IllegalStateException.class, () -> kernel.attend(bare, p, new float[p.outputLength()], null, null));
     }
 
     @Test

@@ -369,6 +369,80 @@ class PersistentSelectionTest {
         }
     }
 
+    /**
+     * Decode steps read the selection in place by index ({@link IndexedKvView}, split-K over the
+     * selection): equal to the naive kernel over the explicit selection for every provider and
+     * thread count, F32 / F16 / BF16 pages, group sizes 1-5, awkward lengths, selections scattered
+     * with runs, evicted slots in them, and the fast path really ran (pages counted by the kernel).
+     */
+    @Test
+    void decodeStepsReadTheSelectedRowsInPlaceAtAwkwardSizes() {
+        SplittableRandom r = new SplittableRandom(24);
+        for (TensorOps ops : Problems.allOps()) {
+            for (DType dtype : new DType[] {DType.F32, DType.F16, DType.BF16}) {
+                for (int g : new int[] {1, 3, 5}) {
+                    for (int lk : new int[] {1, 65, 1000, 4099}) {
+                        int d = dtype == DType.F32 ? 20 : 64;
+                        int kvHeads = 2;
+                        float[][] keys = new float[kvHeads][];
+                        float[][] values = new float[kvHeads][];
+                        KvView[] views = new KvView[kvHeads];
+                        KvView[] explicit = new KvView[kvHeads];
+                        PersistentSelection sel = new PersistentSelection(kvHeads);
+                        long keepFrom = Math.max(0, lk - 7);
+                        for (int kh = 0; kh < kvHeads; kh++) {
+                            keys[kh] = Problems.gaussian(r, lk * d, 1);
+                            values[kh] = Problems.gaussian(r, lk * d, 1);
+                            DenseKvView view = DenseKvView.of(keys[kh], values[kh], d, dtype, PAGE);
+                            BitSet chosen = new BitSet();
+                            for (int i = 0; i < lk; i++) {
+                                // scattered keys and runs of 9 consecutive ones
+                                if (r.nextInt(9) == 0 || (i / 9) % 13 == 5) {
+                                    chosen.set(i);
+                                }
+                            }
+                            sel.record(kh, view, chosen);
+                            for (int i = 5; i < lk - 1; i += 37) {
+                                view.invalidate(i); // evicted after recording: skipped
+                            }
+                            BitSet keep = (BitSet) chosen.clone();
+                            keep.set((int) keepFrom, lk);
+                            DenseKvView ref = DenseKvView.of(keys[kh], values[kh], d, dtype, PAGE);
+                            for (int i = 0; i < lk; i++) {
+                                if (!keep.get(i) || !view.isValid(i / PAGE, i % PAGE)) {
+                                    ref.invalidate(i);
+                                }
+                            }
+                            views[kh] = view;
+                            explicit[kh] = ref;
+                        }
+                        sel.keepFrom(keepFrom);
+                        float[] q = Problems.gaussian(r, kvHeads * g * d, 1);
+                        long[] pos = {lk - 1};
+                        AttentionProblem p = new AttentionProblem(q, 0, 1, kvHeads * g, views, pos, 0.3f, 0f, AttentionMask.CAUSAL);
+                        AttentionProblem refP = new AttentionProblem(q, 0, 1, kvHeads * g, explicit, pos, 0.3f, 0f,
+                                AttentionMask.CAUSAL);
+                        PersistentSelectionAttention kernel = new PersistentSelectionAttention(ops);
+                        float[] out = new float[p.outputLength()];
+                        float[] lse = new float[kvHeads * g];
+                        kernel.attend(sel, p, out, lse, null);
+                        float[] refOut = new float[p.outputLength()];
+                        float[] refLse = new float[kvHeads * g];
+                        new NaiveAttention().attend(refP, refOut, refLse, null);
+                        String what = ops.kernels().name() + " " + ops.pool().threads() + " threads " + dtype + " g=" + g
+                                + " lk=" + lk;
+                        double err = Problems.relativeError(out, refOut, out.length);
+                        assertTrue(err <= 1e-5, what + ": relative error " + err);
+                        for (int i = 0; i < lse.length; i++) {
+                            assertEquals(refLse[i], lse[i], 1e-4 * Math.max(1, Math.abs(refLse[i])), what + ": lse " + i);
+                        }
+                        assertTrue(kernel.indexedPages() > 0, what + ": the decode step did not read by index");
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void aSelectionHoldingEveryTokenEqualsExactAttention() {
         SplittableRandom r = new SplittableRandom(23);

@@ -205,21 +205,50 @@ public final class LongContextBench implements Callable<Integer> {
             // Each run reports its own peak; where the kernel refuses the reset, the process's peak.
             ProcessMemory.resetPeak();
             try (Session session = sessionFor(w, s, depth, ops)) {
-                Generation g = session.generate(prompt, GenerateOptions.greedy(decode).withStopIds(List.of()), null,
+                DecodeCpu cpu = new DecodeCpu();
+                Generation g = session.generate(prompt, GenerateOptions.greedy(decode).withStopIds(List.of()), cpu,
                         (done, total) -> err.printf("\r%s depth %d rep %d: prefill %d/%d", s.name(), depth, repNo, done, total));
                 prefill[rep] = g.prefillTokensPerSecond();
                 dec[rep] = g.decodeTokensPerSecond();
                 kv = session.kvBytesInUse();
                 kvSliding = session.kvBytesInUse(ModelConfig.LayerType.SLIDING_ATTENTION);
                 peakRss = Math.max(peakRss, ProcessMemory.peakResidentBytes().orElse(0));
-                err.printf(Locale.ROOT, "\r%s depth %d rep %d: prefill %.1f tok/s, decode %.2f tok/s, KV %d bytes%n", s.name(), depth,
-                        rep + 1, prefill[rep], dec[rep], kv);
+                err.printf(Locale.ROOT, "\r%s depth %d rep %d: prefill %.1f tok/s, decode %.2f tok/s, KV %d bytes, "
+                        + "decode CPU of the calling thread %.3f ms/token%n", s.name(), depth, rep + 1, prefill[rep], dec[rep], kv,
+                        cpu.millisPerStep());
             } catch (ContextBudgetException e) {
                 err.printf("%n%s depth %d: skipped (%s)%n", s.name(), depth, e.getMessage());
                 return Cell.skipped(s.name(), depth, e.getMessage());
             }
         }
         return new Cell(s.name(), depth, median(prefill), spread(prefill), median(dec), spread(dec), kv, kvSliding, peakRss, null);
+    }
+
+    /**
+     * CPU time of the generating thread between the first token (the prefill's) and the last, per
+     * decode step. With {@code -Dlongctx.threads=1} the calling thread does all of a step's work, so
+     * this is the step's cost whatever else the machine runs (wall-clock tok/s is not, on a shared
+     * machine); with more threads it is only the caller's share, spin-waits included.
+     */
+    private static final class DecodeCpu implements Session.TokenListener {
+        private static final java.lang.management.ThreadMXBean THREADS = java.lang.management.ManagementFactory.getThreadMXBean();
+        private long first = -1;
+        private long last;
+        private int steps = -1;
+
+        @Override
+        public void onToken(int id, String text) {
+            long now = THREADS.getCurrentThreadCpuTime();
+            if (first < 0) {
+                first = now;
+            }
+            last = now;
+            steps++;
+        }
+
+        double millisPerStep() {
+            return steps <= 0 ? Double.NaN : (last - first) / 1e6 / steps;
+        }
     }
 
     /** A cell's session: strategies that keep every token get room for the depth and the decoded tokens. */

@@ -245,6 +245,69 @@ public final class SelectionProbe {
             }
         }
 
+        /**
+         * InfLLM only: per KV head, the memory unit holding the step's target key, its representatives
+         * (positions, and how many lie in the needle), and its rank among all units by the paper's
+         * relevance ({@code sum_j q_j . sum_r k_r} over the group's scaled queries, rank 1 = retrieved
+         * first; the kernel takes the top k) and, for comparison, by its best single key
+         * ({@code max_{i in unit} sum_j q_j . k_i}: what a Quest-like bound would rank by). Keys are read
+         * from the probe's F32 pages.
+         */
+        private void reportUnits(AttentionProblem p, SequenceKvCache cache, int layer) {
+            dev.longctx.attention.InfLlmMemory mem = plan.infLlmMemory(cache, layer);
+            if (mem == null) {
+                return;
+            }
+            int d = p.headDim();
+            int g = p.groupSize();
+            StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "      L%d infllm units", layer));
+            for (int kh = 0; kh < p.kvHeads(); kh++) {
+                KvView view = p.kv()[kh];
+                int units = mem.units(kh);
+                int tu = -1;
+                for (int u = 0; u < units; u++) {
+                    if (mem.first(kh, u) <= target && target <= mem.last(kh, u)) {
+                        tu = u;
+                    }
+                }
+                if (tu < 0) {
+                    sb.append(String.format(Locale.ROOT, " | kv%d target in no unit (coveredTo %d, %d units)", kh, mem.coveredTo(kh), units));
+                    continue;
+                }
+                int[] keyAt = keysByPosition(view);
+            double[] rel = new double[units];
+                double[] best = new double[units];
+                for (int u = 0; u < units; u++) {
+                    best[u] = Double.NEGATIVE_INFINITY;
+                    for (int r = 0; r < mem.reps(); r++) {
+                        long pos = mem.representative(kh, u, r);
+                        if (pos >= 0) {
+                            rel[u] += groupDot(p, view, kh, keyAt, pos, d, g);
+                        }
+                    }
+                    for (long pos = mem.first(kh, u); pos <= mem.last(kh, u); pos++) {
+                        best[u] = Math.max(best[u], groupDot(p, view, kh, keyAt, pos, d, g));
+                    }
+                }
+                int rankRel = 1;
+                int rankBest = 1;
+                for (int u = 0; u < units; u++) {
+                    rankRel += rel[u] > rel[tu] ? 1 : 0;
+                    rankBest += best[u] > best[tu] ? 1 : 0;
+                }
+                StringBuilder reps = new StringBuilder();
+                int inNeedle = 0;
+                for (int r = 0; r < mem.reps(); r++) {
+                    long pos = mem.representative(kh, tu, r);
+                    reps.append(r == 0 ? "" : ",").append(pos);
+                    inNeedle += pos >= needleFrom && pos <= needleTo ? 1 : 0;
+                }
+                sb.append(String.format(Locale.ROOT, " | kv%d unit %d..%d reps [%s] in needle %d/%d, rank by reps %d, by best key %d of %d",
+                        kh, mem.first(kh, tu), mem.last(kh, tu), reps, inNeedle, mem.reps(), rankRel, rankBest, units));
+            }
+            out.println(sb);
+        }
+
         /** The strategy's plan, with each decode step's kernel wrapped by {@link Probe}. */
         private final class ProbePlan implements AttentionPlan {
             @Override
@@ -255,7 +318,7 @@ public final class SelectionProbe {
             @Override
             public AttentionKernel kernel(SequenceKvCache cache, int layer, int queryRows) {
                 AttentionKernel k = plan.kernel(cache, layer, queryRows);
-                return queryRows == 1 ? new Probe(k, layer) : k;
+                return queryRows == 1 ? new Probe(k, layer, cache) : k;
             }
 
             @Override
@@ -278,10 +341,12 @@ public final class SelectionProbe {
         private final class Probe implements AttentionKernel {
             private final AttentionKernel kernel;
             private final int layer;
+            private final SequenceKvCache cache;
 
-            Probe(AttentionKernel kernel, int layer) {
+            Probe(AttentionKernel kernel, int layer, SequenceKvCache cache) {
                 this.kernel = kernel;
                 this.layer = layer;
+                this.cache = cache;
             }
 
             @Override
@@ -382,6 +447,9 @@ public final class SelectionProbe {
                 if (detail || target >= 0) {
                     out.println(line);
                 }
+                if (target >= 0 && plan.strategy instanceof Strategy.InfLlm) {
+                    reportUnits(p, cache, layer);
+                }
                 float[] result = free ? fast : exact;
                 System.arraycopy(result, 0, outArr, 0, heads * d);
                 if (lse != null) {
@@ -389,6 +457,45 @@ public final class SelectionProbe {
                 }
             }
         }
+    }
+
+    /** Key index of every valid position of {@code view} ({@code -1}: none). */
+    private static int[] keysByPosition(KvView view) {
+        long max = -1;
+        for (int pg = 0; pg < view.pageCount(); pg++) {
+            if (view.pageLength(pg) > 0) {
+                max = Math.max(max, view.pageMaxPosition(pg));
+            }
+        }
+        int[] at = new int[(int) max + 1];
+        Arrays.fill(at, -1);
+        for (int pg = 0; pg < view.pageCount(); pg++) {
+            for (int sl = 0; sl < view.pageLength(pg); sl++) {
+                if (view.isValid(pg, sl)) {
+                    at[(int) view.position(pg, sl)] = pg * view.pageSize() + sl;
+                }
+            }
+        }
+        return at;
+    }
+
+    /** {@code sum_j q_j . k} over the g scaled queries of KV head {@code kh}, k the key at {@code pos} (F32 pages), or -inf. */
+    private static double groupDot(AttentionProblem p, KvView view, int kh, int[] keyAt, long pos, int d, int g) {
+        int key = pos < keyAt.length ? keyAt[(int) pos] : -1;
+        if (key < 0) {
+            return Double.NEGATIVE_INFINITY;
+        }
+        java.lang.foreign.MemorySegment seg = view.keys(key / view.pageSize());
+        long off = (long) (key % view.pageSize()) * view.rowBytes();
+        double s = 0;
+        for (int j = 0; j < g; j++) {
+            int qi = p.queryIndex(0, kh * g + j);
+            for (int c = 0; c < d; c++) {
+                s += (double) p.queries()[qi + c] * p.scale()
+                        * seg.get(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, off + 4L * c);
+            }
+        }
+        return s;
     }
 
     /** An observer writing probabilities into {@code dst[head][page * ps + slot]} (disjoint slots: thread-safe). */

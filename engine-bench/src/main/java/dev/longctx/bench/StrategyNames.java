@@ -106,7 +106,7 @@ final class StrategyNames {
                     t.reselectionLayer());
             case Strategy.Recycled r when r.selected() == 0 -> new Strategy.Recycled(budget, r.stride());
             case Strategy.InfLlm i when i.attended() == 0 -> new Strategy.InfLlm(budget, i.sinks(), i.window(), i.unit(), i.topK(),
-                    i.reps());
+                    i.reps(), i.keyBound());
             case Strategy.ThinK t -> new Strategy.ThinK(withSelection(t.inner(), budget), t.ratio(), t.window());
             case Strategy.LongHeads lh when lh.attended() == 0 -> new Strategy.LongHeads(budget, lh.chunk(), lh.chunks());
             // no kept fraction given: the budget's keys of the fixed context per query head

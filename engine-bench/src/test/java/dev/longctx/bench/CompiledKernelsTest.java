@@ -40,7 +40,7 @@ class CompiledKernelsTest {
             "matmulRowsTransposed", "onlineSoftmaxColumns", "sumOfSquares", "axpy", "matmulRowsSmallBatch",
             "q8x2x4", "q4x2x4", "f16x2x4", "bf16x2x4", "f32x2x4", "q8x2x2", "q4x2x2", "f16x2x2", "bf16x2x2", "f32x2x2",
             "q5_0Row", "q4Or5KRow", "q6KRow", "iq4NlRow", "iq4XsRow", "q3KRow", "q4Or5_1Row", "q2KRow", "decodeQ5_0", "decodeQ4K", "decodeQ6K", "decodeQ4Or5_1",
-            "decodeIq4Nl", "decodeIq4Xs", "decodeQ5K", "decodeQ2K", "decodeQ3K", "decodePage", "softmaxRow", "rowMax", "expRow", "expTail");
+            "decodeIq4Nl", "decodeIq4Xs", "decodeQ5K", "decodeQ2K", "decodeQ3K", "decodePage", "decodeRowsByIndex", "gatherRows", "softmaxRow", "rowMax", "expRow", "expTail");
 
     /** The block types the engine reads but never writes. */
     private static final DType[] WEIGHT_ONLY = {DType.Q5_0, DType.Q4_K, DType.Q6_K, DType.Q4_1, DType.Q5_1, DType.IQ4_NL,
@@ -135,6 +135,22 @@ class CompiledKernelsTest {
         MemorySegment kv16 = in.weights.get(DType.F16);
         k.decodeAttentionPage(DType.F16, kv16, kv16, DType.F16.bytesFor(in.cols), in.rows, in.cols, in.xs, rowsQ, pmax,
                 psum, pout, new float[VectorKernels.decodeAttentionScratch(in.rows, in.cols, rowsQ)]);
+        for (int i = 0; i < rowsQ; i++) {
+            out[o] += pmax[i] + pout[i * in.cols + 7] / psum[i];
+        }
+        o++;
+        // The same page's rows picked by index (reversed pairs, so runs and single rows both occur).
+        java.util.Arrays.fill(pmax, Float.NEGATIVE_INFINITY);
+        java.util.Arrays.fill(psum, 0f);
+        java.util.Arrays.fill(pout, 0f);
+        int[] pageOf = new int[in.rows];
+        int[] slotOf = new int[in.rows];
+        for (int j = 0; j < in.rows; j++) {
+            slotOf[j] = j % 2 == 0 ? in.rows - 1 - j / 2 : j / 2;
+        }
+        k.decodeAttentionRows(DType.F16, new MemorySegment[] {kv16}, new MemorySegment[] {kv16}, pageOf, slotOf, 0, in.rows,
+                DType.F16.bytesFor(in.cols), in.cols, in.xs, rowsQ, pmax, psum, pout,
+                new float[VectorKernels.decodeAttentionScratch(in.rows, in.cols, rowsQ)]);
         for (int i = 0; i < rowsQ; i++) {
             out[o] += pmax[i] + pout[i * in.cols + 7] / psum[i];
         }

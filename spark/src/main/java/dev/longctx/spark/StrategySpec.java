@@ -44,8 +44,8 @@ record StrategySpec(String kind, int a, int b) implements Serializable {
             }
             case Strategy.Recycled r -> new StrategySpec(r.name(), r.selected(), r.stride());
             case Strategy.InfLlm i -> {
-                if (i.sinks() != 0 || i.window() != 0 || i.unit() != 0 || i.reps() != 0) {
-                    throw new IllegalArgumentException("DocumentInference ships InfLLM's attended keys and units retrieved only; "
+                if (i.sinks() != 0 || i.window() != 0 || i.unit() != 0 || i.reps() != 0 || i.keyBound()) {
+                    throw new IllegalArgumentException("DocumentInference ships InfLLM's attended keys and units retrieved only (the paper's relevance); "
                             + "got " + i);
                 }
                 yield new StrategySpec(i.name(), i.attended(), i.topK());

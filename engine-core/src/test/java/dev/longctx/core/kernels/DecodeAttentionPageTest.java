@@ -54,6 +54,141 @@ class DecodeAttentionPageTest {
         }
     }
 
+    /**
+     * {@link VectorKernels#decodeAttentionRows}: rows picked by index from several pages (scattered
+     * single rows, runs of consecutive slots, a run that crosses into the next page, rows of the
+     * same page out of page order), in calls of awkward sizes, equal the softmax over exactly those
+     * rows (double precision, from the decoded keys and values) and, for Panama, the scalar twin.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("providersAndPageTypes")
+    void rowsPickedByIndexEqualTheSoftmaxOverThoseRows(String name, TensorOps ops, DType t) {
+        SplittableRandom r = new SplittableRandom(47);
+        VectorKernels k = ops.kernels();
+        int pageSize = 16;
+        int pages = 5;
+        for (int d : dims(t)) {
+            for (int m : new int[] {1, 2, 3, 5, 8}) {
+                for (int padBytes : new int[] {0, 16}) {
+                    long rowBytes = t.bytesFor(d) + padBytes;
+                    // Index lists: scattered, runs (one crossing pages 1 -> 2), a page revisited, single rows.
+                    int[][] picks = {
+                        {0}, {3, 4, 5, 6, 7, 8, 9, 30, 31, 32, 33, 50, 79},
+                        {1, 17, 33, 49, 65, 2, 18, 34, 50, 66, 11, 12},
+                        java.util.stream.IntStream.range(0, pages * pageSize).filter(i -> i % 3 != 1).toArray()};
+                    for (int[] pick : picks) {
+                        for (int[] calls : new int[][] {{pick.length}, split(pick.length, 7), split(pick.length, 9)}) {
+                            checkRows(k, t, d, m, pageSize, pages, rowBytes, pick, calls, r, name + " d=" + d + " m=" + m
+                                    + " pad=" + padBytes + " picks=" + pick.length + " calls=" + Arrays.toString(calls));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** {@code n} cut into calls of {@code size} rows and a remainder. */
+    private static int[] split(int n, int size) {
+        int[] out = new int[(n + size - 1) / size];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = Math.min(size, n - i * size);
+        }
+        return out;
+    }
+
+    private static void checkRows(VectorKernels k, DType t, int d, int m, int pageSize, int pages, long rowBytes, int[] pick,
+                                  int[] calls, SplittableRandom r, String what) {
+        float[] q = new float[m * d];
+        for (int i = 0; i < q.length; i++) {
+            q[i] = (float) (r.nextGaussian() * 2 / Math.sqrt(d));
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment[] keys = new MemorySegment[pages];
+            MemorySegment[] values = new MemorySegment[pages];
+            double[][] kd = new double[pages * pageSize][d];
+            double[][] vd = new double[pages * pageSize][d];
+            float[] row = new float[d];
+            float[] decoded = new float[d];
+            for (int p = 0; p < pages; p++) {
+                keys[p] = arena.allocate(rowBytes * pageSize, 64);
+                values[p] = arena.allocate(rowBytes * pageSize, 64);
+                for (int j = 0; j < pageSize; j++) {
+                    int at = p * pageSize + j;
+                    for (int c = 0; c < d; c++) {
+                        row[c] = (float) (r.nextGaussian() + 0.02 * at);
+                    }
+                    Quantization.quantize(t, row, 0, d, keys[p], j * rowBytes);
+                    Quantization.dequantize(t, keys[p], j * rowBytes, decoded, 0, d);
+                    for (int c = 0; c < d; c++) {
+                        kd[at][c] = decoded[c];
+                        row[c] = (float) r.nextGaussian();
+                    }
+                    Quantization.quantize(t, row, 0, d, values[p], j * rowBytes);
+                    Quantization.dequantize(t, values[p], j * rowBytes, decoded, 0, d);
+                    for (int c = 0; c < d; c++) {
+                        vd[at][c] = decoded[c];
+                    }
+                }
+            }
+            // Index lists with a leading offset, so that off != 0 is exercised.
+            int lead = 3;
+            int[] pageOf = new int[lead + pick.length];
+            int[] slotOf = new int[lead + pick.length];
+            for (int j = 0; j < pick.length; j++) {
+                pageOf[lead + j] = pick[j] / pageSize;
+                slotOf[lead + j] = pick[j] % pageSize;
+            }
+            float[] max = new float[m];
+            float[] sum = new float[m];
+            float[] out = new float[m * d];
+            Arrays.fill(max, Float.NEGATIVE_INFINITY);
+            float[] refMax = new float[m];
+            float[] refSum = new float[m];
+            float[] ref = new float[m * d];
+            Arrays.fill(refMax, Float.NEGATIVE_INFINITY);
+            int biggest = Arrays.stream(calls).max().orElseThrow();
+            float[] scratch = new float[VectorKernels.decodeAttentionScratch(biggest, d, m)];
+            float[] refScratch = scratch.clone();
+            int off = lead;
+            for (int n : calls) {
+                k.decodeAttentionRows(t, keys, values, pageOf, slotOf, off, n, rowBytes, d, q, m, max, sum, out, scratch);
+                KernelProvider.scalar().decodeAttentionRows(t, keys, values, pageOf, slotOf, off, n, rowBytes, d, q, m, refMax,
+                        refSum, ref, refScratch);
+                off += n;
+            }
+            for (int i = 0; i < m; i++) {
+                double mx = Double.NEGATIVE_INFINITY;
+                double[] s = new double[pick.length];
+                for (int j = 0; j < pick.length; j++) {
+                    for (int c = 0; c < d; c++) {
+                        s[j] += q[i * d + c] * kd[pick[j]][c];
+                    }
+                    mx = Math.max(mx, s[j]);
+                }
+                double l = 0;
+                double[] o = new double[d];
+                for (int j = 0; j < pick.length; j++) {
+                    double e = Math.exp(s[j] - mx);
+                    l += e;
+                    for (int c = 0; c < d; c++) {
+                        o[c] += e * vd[pick[j]][c];
+                    }
+                }
+                assertEquals(mx, max[i], 1e-5 * Math.max(1, Math.abs(mx)), what + ": max of row " + i);
+                assertEquals(1.0, sum[i] / (l * Math.exp(mx - max[i])), 1e-5, what + ": sum of row " + i);
+                double scale = 0;
+                for (int c = 0; c < d; c++) {
+                    scale = Math.max(scale, Math.abs(o[c] / l));
+                }
+                for (int c = 0; c < d; c++) {
+                    assertEquals(o[c] / l, out[i * d + c] / sum[i], 1e-5 * Math.max(1, scale), what + ": row " + i + " column " + c);
+                    assertEquals(ref[i * d + c] / refSum[i], out[i * d + c] / sum[i], 1e-5 * Math.max(1, scale),
+                            what + ": vs scalar, row " + i + " column " + c);
+                }
+            }
+        }
+    }
+
     private static void check(VectorKernels k, DType t, int d, int m, int[] lengths, int padBytes, SplittableRandom r,
                               String what) {
         long rowBytes = t.bytesFor(d) + padBytes;

@@ -23,7 +23,8 @@ import dev.longctx.models.session.Strategy;
  *   <li>before a decode step's attention in a layer, every block of {@code unit} positions (from
  *       the sinks on) whose last position is at least {@code window} before the current one
  *       becomes a memory unit, represented by its {@code reps} best-scored tokens (ties to the
- *       older) and the sum of their keys;</li>
+ *       older) and the sum of their keys (the variant {@code infllm-bound}: also the per-channel
+ *       minimum and maximum of all its valid keys);</li>
  *   <li>the decode step then runs {@link InfLlmAttention} with that layer's memory; prompt chunks
  *       run the exact chunk kernel.</li>
  * </ul>
@@ -46,7 +47,8 @@ final class InfLlmPlan {
         this.kvHeads = kvHeads;
         // one kernel (and its per-thread buffers) per sequence, bound to each layer's memory in turn
         this.memories = new LayerMemories<>(layers, () -> new InfLlmMemory(kvHeads, params.reps(), headDim), InfLlmMemory::copy,
-                () -> new InfLlmAttention(ops, params.sinks(), params.topK())::over);
+                () -> new InfLlmAttention(ops, params.sinks(), params.topK(), params.keyBound()
+                        ? InfLlmAttention.Relevance.KEY_BOUND : InfLlmAttention.Relevance.REPRESENTATIVES)::over);
     }
 
     /** The kernel for {@code queryRows} rows of {@code layer}: {@code chunk} for prompt chunks, InfLLM's for decode steps. */
@@ -117,9 +119,13 @@ final class InfLlmPlan {
         int d = view.headDim();
         float[] key = new float[d];
         float[] sum = new float[d];
+        float[] min = new float[d];
+        float[] max = new float[d];
         for (; first + unit - 1 <= current - params.window(); first += unit) {
             int n = 0;
             long last = first + unit - 1;
+            java.util.Arrays.fill(min, Float.POSITIVE_INFINITY);
+            java.util.Arrays.fill(max, Float.NEGATIVE_INFINITY);
             // the unit's valid tokens in position order, keeping the reps best (strictly better replaces: ties to the older)
             for (int pg = firstPageEndingAtOrAfter(view, first); pg < view.pageCount(); pg++) {
                 int len = view.pageLength(pg);
@@ -133,6 +139,14 @@ final class InfLlmPlan {
                     long pos = view.position(pg, s);
                     if (pos < first || pos > last || !view.isValid(pg, s)) {
                         continue;
+                    }
+                    if (params.keyBound()) {
+                        // the variant's per-channel bounds over every valid key of the unit
+                        ops.kernels().dequantize(view.dtype(), view.keys(pg), s * view.rowBytes(), key, 0, d);
+                        for (int c = 0; c < d; c++) {
+                            min[c] = Math.min(min[c], key[c]);
+                            max[c] = Math.max(max[c], key[c]);
+                        }
                     }
                     float sc = cache.score(layer, kh, pg, s);
                     int at;
@@ -163,7 +177,15 @@ final class InfLlmPlan {
                     sum[c] += key[c];
                 }
             }
-            mem.addUnit(kh, first, last, best, n, sum, 0);
+            if (params.keyBound()) {
+                if (min[0] > max[0]) { // no valid key in the unit: nothing of it can be attended, bound 0
+                    java.util.Arrays.fill(min, 0f);
+                    java.util.Arrays.fill(max, 0f);
+                }
+                mem.addUnit(kh, first, last, best, n, sum, 0, min, max, 0);
+            } else {
+                mem.addUnit(kh, first, last, best, n, sum, 0);
+            }
         }
     }
 

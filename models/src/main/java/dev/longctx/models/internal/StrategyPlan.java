@@ -262,7 +262,7 @@ public final class StrategyPlan implements AttentionPlan {
             throw new ContextBudgetException("a budget of " + attended + " attended keys per KV head is too small for infllm: sinks "
                     + sinks + " + " + topK + " units of " + unit + " leave no window");
         }
-        return new Strategy.InfLlm(attended, sinks, window, unit, topK, reps);
+        return new Strategy.InfLlm(attended, sinks, window, unit, topK, reps, i.keyBound());
     }
 
     /**
@@ -474,8 +474,11 @@ public final class StrategyPlan implements AttentionPlan {
         squeezed.adopt(cache, indexes);
     }
 
-    /** InfLLM's memory of {@code layer} of the sequence whose cache is {@code cache} (for tests); null for other strategies. */
-    dev.longctx.attention.InfLlmMemory infLlmMemory(SequenceKvCache cache, int layer) {
+    /**
+     * InfLLM's memory of {@code layer} of the sequence whose cache is {@code cache} (for tests and
+     * the bench's selection probe); null for other strategies.
+     */
+    public dev.longctx.attention.InfLlmMemory infLlmMemory(SequenceKvCache cache, int layer) {
         return infllm == null ? null : infllm.memory(cache, layer);
     }
 

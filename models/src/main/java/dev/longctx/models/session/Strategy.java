@@ -319,8 +319,13 @@ public sealed interface Strategy {
      * @param unit tokens per memory unit (0: derived)
      * @param topK units retrieved per step (0: the paper's 16)
      * @param reps representative tokens per unit (0: the paper's 4; at most the unit size)
+     * @param keyBound false: the paper's relevance (the summed representative keys). true: the
+     *     variant {@code infllm-bound}, not the paper's: units ranked by Quest's upper bound of their
+     *     best key (per-channel key minimum and maximum of each unit,
+     *     {@code InfLlmAttention.Relevance.KEY_BOUND}); on the retrieval model the paper's
+     *     representatives are filler tokens (docs/strategies.md, run S14-P)
      */
-    record InfLlm(int attended, int sinks, int window, int unit, int topK, int reps) implements Strategy {
+    record InfLlm(int attended, int sinks, int window, int unit, int topK, int reps, boolean keyBound) implements Strategy {
         /** The paper's initial tokens (attention sinks). */
         public static final int PAPER_SINKS = 128;
         /** The paper's local window. */
@@ -343,6 +348,11 @@ public sealed interface Strategy {
             nonNegative("infllm reps", reps);
         }
 
+        /** The paper's relevance with the given parameters (0: derived). */
+        public InfLlm(int attended, int sinks, int window, int unit, int topK, int reps) {
+            this(attended, sinks, window, unit, topK, reps, false);
+        }
+
         /** Every parameter derived from the budget. */
         public InfLlm() {
             this(0, 0, 0, 0, 0, 0);
@@ -350,7 +360,7 @@ public sealed interface Strategy {
 
         @Override
         public String name() {
-            return "infllm";
+            return keyBound ? "infllm-bound" : "infllm";
         }
 
         @Override
@@ -791,6 +801,7 @@ public sealed interface Strategy {
             case "recycled", "recycled-attention" -> new Recycled(0, 0);
             case "sirllm" -> new SirLlm(0, 0, 0, 0);
             case "infllm" -> new InfLlm();
+            case "infllm-bound" -> new InfLlm(0, 0, 0, 0, 0, 0, true);
             case "think" -> new ThinK(new SnapKv(0, 0));
             case "longheads" -> new LongHeads(0, 0, 0);
             case "sink-calib", "act" -> new SinkCalibration(SinkHeads.all(), 0, 0);

@@ -2,6 +2,7 @@ package dev.longctx.models.internal;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.longctx.attention.InfLlmMemory;
@@ -37,6 +38,53 @@ class InfLlmPlanTest {
         assertEquals(new Strategy.InfLlm(100, 2, 100 - 2 - 3 * 2, 2, 2, 2), resolved(new Strategy.InfLlm(0, 0, 0, 0, 2, 9), 100),
                 "representatives at most the unit");
         assertThrows(ContextBudgetException.class, () -> resolved(new Strategy.InfLlm(), 16));
+    }
+
+    /** The variant {@code infllm-bound}: each closed unit carries the per-channel min / max of its keys, naively recomputed. */
+    @Test
+    void theKeyBoundVariantsUnitsCarryTheirKeysBounds() {
+        StrategyPlan plan = StrategyPlan.resolve(new Strategy.InfLlm(0, 3, 10, 4, 2, 2, true), 1024, LAYOUT, 16, OPS);
+        SplittableRandom r = new SplittableRandom(6);
+        try (BlockPool pool = new BlockPool(LAYOUT, 1 << 20);
+             SequenceKvCache cache = SequenceKvCache.create(pool)) {
+            int n = 30;
+            float[][] keys = new float[n][];
+            for (int pos = 0; pos < n; pos++) {
+                keys[pos] = new float[2 * 4];
+                for (int i = 0; i < keys[pos].length; i++) {
+                    keys[pos][i] = (float) r.nextGaussian();
+                }
+                cache.append(1, keys[pos], new float[8], pos);
+            }
+            plan.kernel(cache, 1, 1);
+            InfLlmMemory mem = plan.infLlmMemory(cache, 1);
+            for (int h = 0; h < 2; h++) {
+                assertEquals(4, mem.units(h));
+                for (int u = 0; u < 4; u++) {
+                    for (int c = 0; c < 4; c++) {
+                        float min = Float.POSITIVE_INFINITY;
+                        float max = Float.NEGATIVE_INFINITY;
+                        for (long pos = mem.first(h, u); pos <= mem.last(h, u); pos++) {
+                            float k = keys[(int) pos][h * 4 + c];
+                            min = Math.min(min, k);
+                            max = Math.max(max, k);
+                        }
+                        assertEquals(min, mem.keyMin(h, u, c), 1e-6, "head " + h + " unit " + u + " channel " + c);
+                        assertEquals(max, mem.keyMax(h, u, c), 1e-6, "head " + h + " unit " + u + " channel " + c);
+                    }
+                }
+            }
+        }
+        // the paper's rule keeps no bounds
+        StrategyPlan paper = StrategyPlan.resolve(new Strategy.InfLlm(0, 3, 10, 4, 2, 2), 1024, LAYOUT, 16, OPS);
+        try (BlockPool pool = new BlockPool(LAYOUT, 1 << 20);
+             SequenceKvCache cache = SequenceKvCache.create(pool)) {
+            for (int pos = 0; pos < 30; pos++) {
+                cache.append(1, new float[8], new float[8], pos);
+            }
+            paper.kernel(cache, 1, 1);
+            assertTrue(Float.isNaN(paper.infLlmMemory(cache, 1).keyMin(0, 0, 0)));
+        }
     }
 
     @Test

@@ -360,6 +360,12 @@ class SessionTest {
         try (Session s = session(new Strategy.InfLlm(0, 3, 16, 5, 1000, 4)).budgetTokens(256).build()) {
             assertArrayEquals(want, s.generate(prompt, SIXTY_FOUR, null).outputIds(), "every unit retrieved");
         }
+        // the key-bound variant: by name, and every unit retrieved is the full text too
+        assertEquals(new Strategy.InfLlm(0, 0, 0, 0, 0, 0, true), Strategy.parse("infllm-bound"));
+        assertEquals("infllm-bound", Strategy.parse("infllm-bound").name());
+        try (Session s = session(new Strategy.InfLlm(0, 3, 16, 5, 1000, 4, true)).budgetTokens(256).build()) {
+            assertArrayEquals(want, s.generate(prompt, SIXTY_FOUR, null).outputIds(), "every unit retrieved (infllm-bound)");
+        }
         int[] sparse;
         try (Session s = session(new Strategy.InfLlm(0, 1, 8, 4, 2, 1)).budgetTokens(256).build()) {
             sparse = s.generate(prompt, SIXTY_FOUR, null).outputIds();

@@ -59,6 +59,57 @@ final class PanamaDecodeAttention {
         }
     }
 
+    /**
+     * {@link #decodePage} over rows picked by index ({@link PanamaVectorKernels#decodeAttentionRows}):
+     * the same chunks, logits, softmax step and weighted sums; only the chunk's decode differs, each
+     * run of consecutive slots of one page ({@link #gatherRows}) decoded in one call straight from
+     * the cache's page, so no row is copied anywhere but into the L1 chunk buffer.
+     */
+    static void decodeRowsByIndex(DType type, MemorySegment[] keyPages, MemorySegment[] valuePages, int[] pageOf,
+                                  int[] slotOf, int off, int n, long rowBytes, int d, float[] q, int m, float[] max,
+                                  float[] sum, float[] out, float[] scratch) {
+        int sOff = Math.min(CHUNK, n) * d; // the logits after the chunk buffer
+        for (int j = 0; j < n; j += CHUNK) {
+            int keysIn = Math.min(CHUNK, n - j);
+            gatherRows(type, keyPages, pageOf, slotOf, off + j, keysIn, rowBytes, d, scratch);
+            logits(scratch, keysIn, d, q, m, scratch, sOff + j, n);
+        }
+        for (int i = 0; i < m; i++) {
+            softmaxRow(scratch, sOff + i * n, n, i, max, sum, out, d);
+        }
+        for (int j = 0; j < n; j += CHUNK) {
+            int keysIn = Math.min(CHUNK, n - j);
+            gatherRows(type, valuePages, pageOf, slotOf, off + j, keysIn, rowBytes, d, scratch);
+            PanamaAttentionTile.weightedRowSums(scratch, sOff + j, n, 1, m, keysIn, scratch, 0, d, out, 0);
+        }
+    }
+
+    /**
+     * Rows {@code pageOf/slotOf[from, from + count)} decoded to {@code dst[0, count * d)}, in order:
+     * a run of consecutive slots of one page in one call when rows are packed ({@link #decodeRows}),
+     * else row by row.
+     */
+    static void gatherRows(DType type, MemorySegment[] pages, int[] pageOf, int[] slotOf, int from, int count,
+                           long rowBytes, int d, float[] dst) {
+        int r = 0;
+        while (r < count) {
+            int page = pageOf[from + r];
+            int slot = slotOf[from + r];
+            int run = 1;
+            while (r + run < count && pageOf[from + r + run] == page && slotOf[from + r + run] == slot + run) {
+                run++;
+            }
+            if (run > 1 && rowBytes == type.bytesFor(d)) {
+                PanamaCodecs.dequantize(type, pages[page], slot * rowBytes, dst, r * d, run * d);
+            } else {
+                for (int i = 0; i < run; i++) {
+                    PanamaCodecs.dequantize(type, pages[page], (slot + i) * rowBytes, dst, (r + i) * d, d);
+                }
+            }
+            r += run;
+        }
+    }
+
     /** Rows {@code [from, from + count)} of a page decoded to {@code dst[0, count * d)}: one call when the rows are contiguous. */
     static void decodeRows(DType type, MemorySegment seg, long rowBytes, int d, int from, int count, float[] dst) {
         if (rowBytes == type.bytesFor(d)) {

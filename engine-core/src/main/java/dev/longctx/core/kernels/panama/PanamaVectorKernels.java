@@ -165,6 +165,14 @@ public final class PanamaVectorKernels implements VectorKernels {
     }
 
     @Override
+    public void decodeAttentionRows(DType type, MemorySegment[] keyPages, MemorySegment[] valuePages, int[] pageOf,
+            int[] slotOf, int off, int n, long rowBytes, int d, float[] q, int m, float[] max, float[] sum, float[] out,
+            float[] scratch) {
+        PanamaDecodeAttention.decodeRowsByIndex(type, keyPages, valuePages, pageOf, slotOf, off, n, rowBytes, d, q, m, max,
+                sum, out, scratch);
+    }
+
+    @Override
     public void silu(float[] x, int off, int n) {
         PanamaElementwise.silu(x, off, n);
     }

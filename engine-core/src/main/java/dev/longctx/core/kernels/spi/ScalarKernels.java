@@ -227,6 +227,38 @@ public final class ScalarKernels implements VectorKernels {
         }
     }
 
+    /** The definition, row by row, as {@link #decodeAttentionPage} with each row located through the index lists. */
+    @Override
+    public void decodeAttentionRows(DType type, MemorySegment[] keyPages, MemorySegment[] valuePages, int[] pageOf,
+                                    int[] slotOf, int off, int n, long rowBytes, int d, float[] q, int m, float[] max,
+                                    float[] sum, float[] out, float[] scratch) {
+        int sOff = n * d; // logits of the row after the room for a page of decoded rows; row decoded at 0
+        for (int i = 0; i < m; i++) {
+            float mx = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < n; j++) {
+                Quantization.dequantize(type, keyPages[pageOf[off + j]], slotOf[off + j] * rowBytes, scratch, 0, d);
+                scratch[sOff + j] = dot(q, i * d, scratch, 0, d);
+                mx = Math.max(mx, scratch[sOff + j]);
+            }
+            float mNew = Math.max(max[i], mx);
+            float corr = max[i] == Float.NEGATIVE_INFINITY ? 0f : max[i] == mNew ? 1f : (float) Math.exp(max[i] - mNew);
+            for (int c = 0; c < d; c++) {
+                out[i * d + c] *= corr;
+            }
+            float total = 0f;
+            for (int j = 0; j < n; j++) {
+                float pj = (float) Math.exp(scratch[sOff + j] - mNew);
+                total += pj;
+                Quantization.dequantize(type, valuePages[pageOf[off + j]], slotOf[off + j] * rowBytes, scratch, 0, d);
+                for (int c = 0; c < d; c++) {
+                    out[i * d + c] += pj * scratch[c];
+                }
+            }
+            sum[i] = sum[i] * corr + total;
+            max[i] = mNew;
+        }
+    }
+
     @Override
     public float sumOfSquares(float[] x, int off, int n) {
         float s = 0f;

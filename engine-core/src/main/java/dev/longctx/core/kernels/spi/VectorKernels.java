@@ -122,6 +122,20 @@ public interface VectorKernels {
     void decodeAttentionPage(DType type, MemorySegment keys, MemorySegment values, long rowBytes, int n, int d,
                              float[] q, int m, float[] max, float[] sum, float[] out, float[] scratch);
 
+    /**
+     * {@link #decodeAttentionPage} over {@code n >= 1} key/value rows picked by index from several
+     * pages and read in place (no gather into a dense page): row {@code j < n} is row
+     * {@code slotOf[off + j]} of page {@code pageOf[off + j]}, its key at byte
+     * {@code slotOf[off + j] * rowBytes} of {@code keyPages[pageOf[off + j]]} and its value at the same
+     * offset of {@code valuePages[pageOf[off + j]]}. Same step, same contract for {@code q, m, max,
+     * sum, out}; {@code scratch} holds at least {@code decodeAttentionScratch(n, d, m)} floats. For
+     * token-level selections (TidalDecode, Recycled Attention): the chosen keys stay in the cache's
+     * pages and the kernel reads exactly those rows.
+     */
+    void decodeAttentionRows(DType type, MemorySegment[] keyPages, MemorySegment[] valuePages, int[] pageOf, int[] slotOf,
+                             int off, int n, long rowBytes, int d, float[] q, int m, float[] max, float[] sum,
+                             float[] out, float[] scratch);
+
     /** Scratch floats {@link #decodeAttentionPage} needs: room for a page of decoded rows and the logits. */
     static int decodeAttentionScratch(int n, int d, int m) {
         return n * d + m * n;
