@@ -35,6 +35,8 @@ import org.junit.jupiter.api.Test;
  */
 class CompiledKernelsTest {
     private static final int WARM = 20_000;
+    /** Most warm passes of {@link #WARM} rounds before a kernel C2 has not compiled fails the test. */
+    private static final int WARM_PASSES = 5;
     /** The kernels this test proves compiled, by method name. */
     private static final List<String> CHECKED = List.of("dot", "matvecRows", "expShiftSum", "silu", "gelu", "dequantize",
             "matmulRowsTransposed", "onlineSoftmaxColumns", "sumOfSquares", "axpy", "matmulRowsSmallBatch",
@@ -212,21 +214,29 @@ class CompiledKernelsTest {
         try (Arena arena = Arena.ofConfined()) {
             Inputs in = new Inputs(arena);
             Path jfr = dir.resolve("compilations.jfr");
+            Set<String> compiled = Set.of();
+            int rounds = 0;
             try (Recording rec = new Recording()) {
                 rec.enable("jdk.Compilation").withThreshold(java.time.Duration.ZERO);
                 rec.enable("jdk.CompilerInlining");
                 rec.start();
                 float sink = 0;
-                for (int i = 0; i < WARM; i++) {
-                    sink += round(panama, in)[0];
+                // C2 compiles in background threads: on a busy machine its queue can still hold a kernel
+                // when a pass ends, so warm further (a bounded number of passes, no clock) until every
+                // checked kernel shows up
+                for (int pass = 0; pass < WARM_PASSES && !compiled.containsAll(CHECKED); pass++) {
+                    for (int i = 0; i < WARM; i++) {
+                        sink += round(panama, in)[0];
+                    }
+                    rounds += WARM;
+                    rec.dump(jfr);
+                    compiled = c2Compiled(jfr);
                 }
                 rec.stop();
-                rec.dump(jfr);
                 assertTrue(Float.isFinite(sink));
             }
-            Set<String> compiled = c2Compiled(jfr);
             for (String name : CHECKED) {
-                assertTrue(compiled.contains(name), name + " was not compiled by C2 after " + WARM + " rounds; C2 saw: " + compiled);
+                assertTrue(compiled.contains(name), name + " was not compiled by C2 after " + rounds + " rounds; C2 saw: " + compiled);
             }
             float[] fast = round(panama, in);
             float[] ref = round(scalar, in);
