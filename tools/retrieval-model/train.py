@@ -44,6 +44,9 @@ CHAT_TEMPLATE = ("{{ bos_token }}{% for message in messages %}<|{{ message['role
                  "{{ message['content'] }}<|endoftext|>{% endfor %}"
                  "{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
 TASKS = ["niah_single", "niah_multikey", "niah_multivalue", "niah_multiquery", "vt"]
+# training only (--mqar-weight): multi-query rows that ask many of n needles, n as high as the length allows,
+# in a random order (MQAR-style); never evaluated, and not part of tasks.json
+TRAIN_ONLY_TASKS = ["mqar"]
 EVAL_LENGTHS = [256, 512, 1024, 2048, 4096, 8192, 16384]
 
 TEMPLATES = {
@@ -343,6 +346,7 @@ class Gen:
         self.pool = Pool(spec, wt, pool_words, rng_for(*pool_seed))
         self.cache = {}
         self.vt_one_chain = 0.0  # training only: the share of vt instances without the distractor chain
+        self.multikey_min = 0  # training only (--multikey-min): the least number of needles of a multi-key row
         self.key_ids = np.unique(np.asarray(self.key_tok, dtype=np.int64))
 
     def key_copy_mask(self, ids, prompt_len):
@@ -452,11 +456,20 @@ class Gen:
         max_needles = int(np.clip((0.3 * length) // 14, 2, 16))
         keys = self.keys
         needles = []  # (depth, text)
-        if task in ("niah_single", "niah_multikey", "niah_multiquery"):
-            if task == "niah_single":
+        if task in ("niah_single", "niah_multikey", "niah_multiquery", "mqar"):
+            if task == "mqar":
+                # training only: n needles, as many as fit in about half the length (each asked key costs ~21
+                # tokens: needle, question, answer), at most 16; q in [ceil(n/2), n] of them asked in a random
+                # order, so every asked value is a matching decision and the document order pays nothing
+                n = int(np.clip((0.5 * length) // 21, 2, 16))
+                q = int(rng.integers((n + 1) // 2, n + 1))
+            elif task == "niah_single":
                 n, q = 1, 1
             elif task == "niah_multikey":
-                n, q = int(rng.integers(2, max_needles + 1)), 1
+                if self.multikey_min > 0:  # training only: n in [min(multikey_min, max_needles), max_needles]
+                    n, q = int(rng.integers(min(self.multikey_min, max_needles), max_needles + 1)), 1
+                else:
+                    n, q = int(rng.integers(2, max_needles + 1)), 1
             else:
                 q = int(rng.integers(2, 5))
                 n = int(rng.integers(q, max(q, max_needles) + 1))
@@ -748,7 +761,7 @@ def task_slots(B, weights):
     B allows."""
     w = np.asarray(weights, dtype=np.float64)
     if np.all(w == w[0]):
-        return np.arange(B) % len(TASKS)
+        return np.arange(B) % len(w)
     x = w / w.sum() * B
     n = np.floor(x).astype(np.int64)
     for i in np.argsort(-(x - n), kind="stable")[:B - int(n.sum())]:
@@ -757,7 +770,17 @@ def task_slots(B, weights):
         if w[i] > 0 and n[i] == 0 and B >= int((w > 0).sum()):
             n[int(np.argmax(n))] -= 1
             n[i] += 1
-    return np.repeat(np.arange(len(TASKS)), n)
+    return np.repeat(np.arange(len(w)), n)
+
+
+def train_tasks(a):
+    """The training tasks: the five evaluated ones, then the training-only ones that have a weight (none by
+    default, so the first runs' batches are unchanged)."""
+    return TASKS + (["mqar"] if a.mqar_weight > 0 else [])
+
+
+def train_weights(a):
+    return list(a.task_weights) + ([a.mqar_weight] if a.mqar_weight > 0 else [])
 
 
 class Stream:
@@ -774,12 +797,12 @@ class Stream:
         rng = rng_for(a.seed, 4, step) if a.batch_stream == 0 else rng_for(a.seed, 4, a.batch_stream, step)
         L = sample_length(rng, step / self.steps, a)
         B = max(1, a.tokens_per_step // L)
-        tasks = rng.permutation(task_slots(B, a.task_weights))
+        tasks = rng.permutation(task_slots(B, train_weights(a)))
         ids = np.empty((B, L), dtype=np.int64)
         plen = np.empty(B, dtype=np.int64)
         kmask = np.zeros((B, L - 1), dtype=bool) if a.key_weight > 0 else None
         for i in range(B):
-            x = self.gen.instance(TASKS[tasks[i]], L, rng)
+            x = self.gen.instance(train_tasks(a)[tasks[i]], L, rng)
             ids[i] = x["ids"]
             plen[i] = x["prompt_len"]
             if kmask is not None:
@@ -833,6 +856,7 @@ def train(a):
     eval_cell_worker.gen = Gen(spec, tok, a.eval_pool_words, (a.seed, 10))
     train_gen = Gen(spec, tok, a.pool_words, (a.seed, 3))
     train_gen.vt_one_chain = a.vt_one_chain
+    train_gen.multikey_min = a.multikey_min
     print(f"filler pools: training {train_gen.pool.tokens.size} tokens, evaluation "
           f"{eval_cell_worker.gen.pool.tokens.size} tokens ({time.time() - t0:.1f} s)")
     eval_pool = ctx.Pool(a.eval_procs)
@@ -876,13 +900,14 @@ def train(a):
         lm = (ce * ~ans).sum() / (~ans).sum()
         hit = logits.detach().argmax(-1) == tgt
         ok = (hit | ~ans).all(dim=1)
+        tacc = (hit & ans).sum(dim=1) / ans.sum(dim=1)  # per row: argmax accuracy over the answer tokens
         if kmask is None:
             z = ce.new_zeros(())
-            return la, lm, ok, z, z
+            return la, lm, ok, z, z, tacc
         nk = kmask.sum().clamp(min=1)
         lk = (ce * kmask).sum() / nk
         kacc = (hit & kmask).sum() / nk
-        return la, lm, ok, lk, kacc
+        return la, lm, ok, lk, kacc, tacc
 
     fn = {"step": loss_terms}  # the training step's loss function: eager, or compiled with --compile
 
@@ -901,7 +926,7 @@ def train(a):
                     torch.cuda.synchronize()
                 t0 = time.time()
                 kmask = torch.zeros((B, L - 1), dtype=torch.bool, device=dev) if a.key_weight > 0 else None
-                la, lm, _, lk, _ = f(ids, plen, kmask)
+                la, lm, _, lk, _, _ = f(ids, plen, kmask)
                 (la + a.lm_weight * lm + a.key_weight * lk).backward()
                 if dev.type == "cuda":
                     torch.cuda.synchronize()
@@ -923,7 +948,7 @@ def train(a):
             f = torch.compile(loss_terms, dynamic=True)
             B, L = 4, 256
             kmask = torch.zeros((B, L - 1), dtype=torch.bool, device=dev) if a.key_weight > 0 else None
-            la, lm, _, lk, _ = f(torch.randint(5, V, (B, L), device=dev), torch.full((B,), L - 8, device=dev), kmask)
+            la, lm, _, lk, _, _ = f(torch.randint(5, V, (B, L), device=dev), torch.full((B,), L - 8, device=dev), kmask)
             (la + a.lm_weight * lm + a.key_weight * lk).backward()
             model.zero_grad(set_to_none=True)
             print(f"compile: {time.time() - t0:.1f} s")
@@ -997,11 +1022,15 @@ def train(a):
           f"{a.weight_decay} on matrices{'' if a.embed_decay else ' but the embedding'}"
           f"{'; initialised from ' + a.init_from if a.init_from else ''}; batch stream {a.batch_stream}"
           f"{f'; vt without distractor chain in {a.vt_one_chain:.0%} of training vt rows' if a.vt_one_chain else ''}"
-          f"{f'; + {a.key_weight} x CE on copyable key tokens of the prompt' if a.key_weight > 0 else ''}")
+          f"{f'; + {a.key_weight} x CE on copyable key tokens of the prompt' if a.key_weight > 0 else ''}"
+          f"{f'; training-only mqar rows (weight {a.mqar_weight})' if a.mqar_weight > 0 else ''}"
+          f"{f'; multi-key rows with at least {a.multikey_min} needles where the length allows' if a.multikey_min else ''}")
     t_train = time.time()
     last_ckpt = time.time()
     tokens_seen = 0
-    win = {"la": [], "lm": [], "lk": [], "kacc": [], "ok": np.zeros(len(TASKS)), "n": np.zeros(len(TASKS)), "L": []}
+    TT = train_tasks(a)
+    win = {"la": [], "lm": [], "lk": [], "kacc": [], "ok": np.zeros(len(TT)), "tok": np.zeros(len(TT)),
+           "n": np.zeros(len(TT)), "L": []}
     curve = []
     model.train()
     stopped_early = False
@@ -1014,7 +1043,7 @@ def train(a):
             g["lr"] = lr_at(s)
         opt.zero_grad(set_to_none=True)
         try:
-            la, lm, ok, lk, kacc = fwd_loss(ids, plen, kmask)
+            la, lm, ok, lk, kacc, tacc = fwd_loss(ids, plen, kmask)
             (la + a.lm_weight * lm + a.key_weight * lk).backward()
         except Exception as e:  # noqa: BLE001
             if fn["step"] is loss_terms:
@@ -1022,7 +1051,7 @@ def train(a):
             print(f"compiled step {s} failed, eager from here: {type(e).__name__}: {str(e)[:300]}")
             fn["step"] = loss_terms
             opt.zero_grad(set_to_none=True)
-            la, lm, ok, lk, kacc = fwd_loss(ids, plen, kmask)
+            la, lm, ok, lk, kacc, tacc = fwd_loss(ids, plen, kmask)
             (la + a.lm_weight * lm + a.key_weight * lk).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -1033,19 +1062,26 @@ def train(a):
             win["lk"].append(lk.item())
             win["kacc"].append(kacc.item())
             okn = ok.cpu().numpy()
-            for t in range(len(TASKS)):
+            tokn = tacc.float().cpu().numpy()
+            for t in range(len(TT)):
                 m = tasks_np == t
                 win["ok"][t] += okn[m].sum()
+                win["tok"][t] += tokn[m].sum()
                 win["n"][t] += m.sum()
             win["L"].append(ids_np.shape[1])
         if (s + 1) % (a.log_every * 4) == 0 or s == steps - 1:
             el = time.time() - t_train
-            acc = " ".join(f"{TASKS[t].replace('niah_', '')}={win['ok'][t] / max(1, win['n'][t]):.2f}"
-                           for t in range(len(TASKS)))
+            acc = " ".join(f"{TT[t].replace('niah_', '')}={win['ok'][t] / max(1, win['n'][t]):.2f}"
+                           for t in range(len(TT)))
+            tok_acc = {TT[t]: float(win["tok"][t] / max(1, win["n"][t])) for t in range(len(TT))}
+            if a.mqar_weight > 0:  # answer-token accuracy: the share of matching decisions made, not only whole rows
+                acc += " | answer tokens " + " ".join(f"{k.replace('niah_', '')}={v:.2f}" for k, v in tok_acc.items())
             rec = {"step": s + 1, "time_s": round(el, 1), "tokens": tokens_seen, "lr": lr_at(s),
                    "answer_loss": float(np.mean(win["la"])), "lm_loss": float(np.mean(win["lm"])),
-                   "train_exact": {TASKS[t]: float(win["ok"][t] / max(1, win["n"][t])) for t in range(len(TASKS))},
+                   "train_exact": {TT[t]: float(win["ok"][t] / max(1, win["n"][t])) for t in range(len(TT))},
                    "lengths": [int(min(win["L"])), int(max(win["L"]))]}
+            if a.mqar_weight > 0:
+                rec["train_answer_token_acc"] = tok_acc
             if a.key_weight > 0:
                 rec["key_loss"] = float(np.mean(win["lk"]))
                 rec["key_copy_acc"] = float(np.mean(win["kacc"]))
@@ -1055,8 +1091,8 @@ def train(a):
                   f"tok/s {tokens_seen / el / 1e3:.0f}k | batch exact {acc}"
                   + (f" | key_loss {rec['key_loss']:.3f} key_acc {rec['key_copy_acc']:.2f}" if a.key_weight > 0 else ""),
                   flush=True)
-            win = {"la": [], "lm": [], "lk": [], "kacc": [], "ok": np.zeros(len(TASKS)), "n": np.zeros(len(TASKS)),
-                   "L": []}
+            win = {"la": [], "lm": [], "lk": [], "kacc": [], "ok": np.zeros(len(TT)), "tok": np.zeros(len(TT)),
+                   "n": np.zeros(len(TT)), "L": []}
         if time.time() - last_ckpt > a.ckpt_every:
             save_safetensors(model, os.path.join(a.out, "model.safetensors"))
             last_ckpt = time.time()
@@ -1095,7 +1131,7 @@ def train(a):
                 chunk = rows[i:i + per]
                 ids = torch.from_numpy(np.stack([r[0] for r in chunk]).astype(np.int64)).to(dev)
                 plen = torch.tensor([r[1] for r in chunk], device=dev)
-                _, _, ok, _, _ = loss_terms(ids, plen)
+                _, _, ok, _, _, _ = loss_terms(ids, plen)
                 okall.extend(ok.cpu().tolist())
             table.setdefault(task, {})[str(L)] = float(np.mean(okall))
             ds = np.array([r[2] for r in rows])
@@ -1270,6 +1306,14 @@ def main():
                    "the row: the key in the question, a vt copy's source name, a multi-value needle's repeated key) "
                    "to the loss, so copying keys is rewarded as much as an answer; 0 (earlier runs): they are only "
                    "part of the --lm-weight mean over all non-answer tokens")
+    p.add_argument("--mqar-weight", type=float, default=0.0, help="training only: this share (next to "
+                   "--task-weights) of rows of an MQAR-style task: n needles, as many as fit in about half the length "
+                   "(at most 16), of which q in [ceil(n/2), n] are asked in a random order (the multi-query "
+                   "templates; answer = their values in the asked order), so every value is a key-matching decision; "
+                   "0 (earlier runs): none")
+    p.add_argument("--multikey-min", type=int, default=0, help="training only: multi-key rows have n uniform in "
+                   "[min(N, max_needles), max_needles] needles instead of [2, max_needles] (16: always the most the "
+                   "length allows), so that a positional pick pays little; 0 (earlier runs): [2, max_needles]")
     p.add_argument("--batch-stream", type=int, default=0, help="0: batches from seed stream [seed, 4, step] (the "
                    "first run); k >= 1: from [seed, 4, k, step] (the k-th continued run)")
     p.add_argument("--init-from", default=None, help="an HF folder (config.json, model.safetensors) to start "
