@@ -103,33 +103,13 @@ class DecodeAttentionPageTest {
             q[i] = (float) (r.nextGaussian() * 2 / Math.sqrt(d));
         }
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment[] keys = new MemorySegment[pages];
-            MemorySegment[] values = new MemorySegment[pages];
-            double[][] kd = new double[pages * pageSize][d];
-            double[][] vd = new double[pages * pageSize][d];
-            float[] row = new float[d];
-            float[] decoded = new float[d];
-            for (int p = 0; p < pages; p++) {
-                keys[p] = arena.allocate(rowBytes * pageSize, 64);
-                values[p] = arena.allocate(rowBytes * pageSize, 64);
-                for (int j = 0; j < pageSize; j++) {
-                    int at = p * pageSize + j;
-                    for (int c = 0; c < d; c++) {
-                        row[c] = (float) (r.nextGaussian() + 0.02 * at);
-                    }
-                    Quantization.quantize(t, row, 0, d, keys[p], j * rowBytes);
-                    Quantization.dequantize(t, keys[p], j * rowBytes, decoded, 0, d);
-                    for (int c = 0; c < d; c++) {
-                        kd[at][c] = decoded[c];
-                        row[c] = (float) r.nextGaussian();
-                    }
-                    Quantization.quantize(t, row, 0, d, values[p], j * rowBytes);
-                    Quantization.dequantize(t, values[p], j * rowBytes, decoded, 0, d);
-                    for (int c = 0; c < d; c++) {
-                        vd[at][c] = decoded[c];
-                    }
-                }
-            }
+            int[] lengths = new int[pages];
+            Arrays.fill(lengths, pageSize);
+            Pages kv = Pages.random(arena, t, d, lengths, rowBytes, r);
+            MemorySegment[] keys = kv.keys();
+            MemorySegment[] values = kv.values();
+            double[][] kd = kv.kd();
+            double[][] vd = kv.vd();
             // Index lists with a leading offset, so that off != 0 is exercised.
             int lead = 3;
             int[] pageOf = new int[lead + pick.length];
@@ -199,34 +179,11 @@ class DecodeAttentionPageTest {
             q[i] = (float) (r.nextGaussian() * 2 / Math.sqrt(d));
         }
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment[] keys = new MemorySegment[lengths.length];
-            MemorySegment[] values = new MemorySegment[lengths.length];
-            double[][] kd = new double[total][d];
-            double[][] vd = new double[total][d];
-            int at = 0;
-            float[] row = new float[d];
-            float[] decoded = new float[d];
-            for (int p = 0; p < lengths.length; p++) {
-                keys[p] = arena.allocate(rowBytes * lengths[p], 64);
-                values[p] = arena.allocate(rowBytes * lengths[p], 64);
-                for (int j = 0; j < lengths[p]; j++, at++) {
-                    for (int c = 0; c < d; c++) {
-                        // A rising trend over the run so that later pages raise the maximum.
-                        row[c] = (float) (r.nextGaussian() + 0.02 * at);
-                    }
-                    Quantization.quantize(t, row, 0, d, keys[p], j * rowBytes);
-                    Quantization.dequantize(t, keys[p], j * rowBytes, decoded, 0, d);
-                    for (int c = 0; c < d; c++) {
-                        kd[at][c] = decoded[c];
-                        row[c] = (float) r.nextGaussian();
-                    }
-                    Quantization.quantize(t, row, 0, d, values[p], j * rowBytes);
-                    Quantization.dequantize(t, values[p], j * rowBytes, decoded, 0, d);
-                    for (int c = 0; c < d; c++) {
-                        vd[at][c] = decoded[c];
-                    }
-                }
-            }
+            Pages kv = Pages.random(arena, t, d, lengths, rowBytes, r);
+            MemorySegment[] keys = kv.keys();
+            MemorySegment[] values = kv.values();
+            double[][] kd = kv.kd();
+            double[][] vd = kv.vd();
             float[] max = new float[m];
             float[] sum = new float[m];
             float[] out = new float[m * d];
@@ -283,6 +240,45 @@ class DecodeAttentionPageTest {
                     }
                 }
             }
+        }
+    }
+
+    /** Pages of random keys and values in {@code t}, and their decoded values in double for the reference. */
+    private record Pages(MemorySegment[] keys, MemorySegment[] values, double[][] kd, double[][] vd) {
+        /**
+         * Page p holds {@code lengths[p]} rows {@code rowBytes} apart; per row its key (with a rising
+         * trend over the run, so that later pages raise the maximum), then its value, drawn from {@code r}.
+         */
+        static Pages random(Arena arena, DType t, int d, int[] lengths, long rowBytes, SplittableRandom r) {
+            int total = Arrays.stream(lengths).sum();
+            MemorySegment[] keys = new MemorySegment[lengths.length];
+            MemorySegment[] values = new MemorySegment[lengths.length];
+            double[][] kd = new double[total][d];
+            double[][] vd = new double[total][d];
+            int at = 0;
+            float[] row = new float[d];
+            float[] decoded = new float[d];
+            for (int p = 0; p < lengths.length; p++) {
+                keys[p] = arena.allocate(rowBytes * lengths[p], 64);
+                values[p] = arena.allocate(rowBytes * lengths[p], 64);
+                for (int j = 0; j < lengths[p]; j++, at++) {
+                    for (int c = 0; c < d; c++) {
+                        row[c] = (float) (r.nextGaussian() + 0.02 * at);
+                    }
+                    Quantization.quantize(t, row, 0, d, keys[p], j * rowBytes);
+                    Quantization.dequantize(t, keys[p], j * rowBytes, decoded, 0, d);
+                    for (int c = 0; c < d; c++) {
+                        kd[at][c] = decoded[c];
+                        row[c] = (float) r.nextGaussian();
+                    }
+                    Quantization.quantize(t, row, 0, d, values[p], j * rowBytes);
+                    Quantization.dequantize(t, values[p], j * rowBytes, decoded, 0, d);
+                    for (int c = 0; c < d; c++) {
+                        vd[at][c] = decoded[c];
+                    }
+                }
+            }
+            return new Pages(keys, values, kd, vd);
         }
     }
 }
