@@ -189,13 +189,7 @@ class InfLlmAttentionTest {
                                     BitSet want = reference(k, views, mem, p, kh, sinks, topK, d);
                                     kernel.attend(mem, p, new float[p.outputLength()], null, null); // binds the memory
                                     assertEquals(want, kernel.selectedKeys(p, 0, kh), what + " head " + kh);
-                                    DenseKvView e = DenseKvView.of(k[kh], v[kh], d, DType.F32, PAGE);
-                                    for (int i = 0; i < lk; i++) {
-                                        if (!want.get(i)) {
-                                            e.invalidate(i);
-                                        }
-                                    }
-                                    explicit[kh] = e;
+                                    explicit[kh] = only(k[kh], v[kh], d, lk, want);
                                 }
                                 float[] out = new float[p.outputLength()];
                                 kernel.attend(mem, p, out, null, null);
@@ -260,13 +254,7 @@ class InfLlmAttentionTest {
                         for (int kh = 0; kh < kvHeads; kh++) {
                             BitSet want = reference(k, views, mem, p, kh, sinks, topK, d, boundScores(k, views, mem, p, kh, d));
                             assertEquals(want, kernel.selectedKeys(p, 0, kh), what + " head " + kh);
-                            DenseKvView e = DenseKvView.of(k[kh], v[kh], d, DType.F32, PAGE);
-                            for (int i = 0; i < lk; i++) {
-                                if (!want.get(i)) {
-                                    e.invalidate(i);
-                                }
-                            }
-                            explicit[kh] = e;
+                            explicit[kh] = only(k[kh], v[kh], d, lk, want);
                         }
                         float[] out = new float[p.outputLength()];
                         kernel.attend(mem, p, out, null, null);
@@ -333,5 +321,16 @@ class InfLlmAttentionTest {
         InfLlmMemory mem = new InfLlmMemory(1, 2, 8);
         mem.addUnit(0, 4, 9, new long[] {5, 6}, 2, new float[8], 0);
         assertThrows(IllegalArgumentException.class, () -> mem.addUnit(0, 8, 12, new long[] {9}, 1, new float[8], 0), "overlapping unit");
+    }
+
+    /** The head's keys and values as a dense F32 view where only the keys in {@code want} are valid. */
+    private static DenseKvView only(float[] k, float[] v, int d, int lk, BitSet want) {
+        DenseKvView e = DenseKvView.of(k, v, d, DType.F32, PAGE);
+        for (int i = 0; i < lk; i++) {
+            if (!want.get(i)) {
+                e.invalidate(i);
+            }
+        }
+        return e;
     }
 }
