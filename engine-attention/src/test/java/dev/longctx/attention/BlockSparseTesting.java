@@ -16,17 +16,19 @@ final class BlockSparseTesting {
     private BlockSparseTesting() {
     }
 
-    /** A view that delegates everything but reports the slots of dropped pages as invalid. */
-    static final class MaskedView implements KvView {
-        private final KvView v;
-        private final boolean[] keptPage;
+    /** Which slots of a view stay valid (besides the view's own validity). */
+    interface SlotFilter {
+        boolean keep(int page, int slot);
+    }
 
-        MaskedView(KvView v, int[] kept) {
+    /** A view that delegates everything but reports the slots {@code keep} rejects as invalid. */
+    static final class FilteredView implements KvView {
+        private final KvView v;
+        private final SlotFilter keep;
+
+        FilteredView(KvView v, SlotFilter keep) {
             this.v = v;
-            this.keptPage = new boolean[v.pageCount()];
-            for (int page : kept) {
-                keptPage[page] = true;
-            }
+            this.keep = keep;
         }
 
         @Override public int headDim() { return v.headDim(); }
@@ -37,7 +39,16 @@ final class BlockSparseTesting {
         @Override public MemorySegment keys(int page) { return v.keys(page); }
         @Override public MemorySegment values(int page) { return v.values(page); }
         @Override public long position(int page, int slot) { return v.position(page, slot); }
-        @Override public boolean isValid(int page, int slot) { return keptPage[page] && v.isValid(page, slot); }
+        @Override public boolean isValid(int page, int slot) { return keep.keep(page, slot) && v.isValid(page, slot); }
+    }
+
+    /** {@code v} with only the pages in {@code kept} valid. */
+    static KvView maskedView(KvView v, int[] kept) {
+        boolean[] keptPage = new boolean[v.pageCount()];
+        for (int page : kept) {
+            keptPage[page] = true;
+        }
+        return new FilteredView(v, (page, slot) -> keptPage[page]);
     }
 
     /** A view that counts reads of each page's keys and values, optionally with other key bounds. */
@@ -97,7 +108,7 @@ final class BlockSparseTesting {
             int i1 = mask.queryBlockEnd(b);
             KvView[] views = new KvView[p.kvHeads()];
             for (int h = 0; h < views.length; h++) {
-                views[h] = new MaskedView(p.kv()[h], mask.keptPages(h, b));
+                views[h] = maskedView(p.kv()[h], mask.keptPages(h, b));
             }
             AttentionProblem sub = new AttentionProblem(p.queries(), p.queryIndex(i0, 0), i1 - i0, p.queryHeads(), views,
                     Arrays.copyOfRange(p.queryPositions(), i0, i1), p.scale(), p.softCap(), p.mask());

@@ -9,7 +9,6 @@ import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.kernels.spi.KernelProvider;
 import dev.longctx.core.kernels.spi.Quantization;
 import dev.longctx.core.tensor.DType;
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
@@ -158,54 +157,6 @@ class HipTokenAttentionTest {
         return best;
     }
 
-    /** A view that delegates everything but reports the slots outside a key set as invalid. */
-    static final class KeySetView implements KvView {
-        private final KvView v;
-        private final BitSet keep;
-
-        KeySetView(KvView v, BitSet keep) {
-            this.v = v;
-            this.keep = keep;
-        }
-
-        @Override public int headDim() { return v.headDim(); }
-        @Override public DType dtype() { return v.dtype(); }
-        @Override public int pageSize() { return v.pageSize(); }
-        @Override public int pageCount() { return v.pageCount(); }
-        @Override public int pageLength(int page) { return v.pageLength(page); }
-        @Override public MemorySegment keys(int page) { return v.keys(page); }
-        @Override public MemorySegment values(int page) { return v.values(page); }
-        @Override public long position(int page, int slot) { return v.position(page, slot); }
-        @Override public boolean isValid(int page, int slot) {
-            return keep.get(page * v.pageSize() + slot) && v.isValid(page, slot);
-        }
-    }
-
-    /** Every {@code period}-th slot (from {@code phase}) evicted: an awkward view with holes. */
-    static final class HolesView implements KvView {
-        private final KvView v;
-        private final int period;
-        private final int phase;
-
-        HolesView(KvView v, int period, int phase) {
-            this.v = v;
-            this.period = period;
-            this.phase = phase;
-        }
-
-        @Override public int headDim() { return v.headDim(); }
-        @Override public DType dtype() { return v.dtype(); }
-        @Override public int pageSize() { return v.pageSize(); }
-        @Override public int pageCount() { return v.pageCount(); }
-        @Override public int pageLength(int page) { return v.pageLength(page); }
-        @Override public MemorySegment keys(int page) { return v.keys(page); }
-        @Override public MemorySegment values(int page) { return v.values(page); }
-        @Override public long position(int page, int slot) { return v.position(page, slot); }
-        @Override public boolean isValid(int page, int slot) {
-            return (page * v.pageSize() + slot) % period != phase && v.isValid(page, slot);
-        }
-    }
-
     /** The reference attention: {@link NaiveAttention} per query block over exactly the naive selection. */
     static void naiveOverSelection(AttentionProblem p, HipTokenSelection sel, float[] out, float[] lse,
                                    AttentionObserver observer) {
@@ -215,7 +166,7 @@ class HipTokenAttentionTest {
             int i1 = Math.min(p.queryRows(), i0 + sel.blockQ());
             KvView[] views = new KvView[p.kvHeads()];
             for (int h = 0; h < views.length; h++) {
-                views[h] = new KeySetView(p.kv()[h], naiveSelection(p, sel, h, b));
+                views[h] = keySetView(p.kv()[h], naiveSelection(p, sel, h, b));
             }
             AttentionProblem sub = new AttentionProblem(p.queries(), p.queryIndex(i0, 0), i1 - i0, p.queryHeads(), views,
                     Arrays.copyOfRange(p.queryPositions(), i0, i1), p.scale(), p.softCap(), p.mask());
@@ -244,7 +195,7 @@ class HipTokenAttentionTest {
             float[] k = integers ? smallIntegers(r, lk * d) : Problems.gaussian(r, lk * d, 1);
             float[] v = Problems.gaussian(r, lk * d, 1);
             KvView dense = DenseKvView.of(k, v, d, dtype, ps);
-            kv[h] = holes > 0 ? new HolesView(dense, holes, h) : dense;
+            kv[h] = holes > 0 ? holesView(dense, holes, h) : dense;
         }
         float[] q = integers ? smallIntegers(r, lq * kvHeads * g * d) : Problems.gaussian(r, lq * kvHeads * g * d, 1);
         return new AttentionProblem(q, 0, lq, kvHeads * g, kv, lastPositions(kv[0], lq),
@@ -460,5 +411,15 @@ class HipTokenAttentionTest {
             e = assertThrows(IllegalArgumentException.class, () -> sel.selectedKeys(p, k, 0, 4));
             assertTrue(e.getMessage().contains("query block 4"), e.getMessage());
         }
+    }
+
+    /** {@code v} with the slots outside the key set {@code keep} invalid. */
+    static KvView keySetView(KvView v, BitSet keep) {
+        return new BlockSparseTesting.FilteredView(v, (page, slot) -> keep.get(page * v.pageSize() + slot));
+    }
+
+    /** {@code v} with every {@code period}-th slot (from {@code phase}) evicted: an awkward view with holes. */
+    static KvView holesView(KvView v, int period, int phase) {
+        return new BlockSparseTesting.FilteredView(v, (page, slot) -> (page * v.pageSize() + slot) % period != phase);
     }
 }
