@@ -1,6 +1,5 @@
 package dev.longctx.attention;
 
-import dev.longctx.core.tensor.DType;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
@@ -15,31 +14,23 @@ import java.util.BitSet;
  * <p>Reusable: {@link #reset} refills it and keeps its buffers, so a per-thread instance allocates
  * only while the largest selection grows. Gathering costs O(k * rowBytes) copying. Not thread-safe.
  */
-final class GatheredKvView implements KeySubsetView {
-    private KvView base;
-    private DType dtype;
-    private int pageSize;
-    private int headDim;
-    private long rowBytes;
-    private int count;
+final class GatheredKvView extends PackedSubsetView {
     private MemorySegment[] keys = new MemorySegment[0];
     private MemorySegment[] values = new MemorySegment[0];
-    private long[] positions = new long[0];
     private int[] baseKeys = new int[0];
 
     /** Refills the view with the keys of {@code base} in {@code selected} (key indices page * pageSize + slot). */
     GatheredKvView reset(KvView base, BitSet selected) {
-        if (this.base == null || base.dtype() != dtype || base.pageSize() != pageSize || base.headDim() != headDim) {
-            // Page buffers are sized for one (dtype, page size, head dim); drop them when that changes.
+        if (base() == null || base.dtype() != dtype() || base.pageSize() != pageSize() || base.headDim() != headDim()
+                || base.rowBytes() != rowBytes()) {
+            // Page buffers are sized for one (dtype, page size, head dim, row stride); drop them when that changes.
             keys = new MemorySegment[0];
             values = new MemorySegment[0];
         }
-        this.base = base;
-        this.dtype = base.dtype();
-        this.pageSize = base.pageSize();
-        this.headDim = base.headDim();
-        this.rowBytes = base.rowBytes();
         int n = selected.cardinality();
+        bind(base, n);
+        int pageSize = pageSize();
+        long rowBytes = rowBytes();
         int pages = (n + pageSize - 1) / pageSize;
         if (keys.length < pages) {
             int old = keys.length;
@@ -53,8 +44,7 @@ final class GatheredKvView implements KeySubsetView {
                 values[p] = arena.allocate(rowBytes * pageSize, 64);
             }
         }
-        if (positions.length < n) {
-            positions = new long[Math.max(n, 2 * positions.length)];
+        if (baseKeys.length < positions.length) {
             baseKeys = new int[positions.length];
         }
         // Page by page (its segments fetched once), runs of consecutive selected slots copied in one
@@ -88,43 +78,12 @@ final class GatheredKvView implements KeySubsetView {
                 key = runEnd < pageEnd ? selected.nextSetBit(runEnd) : selected.nextSetBit(pageEnd);
             }
         }
-        this.count = n;
         return this;
     }
 
     @Override
-    public KvView base() {
-        return base;
-    }
-
-    @Override
     public int baseKey(int page, int slot) {
-        return baseKeys[page * pageSize + slot];
-    }
-
-    @Override
-    public int headDim() {
-        return headDim;
-    }
-
-    @Override
-    public DType dtype() {
-        return dtype;
-    }
-
-    @Override
-    public int pageSize() {
-        return pageSize;
-    }
-
-    @Override
-    public int pageCount() {
-        return (count + pageSize - 1) / pageSize;
-    }
-
-    @Override
-    public int pageLength(int page) {
-        return Math.min(pageSize, count - page * pageSize);
+        return baseKeys[page * pageSize() + slot];
     }
 
     @Override
@@ -135,25 +94,5 @@ final class GatheredKvView implements KeySubsetView {
     @Override
     public MemorySegment values(int page) {
         return values[page];
-    }
-
-    @Override
-    public long position(int page, int slot) {
-        return positions[page * pageSize + slot];
-    }
-
-    @Override
-    public boolean isValid(int page, int slot) {
-        return slot < pageLength(page);
-    }
-
-    @Override
-    public boolean allValid(int page) {
-        return true;
-    }
-
-    @Override
-    public int length() {
-        return count;
     }
 }

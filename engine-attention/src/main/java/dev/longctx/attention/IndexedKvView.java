@@ -1,6 +1,5 @@
 package dev.longctx.attention;
 
-import dev.longctx.core.tensor.DType;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.BitSet;
@@ -24,18 +23,11 @@ import java.util.BitSet;
  * segment lookup per base page holding a selected key. Not thread-safe to reset; read-only (and so
  * safe to read from the pool's tasks) between resets.
  */
-final class IndexedKvView implements KeySubsetView {
-    private KvView base;
-    private DType dtype;
-    private int pageSize;
-    private int headDim;
-    private long rowBytes;
-    private int count;
+final class IndexedKvView extends PackedSubsetView {
     private MemorySegment[] keyPages = new MemorySegment[0];
     private MemorySegment[] valuePages = new MemorySegment[0];
     private int[] pageOf = new int[0];
     private int[] slotOf = new int[0];
-    private long[] positions = new long[0];
     private long[] minPos = new long[0];
     private long[] maxPos = new long[0];
 
@@ -47,11 +39,9 @@ final class IndexedKvView implements KeySubsetView {
      * @throws IllegalArgumentException when a selected key lies outside the base's used slots
      */
     IndexedKvView reset(KvView base, BitSet selected) {
-        this.base = base;
-        this.dtype = base.dtype();
-        this.pageSize = base.pageSize();
-        this.headDim = base.headDim();
-        this.rowBytes = base.rowBytes();
+        int n = selected.cardinality();
+        bind(base, n);
+        int pageSize = pageSize();
         int basePages = base.pageCount();
         if (keyPages.length < basePages) {
             keyPages = new MemorySegment[Math.max(basePages, 2 * keyPages.length)];
@@ -61,12 +51,9 @@ final class IndexedKvView implements KeySubsetView {
             Arrays.fill(keyPages, null);
             Arrays.fill(valuePages, null);
         }
-        int n = selected.cardinality();
-        if (pageOf.length < n) {
-            int size = Math.max(n, 2 * pageOf.length);
-            pageOf = new int[size];
-            slotOf = new int[size];
-            positions = new long[size];
+        if (pageOf.length < positions.length) {
+            pageOf = new int[positions.length];
+            slotOf = new int[positions.length];
         }
         int virtualPages = (n + pageSize - 1) / pageSize;
         if (minPos.length < virtualPages) {
@@ -101,7 +88,6 @@ final class IndexedKvView implements KeySubsetView {
             }
             i++;
         }
-        this.count = n;
         return this;
     }
 
@@ -140,39 +126,9 @@ final class IndexedKvView implements KeySubsetView {
     }
 
     @Override
-    public KvView base() {
-        return base;
-    }
-
-    @Override
     public int baseKey(int page, int slot) {
-        int i = page * pageSize + slot;
-        return pageOf[i] * pageSize + slotOf[i];
-    }
-
-    @Override
-    public int headDim() {
-        return headDim;
-    }
-
-    @Override
-    public DType dtype() {
-        return dtype;
-    }
-
-    @Override
-    public int pageSize() {
-        return pageSize;
-    }
-
-    @Override
-    public int pageCount() {
-        return (count + pageSize - 1) / pageSize;
-    }
-
-    @Override
-    public int pageLength(int page) {
-        return Math.min(pageSize, count - page * pageSize);
+        int i = page * pageSize() + slot;
+        return pageOf[i] * pageSize() + slotOf[i];
     }
 
     /** @throws UnsupportedOperationException always: the rows are read in place by index (see the class comment) */
@@ -190,21 +146,6 @@ final class IndexedKvView implements KeySubsetView {
     }
 
     @Override
-    public long position(int page, int slot) {
-        return positions[page * pageSize + slot];
-    }
-
-    @Override
-    public boolean isValid(int page, int slot) {
-        return slot < pageLength(page);
-    }
-
-    @Override
-    public boolean allValid(int page) {
-        return true;
-    }
-
-    @Override
     public long pageMinPosition(int page) {
         return minPos[page];
     }
@@ -214,13 +155,4 @@ final class IndexedKvView implements KeySubsetView {
         return maxPos[page];
     }
 
-    @Override
-    public int length() {
-        return count;
-    }
-
-    @Override
-    public long rowBytes() {
-        return rowBytes;
-    }
 }
