@@ -46,7 +46,18 @@ CHAT_TEMPLATE = ("{{ bos_token }}{% for message in messages %}<|{{ message['role
 TASKS = ["niah_single", "niah_multikey", "niah_multivalue", "niah_multiquery", "vt"]
 # training only (--mqar-weight): multi-query rows that ask many of n needles, n as high as the length allows,
 # in a random order (MQAR-style); never evaluated, and not part of tasks.json
-TRAIN_ONLY_TASKS = ["mqar"]
+TRAIN_ONLY_TASKS = ["mqar", "kvrecall"]
+# training only (--kv-weight): needles " {key}{value}." (the key's token right before the value's first token) and
+# an answer that restates each asked key before its value, so that finding a value is one-hop induction (the
+# current token is the key; the needle's first value token has the key as its previous token): a stepping stone
+# towards matching keys in the evaluated formats, where the key is three tokens before the value
+KV_TEMPLATES = {"needle": " {key}{value}.", "question": "Recall{keys}.", "answer": " {key}{value}"}
+# training only (--restate): multi-key, multi-query and mqar rows whose question asks to quote the needles, and
+# whose answer is each asked needle sentence in full, so the asked key sits right before "is" and the value in
+# the answer as it does in the needle; a different question, so the evaluated question keeps its answer form
+RESTATE_TEMPLATES = {"question": "Quote the special magic number for {key}.",
+                     "question_multi": "Quote the special magic numbers for {keys}.",
+                     "answer": "The special magic number for {key} is {value}.", "join": " "}
 EVAL_LENGTHS = [256, 512, 1024, 2048, 4096, 8192, 16384]
 
 TEMPLATES = {
@@ -347,6 +358,7 @@ class Gen:
         self.cache = {}
         self.vt_one_chain = 0.0  # training only: the share of vt instances without the distractor chain
         self.multikey_min = 0  # training only (--multikey-min): the least number of needles of a multi-key row
+        self.restate = 0.0  # training only (--restate): the share of multi-key/multi-query/mqar rows that quote
         self.key_ids = np.unique(np.asarray(self.key_tok, dtype=np.int64))
 
     def key_copy_mask(self, ids, prompt_len):
@@ -456,7 +468,22 @@ class Gen:
         max_needles = int(np.clip((0.3 * length) // 14, 2, 16))
         keys = self.keys
         needles = []  # (depth, text)
-        if task in ("niah_single", "niah_multikey", "niah_multiquery", "mqar"):
+        if task == "kvrecall":
+            # training only: n needles " {key}{value}." (as many as fit in about half the length; ~14 tokens per
+            # asked key for needle, question and answer), q in [ceil(n/2), n] asked in a random order; the answer
+            # restates each asked key before its value
+            n = int(np.clip((0.5 * length) // 14, 2, 16))
+            q = int(rng.integers((n + 1) // 2, n + 1))
+            ks = [keys[i] for i in rng.choice(len(keys), size=n, replace=False)]
+            vs = self.numbers(rng, 7, n)
+            asked = [int(i) for i in rng.choice(n, size=q, replace=False)]
+            ds = rng.random(n)
+            ds[asked[0]] = depth
+            for i in range(n):
+                needles.append((float(ds[i]), KV_TEMPLATES["needle"].format(key=ks[i], value=vs[i])))
+            question = KV_TEMPLATES["question"].format(keys="".join(" " + ks[i] for i in asked))
+            answer = "".join(KV_TEMPLATES["answer"].format(key=ks[i], value=vs[i]) for i in asked)
+        elif task in ("niah_single", "niah_multikey", "niah_multiquery", "mqar"):
             if task == "mqar":
                 # training only: n needles, as many as fit in about half the length (each asked key costs ~21
                 # tokens: needle, question, answer), at most 16; q in [ceil(n/2), n] of them asked in a random
@@ -480,7 +507,15 @@ class Gen:
             ds[asked[0]] = depth
             for i in range(n):
                 needles.append((float(ds[i]), TEMPLATES["niah_needle"].format(key=ks[i], value=vs[i])))
-            if q == 1:
+            if task != "niah_single" and self.restate > 0 and rng.random() < self.restate:
+                # training only (--restate): quote the asked needles in full
+                names = [ks[i] for i in asked]
+                joined = names[0] if q == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+                question = RESTATE_TEMPLATES["question" if q == 1 else "question_multi"].format(
+                    key=joined, keys=joined)
+                answer = RESTATE_TEMPLATES["join"].join(
+                    RESTATE_TEMPLATES["answer"].format(key=ks[i], value=vs[i]) for i in asked)
+            elif q == 1:
                 question = TEMPLATES["niah_question"].format(key=ks[asked[0]])
                 answer = vs[asked[0]]
             else:
@@ -776,11 +811,12 @@ def task_slots(B, weights):
 def train_tasks(a):
     """The training tasks: the five evaluated ones, then the training-only ones that have a weight (none by
     default, so the first runs' batches are unchanged)."""
-    return TASKS + (["mqar"] if a.mqar_weight > 0 else [])
+    return TASKS + (["mqar"] if a.mqar_weight > 0 else []) + (["kvrecall"] if a.kv_weight > 0 else [])
 
 
 def train_weights(a):
-    return list(a.task_weights) + ([a.mqar_weight] if a.mqar_weight > 0 else [])
+    return list(a.task_weights) + ([a.mqar_weight] if a.mqar_weight > 0 else []) + \
+        ([a.kv_weight] if a.kv_weight > 0 else [])
 
 
 class Stream:
@@ -857,6 +893,7 @@ def train(a):
     train_gen = Gen(spec, tok, a.pool_words, (a.seed, 3))
     train_gen.vt_one_chain = a.vt_one_chain
     train_gen.multikey_min = a.multikey_min
+    train_gen.restate = a.restate
     print(f"filler pools: training {train_gen.pool.tokens.size} tokens, evaluation "
           f"{eval_cell_worker.gen.pool.tokens.size} tokens ({time.time() - t0:.1f} s)")
     eval_pool = ctx.Pool(a.eval_procs)
@@ -1024,7 +1061,9 @@ def train(a):
           f"{f'; vt without distractor chain in {a.vt_one_chain:.0%} of training vt rows' if a.vt_one_chain else ''}"
           f"{f'; + {a.key_weight} x CE on copyable key tokens of the prompt' if a.key_weight > 0 else ''}"
           f"{f'; training-only mqar rows (weight {a.mqar_weight})' if a.mqar_weight > 0 else ''}"
-          f"{f'; multi-key rows with at least {a.multikey_min} needles where the length allows' if a.multikey_min else ''}")
+          f"{f'; multi-key rows with at least {a.multikey_min} needles where the length allows' if a.multikey_min else ''}"
+          f"{f'; training-only kvrecall rows (weight {a.kv_weight})' if a.kv_weight > 0 else ''}"
+          f"{f'; {a.restate:.0%} of multi-key/multi-query/mqar rows quote the needles' if a.restate > 0 else ''}")
     t_train = time.time()
     last_ckpt = time.time()
     tokens_seen = 0
@@ -1074,13 +1113,13 @@ def train(a):
             acc = " ".join(f"{TT[t].replace('niah_', '')}={win['ok'][t] / max(1, win['n'][t]):.2f}"
                            for t in range(len(TT)))
             tok_acc = {TT[t]: float(win["tok"][t] / max(1, win["n"][t])) for t in range(len(TT))}
-            if a.mqar_weight > 0:  # answer-token accuracy: the share of matching decisions made, not only whole rows
+            if a.mqar_weight > 0 or a.kv_weight > 0 or a.restate > 0:  # answer-token accuracy: the share of matching decisions made, not only whole rows
                 acc += " | answer tokens " + " ".join(f"{k.replace('niah_', '')}={v:.2f}" for k, v in tok_acc.items())
             rec = {"step": s + 1, "time_s": round(el, 1), "tokens": tokens_seen, "lr": lr_at(s),
                    "answer_loss": float(np.mean(win["la"])), "lm_loss": float(np.mean(win["lm"])),
                    "train_exact": {TT[t]: float(win["ok"][t] / max(1, win["n"][t])) for t in range(len(TT))},
                    "lengths": [int(min(win["L"])), int(max(win["L"]))]}
-            if a.mqar_weight > 0:
+            if a.mqar_weight > 0 or a.kv_weight > 0 or a.restate > 0:
                 rec["train_answer_token_acc"] = tok_acc
             if a.key_weight > 0:
                 rec["key_loss"] = float(np.mean(win["lk"]))
@@ -1311,6 +1350,11 @@ def main():
                    "(at most 16), of which q in [ceil(n/2), n] are asked in a random order (the multi-query "
                    "templates; answer = their values in the asked order), so every value is a key-matching decision; "
                    "0 (earlier runs): none")
+    p.add_argument("--kv-weight", type=float, default=0.0, help="training only: this share (next to "
+                   "--task-weights) of kvrecall rows: needles ' {key}{value}.', the answer restating each asked key "
+                   "before its value (one-hop induction)")
+    p.add_argument("--restate", type=float, default=0.0, help="training only: this share of the multi-key, "
+                   "multi-query and mqar rows ask to quote the needles and are answered with the needle sentences")
     p.add_argument("--multikey-min", type=int, default=0, help="training only: multi-key rows have n uniform in "
                    "[min(N, max_needles), max_needles] needles instead of [2, max_needles] (16: always the most the "
                    "length allows), so that a positional pick pays little; 0 (earlier runs): [2, max_needles]")
