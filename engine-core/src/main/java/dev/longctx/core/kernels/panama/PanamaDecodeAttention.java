@@ -41,13 +41,24 @@ final class PanamaDecodeAttention {
      */
     static final int CHUNK = 8;
 
+    /**
+     * The fused step over one page; with {@code logits} non-null, row {@code i}'s logits are also
+     * copied to {@code logits[logitsOff + i * logitsStride, + n)} before its softmax step
+     * ({@link PanamaVectorKernels#decodeAttentionPageLogits}).
+     */
     static void decodePage(DType type, MemorySegment keys, MemorySegment values, long rowBytes, int n, int d,
-                           float[] q, int m, float[] max, float[] sum, float[] out, float[] scratch) {
+                           float[] q, int m, float[] max, float[] sum, float[] out, float[] scratch, float[] logits,
+                           int logitsOff, int logitsStride) {
         int sOff = Math.min(CHUNK, n) * d; // the logits after the chunk buffer
         for (int j = 0; j < n; j += CHUNK) {
             int keysIn = Math.min(CHUNK, n - j);
             decodeRows(type, keys, rowBytes, d, j, keysIn, scratch);
             logits(scratch, keysIn, d, q, m, scratch, sOff + j, n);
+        }
+        if (logits != null) {
+            for (int i = 0; i < m; i++) {
+                System.arraycopy(scratch, sOff + i * n, logits, logitsOff + i * logitsStride, n);
+            }
         }
         for (int i = 0; i < m; i++) {
             softmaxRow(scratch, sOff + i * n, n, i, max, sum, out, d);
