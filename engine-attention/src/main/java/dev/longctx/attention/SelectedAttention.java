@@ -303,13 +303,19 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
         float[] scratch = new float[0];
         /** Top-k's scratch ({@link TopK#scratch}). */
         double[] rank = new double[0];
+        /** The radix top-k's scratch ({@link TopK#scratch(int[], int)}) and its flags. */
+        int[] radix = new int[0];
+        boolean[] top = new boolean[0];
+        /** Key indices and positions of the candidates of a token-level selection ({@link TokenSelectAttention}). */
+        int[] candidates = new int[0];
+        long[] candidatePositions = new long[0];
         float[] page = new float[0];
         float[] min = new float[0];
         float[] max = new float[0];
         float[] probs = new float[0];
         float[] pageProbs = new float[0];
         int[] index = new int[0];
-        /** Positions of the keys listed in {@link #index} ({@link KeyListChooser}). */
+        /** Positions of the keys listed in {@link #index} ({@link KeyListChooser}, {@link TokenSelectAttention}'s list). */
         long[] positions = new long[0];
         int[] pages = new int[0];
         boolean[] flag = new boolean[0];

@@ -40,12 +40,18 @@ public final class TokenSelectAttention extends SelectedAttention {
     }
 
     /**
-     * The keys row {@code row} selects through KV head {@code kvHead}, as {@link #selectedKeys} but
-     * into {@code out} and without gathering them (for recording a selection).
+     * Records into {@code sel} the keys row {@code row} selects through KV head {@code kvHead} (as
+     * {@link #selectedKeys}, without gathering them), by position. With {@code logits} non-null
+     * the row's logits are taken from there instead of computed:
+     * {@code logits[j * pageCount * pageSize + key]} for query head {@code kvHead * g + j} and every
+     * key of a page the mask does not exclude, as {@link SplitKDecodeAttention#attendCapturingLogits}
+     * writes them. They are the floats this kernel's own pass computes, so the choice is the same,
+     * bit for bit, and no key is read.
      */
-    void chooseKeysInto(AttentionProblem p, int row, int kvHead, BitSet out) {
-        out.clear();
-        out.or(chooseKeys(workspace(), p, row, kvHead));
+    void recordInto(PersistentSelection sel, AttentionProblem p, int row, int kvHead, float[] logits) {
+        Workspace ws = workspace();
+        int n = chooseKeyList(ws, p, row, kvHead, logits);
+        sel.record(kvHead, ws.positions, n);
     }
 
     /** Token-level selection with a budget of {@code budget} keys and the default sinks and window. */
@@ -68,6 +74,22 @@ public final class TokenSelectAttention extends SelectedAttention {
      * gathering the keys: the workspace's set, valid until its next use.
      */
     BitSet chooseKeys(Workspace ws, AttentionProblem p, int row, int kh) {
+        int n = chooseKeyList(ws, p, row, kh, null);
+        BitSet keys = ws.keys;
+        keys.clear();
+        for (int i = 0; i < n; i++) {
+            keys.set(ws.index[i]);
+        }
+        return keys;
+    }
+
+    /**
+     * The selection of {@link #select} as an increasing list: key indices {@code page * pageSize + slot}
+     * in {@code ws.index[0, n)} and their positions in {@code ws.positions[0, n)}; returns n. The
+     * logits come from {@code given} when non-null (see {@link #recordInto}), else from a pass
+     * over the keys.
+     */
+    private int chooseKeyList(Workspace ws, AttentionProblem p, int row, int kh, float[] given) {
         VectorKernels k = ops.kernels();
         KvView view = p.kv()[kh];
         int d = p.headDim();
@@ -86,7 +108,8 @@ public final class TokenSelectAttention extends SelectedAttention {
         // Logits of visible keys, compacted: head j's at [j * slots, j * slots + nc).
         float[] logits = ws.bounds = grow(ws.bounds, score ? g * slots : 0);
         float[] s = ws.page = grow(ws.page, g * ps);
-        int[] cand = ws.index = grow(ws.index, slots);
+        int[] cand = ws.candidates = grow(ws.candidates, slots);
+        long[] candPos = ws.candidatePositions = grow(ws.candidatePositions, slots);
         boolean[] forced = ws.flag = grow(ws.flag, slots);
         int nc = 0;
         int nForced = 0;
@@ -100,7 +123,12 @@ public final class TokenSelectAttention extends SelectedAttention {
             if (!mask.mayAttend(qPos, qPos, kLo, kHi)) {
                 continue;
             }
-            if (score) {
+            if (score && given != null) {
+                // The exact pass's logits of this page (soft cap applied there).
+                for (int j = 0; j < g; j++) {
+                    System.arraycopy(given, j * slots + pg * ps, s, j * n, n);
+                }
+            } else if (score) {
                 k.matmulRows(view.dtype(), view.keys(pg), view.rowBytes(), d, 0, n, q, g, s, n);
                 if (cap > 0) {
                     float inv = 1f / cap;
@@ -112,9 +140,12 @@ public final class TokenSelectAttention extends SelectedAttention {
             boolean all = mask.attendsAll(qPos, qPos, kLo, kHi) && view.allValid(pg);
             boolean anyForced = budget.forcesAny(qPos, kLo, kHi);
             if (all && !anyForced) {
-                // The common page: every slot visible, none forced.
+                // The common page: every slot visible, none forced; positions kLo..kHi in slot order
+                // when they span exactly n (a cache's pages), else read slot by slot.
+                boolean inOrder = kHi - kLo == n - 1;
                 for (int slot = 0; slot < n; slot++) {
                     cand[nc + slot] = pg * ps + slot;
+                    candPos[nc + slot] = inOrder ? kLo + slot : view.position(pg, slot);
                     forced[nc + slot] = false;
                 }
                 if (score) {
@@ -132,6 +163,7 @@ public final class TokenSelectAttention extends SelectedAttention {
                 }
                 boolean f = anyForced && (budget.isSink(pos) || budget.isRecent(qPos, pos));
                 cand[nc] = pg * ps + slot;
+                candPos[nc] = pos;
                 forced[nc] = f;
                 nForced += f ? 1 : 0;
                 if (score) {
@@ -143,35 +175,37 @@ public final class TokenSelectAttention extends SelectedAttention {
             }
         }
 
-        BitSet keys = ws.keys;
-        keys.clear();
+        int[] keys = ws.index = grow(ws.index, nc);
+        long[] keyPos = ws.positions = grow(ws.positions, nc);
+        int nk = 0;
         int remaining = Math.max(0, budget.budget() - nForced);
         if (!score || nc - nForced <= remaining) {
-            for (int c = 0; c < nc; c++) {
-                keys.set(cand[c]);
-            }
-        } else {
-            float[] votes = ws.score = grow(ws.score, nc);
-            float[] scratch = ws.scratch = grow(ws.scratch, nc);
-            java.util.Arrays.fill(votes, 0, nc, 0f);
-            for (int j = 0; j < g; j++) {
-                int off = j * slots;
-                float m = k.max(logits, off, nc);
-                float sum = k.expShiftSum(logits, off, nc, m);
-                // Softmax per head, summed over the group; NaN (a NaN query) ranks as unbounded.
-                k.axpy(1f / sum, logits, off, votes, 0, nc);
-            }
-            for (int c = 0; c < nc; c++) {
-                if (forced[c]) {
-                    votes[c] = Float.NEGATIVE_INFINITY; // taken below, outside the top-k
-                    keys.set(cand[c]);
-                }
-            }
-            TopK.mark(votes, nc, remaining, ws.rank = TopK.scratch(ws.rank, nc), ws.chosen);
-            for (int c = ws.chosen.nextSetBit(0); c >= 0; c = ws.chosen.nextSetBit(c + 1)) {
-                keys.set(cand[c]);
+            System.arraycopy(cand, 0, keys, 0, nc);
+            System.arraycopy(candPos, 0, keyPos, 0, nc);
+            return nc;
+        }
+        float[] votes = ws.score = grow(ws.score, nc);
+        java.util.Arrays.fill(votes, 0, nc, 0f);
+        for (int j = 0; j < g; j++) {
+            int off = j * slots;
+            float m = k.max(logits, off, nc);
+            float sum = k.expShiftSum(logits, off, nc, m);
+            // Softmax per head, summed over the group; NaN (a NaN query) ranks as unbounded.
+            k.axpy(1f / sum, logits, off, votes, 0, nc);
+        }
+        for (int c = 0; c < nc; c++) {
+            if (forced[c]) {
+                votes[c] = Float.NEGATIVE_INFINITY; // taken below, outside the top-k
             }
         }
-        return keys;
+        boolean[] top = ws.top = grow(ws.top, nc);
+        TopK.markFlags(votes, nc, remaining, ws.radix = TopK.scratch(ws.radix, nc), top);
+        for (int c = 0; c < nc; c++) {
+            if (forced[c] || top[c]) {
+                keys[nk] = cand[c];
+                keyPos[nk++] = candPos[c];
+            }
+        }
+        return nk;
     }
 }
