@@ -308,6 +308,9 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
         boolean[] top = new boolean[0];
         /** Key indices and positions of the candidates of a token-level selection ({@link TokenSelectAttention}). */
         int[] candidates = new int[0];
+        /** Of those, the chosen ones; and per page the first position of an in-order page ({@link TokenSelectAttention}). */
+        int[] chosenCandidates = new int[0];
+        long[] pageLo = new long[0];
         long[] candidatePositions = new long[0];
         float[] page = new float[0];
         float[] min = new float[0];

@@ -45,8 +45,9 @@ public final class TokenSelectAttention extends SelectedAttention {
      * the row's logits are taken from there instead of computed:
      * {@code logits[j * pageCount * pageSize + key]} for query head {@code kvHead * g + j} and every
      * key of a page the mask does not exclude, as {@link SplitKDecodeAttention#attendCapturingLogits}
-     * writes them. They are the floats this kernel's own pass computes, so the choice is the same,
-     * bit for bit, and no key is read.
+     * writes them (and overwritten here: the softmax runs in place where they need no compacting).
+     * They are the floats this kernel's own pass computes, so the choice is the same, bit for bit,
+     * and no key is read.
      */
     void recordInto(PersistentSelection sel, AttentionProblem p, int row, int kvHead, float[] logits) {
         Workspace ws = workspace();
@@ -110,6 +111,8 @@ public final class TokenSelectAttention extends SelectedAttention {
         float[] s = ws.page = grow(ws.page, g * ps);
         int[] cand = ws.candidates = grow(ws.candidates, slots);
         long[] candPos = ws.candidatePositions = grow(ws.candidatePositions, slots);
+        // Per page, its first position when its positions run in slot order, else MIN_VALUE.
+        long[] pageLo = ws.pageLo = grow(ws.pageLo, pages);
         boolean[] forced = ws.flag = grow(ws.flag, slots);
         int nc = 0;
         int nForced = 0;
@@ -123,12 +126,10 @@ public final class TokenSelectAttention extends SelectedAttention {
             if (!mask.mayAttend(qPos, qPos, kLo, kHi)) {
                 continue;
             }
-            if (score && given != null) {
-                // The exact pass's logits of this page (soft cap applied there).
-                for (int j = 0; j < g; j++) {
-                    System.arraycopy(given, j * slots + pg * ps, s, j * n, n);
-                }
-            } else if (score) {
+            // Logits computed here land in s[j * n + slot] and are compacted into logits below; given
+            // ones (the exact pass's, soft cap applied there) are compacted after the scan.
+            boolean copy = score && given == null;
+            if (copy) {
                 k.matmulRows(view.dtype(), view.keys(pg), view.rowBytes(), d, 0, n, q, g, s, n);
                 if (cap > 0) {
                     float inv = 1f / cap;
@@ -143,12 +144,17 @@ public final class TokenSelectAttention extends SelectedAttention {
                 // The common page: every slot visible, none forced; positions kLo..kHi in slot order
                 // when they span exactly n (a cache's pages), else read slot by slot.
                 boolean inOrder = kHi - kLo == n - 1;
+                pageLo[pg] = inOrder ? kLo : Long.MIN_VALUE; // MIN_VALUE: positions in candPos
                 for (int slot = 0; slot < n; slot++) {
                     cand[nc + slot] = pg * ps + slot;
-                    candPos[nc + slot] = inOrder ? kLo + slot : view.position(pg, slot);
                     forced[nc + slot] = false;
                 }
-                if (score) {
+                if (!inOrder) {
+                    for (int slot = 0; slot < n; slot++) {
+                        candPos[nc + slot] = view.position(pg, slot);
+                    }
+                }
+                if (copy) {
                     for (int j = 0; j < g; j++) {
                         System.arraycopy(s, j * n, logits, j * slots + nc, n);
                     }
@@ -156,6 +162,7 @@ public final class TokenSelectAttention extends SelectedAttention {
                 nc += n;
                 continue;
             }
+            pageLo[pg] = Long.MIN_VALUE;
             for (int slot = 0; slot < n; slot++) {
                 long pos = view.position(pg, slot);
                 if (!all && (!view.isValid(pg, slot) || !mask.allows(qPos, pos))) {
@@ -166,12 +173,25 @@ public final class TokenSelectAttention extends SelectedAttention {
                 candPos[nc] = pos;
                 forced[nc] = f;
                 nForced += f ? 1 : 0;
-                if (score) {
+                if (copy) {
                     for (int j = 0; j < g; j++) {
                         logits[j * slots + nc] = s[j * n + slot];
                     }
                 }
                 nc++;
+            }
+        }
+        if (score && given != null) {
+            if (nc == 0 || cand[nc - 1] == nc - 1) {
+                // Every key up to the last candidate is one (cand[c] = c): the given logits are
+                // already compacted. Used in place (the softmax below overwrites them).
+                logits = given;
+            } else {
+                for (int j = 0; j < g; j++) {
+                    for (int c = 0; c < nc; c++) {
+                        logits[j * slots + c] = given[j * slots + cand[c]];
+                    }
+                }
             }
         }
 
@@ -181,8 +201,7 @@ public final class TokenSelectAttention extends SelectedAttention {
         int remaining = Math.max(0, budget.budget() - nForced);
         if (!score || nc - nForced <= remaining) {
             System.arraycopy(cand, 0, keys, 0, nc);
-            System.arraycopy(candPos, 0, keyPos, 0, nc);
-            return nc;
+            return withPositions(view, keys, nc, pageLo, candPos, null, keyPos);
         }
         float[] votes = ws.score = grow(ws.score, nc);
         java.util.Arrays.fill(votes, 0, nc, 0f);
@@ -200,12 +219,31 @@ public final class TokenSelectAttention extends SelectedAttention {
         }
         boolean[] top = ws.top = grow(ws.top, nc);
         TopK.markFlags(votes, nc, remaining, ws.radix = TopK.scratch(ws.radix, nc), top);
+        int[] from = ws.chosenCandidates = grow(ws.chosenCandidates, nc);
         for (int c = 0; c < nc; c++) {
-            if (forced[c] || top[c]) {
-                keys[nk] = cand[c];
-                keyPos[nk++] = candPos[c];
-            }
+            // Written always, kept by the count: no branch on the choice.
+            keys[nk] = cand[c];
+            from[nk] = c;
+            nk += forced[c] | top[c] ? 1 : 0;
         }
-        return nk;
+        return withPositions(view, keys, nk, pageLo, candPos, from, keyPos);
+    }
+
+    /**
+     * Writes the positions of {@code keys[0, n)} into {@code out} and returns n: key
+     * {@code page * ps + slot} of a page whose positions run in slot order from {@code pageLo[page]}
+     * is at {@code pageLo[page] + slot}; otherwise ({@code pageLo} is {@link Long#MIN_VALUE}) at
+     * {@code candPos[candidate[i]]} ({@code candPos[i]} when {@code candidate} is null), read during
+     * the scan. No page's position table is read here.
+     */
+    private static int withPositions(KvView view, int[] keys, int n, long[] pageLo, long[] candPos, int[] candidate,
+                                     long[] out) {
+        int ps = view.pageSize();
+        for (int i = 0; i < n; i++) {
+            int pg = keys[i] / ps;
+            long lo = pageLo[pg];
+            out[i] = lo != Long.MIN_VALUE ? lo + (keys[i] - pg * ps) : candPos[candidate == null ? i : candidate[i]];
+        }
+        return n;
     }
 }
