@@ -5,6 +5,8 @@ import static dev.longctx.core.kernels.panama.PanamaSpecies.*;
 import dev.longctx.core.tensor.DType;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
@@ -140,6 +142,10 @@ final class PanamaDecodeAttention {
      */
     static void gatherRows(DType type, MemorySegment[] pages, int[] pageOf, int[] slotOf, int from, int count,
                            long rowBytes, int d, float[] dst) {
+        if (type == DType.BF16 && d % FL == 0) {
+            gatherBf16Rows(pages, pageOf, slotOf, from, count, rowBytes, d, dst);
+            return;
+        }
         int r = 0;
         while (r < count) {
             int page = pageOf[from + r];
@@ -156,6 +162,24 @@ final class PanamaDecodeAttention {
                 }
             }
             r += run;
+        }
+    }
+
+    /**
+     * {@link #gatherRows} for BF16 rows of whole vectors, row by row in one small loop: the widening
+     * of {@link PanamaCodecs#dequantize} without its call and type switch per row (scattered rows
+     * are mostly single: the per-row call cost as much as the arithmetic of the whole step).
+     */
+    static void gatherBf16Rows(MemorySegment[] pages, int[] pageOf, int[] slotOf, int from, int count, long rowBytes,
+                               int d, float[] dst) {
+        for (int r = 0; r < count; r++) {
+            MemorySegment page = pages[pageOf[from + r]];
+            long at = slotOf[from + r] * rowBytes;
+            for (int i = 0; i < d; i += FL) {
+                // BF16 is the top half of an F32: widen to int lanes, shift into place.
+                ((IntVector) ShortVector.fromMemorySegment(SS, page, at + 2L * i, LE).convertShape(VectorOperators.S2I, IS, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, r * d + i);
+            }
         }
     }
 
