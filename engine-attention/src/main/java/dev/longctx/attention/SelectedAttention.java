@@ -139,7 +139,7 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
 
     /**
      * {@link #indexedViews(Workspace, AttentionProblem, KeyChooser)} with each head's keys chosen as
-     * an increasing list of key indices ({@link IndexedKvView#reset(KvView, int[], int)}): no set
+     * an increasing list of key indices and positions ({@link IndexedKvView#reset(KvView, int[], long[], int)}): no set
      * of the view's size is built or scanned, so a step costs O(selected) and not O(cached keys).
      */
     final KvView[] indexedViewsOfLists(Workspace ws, AttentionProblem p, KeyListChooser chooser) {
