@@ -31,6 +31,9 @@ final class IndexedKvView extends PackedSubsetView {
     private long[] minPos = new long[0];
     private long[] maxPos = new long[0];
 
+    /** The key indices of the last {@link #reset(KvView, BitSet)}, listed (grown, never shrunk). */
+    private int[] listed = new int[0];
+
     /**
      * Refills the view with the keys of {@code base} in {@code selected} (key indices
      * {@code page * pageSize + slot}), which must all be valid slots of {@code base}: the selecting
@@ -40,6 +43,26 @@ final class IndexedKvView extends PackedSubsetView {
      */
     IndexedKvView reset(KvView base, BitSet selected) {
         int n = selected.cardinality();
+        if (listed.length < n) {
+            listed = new int[Math.max(n, 2 * listed.length)];
+        }
+        int i = 0;
+        for (int key = selected.nextSetBit(0); key >= 0; key = selected.nextSetBit(key + 1)) {
+            listed[i++] = key;
+        }
+        return reset(base, listed, null, n);
+    }
+
+    /**
+     * {@link #reset(KvView, BitSet)} with the selected key indices given as the strictly
+     * increasing list {@code keys[0, n)} and, when the caller knows them, their positions
+     * {@code keyPositions[0, n)} (null: read from the base). Both are read, not kept. Given
+     * positions spare the base's per-page position tables: a scattered selection touches nearly
+     * every page of the cache, and in a decode step those tables are long out of the CPU's caches.
+     *
+     * @throws IllegalArgumentException when a selected key lies outside the base's used slots
+     */
+    IndexedKvView reset(KvView base, int[] keys, long[] keyPositions, int n) {
         bind(base, n);
         int pageSize = pageSize();
         int basePages = base.pageCount();
@@ -60,23 +83,27 @@ final class IndexedKvView extends PackedSubsetView {
             minPos = new long[Math.max(virtualPages, 2 * minPos.length)];
             maxPos = new long[minPos.length];
         }
-        int i = 0;
         int lastPage = -1;
-        for (int key = selected.nextSetBit(0); key >= 0; key = selected.nextSetBit(key + 1)) {
+        int lastLength = 0;
+        for (int i = 0; i < n; i++) {
+            int key = keys[i];
             int bp = key / pageSize;
             int slot = key - bp * pageSize;
-            if (bp >= basePages || slot >= base.pageLength(bp)) {
-                throw new IllegalArgumentException("IndexedKvView: selected key " + key + " (page " + bp + ", slot " + slot
-                        + ") is not a used slot of the base view (" + basePages + " pages of " + pageSize + ")");
-            }
             if (bp != lastPage) {
+                if (bp < 0 || bp >= basePages) {
+                    throw outside(key, bp, slot, basePages);
+                }
                 keyPages[bp] = base.keys(bp);
                 valuePages[bp] = base.values(bp);
+                lastLength = base.pageLength(bp);
                 lastPage = bp;
+            }
+            if (slot < 0 || slot >= lastLength) {
+                throw outside(key, bp, slot, basePages);
             }
             pageOf[i] = bp;
             slotOf[i] = slot;
-            long pos = base.position(bp, slot);
+            long pos = keyPositions != null ? keyPositions[i] : base.position(bp, slot);
             positions[i] = pos;
             int vp = i / pageSize;
             if (i % pageSize == 0) {
@@ -86,9 +113,13 @@ final class IndexedKvView extends PackedSubsetView {
                 minPos[vp] = Math.min(minPos[vp], pos);
                 maxPos[vp] = Math.max(maxPos[vp], pos);
             }
-            i++;
         }
         return this;
+    }
+
+    private IllegalArgumentException outside(int key, int bp, int slot, int basePages) {
+        return new IllegalArgumentException("IndexedKvView: selected key " + key + " (page " + bp + ", slot " + slot
+                + ") is not a used slot of the base view (" + basePages + " pages of " + pageSize() + ")");
     }
 
     /**

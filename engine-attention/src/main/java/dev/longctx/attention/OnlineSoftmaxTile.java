@@ -68,6 +68,9 @@ final class OnlineSoftmaxTile {
     private int fusedPages;
     /** Of those, pages of an {@link IndexedKvView} (rows read by index) since {@link #reset}. */
     private int indexedPages;
+    /** Where the logits of each page go ({@link #captureLogits}), or null; cleared by {@link #reset}. */
+    private float[] captured;
+    private int capturedStride;
 
     OnlineSoftmaxTile(VectorKernels k) {
         this.k = k;
@@ -96,6 +99,7 @@ final class OnlineSoftmaxTile {
         fusedScratch = grow(fusedScratch, VectorKernels.decodeAttentionScratch(ps, d, rows));
         fusedPages = 0;
         indexedPages = 0;
+        captured = null;
         qLo = Long.MAX_VALUE;
         qHi = Long.MIN_VALUE;
         for (int t = 0; t < tokens; t++) {
@@ -122,6 +126,25 @@ final class OnlineSoftmaxTile {
         Arrays.fill(o, 0, rows * d, 0f);
         Arrays.fill(m, 0, rows, Float.NEGATIVE_INFINITY);
         Arrays.fill(l, 0, rows, 0f);
+    }
+
+    /**
+     * From now until the next {@link #reset}, {@link #accumulate} also writes the logits it computes
+     * (scaled, soft-capped, masked ones -infinity) of tile row {@code r} and key {@code page * pageSize + slot}
+     * of the view to {@code logits[r * stride + page * pageSize + slot]}: the same floats
+     * {@link VectorKernels#matmulRows} gives for the tile's queries (what {@link TokenSelectAttention}
+     * computes in its own pass). Pages the mask excludes for every row are not written. Decode
+     * tiles only (fewer than {@link #PACKED_MIN_ROWS} rows) and views read by page (not an
+     * {@link IndexedKvView}).
+     *
+     * @throws IllegalStateException on a prefill tile
+     */
+    void captureLogits(float[] logits, int stride) {
+        if (rows >= PACKED_MIN_ROWS) {
+            throw new IllegalStateException("logits are captured on decode tiles only, this tile has " + rows + " rows");
+        }
+        this.captured = logits;
+        this.capturedStride = stride;
     }
 
     /** Index of (row, slot) in {@code s}: key-major for prefill tiles, row-major for decode tiles. */
@@ -194,8 +217,14 @@ final class OnlineSoftmaxTile {
             // No early touch of the next page here: with the page decoded in L1-sized chunks the
             // touches cost more than they saved (split-K at 16K, one thread: 30-38 ms without
             // them, 40 ms with them, same session, 2026-12-07).
-            k.decodeAttentionPage(view.dtype(), view.keys(page), view.values(page), view.rowBytes(),
-                    view.pageLength(page), d, q, rows, m, l, o, fusedScratch);
+            if (captured != null) {
+                k.decodeAttentionPageLogits(view.dtype(), view.keys(page), view.values(page), view.rowBytes(),
+                        view.pageLength(page), d, q, rows, m, l, o, fusedScratch, captured, page * view.pageSize(),
+                        capturedStride);
+            } else {
+                k.decodeAttentionPage(view.dtype(), view.keys(page), view.values(page), view.rowBytes(),
+                        view.pageLength(page), d, q, rows, m, l, o, fusedScratch);
+            }
             fusedPages++;
             return;
         }
@@ -203,6 +232,12 @@ final class OnlineSoftmaxTile {
         touchNextPage(view, next);
         if (n == 0 || !logits(view, page, n)) {
             return;
+        }
+        if (captured != null) {
+            // Decode tile (captureLogits): row-major logits, soft cap and mask applied.
+            for (int r = 0; r < rows; r++) {
+                System.arraycopy(s, r * n, captured, r * capturedStride + page * view.pageSize(), n);
+            }
         }
         if (rows >= PACKED_MIN_ROWS) {
             if (!k.onlineSoftmaxColumns(s, 0, qStride, n, rows, m, l, corr)) {

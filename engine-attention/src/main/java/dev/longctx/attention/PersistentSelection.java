@@ -57,6 +57,17 @@ public final class PersistentSelection {
         counts[kvHead] = n;
     }
 
+    /** Records {@code positions[0, n)} (increasing) as KV head {@code kvHead}'s selection, replacing the previous one. */
+    void record(int kvHead, long[] positions, int n) {
+        long[] p = this.positions[kvHead];
+        if (p.length < n) {
+            p = this.positions[kvHead] = new long[Math.max(n, 2 * p.length)];
+        }
+        System.arraycopy(positions, 0, p, 0, n);
+        Arrays.sort(p, 0, n); // already increasing from a selection in key order of a cache; cheap
+        counts[kvHead] = n;
+    }
+
     /** Keys at {@code position} or later are attended whatever the selection (tokens that came after it). */
     public void keepFrom(long position) {
         this.keepFrom = position;

@@ -64,14 +64,22 @@ public final class PersistentSelectionAttention extends SelectedAttention {
 
     @Override
     KeySubsetView select(Workspace ws, AttentionProblem p, int row, int kh) {
-        return ws.gathered.reset(p.kv()[kh], chooseKeys(ws, p, row, kh));
+        int n = chooseKeys(ws, p, row, kh);
+        BitSet keys = ws.keys;
+        keys.clear();
+        for (int i = 0; i < n; i++) {
+            keys.set(ws.index[i]);
+        }
+        return ws.gathered.reset(p.kv()[kh], keys);
     }
 
     /**
-     * Decode without an observer: each KV head's keys chosen on the caller's thread, then split-K
-     * over views that read the chosen rows in place by index ({@link IndexedKvView} through
+     * Decode without an observer: each KV head's keys chosen on the pool (one task per head), then
+     * split-K over views that read the chosen rows in place by index ({@link IndexedKvView} through
      * {@link dev.longctx.core.kernels.spi.VectorKernels#decodeAttentionRows}), cut into work units
-     * over the selection as the full cache's pages are. Where a page of the selection would need a
+     * over the selection as the full cache's pages are. The keys are chosen as an increasing list
+     * ({@link #indexedViewsOfLists}): the step's work outside the kernel is O(pages + selected), with
+     * no set of the cache's size built and scanned. Where a page of the selection would need a
      * per-key mask or a soft cap applies (not the fused step), or the group is a prefill-sized tile,
      * false: the generic path gathers the keys.
      */
@@ -81,7 +89,7 @@ public final class PersistentSelectionAttention extends SelectedAttention {
             return false;
         }
         Workspace ws = workspace();
-        KvView[] views = indexedViews(ws, p, (w, kh) -> chooseKeys(w, p, 0, kh));
+        KvView[] views = indexedViewsOfLists(ws, p, (w, kh) -> chooseKeys(w, p, 0, kh));
         if (views == null) {
             return false;
         }
@@ -91,8 +99,13 @@ public final class PersistentSelectionAttention extends SelectedAttention {
         return true;
     }
 
-    /** The keys row {@code row} attends through {@code kh}, as key indices of its view: the workspace's set. */
-    private BitSet chooseKeys(Workspace ws, AttentionProblem p, int row, int kh) {
+    /**
+     * The keys row {@code row} attends through {@code kh}, as key indices of its view, strictly
+     * increasing, written to {@code ws.index}; returns their count. Pages are visited in order; the
+     * selection's cursor moves forward from page to page while their positions increase (a cache's
+     * pages do) and is found by binary search otherwise, so a step costs O(pages + selected).
+     */
+    private int chooseKeys(Workspace ws, AttentionProblem p, int row, int kh) {
         PersistentSelection sel = selection;
         if (sel == null) {
             throw new IllegalStateException(name() + ": no selection bound (attend(selection, ...) or over(selection))");
@@ -108,9 +121,14 @@ public final class PersistentSelectionAttention extends SelectedAttention {
         long keepFrom = sel.keepFrom();
         long[] chosen = sel.raw(kh);
         int count = sel.count(kh);
-        BitSet keys = ws.keys;
-        keys.clear();
-        for (int pg = 0; pg < view.pageCount(); pg++) {
+        int pages = view.pageCount();
+        // At most every slot of the view; usually the selection plus the keys since keepFrom.
+        int[] keys = ws.index = grow(ws.index, pages * ps);
+        long[] at = ws.positions = grow(ws.positions, pages * ps);
+        int nk = 0;
+        int cursor = 0;
+        long lastHi = Long.MIN_VALUE;
+        for (int pg = 0; pg < pages; pg++) {
             int n = view.pageLength(pg);
             if (n == 0) {
                 continue;
@@ -120,20 +138,38 @@ public final class PersistentSelectionAttention extends SelectedAttention {
             if (!mask.mayAttend(qPos, qPos, lo, hi)) {
                 continue;
             }
-            int next = sel.firstAtOrAfter(kh, lo);
+            int next;
+            if (lo > lastHi) {
+                // Positions moved forward: every selected position below lo lies before the cursor's.
+                next = cursor;
+                while (next < count && chosen[next] < lo) {
+                    next++;
+                }
+            } else {
+                next = sel.firstAtOrAfter(kh, lo);
+            }
+            cursor = next;
+            lastHi = hi;
             if (hi < keepFrom && (next == count || chosen[next] > hi)) {
                 continue; // nothing selected or recent on this page
             }
+            int base = pg * ps;
             if (hi - lo == n - 1 && view.allValid(pg) && mask.attendsAll(qPos, qPos, lo, hi)) {
                 // Every slot valid and visible, positions lo..hi in order: slot = position - lo, no per-slot reads.
-                int base = pg * ps;
-                if (keepFrom <= hi) {
-                    int from = (int) Math.max(0, keepFrom - lo);
-                    keys.set(base + from, base + n);
+                // Selected positions before keepFrom, then every slot from keepFrom on.
+                long keptFrom = Math.max(lo, Math.min(keepFrom, hi + 1));
+                for (; next < count && chosen[next] < keptFrom; next++) {
+                    at[nk] = chosen[next];
+                    keys[nk++] = base + (int) (chosen[next] - lo);
                 }
-                for (; next < count && chosen[next] <= hi; next++) {
-                    keys.set(base + (int) (chosen[next] - lo));
+                for (long pos = keptFrom; pos <= hi; pos++) {
+                    at[nk] = pos;
+                    keys[nk++] = base + (int) (pos - lo);
                 }
+                while (next < count && chosen[next] <= hi) {
+                    next++; // already listed: at or after keepFrom
+                }
+                cursor = next;
                 continue;
             }
             for (int slot = 0; slot < n; slot++) {
@@ -148,10 +184,11 @@ public final class PersistentSelectionAttention extends SelectedAttention {
                     next++;
                 }
                 if (pos >= keepFrom || (next < count && chosen[next] == pos)) {
-                    keys.set(pg * ps + slot);
+                    at[nk] = pos;
+                    keys[nk++] = base + slot;
                 }
             }
         }
-        return keys;
+        return nk;
     }
 }

@@ -1,7 +1,6 @@
 package dev.longctx.attention;
 
 import dev.longctx.core.kernels.TensorOps;
-import java.util.BitSet;
 import java.util.Objects;
 
 /**
@@ -31,7 +30,8 @@ import java.util.Objects;
  * layer's output was off by a relative error of 0.4-4.7 (layer 2 of 8) without the window.
  *
  * <p><b>Cost</b>: the exact kernel, plus O(Lk * D * g) scores per KV head (a second pass over the
- * keys) and the top-k.
+ * keys) and the top-k. With split-K as the exact kernel, a decode step's scores are the logits the
+ * exact pass computed anyway (no second pass): O(Lk * g) for the softmax and the top-k.
  *
  * <p>Threading: thread-safe (the selector keeps per-thread buffers); the selection it records
  * belongs to the caller's sequence.
@@ -41,6 +41,10 @@ public final class RecordingAttention {
     private final AttentionKernel exact;
     private final TokenSelectAttention selector;
     private final int selected;
+    /** Steps recorded from the exact pass's own logits, over this kernel's life: tests assert the fast path ran. */
+    private final java.util.concurrent.atomic.LongAdder fromLogits = new java.util.concurrent.atomic.LongAdder();
+    /** Per calling thread, per KV head, the logits a decode step's exact pass captured (grown, never shrunk). */
+    private final ThreadLocal<float[][]> logits = ThreadLocal.withInitial(() -> new float[0][]);
 
 
     /**
@@ -107,31 +111,73 @@ public final class RecordingAttention {
         return selector.budget();
     }
 
-    /** Exact attention of {@code p} into {@code out}/{@code lse}, then {@code sel} re-recorded from its last row. */
+    /**
+     * Exact attention of {@code p} into {@code out}/{@code lse}, then {@code sel} re-recorded from its
+     * last row. A decode step (one query row) through a {@link SplitKDecodeAttention} records from
+     * the logits the exact pass computed ({@link SplitKDecodeAttention#attendCapturingLogits}): the
+     * same floats, so the same selection as {@link #record}, without reading the keys again.
+     */
     public void attend(PersistentSelection sel, AttentionProblem p, float[] out, float[] lse, AttentionObserver observer) {
         Objects.requireNonNull(sel, "selection");
+        if (exact instanceof SplitKDecodeAttention splitK && p.queryRows() == 1) {
+            checkHeads(sel, p);
+            float[][] logits = logitBuffers(p);
+            if (splitK.attendCapturingLogits(p, out, lse, observer, logits)) {
+                record(sel, p, logits);
+                fromLogits.increment();
+                return;
+            }
+        }
         exact.attend(p, out, lse, observer);
         record(sel, p);
     }
 
+    /** Steps recorded from the exact pass's own logits (no second pass over the keys) since this kernel was made. */
+    long stepsFromLogits() {
+        return fromLogits.sum();
+    }
+
     /** Records {@code sel} from the last query row of {@code p} without attending. */
     public void record(PersistentSelection sel, AttentionProblem p) {
+        record(sel, p, null);
+    }
+
+    /** {@link #record}; with {@code logits} (per KV head, as the exact pass captured them) the scores come from them. */
+    private void record(PersistentSelection sel, AttentionProblem p, float[][] logits) {
         int rows = p.queryRows();
         if (rows == 0) {
             return;
         }
+        checkHeads(sel, p);
+        int row = rows - 1;
+        ops.pool().parallelFor(p.kvHeads(), kh -> selector.recordInto(sel, p, row, kh, logits == null ? null : logits[kh]));
+        sel.keepFrom(p.queryPositions()[row]);
+        sel.recorded(true);
+    }
+
+    private static void checkHeads(PersistentSelection sel, AttentionProblem p) {
         if (sel.kvHeads() != p.kvHeads()) {
             throw new IllegalArgumentException("recording attention: the selection holds " + sel.kvHeads()
                     + " KV heads, the problem " + p.kvHeads());
         }
-        int row = rows - 1;
-        ops.pool().parallelFor(p.kvHeads(), kh -> {
-            BitSet keys = new BitSet();
-            selector.chooseKeysInto(p, row, kh, keys);
-            sel.record(kh, p.kv()[kh], keys);
-        });
-        sel.keepFrom(p.queryPositions()[row]);
-        sel.recorded(true);
+    }
+
+    /** This thread's logit buffers, one per KV head of {@code p}, each of {@code g * pageCount * pageSize} floats at least. */
+    private float[][] logitBuffers(AttentionProblem p) {
+        float[][] buffers = logits.get();
+        if (buffers.length < p.kvHeads()) {
+            buffers = java.util.Arrays.copyOf(buffers, p.kvHeads());
+            logits.set(buffers);
+        }
+        for (int kh = 0; kh < p.kvHeads(); kh++) {
+            KvView view = p.kv()[kh];
+            int need = p.groupSize() * view.pageCount() * view.pageSize();
+            if (buffers[kh] == null || buffers[kh].length < need) {
+                // Grown with room, so that a cache growing by a page per 64 steps does not reallocate each time.
+                buffers[kh] = new float[Math.max(need, 2 * (buffers[kh] == null ? 0 : buffers[kh].length))];
+            }
+        }
+        return buffers;
     }
 
     /** A kernel that attends exactly and records into {@code sel}. */

@@ -123,14 +123,48 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
      * would not go through the fused step ({@link IndexedKvView#fusedFor}).
      */
     final KvView[] indexedViews(Workspace ws, AttentionProblem p, KeyChooser chooser) {
+        return indexedViews(ws, p, (IndexedKvView v, KvView base, int kh) -> v.reset(base, chooser.choose(workspaces.get(), kh)));
+    }
+
+    /** The keys a decode step attends through one KV head, as a list: see {@link #indexedViewsOfLists}. */
+    @FunctionalInterface
+    interface KeyListChooser {
+        /**
+         * Writes the chosen key indices of {@code kvHead}'s view, strictly increasing, into
+         * {@code ws.index} and their positions into {@code ws.positions} (both grown as needed),
+         * and returns their count.
+         */
+        int choose(Workspace ws, int kvHead);
+    }
+
+    /**
+     * {@link #indexedViews(Workspace, AttentionProblem, KeyChooser)} with each head's keys chosen as
+     * an increasing list of key indices and positions ({@link IndexedKvView#reset(KvView, int[], long[], int)}): no set
+     * of the view's size is built or scanned, so a step costs O(selected) and not O(cached keys).
+     */
+    final KvView[] indexedViewsOfLists(Workspace ws, AttentionProblem p, KeyListChooser chooser) {
+        return indexedViews(ws, p, (IndexedKvView v, KvView base, int kh) -> {
+            Workspace own = workspaces.get();
+            int n = chooser.choose(own, kh);
+            v.reset(base, own.index, own.positions, n);
+        });
+    }
+
+    /** Refills one head's view on a pool thread. */
+    @FunctionalInterface
+    private interface Refill {
+        void refill(IndexedKvView view, KvView base, int kvHead);
+    }
+
+    private KvView[] indexedViews(Workspace ws, AttentionProblem p, Refill refill) {
         int kvHeads = p.kvHeads();
         KvView[] views = ws.indexedViews(kvHeads);
         IndexedKvView[] indexed = ws.indexed;
         boolean[] fused = ws.fused = grow(ws.fused, kvHeads);
         long qPos = p.queryPositions()[0];
         ops.pool().parallelFor(kvHeads, kh -> {
-            IndexedKvView v = indexed[kh].reset(p.kv()[kh], chooser.choose(workspaces.get(), kh));
-            fused[kh] = v.fusedFor(p.mask(), qPos);
+            refill.refill(indexed[kh], p.kv()[kh], kh);
+            fused[kh] = indexed[kh].fusedFor(p.mask(), qPos);
         });
         for (int kh = 0; kh < kvHeads; kh++) {
             if (!fused[kh]) {
@@ -239,6 +273,10 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
         return a.length >= n ? a : new int[Math.max(n, a.length * 2)];
     }
 
+    static long[] grow(long[] a, int n) {
+        return a.length >= n ? a : new long[Math.max(n, a.length * 2)];
+    }
+
     static byte[] grow(byte[] a, int n) {
         return a.length >= n ? a : new byte[Math.max(n, a.length * 2)];
     }
@@ -265,12 +303,23 @@ public abstract sealed class SelectedAttention implements AttentionKernel permit
         float[] scratch = new float[0];
         /** Top-k's scratch ({@link TopK#scratch}). */
         double[] rank = new double[0];
+        /** The radix top-k's scratch ({@link TopK#scratch(int[], int)}) and its flags. */
+        int[] radix = new int[0];
+        boolean[] top = new boolean[0];
+        /** Key indices and positions of the candidates of a token-level selection ({@link TokenSelectAttention}). */
+        int[] candidates = new int[0];
+        /** Of those, the chosen ones; and per page the first position of an in-order page ({@link TokenSelectAttention}). */
+        int[] chosenCandidates = new int[0];
+        long[] pageLo = new long[0];
+        long[] candidatePositions = new long[0];
         float[] page = new float[0];
         float[] min = new float[0];
         float[] max = new float[0];
         float[] probs = new float[0];
         float[] pageProbs = new float[0];
         int[] index = new int[0];
+        /** Positions of the keys listed in {@link #index} ({@link KeyListChooser}, {@link TokenSelectAttention}'s list). */
+        long[] positions = new long[0];
         int[] pages = new int[0];
         boolean[] flag = new boolean[0];
         byte[] state = new byte[0];

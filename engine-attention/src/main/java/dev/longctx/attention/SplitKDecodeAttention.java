@@ -145,6 +145,8 @@ public final class SplitKDecodeAttention implements AttentionKernel {
         /** The call in flight; cleared after it so no problem is kept alive. */
         AttentionProblem problem;
         AttentionObserver observer;
+        /** Per KV head, where the call's logits go ({@link #attendCapturingLogits}), or null. */
+        float[][] capture;
         int lq;
         int rows;
         int d;
@@ -187,6 +189,10 @@ public final class SplitKDecodeAttention implements AttentionKernel {
                 }
                 return;
             }
+            if (capture != null) {
+                KvView view = problem.kv()[segHead[i]];
+                tile.captureLogits(capture[segHead[i]], view.pageCount() * view.pageSize());
+            }
             for (int page = segFrom[i]; page < to; page++) {
                 tile.accumulate(page, page + 1 < to ? page + 1 : -1);
             }
@@ -200,40 +206,72 @@ public final class SplitKDecodeAttention implements AttentionKernel {
 
     @Override
     public void attend(AttentionProblem p, float[] out, float[] lse, AttentionObserver observer) {
+        attend(p, out, lse, observer, null);
+    }
+
+    /**
+     * {@link #attend} of a decode step (one query row) that also writes the logits it computes
+     * while attending: for KV head {@code kh} with pages of {@code ps} slots, query head
+     * {@code kh * g + j}'s logit of key {@code page * ps + slot} (scaled, soft-capped; keys the
+     * mask hides -infinity) goes to {@code logits[kh][j * pageCount * ps + page * ps + slot]}, so
+     * {@code logits[kh]} holds at least {@code g * pageCount * ps} floats. Pages the mask excludes
+     * for the query are not written. These are the floats {@link TokenSelectAttention} computes in
+     * a pass of its own ({@link dev.longctx.core.kernels.spi.VectorKernels#matmulRows} on the
+     * scaled query): a recording step ({@link RecordingAttention}) takes them from here instead of
+     * reading every key a second time.
+     *
+     * @return false, having attended nothing, when the call would not run split-K's decode tiles
+     *     over pages (several query rows, a group of {@link OnlineSoftmaxTile#PACKED_MIN_ROWS} or
+     *     more, a cache too small for two work units, a view read by index) or has a soft cap (its
+     *     {@code Math.tanh} may differ by an ulp between a method's interpreted and compiled code,
+     *     so capped logits of two passes need not be the same floats): the caller attends and
+     *     scores by other means
+     */
+    boolean attendCapturingLogits(AttentionProblem p, float[] out, float[] lse, AttentionObserver observer, float[][] logits) {
+        return attend(p, out, lse, observer, Objects.requireNonNull(logits, "logits"));
+    }
+
+    /** {@link #attend}, capturing logits when {@code capture} is non-null; false when it could not (nothing done). */
+    private boolean attend(AttentionProblem p, float[] out, float[] lse, AttentionObserver observer, float[][] capture) {
         AttentionKernel.checkOutputs(p, out, lse);
         int lq = p.queryRows();
-        if (lq == 0) {
-            return;
-        }
         int rows = lq * p.groupSize();
-        if (rows > TiledAttention.TILE_ROWS) {
-            fallback.attend(p, out, lse, observer);
-            return;
-        }
-        int d = p.headDim();
         int hkv = p.kvHeads();
         int totalPages = 0;
+        boolean indexed = false;
         for (int h = 0; h < hkv; h++) {
             totalPages += p.kv()[h].pageCount();
+            indexed |= p.kv()[h] instanceof IndexedKvView;
         }
         int units = units(totalPages);
-        if (units < 2) {
-            // Fewer pages than two units: the tiled kernel's one task per KV head.
-            fallback.attend(p, out, lse, observer);
-            return;
+        if (capture != null && (lq != 1 || rows >= OnlineSoftmaxTile.PACKED_MIN_ROWS || units < 2 || indexed
+                || p.softCap() > 0)) {
+            return false;
         }
+        if (lq == 0) {
+            return true;
+        }
+        if (rows > TiledAttention.TILE_ROWS || units < 2) {
+            // A tile too large for split-K, or fewer pages than two units: the tiled kernel's one task per KV head.
+            fallback.attend(p, out, lse, observer);
+            return true;
+        }
+        int d = p.headDim();
         Scratch sc = scratch.get();
         if (sc.busy) { // re-entered on this thread (a kernel inside a kernel): a scratch of its own
             sc = new Scratch();
         }
         sc.busy = true;
         try {
+            sc.capture = capture;
             attend(sc, p, out, lse, observer, lq, rows, d, hkv, units);
         } finally {
             sc.problem = null;
             sc.observer = null;
+            sc.capture = null;
             sc.busy = false;
         }
+        return true;
     }
 
     private void attend(Scratch sc, AttentionProblem p, float[] out, float[] lse, AttentionObserver observer, int lq, int rows,
@@ -274,6 +312,7 @@ public final class SplitKDecodeAttention implements AttentionKernel {
             }
         }
         if (observer != null) {
+            sc.capture = null; // the observer's pass recomputes the logits: written once is enough
             sc.observer = observer;
             sc.observing = true;
             ops.pool().parallelFor(segments, sc);

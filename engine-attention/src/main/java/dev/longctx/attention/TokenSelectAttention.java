@@ -40,12 +40,19 @@ public final class TokenSelectAttention extends SelectedAttention {
     }
 
     /**
-     * The keys row {@code row} selects through KV head {@code kvHead}, as {@link #selectedKeys} but
-     * into {@code out} and without gathering them (for recording a selection).
+     * Records into {@code sel} the keys row {@code row} selects through KV head {@code kvHead} (as
+     * {@link #selectedKeys}, without gathering them), by position. With {@code logits} non-null
+     * the row's logits are taken from there instead of computed:
+     * {@code logits[j * pageCount * pageSize + key]} for query head {@code kvHead * g + j} and every
+     * key of a page the mask does not exclude, as {@link SplitKDecodeAttention#attendCapturingLogits}
+     * writes them (and overwritten here: the softmax runs in place where they need no compacting).
+     * They are the floats this kernel's own pass computes, so the choice is the same, bit for bit,
+     * and no key is read.
      */
-    void chooseKeysInto(AttentionProblem p, int row, int kvHead, BitSet out) {
-        out.clear();
-        out.or(chooseKeys(workspace(), p, row, kvHead));
+    void recordInto(PersistentSelection sel, AttentionProblem p, int row, int kvHead, float[] logits) {
+        Workspace ws = workspace();
+        int n = chooseKeyList(ws, p, row, kvHead, logits);
+        sel.record(kvHead, ws.positions, n);
     }
 
     /** Token-level selection with a budget of {@code budget} keys and the default sinks and window. */
@@ -68,6 +75,22 @@ public final class TokenSelectAttention extends SelectedAttention {
      * gathering the keys: the workspace's set, valid until its next use.
      */
     BitSet chooseKeys(Workspace ws, AttentionProblem p, int row, int kh) {
+        int n = chooseKeyList(ws, p, row, kh, null);
+        BitSet keys = ws.keys;
+        keys.clear();
+        for (int i = 0; i < n; i++) {
+            keys.set(ws.index[i]);
+        }
+        return keys;
+    }
+
+    /**
+     * The selection of {@link #select} as an increasing list: key indices {@code page * pageSize + slot}
+     * in {@code ws.index[0, n)} and their positions in {@code ws.positions[0, n)}; returns n. The
+     * logits come from {@code given} when non-null (see {@link #recordInto}), else from a pass
+     * over the keys.
+     */
+    private int chooseKeyList(Workspace ws, AttentionProblem p, int row, int kh, float[] given) {
         VectorKernels k = ops.kernels();
         KvView view = p.kv()[kh];
         int d = p.headDim();
@@ -86,7 +109,10 @@ public final class TokenSelectAttention extends SelectedAttention {
         // Logits of visible keys, compacted: head j's at [j * slots, j * slots + nc).
         float[] logits = ws.bounds = grow(ws.bounds, score ? g * slots : 0);
         float[] s = ws.page = grow(ws.page, g * ps);
-        int[] cand = ws.index = grow(ws.index, slots);
+        int[] cand = ws.candidates = grow(ws.candidates, slots);
+        long[] candPos = ws.candidatePositions = grow(ws.candidatePositions, slots);
+        // Per page, its first position when its positions run in slot order, else MIN_VALUE.
+        long[] pageLo = ws.pageLo = grow(ws.pageLo, pages);
         boolean[] forced = ws.flag = grow(ws.flag, slots);
         int nc = 0;
         int nForced = 0;
@@ -100,7 +126,10 @@ public final class TokenSelectAttention extends SelectedAttention {
             if (!mask.mayAttend(qPos, qPos, kLo, kHi)) {
                 continue;
             }
-            if (score) {
+            // Logits computed here land in s[j * n + slot] and are compacted into logits below; given
+            // ones (the exact pass's, soft cap applied there) are compacted after the scan.
+            boolean copy = score && given == null;
+            if (copy) {
                 k.matmulRows(view.dtype(), view.keys(pg), view.rowBytes(), d, 0, n, q, g, s, n);
                 if (cap > 0) {
                     float inv = 1f / cap;
@@ -112,12 +141,20 @@ public final class TokenSelectAttention extends SelectedAttention {
             boolean all = mask.attendsAll(qPos, qPos, kLo, kHi) && view.allValid(pg);
             boolean anyForced = budget.forcesAny(qPos, kLo, kHi);
             if (all && !anyForced) {
-                // The common page: every slot visible, none forced.
+                // The common page: every slot visible, none forced; positions kLo..kHi in slot order
+                // when they span exactly n (a cache's pages), else read slot by slot.
+                boolean inOrder = kHi - kLo == n - 1;
+                pageLo[pg] = inOrder ? kLo : Long.MIN_VALUE; // MIN_VALUE: positions in candPos
                 for (int slot = 0; slot < n; slot++) {
                     cand[nc + slot] = pg * ps + slot;
                     forced[nc + slot] = false;
                 }
-                if (score) {
+                if (!inOrder) {
+                    for (int slot = 0; slot < n; slot++) {
+                        candPos[nc + slot] = view.position(pg, slot);
+                    }
+                }
+                if (copy) {
                     for (int j = 0; j < g; j++) {
                         System.arraycopy(s, j * n, logits, j * slots + nc, n);
                     }
@@ -125,6 +162,7 @@ public final class TokenSelectAttention extends SelectedAttention {
                 nc += n;
                 continue;
             }
+            pageLo[pg] = Long.MIN_VALUE;
             for (int slot = 0; slot < n; slot++) {
                 long pos = view.position(pg, slot);
                 if (!all && (!view.isValid(pg, slot) || !mask.allows(qPos, pos))) {
@@ -132,9 +170,10 @@ public final class TokenSelectAttention extends SelectedAttention {
                 }
                 boolean f = anyForced && (budget.isSink(pos) || budget.isRecent(qPos, pos));
                 cand[nc] = pg * ps + slot;
+                candPos[nc] = pos;
                 forced[nc] = f;
                 nForced += f ? 1 : 0;
-                if (score) {
+                if (copy) {
                     for (int j = 0; j < g; j++) {
                         logits[j * slots + nc] = s[j * n + slot];
                     }
@@ -142,36 +181,69 @@ public final class TokenSelectAttention extends SelectedAttention {
                 nc++;
             }
         }
-
-        BitSet keys = ws.keys;
-        keys.clear();
-        int remaining = Math.max(0, budget.budget() - nForced);
-        if (!score || nc - nForced <= remaining) {
-            for (int c = 0; c < nc; c++) {
-                keys.set(cand[c]);
-            }
-        } else {
-            float[] votes = ws.score = grow(ws.score, nc);
-            float[] scratch = ws.scratch = grow(ws.scratch, nc);
-            java.util.Arrays.fill(votes, 0, nc, 0f);
-            for (int j = 0; j < g; j++) {
-                int off = j * slots;
-                float m = k.max(logits, off, nc);
-                float sum = k.expShiftSum(logits, off, nc, m);
-                // Softmax per head, summed over the group; NaN (a NaN query) ranks as unbounded.
-                k.axpy(1f / sum, logits, off, votes, 0, nc);
-            }
-            for (int c = 0; c < nc; c++) {
-                if (forced[c]) {
-                    votes[c] = Float.NEGATIVE_INFINITY; // taken below, outside the top-k
-                    keys.set(cand[c]);
+        if (score && given != null) {
+            if (nc == 0 || cand[nc - 1] == nc - 1) {
+                // Every key up to the last candidate is one (cand[c] = c): the given logits are
+                // already compacted. Used in place (the softmax below overwrites them).
+                logits = given;
+            } else {
+                for (int j = 0; j < g; j++) {
+                    for (int c = 0; c < nc; c++) {
+                        logits[j * slots + c] = given[j * slots + cand[c]];
+                    }
                 }
             }
-            TopK.mark(votes, nc, remaining, ws.rank = TopK.scratch(ws.rank, nc), ws.chosen);
-            for (int c = ws.chosen.nextSetBit(0); c >= 0; c = ws.chosen.nextSetBit(c + 1)) {
-                keys.set(cand[c]);
+        }
+
+        int[] keys = ws.index = grow(ws.index, nc);
+        long[] keyPos = ws.positions = grow(ws.positions, nc);
+        int nk = 0;
+        int remaining = Math.max(0, budget.budget() - nForced);
+        if (!score || nc - nForced <= remaining) {
+            System.arraycopy(cand, 0, keys, 0, nc);
+            return withPositions(view, keys, nc, pageLo, candPos, null, keyPos);
+        }
+        float[] votes = ws.score = grow(ws.score, nc);
+        java.util.Arrays.fill(votes, 0, nc, 0f);
+        for (int j = 0; j < g; j++) {
+            int off = j * slots;
+            float m = k.max(logits, off, nc);
+            float sum = k.expShiftSum(logits, off, nc, m);
+            // Softmax per head, summed over the group; NaN (a NaN query) ranks as unbounded.
+            k.axpy(1f / sum, logits, off, votes, 0, nc);
+        }
+        for (int c = 0; c < nc; c++) {
+            if (forced[c]) {
+                votes[c] = Float.NEGATIVE_INFINITY; // taken below, outside the top-k
             }
         }
-        return keys;
+        boolean[] top = ws.top = grow(ws.top, nc);
+        TopK.markFlags(votes, nc, remaining, ws.radix = TopK.scratch(ws.radix, nc), top);
+        int[] from = ws.chosenCandidates = grow(ws.chosenCandidates, nc);
+        for (int c = 0; c < nc; c++) {
+            // Written always, kept by the count: no branch on the choice.
+            keys[nk] = cand[c];
+            from[nk] = c;
+            nk += forced[c] | top[c] ? 1 : 0;
+        }
+        return withPositions(view, keys, nk, pageLo, candPos, from, keyPos);
+    }
+
+    /**
+     * Writes the positions of {@code keys[0, n)} into {@code out} and returns n: key
+     * {@code page * ps + slot} of a page whose positions run in slot order from {@code pageLo[page]}
+     * is at {@code pageLo[page] + slot}; otherwise ({@code pageLo} is {@link Long#MIN_VALUE}) at
+     * {@code candPos[candidate[i]]} ({@code candPos[i]} when {@code candidate} is null), read during
+     * the scan. No page's position table is read here.
+     */
+    private static int withPositions(KvView view, int[] keys, int n, long[] pageLo, long[] candPos, int[] candidate,
+                                     long[] out) {
+        int ps = view.pageSize();
+        for (int i = 0; i < n; i++) {
+            int pg = keys[i] / ps;
+            long lo = pageLo[pg];
+            out[i] = lo != Long.MIN_VALUE ? lo + (keys[i] - pg * ps) : candPos[candidate == null ? i : candidate[i]];
+        }
+        return n;
     }
 }

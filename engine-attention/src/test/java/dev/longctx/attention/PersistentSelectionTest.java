@@ -443,6 +443,88 @@ class PersistentSelectionTest {
         }
     }
 
+    /**
+     * A decode step recorded through split-K takes its scores from the exact pass's own logits
+     * ({@link SplitKDecodeAttention#attendCapturingLogits}, no second pass over the keys): the
+     * recorded selection is, position for position, the one {@link RecordingAttention#record}
+     * computes from its own pass, and the output is split-K's bit for bit. Every provider, 1 and 2
+     * threads, F32 / F16 / BF16 pages, g 1, 2, 3, 5 and 6, caches of 17 (too small for split-K: the
+     * second pass) to 4,099 keys, causal and sliding-window masks (partly visible pages through the
+     * general path), evicted slots, the papers' rule and the one with sinks and a window, budgets
+     * of 1 to more than the cache; the counter shows the fast path ran. A soft cap keeps the second
+     * pass (see {@link SplitKDecodeAttention#attendCapturingLogits}), with the same selection.
+     */
+    @Test
+    void recordingFromTheExactPassLogitsChoosesTheSameKeys() {
+        SplittableRandom r = new SplittableRandom(25);
+        for (TensorOps ops : Problems.allOps()) {
+            for (DType dtype : new DType[] {DType.F32, DType.F16, DType.BF16}) {
+                for (int g : new int[] {1, 2, 3, 5, 6}) {
+                    for (int lk : new int[] {17, 257, 1000, 4099}) {
+                        int d = dtype == DType.F32 ? 20 : 64;
+                        int kvHeads = 2;
+                        KvView[] views = new KvView[kvHeads];
+                        for (int kh = 0; kh < kvHeads; kh++) {
+                            DenseKvView view = DenseKvView.of(Problems.gaussian(r, lk * d, 1), Problems.gaussian(r, lk * d, 1), d,
+                                    dtype, PAGE);
+                            if (kh == 1) {
+                                for (int i = 3; i < lk - 1; i += 11) {
+                                    view.invalidate(i);
+                                }
+                            }
+                            views[kh] = view;
+                        }
+                        float[] q = Problems.gaussian(r, kvHeads * g * d, 1.5);
+                        long[] pos = {lk - 1};
+                        for (AttentionMask mask : new AttentionMask[] {AttentionMask.CAUSAL, AttentionMask.slidingWindow(300, 3)}) {
+                            for (float cap : new float[] {0f, 5f}) {
+                                AttentionProblem p = new AttentionProblem(q, 0, 1, kvHeads * g, views, pos,
+                                        (float) (1 / Math.sqrt(d)), cap, mask);
+                                float[] want = new float[p.outputLength()];
+                                float[] wantLse = new float[kvHeads * g];
+                                SplitKDecodeAttention splitK = new SplitKDecodeAttention(ops);
+                                splitK.attend(p, want, wantLse, null);
+                                for (int k : new int[] {1, 7, 100, 2 * lk}) {
+                                    for (boolean window : new boolean[] {false, true}) {
+                                        RecordingAttention rec = window
+                                                ? new RecordingAttention(ops, splitK, RecordingAttention.withLocalWindow(k))
+                                                : new RecordingAttention(ops, splitK, k);
+                                        PersistentSelection fast = new PersistentSelection(kvHeads);
+                                        PersistentSelection second = new PersistentSelection(kvHeads);
+                                        float[] out = new float[p.outputLength()];
+                                        float[] lse = new float[kvHeads * g];
+                                        rec.attend(fast, p, out, lse, null);
+                                        rec.record(second, p);
+                                        String what = ops.kernels().name() + " " + ops.pool().threads() + " threads " + dtype
+                                                + " g=" + g + " lk=" + lk + " " + mask + " cap=" + cap + " k=" + k + " window="
+                                                + window;
+                                        // Within rounding, not bit for bit: a soft cap's Math.tanh may change by an ulp
+                                        // when the JIT compiles the tile between two calls.
+                                        double err = Problems.relativeError(out, want, out.length);
+                                        assertTrue(err <= 1e-6, what + ": output off by " + err);
+                                        for (int i = 0; i < lse.length; i++) {
+                                            assertEquals(wantLse[i], lse[i], 1e-6 * Math.max(1, Math.abs(wantLse[i])), what);
+                                        }
+                                        assertEquals(second.keepFrom(), fast.keepFrom(), what);
+                                        for (int kh = 0; kh < kvHeads; kh++) {
+                                            assertTrue(Arrays.equals(second.positions(kh), fast.positions(kh)),
+                                                    what + " head " + kh + ": " + Arrays.toString(fast.positions(kh)) + " vs "
+                                                            + Arrays.toString(second.positions(kh)));
+                                        }
+                                        // Split-K's decode tiles ran (two work units at least) without a soft cap.
+                                        boolean fromLogits = cap == 0 && kvHeads * ((lk + PAGE - 1) / PAGE)
+                                                >= 2 * SplitKDecodeAttention.MIN_UNIT_PAGES;
+                                        assertEquals(fromLogits ? 1 : 0, rec.stepsFromLogits(), what + ": recorded from the logits");
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void aSelectionHoldingEveryTokenEqualsExactAttention() {
         SplittableRandom r = new SplittableRandom(23);

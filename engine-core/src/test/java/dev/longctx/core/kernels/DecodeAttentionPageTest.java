@@ -87,6 +87,73 @@ class DecodeAttentionPageTest {
         }
     }
 
+    /**
+     * {@link VectorKernels#decodeAttentionPageLogits}: the same step as {@link VectorKernels#decodeAttentionPage}
+     * (max, sum and output bit for bit), and the logits it hands out are, bit for bit, what
+     * {@link VectorKernels#matmulRows} computes for the same queries and keys (what a token-level
+     * selection computes in its own pass), at a stride and offset, nothing else written; 1-7 and
+     * 12 query rows, pages of 1-65 keys, padded rows.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("providersAndPageTypes")
+    void theLogitsHandedOutAreMatmulRowsOwn(String name, TensorOps ops, DType t) {
+        SplittableRandom r = new SplittableRandom(53);
+        VectorKernels k = ops.kernels();
+        try (Arena arena = Arena.ofConfined()) {
+            for (int d : dims(t)) {
+                for (int m : new int[] {1, 2, 3, 4, 5, 6, 7, 12}) {
+                    for (int n : new int[] {1, 3, 8, 13, 64, 65}) {
+                        for (int padBytes : new int[] {0, 16}) {
+                            long rowBytes = t.bytesFor(d) + padBytes;
+                            Pages pg = Pages.random(arena, t, d, new int[] {n}, rowBytes, r);
+                            float[] q = new float[m * d];
+                            for (int i = 0; i < q.length; i++) {
+                                q[i] = (float) r.nextGaussian() * 0.3f;
+                            }
+                            String what = name + " d=" + d + " m=" + m + " n=" + n + " pad=" + padBytes;
+                            float[] max = new float[m];
+                            float[] sum = new float[m];
+                            float[] out = new float[m * d];
+                            float[] max2 = new float[m];
+                            float[] sum2 = new float[m];
+                            float[] out2 = new float[m * d];
+                            for (int i = 0; i < m; i++) {
+                                // a running state from an earlier page: a finite maximum, a sum and an output
+                                max[i] = max2[i] = (float) r.nextGaussian();
+                                sum[i] = sum2[i] = 1.5f;
+                                for (int c = 0; c < d; c++) {
+                                    out[i * d + c] = out2[i * d + c] = (float) r.nextGaussian();
+                                }
+                            }
+                            float[] scratch = new float[VectorKernels.decodeAttentionScratch(n, d, m)];
+                            k.decodeAttentionPage(t, pg.keys()[0], pg.values()[0], rowBytes, n, d, q, m, max, sum, out, scratch);
+                            int stride = n + 5;
+                            int offset = 3;
+                            float[] logits = new float[offset + m * stride + 2];
+                            Arrays.fill(logits, 42f);
+                            k.decodeAttentionPageLogits(t, pg.keys()[0], pg.values()[0], rowBytes, n, d, q, m, max2, sum2, out2,
+                                    new float[VectorKernels.decodeAttentionScratch(n, d, m)], logits, offset, stride);
+                            assertTrue(Arrays.equals(max, max2) && Arrays.equals(sum, sum2) && Arrays.equals(out, out2),
+                                    what + ": not the plain step");
+                            float[] want = new float[m * n];
+                            k.matmulRows(t, pg.keys()[0], rowBytes, d, 0, n, q, m, want, n);
+                            for (int i = 0; i < m; i++) {
+                                for (int j = 0; j < n; j++) {
+                                    assertEquals(Float.floatToRawIntBits(want[i * n + j]),
+                                            Float.floatToRawIntBits(logits[offset + i * stride + j]), what + ": logit " + i + "," + j);
+                                }
+                                for (int j = n; j < stride && offset + i * stride + j < logits.length; j++) {
+                                    assertEquals(42f, logits[offset + i * stride + j], what + ": wrote past row " + i);
+                                }
+                            }
+                            assertEquals(42f, logits[offset - 1], what + ": wrote before the offset");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /** {@code n} cut into calls of {@code size} rows and a remainder. */
     private static int[] split(int n, int size) {
         int[] out = new int[(n + size - 1) / size];

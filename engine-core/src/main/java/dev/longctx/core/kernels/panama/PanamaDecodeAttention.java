@@ -5,6 +5,8 @@ import static dev.longctx.core.kernels.panama.PanamaSpecies.*;
 import dev.longctx.core.tensor.DType;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
@@ -41,13 +43,24 @@ final class PanamaDecodeAttention {
      */
     static final int CHUNK = 8;
 
+    /**
+     * The fused step over one page; with {@code logits} non-null, row {@code i}'s logits are also
+     * copied to {@code logits[logitsOff + i * logitsStride, + n)} before its softmax step
+     * ({@link PanamaVectorKernels#decodeAttentionPageLogits}).
+     */
     static void decodePage(DType type, MemorySegment keys, MemorySegment values, long rowBytes, int n, int d,
-                           float[] q, int m, float[] max, float[] sum, float[] out, float[] scratch) {
+                           float[] q, int m, float[] max, float[] sum, float[] out, float[] scratch, float[] logits,
+                           int logitsOff, int logitsStride) {
         int sOff = Math.min(CHUNK, n) * d; // the logits after the chunk buffer
         for (int j = 0; j < n; j += CHUNK) {
             int keysIn = Math.min(CHUNK, n - j);
             decodeRows(type, keys, rowBytes, d, j, keysIn, scratch);
             logits(scratch, keysIn, d, q, m, scratch, sOff + j, n);
+        }
+        if (logits != null) {
+            for (int i = 0; i < m; i++) {
+                System.arraycopy(scratch, sOff + i * n, logits, logitsOff + i * logitsStride, n);
+            }
         }
         for (int i = 0; i < m; i++) {
             softmaxRow(scratch, sOff + i * n, n, i, max, sum, out, d);
@@ -63,12 +76,24 @@ final class PanamaDecodeAttention {
      * {@link #decodePage} over rows picked by index ({@link PanamaVectorKernels#decodeAttentionRows}):
      * the same chunks, logits, softmax step and weighted sums; only the chunk's decode differs, each
      * run of consecutive slots of one page ({@link #gatherRows}) decoded in one call straight from
-     * the cache's page, so no row is copied anywhere but into the L1 chunk buffer.
+     * the cache's page, so no row is copied anywhere but into the L1 chunk buffer. First, one load
+     * per cache line of every key and value row ({@link #touchRows}) puts the rows' misses in
+     * flight together: scattered rows are latency-bound, not bandwidth-bound, and without the
+     * touches the decode step read them a few at a time (a 2,048-of-16,000 selection, 8 layers of
+     * PersistentSelectionBench's shape, one thread, A/B in one process: 5.3-5.6 against 7.4-7.6 ms).
      */
     static void decodeRowsByIndex(DType type, MemorySegment[] keyPages, MemorySegment[] valuePages, int[] pageOf,
                                   int[] slotOf, int off, int n, long rowBytes, int d, float[] q, int m, float[] max,
                                   float[] sum, float[] out, float[] scratch) {
         int sOff = Math.min(CHUNK, n) * d; // the logits after the chunk buffer
+        // Every row's key and value lines requested up front (touchRows): against touching two
+        // chunks ahead of the decode, 0.43-0.48x against 0.47-0.64x of split-K (PersistentSelectionBench's
+        // shape, one thread, A/B in one process, 2026-12-07).
+        int touched = touchRows(keyPages, pageOf, slotOf, off, n, rowBytes)
+                + touchRows(valuePages, pageOf, slotOf, off, n, rowBytes);
+        if (touched == TOUCH_NEVER) {
+            scratch[0] = 0f; // never true in practice: makes the touches' loads live (see touchRows)
+        }
         for (int j = 0; j < n; j += CHUNK) {
             int keysIn = Math.min(CHUNK, n - j);
             gatherRows(type, keyPages, pageOf, slotOf, off + j, keysIn, rowBytes, d, scratch);
@@ -84,6 +109,32 @@ final class PanamaDecodeAttention {
         }
     }
 
+    /** A sum of touched bytes the kernel tests for, so that the touches are not removed as dead loads. */
+    private static final int TOUCH_NEVER = Integer.MIN_VALUE + 0x5a5a;
+
+    /** Bytes between the touches of one row: a cache line. */
+    private static final long LINE = 64;
+
+    /**
+     * Loads one byte of every cache line of rows {@code pageOf/slotOf[from, from + count)} and
+     * returns their sum: ordinary loads (Java has no prefetch) issued back to back, so that the
+     * rows' misses are in flight together instead of one or two at a time as the decode and the
+     * arithmetic reach them. Scattered rows are each a separate miss; without the touches the
+     * out-of-order window holds the decode of a few rows only.
+     */
+    static int touchRows(MemorySegment[] pages, int[] pageOf, int[] slotOf, int from, int count, long rowBytes) {
+        int sum = 0;
+        for (int r = from; r < from + count; r++) {
+            MemorySegment page = pages[pageOf[r]];
+            long start = slotOf[r] * rowBytes;
+            for (long b = 0; b < rowBytes; b += LINE) {
+                sum += page.get(java.lang.foreign.ValueLayout.JAVA_BYTE, start + b);
+            }
+            sum += page.get(java.lang.foreign.ValueLayout.JAVA_BYTE, start + rowBytes - 1);
+        }
+        return sum;
+    }
+
     /**
      * Rows {@code pageOf/slotOf[from, from + count)} decoded to {@code dst[0, count * d)}, in order:
      * a run of consecutive slots of one page in one call when rows are packed ({@link #decodeRows}),
@@ -91,6 +142,10 @@ final class PanamaDecodeAttention {
      */
     static void gatherRows(DType type, MemorySegment[] pages, int[] pageOf, int[] slotOf, int from, int count,
                            long rowBytes, int d, float[] dst) {
+        if (type == DType.BF16 && d % FL == 0) {
+            gatherBf16Rows(pages, pageOf, slotOf, from, count, rowBytes, d, dst);
+            return;
+        }
         int r = 0;
         while (r < count) {
             int page = pageOf[from + r];
@@ -107,6 +162,24 @@ final class PanamaDecodeAttention {
                 }
             }
             r += run;
+        }
+    }
+
+    /**
+     * {@link #gatherRows} for BF16 rows of whole vectors, row by row in one small loop: the widening
+     * of {@link PanamaCodecs#dequantize} without its call and type switch per row (scattered rows
+     * are mostly single: the per-row call cost as much as the arithmetic of the whole step).
+     */
+    static void gatherBf16Rows(MemorySegment[] pages, int[] pageOf, int[] slotOf, int from, int count, long rowBytes,
+                               int d, float[] dst) {
+        for (int r = 0; r < count; r++) {
+            MemorySegment page = pages[pageOf[from + r]];
+            long at = slotOf[from + r] * rowBytes;
+            for (int i = 0; i < d; i += FL) {
+                // BF16 is the top half of an F32: widen to int lanes, shift into place.
+                ((IntVector) ShortVector.fromMemorySegment(SS, page, at + 2L * i, LE).convertShape(VectorOperators.S2I, IS, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, r * d + i);
+            }
         }
     }
 

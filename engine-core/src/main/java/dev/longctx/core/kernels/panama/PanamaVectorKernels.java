@@ -161,7 +161,15 @@ public final class PanamaVectorKernels implements VectorKernels {
     @Override
     public void decodeAttentionPage(DType type, MemorySegment keys, MemorySegment values, long rowBytes, int n, int d,
             float[] q, int m, float[] max, float[] sum, float[] out, float[] scratch) {
-        PanamaDecodeAttention.decodePage(type, keys, values, rowBytes, n, d, q, m, max, sum, out, scratch);
+        PanamaDecodeAttention.decodePage(type, keys, values, rowBytes, n, d, q, m, max, sum, out, scratch, null, 0, 0);
+    }
+
+    @Override
+    public void decodeAttentionPageLogits(DType type, MemorySegment keys, MemorySegment values, long rowBytes, int n, int d,
+            float[] q, int m, float[] max, float[] sum, float[] out, float[] scratch, float[] logits, int logitsOff,
+            int logitsStride) {
+        PanamaDecodeAttention.decodePage(type, keys, values, rowBytes, n, d, q, m, max, sum, out, scratch, logits, logitsOff,
+                logitsStride);
     }
 
     @Override

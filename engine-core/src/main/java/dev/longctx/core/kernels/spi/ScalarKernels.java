@@ -200,6 +200,14 @@ public final class ScalarKernels implements VectorKernels {
     @Override
     public void decodeAttentionPage(DType type, MemorySegment keys, MemorySegment values, long rowBytes, int n, int d,
                                     float[] q, int m, float[] max, float[] sum, float[] out, float[] scratch) {
+        decodeAttentionPageLogits(type, keys, values, rowBytes, n, d, q, m, max, sum, out, scratch, null, 0, 0);
+    }
+
+    /** {@link #decodeAttentionPage}, each row's logits copied out before its softmax step (none when {@code logits} is null). */
+    @Override
+    public void decodeAttentionPageLogits(DType type, MemorySegment keys, MemorySegment values, long rowBytes, int n, int d,
+                                          float[] q, int m, float[] max, float[] sum, float[] out, float[] scratch,
+                                          float[] logits, int logitsOff, int logitsStride) {
         int sOff = n * d; // logits of the row after the room for a page of decoded rows; row decoded at 0
         for (int i = 0; i < m; i++) {
             float mx = Float.NEGATIVE_INFINITY;
@@ -207,6 +215,9 @@ public final class ScalarKernels implements VectorKernels {
                 Quantization.dequantize(type, keys, j * rowBytes, scratch, 0, d);
                 scratch[sOff + j] = dot(q, i * d, scratch, 0, d);
                 mx = Math.max(mx, scratch[sOff + j]);
+            }
+            if (logits != null) {
+                System.arraycopy(scratch, sOff, logits, logitsOff + i * logitsStride, n);
             }
             float mNew = Math.max(max[i], mx);
             float corr = max[i] == Float.NEGATIVE_INFINITY ? 0f : max[i] == mNew ? 1f : (float) Math.exp(max[i] - mNew);

@@ -123,6 +123,17 @@ public interface VectorKernels {
                              float[] q, int m, float[] max, float[] sum, float[] out, float[] scratch);
 
     /**
+     * {@link #decodeAttentionPage} that also hands out the logits it computes: row {@code i}'s
+     * {@code s_j = q_i . k_j} (before the softmax step; the same floats the step uses, and the same
+     * as {@link #matmulRows} gives for those queries and keys) written to
+     * {@code logits[logitsOff + i * logitsStride + j]}. For a kernel that records which keys a step
+     * attended most (TidalDecode, Recycled Attention) without reading the keys a second time.
+     */
+    void decodeAttentionPageLogits(DType type, MemorySegment keys, MemorySegment values, long rowBytes, int n, int d,
+                                   float[] q, int m, float[] max, float[] sum, float[] out, float[] scratch, float[] logits,
+                                   int logitsOff, int logitsStride);
+
+    /**
      * {@link #decodeAttentionPage} over {@code n >= 1} key/value rows picked by index from several
      * pages and read in place (no gather into a dense page): row {@code j < n} is row
      * {@code slotOf[off + j]} of page {@code pageOf[off + j]}, its key at byte
