@@ -52,6 +52,10 @@ TRAIN_ONLY_TASKS = ["mqar", "kvrecall"]
 # current token is the key; the needle's first value token has the key as its previous token): a stepping stone
 # towards matching keys in the evaluated formats, where the key is three tokens before the value
 KV_TEMPLATES = {"needle": " {key}{value}.", "question": "Recall{keys}.", "answer": " {key}{value}"}
+# --kv-gaps: the kvrecall pair formats by the number of tokens from the key to the value's first token (the key's
+# token is at -gap from it): 1 `Ġkey 12 ...`, 2 `Ġkey : 12 ...`, 3 `Ġkey Ġis Ġ 12 ...` (the evaluated needle's
+# own tail); the needles and the answer of one row share one format
+KV_PAIRS = {1: " {key}{value}", 2: " {key}:{value}", 3: " {key} is {value}"}
 # training only (--restate): multi-key, multi-query and mqar rows whose question asks to quote the needles, and
 # whose answer is each asked needle sentence in full, so the asked key sits right before "is" and the value in
 # the answer as it does in the needle; a different question, so the evaluated question keeps its answer form
@@ -359,6 +363,7 @@ class Gen:
         self.vt_one_chain = 0.0  # training only: the share of vt instances without the distractor chain
         self.multikey_min = 0  # training only (--multikey-min): the least number of needles of a multi-key row
         self.restate = 0.0  # training only (--restate): the share of multi-key/multi-query/mqar rows that quote
+        self.kv_gaps = [1]  # training only (--kv-gaps): the kvrecall pair formats, one drawn per row
         self.key_ids = np.unique(np.asarray(self.key_tok, dtype=np.int64))
 
     def key_copy_mask(self, ids, prompt_len):
@@ -479,10 +484,13 @@ class Gen:
             asked = [int(i) for i in rng.choice(n, size=q, replace=False)]
             ds = rng.random(n)
             ds[asked[0]] = depth
+            # one pair format per row (--kv-gaps; a draw only when there is a choice, so run 7's rows are unchanged)
+            pair = KV_PAIRS[self.kv_gaps[int(rng.integers(len(self.kv_gaps)))] if len(self.kv_gaps) > 1
+                            else self.kv_gaps[0]]
             for i in range(n):
-                needles.append((float(ds[i]), KV_TEMPLATES["needle"].format(key=ks[i], value=vs[i])))
+                needles.append((float(ds[i]), pair.format(key=ks[i], value=vs[i]) + "."))
             question = KV_TEMPLATES["question"].format(keys="".join(" " + ks[i] for i in asked))
-            answer = "".join(KV_TEMPLATES["answer"].format(key=ks[i], value=vs[i]) for i in asked)
+            answer = "".join(pair.format(key=ks[i], value=vs[i]) for i in asked)
         elif task in ("niah_single", "niah_multikey", "niah_multiquery", "mqar"):
             if task == "mqar":
                 # training only: n needles, as many as fit in about half the length (each asked key costs ~21
@@ -894,6 +902,7 @@ def train(a):
     train_gen.vt_one_chain = a.vt_one_chain
     train_gen.multikey_min = a.multikey_min
     train_gen.restate = a.restate
+    train_gen.kv_gaps = a.kv_gaps
     print(f"filler pools: training {train_gen.pool.tokens.size} tokens, evaluation "
           f"{eval_cell_worker.gen.pool.tokens.size} tokens ({time.time() - t0:.1f} s)")
     eval_pool = ctx.Pool(a.eval_procs)
@@ -1062,7 +1071,7 @@ def train(a):
           f"{f'; + {a.key_weight} x CE on copyable key tokens of the prompt' if a.key_weight > 0 else ''}"
           f"{f'; training-only mqar rows (weight {a.mqar_weight})' if a.mqar_weight > 0 else ''}"
           f"{f'; multi-key rows with at least {a.multikey_min} needles where the length allows' if a.multikey_min else ''}"
-          f"{f'; training-only kvrecall rows (weight {a.kv_weight})' if a.kv_weight > 0 else ''}"
+          f"{f'; training-only kvrecall rows (weight {a.kv_weight}, key-to-value gaps {a.kv_gaps})' if a.kv_weight > 0 else ''}"
           f"{f'; {a.restate:.0%} of multi-key/multi-query/mqar rows quote the needles' if a.restate > 0 else ''}")
     t_train = time.time()
     last_ckpt = time.time()
@@ -1353,6 +1362,9 @@ def main():
     p.add_argument("--kv-weight", type=float, default=0.0, help="training only: this share (next to "
                    "--task-weights) of kvrecall rows: needles ' {key}{value}.', the answer restating each asked key "
                    "before its value (one-hop induction)")
+    p.add_argument("--kv-gaps", type=int, nargs="+", default=[1], choices=[1, 2, 3],
+                   help="training only: kvrecall pair formats by the key's distance to the value's first token "
+                   "(1 'Ġkey 12..', 2 'Ġkey : 12..', 3 'Ġkey Ġis Ġ 12..'), one drawn per row")
     p.add_argument("--restate", type=float, default=0.0, help="training only: this share of the multi-key, "
                    "multi-query and mqar rows ask to quote the needles and are answered with the needle sentences")
     p.add_argument("--multikey-min", type=int, default=0, help="training only: multi-key rows have n uniform in "
