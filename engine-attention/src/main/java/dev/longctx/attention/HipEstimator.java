@@ -47,6 +47,12 @@ import java.util.Arrays;
  * may see that key and the group's heads; NaN when any is NaN). Everything else (spans, halving,
  * top-k, forced pages) is the paper's rule. A page's score is computed once per query block.
  *
+ * <p><b>Variant: mean representatives ({@link Representative#MEAN}, not the paper's).</b> A half
+ * is scored by the mean of all valid keys of its candidate pages (summed in double, divided by
+ * their count, rounded to float), as if it were one key at the position of the half's first page's
+ * first valid key (for the mask). The fast path takes a half's sum from per-head prefix sums over
+ * the pages when its candidates are consecutive pages, else page by page.
+ *
  * <p>Deterministic (no randomness; ties to the lower page) and independent of the thread count.
  * Immutable and thread-safe.
  */
@@ -62,7 +68,12 @@ public final class HipEstimator implements BlockMaskEstimator {
          * A variant (not the paper's): the max over the first, middle and last valid keys of the
          * half's first, middle and last pages (see the class docs).
          */
-        SAMPLED(3, 3);
+        SAMPLED(3, 3),
+        /**
+         * A variant (not the paper's): the mean of every valid key of the half's pages (see the
+         * class docs).
+         */
+        MEAN(1, 1);
 
         /** Pages of a half that are scored (1: its first; 3: first, middle, last). */
         final int pagesPerHalf;
@@ -140,13 +151,15 @@ public final class HipEstimator implements BlockMaskEstimator {
         }
         int kPages = topKPages(p.kv()[0].pageSize());
         HeadKeys[] keys = new HeadKeys[heads];
-        ops.pool().parallelFor(heads, h -> keys[h] = new HeadKeys(p.kv()[h], ops.kernels(), representative.keysPerPage));
+        ops.pool().parallelFor(heads, h -> keys[h] = new HeadKeys(p.kv()[h], ops.kernels(), representative.keysPerPage,
+                representative == Representative.MEAN));
         ops.pool().parallelFor(heads * blocks, t -> {
             int h = t / blocks;
             int b = t % blocks;
             int first = b * bq;
             int last = Math.min(p.queryRows(), first + bq);
-            new BlockSearch(p, ops.kernels(), keys[h], h, first, last, kPages, representative.pagesPerHalf).run(out, b);
+            new BlockSearch(p, ops.kernels(), keys[h], h, first, last, kPages, representative.pagesPerHalf,
+                    representative == Representative.MEAN).run(out, b);
         });
         return out.build();
     }
@@ -167,8 +180,12 @@ public final class HipEstimator implements BlockMaskEstimator {
         final long[] repPos;
         /** {@code [pages][r][D]} representative keys. */
         final float[] rep;
+        /** {@code [pages + 1][D]} prefix sums of every valid key of the pages before, or null (MEAN only). */
+        final double[] prefix;
+        /** {@code [pages + 1]} prefix counts of valid keys, or null (MEAN only). */
+        final long[] prefixCount;
 
-        HeadKeys(KvView view, VectorKernels k, int r) {
+        HeadKeys(KvView view, VectorKernels k, int r, boolean sums) {
             this.view = view;
             this.r = r;
             int d = view.headDim();
@@ -211,6 +228,28 @@ public final class HipEstimator implements BlockMaskEstimator {
                     k.dequantize(view.dtype(), view.keys(page[i]), s * view.rowBytes(), rep, (i * r + j) * d, d);
                 }
             }
+            if (!sums) {
+                prefix = null;
+                prefixCount = null;
+                return;
+            }
+            prefix = new double[(n + 1) * d];
+            prefixCount = new long[n + 1];
+            float[] key = new float[d];
+            for (int i = 0; i < n; i++) {
+                System.arraycopy(prefix, i * d, prefix, (i + 1) * d, d);
+                prefixCount[i + 1] = prefixCount[i];
+                for (int s = 0; s < view.pageLength(page[i]); s++) {
+                    if (!view.isValid(page[i], s)) {
+                        continue;
+                    }
+                    k.dequantize(view.dtype(), view.keys(page[i]), s * view.rowBytes(), key, 0, d);
+                    for (int c = 0; c < d; c++) {
+                        prefix[(i + 1) * d + c] += key[c];
+                    }
+                    prefixCount[i + 1]++;
+                }
+            }
         }
     }
 
@@ -225,6 +264,8 @@ public final class HipEstimator implements BlockMaskEstimator {
         private final int kPages;
         /** Pages scored per half: 1 (its first) or 3 (first, middle, last). */
         private final int pagesPerHalf;
+        /** Halves scored by their mean key ({@link Representative#MEAN}). */
+        private final boolean mean;
         /** Candidate index -> index into {@link HeadKeys}. */
         private int[] cand;
         private float[] memo;
@@ -233,8 +274,9 @@ public final class HipEstimator implements BlockMaskEstimator {
         private float[] qPack;
 
         BlockSearch(AttentionProblem p, VectorKernels k, HeadKeys keys, int kvHead, int firstRow, int endRow, int kPages,
-                    int pagesPerHalf) {
+                    int pagesPerHalf, boolean mean) {
             this.p = p;
+            this.mean = mean;
             this.pagesPerHalf = pagesPerHalf;
             this.k = k;
             this.keys = keys;
@@ -331,6 +373,10 @@ public final class HipEstimator implements BlockMaskEstimator {
             if (qPack == null) {
                 packQueries(d, g);
             }
+            if (mean) {
+                scoreMeans(cLo, cHi, c, score, d, g);
+                return;
+            }
             int[] todo = new int[c * pagesPerHalf];
             int u = 0;
             for (int i = 0; i < c; i++) {
@@ -365,6 +411,42 @@ public final class HipEstimator implements BlockMaskEstimator {
                     best = Math.max(best, memo[samplePage(cLo[i], cHi[i], j)]); // NaN wins
                 }
                 score[i] = best;
+            }
+        }
+
+        /** {@link Representative#MEAN}: every child's mean key, scored in one matrix product. */
+        private void scoreMeans(int[] cLo, int[] cHi, int c, double[] score, int d, int g) {
+            float[] reps = new float[c * d];
+            double[] sum = new double[d];
+            for (int i = 0; i < c; i++) {
+                int a = cand[cLo[i]];
+                int z = cand[cHi[i] - 1];
+                long count;
+                if (z - a == cHi[i] - 1 - cLo[i]) { // consecutive pages: one prefix difference
+                    for (int x = 0; x < d; x++) {
+                        sum[x] = keys.prefix[(z + 1) * d + x] - keys.prefix[a * d + x];
+                    }
+                    count = keys.prefixCount[z + 1] - keys.prefixCount[a];
+                } else {
+                    Arrays.fill(sum, 0);
+                    count = 0;
+                    for (int j = cLo[i]; j < cHi[i]; j++) {
+                        int pg = cand[j];
+                        for (int x = 0; x < d; x++) {
+                            sum[x] += keys.prefix[(pg + 1) * d + x] - keys.prefix[pg * d + x];
+                        }
+                        count += keys.prefixCount[pg + 1] - keys.prefixCount[pg];
+                    }
+                }
+                for (int x = 0; x < d; x++) {
+                    reps[i * d + x] = (float) (sum[x] / count);
+                }
+            }
+            int tokens = (endRow - firstRow) * g;
+            float[] s = new float[tokens * c];
+            k.matmulRows(DType.F32, MemorySegment.ofArray(reps), (long) d * Float.BYTES, d, 0, c, qPack, tokens, s, c);
+            for (int i = 0; i < c; i++) {
+                score[i] = scoreOf(s, i, c, keys.repPos[cand[cLo[i]]], g);
             }
         }
 

@@ -214,6 +214,132 @@ class HipEstimatorTest {
         return best;
     }
 
+    /** Scores the half {@code [s0, s1)} of the candidate pages {@code cand} for one query block. */
+    interface HalfScorer {
+        double score(AttentionProblem p, int h, int r0, int r1, List<Integer> cand, int s0, int s1, int d, int g);
+    }
+
+    /**
+     * The paper's hierarchy (as {@link #naiveHip}: forced sink and diagonal pages, k equal spans,
+     * halving, top-k with ties to the lower start and NaN as +infinity) with the half scores of
+     * {@code scorer}; used by the MEAN variant's reference.
+     */
+    static int[][][] naiveHierarchy(AttentionProblem p, int topKTokens, HalfScorer scorer) {
+        int bq = BlockMask.defaultQueryBlockTokens(p.groupSize());
+        int blocks = (p.queryRows() + bq - 1) / bq;
+        int d = p.headDim();
+        int g = p.groupSize();
+        int[][][] kept = new int[p.kvHeads()][blocks][];
+        for (int h = 0; h < p.kvHeads(); h++) {
+            KvView v = p.kv()[h];
+            int k = (topKTokens + v.pageSize() - 1) / v.pageSize();
+            for (int b = 0; b < blocks; b++) {
+                int r0 = b * bq;
+                int r1 = Math.min(p.queryRows(), r0 + bq);
+                long qLo = Long.MAX_VALUE;
+                long qHi = Long.MIN_VALUE;
+                for (int r = r0; r < r1; r++) {
+                    qLo = Math.min(qLo, p.queryPositions()[r]);
+                    qHi = Math.max(qHi, p.queryPositions()[r]);
+                }
+                List<Integer> attendable = new ArrayList<>();
+                for (int page = 0; page < v.pageCount(); page++) {
+                    if (firstValidSlot(v, page) >= 0
+                            && p.mask().mayAttend(qLo, qHi, v.pageMinPosition(page), v.pageMaxPosition(page))) {
+                        attendable.add(page);
+                    }
+                }
+                java.util.TreeSet<Integer> out = new java.util.TreeSet<>();
+                List<Integer> cand = new ArrayList<>();
+                for (int i = 0; i < attendable.size(); i++) {
+                    int page = attendable.get(i);
+                    boolean forced = i == 0 || i == attendable.size() - 1 || v.pageMaxPosition(page) >= qLo;
+                    (forced ? out : cand).add(page);
+                }
+                if (cand.size() <= k) {
+                    out.addAll(cand);
+                } else {
+                    int n = cand.size();
+                    List<int[]> spans = new ArrayList<>();
+                    for (int j = 0; j < k; j++) {
+                        spans.add(new int[] {(int) ((long) j * n / k), (int) ((long) (j + 1) * n / k)});
+                    }
+                    while (spans.stream().anyMatch(s -> s[1] - s[0] > 1)) {
+                        List<double[]> children = new ArrayList<>(); // {start, end, score}
+                        for (int[] s : spans) {
+                            if (s[1] - s[0] > 1) {
+                                int mid = s[0] + (s[1] - s[0] + 1) / 2;
+                                children.add(new double[] {s[0], mid, scorer.score(p, h, r0, r1, cand, s[0], mid, d, g)});
+                                children.add(new double[] {mid, s[1], scorer.score(p, h, r0, r1, cand, mid, s[1], d, g)});
+                            } else if (s[1] - s[0] == 1) {
+                                children.add(new double[] {s[0], s[1], scorer.score(p, h, r0, r1, cand, s[0], s[1], d, g)});
+                            }
+                        }
+                        children.sort(Comparator.<double[]>comparingDouble(c -> Double.isNaN(c[2]) ? Double.POSITIVE_INFINITY : c[2])
+                                .reversed().thenComparingDouble(c -> c[0]));
+                        spans = new ArrayList<>();
+                        for (int i = 0; i < Math.min(k, children.size()); i++) {
+                            spans.add(new int[] {(int) children.get(i)[0], (int) children.get(i)[1]});
+                        }
+                    }
+                    for (int[] s : spans) {
+                        out.add(cand.get(s[0]));
+                    }
+                }
+                kept[h][b] = out.stream().mapToInt(Integer::intValue).toArray();
+            }
+        }
+        return kept;
+    }
+
+    /**
+     * The MEAN variant's half score, from its definition: the mean of every valid key of the half's
+     * pages (summed in double, divided by the count, rounded to float), dotted in float with each
+     * query that may see the first valid key of the half's first page, the max over them and the
+     * group's heads.
+     */
+    static double meanHalfScore(AttentionProblem p, int h, int r0, int r1, List<Integer> cand, int s0, int s1, int d, int g) {
+        KvView v = p.kv()[h];
+        double[] sum = new double[d];
+        long count = 0;
+        float[] key = new float[d];
+        for (int ci = s0; ci < s1; ci++) {
+            int page = cand.get(ci);
+            for (int slot = 0; slot < v.pageLength(page); slot++) {
+                if (v.isValid(page, slot)) {
+                    Quantization.dequantize(v.dtype(), v.keys(page), slot * v.rowBytes(), key, 0, d);
+                    for (int c = 0; c < d; c++) {
+                        sum[c] += key[c];
+                    }
+                    count++;
+                }
+            }
+        }
+        float[] meanKey = new float[d];
+        for (int c = 0; c < d; c++) {
+            meanKey[c] = (float) (sum[c] / count);
+        }
+        int first = cand.get(s0);
+        long pos = v.position(first, firstValidSlot(v, first));
+        float best = Float.NEGATIVE_INFINITY;
+        for (int r = r0; r < r1; r++) {
+            if (!p.mask().allows(p.queryPositions()[r], pos)) {
+                continue;
+            }
+            for (int j = 0; j < g; j++) {
+                int qi = p.queryIndex(r, h * g + j);
+                float s = 0f;
+                for (int c = 0; c < d; c++) {
+                    s += p.queries()[qi + c] * meanKey[c];
+                }
+                if (s > best || Float.isNaN(s)) {
+                    best = s;
+                }
+            }
+        }
+        return best;
+    }
+
     private static int firstValidSlot(KvView v, int page) {
         for (int s = 0; s < v.pageLength(page); s++) {
             if (v.isValid(page, s)) {
@@ -486,6 +612,54 @@ class HipEstimatorTest {
             }
         }
         assertTrue(checked > 10);
+    }
+
+    @Test
+    void meanFastPathEqualsItsNaiveReferenceAtAwkwardSizes() {
+        SplittableRandom r = new SplittableRandom(29);
+        // (kvHeads, g, lk, lq, d, pageSize, k tokens): odd page counts, partial last pages, k not a power of two.
+        // Integer data: every key sum is exact in double, so prefix differences equal direct sums; the
+        // scalar kernels' dot products are the reference's sum order.
+        int[][] shapes = {
+            {1, 1, 1000, 1000, 16, 7, 30},
+            {2, 3, 777, 333, 32, 16, 64},
+            {3, 2, 1531, 1531, 16, 13, 100},
+            {1, 5, 2049, 97, 32, 32, 128},
+            {2, 2, 613, 613, 16, 5, 11},
+        };
+        boolean differs = false;
+        for (int[] s : shapes) {
+            for (DType dtype : new DType[] {DType.F32, DType.F16}) {
+                AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], dtype, true);
+                TensorOps ops = new TensorOps(KernelProvider.scalar(), Problems.TWO);
+                BlockMask m = new HipEstimator(s[6], HipEstimator.Representative.MEAN).estimate(p, ops);
+                assertSameMask(naiveHierarchy(p, s[6], HipEstimatorTest::meanHalfScore), m,
+                        java.util.Arrays.toString(s) + " " + dtype);
+                BlockMask paper = new HipEstimator(s[6]).estimate(p, ops);
+                for (int h = 0; h < s[0] && !differs; h++) {
+                    for (int b = 0; b < m.queryBlocks() && !differs; b++) {
+                        differs = !java.util.Arrays.equals(paper.keptPages(h, b), m.keptPages(h, b));
+                    }
+                }
+            }
+        }
+        assertTrue(differs, "the mean variant kept the paper's mask on every shape");
+    }
+
+    @Test
+    void meanIsExactWhenTopKHoldsEveryPage() {
+        SplittableRandom r = new SplittableRandom(31);
+        for (int[] s : new int[][] {{2, 2, 700, 700, 32, 16}, {1, 3, 515, 200, 16, 7}}) {
+            AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], DType.F32, false);
+            TensorOps ops = Problems.panamaTwoThreads();
+            HipEstimator all = new HipEstimator(s[2], HipEstimator.Representative.MEAN);
+            float[] sparse = new float[p.outputLength()];
+            float[] exact = new float[p.outputLength()];
+            new BlockSparseAttention(ops, all).attend(p, sparse, null, null);
+            new TiledAttention(ops).attend(p, exact, null, null);
+            double err = Problems.relativeError(sparse, exact, exact.length);
+            assertTrue(err <= 1e-6, "mean hip with every page vs tiled: " + err);
+        }
     }
 
     @Test

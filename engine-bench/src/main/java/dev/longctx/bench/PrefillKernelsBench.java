@@ -85,6 +85,10 @@ public final class PrefillKernelsBench implements Callable<Integer> {
                     + " top-k tokens to run; empty list: none")
     int[] hipSampledK = {};
 
+    @Option(names = "--hip-mean-k", split = ",",
+            description = "HiP with mean representatives (HipEstimator.Representative.MEAN, 'hip-mean k=...'): top-k tokens")
+    int[] hipMeanK = {};
+
     @Option(names = "--no-baselines", description = "skip vertical-slash and top-k blocks (tiled exact still runs)")
     boolean noBaselines;
 
@@ -185,6 +189,9 @@ public final class PrefillKernelsBench implements Callable<Integer> {
         }
         for (int k : hipSampledK) {
             kernels.add(new Object[] {"hip-max3 k=" + k, new HipEstimator(k, HipEstimator.Representative.SAMPLED)});
+        }
+        for (int k : hipMeanK) {
+            kernels.add(new Object[] {"hip-mean k=" + k, new HipEstimator(k, HipEstimator.Representative.MEAN)});
         }
         if (noBaselines) {
             kernels.subList(0, 2).clear();
