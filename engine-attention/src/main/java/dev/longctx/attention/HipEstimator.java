@@ -53,6 +53,13 @@ import java.util.Arrays;
  * first valid key (for the mask). The fast path takes a half's sum from per-head prefix sums over
  * the pages when its candidates are consecutive pages, else page by page.
  *
+ * <p><b>Variant: bound representatives ({@link Representative#BOUND}, not the paper's).</b> A
+ * half is scored by Quest's upper bound: with {@code mn} and {@code mx} the per-channel minimum and
+ * maximum of all valid keys of its candidate pages, a query's score is
+ * {@code sum_c max(q_c mn_c, q_c mx_c)} (at least {@code q . k} for every key of the half), the max
+ * over the queries that may see the half's first page's first valid key and the group's heads. The
+ * fast path computes it as one product of {@code [max(q, 0), min(q, 0)]} with {@code [mx, mn]}.
+ *
  * <p>Deterministic (no randomness; ties to the lower page) and independent of the thread count.
  * Immutable and thread-safe.
  */
@@ -73,7 +80,12 @@ public final class HipEstimator implements BlockMaskEstimator {
          * A variant (not the paper's): the mean of every valid key of the half's pages (see the
          * class docs).
          */
-        MEAN(1, 1);
+        MEAN(1, 1),
+        /**
+         * A variant (not the paper's): Quest's per-channel bound of the half's keys (see the class
+         * docs).
+         */
+        BOUND(1, 1);
 
         /** Pages of a half that are scored (1: its first; 3: first, middle, last). */
         final int pagesPerHalf;
@@ -152,14 +164,14 @@ public final class HipEstimator implements BlockMaskEstimator {
         int kPages = topKPages(p.kv()[0].pageSize());
         HeadKeys[] keys = new HeadKeys[heads];
         ops.pool().parallelFor(heads, h -> keys[h] = new HeadKeys(p.kv()[h], ops.kernels(), representative.keysPerPage,
-                representative == Representative.MEAN));
+                representative == Representative.MEAN, representative == Representative.BOUND));
         ops.pool().parallelFor(heads * blocks, t -> {
             int h = t / blocks;
             int b = t % blocks;
             int first = b * bq;
             int last = Math.min(p.queryRows(), first + bq);
             new BlockSearch(p, ops.kernels(), keys[h], h, first, last, kPages, representative.pagesPerHalf,
-                    representative == Representative.MEAN).run(out, b);
+                    representative == Representative.MEAN, representative == Representative.BOUND).run(out, b);
         });
         return out.build();
     }
@@ -184,8 +196,12 @@ public final class HipEstimator implements BlockMaskEstimator {
         final double[] prefix;
         /** {@code [pages + 1]} prefix counts of valid keys, or null (MEAN only). */
         final long[] prefixCount;
+        /** {@code [pages][D]} per-channel minimum of each page's valid keys, or null (BOUND only). */
+        final float[] boundMin;
+        /** {@code [pages][D]} per-channel maximum of each page's valid keys, or null (BOUND only). */
+        final float[] boundMax;
 
-        HeadKeys(KvView view, VectorKernels k, int r, boolean sums) {
+        HeadKeys(KvView view, VectorKernels k, int r, boolean sums, boolean bounds) {
             this.view = view;
             this.r = r;
             int d = view.headDim();
@@ -228,6 +244,27 @@ public final class HipEstimator implements BlockMaskEstimator {
                     k.dequantize(view.dtype(), view.keys(page[i]), s * view.rowBytes(), rep, (i * r + j) * d, d);
                 }
             }
+            if (bounds) {
+                boundMin = new float[n * d];
+                boundMax = new float[n * d];
+                Arrays.fill(boundMin, Float.POSITIVE_INFINITY);
+                Arrays.fill(boundMax, Float.NEGATIVE_INFINITY);
+                float[] key = new float[d];
+                for (int i = 0; i < n; i++) {
+                    for (int s = 0; s < view.pageLength(page[i]); s++) {
+                        if (view.isValid(page[i], s)) {
+                            k.dequantize(view.dtype(), view.keys(page[i]), s * view.rowBytes(), key, 0, d);
+                            for (int c = 0; c < d; c++) {
+                                boundMin[i * d + c] = Math.min(boundMin[i * d + c], key[c]);
+                                boundMax[i * d + c] = Math.max(boundMax[i * d + c], key[c]);
+                            }
+                        }
+                    }
+                }
+            } else {
+                boundMin = null;
+                boundMax = null;
+            }
             if (!sums) {
                 prefix = null;
                 prefixCount = null;
@@ -266,6 +303,10 @@ public final class HipEstimator implements BlockMaskEstimator {
         private final int pagesPerHalf;
         /** Halves scored by their mean key ({@link Representative#MEAN}). */
         private final boolean mean;
+        /** Halves scored by Quest's bound ({@link Representative#BOUND}). */
+        private final boolean bound;
+        /** The block's queries split as {@code [max(q, 0), min(q, 0)]} per row (BOUND only). */
+        private float[] qSplit;
         /** Candidate index -> index into {@link HeadKeys}. */
         private int[] cand;
         private float[] memo;
@@ -274,9 +315,10 @@ public final class HipEstimator implements BlockMaskEstimator {
         private float[] qPack;
 
         BlockSearch(AttentionProblem p, VectorKernels k, HeadKeys keys, int kvHead, int firstRow, int endRow, int kPages,
-                    int pagesPerHalf, boolean mean) {
+                    int pagesPerHalf, boolean mean, boolean bound) {
             this.p = p;
             this.mean = mean;
+            this.bound = bound;
             this.pagesPerHalf = pagesPerHalf;
             this.k = k;
             this.keys = keys;
@@ -377,6 +419,10 @@ public final class HipEstimator implements BlockMaskEstimator {
                 scoreMeans(cLo, cHi, c, score, d, g);
                 return;
             }
+            if (bound) {
+                scoreBounds(cLo, cHi, c, score, d, g);
+                return;
+            }
             int[] todo = new int[c * pagesPerHalf];
             int u = 0;
             for (int i = 0; i < c; i++) {
@@ -411,6 +457,39 @@ public final class HipEstimator implements BlockMaskEstimator {
                     best = Math.max(best, memo[samplePage(cLo[i], cHi[i], j)]); // NaN wins
                 }
                 score[i] = best;
+            }
+        }
+
+        /** {@link Representative#BOUND}: every child's Quest bound, scored in one matrix product. */
+        private void scoreBounds(int[] cLo, int[] cHi, int c, double[] score, int d, int g) {
+            int tokens = (endRow - firstRow) * g;
+            if (qSplit == null) {
+                qSplit = new float[tokens * 2 * d];
+                for (int t = 0; t < tokens; t++) {
+                    for (int x = 0; x < d; x++) {
+                        float q = qPack[t * d + x];
+                        qSplit[t * 2 * d + x] = Math.max(q, 0f);
+                        qSplit[t * 2 * d + d + x] = Math.min(q, 0f);
+                    }
+                }
+            }
+            float[] reps = new float[c * 2 * d];
+            for (int i = 0; i < c; i++) {
+                int o = i * 2 * d;
+                Arrays.fill(reps, o, o + d, Float.NEGATIVE_INFINITY);
+                Arrays.fill(reps, o + d, o + 2 * d, Float.POSITIVE_INFINITY);
+                for (int j = cLo[i]; j < cHi[i]; j++) {
+                    int pg = cand[j] * d;
+                    for (int x = 0; x < d; x++) {
+                        reps[o + x] = Math.max(reps[o + x], keys.boundMax[pg + x]);
+                        reps[o + d + x] = Math.min(reps[o + d + x], keys.boundMin[pg + x]);
+                    }
+                }
+            }
+            float[] s = new float[tokens * c];
+            k.matmulRows(DType.F32, MemorySegment.ofArray(reps), (long) 2 * d * Float.BYTES, 2 * d, 0, c, qSplit, tokens, s, c);
+            for (int i = 0; i < c; i++) {
+                score[i] = scoreOf(s, i, c, keys.repPos[cand[cLo[i]]], g);
             }
         }
 

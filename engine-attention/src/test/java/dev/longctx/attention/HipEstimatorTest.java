@@ -340,6 +340,53 @@ class HipEstimatorTest {
         return best;
     }
 
+    /**
+     * The BOUND variant's half score, from its definition: with {@code mn} / {@code mx} the
+     * per-channel min / max of every valid key of the half's pages, the max over the queries that
+     * may see the first valid key of the half's first page and the group's heads of
+     * {@code sum_c max(q_c mn_c, q_c mx_c)} (a float sum in channel order).
+     */
+    static double boundHalfScore(AttentionProblem p, int h, int r0, int r1, List<Integer> cand, int s0, int s1, int d, int g) {
+        KvView v = p.kv()[h];
+        float[] mn = new float[d];
+        float[] mx = new float[d];
+        java.util.Arrays.fill(mn, Float.POSITIVE_INFINITY);
+        java.util.Arrays.fill(mx, Float.NEGATIVE_INFINITY);
+        float[] key = new float[d];
+        for (int ci = s0; ci < s1; ci++) {
+            int page = cand.get(ci);
+            for (int slot = 0; slot < v.pageLength(page); slot++) {
+                if (v.isValid(page, slot)) {
+                    Quantization.dequantize(v.dtype(), v.keys(page), slot * v.rowBytes(), key, 0, d);
+                    for (int c = 0; c < d; c++) {
+                        mn[c] = Math.min(mn[c], key[c]);
+                        mx[c] = Math.max(mx[c], key[c]);
+                    }
+                }
+            }
+        }
+        int first = cand.get(s0);
+        long pos = v.position(first, firstValidSlot(v, first));
+        float best = Float.NEGATIVE_INFINITY;
+        for (int r = r0; r < r1; r++) {
+            if (!p.mask().allows(p.queryPositions()[r], pos)) {
+                continue;
+            }
+            for (int j = 0; j < g; j++) {
+                int qi = p.queryIndex(r, h * g + j);
+                float s = 0f;
+                for (int c = 0; c < d; c++) {
+                    float q = p.queries()[qi + c];
+                    s += Math.max(q * mn[c], q * mx[c]);
+                }
+                if (s > best || Float.isNaN(s)) {
+                    best = s;
+                }
+            }
+        }
+        return best;
+    }
+
     private static int firstValidSlot(KvView v, int page) {
         for (int s = 0; s < v.pageLength(page); s++) {
             if (v.isValid(page, s)) {
@@ -659,6 +706,52 @@ class HipEstimatorTest {
             new TiledAttention(ops).attend(p, exact, null, null);
             double err = Problems.relativeError(sparse, exact, exact.length);
             assertTrue(err <= 1e-6, "mean hip with every page vs tiled: " + err);
+        }
+    }
+
+    @Test
+    void boundFastPathEqualsItsNaiveReferenceAtAwkwardSizes() {
+        SplittableRandom r = new SplittableRandom(37);
+        // integer data: the bound's sums are exact, so the split-query product equals the channel sum
+        int[][] shapes = {
+            {1, 1, 1000, 1000, 16, 7, 30},
+            {2, 3, 777, 333, 32, 16, 64},
+            {3, 2, 1531, 1531, 16, 13, 100},
+            {1, 5, 2049, 97, 32, 32, 128},
+            {2, 2, 613, 613, 16, 5, 11},
+        };
+        boolean differs = false;
+        for (int[] s : shapes) {
+            for (DType dtype : new DType[] {DType.F32, DType.F16}) {
+                AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], dtype, true);
+                TensorOps ops = Problems.panamaTwoThreads();
+                BlockMask m = new HipEstimator(s[6], HipEstimator.Representative.BOUND).estimate(p, ops);
+                assertSameMask(naiveHierarchy(p, s[6], HipEstimatorTest::boundHalfScore), m,
+                        java.util.Arrays.toString(s) + " " + dtype);
+                BlockMask paper = new HipEstimator(s[6]).estimate(p, ops);
+                for (int h = 0; h < s[0] && !differs; h++) {
+                    for (int b = 0; b < m.queryBlocks() && !differs; b++) {
+                        differs = !java.util.Arrays.equals(paper.keptPages(h, b), m.keptPages(h, b));
+                    }
+                }
+            }
+        }
+        assertTrue(differs, "the bound variant kept the paper's mask on every shape");
+    }
+
+    @Test
+    void boundIsExactWhenTopKHoldsEveryPage() {
+        SplittableRandom r = new SplittableRandom(41);
+        for (int[] s : new int[][] {{2, 2, 700, 700, 32, 16}, {1, 3, 515, 200, 16, 7}}) {
+            AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], DType.F32, false);
+            TensorOps ops = Problems.panamaTwoThreads();
+            HipEstimator all = new HipEstimator(s[2], HipEstimator.Representative.BOUND);
+            float[] sparse = new float[p.outputLength()];
+            float[] exact = new float[p.outputLength()];
+            new BlockSparseAttention(ops, all).attend(p, sparse, null, null);
+            new TiledAttention(ops).attend(p, exact, null, null);
+            double err = Problems.relativeError(sparse, exact, exact.length);
+            assertTrue(err <= 1e-6, "bound hip with every page vs tiled: " + err);
         }
     }
 

@@ -89,6 +89,10 @@ public final class PrefillKernelsBench implements Callable<Integer> {
             description = "HiP with mean representatives (HipEstimator.Representative.MEAN, 'hip-mean k=...'): top-k tokens")
     int[] hipMeanK = {};
 
+    @Option(names = "--hip-bound-k", split = ",",
+            description = "HiP with Quest-bound representatives (HipEstimator.Representative.BOUND, 'hip-bound k=...'): top-k tokens")
+    int[] hipBoundK = {};
+
     @Option(names = "--no-baselines", description = "skip vertical-slash and top-k blocks (tiled exact still runs)")
     boolean noBaselines;
 
@@ -192,6 +196,9 @@ public final class PrefillKernelsBench implements Callable<Integer> {
         }
         for (int k : hipMeanK) {
             kernels.add(new Object[] {"hip-mean k=" + k, new HipEstimator(k, HipEstimator.Representative.MEAN)});
+        }
+        for (int k : hipBoundK) {
+            kernels.add(new Object[] {"hip-bound k=" + k, new HipEstimator(k, HipEstimator.Representative.BOUND)});
         }
         if (noBaselines) {
             kernels.subList(0, 2).clear();
