@@ -38,6 +38,28 @@ import java.util.Arrays;
  * representative are computed once per block (a first half keeps its parent's representative), and
  * each round's new representatives are scored in one small matrix product with the block's queries.
  *
+ * <p><b>Variant: sampled representatives ({@link Representative#SAMPLED}, not the paper's).</b>
+ * A half is scored by up to nine keys instead of one: its first, middle and last candidate pages
+ * (candidate indices {@code lo}, {@code lo + (len - 1) / 2} and {@code hi - 1}; fewer when they
+ * coincide), and in each of those pages its first, middle and last valid key (the valid slots at
+ * indices {@code 0}, {@code (c - 1) / 2} and {@code c - 1} of the page's {@code c} valid slots).
+ * The half's score is the max of those keys' scores (each as above: the max over the queries that
+ * may see that key and the group's heads; NaN when any is NaN). Everything else (spans, halving,
+ * top-k, forced pages) is the paper's rule. A page's score is computed once per query block.
+ *
+ * <p><b>Variant: mean representatives ({@link Representative#MEAN}, not the paper's).</b> A half
+ * is scored by the mean of all valid keys of its candidate pages (summed in double, divided by
+ * their count, rounded to float), as if it were one key at the position of the half's first page's
+ * first valid key (for the mask). The fast path takes a half's sum from per-head prefix sums over
+ * the pages when its candidates are consecutive pages, else page by page.
+ *
+ * <p><b>Variant: bound representatives ({@link Representative#BOUND}, not the paper's).</b> A
+ * half is scored by Quest's upper bound: with {@code mn} and {@code mx} the per-channel minimum and
+ * maximum of all valid keys of its candidate pages, a query's score is
+ * {@code sum_c max(q_c mn_c, q_c mx_c)} (at least {@code q . k} for every key of the half), the max
+ * over the queries that may see the half's first page's first valid key and the group's heads. The
+ * fast path computes it as one product of {@code [max(q, 0), min(q, 0)]} with {@code [mx, mn]}.
+ *
  * <p>Deterministic (no randomness; ties to the lower page) and independent of the thread count.
  * Immutable and thread-safe.
  */
@@ -45,7 +67,39 @@ public final class HipEstimator implements BlockMaskEstimator {
     /** The paper's top-k: 512 key tokens per query block (the paper's default configuration). */
     public static final int PAPER_TOP_K_TOKENS = 512;
 
+    /** How a half (a span of candidate pages) is represented when it is scored. */
+    public enum Representative {
+        /** The paper's rule: the first valid key of the half's first page. */
+        FIRST_KEY(1, 1),
+        /**
+         * A variant (not the paper's): the max over the first, middle and last valid keys of the
+         * half's first, middle and last pages (see the class docs).
+         */
+        SAMPLED(3, 3),
+        /**
+         * A variant (not the paper's): the mean of every valid key of the half's pages (see the
+         * class docs).
+         */
+        MEAN(1, 1),
+        /**
+         * A variant (not the paper's): Quest's per-channel bound of the half's keys (see the class
+         * docs).
+         */
+        BOUND(1, 1);
+
+        /** Pages of a half that are scored (1: its first; 3: first, middle, last). */
+        final int pagesPerHalf;
+        /** Keys of a page that are scored (1: its first valid; 3: first, middle, last valid). */
+        final int keysPerPage;
+
+        Representative(int pagesPerHalf, int keysPerPage) {
+            this.pagesPerHalf = pagesPerHalf;
+            this.keysPerPage = keysPerPage;
+        }
+    }
+
     private final int topKTokens;
+    private final Representative representative;
 
     /** HiP with the paper's {@code k = 512} tokens per query block. */
     public HipEstimator() {
@@ -59,10 +113,27 @@ public final class HipEstimator implements BlockMaskEstimator {
      * @throws IllegalArgumentException when {@code topKTokens < 1}
      */
     public HipEstimator(int topKTokens) {
+        this(topKTokens, Representative.FIRST_KEY);
+    }
+
+    /**
+     * HiP keeping about {@code topKTokens} tokens per query block, scoring halves by the given
+     * representative ({@link Representative#FIRST_KEY} is the paper's rule).
+     *
+     * @throws IllegalArgumentException when {@code topKTokens < 1}
+     * @throws NullPointerException when {@code representative} is null
+     */
+    public HipEstimator(int topKTokens, Representative representative) {
         if (topKTokens < 1) {
             throw new IllegalArgumentException("hip: top-k must be at least 1 token, got " + topKTokens);
         }
         this.topKTokens = topKTokens;
+        this.representative = java.util.Objects.requireNonNull(representative, "representative");
+    }
+
+    /** How halves are represented when scored. */
+    public Representative representative() {
+        return representative;
     }
 
     /** The configured top-k in tokens. */
@@ -77,7 +148,8 @@ public final class HipEstimator implements BlockMaskEstimator {
 
     @Override
     public String name() {
-        return "hip(k=" + topKTokens + ")";
+        return representative == Representative.FIRST_KEY ? "hip(k=" + topKTokens + ")"
+                : "hip(k=" + topKTokens + ", " + representative.name().toLowerCase(java.util.Locale.ROOT) + ")";
     }
 
     @Override
@@ -91,55 +163,129 @@ public final class HipEstimator implements BlockMaskEstimator {
         }
         int kPages = topKPages(p.kv()[0].pageSize());
         HeadKeys[] keys = new HeadKeys[heads];
-        ops.pool().parallelFor(heads, h -> keys[h] = new HeadKeys(p.kv()[h], ops.kernels()));
+        ops.pool().parallelFor(heads, h -> keys[h] = new HeadKeys(p.kv()[h], ops.kernels(), representative.keysPerPage,
+                representative == Representative.MEAN, representative == Representative.BOUND));
         ops.pool().parallelFor(heads * blocks, t -> {
             int h = t / blocks;
             int b = t % blocks;
             int first = b * bq;
             int last = Math.min(p.queryRows(), first + bq);
-            new BlockSearch(p, ops.kernels(), keys[h], h, first, last, kPages).run(out, b);
+            new BlockSearch(p, ops.kernels(), keys[h], h, first, last, kPages, representative.pagesPerHalf,
+                    representative == Representative.MEAN, representative == Representative.BOUND).run(out, b);
         });
         return out.build();
     }
 
-    /** Every page's first valid key (the representatives), dequantised once per KV head. */
+    /**
+     * Every page's representative keys ({@code r} per page: its first valid key, or its first,
+     * middle and last valid keys), dequantised once per KV head.
+     */
     static final class HeadKeys {
         final KvView view;
+        /** Representative keys per page (1 or 3; a page with fewer valid keys repeats one). */
+        final int r;
         /** Non-empty pages with a valid key, in view order. */
         final int[] page;
         final long[] lo;
         final long[] hi;
-        /** Position of each page's representative (its first valid key). */
+        /** {@code [pages][r]} positions of each page's representatives. */
         final long[] repPos;
-        /** {@code [pages][D]} representative keys. */
+        /** {@code [pages][r][D]} representative keys. */
         final float[] rep;
+        /** {@code [pages + 1][D]} prefix sums of every valid key of the pages before, or null (MEAN only). */
+        final double[] prefix;
+        /** {@code [pages + 1]} prefix counts of valid keys, or null (MEAN only). */
+        final long[] prefixCount;
+        /** {@code [pages][D]} per-channel minimum of each page's valid keys, or null (BOUND only). */
+        final float[] boundMin;
+        /** {@code [pages][D]} per-channel maximum of each page's valid keys, or null (BOUND only). */
+        final float[] boundMax;
 
-        HeadKeys(KvView view, VectorKernels k) {
+        HeadKeys(KvView view, VectorKernels k, int r, boolean sums, boolean bounds) {
             this.view = view;
+            this.r = r;
             int d = view.headDim();
             int n = 0;
             int[] pg = new int[view.pageCount()];
-            int[] slot = new int[view.pageCount()];
+            int[] slot = new int[view.pageCount() * r];
+            int[] valid = new int[view.pageSize()];
             for (int p = 0; p < view.pageCount(); p++) {
+                int c = 0;
                 for (int s = 0; s < view.pageLength(p); s++) {
                     if (view.isValid(p, s)) {
-                        pg[n] = p;
-                        slot[n] = s;
-                        n++;
-                        break;
+                        valid[c++] = s;
+                        if (r == 1) {
+                            break;
+                        }
                     }
                 }
+                if (c == 0) {
+                    continue;
+                }
+                pg[n] = p;
+                slot[n * r] = valid[0];
+                if (r == 3) {
+                    slot[n * r + 1] = valid[(c - 1) / 2];
+                    slot[n * r + 2] = valid[c - 1];
+                }
+                n++;
             }
             page = Arrays.copyOf(pg, n);
             lo = new long[n];
             hi = new long[n];
-            repPos = new long[n];
-            rep = new float[n * d];
+            repPos = new long[n * r];
+            rep = new float[n * r * d];
             for (int i = 0; i < n; i++) {
                 lo[i] = view.pageMinPosition(page[i]);
                 hi[i] = view.pageMaxPosition(page[i]);
-                repPos[i] = view.position(page[i], slot[i]);
-                k.dequantize(view.dtype(), view.keys(page[i]), slot[i] * view.rowBytes(), rep, i * d, d);
+                for (int j = 0; j < r; j++) {
+                    int s = slot[i * r + j];
+                    repPos[i * r + j] = view.position(page[i], s);
+                    k.dequantize(view.dtype(), view.keys(page[i]), s * view.rowBytes(), rep, (i * r + j) * d, d);
+                }
+            }
+            if (bounds) {
+                boundMin = new float[n * d];
+                boundMax = new float[n * d];
+                Arrays.fill(boundMin, Float.POSITIVE_INFINITY);
+                Arrays.fill(boundMax, Float.NEGATIVE_INFINITY);
+                float[] key = new float[d];
+                for (int i = 0; i < n; i++) {
+                    for (int s = 0; s < view.pageLength(page[i]); s++) {
+                        if (view.isValid(page[i], s)) {
+                            k.dequantize(view.dtype(), view.keys(page[i]), s * view.rowBytes(), key, 0, d);
+                            for (int c = 0; c < d; c++) {
+                                boundMin[i * d + c] = Math.min(boundMin[i * d + c], key[c]);
+                                boundMax[i * d + c] = Math.max(boundMax[i * d + c], key[c]);
+                            }
+                        }
+                    }
+                }
+            } else {
+                boundMin = null;
+                boundMax = null;
+            }
+            if (!sums) {
+                prefix = null;
+                prefixCount = null;
+                return;
+            }
+            prefix = new double[(n + 1) * d];
+            prefixCount = new long[n + 1];
+            float[] key = new float[d];
+            for (int i = 0; i < n; i++) {
+                System.arraycopy(prefix, i * d, prefix, (i + 1) * d, d);
+                prefixCount[i + 1] = prefixCount[i];
+                for (int s = 0; s < view.pageLength(page[i]); s++) {
+                    if (!view.isValid(page[i], s)) {
+                        continue;
+                    }
+                    k.dequantize(view.dtype(), view.keys(page[i]), s * view.rowBytes(), key, 0, d);
+                    for (int c = 0; c < d; c++) {
+                        prefix[(i + 1) * d + c] += key[c];
+                    }
+                    prefixCount[i + 1]++;
+                }
             }
         }
     }
@@ -153,6 +299,14 @@ public final class HipEstimator implements BlockMaskEstimator {
         private final int firstRow;
         private final int endRow;
         private final int kPages;
+        /** Pages scored per half: 1 (its first) or 3 (first, middle, last). */
+        private final int pagesPerHalf;
+        /** Halves scored by their mean key ({@link Representative#MEAN}). */
+        private final boolean mean;
+        /** Halves scored by Quest's bound ({@link Representative#BOUND}). */
+        private final boolean bound;
+        /** The block's queries split as {@code [max(q, 0), min(q, 0)]} per row (BOUND only). */
+        private float[] qSplit;
         /** Candidate index -> index into {@link HeadKeys}. */
         private int[] cand;
         private float[] memo;
@@ -160,8 +314,12 @@ public final class HipEstimator implements BlockMaskEstimator {
         /** The block's queries, packed on first use (see {@link #packQueries}). */
         private float[] qPack;
 
-        BlockSearch(AttentionProblem p, VectorKernels k, HeadKeys keys, int kvHead, int firstRow, int endRow, int kPages) {
+        BlockSearch(AttentionProblem p, VectorKernels k, HeadKeys keys, int kvHead, int firstRow, int endRow, int kPages,
+                    int pagesPerHalf, boolean mean, boolean bound) {
             this.p = p;
+            this.mean = mean;
+            this.bound = bound;
+            this.pagesPerHalf = pagesPerHalf;
             this.k = k;
             this.keys = keys;
             this.kvHead = kvHead;
@@ -232,7 +390,7 @@ public final class HipEstimator implements BlockMaskEstimator {
                 if (c < 0) {
                     return Arrays.copyOf(lo, spans);
                 }
-                scoreChildren(cLo, c, score);
+                scoreChildren(cLo, cHi, c, score);
                 // children are in increasing candidate order, so index ties go to the lower span
                 int[] keep = TopK.indices(Arrays.copyOf(score, c), kPages, s -> true);
                 spans = keep.length;
@@ -250,35 +408,130 @@ public final class HipEstimator implements BlockMaskEstimator {
          * dot product (and its horizontal sum) per query, head and representative; then each
          * child's score is the max over the queries that may see it (see {@link #scoreOf}).
          */
-        private void scoreChildren(int[] cLo, int c, double[] score) {
+        private void scoreChildren(int[] cLo, int[] cHi, int c, double[] score) {
             int d = p.headDim();
             int g = p.groupSize();
+            int r = keys.r;
             if (qPack == null) {
                 packQueries(d, g);
             }
-            int[] todo = new int[c];
+            if (mean) {
+                scoreMeans(cLo, cHi, c, score, d, g);
+                return;
+            }
+            if (bound) {
+                scoreBounds(cLo, cHi, c, score, d, g);
+                return;
+            }
+            int[] todo = new int[c * pagesPerHalf];
             int u = 0;
             for (int i = 0; i < c; i++) {
-                if (!known[cLo[i]]) {
-                    todo[u++] = cLo[i];
-                    known[cLo[i]] = true; // two children never share a start within a round
+                for (int j = 0; j < pagesPerHalf; j++) {
+                    int pg = samplePage(cLo[i], cHi[i], j);
+                    if (!known[pg]) {
+                        todo[u++] = pg;
+                        known[pg] = true; // children are disjoint, and a child's samples are checked here
+                    }
                 }
             }
             if (u > 0) {
-                float[] reps = new float[u * d];
+                int rows = u * r;
+                float[] reps = new float[rows * d];
                 for (int i = 0; i < u; i++) {
-                    System.arraycopy(keys.rep, cand[todo[i]] * d, reps, i * d, d);
+                    System.arraycopy(keys.rep, cand[todo[i]] * r * d, reps, i * r * d, r * d);
                 }
                 int tokens = (endRow - firstRow) * g;
-                float[] s = new float[tokens * u];
-                k.matmulRows(DType.F32, MemorySegment.ofArray(reps), (long) d * Float.BYTES, d, 0, u, qPack, tokens, s, u);
+                float[] s = new float[tokens * rows];
+                k.matmulRows(DType.F32, MemorySegment.ofArray(reps), (long) d * Float.BYTES, d, 0, rows, qPack, tokens, s, rows);
                 for (int i = 0; i < u; i++) {
-                    memo[todo[i]] = scoreOf(s, i, u, keys.repPos[cand[todo[i]]], g);
+                    float best = Float.NEGATIVE_INFINITY;
+                    for (int j = 0; j < r; j++) {
+                        best = Math.max(best, scoreOf(s, i * r + j, rows, keys.repPos[cand[todo[i]] * r + j], g)); // NaN wins
+                    }
+                    memo[todo[i]] = best;
                 }
             }
             for (int i = 0; i < c; i++) {
-                score[i] = memo[cLo[i]];
+                float best = Float.NEGATIVE_INFINITY;
+                for (int j = 0; j < pagesPerHalf; j++) {
+                    best = Math.max(best, memo[samplePage(cLo[i], cHi[i], j)]); // NaN wins
+                }
+                score[i] = best;
             }
+        }
+
+        /** {@link Representative#BOUND}: every child's Quest bound, scored in one matrix product. */
+        private void scoreBounds(int[] cLo, int[] cHi, int c, double[] score, int d, int g) {
+            int tokens = (endRow - firstRow) * g;
+            if (qSplit == null) {
+                qSplit = new float[tokens * 2 * d];
+                for (int t = 0; t < tokens; t++) {
+                    for (int x = 0; x < d; x++) {
+                        float q = qPack[t * d + x];
+                        qSplit[t * 2 * d + x] = Math.max(q, 0f);
+                        qSplit[t * 2 * d + d + x] = Math.min(q, 0f);
+                    }
+                }
+            }
+            float[] reps = new float[c * 2 * d];
+            for (int i = 0; i < c; i++) {
+                int o = i * 2 * d;
+                Arrays.fill(reps, o, o + d, Float.NEGATIVE_INFINITY);
+                Arrays.fill(reps, o + d, o + 2 * d, Float.POSITIVE_INFINITY);
+                for (int j = cLo[i]; j < cHi[i]; j++) {
+                    int pg = cand[j] * d;
+                    for (int x = 0; x < d; x++) {
+                        reps[o + x] = Math.max(reps[o + x], keys.boundMax[pg + x]);
+                        reps[o + d + x] = Math.min(reps[o + d + x], keys.boundMin[pg + x]);
+                    }
+                }
+            }
+            float[] s = new float[tokens * c];
+            k.matmulRows(DType.F32, MemorySegment.ofArray(reps), (long) 2 * d * Float.BYTES, 2 * d, 0, c, qSplit, tokens, s, c);
+            for (int i = 0; i < c; i++) {
+                score[i] = scoreOf(s, i, c, keys.repPos[cand[cLo[i]]], g);
+            }
+        }
+
+        /** {@link Representative#MEAN}: every child's mean key, scored in one matrix product. */
+        private void scoreMeans(int[] cLo, int[] cHi, int c, double[] score, int d, int g) {
+            float[] reps = new float[c * d];
+            double[] sum = new double[d];
+            for (int i = 0; i < c; i++) {
+                int a = cand[cLo[i]];
+                int z = cand[cHi[i] - 1];
+                long count;
+                if (z - a == cHi[i] - 1 - cLo[i]) { // consecutive pages: one prefix difference
+                    for (int x = 0; x < d; x++) {
+                        sum[x] = keys.prefix[(z + 1) * d + x] - keys.prefix[a * d + x];
+                    }
+                    count = keys.prefixCount[z + 1] - keys.prefixCount[a];
+                } else {
+                    Arrays.fill(sum, 0);
+                    count = 0;
+                    for (int j = cLo[i]; j < cHi[i]; j++) {
+                        int pg = cand[j];
+                        for (int x = 0; x < d; x++) {
+                            sum[x] += keys.prefix[(pg + 1) * d + x] - keys.prefix[pg * d + x];
+                        }
+                        count += keys.prefixCount[pg + 1] - keys.prefixCount[pg];
+                    }
+                }
+                for (int x = 0; x < d; x++) {
+                    reps[i * d + x] = (float) (sum[x] / count);
+                }
+            }
+            int tokens = (endRow - firstRow) * g;
+            float[] s = new float[tokens * c];
+            k.matmulRows(DType.F32, MemorySegment.ofArray(reps), (long) d * Float.BYTES, d, 0, c, qPack, tokens, s, c);
+            for (int i = 0; i < c; i++) {
+                score[i] = scoreOf(s, i, c, keys.repPos[cand[cLo[i]]], g);
+            }
+        }
+
+        /** The {@code j}-th scored page of the half {@code [lo, hi)}: its first, middle or last. */
+        private int samplePage(int lo, int hi, int j) {
+            return j == 0 ? lo : j == 1 ? lo + (hi - lo - 1) / 2 : hi - 1;
         }
 
         /** The block's queries, row-major: query row {@code r}'s g heads at {@code qPack[((r - firstRow) * g + j) * d]}. */

@@ -93,6 +93,300 @@ class HipEstimatorTest {
         return kept;
     }
 
+    /**
+     * The naive reference of the SAMPLED variant ({@link HipEstimator.Representative#SAMPLED}),
+     * written from its definition: the paper's hierarchy (as {@link #naiveHip}), but a half
+     * {@code [s0, s1)} of the candidate list scores the max, NaN winning, over its pages at
+     * {@code s0}, {@code s0 + (len - 1) / 2} and {@code s1 - 1} of each page's keys at valid-slot
+     * indices {@code 0}, {@code (c - 1) / 2} and {@code c - 1}, each key scored as {@link #score}
+     * does (max over the block's queries that may see it and the group's heads).
+     */
+    static int[][][] naiveHipSampled(AttentionProblem p, int topKTokens) {
+        int bq = BlockMask.defaultQueryBlockTokens(p.groupSize());
+        int blocks = (p.queryRows() + bq - 1) / bq;
+        int d = p.headDim();
+        int g = p.groupSize();
+        int[][][] kept = new int[p.kvHeads()][blocks][];
+        for (int h = 0; h < p.kvHeads(); h++) {
+            KvView v = p.kv()[h];
+            int k = (topKTokens + v.pageSize() - 1) / v.pageSize();
+            for (int b = 0; b < blocks; b++) {
+                int r0 = b * bq;
+                int r1 = Math.min(p.queryRows(), r0 + bq);
+                long qLo = Long.MAX_VALUE;
+                long qHi = Long.MIN_VALUE;
+                for (int r = r0; r < r1; r++) {
+                    qLo = Math.min(qLo, p.queryPositions()[r]);
+                    qHi = Math.max(qHi, p.queryPositions()[r]);
+                }
+                List<Integer> attendable = new ArrayList<>();
+                for (int page = 0; page < v.pageCount(); page++) {
+                    if (firstValidSlot(v, page) >= 0
+                            && p.mask().mayAttend(qLo, qHi, v.pageMinPosition(page), v.pageMaxPosition(page))) {
+                        attendable.add(page);
+                    }
+                }
+                java.util.TreeSet<Integer> out = new java.util.TreeSet<>();
+                List<Integer> cand = new ArrayList<>();
+                for (int i = 0; i < attendable.size(); i++) {
+                    int page = attendable.get(i);
+                    boolean forced = i == 0 || i == attendable.size() - 1 || v.pageMaxPosition(page) >= qLo;
+                    (forced ? out : cand).add(page);
+                }
+                if (cand.size() <= k) {
+                    out.addAll(cand);
+                } else {
+                    int n = cand.size();
+                    List<int[]> spans = new ArrayList<>();
+                    for (int j = 0; j < k; j++) {
+                        spans.add(new int[] {(int) ((long) j * n / k), (int) ((long) (j + 1) * n / k)});
+                    }
+                    while (spans.stream().anyMatch(s -> s[1] - s[0] > 1)) {
+                        List<double[]> children = new ArrayList<>(); // {start, end, score}
+                        for (int[] s : spans) {
+                            if (s[1] - s[0] > 1) {
+                                int mid = s[0] + (s[1] - s[0] + 1) / 2;
+                                children.add(new double[] {s[0], mid, sampledHalfScore(p, h, r0, r1, cand, s[0], mid, d, g)});
+                                children.add(new double[] {mid, s[1], sampledHalfScore(p, h, r0, r1, cand, mid, s[1], d, g)});
+                            } else if (s[1] - s[0] == 1) {
+                                children.add(new double[] {s[0], s[1], sampledHalfScore(p, h, r0, r1, cand, s[0], s[1], d, g)});
+                            }
+                        }
+                        children.sort(Comparator.<double[]>comparingDouble(c -> Double.isNaN(c[2]) ? Double.POSITIVE_INFINITY : c[2])
+                                .reversed().thenComparingDouble(c -> c[0]));
+                        spans = new ArrayList<>();
+                        for (int i = 0; i < Math.min(k, children.size()); i++) {
+                            spans.add(new int[] {(int) children.get(i)[0], (int) children.get(i)[1]});
+                        }
+                    }
+                    for (int[] s : spans) {
+                        out.add(cand.get(s[0]));
+                    }
+                }
+                kept[h][b] = out.stream().mapToInt(Integer::intValue).toArray();
+            }
+        }
+        return kept;
+    }
+
+    private static double sampledHalfScore(AttentionProblem p, int h, int r0, int r1, List<Integer> cand, int s0, int s1,
+                                           int d, int g) {
+        KvView v = p.kv()[h];
+        double best = Double.NEGATIVE_INFINITY;
+        for (int ci : new int[] {s0, s0 + (s1 - s0 - 1) / 2, s1 - 1}) {
+            int page = cand.get(ci);
+            List<Integer> valid = new ArrayList<>();
+            for (int slot = 0; slot < v.pageLength(page); slot++) {
+                if (v.isValid(page, slot)) {
+                    valid.add(slot);
+                }
+            }
+            int c = valid.size();
+            for (int si : new int[] {0, (c - 1) / 2, c - 1}) {
+                double sc = keyScore(p, h, r0, r1, page, valid.get(si), d, g);
+                best = Double.isNaN(best) || Double.isNaN(sc) ? Double.NaN : Math.max(best, sc);
+            }
+        }
+        return best;
+    }
+
+    /** {@link #score}'s rule for the key in {@code slot} of {@code page}. */
+    private static double keyScore(AttentionProblem p, int h, int r0, int r1, int page, int slot, int d, int g) {
+        KvView v = p.kv()[h];
+        float[] key = new float[d];
+        Quantization.dequantize(v.dtype(), v.keys(page), slot * v.rowBytes(), key, 0, d);
+        float best = Float.NEGATIVE_INFINITY;
+        for (int r = r0; r < r1; r++) {
+            if (!p.mask().allows(p.queryPositions()[r], v.position(page, slot))) {
+                continue;
+            }
+            for (int j = 0; j < g; j++) {
+                int qi = p.queryIndex(r, h * g + j);
+                float s = 0f;
+                for (int c = 0; c < d; c++) {
+                    s += p.queries()[qi + c] * key[c];
+                }
+                if (s > best || Float.isNaN(s)) {
+                    best = s;
+                }
+            }
+        }
+        return best;
+    }
+
+    /** Scores the half {@code [s0, s1)} of the candidate pages {@code cand} for one query block. */
+    interface HalfScorer {
+        double score(AttentionProblem p, int h, int r0, int r1, List<Integer> cand, int s0, int s1, int d, int g);
+    }
+
+    /**
+     * The paper's hierarchy (as {@link #naiveHip}: forced sink and diagonal pages, k equal spans,
+     * halving, top-k with ties to the lower start and NaN as +infinity) with the half scores of
+     * {@code scorer}; used by the MEAN variant's reference.
+     */
+    static int[][][] naiveHierarchy(AttentionProblem p, int topKTokens, HalfScorer scorer) {
+        int bq = BlockMask.defaultQueryBlockTokens(p.groupSize());
+        int blocks = (p.queryRows() + bq - 1) / bq;
+        int d = p.headDim();
+        int g = p.groupSize();
+        int[][][] kept = new int[p.kvHeads()][blocks][];
+        for (int h = 0; h < p.kvHeads(); h++) {
+            KvView v = p.kv()[h];
+            int k = (topKTokens + v.pageSize() - 1) / v.pageSize();
+            for (int b = 0; b < blocks; b++) {
+                int r0 = b * bq;
+                int r1 = Math.min(p.queryRows(), r0 + bq);
+                long qLo = Long.MAX_VALUE;
+                long qHi = Long.MIN_VALUE;
+                for (int r = r0; r < r1; r++) {
+                    qLo = Math.min(qLo, p.queryPositions()[r]);
+                    qHi = Math.max(qHi, p.queryPositions()[r]);
+                }
+                List<Integer> attendable = new ArrayList<>();
+                for (int page = 0; page < v.pageCount(); page++) {
+                    if (firstValidSlot(v, page) >= 0
+                            && p.mask().mayAttend(qLo, qHi, v.pageMinPosition(page), v.pageMaxPosition(page))) {
+                        attendable.add(page);
+                    }
+                }
+                java.util.TreeSet<Integer> out = new java.util.TreeSet<>();
+                List<Integer> cand = new ArrayList<>();
+                for (int i = 0; i < attendable.size(); i++) {
+                    int page = attendable.get(i);
+                    boolean forced = i == 0 || i == attendable.size() - 1 || v.pageMaxPosition(page) >= qLo;
+                    (forced ? out : cand).add(page);
+                }
+                if (cand.size() <= k) {
+                    out.addAll(cand);
+                } else {
+                    int n = cand.size();
+                    List<int[]> spans = new ArrayList<>();
+                    for (int j = 0; j < k; j++) {
+                        spans.add(new int[] {(int) ((long) j * n / k), (int) ((long) (j + 1) * n / k)});
+                    }
+                    while (spans.stream().anyMatch(s -> s[1] - s[0] > 1)) {
+                        List<double[]> children = new ArrayList<>(); // {start, end, score}
+                        for (int[] s : spans) {
+                            if (s[1] - s[0] > 1) {
+                                int mid = s[0] + (s[1] - s[0] + 1) / 2;
+                                children.add(new double[] {s[0], mid, scorer.score(p, h, r0, r1, cand, s[0], mid, d, g)});
+                                children.add(new double[] {mid, s[1], scorer.score(p, h, r0, r1, cand, mid, s[1], d, g)});
+                            } else if (s[1] - s[0] == 1) {
+                                children.add(new double[] {s[0], s[1], scorer.score(p, h, r0, r1, cand, s[0], s[1], d, g)});
+                            }
+                        }
+                        children.sort(Comparator.<double[]>comparingDouble(c -> Double.isNaN(c[2]) ? Double.POSITIVE_INFINITY : c[2])
+                                .reversed().thenComparingDouble(c -> c[0]));
+                        spans = new ArrayList<>();
+                        for (int i = 0; i < Math.min(k, children.size()); i++) {
+                            spans.add(new int[] {(int) children.get(i)[0], (int) children.get(i)[1]});
+                        }
+                    }
+                    for (int[] s : spans) {
+                        out.add(cand.get(s[0]));
+                    }
+                }
+                kept[h][b] = out.stream().mapToInt(Integer::intValue).toArray();
+            }
+        }
+        return kept;
+    }
+
+    /**
+     * The MEAN variant's half score, from its definition: the mean of every valid key of the half's
+     * pages (summed in double, divided by the count, rounded to float), dotted in float with each
+     * query that may see the first valid key of the half's first page, the max over them and the
+     * group's heads.
+     */
+    static double meanHalfScore(AttentionProblem p, int h, int r0, int r1, List<Integer> cand, int s0, int s1, int d, int g) {
+        KvView v = p.kv()[h];
+        double[] sum = new double[d];
+        long count = 0;
+        float[] key = new float[d];
+        for (int ci = s0; ci < s1; ci++) {
+            int page = cand.get(ci);
+            for (int slot = 0; slot < v.pageLength(page); slot++) {
+                if (v.isValid(page, slot)) {
+                    Quantization.dequantize(v.dtype(), v.keys(page), slot * v.rowBytes(), key, 0, d);
+                    for (int c = 0; c < d; c++) {
+                        sum[c] += key[c];
+                    }
+                    count++;
+                }
+            }
+        }
+        float[] meanKey = new float[d];
+        for (int c = 0; c < d; c++) {
+            meanKey[c] = (float) (sum[c] / count);
+        }
+        int first = cand.get(s0);
+        long pos = v.position(first, firstValidSlot(v, first));
+        float best = Float.NEGATIVE_INFINITY;
+        for (int r = r0; r < r1; r++) {
+            if (!p.mask().allows(p.queryPositions()[r], pos)) {
+                continue;
+            }
+            for (int j = 0; j < g; j++) {
+                int qi = p.queryIndex(r, h * g + j);
+                float s = 0f;
+                for (int c = 0; c < d; c++) {
+                    s += p.queries()[qi + c] * meanKey[c];
+                }
+                if (s > best || Float.isNaN(s)) {
+                    best = s;
+                }
+            }
+        }
+        return best;
+    }
+
+    /**
+     * The BOUND variant's half score, from its definition: with {@code mn} / {@code mx} the
+     * per-channel min / max of every valid key of the half's pages, the max over the queries that
+     * may see the first valid key of the half's first page and the group's heads of
+     * {@code sum_c max(q_c mn_c, q_c mx_c)} (a float sum in channel order).
+     */
+    static double boundHalfScore(AttentionProblem p, int h, int r0, int r1, List<Integer> cand, int s0, int s1, int d, int g) {
+        KvView v = p.kv()[h];
+        float[] mn = new float[d];
+        float[] mx = new float[d];
+        java.util.Arrays.fill(mn, Float.POSITIVE_INFINITY);
+        java.util.Arrays.fill(mx, Float.NEGATIVE_INFINITY);
+        float[] key = new float[d];
+        for (int ci = s0; ci < s1; ci++) {
+            int page = cand.get(ci);
+            for (int slot = 0; slot < v.pageLength(page); slot++) {
+                if (v.isValid(page, slot)) {
+                    Quantization.dequantize(v.dtype(), v.keys(page), slot * v.rowBytes(), key, 0, d);
+                    for (int c = 0; c < d; c++) {
+                        mn[c] = Math.min(mn[c], key[c]);
+                        mx[c] = Math.max(mx[c], key[c]);
+                    }
+                }
+            }
+        }
+        int first = cand.get(s0);
+        long pos = v.position(first, firstValidSlot(v, first));
+        float best = Float.NEGATIVE_INFINITY;
+        for (int r = r0; r < r1; r++) {
+            if (!p.mask().allows(p.queryPositions()[r], pos)) {
+                continue;
+            }
+            for (int j = 0; j < g; j++) {
+                int qi = p.queryIndex(r, h * g + j);
+                float s = 0f;
+                for (int c = 0; c < d; c++) {
+                    float q = p.queries()[qi + c];
+                    s += Math.max(q * mn[c], q * mx[c]);
+                }
+                if (s > best || Float.isNaN(s)) {
+                    best = s;
+                }
+            }
+        }
+        return best;
+    }
+
     private static int firstValidSlot(KvView v, int page) {
         for (int s = 0; s < v.pageLength(page); s++) {
             if (v.isValid(page, s)) {
@@ -277,6 +571,188 @@ class HipEstimatorTest {
             }
         }
         assertTrue(checked > 10);
+    }
+
+    @Test
+    void sampledFastPathEqualsItsNaiveReferenceAtAwkwardSizes() {
+        SplittableRandom r = new SplittableRandom(19);
+        // (kvHeads, g, lk, lq, d, pageSize, k tokens): odd page counts, partial last pages, k not a power of two
+        int[][] shapes = {
+            {1, 1, 1000, 1000, 16, 7, 30},
+            {2, 3, 777, 333, 32, 16, 64},
+            {3, 2, 1531, 1531, 16, 13, 100},
+            {1, 5, 2049, 97, 32, 32, 128},
+            {2, 2, 613, 613, 16, 5, 11},
+        };
+        boolean differs = false;
+        for (int[] s : shapes) {
+            for (boolean integers : new boolean[] {true, false}) {
+                AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], integers ? DType.F32 : DType.F16,
+                        integers);
+                TensorOps ops = integers ? Problems.panamaTwoThreads() : new TensorOps(KernelProvider.scalar(), Problems.TWO);
+                HipEstimator sampled = new HipEstimator(s[6], HipEstimator.Representative.SAMPLED);
+                BlockMask m = sampled.estimate(p, ops);
+                String what = java.util.Arrays.toString(s) + (integers ? " integers" : " gaussian F16");
+                assertSameMask(naiveHipSampled(p, s[6]), m, what);
+                BlockMask paper = new HipEstimator(s[6]).estimate(p, ops);
+                for (int h = 0; h < s[0] && !differs; h++) {
+                    for (int b = 0; b < m.queryBlocks() && !differs; b++) {
+                        differs = !java.util.Arrays.equals(paper.keptPages(h, b), m.keptPages(h, b));
+                    }
+                }
+            }
+        }
+        assertTrue(differs, "the sampled variant kept the paper's mask on every shape");
+    }
+
+    @Test
+    void defaultIsThePapersFirstKeyRule() {
+        assertEquals(HipEstimator.Representative.FIRST_KEY, new HipEstimator(64).representative());
+        assertEquals("hip(k=64)", new HipEstimator(64).name());
+        assertEquals("hip(k=64, sampled)", new HipEstimator(64, HipEstimator.Representative.SAMPLED).name());
+        AttentionProblem p = problem(new SplittableRandom(4), 2, 2, 900, 900, 16, 16, DType.F32, true);
+        assertSameMask(naiveHip(p, 96), new HipEstimator(96, HipEstimator.Representative.FIRST_KEY)
+                .estimate(p, Problems.panamaTwoThreads()), "explicit FIRST_KEY");
+        assertThrows(NullPointerException.class, () -> new HipEstimator(64, null));
+    }
+
+    @Test
+    void sampledIsExactWhenTopKHoldsEveryPage() {
+        SplittableRandom r = new SplittableRandom(15);
+        for (int[] s : new int[][] {{2, 2, 700, 700, 32, 16}, {1, 3, 515, 200, 16, 7}}) {
+            AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], DType.F32, false);
+            TensorOps ops = Problems.panamaTwoThreads();
+            HipEstimator all = new HipEstimator(s[2], HipEstimator.Representative.SAMPLED);
+            float[] sparse = new float[p.outputLength()];
+            float[] exact = new float[p.outputLength()];
+            new BlockSparseAttention(ops, all).attend(p, sparse, null, null);
+            new TiledAttention(ops).attend(p, exact, null, null);
+            double err = Problems.relativeError(sparse, exact, exact.length);
+            assertTrue(err <= 1e-6, "sampled hip with every page vs tiled: " + err);
+        }
+    }
+
+    @Test
+    void sampledSeesStrongKeysInTheMiddleOfPages() {
+        // strong keys in the middle slot of pages 32..47 only: the paper's first-key representative
+        // cannot see them, the sampled one (first, middle, last key of a page) can
+        SplittableRandom r = new SplittableRandom(23);
+        int d = 32;
+        int n = 2048;
+        int ps = 16;
+        float[] k = Problems.gaussian(r, n * d, 0.3);
+        float[] q = Problems.gaussian(r, n * d, 0.3);
+        for (int i = 0; i < n; i++) {
+            q[i * d] += 3f;
+        }
+        for (int page = 32; page < 48; page++) {
+            k[(page * ps + (ps - 1) / 2) * d] = 10f;
+        }
+        AttentionProblem p = AttentionProblem.causal(q, n, 1, DenseKvView.of(k, new float[n * d], d, DType.F32, ps));
+        BlockMask m = new HipEstimator(4 * ps, HipEstimator.Representative.SAMPLED).estimate(p, Problems.panamaTwoThreads());
+        int checked = 0;
+        for (int b = 0; b < m.queryBlocks(); b++) {
+            if (m.queryBlockStart(b) > 56 * ps) {
+                long inRegion = java.util.Arrays.stream(m.keptPages(0, b)).filter(pg -> pg >= 32 && pg < 48).count();
+                assertTrue(inRegion >= 4, "query block " + b + " kept " + java.util.Arrays.toString(m.keptPages(0, b)));
+                checked++;
+            }
+        }
+        assertTrue(checked > 10);
+    }
+
+    @Test
+    void meanFastPathEqualsItsNaiveReferenceAtAwkwardSizes() {
+        SplittableRandom r = new SplittableRandom(29);
+        // (kvHeads, g, lk, lq, d, pageSize, k tokens): odd page counts, partial last pages, k not a power of two.
+        // Integer data: every key sum is exact in double, so prefix differences equal direct sums; the
+        // scalar kernels' dot products are the reference's sum order.
+        int[][] shapes = {
+            {1, 1, 1000, 1000, 16, 7, 30},
+            {2, 3, 777, 333, 32, 16, 64},
+            {3, 2, 1531, 1531, 16, 13, 100},
+            {1, 5, 2049, 97, 32, 32, 128},
+            {2, 2, 613, 613, 16, 5, 11},
+        };
+        boolean differs = false;
+        for (int[] s : shapes) {
+            for (DType dtype : new DType[] {DType.F32, DType.F16}) {
+                AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], dtype, true);
+                TensorOps ops = new TensorOps(KernelProvider.scalar(), Problems.TWO);
+                BlockMask m = new HipEstimator(s[6], HipEstimator.Representative.MEAN).estimate(p, ops);
+                assertSameMask(naiveHierarchy(p, s[6], HipEstimatorTest::meanHalfScore), m,
+                        java.util.Arrays.toString(s) + " " + dtype);
+                BlockMask paper = new HipEstimator(s[6]).estimate(p, ops);
+                for (int h = 0; h < s[0] && !differs; h++) {
+                    for (int b = 0; b < m.queryBlocks() && !differs; b++) {
+                        differs = !java.util.Arrays.equals(paper.keptPages(h, b), m.keptPages(h, b));
+                    }
+                }
+            }
+        }
+        assertTrue(differs, "the mean variant kept the paper's mask on every shape");
+    }
+
+    @Test
+    void meanIsExactWhenTopKHoldsEveryPage() {
+        SplittableRandom r = new SplittableRandom(31);
+        for (int[] s : new int[][] {{2, 2, 700, 700, 32, 16}, {1, 3, 515, 200, 16, 7}}) {
+            AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], DType.F32, false);
+            TensorOps ops = Problems.panamaTwoThreads();
+            HipEstimator all = new HipEstimator(s[2], HipEstimator.Representative.MEAN);
+            float[] sparse = new float[p.outputLength()];
+            float[] exact = new float[p.outputLength()];
+            new BlockSparseAttention(ops, all).attend(p, sparse, null, null);
+            new TiledAttention(ops).attend(p, exact, null, null);
+            double err = Problems.relativeError(sparse, exact, exact.length);
+            assertTrue(err <= 1e-6, "mean hip with every page vs tiled: " + err);
+        }
+    }
+
+    @Test
+    void boundFastPathEqualsItsNaiveReferenceAtAwkwardSizes() {
+        SplittableRandom r = new SplittableRandom(37);
+        // integer data: the bound's sums are exact, so the split-query product equals the channel sum
+        int[][] shapes = {
+            {1, 1, 1000, 1000, 16, 7, 30},
+            {2, 3, 777, 333, 32, 16, 64},
+            {3, 2, 1531, 1531, 16, 13, 100},
+            {1, 5, 2049, 97, 32, 32, 128},
+            {2, 2, 613, 613, 16, 5, 11},
+        };
+        boolean differs = false;
+        for (int[] s : shapes) {
+            for (DType dtype : new DType[] {DType.F32, DType.F16}) {
+                AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], dtype, true);
+                TensorOps ops = Problems.panamaTwoThreads();
+                BlockMask m = new HipEstimator(s[6], HipEstimator.Representative.BOUND).estimate(p, ops);
+                assertSameMask(naiveHierarchy(p, s[6], HipEstimatorTest::boundHalfScore), m,
+                        java.util.Arrays.toString(s) + " " + dtype);
+                BlockMask paper = new HipEstimator(s[6]).estimate(p, ops);
+                for (int h = 0; h < s[0] && !differs; h++) {
+                    for (int b = 0; b < m.queryBlocks() && !differs; b++) {
+                        differs = !java.util.Arrays.equals(paper.keptPages(h, b), m.keptPages(h, b));
+                    }
+                }
+            }
+        }
+        assertTrue(differs, "the bound variant kept the paper's mask on every shape");
+    }
+
+    @Test
+    void boundIsExactWhenTopKHoldsEveryPage() {
+        SplittableRandom r = new SplittableRandom(41);
+        for (int[] s : new int[][] {{2, 2, 700, 700, 32, 16}, {1, 3, 515, 200, 16, 7}}) {
+            AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], DType.F32, false);
+            TensorOps ops = Problems.panamaTwoThreads();
+            HipEstimator all = new HipEstimator(s[2], HipEstimator.Representative.BOUND);
+            float[] sparse = new float[p.outputLength()];
+            float[] exact = new float[p.outputLength()];
+            new BlockSparseAttention(ops, all).attend(p, sparse, null, null);
+            new TiledAttention(ops).attend(p, exact, null, null);
+            double err = Problems.relativeError(sparse, exact, exact.length);
+            assertTrue(err <= 1e-6, "bound hip with every page vs tiled: " + err);
+        }
     }
 
     @Test

@@ -80,6 +80,22 @@ public final class PrefillKernelsBench implements Callable<Integer> {
     @Option(names = "--hip-k", split = ",", defaultValue = "512", description = "HiP top-k tokens to run (the paper's 512 first)")
     int[] hipK;
 
+    @Option(names = "--hip-sampled-k", split = ",",
+            description = "HiP with sampled representatives (HipEstimator.Representative.SAMPLED, 'hip-max3 k=...'):"
+                    + " top-k tokens to run; empty list: none")
+    int[] hipSampledK = {};
+
+    @Option(names = "--hip-mean-k", split = ",",
+            description = "HiP with mean representatives (HipEstimator.Representative.MEAN, 'hip-mean k=...'): top-k tokens")
+    int[] hipMeanK = {};
+
+    @Option(names = "--hip-bound-k", split = ",",
+            description = "HiP with Quest-bound representatives (HipEstimator.Representative.BOUND, 'hip-bound k=...'): top-k tokens")
+    int[] hipBoundK = {};
+
+    @Option(names = "--no-baselines", description = "skip vertical-slash and top-k blocks (tiled exact still runs)")
+    boolean noBaselines;
+
     @Option(names = "--hip-token-k", split = ",", defaultValue = "512",
             description = "HiP at token granularity (HipTokenAttention, b_k = 2, b_q = 32): top-k tokens to run; empty list: none")
     int[] hipTokenK;
@@ -174,6 +190,18 @@ public final class PrefillKernelsBench implements Callable<Integer> {
                 new Object[] {"top-k blocks", MInferenceEstimators.topKBlocks()}));
         for (int k : hipK) {
             kernels.add(new Object[] {"hip k=" + k, new HipEstimator(k)});
+        }
+        for (int k : hipSampledK) {
+            kernels.add(new Object[] {"hip-max3 k=" + k, new HipEstimator(k, HipEstimator.Representative.SAMPLED)});
+        }
+        for (int k : hipMeanK) {
+            kernels.add(new Object[] {"hip-mean k=" + k, new HipEstimator(k, HipEstimator.Representative.MEAN)});
+        }
+        for (int k : hipBoundK) {
+            kernels.add(new Object[] {"hip-bound k=" + k, new HipEstimator(k, HipEstimator.Representative.BOUND)});
+        }
+        if (noBaselines) {
+            kernels.subList(0, 2).clear();
         }
         for (Object[] k : kernels) {
             BlockMaskEstimator est = (BlockMaskEstimator) k[1];
