@@ -82,7 +82,7 @@ public final class PrefillKernelsBench implements Callable<Integer> {
 
     @Option(names = "--hip-sampled-k", split = ",",
             description = "HiP with sampled representatives (HipEstimator.Representative.SAMPLED, 'hip-max3 k=...'):"
-                    + " top-k tokens to run; empty list: none")
+                    + " top-k tokens to run (none unless given)")
     int[] hipSampledK = {};
 
     @Option(names = "--hip-mean-k", split = ",",
@@ -97,7 +97,7 @@ public final class PrefillKernelsBench implements Callable<Integer> {
     boolean noBaselines;
 
     @Option(names = "--hip-token-k", split = ",", defaultValue = "512",
-            description = "HiP at token granularity (HipTokenAttention, b_k = 2, b_q = 32): top-k tokens to run; empty list: none")
+            description = "HiP at token granularity (HipTokenAttention, b_k = 2, b_q = 32): top-k tokens to run; 0: none")
     int[] hipTokenK;
 
     @Option(names = "--hip-token-stride", split = ",", defaultValue = "1",
@@ -214,6 +214,9 @@ public final class PrefillKernelsBench implements Callable<Integer> {
                     mask[0].density(), mask[0].keptBlocks() / (double) SparseAttentionBench.causalBlocks(p, mask[0]), tEstimate));
         }
         for (int k : hipTokenK) {
+            if (k <= 0) {
+                continue; // --hip-token-k 0: no token-level HiP rows (picocli refuses an empty int list)
+            }
             for (int stride : hipTokenStride) {
                 List<HipTokenSelection> rules = new ArrayList<>(List.of(HipTokenSelection.withTopK(k).withQueryStride(stride)));
                 if (hipTokenCenter) {
