@@ -26,71 +26,7 @@ class HipEstimatorTest {
      * order). Sorting the children by (score desc, start asc) and taking k is the top-k rule.
      */
     static int[][][] naiveHip(AttentionProblem p, int topKTokens) {
-        int bq = BlockMask.defaultQueryBlockTokens(p.groupSize());
-        int blocks = (p.queryRows() + bq - 1) / bq;
-        int d = p.headDim();
-        int g = p.groupSize();
-        int[][][] kept = new int[p.kvHeads()][blocks][];
-        for (int h = 0; h < p.kvHeads(); h++) {
-            KvView v = p.kv()[h];
-            int k = (topKTokens + v.pageSize() - 1) / v.pageSize();
-            for (int b = 0; b < blocks; b++) {
-                int r0 = b * bq;
-                int r1 = Math.min(p.queryRows(), r0 + bq);
-                long qLo = Long.MAX_VALUE;
-                long qHi = Long.MIN_VALUE;
-                for (int r = r0; r < r1; r++) {
-                    qLo = Math.min(qLo, p.queryPositions()[r]);
-                    qHi = Math.max(qHi, p.queryPositions()[r]);
-                }
-                List<Integer> attendable = new ArrayList<>();
-                for (int page = 0; page < v.pageCount(); page++) {
-                    if (firstValidSlot(v, page) >= 0
-                            && p.mask().mayAttend(qLo, qHi, v.pageMinPosition(page), v.pageMaxPosition(page))) {
-                        attendable.add(page);
-                    }
-                }
-                java.util.TreeSet<Integer> out = new java.util.TreeSet<>();
-                List<Integer> cand = new ArrayList<>();
-                for (int i = 0; i < attendable.size(); i++) {
-                    int page = attendable.get(i);
-                    boolean forced = i == 0 || i == attendable.size() - 1 || v.pageMaxPosition(page) >= qLo;
-                    (forced ? out : cand).add(page);
-                }
-                if (cand.size() <= k) {
-                    out.addAll(cand);
-                } else {
-                    int n = cand.size();
-                    List<int[]> spans = new ArrayList<>();
-                    for (int j = 0; j < k; j++) {
-                        spans.add(new int[] {(int) ((long) j * n / k), (int) ((long) (j + 1) * n / k)});
-                    }
-                    while (spans.stream().anyMatch(s -> s[1] - s[0] > 1)) {
-                        List<double[]> children = new ArrayList<>(); // {start, end, score}
-                        for (int[] s : spans) {
-                            if (s[1] - s[0] > 1) {
-                                int mid = s[0] + (s[1] - s[0] + 1) / 2;
-                                children.add(new double[] {s[0], mid, score(p, h, r0, r1, cand.get(s[0]), d, g)});
-                                children.add(new double[] {mid, s[1], score(p, h, r0, r1, cand.get(mid), d, g)});
-                            } else if (s[1] - s[0] == 1) {
-                                children.add(new double[] {s[0], s[1], score(p, h, r0, r1, cand.get(s[0]), d, g)});
-                            }
-                        }
-                        children.sort(Comparator.<double[]>comparingDouble(c -> Double.isNaN(c[2]) ? Double.POSITIVE_INFINITY : c[2])
-                                .reversed().thenComparingDouble(c -> c[0]));
-                        spans = new ArrayList<>();
-                        for (int i = 0; i < Math.min(k, children.size()); i++) {
-                            spans.add(new int[] {(int) children.get(i)[0], (int) children.get(i)[1]});
-                        }
-                    }
-                    for (int[] s : spans) {
-                        out.add(cand.get(s[0]));
-                    }
-                }
-                kept[h][b] = out.stream().mapToInt(Integer::intValue).toArray();
-            }
-        }
-        return kept;
+        return naiveHierarchy(p, topKTokens, (pp, h, r0, r1, cand, s0, s1, d, g) -> score(pp, h, r0, r1, cand.get(s0), d, g));
     }
 
     /**
@@ -102,71 +38,7 @@ class HipEstimatorTest {
      * does (max over the block's queries that may see it and the group's heads).
      */
     static int[][][] naiveHipSampled(AttentionProblem p, int topKTokens) {
-        int bq = BlockMask.defaultQueryBlockTokens(p.groupSize());
-        int blocks = (p.queryRows() + bq - 1) / bq;
-        int d = p.headDim();
-        int g = p.groupSize();
-        int[][][] kept = new int[p.kvHeads()][blocks][];
-        for (int h = 0; h < p.kvHeads(); h++) {
-            KvView v = p.kv()[h];
-            int k = (topKTokens + v.pageSize() - 1) / v.pageSize();
-            for (int b = 0; b < blocks; b++) {
-                int r0 = b * bq;
-                int r1 = Math.min(p.queryRows(), r0 + bq);
-                long qLo = Long.MAX_VALUE;
-                long qHi = Long.MIN_VALUE;
-                for (int r = r0; r < r1; r++) {
-                    qLo = Math.min(qLo, p.queryPositions()[r]);
-                    qHi = Math.max(qHi, p.queryPositions()[r]);
-                }
-                List<Integer> attendable = new ArrayList<>();
-                for (int page = 0; page < v.pageCount(); page++) {
-                    if (firstValidSlot(v, page) >= 0
-                            && p.mask().mayAttend(qLo, qHi, v.pageMinPosition(page), v.pageMaxPosition(page))) {
-                        attendable.add(page);
-                    }
-                }
-                java.util.TreeSet<Integer> out = new java.util.TreeSet<>();
-                List<Integer> cand = new ArrayList<>();
-                for (int i = 0; i < attendable.size(); i++) {
-                    int page = attendable.get(i);
-                    boolean forced = i == 0 || i == attendable.size() - 1 || v.pageMaxPosition(page) >= qLo;
-                    (forced ? out : cand).add(page);
-                }
-                if (cand.size() <= k) {
-                    out.addAll(cand);
-                } else {
-                    int n = cand.size();
-                    List<int[]> spans = new ArrayList<>();
-                    for (int j = 0; j < k; j++) {
-                        spans.add(new int[] {(int) ((long) j * n / k), (int) ((long) (j + 1) * n / k)});
-                    }
-                    while (spans.stream().anyMatch(s -> s[1] - s[0] > 1)) {
-                        List<double[]> children = new ArrayList<>(); // {start, end, score}
-                        for (int[] s : spans) {
-                            if (s[1] - s[0] > 1) {
-                                int mid = s[0] + (s[1] - s[0] + 1) / 2;
-                                children.add(new double[] {s[0], mid, sampledHalfScore(p, h, r0, r1, cand, s[0], mid, d, g)});
-                                children.add(new double[] {mid, s[1], sampledHalfScore(p, h, r0, r1, cand, mid, s[1], d, g)});
-                            } else if (s[1] - s[0] == 1) {
-                                children.add(new double[] {s[0], s[1], sampledHalfScore(p, h, r0, r1, cand, s[0], s[1], d, g)});
-                            }
-                        }
-                        children.sort(Comparator.<double[]>comparingDouble(c -> Double.isNaN(c[2]) ? Double.POSITIVE_INFINITY : c[2])
-                                .reversed().thenComparingDouble(c -> c[0]));
-                        spans = new ArrayList<>();
-                        for (int i = 0; i < Math.min(k, children.size()); i++) {
-                            spans.add(new int[] {(int) children.get(i)[0], (int) children.get(i)[1]});
-                        }
-                    }
-                    for (int[] s : spans) {
-                        out.add(cand.get(s[0]));
-                    }
-                }
-                kept[h][b] = out.stream().mapToInt(Integer::intValue).toArray();
-            }
-        }
-        return kept;
+        return naiveHierarchy(p, topKTokens, HipEstimatorTest::sampledHalfScore);
     }
 
     private static double sampledHalfScore(AttentionProblem p, int h, int r0, int r1, List<Integer> cand, int s0, int s1,
@@ -222,7 +94,7 @@ class HipEstimatorTest {
     /**
      * The paper's hierarchy (as {@link #naiveHip}: forced sink and diagonal pages, k equal spans,
      * halving, top-k with ties to the lower start and NaN as +infinity) with the half scores of
-     * {@code scorer}; used by the MEAN variant's reference.
+     * {@code scorer}; every reference here is this hierarchy with its own half score.
      */
     static int[][][] naiveHierarchy(AttentionProblem p, int topKTokens, HalfScorer scorer) {
         int bq = BlockMask.defaultQueryBlockTokens(p.groupSize());
