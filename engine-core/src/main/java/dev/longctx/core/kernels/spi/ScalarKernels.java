@@ -208,11 +208,37 @@ public final class ScalarKernels implements VectorKernels {
     public void decodeAttentionPageLogits(DType type, MemorySegment keys, MemorySegment values, long rowBytes, int n, int d,
                                           float[] q, int m, float[] max, float[] sum, float[] out, float[] scratch,
                                           float[] logits, int logitsOff, int logitsStride) {
+        decodeRows((j, key, dst) -> Quantization.dequantize(type, key ? keys : values, j * rowBytes, dst, 0, d),
+                n, d, q, m, max, sum, out, scratch, logits, logitsOff, logitsStride);
+    }
+
+    /** The definition, row by row, as {@link #decodeAttentionPage} with each row located through the index lists. */
+    @Override
+    public void decodeAttentionRows(DType type, MemorySegment[] keyPages, MemorySegment[] valuePages, int[] pageOf,
+                                    int[] slotOf, int off, int n, long rowBytes, int d, float[] q, int m, float[] max,
+                                    float[] sum, float[] out, float[] scratch) {
+        decodeRows((j, key, dst) -> Quantization.dequantize(type, (key ? keyPages : valuePages)[pageOf[off + j]],
+                slotOf[off + j] * rowBytes, dst, 0, d), n, d, q, m, max, sum, out, scratch, null, 0, 0);
+    }
+
+    /** Decodes row {@code j} of the step's keys ({@code key}) or values into {@code dst[0, d)}. */
+    @FunctionalInterface
+    private interface RowReader {
+        void read(int j, boolean key, float[] dst);
+    }
+
+    /**
+     * The decode step's definition over {@code n} rows read by {@code rows}, for {@code m} query rows: logits, the
+     * online-softmax update of {@code max}, {@code sum} and {@code out}, and (when {@code logits} is not null) each
+     * row's logits copied out before its softmax step.
+     */
+    private void decodeRows(RowReader rows, int n, int d, float[] q, int m, float[] max, float[] sum, float[] out,
+                            float[] scratch, float[] logits, int logitsOff, int logitsStride) {
         int sOff = n * d; // logits of the row after the room for a page of decoded rows; row decoded at 0
         for (int i = 0; i < m; i++) {
             float mx = Float.NEGATIVE_INFINITY;
             for (int j = 0; j < n; j++) {
-                Quantization.dequantize(type, keys, j * rowBytes, scratch, 0, d);
+                rows.read(j, true, scratch);
                 scratch[sOff + j] = dot(q, i * d, scratch, 0, d);
                 mx = Math.max(mx, scratch[sOff + j]);
             }
@@ -228,39 +254,7 @@ public final class ScalarKernels implements VectorKernels {
             for (int j = 0; j < n; j++) {
                 float pj = (float) Math.exp(scratch[sOff + j] - mNew);
                 total += pj;
-                Quantization.dequantize(type, values, j * rowBytes, scratch, 0, d);
-                for (int c = 0; c < d; c++) {
-                    out[i * d + c] += pj * scratch[c];
-                }
-            }
-            sum[i] = sum[i] * corr + total;
-            max[i] = mNew;
-        }
-    }
-
-    /** The definition, row by row, as {@link #decodeAttentionPage} with each row located through the index lists. */
-    @Override
-    public void decodeAttentionRows(DType type, MemorySegment[] keyPages, MemorySegment[] valuePages, int[] pageOf,
-                                    int[] slotOf, int off, int n, long rowBytes, int d, float[] q, int m, float[] max,
-                                    float[] sum, float[] out, float[] scratch) {
-        int sOff = n * d; // logits of the row after the room for a page of decoded rows; row decoded at 0
-        for (int i = 0; i < m; i++) {
-            float mx = Float.NEGATIVE_INFINITY;
-            for (int j = 0; j < n; j++) {
-                Quantization.dequantize(type, keyPages[pageOf[off + j]], slotOf[off + j] * rowBytes, scratch, 0, d);
-                scratch[sOff + j] = dot(q, i * d, scratch, 0, d);
-                mx = Math.max(mx, scratch[sOff + j]);
-            }
-            float mNew = Math.max(max[i], mx);
-            float corr = max[i] == Float.NEGATIVE_INFINITY ? 0f : max[i] == mNew ? 1f : (float) Math.exp(max[i] - mNew);
-            for (int c = 0; c < d; c++) {
-                out[i * d + c] *= corr;
-            }
-            float total = 0f;
-            for (int j = 0; j < n; j++) {
-                float pj = (float) Math.exp(scratch[sOff + j] - mNew);
-                total += pj;
-                Quantization.dequantize(type, valuePages[pageOf[off + j]], slotOf[off + j] * rowBytes, scratch, 0, d);
+                rows.read(j, false, scratch);
                 for (int c = 0; c < d; c++) {
                     out[i * d + c] += pj * scratch[c];
                 }
