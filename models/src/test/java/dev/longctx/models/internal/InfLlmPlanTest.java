@@ -48,14 +48,7 @@ class InfLlmPlanTest {
         try (BlockPool pool = new BlockPool(LAYOUT, 1 << 20);
              SequenceKvCache cache = SequenceKvCache.create(pool)) {
             int n = 30;
-            float[][] keys = new float[n][];
-            for (int pos = 0; pos < n; pos++) {
-                keys[pos] = new float[2 * 4];
-                for (int i = 0; i < keys[pos].length; i++) {
-                    keys[pos][i] = (float) r.nextGaussian();
-                }
-                cache.append(1, keys[pos], new float[8], pos);
-            }
+            float[][] keys = appendRandomKeys(cache, n, r);
             plan.kernel(cache, 1, 1);
             InfLlmMemory mem = plan.infLlmMemory(cache, 1);
             for (int h = 0; h < 2; h++) {
@@ -95,14 +88,7 @@ class InfLlmPlanTest {
         try (BlockPool pool = new BlockPool(LAYOUT, 1 << 20);
              SequenceKvCache cache = SequenceKvCache.create(pool)) {
             int n = 30;
-            float[][] keys = new float[n][];
-            for (int pos = 0; pos < n; pos++) {
-                keys[pos] = new float[2 * 4];
-                for (int i = 0; i < keys[pos].length; i++) {
-                    keys[pos][i] = (float) r.nextGaussian();
-                }
-                cache.append(1, keys[pos], new float[8], pos);
-            }
+            float[][] keys = appendRandomKeys(cache, n, r);
             // scores: position p of head h gets (p * 7 + h) % 5, so ties happen
             float[] score = new float[n];
             for (int h = 0; h < 2; h++) {
@@ -148,5 +134,18 @@ class InfLlmPlanTest {
             assertEquals(5, plan.infLlmMemory(cache, 1).units(0), "position 32: the block 19-22 closes");
             assertEquals(0, plan.infLlmMemory(cache, 0).units(0), "layer 0 untouched");
         }
+    }
+
+    /** Appends {@code n} tokens of sequence 1 with Gaussian keys (2 KV heads x 4 channels) and zero values; returns the keys. */
+    private static float[][] appendRandomKeys(SequenceKvCache cache, int n, SplittableRandom r) {
+        float[][] keys = new float[n][];
+        for (int pos = 0; pos < n; pos++) {
+            keys[pos] = new float[2 * 4];
+            for (int i = 0; i < keys[pos].length; i++) {
+                keys[pos][i] = (float) r.nextGaussian();
+            }
+            cache.append(1, keys[pos], new float[8], pos);
+        }
+        return keys;
     }
 }
