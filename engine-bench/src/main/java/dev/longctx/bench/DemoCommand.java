@@ -1,5 +1,6 @@
 package dev.longctx.bench;
 
+import dev.longctx.bench.ruler.RulerGenerator;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.tensor.DType;
 import dev.longctx.kvcache.KvLayout;
@@ -40,8 +41,12 @@ public final class DemoCommand implements Callable<Integer> {
             + " safetensors / llama2.c model path")
     String model;
 
-    @Option(names = "--documents", defaultValue = "3", description = "retrieval demo: documents, one needle each (default ${DEFAULT-VALUE})")
+    @Option(names = "--documents", defaultValue = "3", description = "retrieval demo: documents, one asked needle each (default ${DEFAULT-VALUE})")
     int documents;
+
+    @Option(names = "--task", defaultValue = "niah_multikey", description = "retrieval demo: the task of every document: niah_single,"
+            + " niah_multikey (many key/value needles, one asked), niah_multivalue, niah_multiquery or vt (default ${DEFAULT-VALUE})")
+    String task;
 
     @Option(names = "--budget-fraction", defaultValue = "1/8",
             description = "retrieval demo: KV budget as a fraction of the context (default ${DEFAULT-VALUE})")
@@ -116,7 +121,11 @@ public final class DemoCommand implements Callable<Integer> {
             Path abs = m.toAbsolutePath();
             Path tj = tasksJson != null ? tasksJson : java.nio.file.Files.isDirectory(abs) ? abs.getParent().resolve("tasks.json")
                     : abs.resolveSibling("tasks.json");
-            return RetrievalDemo.run(new RetrievalDemo.Settings(m, tj, context, documents, RulerEval.parseFraction(budgetFraction),
+            if (!RulerGenerator.TASKS.contains(task)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--task: '" + task + "' is not one of "
+                        + String.join(", ", RulerGenerator.TASKS));
+            }
+            return RetrievalDemo.run(new RetrievalDemo.Settings(m, tj, task, context, documents, RulerEval.parseFraction(budgetFraction),
                     decode, strategies, profile, chart, seed, kvType, Session.DEFAULT_CHUNK), ops, out, err);
         }
         if (model == null) {

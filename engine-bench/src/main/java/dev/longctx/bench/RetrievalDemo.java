@@ -30,9 +30,9 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * The main job on the retrieval model of {@code tools/retrieval-model}: long documents with a
- * needle each (single-needle tasks from its generator, the needle at depths spread over the
- * document), answered greedily under each strategy at one budget; per strategy, exact-match
+ * The main job on the retrieval model of {@code tools/retrieval-model}: long documents of one of
+ * its generator's tasks (by default multi-key needles: many key/value needle sentences, one key
+ * asked; the asked needle at depths spread over the document), answered greedily under each strategy at one budget; per strategy, exact-match
  * accuracy, prefill and decode tokens/s and KV memory, and a chart of them.
  */
 final class RetrievalDemo {
@@ -47,6 +47,7 @@ final class RetrievalDemo {
      * @param model the GGUF or Hugging Face folder
      * @param tasksJson the generator's spec
      * @param context tokens of each conversation (prompt, generated tokens)
+     * @param task the generator's task for every document (one of {@link RulerGenerator#TASKS})
      * @param instances documents (needle depths spread over [0.05, 0.95])
      * @param budgetFraction the budget as a fraction of the context
      * @param decode tokens generated per answer (the answer is what comes before the first end of turn)
@@ -57,7 +58,7 @@ final class RetrievalDemo {
      * @param kvType KV page dtype
      * @param chunk prefill chunk
      */
-    record Settings(Path model, Path tasksJson, int context, int instances, double budgetFraction, int decode, List<String> strategies,
+    record Settings(Path model, Path tasksJson, String task, int context, int instances, double budgetFraction, int decode, List<String> strategies,
                     Path profile, Path chart, long seed, DType kvType, int chunk) {
     }
 
@@ -87,15 +88,15 @@ final class RetrievalDemo {
             RulerGenerator gen = new RulerGenerator(rs, FillerPool.generate(rs, 3 * st.context() + 40_000, rnd));
             int length = st.context() - st.decode(); // the prompt, then up to decode tokens, within the context
             budget = Math.max(16, (int) Math.round(st.budgetFraction() * st.context()));
-            out.printf("longctx demo: %s, %d documents of %d tokens with a needle each (depths 5%%..95%%), budget %s = %d tokens"
-                    + " per KV head, %d threads%n", st.model().getFileName(), st.instances(), length, fraction(st.budgetFraction()),
-                    budget, ops.pool().threads());
+            out.printf("longctx demo: %s, %d documents of %d tokens, %s (asked needle at depths 5%%..95%%), budget %s = %d tokens"
+                    + " per KV head, %d threads%n", st.model().getFileName(), st.instances(), length, describe(st.task()),
+                    fraction(st.budgetFraction()), budget, ops.pool().threads());
             out.flush();
             HeadProfile profile = st.profile() != null ? HeadProfile.read(st.profile()) : profile(w, ops, gen, rnd, err);
             List<TaskInstance> docs = new ArrayList<>();
             for (int i = 0; i < st.instances(); i++) {
                 double depth = st.instances() == 1 ? 0.5 : 0.05 + 0.9 * i / (st.instances() - 1);
-                docs.add(gen.instance("niah_single", length, depth, rnd));
+                docs.add(gen.instance(st.task(), length, depth, rnd));
             }
             WarmUp.run(w, new Strategy.Full(), DemoCommand.WARM_UP_CHUNKS * Session.DEFAULT_CHUNK, budget, Session.DEFAULT_CHUNK,
                     st.kvType(), ops, st.decode(), err);
@@ -162,9 +163,9 @@ final class RetrievalDemo {
                     r.prefillTokens * 1e9 / Math.max(1, r.prefillNanos), r.decodeTokens * 1e9 / Math.max(1, r.decodeNanos), kv[i]);
             i++;
         }
-        RulerCharts.strategyBars(names, acc, kv, "needles found, " + st.instances() + " x " + st.context() + " tokens, budget "
-                + fraction(st.budgetFraction()), st.chart());
-        out.printf("%naccuracy: exact-match answers to \"What is the special magic number for KEY?\" (greedy); full keeps every"
+        RulerCharts.strategyBars(names, acc, kv, "answers right, " + st.instances() + " x " + st.context() + "-token " + st.task()
+                + " documents, budget " + fraction(st.budgetFraction()), st.chart());
+        out.printf("%naccuracy: exact-match answers to each document's question (greedy); full keeps every"
                 + " token; quest forks full's prefill (its prefill is full's) and attends %d keys per step; the others keep %d tokens"
                 + " per KV head (duo: on its streaming heads; its retrieval heads keep everything). Chart: %s%n"
                 + "More: ./longctx eval --tasks ruler --help (accuracy per task, length, depth and budget), ./longctx demo --synthetic"
@@ -185,6 +186,18 @@ final class RetrievalDemo {
             case "quest" -> new Strategy.Quest(budget);
             case "duo" -> new Strategy.RetrievalHeads(profile, SINKS, Math.max(1, budget - SINKS));
             default -> StrategyNames.withSelection(Strategy.parse(name), budget);
+        };
+    }
+
+    /** What a document of {@code task} holds, for the header line. */
+    static String describe(String task) {
+        return switch (task) {
+            case "niah_single" -> "one needle each";
+            case "niah_multikey" -> "key/value needles in each, one key asked";
+            case "niah_multivalue" -> "four values of one key in each, all asked";
+            case "niah_multiquery" -> "key/value needles in each, several keys asked";
+            case "vt" -> "variable-assignment chains in each, one value's variables asked";
+            default -> throw new IllegalArgumentException("unknown task '" + task + "' (" + String.join(", ", RulerGenerator.TASKS) + ")");
         };
     }
 

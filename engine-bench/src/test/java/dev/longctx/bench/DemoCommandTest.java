@@ -30,12 +30,34 @@ class DemoCommandTest {
         String text = out.toString();
         assertEquals(0, code, text);
         String fullRow = text.lines().filter(l -> l.startsWith("full ")).findFirst().orElseThrow();
+        assertTrue(text.contains("key/value needles in each, one key asked"), "multi-key documents by default:\n" + text);
         assertTrue(fullRow.contains(" 2/2 "), "the full cache finds both needles:\n" + text);
         for (String s : new String[] {"streaming", "quest (forked)", "duo"}) {
             assertTrue(text.contains("\n" + s), "row for " + s + ":\n" + text);
         }
         assertTrue(text.contains("Chart: " + chart.toAbsolutePath()), text);
         assertTrue(Files.size(chart) > 0);
+    }
+
+    @Test
+    void theTaskIsAnOptionAndAnUnknownOneIsRefused(@TempDir Path tmp) {
+        StringWriter out = new StringWriter();
+        CommandLine cl = new CommandLine(new DemoCommand());
+        cl.setOut(new PrintWriter(out));
+        cl.setErr(new PrintWriter(new StringWriter()));
+        int code = cl.execute("--task", "niah_single", "--context", "768", "--documents", "1", "--decode", "16", "--strategies", "full",
+                "--chart", tmp.resolve("single.png").toString(), "--threads", "2");
+        String text = out.toString();
+        assertEquals(0, code, text);
+        assertTrue(text.contains("one needle each"), text);
+        assertTrue(text.lines().anyMatch(l -> l.startsWith("full ") && l.contains(" 1/1 ")), text);
+
+        StringWriter err = new StringWriter();
+        cl = new CommandLine(new DemoCommand());
+        cl.setOut(new PrintWriter(new StringWriter()));
+        cl.setErr(new PrintWriter(err));
+        assertEquals(2, cl.execute("--task", "niah_everything", "--chart", tmp.resolve("x.png").toString()));
+        assertTrue(err.toString().contains("--task: 'niah_everything' is not one of niah_single, niah_multikey"), err.toString());
     }
 
     @Test
