@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""CPU probe (session 16): how a trained model's variable-tracking answers go wrong.
+
+On fresh vt instances from an unused seed stream ([seed, 78, ...]; training uses 3 and 4, evaluation 10 and 11,
+probe_kv.py 77), decodes greedily with the HF weights and sorts each answer: exact, the right names in another
+order, a subset, a superset, or other; and each wrong name by where it comes from: the distractor chain (the
+chain whose value was not asked) or no chain at all.
+Usage: python3 probe_vt.py HF_DIR [LENGTH [INSTANCES]]   (default 512 tokens, 30 instances; needs torch, tokenizers,
+numpy; a minute or two on a 2-core CPU)
+"""
+import json
+import os
+import re
+import sys
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import train  # noqa: E402
+
+
+def names(answer):
+    return [s.strip()[len("VAR "):] for s in answer.split(",") if s.strip()]
+
+
+def main():
+    d = sys.argv[1]
+    length = int(sys.argv[2]) if len(sys.argv) > 2 else 512
+    n = int(sys.argv[3]) if len(sys.argv) > 3 else 30
+    spec, tok = train.load_spec(os.path.join(HERE, "model"))
+    with open(os.path.join(d, "config.json")) as f:
+        model = train.build_model(json.load(f))
+    train.load_safetensors(model, os.path.join(d, "model.safetensors"))
+    model.eval()
+    g = train.Gen(spec, tok, 400_000, (1234, 78))
+    rng = train.rng_for(1234, 78, 1, length)
+    kinds, wrong = {}, {}
+    for i in range(n):
+        x = g.instance("vt", length, rng, depth=i / (n - 1), text=True)
+        ids = [int(t) for t in x["ids"][:x["prompt_len"]]]
+        out = []
+        with torch.no_grad():
+            for _ in range(80):
+                t = int(model(torch.tensor([ids + out], dtype=torch.long))[0, -1].argmax())
+                if t == train.EOS:
+                    break
+                out.append(t)
+        got, exp = names(tok.decode(out)), names(x["answer"])
+        doc = x["user"]
+        in_doc = set(re.findall(r"VAR (\w+) = ", doc))
+        if got == exp:
+            kind = "exact"
+        elif set(got) == set(exp):
+            kind = "the right names, another order"
+        elif set(got) < set(exp):
+            kind = "a subset of the right names"
+        elif set(exp) < set(got):
+            kind = "a superset of the right names"
+        else:
+            kind = "other"
+        kinds[kind] = kinds.get(kind, 0) + 1
+        for nm in got:
+            if nm not in exp:
+                w = "from the distractor chain" if nm in in_doc else "in no chain"
+                wrong[w] = wrong.get(w, 0) + 1
+        print(f"{i:2d} depth {x['depth']:.2f} {kind:32s} expected [{', '.join(exp)}] got [{', '.join(got)}]")
+    print(f"== {d}, vt at {length} tokens, {n} instances: {kinds}; wrong names: {wrong}")
+
+
+if __name__ == "__main__":
+    main()
