@@ -794,7 +794,8 @@ def sample_length(rng, frac, a):
     if hi >= 8192 and rng.random() < a.long_bias:
         lo = hi // 4  # extra weight on the longest octaves in the last phase
     x = math.exp(rng.uniform(math.log(lo), math.log(hi)))
-    return int(min(hi, max(lo, round(x / 64) * 64)))
+    step = a.length_step
+    return int(min(hi, max(lo, round(x / step) * step)))
 
 
 def task_slots(B, weights):
@@ -1327,6 +1328,9 @@ def main():
     p.add_argument("--phase1", type=float, default=0.30)
     p.add_argument("--phase2", type=float, default=0.55)
     p.add_argument("--long-bias", type=float, default=0.35)
+    p.add_argument("--length-step", type=int, default=64, help="training lengths are rounded to a multiple of this "
+                   "(64: every run so far; run 10's weights answer wrongly at some lengths between multiples of 64, so a "
+                   "next run should use 1, any length; the evaluation lengths are unchanged)")
     p.add_argument("--tokens-per-step", type=int, default=131072)
     p.add_argument("--steps", type=int, default=0, help="0: size the run to --time-budget by calibration")
     p.add_argument("--time-budget", type=float, default=380.0, help="seconds of training")
