@@ -101,11 +101,21 @@ public sealed interface Strategy {
      *
      * @param capacity tokens kept per head after each selection (0: the budget)
      * @param window observation window (0: the paper's 32)
+     * @param kernel the votes' max-pooling kernel, odd (0: the paper's 5). On the retrieval model a value is five
+     *     tokens long and the vote peaks on its first; a kernel of 9 keeps all of it (docs/accuracy.md, run K16)
      */
-    record SnapKv(int capacity, int window) implements Strategy {
+    record SnapKv(int capacity, int window, int kernel) implements Strategy {
         public SnapKv {
             nonNegative("snapkv capacity", capacity);
             nonNegative("snapkv window", window);
+            if (kernel < 0 || kernel > 0 && kernel % 2 == 0) {
+                throw new IllegalArgumentException("snapkv pooling kernel must be odd (0: the paper's 5), got " + kernel);
+            }
+        }
+
+        /** The paper's pooling kernel. */
+        public SnapKv(int capacity, int window) {
+            this(capacity, window, 0);
         }
 
         @Override
@@ -743,7 +753,8 @@ public sealed interface Strategy {
 
     /**
      * A strategy by name with budget-derived parameters ({@code duo} needs a profile, so it is
-     * not available here). Some take parameters after a colon: {@code sparse-prefill:ESTIMATOR},
+     * not available here). Some take parameters after a colon: {@code sparse-prefill:ESTIMATOR}, {@code snapkv:KERNEL}
+     * (the votes' pooling kernel),
      * {@code tidal:SELECTION:RESELECTION} (layers as fractions of the depth),
      * {@code recycled:STRIDE}, {@code sirllm:DECAY[:RECENT]}, {@code infllm:TOPK[:REPS]},
      * {@code think:RATIO[:INNER]} (ThinK over the strategy named INNER, default snapkv; plain {@code think}: the paper's 0.4), {@code longheads:CHUNKS},
@@ -768,6 +779,7 @@ public sealed interface Strategy {
             String[] args = lower.substring(colon + 1).split(":", -1);
             try {
                 return switch (lower.substring(0, colon)) {
+                    case "snapkv" -> new SnapKv(0, 0, Integer.parseInt(args[0]));
                     case "tidal" -> new TidalDecode(0, Double.parseDouble(args[0]), args.length > 1 ? Double.parseDouble(args[1]) : 0);
                     case "recycled" -> new Recycled(0, Integer.parseInt(args[0]));
                     case "sirllm" -> new SirLlm(0, 0, args.length > 1 ? Integer.parseInt(args[1]) : 0, Double.parseDouble(args[0]));
@@ -783,7 +795,7 @@ public sealed interface Strategy {
                         yield new Squeezed(Double.parseDouble(args[0]), 0, args.length > 1 ? Integer.parseInt(args[1]) : 0,
                                 args.length > 2 ? Integer.parseInt(args[2]) : 0, 0);
                     }
-                    default -> throw new IllegalArgumentException("strategy '" + name + "' takes no parameters (tidal:S:R, "
+                    default -> throw new IllegalArgumentException("strategy '" + name + "' takes no parameters (snapkv:KERNEL, tidal:S:R, "
                             + "recycled:STRIDE, sirllm:DECAY[:RECENT], infllm:TOPK[:REPS], think:RATIO[:INNER], longheads:CHUNKS, "
                             + "sink-calib:HEADS[:BETA], squeezed:KEEP[:FIXED[:KEYS_PER_CLUSTER]] and sparse-prefill:ESTIMATOR do)");
                 };
