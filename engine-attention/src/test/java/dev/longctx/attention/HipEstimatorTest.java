@@ -269,27 +269,7 @@ class HipEstimatorTest {
     }
 
     private static double score(AttentionProblem p, int h, int r0, int r1, int page, int d, int g) {
-        KvView v = p.kv()[h];
-        int slot = firstValidSlot(v, page);
-        float[] key = new float[d];
-        Quantization.dequantize(v.dtype(), v.keys(page), slot * v.rowBytes(), key, 0, d);
-        float best = Float.NEGATIVE_INFINITY;
-        for (int r = r0; r < r1; r++) {
-            if (!p.mask().allows(p.queryPositions()[r], v.position(page, slot))) {
-                continue;
-            }
-            for (int j = 0; j < g; j++) {
-                int qi = p.queryIndex(r, h * g + j);
-                float s = 0f;
-                for (int c = 0; c < d; c++) {
-                    s += p.queries()[qi + c] * key[c];
-                }
-                if (s > best || Float.isNaN(s)) {
-                    best = s;
-                }
-            }
-        }
-        return best;
+        return keyScore(p, h, r0, r1, page, firstValidSlot(p.kv()[h], page), d, g);
     }
 
     /** Integer-valued data: every dot product is exact in f32, so any kernel's sum order agrees. */
@@ -322,19 +302,88 @@ class HipEstimatorTest {
         }
     }
 
+    /** (kvHeads, g, lk, lq, d, pageSize, k tokens): odd page counts, partial last pages, k not a power of two. */
+    private static final int[][] AWKWARD_SHAPES = {
+        {1, 1, 1000, 1000, 16, 7, 30},
+        {2, 3, 777, 333, 32, 16, 64},
+        {3, 2, 1531, 1531, 16, 13, 100},
+        {1, 5, 2049, 97, 32, 32, 128},
+        {2, 2, 613, 613, 16, 5, 11},
+    };
+
+    /** Whether two masks keep the same pages for every (KV head, query block). */
+    private static boolean sameMask(BlockMask a, BlockMask b) {
+        for (int h = 0; h < a.kvHeads(); h++) {
+            for (int q = 0; q < a.queryBlocks(); q++) {
+                if (!java.util.Arrays.equals(a.keptPages(h, q), b.keptPages(h, q))) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    /**
+     * With k holding every page the estimator keeps every attendable page (for the paper's rule, checked
+     * against the A-shape mask of the whole context), and block-sparse attention over it equals tiled exact.
+     */
+    private static void assertExactWithEveryPage(SplittableRandom r, HipEstimator.Representative rep) {
+        for (int[] s : new int[][] {{2, 2, 700, 700, 32, 16}, {1, 3, 515, 200, 16, 7}}) {
+            AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], DType.F32, false);
+            TensorOps ops = Problems.panamaTwoThreads();
+            HipEstimator all = new HipEstimator(s[2], rep);
+            if (rep == HipEstimator.Representative.FIRST_KEY) {
+                BlockMask m = all.estimate(p, ops);
+                BlockMask causal = MInferenceEstimators.aShape(0, s[2]).estimate(p, ops); // every attendable page
+                for (int h = 0; h < s[0]; h++) {
+                    for (int b = 0; b < m.queryBlocks(); b++) {
+                        assertArrayEquals(causal.keptPages(h, b), m.keptPages(h, b), "block " + b);
+                    }
+                }
+            }
+            float[] sparse = new float[p.outputLength()];
+            float[] exact = new float[p.outputLength()];
+            new BlockSparseAttention(ops, all).attend(p, sparse, null, null);
+            new TiledAttention(ops).attend(p, exact, null, null);
+            double err = Problems.relativeError(sparse, exact, exact.length);
+            assertTrue(err <= 1e-6, rep + " hip with every page vs tiled: " + err);
+        }
+    }
+
+    /**
+     * Strong keys (10 in channel 0, against queries shifted by 3 there) at {@code slot} of pages 32..47 of 128
+     * (16-token pages, d = 32): every query block after page 56 must keep at least {@code minKept} of them.
+     */
+    private static void assertKeepsPlantedRegion(SplittableRandom r, int slot, HipEstimator.Representative rep, int minKept) {
+        int d = 32;
+        int n = 2048;
+        int ps = 16;
+        float[] k = Problems.gaussian(r, n * d, 0.3);
+        float[] q = Problems.gaussian(r, n * d, 0.3);
+        for (int i = 0; i < n; i++) {
+            q[i * d] += 3f;
+        }
+        for (int page = 32; page < 48; page++) {
+            k[(page * ps + slot) * d] = 10f;
+        }
+        AttentionProblem p = AttentionProblem.causal(q, n, 1, DenseKvView.of(k, new float[n * d], d, DType.F32, ps));
+        BlockMask m = new HipEstimator(4 * ps, rep).estimate(p, Problems.panamaTwoThreads());
+        int checked = 0;
+        for (int b = 0; b < m.queryBlocks(); b++) {
+            if (m.queryBlockStart(b) > 56 * ps) {
+                long inRegion = java.util.Arrays.stream(m.keptPages(0, b)).filter(pg -> pg >= 32 && pg < 48).count();
+                assertTrue(inRegion >= minKept, "query block " + b + " kept " + java.util.Arrays.toString(m.keptPages(0, b)));
+                checked++;
+            }
+        }
+        assertTrue(checked > 10);
+    }
+
     @Test
     void fastPathEqualsTheNaiveReferenceAtAwkwardSizes() {
         SplittableRandom r = new SplittableRandom(9);
-        // (kvHeads, g, lk, lq, d, pageSize, k tokens)
-        int[][] shapes = {
-            {1, 1, 1000, 1000, 16, 7, 30},
-            {2, 3, 777, 333, 32, 16, 64},
-            {3, 2, 1531, 1531, 16, 13, 100},
-            {1, 5, 2049, 97, 32, 32, 128},
-            {2, 2, 613, 613, 16, 5, 11},
-        };
         boolean pruned = false;
-        for (int[] s : shapes) {
+        for (int[] s : AWKWARD_SHAPES) {
             for (boolean integers : new boolean[] {true, false}) {
                 AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], integers ? DType.F32 : DType.F16,
                         integers);
@@ -394,70 +443,21 @@ class HipEstimatorTest {
 
     @Test
     void exactWhenTopKHoldsEveryPage() {
-        SplittableRandom r = new SplittableRandom(5);
-        for (int[] s : new int[][] {{2, 2, 700, 700, 32, 16}, {1, 3, 515, 200, 16, 7}}) {
-            AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], DType.F32, false);
-            TensorOps ops = Problems.panamaTwoThreads();
-            HipEstimator all = new HipEstimator(s[2]);
-            BlockMask m = all.estimate(p, ops);
-            BlockMask causal = MInferenceEstimators.aShape(0, s[2]).estimate(p, ops); // every attendable page
-            for (int h = 0; h < s[0]; h++) {
-                for (int b = 0; b < m.queryBlocks(); b++) {
-                    assertArrayEquals(causal.keptPages(h, b), m.keptPages(h, b), "block " + b);
-                }
-            }
-            float[] sparse = new float[p.outputLength()];
-            float[] exact = new float[p.outputLength()];
-            new BlockSparseAttention(ops, all).attend(p, sparse, null, null);
-            new TiledAttention(ops).attend(p, exact, null, null);
-            double err = Problems.relativeError(sparse, exact, exact.length);
-            assertTrue(err <= 1e-6, "hip with every page vs tiled: " + err);
-        }
+        assertExactWithEveryPage(new SplittableRandom(5), HipEstimator.Representative.FIRST_KEY);
     }
 
     @Test
     void findsAFarRegionOfStrongKeys() {
         // HiP assumes locality: pages near a strongly attended one are attended too, so a span's first
         // key speaks for the span. Plant strong first keys on pages 32..47 of 128.
-        SplittableRandom r = new SplittableRandom(21);
-        int d = 32;
-        int n = 2048;
-        int ps = 16;
-        float[] k = Problems.gaussian(r, n * d, 0.3);
-        float[] q = Problems.gaussian(r, n * d, 0.3);
-        for (int i = 0; i < n; i++) {
-            q[i * d] += 3f;
-        }
-        for (int page = 32; page < 48; page++) {
-            k[page * ps * d] = 10f;
-        }
-        KvView view = DenseKvView.of(k, new float[n * d], d, DType.F32, ps);
-        AttentionProblem p = AttentionProblem.causal(q, n, 1, view);
-        BlockMask m = new HipEstimator(4 * ps).estimate(p, Problems.panamaTwoThreads());
-        int checked = 0;
-        for (int b = 0; b < m.queryBlocks(); b++) {
-            if (m.queryBlockStart(b) > 56 * ps) {
-                long inRegion = java.util.Arrays.stream(m.keptPages(0, b)).filter(pg -> pg >= 32 && pg < 48).count();
-                assertTrue(inRegion >= 1, "query block " + b + " kept " + java.util.Arrays.toString(m.keptPages(0, b)));
-                checked++;
-            }
-        }
-        assertTrue(checked > 10);
+        assertKeepsPlantedRegion(new SplittableRandom(21), 0, HipEstimator.Representative.FIRST_KEY, 1);
     }
 
     @Test
     void sampledFastPathEqualsItsNaiveReferenceAtAwkwardSizes() {
         SplittableRandom r = new SplittableRandom(19);
-        // (kvHeads, g, lk, lq, d, pageSize, k tokens): odd page counts, partial last pages, k not a power of two
-        int[][] shapes = {
-            {1, 1, 1000, 1000, 16, 7, 30},
-            {2, 3, 777, 333, 32, 16, 64},
-            {3, 2, 1531, 1531, 16, 13, 100},
-            {1, 5, 2049, 97, 32, 32, 128},
-            {2, 2, 613, 613, 16, 5, 11},
-        };
         boolean differs = false;
-        for (int[] s : shapes) {
+        for (int[] s : AWKWARD_SHAPES) {
             for (boolean integers : new boolean[] {true, false}) {
                 AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], integers ? DType.F32 : DType.F16,
                         integers);
@@ -466,12 +466,7 @@ class HipEstimatorTest {
                 BlockMask m = sampled.estimate(p, ops);
                 String what = java.util.Arrays.toString(s) + (integers ? " integers" : " gaussian F16");
                 assertSameMask(naiveHipSampled(p, s[6]), m, what);
-                BlockMask paper = new HipEstimator(s[6]).estimate(p, ops);
-                for (int h = 0; h < s[0] && !differs; h++) {
-                    for (int b = 0; b < m.queryBlocks() && !differs; b++) {
-                        differs = !java.util.Arrays.equals(paper.keptPages(h, b), m.keptPages(h, b));
-                    }
-                }
+                differs |= !sameMask(new HipEstimator(s[6]).estimate(p, ops), m);
             }
         }
         assertTrue(differs, "the sampled variant kept the paper's mask on every shape");
@@ -490,76 +485,30 @@ class HipEstimatorTest {
 
     @Test
     void sampledIsExactWhenTopKHoldsEveryPage() {
-        SplittableRandom r = new SplittableRandom(15);
-        for (int[] s : new int[][] {{2, 2, 700, 700, 32, 16}, {1, 3, 515, 200, 16, 7}}) {
-            AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], DType.F32, false);
-            TensorOps ops = Problems.panamaTwoThreads();
-            HipEstimator all = new HipEstimator(s[2], HipEstimator.Representative.SAMPLED);
-            float[] sparse = new float[p.outputLength()];
-            float[] exact = new float[p.outputLength()];
-            new BlockSparseAttention(ops, all).attend(p, sparse, null, null);
-            new TiledAttention(ops).attend(p, exact, null, null);
-            double err = Problems.relativeError(sparse, exact, exact.length);
-            assertTrue(err <= 1e-6, "sampled hip with every page vs tiled: " + err);
-        }
+        assertExactWithEveryPage(new SplittableRandom(15), HipEstimator.Representative.SAMPLED);
     }
 
     @Test
     void sampledSeesStrongKeysInTheMiddleOfPages() {
         // strong keys in the middle slot of pages 32..47 only: the paper's first-key representative
         // cannot see them, the sampled one (first, middle, last key of a page) can
-        SplittableRandom r = new SplittableRandom(23);
-        int d = 32;
-        int n = 2048;
-        int ps = 16;
-        float[] k = Problems.gaussian(r, n * d, 0.3);
-        float[] q = Problems.gaussian(r, n * d, 0.3);
-        for (int i = 0; i < n; i++) {
-            q[i * d] += 3f;
-        }
-        for (int page = 32; page < 48; page++) {
-            k[(page * ps + (ps - 1) / 2) * d] = 10f;
-        }
-        AttentionProblem p = AttentionProblem.causal(q, n, 1, DenseKvView.of(k, new float[n * d], d, DType.F32, ps));
-        BlockMask m = new HipEstimator(4 * ps, HipEstimator.Representative.SAMPLED).estimate(p, Problems.panamaTwoThreads());
-        int checked = 0;
-        for (int b = 0; b < m.queryBlocks(); b++) {
-            if (m.queryBlockStart(b) > 56 * ps) {
-                long inRegion = java.util.Arrays.stream(m.keptPages(0, b)).filter(pg -> pg >= 32 && pg < 48).count();
-                assertTrue(inRegion >= 4, "query block " + b + " kept " + java.util.Arrays.toString(m.keptPages(0, b)));
-                checked++;
-            }
-        }
-        assertTrue(checked > 10);
+        assertKeepsPlantedRegion(new SplittableRandom(23), (16 - 1) / 2, HipEstimator.Representative.SAMPLED, 4);
     }
 
     @Test
     void meanFastPathEqualsItsNaiveReferenceAtAwkwardSizes() {
         SplittableRandom r = new SplittableRandom(29);
-        // (kvHeads, g, lk, lq, d, pageSize, k tokens): odd page counts, partial last pages, k not a power of two.
         // Integer data: every key sum is exact in double, so prefix differences equal direct sums; the
         // scalar kernels' dot products are the reference's sum order.
-        int[][] shapes = {
-            {1, 1, 1000, 1000, 16, 7, 30},
-            {2, 3, 777, 333, 32, 16, 64},
-            {3, 2, 1531, 1531, 16, 13, 100},
-            {1, 5, 2049, 97, 32, 32, 128},
-            {2, 2, 613, 613, 16, 5, 11},
-        };
         boolean differs = false;
-        for (int[] s : shapes) {
+        for (int[] s : AWKWARD_SHAPES) {
             for (DType dtype : new DType[] {DType.F32, DType.F16}) {
                 AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], dtype, true);
                 TensorOps ops = new TensorOps(KernelProvider.scalar(), Problems.TWO);
                 BlockMask m = new HipEstimator(s[6], HipEstimator.Representative.MEAN).estimate(p, ops);
                 assertSameMask(naiveHierarchy(p, s[6], HipEstimatorTest::meanHalfScore), m,
                         java.util.Arrays.toString(s) + " " + dtype);
-                BlockMask paper = new HipEstimator(s[6]).estimate(p, ops);
-                for (int h = 0; h < s[0] && !differs; h++) {
-                    for (int b = 0; b < m.queryBlocks() && !differs; b++) {
-                        differs = !java.util.Arrays.equals(paper.keptPages(h, b), m.keptPages(h, b));
-                    }
-                }
+                differs |= !sameMask(new HipEstimator(s[6]).estimate(p, ops), m);
             }
         }
         assertTrue(differs, "the mean variant kept the paper's mask on every shape");
@@ -567,45 +516,22 @@ class HipEstimatorTest {
 
     @Test
     void meanIsExactWhenTopKHoldsEveryPage() {
-        SplittableRandom r = new SplittableRandom(31);
-        for (int[] s : new int[][] {{2, 2, 700, 700, 32, 16}, {1, 3, 515, 200, 16, 7}}) {
-            AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], DType.F32, false);
-            TensorOps ops = Problems.panamaTwoThreads();
-            HipEstimator all = new HipEstimator(s[2], HipEstimator.Representative.MEAN);
-            float[] sparse = new float[p.outputLength()];
-            float[] exact = new float[p.outputLength()];
-            new BlockSparseAttention(ops, all).attend(p, sparse, null, null);
-            new TiledAttention(ops).attend(p, exact, null, null);
-            double err = Problems.relativeError(sparse, exact, exact.length);
-            assertTrue(err <= 1e-6, "mean hip with every page vs tiled: " + err);
-        }
+        assertExactWithEveryPage(new SplittableRandom(31), HipEstimator.Representative.MEAN);
     }
 
     @Test
     void boundFastPathEqualsItsNaiveReferenceAtAwkwardSizes() {
         SplittableRandom r = new SplittableRandom(37);
         // integer data: the bound's sums are exact, so the split-query product equals the channel sum
-        int[][] shapes = {
-            {1, 1, 1000, 1000, 16, 7, 30},
-            {2, 3, 777, 333, 32, 16, 64},
-            {3, 2, 1531, 1531, 16, 13, 100},
-            {1, 5, 2049, 97, 32, 32, 128},
-            {2, 2, 613, 613, 16, 5, 11},
-        };
         boolean differs = false;
-        for (int[] s : shapes) {
+        for (int[] s : AWKWARD_SHAPES) {
             for (DType dtype : new DType[] {DType.F32, DType.F16}) {
                 AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], dtype, true);
                 TensorOps ops = Problems.panamaTwoThreads();
                 BlockMask m = new HipEstimator(s[6], HipEstimator.Representative.BOUND).estimate(p, ops);
                 assertSameMask(naiveHierarchy(p, s[6], HipEstimatorTest::boundHalfScore), m,
                         java.util.Arrays.toString(s) + " " + dtype);
-                BlockMask paper = new HipEstimator(s[6]).estimate(p, ops);
-                for (int h = 0; h < s[0] && !differs; h++) {
-                    for (int b = 0; b < m.queryBlocks() && !differs; b++) {
-                        differs = !java.util.Arrays.equals(paper.keptPages(h, b), m.keptPages(h, b));
-                    }
-                }
+                differs |= !sameMask(new HipEstimator(s[6]).estimate(p, ops), m);
             }
         }
         assertTrue(differs, "the bound variant kept the paper's mask on every shape");
@@ -613,18 +539,7 @@ class HipEstimatorTest {
 
     @Test
     void boundIsExactWhenTopKHoldsEveryPage() {
-        SplittableRandom r = new SplittableRandom(41);
-        for (int[] s : new int[][] {{2, 2, 700, 700, 32, 16}, {1, 3, 515, 200, 16, 7}}) {
-            AttentionProblem p = problem(r, s[0], s[1], s[2], s[3], s[4], s[5], DType.F32, false);
-            TensorOps ops = Problems.panamaTwoThreads();
-            HipEstimator all = new HipEstimator(s[2], HipEstimator.Representative.BOUND);
-            float[] sparse = new float[p.outputLength()];
-            float[] exact = new float[p.outputLength()];
-            new BlockSparseAttention(ops, all).attend(p, sparse, null, null);
-            new TiledAttention(ops).attend(p, exact, null, null);
-            double err = Problems.relativeError(sparse, exact, exact.length);
-            assertTrue(err <= 1e-6, "bound hip with every page vs tiled: " + err);
-        }
+        assertExactWithEveryPage(new SplittableRandom(41), HipEstimator.Representative.BOUND);
     }
 
     @Test
