@@ -26,6 +26,21 @@ def probs(model, ids):
         return torch.softmax(model(torch.tensor(ids[None, :-1].astype(np.int64))).float(), -1)[0]
 
 
+def tally(model, instances, targets):
+    """Over the instances, at each (position, target token) that targets(ids, prompt_len) yields: how many, the
+    argmax accuracy and the mean probability of the target."""
+    n = ok = 0
+    pt = 0.0
+    for x in instances:
+        a = x["ids"]
+        p = probs(model, a)
+        for j, t in targets(a, x["prompt_len"]):
+            n += 1
+            ok += int(p[j].argmax()) == t
+            pt += float(p[j, t])
+    return n, ok / n, pt / n
+
+
 def main():
     spec, tok = train.load_spec(os.path.join(HERE, "model"))
     for d in sys.argv[1:]:
@@ -39,54 +54,31 @@ def main():
         print(f"== {d}")
         for gap in (1, 2, 3):
             g.kv_gaps = [gap]
-            rng = train.rng_for(1234, 77, 2, gap)
-            n = ok = 0
-            pt = 0.0
-            for _ in range(20):
-                x = g.instance("kvrecall", 512, rng)
-                a, pl = x["ids"], x["prompt_len"]
-                p = probs(model, a)
+
+            def first_value_tokens(a, pl, gap=gap):
                 for j in range(pl - 1, len(a) - 1):
                     t = int(a[j + 1])
-                    if t in keys or t == train.EOS:
-                        continue
                     back = a[j - gap + 1:j + 1]
-                    if int(back[0]) in keys and all(int(b) not in keys for b in back[1:]):
-                        n += 1
-                        ok += int(p[j].argmax()) == t
-                        pt += float(p[j, t])
+                    if t not in keys and t != train.EOS and int(back[0]) in keys \
+                            and all(int(b) not in keys for b in back[1:]):
+                        yield j, t
+
+            rng = train.rng_for(1234, 77, 2, gap)
+            n, acc, pt = tally(model, (g.instance("kvrecall", 512, rng) for _ in range(20)), first_value_tokens)
             print(f"kvrecall, pair format {gap} (key {gap} token(s) before the value): first value tokens {n}, "
-                  f"argmax accuracy {ok / n:.3f}, mean p(target) {pt / n:.3f}")
-        for task in ("niah_multikey",):
-            rng = train.rng_for(1234, 77, 3)
-            n = ok = 0
-            pt = 0.0
-            for _ in range(40):
-                x = g.instance(task, 512, rng)
-                a, pl = x["ids"], x["prompt_len"]
-                p = probs(model, a)
-                t = int(a[pl])
-                n += 1
-                ok += int(p[pl - 1].argmax()) == t
-                pt += float(p[pl - 1, t])
-            print(f"{task} at 512 tokens, the answer's first token: {n} rows, argmax accuracy {ok / n:.3f}, "
-                  f"mean p(target) {pt / n:.3f}")
+                  f"argmax accuracy {acc:.3f}, mean p(target) {pt:.3f}")
+        rng = train.rng_for(1234, 77, 3)
+        n, acc, pt = tally(model, (g.instance("niah_multikey", 512, rng) for _ in range(40)),
+                           lambda a, pl: [(pl - 1, int(a[pl]))])
+        print(f"niah_multikey at 512 tokens, the answer's first token: {n} rows, argmax accuracy {acc:.3f}, "
+              f"mean p(target) {pt:.3f}")
         g.kv_gaps = [1]
         rng = train.rng_for(1234, 77, 4)
-        n = ok = 0
-        pt = 0.0
-        for _ in range(20):
-            x = g.instance("kvrecall", 512, rng)
-            a, pl = x["ids"], x["prompt_len"]
-            p = probs(model, a)
-            for j in range(pl, len(a) - 1):  # the answer's second and later keys (the first follows "\n")
-                if int(a[j + 1]) in keys:
-                    n += 1
-                    ok += int(p[j].argmax()) == int(a[j + 1])
-                    pt += float(p[j, int(a[j + 1])])
-        print(f"kvrecall, the next asked key after a value: {n} tokens, argmax accuracy {ok / n:.3f}, "
-              f"mean p(target) {pt / n:.3f}")
-
+        # the answer's second and later keys (the first follows "\n")
+        n, acc, pt = tally(model, (g.instance("kvrecall", 512, rng) for _ in range(20)),
+                           lambda a, pl: [(j, int(a[j + 1])) for j in range(pl, len(a) - 1) if int(a[j + 1]) in keys])
+        print(f"kvrecall, the next asked key after a value: {n} tokens, argmax accuracy {acc:.3f}, "
+              f"mean p(target) {pt:.3f}")
 
 if __name__ == "__main__":
     main()
