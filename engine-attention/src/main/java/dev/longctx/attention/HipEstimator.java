@@ -163,15 +163,13 @@ public final class HipEstimator implements BlockMaskEstimator {
         }
         int kPages = topKPages(p.kv()[0].pageSize());
         HeadKeys[] keys = new HeadKeys[heads];
-        ops.pool().parallelFor(heads, h -> keys[h] = new HeadKeys(p.kv()[h], ops.kernels(), representative.keysPerPage,
-                representative == Representative.MEAN, representative == Representative.BOUND));
+        ops.pool().parallelFor(heads, h -> keys[h] = new HeadKeys(p.kv()[h], ops.kernels(), representative));
         ops.pool().parallelFor(heads * blocks, t -> {
             int h = t / blocks;
             int b = t % blocks;
             int first = b * bq;
             int last = Math.min(p.queryRows(), first + bq);
-            new BlockSearch(p, ops.kernels(), keys[h], h, first, last, kPages, representative.pagesPerHalf,
-                    representative == Representative.MEAN, representative == Representative.BOUND).run(out, b);
+            new BlockSearch(p, ops.kernels(), keys[h], h, first, last, kPages, representative).run(out, b);
         });
         return out.build();
     }
@@ -201,9 +199,9 @@ public final class HipEstimator implements BlockMaskEstimator {
         /** {@code [pages][D]} per-channel maximum of each page's valid keys, or null (BOUND only). */
         final float[] boundMax;
 
-        HeadKeys(KvView view, VectorKernels k, int r, boolean sums, boolean bounds) {
+        HeadKeys(KvView view, VectorKernels k, Representative how) {
             this.view = view;
-            this.r = r;
+            this.r = how.keysPerPage;
             int d = view.headDim();
             int n = 0;
             int[] pg = new int[view.pageCount()];
@@ -244,47 +242,41 @@ public final class HipEstimator implements BlockMaskEstimator {
                     k.dequantize(view.dtype(), view.keys(page[i]), s * view.rowBytes(), rep, (i * r + j) * d, d);
                 }
             }
-            if (bounds) {
-                boundMin = new float[n * d];
-                boundMax = new float[n * d];
-                Arrays.fill(boundMin, Float.POSITIVE_INFINITY);
-                Arrays.fill(boundMax, Float.NEGATIVE_INFINITY);
-                float[] key = new float[d];
-                for (int i = 0; i < n; i++) {
-                    for (int s = 0; s < view.pageLength(page[i]); s++) {
-                        if (view.isValid(page[i], s)) {
-                            k.dequantize(view.dtype(), view.keys(page[i]), s * view.rowBytes(), key, 0, d);
-                            for (int c = 0; c < d; c++) {
-                                boundMin[i * d + c] = Math.min(boundMin[i * d + c], key[c]);
-                                boundMax[i * d + c] = Math.max(boundMax[i * d + c], key[c]);
-                            }
-                        }
-                    }
-                }
-            } else {
-                boundMin = null;
-                boundMax = null;
-            }
-            if (!sums) {
-                prefix = null;
-                prefixCount = null;
+            boolean sums = how == Representative.MEAN;
+            boolean bounds = how == Representative.BOUND;
+            prefix = sums ? new double[(n + 1) * d] : null;
+            prefixCount = sums ? new long[n + 1] : null;
+            boundMin = bounds ? new float[n * d] : null;
+            boundMax = bounds ? new float[n * d] : null;
+            if (!sums && !bounds) {
                 return;
             }
-            prefix = new double[(n + 1) * d];
-            prefixCount = new long[n + 1];
+            if (bounds) {
+                Arrays.fill(boundMin, Float.POSITIVE_INFINITY);
+                Arrays.fill(boundMax, Float.NEGATIVE_INFINITY);
+            }
             float[] key = new float[d];
-            for (int i = 0; i < n; i++) {
-                System.arraycopy(prefix, i * d, prefix, (i + 1) * d, d);
-                prefixCount[i + 1] = prefixCount[i];
+            for (int i = 0; i < n; i++) { // every valid key of every page, once
+                if (sums) {
+                    System.arraycopy(prefix, i * d, prefix, (i + 1) * d, d);
+                    prefixCount[i + 1] = prefixCount[i];
+                }
                 for (int s = 0; s < view.pageLength(page[i]); s++) {
                     if (!view.isValid(page[i], s)) {
                         continue;
                     }
                     k.dequantize(view.dtype(), view.keys(page[i]), s * view.rowBytes(), key, 0, d);
                     for (int c = 0; c < d; c++) {
-                        prefix[(i + 1) * d + c] += key[c];
+                        if (sums) {
+                            prefix[(i + 1) * d + c] += key[c];
+                        } else {
+                            boundMin[i * d + c] = Math.min(boundMin[i * d + c], key[c]);
+                            boundMax[i * d + c] = Math.max(boundMax[i * d + c], key[c]);
+                        }
                     }
-                    prefixCount[i + 1]++;
+                    if (sums) {
+                        prefixCount[i + 1]++;
+                    }
                 }
             }
         }
@@ -315,11 +307,11 @@ public final class HipEstimator implements BlockMaskEstimator {
         private float[] qPack;
 
         BlockSearch(AttentionProblem p, VectorKernels k, HeadKeys keys, int kvHead, int firstRow, int endRow, int kPages,
-                    int pagesPerHalf, boolean mean, boolean bound) {
+                    Representative how) {
             this.p = p;
-            this.mean = mean;
-            this.bound = bound;
-            this.pagesPerHalf = pagesPerHalf;
+            this.mean = how == Representative.MEAN;
+            this.bound = how == Representative.BOUND;
+            this.pagesPerHalf = how.pagesPerHalf;
             this.k = k;
             this.keys = keys;
             this.kvHead = kvHead;
@@ -460,6 +452,19 @@ public final class HipEstimator implements BlockMaskEstimator {
             }
         }
 
+        /**
+         * MEAN's and BOUND's last step: row {@code i} of {@code reps} (width {@code w}) stands for child
+         * {@code i}; one product with the block's {@code tokens} query rows {@code q}, then each child's
+         * score is the max over the queries that may see its first page's representative.
+         */
+        private void scoreOneRowPerChild(float[] reps, int w, float[] q, int tokens, int[] cLo, int c, double[] score, int g) {
+            float[] s = new float[tokens * c];
+            k.matmulRows(DType.F32, MemorySegment.ofArray(reps), (long) w * Float.BYTES, w, 0, c, q, tokens, s, c);
+            for (int i = 0; i < c; i++) {
+                score[i] = scoreOf(s, i, c, keys.repPos[cand[cLo[i]]], g);
+            }
+        }
+
         /** {@link Representative#BOUND}: every child's Quest bound, scored in one matrix product. */
         private void scoreBounds(int[] cLo, int[] cHi, int c, double[] score, int d, int g) {
             int tokens = (endRow - firstRow) * g;
@@ -486,11 +491,7 @@ public final class HipEstimator implements BlockMaskEstimator {
                     }
                 }
             }
-            float[] s = new float[tokens * c];
-            k.matmulRows(DType.F32, MemorySegment.ofArray(reps), (long) 2 * d * Float.BYTES, 2 * d, 0, c, qSplit, tokens, s, c);
-            for (int i = 0; i < c; i++) {
-                score[i] = scoreOf(s, i, c, keys.repPos[cand[cLo[i]]], g);
-            }
+            scoreOneRowPerChild(reps, 2 * d, qSplit, tokens, cLo, c, score, g);
         }
 
         /** {@link Representative#MEAN}: every child's mean key, scored in one matrix product. */
@@ -521,12 +522,7 @@ public final class HipEstimator implements BlockMaskEstimator {
                     reps[i * d + x] = (float) (sum[x] / count);
                 }
             }
-            int tokens = (endRow - firstRow) * g;
-            float[] s = new float[tokens * c];
-            k.matmulRows(DType.F32, MemorySegment.ofArray(reps), (long) d * Float.BYTES, d, 0, c, qPack, tokens, s, c);
-            for (int i = 0; i < c; i++) {
-                score[i] = scoreOf(s, i, c, keys.repPos[cand[cLo[i]]], g);
-            }
+            scoreOneRowPerChild(reps, d, qPack, (endRow - firstRow) * g, cLo, c, score, g);
         }
 
         /** The {@code j}-th scored page of the half {@code [lo, hi)}: its first, middle or last. */
