@@ -47,11 +47,11 @@ TASKS = ["niah_single", "niah_multikey", "niah_multivalue", "niah_multiquery", "
 # training only (--mqar-weight): multi-query rows that ask many of n needles, n as high as the length allows,
 # in a random order (MQAR-style); never evaluated, and not part of tasks.json
 TRAIN_ONLY_TASKS = ["mqar", "kvrecall"]
-# training only (--kv-weight): needles " {key}{value}." (the key's token right before the value's first token) and
-# an answer that restates each asked key before its value, so that finding a value is one-hop induction (the
-# current token is the key; the needle's first value token has the key as its previous token): a stepping stone
-# towards matching keys in the evaluated formats, where the key is three tokens before the value
-KV_TEMPLATES = {"needle": " {key}{value}.", "question": "Recall{keys}.", "answer": " {key}{value}"}
+# training only (--kv-weight): needles "{pair}." and an answer of the asked pairs, each restating its key before its
+# value, to the question "Recall k1 k2 ..."; with the pair " {key}{value}" (--kv-gaps 1) finding a value is one-hop
+# induction (the current token is the key; the needle's first value token has the key as its previous token): a
+# stepping stone towards matching keys in the evaluated formats, where the key is three tokens before the value
+KV_QUESTION = "Recall{keys}."
 # --kv-gaps: the kvrecall pair formats by the number of tokens from the key to the value's first token (the key's
 # token is at -gap from it): 1 `Ġkey 12 ...`, 2 `Ġkey : 12 ...`, 3 `Ġkey Ġis Ġ 12 ...` (the evaluated needle's
 # own tail); the needles and the answer of one row share one format
@@ -489,7 +489,7 @@ class Gen:
                             else self.kv_gaps[0]]
             for i in range(n):
                 needles.append((float(ds[i]), pair.format(key=ks[i], value=vs[i]) + "."))
-            question = KV_TEMPLATES["question"].format(keys="".join(" " + ks[i] for i in asked))
+            question = KV_QUESTION.format(keys="".join(" " + ks[i] for i in asked))
             answer = "".join(pair.format(key=ks[i], value=vs[i]) for i in asked)
         elif task in ("niah_single", "niah_multikey", "niah_multiquery", "mqar"):
             if task == "mqar":
@@ -1074,6 +1074,8 @@ def train(a):
           f"{f'; multi-key rows with at least {a.multikey_min} needles where the length allows' if a.multikey_min else ''}"
           f"{f'; training-only kvrecall rows (weight {a.kv_weight}, key-to-value gaps {a.kv_gaps})' if a.kv_weight > 0 else ''}"
           f"{f'; {a.restate:.0%} of multi-key/multi-query/mqar rows quote the needles' if a.restate > 0 else ''}")
+    # answer-token accuracy (the share of matching decisions made, not only whole rows) with the training-only rows
+    token_acc_logged = a.mqar_weight > 0 or a.kv_weight > 0 or a.restate > 0
     t_train = time.time()
     last_ckpt = time.time()
     tokens_seen = 0
@@ -1123,13 +1125,13 @@ def train(a):
             acc = " ".join(f"{TT[t].replace('niah_', '')}={win['ok'][t] / max(1, win['n'][t]):.2f}"
                            for t in range(len(TT)))
             tok_acc = {TT[t]: float(win["tok"][t] / max(1, win["n"][t])) for t in range(len(TT))}
-            if a.mqar_weight > 0 or a.kv_weight > 0 or a.restate > 0:  # answer-token accuracy: the share of matching decisions made, not only whole rows
+            if token_acc_logged:  # answer-token accuracy: the share of matching decisions made, not only whole rows
                 acc += " | answer tokens " + " ".join(f"{k.replace('niah_', '')}={v:.2f}" for k, v in tok_acc.items())
             rec = {"step": s + 1, "time_s": round(el, 1), "tokens": tokens_seen, "lr": lr_at(s),
                    "answer_loss": float(np.mean(win["la"])), "lm_loss": float(np.mean(win["lm"])),
                    "train_exact": {TT[t]: float(win["ok"][t] / max(1, win["n"][t])) for t in range(len(TT))},
                    "lengths": [int(min(win["L"])), int(max(win["L"]))]}
-            if a.mqar_weight > 0 or a.kv_weight > 0 or a.restate > 0:
+            if token_acc_logged:
                 rec["train_answer_token_acc"] = tok_acc
             if a.key_weight > 0:
                 rec["key_loss"] = float(np.mean(win["lk"]))
