@@ -1147,6 +1147,11 @@ def train(a):
         if time.time() - last_ckpt > a.ckpt_every:
             save_safetensors(model, os.path.join(a.out, "model.safetensors"))
             last_ckpt = time.time()
+        if a.stop_step > 0 and s + 1 >= a.stop_step and s + 1 < steps:
+            print(f"stop at step {s + 1} (--stop-step)")
+            stopped_early = True
+            steps_done = s + 1
+            break
         if a.hard_stop > 0 and time.time() - t_start > a.hard_stop:
             print(f"hard stop at step {s + 1}: {time.time() - t_start:.0f} s since start")
             stopped_early = True
@@ -1331,12 +1336,15 @@ def main():
     p.add_argument("--phase2", type=float, default=0.55)
     p.add_argument("--long-bias", type=float, default=0.35)
     p.add_argument("--length-step", type=int, default=64, help="training lengths are rounded to a multiple of this "
-                   "(64: every run so far; run 10's weights answer wrongly at some lengths between multiples of 64, so a "
-                   "next run should use 1, any length; the evaluation lengths are unchanged)")
+                   "(64: runs 1-10, whose weights answered wrongly at some lengths between multiples of 64; 1, any length: "
+                   "run 11; the evaluation lengths are unchanged)")
     p.add_argument("--tokens-per-step", type=int, default=131072)
     p.add_argument("--steps", type=int, default=0, help="0: size the run to --time-budget by calibration")
     p.add_argument("--time-budget", type=float, default=380.0, help="seconds of training")
     p.add_argument("--hard-stop", type=float, default=0, help="stop training after this many seconds since start")
+    p.add_argument("--stop-step", type=int, default=0, help="stop after this many of the planned --steps (the "
+                   "learning-rate schedule stays the planned one): repeats a run that --hard-stop cut short, step for "
+                   "step (run 11: --steps 2763 --stop-step 2273); 0: run every planned step")
     p.add_argument("--train-until", type=float, default=0, help="size the step count (instead of --time-budget) so "
                    "that training ends this many seconds after the start: the set-up, the calibration and a "
                    "compile are then inside the budget")

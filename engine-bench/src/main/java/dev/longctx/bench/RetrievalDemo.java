@@ -38,13 +38,6 @@ import java.util.Map;
 final class RetrievalDemo {
     /** StreamingLLM's sinks, kept by duo's streaming heads too. */
     private static final int SINKS = 4;
-    /**
-     * Document lengths are a multiple of this: the committed model was trained only on such lengths
-     * (train.py rounds every training length to 64 tokens), and run 10's weights answer wrongly at some
-     * lengths between them (the model card's "Lengths off the training grid"), which would hide what the
-     * strategies do.
-     */
-    static final int TRAINED_LENGTH_STEP = 64;
     /** Extra tokens the keep-all sessions hold beyond the context. */
     private static final int SPARE = 64;
 
@@ -93,8 +86,9 @@ final class RetrievalDemo {
             RulerSpec rs = RulerSpec.load(st.tasksJson(), tok);
             RandomSource rnd = RandomSource.seeded(st.seed());
             RulerGenerator gen = new RulerGenerator(rs, FillerPool.generate(rs, 3 * st.context() + 40_000, rnd));
-            // the prompt, then up to decode tokens, within the context; a whole number of TRAINED_LENGTH_STEP tokens
-            int length = (st.context() - st.decode()) / TRAINED_LENGTH_STEP * TRAINED_LENGTH_STEP;
+            // the prompt, then up to decode tokens, within the context (any length: the committed model, run 11 of the
+            // model card, trained at every token count; run 10's weights failed at some lengths off multiples of 64)
+            int length = st.context() - st.decode();
             budget = Math.max(16, (int) Math.round(st.budgetFraction() * st.context()));
             out.printf("longctx demo: %s, %d documents of %d tokens, %s (asked needle at depths 5%%..95%%), budget %s = %d tokens"
                     + " per KV head, %d threads%n", st.model().getFileName(), st.instances(), length, describe(st.task()),
