@@ -153,6 +153,7 @@ public final class DemoCommand implements Callable<Integer> {
             float[] referenceLogits = null;
             int[] referenceIds = null;
             Session full = null;
+            ProgressLine line = ProgressLine.on(err);
             try {
                 for (String name : order) {
                     Strategy strategy = names.parse(name);
@@ -171,7 +172,7 @@ public final class DemoCommand implements Callable<Integer> {
                             logits = referenceLogits;
                         } else {
                             long t0 = System.nanoTime();
-                            logits = s.prefill(prompt, (done, total) -> progress(err, name, done, total));
+                            logits = s.prefill(prompt, (done, total) -> progress(line, name, done, total));
                             prefillTps = context * 1e9 / (System.nanoTime() - t0);
                         }
                         if (full == null && strategy instanceof Strategy.Full) {
@@ -229,14 +230,13 @@ public final class DemoCommand implements Callable<Integer> {
         return 0;
     }
 
-    static void progress(PrintWriter err, String name, int done, int total) {
+    static void progress(ProgressLine line, String name, int done, int total) {
         int width = 30;
         int filled = (int) ((long) done * width / Math.max(1, total));
-        err.printf("\r%-15s prefill [%s%s] %d/%d", name, "#".repeat(filled), ".".repeat(width - filled), done, total);
+        line.update("%-15s prefill [%s%s] %d/%d", name, "#".repeat(filled), ".".repeat(width - filled), done, total);
         if (done == total) {
-            err.println();
+            line.finish();
         }
-        err.flush();
     }
 
     static int argmax(float[] v) {

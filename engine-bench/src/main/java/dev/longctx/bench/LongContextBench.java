@@ -206,14 +206,16 @@ public final class LongContextBench implements Callable<Integer> {
             ProcessMemory.resetPeak();
             try (Session session = sessionFor(w, s, depth, ops)) {
                 DecodeCpu cpu = new DecodeCpu();
+                ProgressLine line = ProgressLine.on(err);
                 Generation g = session.generate(prompt, GenerateOptions.greedy(decode).withStopIds(List.of()), cpu,
-                        (done, total) -> err.printf("\r%s depth %d rep %d: prefill %d/%d", s.name(), depth, repNo, done, total));
+                        (done, total) -> line.update("%s depth %d rep %d: prefill %d/%d", s.name(), depth, repNo, done, total));
                 prefill[rep] = g.prefillTokensPerSecond();
                 dec[rep] = g.decodeTokensPerSecond();
                 kv = session.kvBytesInUse();
                 kvSliding = session.kvBytesInUse(ModelConfig.LayerType.SLIDING_ATTENTION);
                 peakRss = Math.max(peakRss, ProcessMemory.peakResidentBytes().orElse(0));
-                err.printf(Locale.ROOT, "\r%s depth %d rep %d: prefill %.1f tok/s, decode %.2f tok/s, KV %d bytes, "
+                line.overwrite();
+                err.printf(Locale.ROOT, "%s depth %d rep %d: prefill %.1f tok/s, decode %.2f tok/s, KV %d bytes, "
                         + "decode CPU of the calling thread %.3f ms/token%n", s.name(), depth, rep + 1, prefill[rep], dec[rep], kv,
                         cpu.millisPerStep());
             } catch (ContextBudgetException e) {

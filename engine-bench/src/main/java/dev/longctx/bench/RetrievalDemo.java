@@ -104,13 +104,14 @@ final class RetrievalDemo {
                     st.kvType(), ops, st.decode(), err);
             List<String> order = new ArrayList<>(List.of("full"));
             st.strategies().stream().map(s -> s.trim().toLowerCase(Locale.ROOT)).filter(s -> !s.equals("full")).forEach(order::add);
+            ProgressLine line = ProgressLine.on(err);
             for (int d = 0; d < docs.size(); d++) {
                 TaskInstance doc = docs.get(d);
                 int[] prompt = doc.prompt();
                 String label = "document " + (d + 1);
                 try (Session full = session(w, tok, new Strategy.Full(), st, doc.length() + st.decode(), ops)) {
                     long t0 = System.nanoTime();
-                    float[] logits = full.prefill(prompt, (done, total) -> DemoCommand.progress(err, label, done, total));
+                    float[] logits = full.prefill(prompt, (done, total) -> DemoCommand.progress(line, label, done, total));
                     long fullPrefill = System.nanoTime() - t0;
                     for (String name : order) {
                         Row row = rows.computeIfAbsent(name, k -> new Row());

@@ -199,6 +199,7 @@ public final class RulerEval implements Callable<Integer> {
             long t0 = System.nanoTime();
             int total = lengths.size() * taskList.size() * depths.size() * instances;
             int done = 0;
+            ProgressLine line = ProgressLine.on(err);
             for (int length : lengths) {
                 for (String task : taskList) {
                     for (double depth : depths) {
@@ -208,14 +209,13 @@ public final class RulerEval implements Callable<Integer> {
                                 results.add(inst, o, depth, inWindow(inst, o.budgetTokens()));
                             }
                             done++;
-                            err.printf(Locale.ROOT, "\r%d/%d instances (%s, %d tokens, depth %.2f) %.0f s", done, total, task, length,
+                            line.update("%d/%d instances (%s, %d tokens, depth %.2f) %.0f s", done, total, task, length,
                                     depth, (System.nanoTime() - t0) / 1e9);
-                            err.flush();
                         }
                     }
                 }
             }
-            err.println();
+            line.finish();
             if (perplexityTokens > 0) {
                 int[] text = gen.fillerText(perplexityTokens, rnd);
                 results.add(new RulerResults.Perplexity("full", 1.0, text.length, text.length,
