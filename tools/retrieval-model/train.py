@@ -56,6 +56,11 @@ KV_QUESTION = "Recall{keys}."
 # token is at -gap from it): 1 `Ġkey 12 ...`, 2 `Ġkey : 12 ...`, 3 `Ġkey Ġis Ġ 12 ...` (the evaluated needle's
 # own tail); the needles and the answer of one row share one format
 KV_PAIRS = {1: " {key}{value}", 2: " {key}:{value}", 3: " {key} is {value}"}
+# --kv-reverse: kvrecall rows asked the other way round, the needle's value given and its key wanted: the needles are
+# " {key} is {value}.", the question "Keys of {v1} {v2} ...." and the answer " {v1} {k1} {v2} {k2} ...", so after
+# restating a value the model writes the key three tokens before that value in the needle: the reverse lookup a vt
+# hop is (" VAR {name} = VAR {source}.": the source known, the name before it wanted)
+KV_REVERSE_QUESTION = "Keys of{values}."
 # training only (--restate): multi-key, multi-query and mqar rows whose question asks to quote the needles, and
 # whose answer is each asked needle sentence in full, so the asked key sits right before "is" and the value in
 # the answer as it does in the needle; a different question, so the evaluated question keeps its answer form
@@ -364,6 +369,7 @@ class Gen:
         self.multikey_min = 0  # training only (--multikey-min): the least number of needles of a multi-key row
         self.restate = 0.0  # training only (--restate): the share of multi-key/multi-query/mqar rows that quote
         self.kv_gaps = [1]  # training only (--kv-gaps): the kvrecall pair formats, one drawn per row
+        self.kv_reverse = 0.0  # training only (--kv-reverse): the share of kvrecall rows asked by value
         self.key_ids = np.unique(np.asarray(self.key_tok, dtype=np.int64))
 
     def key_copy_mask(self, ids, prompt_len):
@@ -487,10 +493,18 @@ class Gen:
             # one pair format per row (--kv-gaps; a draw only when there is a choice, so run 7's rows are unchanged)
             pair = KV_PAIRS[self.kv_gaps[int(rng.integers(len(self.kv_gaps)))] if len(self.kv_gaps) > 1
                             else self.kv_gaps[0]]
+            # --kv-reverse: a draw only when the option is on, so the earlier runs' rows are unchanged
+            reverse = self.kv_reverse > 0 and rng.random() < self.kv_reverse
+            if reverse:
+                pair = KV_PAIRS[3]
             for i in range(n):
                 needles.append((float(ds[i]), pair.format(key=ks[i], value=vs[i]) + "."))
-            question = KV_QUESTION.format(keys="".join(" " + ks[i] for i in asked))
-            answer = "".join(pair.format(key=ks[i], value=vs[i]) for i in asked)
+            if reverse:
+                question = KV_REVERSE_QUESTION.format(values="".join(" " + vs[i] for i in asked))
+                answer = "".join(f" {vs[i]} {ks[i]}" for i in asked)
+            else:
+                question = KV_QUESTION.format(keys="".join(" " + ks[i] for i in asked))
+                answer = "".join(pair.format(key=ks[i], value=vs[i]) for i in asked)
         elif task in ("niah_single", "niah_multikey", "niah_multiquery", "mqar"):
             if task == "mqar":
                 # training only: n needles, as many as fit in about half the length (each asked key costs ~21
@@ -904,6 +918,7 @@ def train(a):
     train_gen.multikey_min = a.multikey_min
     train_gen.restate = a.restate
     train_gen.kv_gaps = a.kv_gaps
+    train_gen.kv_reverse = a.kv_reverse
     print(f"filler pools: training {train_gen.pool.tokens.size} tokens, evaluation "
           f"{eval_cell_worker.gen.pool.tokens.size} tokens ({time.time() - t0:.1f} s)")
     eval_pool = ctx.Pool(a.eval_procs)
@@ -1073,6 +1088,7 @@ def train(a):
           f"{f'; training-only mqar rows (weight {a.mqar_weight})' if a.mqar_weight > 0 else ''}"
           f"{f'; multi-key rows with at least {a.multikey_min} needles where the length allows' if a.multikey_min else ''}"
           f"{f'; training-only kvrecall rows (weight {a.kv_weight}, key-to-value gaps {a.kv_gaps})' if a.kv_weight > 0 else ''}"
+          f"{f', {a.kv_reverse:.0%} of them asked by value' if a.kv_weight > 0 and a.kv_reverse > 0 else ''}"
           f"{f'; {a.restate:.0%} of multi-key/multi-query/mqar rows quote the needles' if a.restate > 0 else ''}")
     # answer-token accuracy (the share of matching decisions made, not only whole rows) with the training-only rows
     token_acc_logged = a.mqar_weight > 0 or a.kv_weight > 0 or a.restate > 0
@@ -1379,6 +1395,9 @@ def main():
     p.add_argument("--kv-gaps", type=int, nargs="+", default=[1], choices=[1, 2, 3],
                    help="training only: kvrecall pair formats by the key's distance to the value's first token "
                    "(1 'Ġkey 12..', 2 'Ġkey : 12..', 3 'Ġkey Ġis Ġ 12..'), one drawn per row")
+    p.add_argument("--kv-reverse", type=float, default=0.0, help="training only: this share of the kvrecall rows "
+                   "gives values and asks their keys (needles ' {key} is {value}.', answer ' {value} {key} ...'): the "
+                   "reverse lookup of a vt hop; 0 (every run so far): none")
     p.add_argument("--restate", type=float, default=0.0, help="training only: this share of the multi-key, "
                    "multi-query and mqar rows ask to quote the needles and are answered with the needle sentences")
     p.add_argument("--multikey-min", type=int, default=0, help="training only: multi-key rows have n uniform in "
