@@ -34,7 +34,7 @@ class SpecsTest {
     @Test
     void strategiesSurviveSerialisation() throws Exception {
         for (Strategy s : List.of(new Strategy.Full(), new Strategy.Streaming(4, 100), new Strategy.H2o(10, 20),
-                new Strategy.SnapKv(64, 8), new Strategy.Quest(128), new Strategy.SparsePrefill(),
+                new Strategy.SnapKv(64, 8), new Strategy.SnapKv(64, 8, 9), new Strategy.Quest(128), new Strategy.SparsePrefill(),
                 new Strategy.SparsePrefill(Strategy.SparsePrefill.Estimator.A_SHAPE), new Strategy.ThinK(new Strategy.SnapKv(0, 0)),
                 new Strategy.ThinK(new Strategy.Full(), 0.5, 0), new Strategy.LongHeads(2048, 0, 16),
                 new Strategy.LongHeads(0, 0, 0), new Strategy.Squeezed(), new Strategy.Squeezed(0.25, 0, 4000, 16, 0))) {
