@@ -203,7 +203,7 @@ public final class StrategyPlan implements AttentionPlan {
                 int window = k.window() > 0 ? k.window() : SnapKvPolicy.DEFAULT_WINDOW;
                 int capacity = k.capacity() > 0 ? k.capacity() : budget;
                 need(capacity >= window && capacity <= budget, s, budget, "capacity " + capacity + " >= window " + window);
-                yield new Strategy.SnapKv(capacity, window, k.kernel());
+                yield new Strategy.SnapKv(capacity, window, k.kernel() > 0 ? k.kernel() : SnapKvPolicy.DEFAULT_KERNEL);
             }
             case Strategy.Quest q -> new Strategy.Quest(q.selected() > 0 ? q.selected() : Math.min(budget, MAX_DEFAULT_SELECTED));
             case Strategy.TidalDecode t -> new Strategy.TidalDecode(t.selected() > 0 ? t.selected()
@@ -234,8 +234,7 @@ public final class StrategyPlan implements AttentionPlan {
             case Strategy.Streaming st -> new StreamingLlmPolicy(st.sinks(), st.window());
             case Strategy.H2o h -> new H2oPolicy(h.heavy(), h.recent());
             case Strategy.SirLlm sl -> new SirLlmPolicy(sl.sinks(), sl.capacity(), sl.recent(), sl.decay());
-            case Strategy.SnapKv k -> new SnapKvPolicy(k.capacity(), k.window(), k.kernel() > 0 ? k.kernel() : SnapKvPolicy.DEFAULT_KERNEL,
-                    true);
+            case Strategy.SnapKv k -> new SnapKvPolicy(k.capacity(), k.window(), k.kernel(), true);
             case Strategy.RetrievalHeads d -> new RetrievalHeadPolicy(d.profile(), layout, d.sinks(), d.window());
             case Strategy.Moa m -> new MoaPolicy(m.windows(), layout);
             default -> null;

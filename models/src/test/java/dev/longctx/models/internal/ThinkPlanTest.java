@@ -21,6 +21,7 @@ import dev.longctx.core.tensor.DType;
 import dev.longctx.kvcache.BlockPool;
 import dev.longctx.kvcache.KvLayout;
 import dev.longctx.kvcache.SequenceKvCache;
+import dev.longctx.kvcache.SnapKvPolicy;
 import dev.longctx.models.session.Strategy;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -51,7 +52,8 @@ class ThinkPlanTest {
         assertFalse(Strategy.parse("think").keepsEveryToken());
         assertTrue(Strategy.parse("think:0.4:quest").keepsEveryToken());
         StrategyPlan plan = StrategyPlan.resolve(Strategy.parse("think"), 256, LAYOUT, 16, OPS);
-        assertEquals(new Strategy.ThinK(new Strategy.SnapKv(256, 32), 0.4, 32), plan.strategy, "inner resolved, SnapKV's window");
+        assertEquals(new Strategy.ThinK(new Strategy.SnapKv(256, 32, SnapKvPolicy.DEFAULT_KERNEL), 0.4, 32), plan.strategy,
+                "inner resolved, SnapKV's window and pooling kernel");
         assertEquals(StrategyPlan.resolve(new Strategy.SnapKv(0, 0), 256, LAYOUT, 16, OPS).pagesPerHead(1, 1), plan.pagesPerHead(1, 1));
         assertEquals(12, plan.thinkPlan().keptChannels(), "20 - floor(0.4 * 20)");
     }
