@@ -1163,13 +1163,11 @@ def train(a):
         if time.time() - last_ckpt > a.ckpt_every:
             save_safetensors(model, os.path.join(a.out, "model.safetensors"))
             last_ckpt = time.time()
-        if a.stop_step > 0 and s + 1 >= a.stop_step and s + 1 < steps:
-            print(f"stop at step {s + 1} (--stop-step)")
-            stopped_early = True
-            steps_done = s + 1
-            break
-        if a.hard_stop > 0 and time.time() - t_start > a.hard_stop:
-            print(f"hard stop at step {s + 1}: {time.time() - t_start:.0f} s since start")
+        why = (f"stop at step {s + 1} (--stop-step)" if 0 < a.stop_step <= s + 1 < steps
+               else f"hard stop at step {s + 1}: {time.time() - t_start:.0f} s since start"
+               if a.hard_stop > 0 and time.time() - t_start > a.hard_stop else None)
+        if why:
+            print(why)
             stopped_early = True
             steps_done = s + 1
             break

@@ -28,11 +28,6 @@ final class ProgressLine {
         return new ProgressLine(err, console != null && console.isTerminal());
     }
 
-    /** Whether updates are printed (a terminal) or dropped (redirected). */
-    boolean live() {
-        return live;
-    }
-
     /** Replaces the line with the formatted text (nothing when not live). */
     void update(String format, Object... args) {
         if (live) {
