@@ -691,6 +691,7 @@ def build_model(cfg):
             hd = cfg["head_dim"]
             inv = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, hd, 2, dtype=torch.int64).float() / hd))
             self.register_buffer("inv_freq", inv, persistent=False)
+            self.compiled_layers = None
 
         def rope(self, L, device):
             t = torch.arange(L, device=device, dtype=torch.float32)
@@ -701,7 +702,7 @@ def build_model(cfg):
         def hidden(self, ids):
             x = self.embed_tokens(ids)
             cos, sin = self.rope(ids.shape[1], ids.device)
-            for layer in self.layers:
+            for layer in self.compiled_layers or self.layers:  # --compile 2: the same layers, compiled
                 x = layer(x, cos, sin)
             return self.norm(x)
 
@@ -1002,12 +1003,26 @@ def train(a):
         fr = r.random(20000)
         return pts, c0, c1, float(np.mean([c0 + c1 * sample_length(r, f_, a) for f_ in fr]))
 
+    def layers_compiled(*args):
+        """--compile 2: the loss function (eager) over the compiled decoder layers."""
+        model.compiled_layers = compiled_layers
+        try:
+            return loss_terms(*args)
+        finally:
+            model.compiled_layers = None
+
+    compiled_layers = []
+
     def try_compile():
-        """torch.compile of the loss function (dynamic shapes: one graph for every batch shape); None when it
-        fails here, so a run never dies of it."""
+        """torch.compile (dynamic shapes: one graph for every batch shape) of the loss function (--compile 1) or
+        of each decoder layer (--compile 2, the loss eager); None when it fails here, so a run never dies of it."""
         try:
             t0 = time.time()
-            f = torch.compile(loss_terms, dynamic=True)
+            if a.compile == 2:
+                compiled_layers[:] = [torch.compile(layer, dynamic=True) for layer in model.layers]
+                f = layers_compiled
+            else:
+                f = torch.compile(loss_terms, dynamic=True)
             B, L = 4, 256
             kmask = torch.zeros((B, L - 1), dtype=torch.bool, device=dev) if a.key_weight > 0 else None
             la, lm, _, lk, _, _ = f(torch.randint(5, V, (B, L), device=dev), torch.full((B,), L - 8, device=dev), kmask)
@@ -1048,6 +1063,9 @@ def train(a):
               f"{steps} steps for {budget:.0f} s (reproduce with --steps {steps})")
         if dev.type == "cuda":
             print(f"calibration peak memory: {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+        if a.calibrate_only:
+            print("--calibrate-only: no training")
+            return
 
     # ---- data workers -------------------------------------------------------------------------
     stream = Stream(a, steps, a.model_dir, a.pool_words)
@@ -1363,7 +1381,10 @@ def main():
                    "that training ends this many seconds after the start: the set-up, the calibration and a "
                    "compile are then inside the budget")
     p.add_argument("--compile", type=int, default=0, help="1: torch.compile the training step (dynamic shapes) "
-                   "when the calibration finds it faster than eager; any compile error falls back to eager")
+                   "when the calibration finds it faster than eager; 2: the same, compiling each decoder layer "
+                   "and leaving the loss eager; any compile error falls back to eager")
+    p.add_argument("--calibrate-only", action="store_true", help="time the step (eager, and compiled with "
+                   "--compile) at --calib-lengths, print it, and stop before training")
     p.add_argument("--calib-lengths", type=int, nargs="+", default=[512, 4096, 16384])
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--min-lr-frac", type=float, default=0.1)
