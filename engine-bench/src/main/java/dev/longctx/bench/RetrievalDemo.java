@@ -86,8 +86,8 @@ final class RetrievalDemo {
             RulerSpec rs = RulerSpec.load(st.tasksJson(), tok);
             RandomSource rnd = RandomSource.seeded(st.seed());
             RulerGenerator gen = new RulerGenerator(rs, FillerPool.generate(rs, 3 * st.context() + 40_000, rnd));
-            // the prompt, then up to decode tokens, within the context (any length: the committed model, run 11 of the
-            // model card, trained at every token count; run 10's weights failed at some lengths off multiples of 64)
+            // the prompt, then up to decode tokens, within the context (any length: the committed model was trained at
+            // every token count, as since run 11 of the model card; run 10's weights failed at some lengths off multiples of 64)
             int length = st.context() - st.decode();
             budget = Math.max(16, (int) Math.round(st.budgetFraction() * st.context()));
             out.printf("longctx demo: %s, %d documents of %d tokens, %s (asked needle at depths 5%%..95%%), budget %s = %d tokens"

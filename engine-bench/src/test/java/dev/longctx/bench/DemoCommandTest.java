@@ -31,7 +31,7 @@ class DemoCommandTest {
         assertEquals(0, code, text);
         String fullRow = text.lines().filter(l -> l.startsWith("full ")).findFirst().orElseThrow();
         assertTrue(text.contains("key/value needles in each, one key asked"), "multi-key documents by default:\n" + text);
-        // 768 less 16 decoded tokens: off the 64-token grid that run 10's weights needed (the model card's run 11)
+        // 768 less 16 decoded tokens: off the 64-token grid that run 10's weights needed (the model card's runs 11-13)
         assertTrue(text.contains("2 documents of 752 tokens"), "document length = context less decode:\n" + text);
         assertTrue(fullRow.contains(" 2/2 "), "the full cache finds both needles:\n" + text);
         for (String s : new String[] {"streaming", "quest (forked)", "duo"}) {
