@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""CPU probe (session 16): how a trained model's variable-tracking answers go wrong.
+"""CPU probe (session 16; session 18 added the chain order): how a trained model's variable-tracking answers go wrong.
 
 On fresh vt instances from an unused seed stream ([seed, 78, ...]; training uses 3 and 4, evaluation 10 and 11,
 probe_kv.py 77), decodes greedily with the HF weights and sorts each answer: exact, the right names in another
@@ -35,7 +35,7 @@ def main():
     model.eval()
     g = train.Gen(spec, tok, 400_000, (1234, 78))
     rng = train.rng_for(1234, 78, 1, length)
-    kinds, wrong = {}, {}
+    kinds, wrong, order = {}, {}, {}
     for i in range(n):
         x = g.instance("vt", length, rng, depth=i / (n - 1), text=True)
         ids = [int(t) for t in x["ids"][:x["prompt_len"]]]
@@ -60,12 +60,20 @@ def main():
         else:
             kind = "other"
         kinds[kind] = kinds.get(kind, 0) + 1
+        # which chain's value statement (VAR n = number.) comes later in the document: is the answer the asked
+        # chain because its value matches, or because its value statement is the later one?
+        starts = [(m.start(), m.group(1)) for m in re.finditer(r"VAR (\w+) = \d+", doc)]
+        later = "asked later" if max(starts)[1] == exp[0] else "distractor later"
+        order[(later, kind == "exact")] = order.get((later, kind == "exact"), 0) + 1
         for nm in got:
             if nm not in exp:
                 w = "from the distractor chain" if nm in in_doc else "in no chain"
                 wrong[w] = wrong.get(w, 0) + 1
-        print(f"{i:2d} depth {x['depth']:.2f} {kind:32s} expected [{', '.join(exp)}] got [{', '.join(got)}]")
+        print(f"{i:2d} depth {x['depth']:.2f} {later:16s} {kind:32s} expected [{', '.join(exp)}] got [{', '.join(got)}]")
     print(f"== {d}, vt at {length} tokens, {n} instances: {kinds}; wrong names: {wrong}")
+    print("== exact answers by which chain's value statement comes later: "
+          + "; ".join(f"{w}: {order.get((w, True), 0)} of {order.get((w, True), 0) + order.get((w, False), 0)}"
+                      for w in ("asked later", "distractor later")))
 
 
 if __name__ == "__main__":

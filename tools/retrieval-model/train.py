@@ -366,6 +366,7 @@ class Gen:
         self.pool = Pool(spec, wt, pool_words, rng_for(*pool_seed))
         self.cache = {}
         self.vt_one_chain = 0.0  # training only: the share of vt instances without the distractor chain
+        self.vt_hard = 0.0  # training only (--vt-hard): the share of vt instances whose distractor chain comes later
         self.multikey_min = 0  # training only (--multikey-min): the least number of needles of a multi-key row
         self.restate = 0.0  # training only (--restate): the share of multi-key/multi-query/mqar rows that quote
         self.kv_gaps = [1]  # training only (--kv-gaps): the kvrecall pair formats, one drawn per row
@@ -565,6 +566,12 @@ class Gen:
             # training only (--vt-one-chain): some instances leave the distractor chain out, so the answer is
             # every name in document order: copying name tokens without choosing a chain first
             one = self.vt_one_chain > 0 and rng.random() < self.vt_one_chain
+            # training only (--vt-hard): the distractor chain's statements all after the asked chain's first one, so
+            # its value statement is the later of the two and picking the later chain (what probe_vt.py finds the
+            # models do) is always wrong; only matching the asked value finds the chain. A draw only when the option
+            # is on, and a monotone map of the same draws, so the earlier runs' rows are unchanged
+            if self.vt_hard > 0 and rng.random() < self.vt_hard:
+                db = depth + (1 - depth) * db
             for chain, v, ds in ((a, va, da),) if one else ((a, va, da), (b, vb, db)):
                 for i, nm in enumerate(chain):
                     t = (TEMPLATES["vt_value"].format(name=nm, value=v) if i == 0
@@ -916,6 +923,7 @@ def train(a):
     eval_cell_worker.gen = Gen(spec, tok, a.eval_pool_words, (a.seed, 10))
     train_gen = Gen(spec, tok, a.pool_words, (a.seed, 3))
     train_gen.vt_one_chain = a.vt_one_chain
+    train_gen.vt_hard = a.vt_hard
     train_gen.multikey_min = a.multikey_min
     train_gen.restate = a.restate
     train_gen.kv_gaps = a.kv_gaps
@@ -1102,6 +1110,7 @@ def train(a):
           f"{a.weight_decay} on matrices{'' if a.embed_decay else ' but the embedding'}"
           f"{'; initialised from ' + a.init_from if a.init_from else ''}; batch stream {a.batch_stream}"
           f"{f'; vt without distractor chain in {a.vt_one_chain:.0%} of training vt rows' if a.vt_one_chain else ''}"
+          f"{f'; distractor chain after the asked one in {a.vt_hard:.0%} of training vt rows' if a.vt_hard else ''}"
           f"{f'; + {a.key_weight} x CE on copyable key tokens of the prompt' if a.key_weight > 0 else ''}"
           f"{f'; training-only mqar rows (weight {a.mqar_weight})' if a.mqar_weight > 0 else ''}"
           f"{f'; multi-key rows with at least {a.multikey_min} needles where the length allows' if a.multikey_min else ''}"
@@ -1396,6 +1405,9 @@ def main():
                    help="share of each task's rows in a batch (equal: the first run's mix)")
     p.add_argument("--embed-decay", type=int, default=1, help="1: weight decay on the (tied) embedding too "
                    "(the first run); 0: not, so rare key tokens' rows do not shrink between their updates")
+    p.add_argument("--vt-hard", type=float, default=0.0, help="training only: this share of the vt instances puts "
+                   "the distractor chain after the asked chain's first statement (so the later value statement is "
+                   "never the asked one); 0 (every run so far): none")
     p.add_argument("--vt-one-chain", type=float, default=0.0, help="training only: this share of the vt "
                    "instances has no distractor chain (the evaluation's vt instances always have it)")
     p.add_argument("--key-weight", type=float, default=0.0, help="training only: add this weight x the mean "
