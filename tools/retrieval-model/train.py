@@ -1045,6 +1045,8 @@ def train(a):
 
     # ---- calibration: step time against length, to size the run to the time budget ----------
     if a.steps > 0:
+        if a.calibrate_only:
+            raise SystemExit("--calibrate-only times the step to plan a run: leave out --steps")
         steps = a.steps
         print(f"steps: {steps} (given)")
         if a.compile:
