@@ -28,13 +28,16 @@ import java.util.List;
  *
  * @param capacity tokens kept per head after the prefill (window included)
  * @param window observation window (paper default 32)
- * @param kernel pooling kernel size (paper default 5; 1 = no pooling)
+ * @param kernel pooling kernel size (the SnapKV code's default 5; 1 = no pooling)
  * @param maxPooling max pooling if true, average pooling if false
  */
 public record SnapKvPolicy(int capacity, int window, int kernel, boolean maxPooling) implements EvictionPolicy {
     /** The paper's observation window. */
     public static final int DEFAULT_WINDOW = 32;
-    /** The paper's pooling kernel. */
+    /**
+     * The pooling kernel of the SnapKV code's defaults ({@code init_snapkv}: window 32, kernel 5, average
+     * pooling). The authors' LongBench example runs window 32, kernel 7 and max pooling; this class max-pools.
+     */
     public static final int DEFAULT_KERNEL = 5;
 
     public SnapKvPolicy {
@@ -44,7 +47,7 @@ public record SnapKvPolicy(int capacity, int window, int kernel, boolean maxPool
         }
     }
 
-    /** Paper defaults: window 32, max pooling with kernel 5. */
+    /** Window 32 and kernel 5 as in the SnapKV code's defaults, with max pooling (see {@link #DEFAULT_KERNEL}). */
     public static SnapKvPolicy withCapacity(int capacity) {
         return new SnapKvPolicy(capacity, DEFAULT_WINDOW, DEFAULT_KERNEL, true);
     }

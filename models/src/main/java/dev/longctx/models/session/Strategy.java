@@ -101,19 +101,20 @@ public sealed interface Strategy {
      *
      * @param capacity tokens kept per head after each selection (0: the budget)
      * @param window observation window (0: the paper's 32)
-     * @param kernel the votes' max-pooling kernel, odd (0: the paper's 5). On the retrieval model a value is five
-     *     tokens long and the vote peaks on its first; a kernel of 9 keeps all of it (docs/accuracy.md, run K16)
+     * @param kernel the votes' max-pooling kernel, odd (0: 5, the SnapKV code's default; the authors' LongBench
+     *     example uses 7). On the retrieval model a value is five tokens long and the vote peaks on its first; a
+     *     kernel of 9 keeps all of it (docs/accuracy.md, runs K16 and N13)
      */
     record SnapKv(int capacity, int window, int kernel) implements Strategy {
         public SnapKv {
             nonNegative("snapkv capacity", capacity);
             nonNegative("snapkv window", window);
             if (kernel < 0 || kernel > 0 && kernel % 2 == 0) {
-                throw new IllegalArgumentException("snapkv pooling kernel must be odd (0: the paper's 5), got " + kernel);
+                throw new IllegalArgumentException("snapkv pooling kernel must be odd (0: the default, 5), got " + kernel);
             }
         }
 
-        /** The paper's pooling kernel. */
+        /** The default pooling kernel (5, the SnapKV code's default). */
         public SnapKv(int capacity, int window) {
             this(capacity, window, 0);
         }
