@@ -14,13 +14,18 @@ import java.util.Objects;
  * @param kind the strategy's name ({@link Strategy#name()})
  * @param a the first parameter (sinks, heavy hitters, capacity, selected keys), 0 = derived from the budget
  * @param b the second parameter (window, recent tokens, observation window), 0 = derived
- * @param c the third parameter (SnapKV's pooling kernel), 0 = the paper's
+ * @param c the third parameter (SnapKV's pooling kernel), 0 = the default
  */
 record StrategySpec(String kind, int a, int b, int c) implements Serializable {
     private static final long serialVersionUID = 2L;
 
     StrategySpec {
         Objects.requireNonNull(kind, "kind");
+    }
+
+    /** A spec without a third parameter (every kind but SnapKV). */
+    StrategySpec(String kind, int a, int b) {
+        this(kind, a, b, 0);
     }
 
     /**
@@ -31,35 +36,35 @@ record StrategySpec(String kind, int a, int b, int c) implements Serializable {
     static StrategySpec of(Strategy s) {
         Objects.requireNonNull(s, "strategy");
         return switch (s) {
-            case Strategy.Full f -> new StrategySpec(f.name(), 0, 0, 0);
-            case Strategy.Streaming st -> new StrategySpec(st.name(), st.sinks(), st.window(), 0);
-            case Strategy.H2o h -> new StrategySpec(h.name(), h.heavy(), h.recent(), 0);
+            case Strategy.Full f -> new StrategySpec(f.name(), 0, 0);
+            case Strategy.Streaming st -> new StrategySpec(st.name(), st.sinks(), st.window());
+            case Strategy.H2o h -> new StrategySpec(h.name(), h.heavy(), h.recent());
             case Strategy.SnapKv k -> new StrategySpec(k.name(), k.capacity(), k.window(), k.kernel());
-            case Strategy.Quest q -> new StrategySpec(q.name(), q.selected(), 0, 0);
+            case Strategy.Quest q -> new StrategySpec(q.name(), q.selected(), 0);
             case Strategy.TidalDecode t -> {
                 if (t.selectionLayer() != 0 || t.reselectionLayer() != 0) {
                     throw new IllegalArgumentException("DocumentInference ships TidalDecode with the paper's layers only; "
                             + "got fractions " + t.selectionLayer() + " and " + t.reselectionLayer());
                 }
-                yield new StrategySpec(t.name(), t.selected(), 0, 0);
+                yield new StrategySpec(t.name(), t.selected(), 0);
             }
-            case Strategy.Recycled r -> new StrategySpec(r.name(), r.selected(), r.stride(), 0);
+            case Strategy.Recycled r -> new StrategySpec(r.name(), r.selected(), r.stride());
             case Strategy.InfLlm i -> {
                 if (i.sinks() != 0 || i.window() != 0 || i.unit() != 0 || i.reps() != 0 || i.keyBound()) {
                     throw new IllegalArgumentException("DocumentInference ships InfLLM's attended keys and units retrieved only (the paper's relevance); "
                             + "got " + i);
                 }
-                yield new StrategySpec(i.name(), i.attended(), i.topK(), 0);
+                yield new StrategySpec(i.name(), i.attended(), i.topK());
             }
             case Strategy.LongHeads lh -> {
                 if (lh.chunk() != 0) {
                     throw new IllegalArgumentException("DocumentInference ships LongHeads' attended keys and chunk count only; got " + lh);
                 }
-                yield new StrategySpec(lh.name(), lh.attended(), lh.chunks(), 0);
+                yield new StrategySpec(lh.name(), lh.attended(), lh.chunks());
             }
             case Strategy.SirLlm sl -> throw new IllegalArgumentException("strategy 'sirllm' needs per-token logits, which the "
                     + "serving engine behind DocumentInference does not compute yet; use streaming, h2o, snapkv, quest or full");
-            case Strategy.SparsePrefill p -> new StrategySpec(p.name(), 0, 0, 0);
+            case Strategy.SparsePrefill p -> new StrategySpec(p.name(), 0, 0);
             case Strategy.Moa m -> throw new IllegalArgumentException("strategy 'moa' needs its per-head windows, which "
                     + "DocumentInference does not ship to executors yet; use streaming, h2o, snapkv, quest or full");
             case Strategy.ThinK t -> {
@@ -68,7 +73,7 @@ record StrategySpec(String kind, int a, int b, int c) implements Serializable {
                     throw new IllegalArgumentException("DocumentInference ships ThinK by name only (ratio and an inner strategy with "
                             + "budget-derived parameters, the default window); got " + t);
                 }
-                yield new StrategySpec(name, 0, 0, 0);
+                yield new StrategySpec(name, 0, 0);
             }
             case Strategy.Squeezed sq -> {
                 String name = "squeezed:" + sq.keep() + ":" + sq.fixedTokens() + ":" + sq.keysPerCluster();
@@ -76,7 +81,7 @@ record StrategySpec(String kind, int a, int b, int c) implements Serializable {
                     throw new IllegalArgumentException("DocumentInference ships Squeezed Attention by name only (keep, fixed tokens, "
                             + "keys per cluster; no selected keys or iterations); got " + sq);
                 }
-                yield new StrategySpec(name, 0, 0, 0);
+                yield new StrategySpec(name, 0, 0);
             }
             case Strategy.SinkCalibration sc -> throw new IllegalArgumentException("strategy 'sink-calib' carries a head set, which "
                     + "DocumentInference does not ship to executors; use streaming, h2o, snapkv, quest or full");
