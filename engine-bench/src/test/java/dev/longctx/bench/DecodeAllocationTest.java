@@ -78,8 +78,16 @@ class DecodeAllocationTest {
              Session base = Session.builder(m.weights()).ops(ops).kvType(DType.BF16).pageSize(16)
                      .strategy(Strategy.parse(strategy)).budgetTokens(strategy.equals("full") ? 1024 : 200).build()) {
             base.prefill(prompt, null);
-            for (int i = 0; i < 15; i++) { // C2 compiles the decode path
-                perStep(base);
+            // C2 compiles the decode path (and scalar-replaces its temporaries) in the background: at least 15
+            // rounds, then more while a round's median step still allocates, up to 60. On a loaded 2-core CI
+            // machine 15 rounds were once not enough (median 32,256 bytes in one full run, 0 in every rerun);
+            // the measured round below is held to the same assertions either way.
+            for (int i = 0; i < 60; i++) {
+                long[] warm = perStep(base);
+                Arrays.sort(warm);
+                if (i >= 14 && warm[warm.length / 2] == 0) {
+                    break;
+                }
             }
             long[] steps = perStep(base);
             long total = Arrays.stream(steps).sum();
