@@ -1,0 +1,32 @@
+import dev.longctx.bench.ruler.*;
+import dev.longctx.core.kernels.TensorOps;
+import dev.longctx.core.tensor.DType;
+import dev.longctx.models.Model;
+import java.nio.file.*;
+import java.util.*;
+
+/** Regenerates N15's first instances (seed 20261206, 16K, niah_single, depth 0) and writes their ids and the engine's full-cache answer. */
+public class Dump {
+    public static void main(String[] a) throws Exception {
+        Path model = Path.of("tools/retrieval-model/model/retrieval-16k.gguf");
+        TensorOps ops = TensorOps.withThreads(null);
+        try (Model m = Model.open(model)) {
+            RulerSpec rs = RulerSpec.load(Path.of("tools/retrieval-model/model/tasks.json"), m.tokenizer());
+            RandomSource rnd = RandomSource.seeded(20261206L);
+            int poolWords = Math.max(60_000, 3 * 16384 + 40_000);
+            RulerGenerator gen = new RulerGenerator(rs, FillerPool.generate(rs, poolWords, rnd));
+            RulerRunner runner = new RulerRunner(m.weights(), m.tokenizer(), ops, DType.F32, 128, true);
+            StringBuilder sb = new StringBuilder("[");
+            int n = Integer.parseInt(a[0]);
+            for (int i = 0; i < n; i++) {
+                TaskInstance inst = gen.instance("niah_single", 16384, 0.0, rnd);
+                var o = runner.run(inst, List.of("full"), List.of(), null).getFirst();
+                System.err.println(i + " correct=" + o.correct() + " output=" + o.output() + " answer=" + inst.answer());
+                if (i > 0) sb.append(",");
+                sb.append("{\"answer\":\"").append(inst.answer()).append("\",\"engine_output\":\"").append(o.output().replace("\"", "\\\"").replace("\n", "\\n"))
+                  .append("\",\"correct\":").append(o.correct()).append(",\"prompt\":").append(Arrays.toString(inst.prompt())).append("}");
+            }
+            Files.writeString(Path.of(a[1]), sb.append("]").toString());
+        }
+    }
+}
