@@ -367,6 +367,7 @@ class Gen:
         self.cache = {}
         self.vt_one_chain = 0.0  # training only: the share of vt instances without the distractor chain
         self.vt_hard = 0.0  # training only (--vt-hard): the share of vt instances whose distractor chain comes later
+        self.vt_early = 0.0  # training only (--vt-early): the share of vt instances drawn at depth < 0.25
         self.multikey_min = 0  # training only (--multikey-min): the least number of needles of a multi-key row
         self.restate = 0.0  # training only (--restate): the share of multi-key/multi-query/mqar rows that quote
         self.kv_gaps = [1]  # training only (--kv-gaps): the kvrecall pair formats, one drawn per row
@@ -477,6 +478,10 @@ class Gen:
         (text=True) the user message, the answer and the depth."""
         if depth is None:
             depth = float(rng.random())
+            # --vt-early: the chain starts in the first quarter, so its statements span at least 3/4 of the row
+            # (run 15's vt misses at 16K). The extra draw happens only with the option on: earlier streams stay.
+            if task == "vt" and self.vt_early > 0 and rng.random() < self.vt_early:
+                depth *= 0.25
         max_needles = int(np.clip((0.3 * length) // 14, 2, 16))
         keys = self.keys
         needles = []  # (depth, text)
@@ -924,6 +929,7 @@ def train(a):
     train_gen = Gen(spec, tok, a.pool_words, (a.seed, 3))
     train_gen.vt_one_chain = a.vt_one_chain
     train_gen.vt_hard = a.vt_hard
+    train_gen.vt_early = a.vt_early
     train_gen.multikey_min = a.multikey_min
     train_gen.restate = a.restate
     train_gen.kv_gaps = a.kv_gaps
@@ -1117,6 +1123,7 @@ def train(a):
           f"{'; initialised from ' + a.init_from if a.init_from else ''}; batch stream {a.batch_stream}"
           f"{f'; vt without distractor chain in {a.vt_one_chain:.0%} of training vt rows' if a.vt_one_chain else ''}"
           f"{f'; distractor chain after the asked one in {a.vt_hard:.0%} of training vt rows' if a.vt_hard else ''}"
+          f"{f'; {a.vt_early:.0%} of training vt rows at depth < 25%' if a.vt_early else ''}"
           f"{f'; + {a.key_weight} x CE on copyable key tokens of the prompt' if a.key_weight > 0 else ''}"
           f"{f'; training-only mqar rows (weight {a.mqar_weight})' if a.mqar_weight > 0 else ''}"
           f"{f'; multi-key rows with at least {a.multikey_min} needles where the length allows' if a.multikey_min else ''}"
@@ -1418,6 +1425,10 @@ def main():
     p.add_argument("--vt-hard", type=float, default=0.0, help="training only: this share of the vt instances puts "
                    "the distractor chain after the asked chain's first statement (so the later value statement is "
                    "never the asked one); 0 (every run so far): none")
+    p.add_argument("--vt-early", type=float, default=0.0, help="training only: this share of the vt instances "
+                   "starts its asked chain at a depth uniform in [0, 0.25) instead of [0, 1), so the chain spans at "
+                   "least three quarters of the row (session 20: run 15 follows hops across about 8K tokens, not "
+                   "16K); 0 (every run so far): none")
     p.add_argument("--vt-one-chain", type=float, default=0.0, help="training only: this share of the vt "
                    "instances has no distractor chain (the evaluation's vt instances always have it)")
     p.add_argument("--key-weight", type=float, default=0.0, help="training only: add this weight x the mean "
