@@ -62,28 +62,9 @@ class HipEstimatorTest {
         return best;
     }
 
-    /** {@link #score}'s rule for the key in {@code slot} of {@code page}. */
+    /** {@link #score}'s rule for the key in {@code slot} of {@code page} ({@code d} and {@code g}: the problem's). */
     private static double keyScore(AttentionProblem p, int h, int r0, int r1, int page, int slot, int d, int g) {
-        KvView v = p.kv()[h];
-        float[] key = new float[d];
-        Quantization.dequantize(v.dtype(), v.keys(page), slot * v.rowBytes(), key, 0, d);
-        float best = Float.NEGATIVE_INFINITY;
-        for (int r = r0; r < r1; r++) {
-            if (!p.mask().allows(p.queryPositions()[r], v.position(page, slot))) {
-                continue;
-            }
-            for (int j = 0; j < g; j++) {
-                int qi = p.queryIndex(r, h * g + j);
-                float s = 0f;
-                for (int c = 0; c < d; c++) {
-                    s += p.queries()[qi + c] * key[c];
-                }
-                if (s > best || Float.isNaN(s)) {
-                    best = s;
-                }
-            }
-        }
-        return best;
+        return Problems.maxGroupDot(p, h, Problems.rowRange(r0, r1), page, slot);
     }
 
     /** Scores the half {@code [s0, s1)} of the candidate pages {@code cand} for one query block. */
@@ -192,24 +173,7 @@ class HipEstimatorTest {
             meanKey[c] = (float) (sum[c] / count);
         }
         int first = cand.get(s0);
-        long pos = v.position(first, firstValidSlot(v, first));
-        float best = Float.NEGATIVE_INFINITY;
-        for (int r = r0; r < r1; r++) {
-            if (!p.mask().allows(p.queryPositions()[r], pos)) {
-                continue;
-            }
-            for (int j = 0; j < g; j++) {
-                int qi = p.queryIndex(r, h * g + j);
-                float s = 0f;
-                for (int c = 0; c < d; c++) {
-                    s += p.queries()[qi + c] * meanKey[c];
-                }
-                if (s > best || Float.isNaN(s)) {
-                    best = s;
-                }
-            }
-        }
-        return best;
+        return Problems.maxGroupDot(p, h, Problems.rowRange(r0, r1), meanKey, v.position(first, firstValidSlot(v, first)));
     }
 
     /**

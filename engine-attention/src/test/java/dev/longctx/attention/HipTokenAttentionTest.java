@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.longctx.attention.HipTokenSelection.Representative;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.kernels.spi.KernelProvider;
-import dev.longctx.core.kernels.spi.Quantization;
 import dev.longctx.core.tensor.DType;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -128,30 +127,13 @@ class HipTokenAttentionTest {
     }
 
     private static double blockScore(AttentionProblem p, int h, List<Integer> rows, List<Integer> blockKeys) {
-        KvView v = p.kv()[h];
-        int ps = v.pageSize();
-        int d = p.headDim();
-        int g = p.groupSize();
+        int ps = p.kv()[h].pageSize();
+        int[] r = rows.stream().mapToInt(Integer::intValue).toArray();
         float best = Float.NEGATIVE_INFINITY;
-        float[] key = new float[d];
         for (int kIdx : blockKeys) {
-            int page = kIdx / ps;
-            int slot = kIdx % ps;
-            Quantization.dequantize(v.dtype(), v.keys(page), slot * v.rowBytes(), key, 0, d);
-            for (int r : rows) {
-                if (!p.mask().allows(p.queryPositions()[r], v.position(page, slot))) {
-                    continue;
-                }
-                for (int j = 0; j < g; j++) {
-                    int qi = p.queryIndex(r, h * g + j);
-                    float s = 0f;
-                    for (int c = 0; c < d; c++) {
-                        s += p.queries()[qi + c] * key[c];
-                    }
-                    if (s > best || Float.isNaN(s)) {
-                        best = s;
-                    }
-                }
+            float s = Problems.maxGroupDot(p, h, r, kIdx / ps, kIdx % ps);
+            if (s > best || Float.isNaN(s)) {
+                best = s;
             }
         }
         return best;

@@ -3,6 +3,7 @@ package dev.longctx.attention;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.longctx.core.kernels.spi.KernelProvider;
+import dev.longctx.core.kernels.spi.Quantization;
 import dev.longctx.core.kernels.TensorOps;
 import dev.longctx.core.kernels.spi.VectorKernels;
 import dev.longctx.core.parallel.ComputePool;
@@ -10,6 +11,7 @@ import dev.longctx.core.tensor.DType;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.stream.IntStream;
 
 /** Random problems and comparison helpers shared by the kernel tests. */
 final class Problems {
@@ -119,5 +121,46 @@ final class Problems {
             assertTrue(bothEmpty || Math.abs(lse[i] - refLse[i]) <= 1e-4 * Math.max(1, Math.abs(refLse[i])),
                     what + " " + p + ": lse[" + i + "] " + lse[i] + " vs " + refLse[i]);
         }
+    }
+
+    /**
+     * The naive HiP score of one key (HipTokenAttentionTest's blocks, HipEstimatorTest's pages): the largest
+     * {@code q . key} of the query heads of KV head {@code h}'s group over the query {@code rows} the mask lets see
+     * {@code position}, dotted in float in channel order; a NaN product wins and stays (as in the kernels); -inf
+     * when no row sees the position.
+     */
+    static float maxGroupDot(AttentionProblem p, int h, int[] rows, float[] key, long position) {
+        int d = p.headDim();
+        int g = p.groupSize();
+        float best = Float.NEGATIVE_INFINITY;
+        for (int r : rows) {
+            if (!p.mask().allows(p.queryPositions()[r], position)) {
+                continue;
+            }
+            for (int j = 0; j < g; j++) {
+                int qi = p.queryIndex(r, h * g + j);
+                float s = 0f;
+                for (int c = 0; c < d; c++) {
+                    s += p.queries()[qi + c] * key[c];
+                }
+                if (s > best || Float.isNaN(s)) {
+                    best = s;
+                }
+            }
+        }
+        return best;
+    }
+
+    /** {@link #maxGroupDot(AttentionProblem, int, int[], float[], long)} for the cached key in {@code slot} of {@code page}. */
+    static float maxGroupDot(AttentionProblem p, int h, int[] rows, int page, int slot) {
+        KvView v = p.kv()[h];
+        float[] key = new float[p.headDim()];
+        Quantization.dequantize(v.dtype(), v.keys(page), slot * v.rowBytes(), key, 0, key.length);
+        return maxGroupDot(p, h, rows, key, v.position(page, slot));
+    }
+
+    /** Rows {@code r0 .. r1 - 1}. */
+    static int[] rowRange(int r0, int r1) {
+        return IntStream.range(r0, r1).toArray();
     }
 }
