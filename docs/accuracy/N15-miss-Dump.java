@@ -5,8 +5,12 @@ import dev.longctx.models.Model;
 import java.nio.file.*;
 import java.util.*;
 
-/** Regenerates N15's first instances (seed 20261206, 16K, niah_single, depth 0) and writes their ids and the engine's full-cache answer. */
-public class Dump {
+/**
+ * Regenerates N15's first instances (seed 20261206, 16K, niah_single, depth 0) and writes their ids and the engine's
+ * full-cache answer. From the repository root: javac -cp BENCHMARKS_JAR -d OUT this file, then
+ * java --add-modules jdk.incubator.vector -cp BENCHMARKS_JAR:OUT Dump N OUT.json (session 20: N = 2).
+ */
+final class Dump {  // not public: the file is named for the run it belongs to
     public static void main(String[] a) throws Exception {
         Path model = Path.of("tools/retrieval-model/model/retrieval-16k.gguf");
         TensorOps ops = TensorOps.withThreads(null);

@@ -1,11 +1,12 @@
 # Greedy answers of the HF model (transformers, float32) on the instances N15-miss-Dump.java wrote (its JSON file as argv[1]);
-# session 20, output in N15-miss-torch.txt. Paths are the build machine's.
-import json, sys, torch, time
+# session 20, output in N15-miss-torch.txt. Run from anywhere: the model folder is found from this file's place.
+import json, os, sys, torch, time
 from transformers import AutoModelForCausalLM
 from tokenizers import Tokenizer
-hf = "/work/main/tools/retrieval-model/model/hf"
+hf = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "retrieval-model", "model", "hf")
 tok = Tokenizer.from_file(hf + "/tokenizer.json")
 m = AutoModelForCausalLM.from_pretrained(hf, torch_dtype=torch.float32, attn_implementation="sdpa").eval()
+eos = tok.token_to_id("<|endoftext|>")  # the model's end of turn (train.py's EOS)
 torch.set_num_threads(2)
 for k, inst in enumerate(json.load(open(sys.argv[1]))):
     ids = torch.tensor([inst["prompt"]])
@@ -18,7 +19,7 @@ for k, inst in enumerate(json.load(open(sys.argv[1]))):
             top = torch.topk(logits.float(), 3)
             nxt = int(top.indices[0]); gen.append(nxt)
             print(k, "step", len(gen), [(tok.id_to_token(int(i)), round(float(v), 3)) for v, i in zip(top.values, top.indices)])
-            if tok.id_to_token(nxt) in ("<|end|>", "<|eot|>", "</s>") or nxt in (0, 1, 2): break
+            if nxt == eos: break
             o = m(torch.tensor([[nxt]]), past_key_values=past, use_cache=True)
             past, logits = o.past_key_values, o.logits[0, -1]
     print(k, "answer", inst["answer"], "engine", repr(inst["engine_output"]), "torch", repr(tok.decode(gen)), f"{time.time()-t0:.0f}s")

@@ -55,15 +55,15 @@ class HipEstimatorTest {
             }
             int c = valid.size();
             for (int si : new int[] {0, (c - 1) / 2, c - 1}) {
-                double sc = keyScore(p, h, r0, r1, page, valid.get(si), d, g);
+                double sc = keyScore(p, h, r0, r1, page, valid.get(si));
                 best = Double.isNaN(best) || Double.isNaN(sc) ? Double.NaN : Math.max(best, sc);
             }
         }
         return best;
     }
 
-    /** {@link #score}'s rule for the key in {@code slot} of {@code page} ({@code d} and {@code g}: the problem's). */
-    private static double keyScore(AttentionProblem p, int h, int r0, int r1, int page, int slot, int d, int g) {
+    /** {@link #score}'s rule for the key in {@code slot} of {@code page}. */
+    private static double keyScore(AttentionProblem p, int h, int r0, int r1, int page, int slot) {
         return Problems.maxGroupDot(p, h, Problems.rowRange(r0, r1), page, slot);
     }
 
@@ -233,7 +233,7 @@ class HipEstimatorTest {
     }
 
     private static double score(AttentionProblem p, int h, int r0, int r1, int page, int d, int g) {
-        return keyScore(p, h, r0, r1, page, firstValidSlot(p.kv()[h], page), d, g);
+        return keyScore(p, h, r0, r1, page, firstValidSlot(p.kv()[h], page));
     }
 
     /** Integer-valued data: every dot product is exact in f32, so any kernel's sum order agrees. */
