@@ -6,6 +6,7 @@ import dev.longctx.bench.ruler.RulerCharts;
 import dev.longctx.bench.ruler.RulerGenerator;
 import dev.longctx.bench.ruler.RulerSpec;
 import dev.longctx.bench.ruler.SinkHeadProfiler;
+import dev.longctx.bench.ruler.SnapKvForks;
 import dev.longctx.bench.ruler.TaskHeadProfiler;
 import dev.longctx.bench.ruler.TaskInstance;
 import dev.longctx.core.kernels.TensorOps;
@@ -109,43 +110,43 @@ final class RetrievalDemo {
                 TaskInstance doc = docs.get(d);
                 int[] prompt = doc.prompt();
                 String label = "document " + (d + 1);
-                try (Session full = session(w, tok, new Strategy.Full(), st, doc.length() + st.decode(), ops)) {
+                // SnapKV forks the full cache's prefill at the prompt's tail (its window, the question): see SnapKvForks
+                boolean snapFork = SnapKvForks.fits(prompt.length, st.chunk())
+                        && order.stream().anyMatch(n -> SnapKvForks.forks(strategy(n, budget, profile)));
+                int head = snapFork ? prompt.length - SnapKvForks.TAIL : prompt.length;
+                int room = snapFork ? SnapKvForks.room(w.config().layers(), st.context(), budget) : 0;
+                try (Session full = session(w, tok, new Strategy.Full(), st, room, ops)) {
                     long t0 = System.nanoTime();
-                    float[] logits = full.prefill(prompt, (done, total) -> DemoCommand.progress(line, label, done, total));
-                    long fullPrefill = System.nanoTime() - t0;
-                    for (String name : order) {
-                        Row row = rows.computeIfAbsent(name, k -> new Row());
-                        Strategy s = strategy(name, budget, profile);
-                        boolean fork = s instanceof Strategy.Full || s.selectsAtDecode();
-                        try (Session sess = fork ? full.fork(s) : session(w, tok, s, st, budget, ops)) {
-                            float[] l = logits;
-                            if (fork) {
-                                row.prefillNanos += fullPrefill;
-                                row.forked = !(s instanceof Strategy.Full);
-                            } else {
-                                long p0 = System.nanoTime();
-                                l = sess.prefill(prompt, null);
-                                row.prefillNanos += System.nanoTime() - p0;
+                    float[] logits = full.prefill(Arrays.copyOf(prompt, head), (done, total) -> DemoCommand.progress(line, label, done, total));
+                    long documentPrefill = System.nanoTime() - t0;
+                    try (Session atQuestion = snapFork ? full.fork() : null) {
+                        if (snapFork) {
+                            logits = full.prefill(Arrays.copyOfRange(prompt, head, prompt.length), null);
+                        }
+                        long fullPrefill = System.nanoTime() - t0;
+                        for (String name : order) {
+                            Row row = rows.computeIfAbsent(name, k -> new Row());
+                            Strategy s = strategy(name, budget, profile);
+                            boolean fork = s instanceof Strategy.Full || s.selectsAtDecode();
+                            boolean snap = snapFork && SnapKvForks.forks(s);
+                            try (Session sess = fork ? full.fork(s) : snap ? atQuestion.fork(SnapKvForks.withCapacity(s, budget))
+                                    : session(w, tok, s, st, budget, ops)) {
+                                float[] l = logits;
+                                if (fork) {
+                                    row.prefillNanos += fullPrefill;
+                                    row.forked = !(s instanceof Strategy.Full);
+                                } else if (snap) {
+                                    long p0 = System.nanoTime();
+                                    l = sess.prefill(Arrays.copyOfRange(prompt, head, prompt.length), null);
+                                    row.prefillNanos += documentPrefill + System.nanoTime() - p0;
+                                    row.forked = true;
+                                } else {
+                                    long p0 = System.nanoTime();
+                                    l = sess.prefill(prompt, null);
+                                    row.prefillNanos += System.nanoTime() - p0;
+                                }
+                                answer(row, sess, l, doc, st, tok);
                             }
-                            row.prefillTokens += prompt.length;
-                            int first = DemoCommand.argmax(l);
-                            Generation g = sess.generate(new int[] {first}, GenerateOptions.greedy(st.decode() - 1)
-                                    .withStopIds(List.of()), null);
-                            row.decodeTokens += g.outputIds().length;
-                            row.decodeNanos += g.decodeNanos();
-                            int[] ids = new int[g.outputIds().length + 1];
-                            ids[0] = first;
-                            System.arraycopy(g.outputIds(), 0, ids, 1, g.outputIds().length);
-                            int end = 0;
-                            while (end < ids.length && ids[end] != RulerSpec.EOS) {
-                                end++;
-                            }
-                            String answer = tok.decode(Arrays.copyOf(ids, end)).strip();
-                            row.answered++;
-                            if (answer.equals(doc.answer())) {
-                                row.correct++;
-                            }
-                            row.kvBytes = Math.max(row.kvBytes, sess.kvBytesInUse());
                         }
                     }
                 }
@@ -169,7 +170,9 @@ final class RetrievalDemo {
         RulerCharts.strategyBars(names, acc, kv, "answers right: " + st.instances() + " " + st.task() + " documents, budget "
                 + fraction(st.budgetFraction()), st.chart());
         out.printf("%naccuracy: exact-match answers to each document's question (greedy); full keeps every"
-                + " token; quest forks full's prefill (its prefill is full's) and attends %d keys per step; the others keep %d tokens"
+                + " token; quest forks full's prefill (its prefill is full's) and attends %d keys per step; snapkv forks full's prefill"
+                + " of the document and prefills the last " + SnapKvForks.TAIL + " tokens (its window, the question) itself; it and"
+                + " the others keep %d tokens"
                 + " per KV head (duo: on its streaming heads; its retrieval heads keep everything). Chart: %s%n"
                 + "More: ./longctx eval --tasks ruler --help (accuracy per task, length, depth and budget), ./longctx demo --synthetic"
                 + " (speed on a synthetic SmolLM2-135M).%n", budget, budget, st.chart().toAbsolutePath());
@@ -177,8 +180,34 @@ final class RetrievalDemo {
         return 0;
     }
 
-    private static Session session(ModelWeights w, Tokenizer tok, Strategy s, Settings st, int budget, TensorOps ops) {
-        int tokens = s.keepsEveryToken() ? st.context() + SPARE : budget;
+    /** Answers {@code doc} greedily from a prefilled session whose last logits are {@code logits}, into {@code row}. */
+    private static void answer(Row row, Session sess, float[] logits, TaskInstance doc, Settings st, Tokenizer tok) {
+        row.prefillTokens += doc.promptLength();
+        int first = DemoCommand.argmax(logits);
+        Generation g = sess.generate(new int[] {first}, GenerateOptions.greedy(st.decode() - 1).withStopIds(List.of()), null);
+        row.decodeTokens += g.outputIds().length;
+        row.decodeNanos += g.decodeNanos();
+        int[] ids = new int[g.outputIds().length + 1];
+        ids[0] = first;
+        System.arraycopy(g.outputIds(), 0, ids, 1, g.outputIds().length);
+        int end = 0;
+        while (end < ids.length && ids[end] != RulerSpec.EOS) {
+            end++;
+        }
+        String answer = tok.decode(Arrays.copyOf(ids, end)).strip();
+        row.answered++;
+        if (answer.equals(doc.answer())) {
+            row.correct++;
+        }
+        row.kvBytes = Math.max(row.kvBytes, sess.kvBytesInUse());
+    }
+
+    /**
+     * A session of its own: the strategy's budget, or for strategies that keep every token the
+     * context plus {@code budgetOrRoom} (room for forks: {@link SnapKvForks#room}).
+     */
+    private static Session session(ModelWeights w, Tokenizer tok, Strategy s, Settings st, int budgetOrRoom, TensorOps ops) {
+        int tokens = s.keepsEveryToken() ? st.context() + SPARE + budgetOrRoom : budgetOrRoom;
         int chunk = s instanceof Strategy.SnapKv ? st.context() : st.chunk(); // SnapKV: one selection after the prefill, as in the paper
         return Session.builder(w).tokenizer(tok).strategy(s).budgetTokens(tokens).kvType(st.kvType()).chunkSize(chunk).ops(ops)
                 .build();

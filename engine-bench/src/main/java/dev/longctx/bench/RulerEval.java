@@ -90,7 +90,8 @@ public final class RulerEval implements Callable<Integer> {
     int chunk;
 
     @Option(names = "--snapkv-chunked", description = "SnapKV selects after every prefill chunk (votes add up) instead of once"
-            + " after a one-chunk prefill as in the paper")
+            + " at the prompt's end as in the paper (by default SnapKV forks the full cache's prefill and prefills the prompt's"
+            + " last 64 tokens itself; ThinK over SnapKV prefills in one chunk)")
     boolean snapKvChunked;
 
     @Option(names = "--kv-type", defaultValue = "F32", description = "KV page dtype (default ${DEFAULT-VALUE})")

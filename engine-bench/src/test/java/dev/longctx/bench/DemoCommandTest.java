@@ -25,7 +25,7 @@ class DemoCommandTest {
         cl.setOut(new PrintWriter(out));
         cl.setErr(new PrintWriter(new StringWriter()));
         Path chart = tmp.resolve("demo.png");
-        int code = cl.execute("--context", "768", "--documents", "2", "--decode", "16", "--strategies", "full,streaming,quest,duo",
+        int code = cl.execute("--context", "768", "--documents", "2", "--decode", "16", "--strategies", "full,streaming,snapkv,quest,duo",
                 "--chart", chart.toString(), "--threads", "2");
         String text = out.toString();
         assertEquals(0, code, text);
@@ -34,7 +34,7 @@ class DemoCommandTest {
         // 768 less 16 decoded tokens: off the 64-token grid that run 10's weights needed (the model card's runs 11-13)
         assertTrue(text.contains("2 documents of 752 tokens"), "document length = context less decode:\n" + text);
         assertTrue(fullRow.contains(" 2/2 "), "the full cache finds both needles:\n" + text);
-        for (String s : new String[] {"streaming", "quest (forked)", "duo"}) {
+        for (String s : new String[] {"streaming", "snapkv (forked)", "quest (forked)", "duo"}) {
             assertTrue(text.contains("\n" + s), "row for " + s + ":\n" + text);
         }
         assertTrue(text.contains("Chart: " + chart.toAbsolutePath()), text);

@@ -18,9 +18,11 @@ import dev.longctx.models.decoder.Decoder;
 import dev.longctx.models.session.GenerateOptions;
 import dev.longctx.models.session.Generation;
 import dev.longctx.models.session.Session;
+import dev.longctx.models.session.Strategy;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -107,5 +109,53 @@ class RetrievalModelTest {
             }
         }
         assertEquals(6, answered);
+    }
+
+    /**
+     * On the trained model, a SnapKV fork of a full-cache prefill (the fork prefills the last 64
+     * tokens: its window and the question) keeps what a SnapKV session given the whole prompt in
+     * one chunk keeps: the same answer token by token and the same first logits up to rounding, at
+     * 128 of ~750 tokens per KV head.
+     */
+    @Test
+    void snapKvForkOfAFullPrefillSelectsAsInOneChunk() throws Exception {
+        JsonNode samples = JSON.readTree(modelDir().resolve("eval-sample.json").toFile()).get("samples");
+        Strategy snap = new Strategy.SnapKv(128, 0, 0);
+        GenerateOptions answer = GenerateOptions.greedy(24);
+        try (Model m = Model.open(modelDir().resolve("retrieval-16k.gguf"), Model.Options.defaults().withOps(OPS))) {
+            for (int i = 15; i < 20; i++) { // the 768-token samples, one per task
+                int[] ids = JSON.treeToValue(samples.get(i).get("prompt_ids"), int[].class);
+                int head = ids.length - 64;
+                float[] oneChunk;
+                int[] oneChunkText;
+                try (Session s = m.session().strategy(snap).kvType(DType.F32).budgetTokens(128).chunkSize(ids.length).build()) {
+                    oneChunk = s.prefill(ids, null);
+                    oneChunkText = s.generate(new int[] {argmax(oneChunk)}, answer, null).outputIds();
+                }
+                try (Session full = m.session().kvType(DType.F32).budgetTokens(2 * ids.length).build()) {
+                    full.prefill(Arrays.copyOf(ids, head), null);
+                    try (Session f = full.fork(snap)) {
+                        float[] forked = f.prefill(Arrays.copyOfRange(ids, head, ids.length), null);
+                        double diff = 0;
+                        for (int v = 0; v < forked.length; v++) {
+                            diff = Math.max(diff, Math.abs(forked[v] - oneChunk[v]));
+                        }
+                        assertTrue(diff < 1e-3, "sample " + i + ": logits differ by " + diff);
+                        assertTrue(f.kvBytesInUse() * 4 < full.kvBytesInUse(), "the fork keeps 128 of ~750 tokens per head");
+                        assertArrayEquals(oneChunkText, f.generate(new int[] {argmax(forked)}, answer, null).outputIds(), "sample " + i);
+                    }
+                }
+            }
+        }
+    }
+
+    private static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
     }
 }

@@ -78,10 +78,17 @@ public final class RulerRunner {
      * SnapKV prefills the prompt in one chunk, as the paper does (one selection after the prefill,
      * voted by the prompt's last window, which holds the question): chunked, the engine's SnapKV
      * adds up the votes of every chunk's window, and the question's votes are outweighed (measured:
-     * 0 of 5 single needles at 4K with 128-token chunks, 5 of 5 in one chunk).
+     * 0 of 5 single needles at 4K with 128-token chunks, 5 of 5 in one chunk). {@link #run} runs plain
+     * SnapKV as a fork of the full cache's prefill instead ({@link SnapKvForks}: the same selection,
+     * equal up to rounding, without a second prefill); ThinK over SnapKV still prefills in one chunk.
      */
     private Session session(Strategy s, int budget, int context) {
-        int tokens = s.keepsEveryToken() ? context + SPARE : budget;
+        return session(s, budget, context, 0);
+    }
+
+    /** As {@link #session(Strategy, int, int)}, strategies that keep every token with {@code room} more tokens per KV head. */
+    private Session session(Strategy s, int budget, int context, int room) {
+        int tokens = s.keepsEveryToken() ? context + SPARE + room : budget;
         Strategy tokens0 = s instanceof Strategy.ThinK t ? t.inner() : s; // ThinK over SnapKV prefills as SnapKV does
         int c = tokens0 instanceof Strategy.SnapKv && snapKvOneChunk ? context : chunk;
         return Session.builder(weights).tokenizer(tokenizer).strategy(s).budgetTokens(tokens).kvType(kvType).chunkSize(c)
@@ -99,28 +106,53 @@ public final class RulerRunner {
         // the answer and its end of turn, a little more, within the model's context
         int maxNew = Math.min(inst.answerIds().length + 3, weights.config().maxPositions() - inst.promptLength());
         int[] prompt = inst.prompt();
-        try (Session full = session(new Strategy.Full(), context, context)) {
-            float[] logits = full.prefill(prompt, null);
-            if (strategies.contains("full")) {
-                try (Session f = full.fork()) {
-                    out.add(outcome(inst, "full", 1.0, context, f, logits, maxNew));
-                }
+        List<Strategy> made = new ArrayList<>();
+        int maxBudget = 0;
+        for (double frac : fractions) {
+            int budget = budgetTokens(frac, context);
+            maxBudget = Math.max(maxBudget, budget);
+            for (String name : strategies) {
+                made.add(name.equals("full") ? null : documentAsFixedContext(factory.make(name, budget, context), inst));
             }
-            for (double frac : fractions) {
-                int budget = budgetTokens(frac, context);
-                for (String name : strategies) {
-                    if (name.equals("full")) {
-                        continue;
+        }
+        // SnapKV in one chunk: a fork of the full cache's prefill at the prompt's tail (the same selection, no second prefill)
+        boolean snapFork = snapKvOneChunk && SnapKvForks.fits(prompt.length, chunk)
+                && made.stream().anyMatch(s -> s != null && SnapKvForks.forks(s));
+        int head = snapFork ? prompt.length - SnapKvForks.TAIL : prompt.length;
+        int[] tail = Arrays.copyOfRange(prompt, head, prompt.length);
+        int room = snapFork ? SnapKvForks.room(weights.config().layers(), context, maxBudget) : 0;
+        try (Session full = session(new Strategy.Full(), context, context, room)) {
+            float[] logits = full.prefill(Arrays.copyOf(prompt, head), null);
+            try (Session atTail = snapFork ? full.fork() : null) {
+                if (snapFork) {
+                    logits = full.prefill(tail, null);
+                }
+                if (strategies.contains("full")) {
+                    try (Session f = full.fork()) {
+                        out.add(outcome(inst, "full", 1.0, context, f, logits, maxNew));
                     }
-                    Strategy s = documentAsFixedContext(factory.make(name, budget, context), inst);
-                    if (s.selectsAtDecode()) { // Quest, TidalDecode, Recycled: the full cache's prefill, decoded from a fork
-                        try (Session q = full.fork(s)) {
-                            out.add(outcome(inst, name, frac, budget, q, logits, maxNew));
+                }
+                int k = 0;
+                for (double frac : fractions) {
+                    int budget = budgetTokens(frac, context);
+                    for (String name : strategies) {
+                        Strategy s = made.get(k++);
+                        if (s == null) {
+                            continue;
                         }
-                    } else {
-                        try (Session other = session(s, budget, context)) {
-                            float[] l = other.prefill(prompt, null);
-                            out.add(outcome(inst, name, frac, budget, other, l, maxNew));
+                        if (s.selectsAtDecode()) { // Quest, TidalDecode, Recycled: the full cache's prefill, decoded from a fork
+                            try (Session q = full.fork(s)) {
+                                out.add(outcome(inst, name, frac, budget, q, logits, maxNew));
+                            }
+                        } else if (snapFork && SnapKvForks.forks(s)) {
+                            try (Session snap = atTail.fork(SnapKvForks.withCapacity(s, budget))) {
+                                out.add(outcome(inst, name, frac, budget, snap, snap.prefill(tail, null), maxNew));
+                            }
+                        } else {
+                            try (Session other = session(s, budget, context)) {
+                                float[] l = other.prefill(prompt, null);
+                                out.add(outcome(inst, name, frac, budget, other, l, maxNew));
+                            }
                         }
                     }
                 }

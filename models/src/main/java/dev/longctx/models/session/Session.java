@@ -606,16 +606,34 @@ public final class Session implements AutoCloseable {
 
     /**
      * A fork that continues under another strategy, e.g. Quest decoding after an exact prefill.
-     * The cache is shared as it is, so both strategies must keep every token ({@code Full},
-     * {@code Quest}, {@code SparsePrefill}); the budget stays this session's.
+     * The cache is shared as it is, so this session's strategy must keep every token ({@code Full},
+     * {@code Quest}, {@code SparsePrefill}, ...), and so must the fork's, except {@link Strategy.SnapKv}:
+     * the budget stays this session's.
      *
-     * @throws IllegalArgumentException when either strategy evicts
+     * <p>SnapKV's own prefill is the exact one, so a SnapKV fork of a full-cache session is a
+     * SnapKV session that has prefilled the same tokens: prefill the question (at least SnapKV's
+     * observation window, 32 tokens by default, in the fork's first call) and the fork's last
+     * window votes over the whole shared prefix and keeps {@code capacity} tokens per KV head, as
+     * a SnapKV session given the whole prompt in one chunk does (equal up to rounding), while the
+     * document's prefill is paid once for any number of questions. Its capacity must be given (this
+     * session's budget would keep every token). The fork prefills in this session's chunks, and a
+     * SnapKV chunk selects, so the first call must fit one chunk. While it selects, the fork copies
+     * the shared pages of one layer at a time (scores and evictions never touch a page the parent
+     * still reads), so the pool needs room for one layer's share of the prefix plus the kept tokens
+     * beside what the parent holds; otherwise {@link dev.longctx.kvcache.KvCacheFullException}, with
+     * the parent intact.
+     *
+     * @throws IllegalArgumentException when this session's strategy evicts, or the fork's evicts and is not SnapKV
      */
     public Session fork(Strategy strategy) {
         checkOpen();
-        if (!plan.strategy.keepsEveryToken() || !strategy.keepsEveryToken()) {
-            throw new IllegalArgumentException("fork(strategy) needs strategies that keep every token, got " + plan.strategy.name()
-                    + " -> " + strategy.name());
+        if (!plan.strategy.keepsEveryToken() || !(strategy.keepsEveryToken() || strategy instanceof Strategy.SnapKv)) {
+            throw new IllegalArgumentException("fork(strategy) needs a session that keeps every token and a strategy that does too"
+                    + " (or snapkv, whose prefill is exact), got " + plan.strategy.name() + " -> " + strategy.name());
+        }
+        if (strategy instanceof Strategy.SnapKv k && k.capacity() == 0) {
+            throw new IllegalArgumentException("fork(snapkv) needs SnapKV's capacity: this session's budget of " + plan.budgetTokens
+                    + " tokens would keep every token");
         }
         StrategyPlan other = StrategyPlan.resolve(strategy, plan.budgetTokens, cache.layout(), chunk, ops, plan.slidingWindows());
         pool.users.incrementAndGet();

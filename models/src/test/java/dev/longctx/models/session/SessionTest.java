@@ -13,16 +13,20 @@ import dev.longctx.core.parallel.ComputePool;
 import dev.longctx.core.tensor.DType;
 import dev.longctx.kvcache.HeadProfile;
 import dev.longctx.kvcache.HeadWindows;
+import dev.longctx.kvcache.KvCacheFullException;
+import dev.longctx.kvcache.SnapKvPolicy;
 import dev.longctx.models.Model;
 import dev.longctx.models.SharedFixtures;
 import dev.longctx.models.tokenizer.Tokenizer;
 import dev.longctx.models.tokenizer.Tokenizers;
 import java.nio.file.Files;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -307,6 +311,78 @@ class SessionTest {
             }
             assertThrows(IllegalArgumentException.class, () -> full.fork(new Strategy.Streaming(0, 0)));
         }
+    }
+
+    /**
+     * SnapKV forks a full-cache prefill: the fork's first chunk (the prompt's last tokens, more than
+     * its window) votes over the shared prefix and keeps what a SnapKV session given the whole
+     * prompt in one chunk keeps (same logits up to rounding, same greedy text, same pages); the
+     * parent goes on as if there were no fork; a pool without room for the copies refuses it.
+     */
+    @Test
+    void snapKvForksAFullPrefillAndSelectsAsInOneChunk() {
+        int[] prompt = IntStream.concat(Arrays.stream(ints(greedy.get(0).get("prompt_ids"))),
+                Arrays.stream(ints(greedy.get(0).get("generated_ids")))).toArray(); // 69 tokens of a story
+        Strategy snap = new Strategy.SnapKv(24, 8, 0);
+        int tail = 12; // the fork's first chunk: more than the window of 8
+        GenerateOptions more = GenerateOptions.greedy(32).withStopIds(List.of());
+        float[] oneChunkLogits;
+        int[] oneChunkText;
+        long oneChunkBytes;
+        try (Session s = session(snap).budgetTokens(24).chunkSize(prompt.length).build()) {
+            oneChunkLogits = s.prefill(prompt, null);
+            oneChunkBytes = s.kvBytesInUse();
+            oneChunkText = s.generate(new int[] {argmax(oneChunkLogits)}, more, null).outputIds();
+        }
+        int[] fullText;
+        try (Session s = session(new Strategy.Full()).budgetTokens(256).build()) {
+            fullText = s.generate(prompt, more, null).outputIds();
+        }
+        assertTrue(!Arrays.equals(fullText, oneChunkText), "24 of 69 tokens per head should change the text");
+        // the fork prefills in the parent's chunks, and a SnapKV chunk selects: one chunk must hold the tail
+        try (Session full = session(new Strategy.Full()).budgetTokens(256).chunkSize(16).build()) {
+            full.prefill(Arrays.copyOf(prompt, prompt.length - tail), null);
+            long parentBytes = full.kvBytesInUse();
+            try (Session f = full.fork(snap)) {
+                assertEquals(new Strategy.SnapKv(24, 8, SnapKvPolicy.DEFAULT_KERNEL), f.strategy());
+                float[] logits = f.prefill(Arrays.copyOfRange(prompt, prompt.length - tail, prompt.length), null);
+                for (int i = 0; i < logits.length; i++) {
+                    assertEquals(oneChunkLogits[i], logits[i], 1e-4, "logit " + i);
+                }
+                assertEquals(oneChunkBytes, f.kvBytesInUse(), "the fork holds the pages the one-chunk session holds");
+                assertArrayEquals(oneChunkText, f.generate(new int[] {argmax(logits)}, more, null).outputIds());
+            }
+            assertEquals(parentBytes, full.kvBytesInUse(), "the parent's pages are its own again");
+            int[] rest = Arrays.copyOfRange(prompt, prompt.length - tail, prompt.length);
+            assertArrayEquals(fullText, full.generate(rest, more, null).outputIds(), "the parent continues as a full cache");
+            assertThrows(IllegalArgumentException.class, () -> full.fork(new Strategy.H2o(0, 0)));
+            IllegalArgumentException noCapacity = assertThrows(IllegalArgumentException.class, () -> full.fork(new Strategy.SnapKv(0, 8)));
+            assertTrue(noCapacity.getMessage().contains("needs SnapKV's capacity"), noCapacity.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> full.fork(new Strategy.ThinK(snap, 0, 0)));
+        }
+        try (Session tight = session(new Strategy.Full()).budgetTokens(prompt.length).chunkSize(16).build()) {
+            int[] head = Arrays.copyOf(prompt, prompt.length - tail);
+            tight.prefill(head, null);
+            long before = tight.kvBytesInUse();
+            try (Session f = tight.fork(snap)) {
+                assertThrows(KvCacheFullException.class,
+                        () -> f.prefill(Arrays.copyOfRange(prompt, prompt.length - tail, prompt.length), null));
+            }
+            assertEquals(before, tight.kvBytesInUse(), "a refused fork leaves the parent's pages as they were");
+        }
+        try (Session snapParent = session(snap).budgetTokens(24).build()) {
+            assertThrows(IllegalArgumentException.class, () -> snapParent.fork(new Strategy.Full()));
+        }
+    }
+
+    private static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
     }
 
     /**
