@@ -97,13 +97,19 @@ public sealed interface Strategy {
      * {@code capacity}, the chunk's last {@code window} queries vote (votes accumulate over chunks
      * and decode steps) and each head keeps its top prefix tokens plus the window. Decoded tokens
      * are appended; once they put a head a page over capacity the selection runs again, so memory
-     * stays bounded.
+     * stays bounded. The paper selects once, voted by the prompt's last window (the question): a
+     * prompt prefilled in several chunks is selected by every chunk's window, and the question's
+     * votes come too late for what earlier chunks evicted (on the retrieval model, 0 of 5 needles
+     * at 4K against 5 of 5). For the paper's selection, prefill the prompt in one chunk
+     * ({@code chunkSize} of the prompt's length) or fork a full-cache session that has prefilled
+     * the document ({@link Session#fork(Strategy)}), which also serves many questions per document.
      *
      * @param capacity tokens kept per head after each selection (0: the budget)
      * @param window observation window (0: the paper's 32)
      * @param kernel the votes' max-pooling kernel, odd (0: 5, the SnapKV code's default; the authors' LongBench
-     *     example uses 7). On the retrieval model a value is five tokens long and the vote peaks on its first; a
-     *     kernel of 9 keeps all of it (docs/accuracy.md, runs K16 and N13)
+     *     example uses 7). On the retrieval model a value is five tokens long and the votes peak on its start; a
+     *     kernel of 5 loses its last token in the retrieval heads' layers, 7 and 9 keep it (docs/accuracy.md, runs
+     *     K16, N13 and K21)
      */
     record SnapKv(int capacity, int window, int kernel) implements Strategy {
         public SnapKv {
