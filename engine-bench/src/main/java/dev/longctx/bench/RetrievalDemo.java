@@ -106,16 +106,16 @@ final class RetrievalDemo {
             List<String> order = new ArrayList<>(List.of("full"));
             st.strategies().stream().map(s -> s.trim().toLowerCase(Locale.ROOT)).filter(s -> !s.equals("full")).forEach(order::add);
             ProgressLine line = ProgressLine.on(err);
+            boolean anySnapKv = order.stream().anyMatch(n -> SnapKvForks.forks(strategy(n, budget, profile)));
             for (int d = 0; d < docs.size(); d++) {
                 TaskInstance doc = docs.get(d);
                 int[] prompt = doc.prompt();
                 String label = "document " + (d + 1);
                 // SnapKV forks the full cache's prefill at the prompt's tail (its window, the question): see SnapKvForks
-                boolean snapFork = SnapKvForks.fits(prompt.length, st.chunk())
-                        && order.stream().anyMatch(n -> SnapKvForks.forks(strategy(n, budget, profile)));
+                boolean snapFork = anySnapKv && SnapKvForks.fits(prompt.length, st.chunk());
                 int head = snapFork ? prompt.length - SnapKvForks.TAIL : prompt.length;
                 int room = snapFork ? SnapKvForks.room(w.config().layers(), st.context(), budget) : 0;
-                try (Session full = session(w, tok, new Strategy.Full(), st, room, ops)) {
+                try (Session full = session(w, tok, new Strategy.Full(), st, 0, room, ops)) {
                     long t0 = System.nanoTime();
                     float[] logits = full.prefill(Arrays.copyOf(prompt, head), (done, total) -> DemoCommand.progress(line, label, done, total));
                     long documentPrefill = System.nanoTime() - t0;
@@ -130,7 +130,7 @@ final class RetrievalDemo {
                             boolean fork = s instanceof Strategy.Full || s.selectsAtDecode();
                             boolean snap = snapFork && SnapKvForks.forks(s);
                             try (Session sess = fork ? full.fork(s) : snap ? atQuestion.fork(SnapKvForks.withCapacity(s, budget))
-                                    : session(w, tok, s, st, budget, ops)) {
+                                    : session(w, tok, s, st, budget, 0, ops)) {
                                 float[] l = logits;
                                 if (fork) {
                                     row.prefillNanos += fullPrefill;
@@ -203,11 +203,11 @@ final class RetrievalDemo {
     }
 
     /**
-     * A session of its own: the strategy's budget, or for strategies that keep every token the
-     * context plus {@code budgetOrRoom} (room for forks: {@link SnapKvForks#room}).
+     * A session of its own: evicting strategies keep {@code budget} tokens per KV head; strategies
+     * that keep every token hold the context plus {@code room} (for SnapKV's forks: {@link SnapKvForks#room}).
      */
-    private static Session session(ModelWeights w, Tokenizer tok, Strategy s, Settings st, int budgetOrRoom, TensorOps ops) {
-        int tokens = s.keepsEveryToken() ? st.context() + SPARE + budgetOrRoom : budgetOrRoom;
+    private static Session session(ModelWeights w, Tokenizer tok, Strategy s, Settings st, int budget, int room, TensorOps ops) {
+        int tokens = s.keepsEveryToken() ? st.context() + SPARE + room : budget;
         int chunk = s instanceof Strategy.SnapKv ? st.context() : st.chunk(); // SnapKV: one selection after the prefill, as in the paper
         return Session.builder(w).tokenizer(tok).strategy(s).budgetTokens(tokens).kvType(st.kvType()).chunkSize(chunk).ops(ops)
                 .build();

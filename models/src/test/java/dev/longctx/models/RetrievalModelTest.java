@@ -130,7 +130,7 @@ class RetrievalModelTest {
                 int[] oneChunkText;
                 try (Session s = m.session().strategy(snap).kvType(DType.F32).budgetTokens(128).chunkSize(ids.length).build()) {
                     oneChunk = s.prefill(ids, null);
-                    oneChunkText = s.generate(new int[] {argmax(oneChunk)}, answer, null).outputIds();
+                    oneChunkText = s.generate(new int[] {OPS.argmax(oneChunk, 0, oneChunk.length)}, answer, null).outputIds();
                 }
                 try (Session full = m.session().kvType(DType.F32).budgetTokens(2 * ids.length).build()) {
                     full.prefill(Arrays.copyOf(ids, head), null);
@@ -142,20 +142,11 @@ class RetrievalModelTest {
                         }
                         assertTrue(diff < 1e-3, "sample " + i + ": logits differ by " + diff);
                         assertTrue(f.kvBytesInUse() * 4 < full.kvBytesInUse(), "the fork keeps 128 of ~750 tokens per head");
-                        assertArrayEquals(oneChunkText, f.generate(new int[] {argmax(forked)}, answer, null).outputIds(), "sample " + i);
+                        int first = OPS.argmax(forked, 0, forked.length);
+                        assertArrayEquals(oneChunkText, f.generate(new int[] {first}, answer, null).outputIds(), "sample " + i);
                     }
                 }
             }
         }
-    }
-
-    private static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            if (v[i] > v[best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 }

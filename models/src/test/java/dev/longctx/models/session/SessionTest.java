@@ -332,7 +332,7 @@ class SessionTest {
         try (Session s = session(snap).budgetTokens(24).chunkSize(prompt.length).build()) {
             oneChunkLogits = s.prefill(prompt, null);
             oneChunkBytes = s.kvBytesInUse();
-            oneChunkText = s.generate(new int[] {argmax(oneChunkLogits)}, more, null).outputIds();
+            oneChunkText = s.generate(new int[] {OPS.argmax(oneChunkLogits, 0, oneChunkLogits.length)}, more, null).outputIds();
         }
         int[] fullText;
         try (Session s = session(new Strategy.Full()).budgetTokens(256).build()) {
@@ -350,7 +350,7 @@ class SessionTest {
                     assertEquals(oneChunkLogits[i], logits[i], 1e-4, "logit " + i);
                 }
                 assertEquals(oneChunkBytes, f.kvBytesInUse(), "the fork holds the pages the one-chunk session holds");
-                assertArrayEquals(oneChunkText, f.generate(new int[] {argmax(logits)}, more, null).outputIds());
+                assertArrayEquals(oneChunkText, f.generate(new int[] {OPS.argmax(logits, 0, logits.length)}, more, null).outputIds());
             }
             assertEquals(parentBytes, full.kvBytesInUse(), "the parent's pages are its own again");
             int[] rest = Arrays.copyOfRange(prompt, prompt.length - tail, prompt.length);
@@ -373,16 +373,6 @@ class SessionTest {
         try (Session snapParent = session(snap).budgetTokens(24).build()) {
             assertThrows(IllegalArgumentException.class, () -> snapParent.fork(new Strategy.Full()));
         }
-    }
-
-    private static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            if (v[i] > v[best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 
     /**
