@@ -106,21 +106,21 @@ public sealed interface Strategy {
      *
      * @param capacity tokens kept per head after each selection (0: the budget)
      * @param window observation window (0: the paper's 32)
-     * @param kernel the votes' max-pooling kernel, odd (0: 5, the SnapKV code's default; the authors' LongBench
-     *     example uses 7). On the retrieval model a value is five tokens long and the votes peak on its start; a
-     *     kernel of 5 loses its last token in the retrieval heads' layers, 7 and 9 keep it (docs/accuracy.md, runs
-     *     K16, N13 and K21)
+     * @param kernel the votes' max-pooling kernel, odd (0: 7, the authors' LongBench configuration, window 32,
+     *     kernel 7, max pooling; the SnapKV code's constructor default is 5). On the retrieval model a value is five
+     *     tokens long and the votes peak on its start; a kernel of 5 loses its last token in the retrieval heads'
+     *     layers, 7 and 9 keep it (docs/accuracy.md, runs K16, N13, K21 and K21b)
      */
     record SnapKv(int capacity, int window, int kernel) implements Strategy {
         public SnapKv {
             nonNegative("snapkv capacity", capacity);
             nonNegative("snapkv window", window);
             if (kernel < 0 || kernel > 0 && kernel % 2 == 0) {
-                throw new IllegalArgumentException("snapkv pooling kernel must be odd (0: the default, 5), got " + kernel);
+                throw new IllegalArgumentException("snapkv pooling kernel must be odd (0: the default, 7), got " + kernel);
             }
         }
 
-        /** The default pooling kernel (5, the SnapKV code's default). */
+        /** The default pooling kernel (7, the authors' LongBench configuration). */
         public SnapKv(int capacity, int window) {
             this(capacity, window, 0);
         }

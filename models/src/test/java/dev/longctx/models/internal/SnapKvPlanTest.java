@@ -28,7 +28,7 @@ class SnapKvPlanTest {
         assertEquals(new SnapKvPolicy(256, SnapKvPolicy.DEFAULT_WINDOW, 9, true), nine.policy());
         StrategyPlan paper = StrategyPlan.resolve(Strategy.parse("snapkv"), 256, LAYOUT, 16, OPS);
         assertEquals(new Strategy.SnapKv(256, SnapKvPolicy.DEFAULT_WINDOW, SnapKvPolicy.DEFAULT_KERNEL), paper.strategy,
-                "resolved: the paper's kernel, as its window");
+                "resolved: the authors' LongBench kernel and window");
         assertEquals(new SnapKvPolicy(256, SnapKvPolicy.DEFAULT_WINDOW, SnapKvPolicy.DEFAULT_KERNEL, true), paper.policy());
         assertEquals(new SnapKvPolicy(256, SnapKvPolicy.DEFAULT_WINDOW, 1, true),
                 StrategyPlan.resolve(Strategy.parse("snapkv:1"), 256, LAYOUT, 16, OPS).policy(), "kernel 1: no pooling");
