@@ -1121,6 +1121,7 @@ def train(a):
           f"loss = answer CE + {a.lm_weight} x other-token CE; task weights {a.task_weights}; weight decay "
           f"{a.weight_decay} on matrices{'' if a.embed_decay else ' but the embedding'}"
           f"{'; initialised from ' + a.init_from if a.init_from else ''}; batch stream {a.batch_stream}"
+          f"{'; PYTORCH_CUDA_ALLOC_CONF=' + a.alloc_conf if a.alloc_conf is not None else ''}"
           f"{f'; vt without distractor chain in {a.vt_one_chain:.0%} of training vt rows' if a.vt_one_chain else ''}"
           f"{f'; distractor chain after the asked one in {a.vt_hard:.0%} of training vt rows' if a.vt_hard else ''}"
           f"{f'; {a.vt_early:.0%} of training vt rows at depth < 25%' if a.vt_early else ''}"
@@ -1141,8 +1142,11 @@ def train(a):
     curve = []
     model.train()
     stopped_early = False
+    waited = 0.0  # seconds the training loop spent waiting for the data workers, this log window
     for s in range(steps):
+        t_wait = time.time()
         _, ids_np, plen_np, tasks_np, kmask_np = next_batch(s)
+        waited += time.time() - t_wait
         ids = torch.from_numpy(ids_np).to(dev, non_blocking=True)
         plen = torch.from_numpy(plen_np).to(dev, non_blocking=True)
         kmask = None if kmask_np is None else torch.from_numpy(kmask_np).to(dev, non_blocking=True)
@@ -1186,7 +1190,13 @@ def train(a):
             rec = {"step": s + 1, "time_s": round(el, 1), "tokens": tokens_seen, "lr": lr_at(s),
                    "answer_loss": float(np.mean(win["la"])), "lm_loss": float(np.mean(win["lm"])),
                    "train_exact": {TT[t]: float(win["ok"][t] / max(1, win["n"][t])) for t in range(len(TT))},
-                   "lengths": [int(min(win["L"])), int(max(win["L"]))]}
+                   "lengths": [int(min(win["L"])), int(max(win["L"]))],
+                   "data_wait_s": round(waited, 3)}
+            if dev.type == "cuda":  # the caching allocator's cudaMalloc calls and its free-and-retry passes so far
+                ms = torch.cuda.memory_stats()
+                rec["cuda_mallocs"] = int(ms.get("segment.all.allocated", 0))
+                rec["cuda_alloc_retries"] = int(ms.get("num_alloc_retries", 0))
+            waited = 0.0
             if token_acc_logged:
                 rec["train_answer_token_acc"] = tok_acc
             if a.key_weight > 0:
@@ -1196,7 +1206,9 @@ def train(a):
             print(f"step {s + 1:5d}/{steps} {el:6.1f}s len {rec['lengths'][0]}-{rec['lengths'][1]} "
                   f"ans_loss {rec['answer_loss']:.4f} lm_loss {rec['lm_loss']:.4f} lr {rec['lr']:.2e} "
                   f"tok/s {tokens_seen / el / 1e3:.0f}k | batch exact {acc}"
-                  + (f" | key_loss {rec['key_loss']:.3f} key_acc {rec['key_copy_acc']:.2f}" if a.key_weight > 0 else ""),
+                  + (f" | key_loss {rec['key_loss']:.3f} key_acc {rec['key_copy_acc']:.2f}" if a.key_weight > 0 else "")
+                  + f" | data wait {rec['data_wait_s']:.2f}s"
+                  + (f" mallocs {rec['cuda_mallocs']} retries {rec['cuda_alloc_retries']}" if "cuda_mallocs" in rec else ""),
                   flush=True)
             win = {"la": [], "lm": [], "lk": [], "kacc": [], "ok": np.zeros(len(TT)), "tok": np.zeros(len(TT)),
                    "n": np.zeros(len(TT)), "L": []}
@@ -1461,6 +1473,9 @@ def main():
                    "from instead of the seeded initialisation, e.g. the committed model/hf: GPU time then adds up "
                    "across runs")
     p.add_argument("--workers", type=int, default=12)
+    p.add_argument("--alloc-conf", default=None, help="PYTORCH_CUDA_ALLOC_CONF for this run, e.g. expandable_segments:True "
+                   "(every step has a new length with --length-step 1, which may fragment the caching allocator; the "
+                   "log's 'mallocs' and 'retries' count its cudaMalloc calls and free-and-retry passes)")
     p.add_argument("--pool-words", type=int, default=12_000_000)
     p.add_argument("--eval-pool-words", type=int, default=2_000_000)
     p.add_argument("--eval-n", type=int, default=100)
@@ -1479,6 +1494,8 @@ def main():
         a.calib_lengths = [256, 1024]
         a.time_budget = a.time_budget if a.time_budget != 380.0 else 20.0
         a.warmup, a.log_every = 5, 2
+    if a.alloc_conf is not None:  # read when torch first touches CUDA, so set before anything imports torch
+        os.environ["PYTORCH_CUDA_ALLOC_CONF"] = a.alloc_conf
     if a.device is None:
         import torch
         a.device = "cuda" if torch.cuda.is_available() else "cpu"
