@@ -894,10 +894,17 @@ class Stream:
                     pass
 
 
+# The evaluation's seed streams: the card's evaluation instances (a filler pool from [seed, 10], each cell's instances
+# from [seed, 11, task, length]) have been the same since run 1 and chose the runs, so they are a validation set;
+# the held-out instances (--heldout-n) come from streams no run has looked at: pool [seed, 14], cells [seed, 15, ...].
+VALIDATION_STREAMS = (10, 11)
+HELDOUT_STREAMS = (14, 15)
+
+
 def eval_cell_worker(args):
-    seed, task, L, n = args
-    g = eval_cell_worker.gen  # made by the parent before the fork
-    rng = rng_for(seed, 11, TASKS.index(task), L)
+    seed, task, L, n, stream = args
+    g = eval_cell_worker.gens[stream]  # made by the parent before the fork
+    rng = rng_for(seed, stream, TASKS.index(task), L)
     rows = []
     for i in range(n):
         d = i / (n - 1) if n > 1 else 0.5
@@ -906,7 +913,39 @@ def eval_cell_worker(args):
     return task, L, rows
 
 
-eval_cell_worker.gen = None
+eval_cell_worker.gens = {}
+
+
+def eval_table(ok_fn, results, eval_tokens, label):
+    """Exact match per cell (task, length) and per depth bin (fifths of 0..100 %) of the instances in
+    results (eval_cell_worker's); ok_fn(ids, prompt lengths) gives each row's exact match; batches of
+    eval_tokens tokens."""
+    import torch
+    table, depth_table = {}, {}
+    with torch.no_grad():
+        for task, L, rows in results:
+            okall = []
+            per = max(1, eval_tokens // L)
+            for i in range(0, len(rows), per):
+                chunk = rows[i:i + per]
+                okall.extend(ok_fn(np.stack([r[0] for r in chunk]).astype(np.int64), [r[1] for r in chunk]))
+            table.setdefault(task, {})[str(L)] = float(np.mean(okall))
+            ds = np.array([r[2] for r in rows])
+            bins = np.minimum((ds * 5).astype(int), 4)
+            depth_table.setdefault(task, {})[str(L)] = [float(np.mean(np.array(okall)[bins == b])) if np.any(bins == b)
+                                                        else None for b in range(5)]
+            print(f"{label} {task:16s} len {L:5d}: {table[task][str(L)] * 100:5.1f}%  by depth "
+                  + " ".join("-" if x is None else f"{x * 100:.0f}" for x in depth_table[task][str(L)]), flush=True)
+    return table, depth_table
+
+
+def print_table(table, lengths, n, what):
+    print(f"accuracy ({what}; full cache, greedy exact match, {n} instances per cell, depths 0..100%):")
+    print("task            " + "".join(f"{L:>7d}" for L in lengths))
+    for t in TASKS:
+        if t in table:
+            print(f"{t:16s}" + "".join(f"{table[t][str(L)] * 100:7.1f}" if str(L) in table[t] else f"{'-':>7s}"
+                                       for L in lengths))
 
 
 # --------------------------------------------------------------------------------------------
@@ -923,9 +962,13 @@ def train(a):
     ctx = mp.get_context("fork")
     # evaluation instances, made in the background from their own seed streams
     eval_lengths = [L for L in EVAL_LENGTHS if L <= a.max_train_len]
-    cells = [(a.seed, t, L, a.eval_n) for L in eval_lengths for t in TASKS]
+    cells = [(a.seed, t, L, a.eval_n, VALIDATION_STREAMS[1]) for L in eval_lengths for t in TASKS]
+    if a.heldout_n > 0:
+        cells += [(a.seed, t, L, a.heldout_n, HELDOUT_STREAMS[1]) for L in eval_lengths for t in TASKS]
     t0 = time.time()
-    eval_cell_worker.gen = Gen(spec, tok, a.eval_pool_words, (a.seed, 10))
+    eval_cell_worker.gens = {VALIDATION_STREAMS[1]: Gen(spec, tok, a.eval_pool_words, (a.seed, VALIDATION_STREAMS[0]))}
+    if a.heldout_n > 0:
+        eval_cell_worker.gens[HELDOUT_STREAMS[1]] = Gen(spec, tok, a.eval_pool_words, (a.seed, HELDOUT_STREAMS[0]))
     train_gen = Gen(spec, tok, a.pool_words, (a.seed, 3))
     train_gen.vt_one_chain = a.vt_one_chain
     train_gen.vt_hard = a.vt_hard
@@ -935,7 +978,7 @@ def train(a):
     train_gen.kv_gaps = a.kv_gaps
     train_gen.kv_reverse = a.kv_reverse
     print(f"filler pools: training {train_gen.pool.tokens.size} tokens, evaluation "
-          f"{eval_cell_worker.gen.pool.tokens.size} tokens ({time.time() - t0:.1f} s)")
+          f"{eval_cell_worker.gens[VALIDATION_STREAMS[1]].pool.tokens.size} tokens ({time.time() - t0:.1f} s)")
     eval_pool = ctx.Pool(a.eval_procs)
     eval_async = eval_pool.map_async(eval_cell_worker, cells, chunksize=1)
 
@@ -1244,37 +1287,83 @@ def train(a):
     results = eval_async.get(timeout=600)
     eval_pool.close()
     print(f"eval instances ready after {time.time() - t_eval:.1f} s more")
-    table, depth_table = {}, {}
-    with torch.no_grad():
-        for task, L, rows in results:
-            okall = []
-            per = max(1, a.eval_tokens // L)
-            for i in range(0, len(rows), per):
-                chunk = rows[i:i + per]
-                ids = torch.from_numpy(np.stack([r[0] for r in chunk]).astype(np.int64)).to(dev)
-                plen = torch.tensor([r[1] for r in chunk], device=dev)
-                _, _, ok, _, _, _ = loss_terms(ids, plen)
-                okall.extend(ok.cpu().tolist())
-            table.setdefault(task, {})[str(L)] = float(np.mean(okall))
-            ds = np.array([r[2] for r in rows])
-            bins = np.minimum((ds * 5).astype(int), 4)
-            depth_table.setdefault(task, {})[str(L)] = [float(np.mean(np.array(okall)[bins == b])) for b in range(5)]
-            print(f"eval {task:16s} len {L:5d}: {table[task][str(L)] * 100:5.1f}%  by depth "
-                  + " ".join(f"{x * 100:.0f}" for x in depth_table[task][str(L)]), flush=True)
-    print("accuracy (full cache, greedy exact match, %d instances per cell, depths 0..100%%):" % a.eval_n)
-    print("task            " + "".join(f"{L:>7d}" for L in eval_lengths))
-    for t in TASKS:
-        print(f"{t:16s}" + "".join(f"{table[t][str(L)] * 100:7.1f}" for L in eval_lengths))
+    def ok_rows(ids_np, plens):
+        _, _, ok, _, _, _ = loss_terms(torch.from_numpy(ids_np).to(dev), torch.tensor(plens, device=dev))
+        return ok.cpu().tolist()
+
+    n_val = len(eval_lengths) * len(TASKS)
+    table, depth_table = eval_table(ok_rows, results[:n_val], a.eval_tokens, "eval")
+    heldout = None
+    if a.heldout_n > 0:
+        h_table, h_depth = eval_table(ok_rows, results[n_val:], a.eval_tokens, "held-out")
+        heldout = {"n": a.heldout_n, "streams": list(HELDOUT_STREAMS), "accuracy": h_table,
+                   "accuracy_by_depth_bin": h_depth}
+    print_table(table, eval_lengths, a.eval_n, "the validation instances, streams 10-11")
+    if heldout:
+        print_table(heldout["accuracy"], eval_lengths, a.heldout_n, "held-out instances, streams 14-15")
     worst = min(min(v.values()) for v in table.values())
     print(f"worst cell: {worst * 100:.1f}%  eval time {time.time() - t_eval:.1f} s  total {time.time() - t_start:.1f} s")
     summary = {"config": cfg, "parameters": nparams, "seed": a.seed, "steps": steps_done, "planned_steps": steps,
                "stopped_early": stopped_early, "tokens": tokens_seen, "train_seconds": round(train_time, 1),
                "total_seconds": round(time.time() - t_start, 1), "args": vars(a), "eval_n": a.eval_n,
                "accuracy": table, "accuracy_by_depth_bin": depth_table, "curve": curve,
+               **({"heldout": heldout} if heldout else {}),
                "device": torch.cuda.get_device_name() if dev.type == "cuda" else "cpu"}
     with open(os.path.join(a.out, "eval.json"), "w") as f:
         json.dump(summary, f, indent=1)
         f.write("\n")
+
+
+# --------------------------------------------------------------------------------------------
+# evaluate: a trained folder on held-out instances, on any device (a CPU takes ~10 s per 16K row)
+# --------------------------------------------------------------------------------------------
+def evaluate(a):
+    """The full-cache exact match of the HF folder --hf-dir on --heldout-n instances per cell of the held-out
+    streams (the same instances a train run with that --heldout-n evaluates), for --eval-tasks x --eval-lengths;
+    float32 on a CPU, BF16 autocast on CUDA, as train's evaluation. With --validation: the card's evaluation
+    instances instead (--eval-n per cell; the first n of them when n is train's, which reproduces eval.json).
+    Writes --json-out if given."""
+    import torch
+    streams, n, what = (VALIDATION_STREAMS, a.eval_n, "validation") if a.validation else \
+        (HELDOUT_STREAMS, a.heldout_n, "held-out")
+    if n <= 0:
+        raise SystemExit("evaluate: give --heldout-n N (instances per cell)")
+    spec, tok = load_spec(a.model_dir)
+    hf_dir = a.hf_dir or os.path.join(a.model_dir, "hf")
+    with open(os.path.join(hf_dir, "config.json")) as f:
+        cfg = json.load(f)
+    dev = torch.device(a.device)
+    model = load_safetensors(build_model(cfg), os.path.join(hf_dir, "model.safetensors")).to(dev).eval()
+    tasks = a.eval_tasks or TASKS
+    for t in tasks:
+        if t not in TASKS:
+            raise SystemExit(f"evaluate: unknown task {t!r}; tasks: {', '.join(TASKS)}")
+    lengths = a.eval_lengths or EVAL_LENGTHS
+    t0 = time.time()
+    eval_cell_worker.gens = {streams[1]: Gen(spec, tok, a.eval_pool_words, (a.seed, streams[0]))}
+    results = [eval_cell_worker((a.seed, t, L, n, streams[1])) for L in lengths for t in tasks]
+    print(f"{len(results)} cells x {n} {what} instances made in {time.time() - t0:.1f} s")
+    V = cfg["vocab_size"]
+
+    def ok_rows(ids_np, plens):
+        ids = torch.from_numpy(ids_np).to(dev)
+        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+            logits = model(ids[:, :-1])
+        hit = logits.argmax(-1) == ids[:, 1:]
+        pos = torch.arange(ids.shape[1] - 1, device=dev)
+        ans = pos[None, :] >= (torch.tensor(plens, device=dev)[:, None] - 1)
+        return (hit | ~ans).all(dim=1).cpu().tolist()
+
+    t0 = time.time()
+    table, depth_table = eval_table(ok_rows, results, a.eval_tokens, what)
+    print_table(table, lengths, n, f"{what} instances, streams {streams[0]}-{streams[1]}")
+    print(f"eval time {time.time() - t0:.1f} s on {a.device}")
+    if a.json_out:
+        with open(a.json_out, "w") as f:
+            json.dump({"hf_dir": hf_dir, "seed": a.seed, "n": n, "streams": list(streams), "instances": what,
+                       "device": a.device, "accuracy": table, "accuracy_by_depth_bin": depth_table}, f, indent=1)
+            f.write("\n")
+    return table
 
 
 # --------------------------------------------------------------------------------------------
@@ -1378,7 +1467,7 @@ def finish(a):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("stage", choices=["prepare", "train", "samples", "all", "finish"])
+    p.add_argument("stage", choices=["prepare", "train", "samples", "all", "finish", "evaluate"])
     p.add_argument("--from-dir", default=None, help="finish: the folder with a train run's files (config.json, "
                    "model.safetensors, eval.json, train-log.txt)")
     p.add_argument("--seed", type=int, default=1234)
@@ -1480,6 +1569,13 @@ def main():
     p.add_argument("--eval-pool-words", type=int, default=2_000_000)
     p.add_argument("--eval-n", type=int, default=100)
     p.add_argument("--eval-procs", type=int, default=3)
+    p.add_argument("--eval-tasks", nargs="+", default=None, help="evaluate: the tasks (default: all five)")
+    p.add_argument("--eval-lengths", type=int, nargs="+", default=None, help="evaluate: the lengths (default: 256..16384)")
+    p.add_argument("--json-out", default=None, help="evaluate: write the table here")
+    p.add_argument("--validation", action="store_true", help="evaluate: the card's evaluation instances (--eval-n "
+                   "per cell) instead of held-out ones")
+    p.add_argument("--heldout-n", type=int, default=0, help="train and evaluate: also this many instances per cell "
+                   "from the held-out streams (14-15; the card's evaluation instances, streams 10-11, chose the runs)")
     p.add_argument("--eval-tokens", type=int, default=131072)
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--ckpt-every", type=float, default=90.0)
@@ -1509,6 +1605,8 @@ def main():
         samples(a)
     if a.stage == "finish":
         finish(a)
+    if a.stage == "evaluate":
+        evaluate(a)
 
 
 if __name__ == "__main__":
